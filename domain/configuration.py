@@ -1,0 +1,39 @@
+"""What the LMC configures, not codes: its officers, the payers' contact ladders, the
+deadline allowances per escalation kind, and the tariff for unfunded work."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field, model_validator
+
+from domain.contacts import Lmc, Organisation
+from domain.escalation import DeadlinePolicy
+from domain.money import Pence
+
+
+class TariffRate(BaseModel):
+    unit_rate_pence: Pence
+    example: bool = Field(default=True, description="an illustrative rate, not one agreed with a payer")
+
+
+class EscalationConfig(BaseModel):
+    lmc: Lmc
+    organisations: list[Organisation] = Field(min_length=1)
+    deadlines: dict[str, DeadlinePolicy] = Field(default_factory=dict)
+    tariff: dict[str, TariffRate] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _unique_codes(self) -> EscalationConfig:
+        codes = [o.code for o in self.organisations]
+        if len(codes) != len(set(codes)):
+            raise ValueError("organisations: each code must appear once")
+        return self
+
+    def organisation(self, code: str) -> Organisation:
+        for org in self.organisations:
+            if org.code.upper() == code.upper():
+                return org
+        known = ", ".join(o.code for o in self.organisations)
+        raise ValueError(f"payer_code: no organisation '{code}' is configured (known: {known})")
+
+    def policy(self, kind: str) -> DeadlinePolicy:
+        return self.deadlines.get(kind, DeadlinePolicy())

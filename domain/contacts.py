@@ -1,0 +1,52 @@
+"""Who the engine writes to: the payer's contact ladder and the LMC's officers."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, EmailStr, Field, field_validator
+
+
+class Role(StrEnum):
+    """The side a person acts for; decides which actions a link or command may carry."""
+
+    PAYER = "payer"  # an ICB or trust contact
+    OFFICER = "officer"  # an LMC officer
+    PRACTICE = "practice"  # a practice manager
+
+
+class Contact(BaseModel):
+    name: str = Field(min_length=1)
+    title: str = Field(min_length=1)
+    email: EmailStr
+
+    @field_validator("email")
+    @classmethod
+    def _lower(cls, value: str) -> str:
+        return value.lower()
+
+
+class Organisation(BaseModel):
+    """An ICB or trust with its escalation ladder: level 1 first, level 3 most senior."""
+
+    code: str = Field(min_length=2, max_length=12, pattern=r"^[A-Za-z0-9]+$")
+    name: str = Field(min_length=1)
+    kind: str = Field(pattern=r"^(icb|trust)$")
+    ladder: list[Contact] = Field(min_length=3, max_length=3)
+
+    def contact_at(self, level: int) -> Contact:
+        return self.ladder[min(max(level, 1), len(self.ladder)) - 1]
+
+    def knows(self, email: str) -> bool:
+        return email.lower() in {c.email for c in self.ladder}
+
+
+class Lmc(BaseModel):
+    """The committee raising escalations: its officers act; its chair is copied at level 3."""
+
+    name: str = Field(min_length=1)
+    officers: list[Contact] = Field(min_length=1)
+    chair: Contact
+
+    def officer(self, email: str) -> Contact | None:
+        return next((o for o in self.officers if o.email == email.lower()), None)

@@ -1,0 +1,314 @@
+"""The mechanism every escalation kind shares: waits with working-day deadlines, the
+reminder-then-ladder response to a missed deadline, the payer's pausable clock, and the
+effects (audit entries and emails) a transition asks the workflow to carry out.
+
+Kinds subclass `EscalationCase` and add their own states and actions; none of them
+re-implements deadlines, the ladder, or how emails to the payer are addressed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field
+
+from domain.contacts import Contact, Lmc, Organisation, Role
+from domain.responses import ResponseInput, ResponseOutcome
+from domain.working_days import (
+    add_working_days,
+    at_close_of_day,
+    describe_deadline,
+    london_date,
+    working_days_left,
+)
+
+TOP_LEVEL = 3
+
+
+class DeadlinePolicy(BaseModel):
+    """Working-day allowances for each wait (DOMAIN.md defaults); configurable per kind."""
+
+    acknowledgement_days: int = Field(default=3, ge=1)
+    response_days: int = Field(default=20, ge=1)
+    trust_response_days: int = Field(default=10, ge=1)
+    reminder_grace_days: int = Field(default=5, ge=1)
+    practice_return_days: int = Field(default=15, ge=1)
+    officer_reply_days: int = Field(default=10, ge=1)
+    payment_calendar_days: int = Field(default=30, ge=1)
+
+
+class Wait(BaseModel):
+    """What the escalation is waiting for, who holds the ball, and until when."""
+
+    purpose: str
+    holder: Role
+    deadline: datetime | None
+    misses: int = 0
+    paused_days_left: int | None = None
+
+    @property
+    def overdue(self) -> bool:
+        return self.misses > 0
+
+
+class Ladder(BaseModel):
+    level: int = Field(default=1, ge=1, le=TOP_LEVEL)
+    stalled: bool = False
+    on_liaison_agenda: bool = False
+
+
+class AuditEffect(BaseModel):
+    kind: Literal["audit"] = "audit"
+    event: str
+    actor: str
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class EmailEffect(BaseModel):
+    """An email to one person; `actions` become a signed link for that person alone."""
+
+    kind: Literal["email"] = "email"
+    purpose: str
+    to: Contact
+    to_role: Role
+    cc: list[Contact] = Field(default_factory=list)
+    subject: str
+    headline: str
+    paragraphs: list[str] = Field(default_factory=list)
+    actions: list[str] = Field(default_factory=list)
+
+
+Effect = Annotated[AuditEffect | EmailEffect, Field(discriminator="kind")]
+
+
+class ResponseRefused(ValueError):
+    """A response that cannot be taken now; the message is shown to the person as is."""
+
+
+class EscalationCase(BaseModel):
+    """State shared by every escalation kind. Methods take `now` so replay is deterministic."""
+
+    escalation_id: str
+    kind: str
+    title: str
+    lmc: Lmc
+    officer: Contact
+    payer: Organisation
+    policy: DeadlinePolicy
+    status: str
+    outcome: str | None = None
+    ladder: Ladder = Field(default_factory=Ladder)
+    wait: Wait | None = None
+    revision: int = 0
+
+    # --- what kinds provide -------------------------------------------------------------
+    def payer_actions(self) -> list[str]:
+        """Payer actions open in the current state."""
+        raise NotImplementedError
+
+    def officer_actions(self) -> list[str]:
+        """Officer actions open in the current state."""
+        raise NotImplementedError
+
+    def facts(self) -> list[tuple[str, str]]:
+        """Label/value lines that summarise the case in emails and on link pages."""
+        raise NotImplementedError
+
+    def action_labels(self) -> dict[str, str]:
+        """How each of this kind's actions is named to people."""
+        raise NotImplementedError
+
+    def check(self, response: ResponseInput) -> None:
+        """Raise `ResponseRefused` if `response` cannot be taken now; change nothing."""
+        raise NotImplementedError
+
+    def apply(self, response: ResponseInput, now: datetime) -> tuple[ResponseOutcome, list[Effect]]:
+        """Take a checked response: transition, and return what to tell the person and do."""
+        raise NotImplementedError
+
+    # --- shared behaviour ---------------------------------------------------------------
+    @property
+    def is_closed(self) -> bool:
+        return self.outcome is not None
+
+    @property
+    def payer_contact(self) -> Contact:
+        return self.payer.contact_at(self.ladder.level)
+
+    def actions_for(self, role: Role) -> list[str]:
+        if self.is_closed:
+            return []
+        if role is Role.PAYER:
+            return self.payer_actions()
+        if role is Role.OFFICER:
+            return self.officer_actions()
+        return []
+
+    def wait_for(self, purpose: str, holder: Role, days: int, now: datetime) -> None:
+        self.wait = Wait(purpose=purpose, holder=holder, deadline=add_working_days(now, days))
+
+    def wait_until_date(self, purpose: str, holder: Role, deadline: datetime) -> None:
+        self.wait = Wait(purpose=purpose, holder=holder, deadline=at_close_of_day(london_date(deadline)))
+
+    def default_payment_date(self, now: datetime) -> datetime:
+        return at_close_of_day(london_date(now + timedelta(days=self.policy.payment_calendar_days)))
+
+    def close(self, outcome: str) -> None:
+        self.outcome = outcome
+        self.status = "closed"
+        self.wait = None
+
+    def pause_payer_clock(self, now: datetime) -> Wait | None:
+        """Hold the payer's remaining working days while the LMC owes them something."""
+        if self.wait is None or self.wait.holder is not Role.PAYER or self.wait.deadline is None:
+            return self.wait
+        paused = self.wait.model_copy()
+        paused.paused_days_left = max(1, working_days_left(now, self.wait.deadline))
+        paused.deadline = None
+        return paused
+
+    def resume_payer_clock(self, paused: Wait, now: datetime) -> None:
+        resumed = paused.model_copy()
+        days = resumed.paused_days_left or self.policy.reminder_grace_days
+        resumed.deadline = add_working_days(now, days)
+        resumed.paused_days_left = None
+        self.wait = resumed
+
+    def payer_cc(self) -> list[Contact]:
+        """Officer always; the named contact once escalated; the LMC chair at the top."""
+        cc = [self.officer]
+        if self.ladder.level > 1:
+            cc.append(self.payer.contact_at(1))
+        if self.ladder.level >= TOP_LEVEL:
+            cc.append(self.lmc.chair)
+        return cc
+
+    def email_payer(self, purpose: str, headline: str, paragraphs: list[str]) -> EmailEffect:
+        return EmailEffect(
+            purpose=purpose,
+            to=self.payer_contact,
+            to_role=Role.PAYER,
+            cc=self.payer_cc(),
+            subject=f"[{self.escalation_id}] {headline}",
+            headline=headline,
+            paragraphs=paragraphs,
+            actions=self.payer_actions(),
+        )
+
+    def email_officer(self, purpose: str, headline: str, paragraphs: list[str]) -> EmailEffect:
+        return EmailEffect(
+            purpose=purpose,
+            to=self.officer,
+            to_role=Role.OFFICER,
+            subject=f"[{self.escalation_id}] {headline}",
+            headline=headline,
+            paragraphs=paragraphs,
+            actions=self.officer_actions(),
+        )
+
+    def touch(self) -> None:
+        self.revision += 1
+
+    def on_deadline_missed(self, now: datetime) -> list[Effect]:
+        """A wait's deadline passed: remind once, then climb a level, then stall.
+
+        The payer's waits climb the ladder; the LMC's own waits only remind the officer,
+        then mark the wait overdue. Nothing here ever closes the escalation.
+        """
+        wait = self.wait
+        if wait is None or wait.deadline is None or now < wait.deadline:
+            return []
+        missed = wait.deadline
+        wait.misses += 1
+        self.touch()
+        effects: list[Effect] = [
+            AuditEffect(
+                event="deadline_missed",
+                actor="timer",
+                detail={"wait": wait.purpose, "deadline": missed.isoformat(), "misses": wait.misses},
+            )
+        ]
+        grace = self.policy.reminder_grace_days
+        if wait.holder is not Role.PAYER:
+            if wait.misses == 1:
+                wait.deadline = add_working_days(now, grace)
+                effects.append(
+                    self.email_officer(
+                        f"reminder-{wait.purpose}",
+                        f"Reminder: {wait.purpose.replace('_', ' ')} is due from the LMC",
+                        [
+                            f"The deadline of {describe_deadline(missed)} has passed. Please respond by {describe_deadline(wait.deadline)}."
+                        ],
+                    )
+                )
+            else:
+                wait.deadline = None
+                effects.append(AuditEffect(event="overdue", actor="timer", detail={"wait": wait.purpose}))
+            return effects
+
+        if wait.misses % 2 == 1:
+            wait.deadline = add_working_days(now, grace)
+            effects.append(
+                self.email_payer(
+                    f"reminder-{wait.purpose}-L{self.ladder.level}",
+                    f"Reminder: {wait.purpose.replace('_', ' ')} overdue",
+                    [
+                        f"We asked for your {wait.purpose.replace('_', ' ')} by {describe_deadline(missed)} and have not had it.",
+                        f"Please respond by {describe_deadline(wait.deadline)}; after that this escalation goes to a more "
+                        "senior contact.",
+                    ],
+                )
+            )
+            return effects
+
+        if self.ladder.level < TOP_LEVEL:
+            self.ladder.level += 1
+            wait.deadline = add_working_days(now, grace)
+            paragraphs = [
+                f"{self.payer.contact_at(self.ladder.level - 1).name} has not given the "
+                f"{wait.purpose.replace('_', ' ')} we asked for by {describe_deadline(missed)}, nor after a reminder.",
+                f"We now ask you to respond by {describe_deadline(wait.deadline)}.",
+            ]
+            if self.ladder.level == TOP_LEVEL:
+                self.ladder.on_liaison_agenda = True
+                paragraphs.append(
+                    "The LMC chair is copied, and this matter is on the agenda of the next LMC liaison meeting."
+                )
+            effects.append(
+                AuditEffect(
+                    event="ladder_climbed",
+                    actor="timer",
+                    detail={"level": self.ladder.level, "contact": self.payer_contact.title},
+                )
+            )
+            effects.append(
+                self.email_payer(
+                    f"escalated-{wait.purpose}-L{self.ladder.level}",
+                    f"Escalated to you: {wait.purpose.replace('_', ' ')} overdue",
+                    paragraphs,
+                )
+            )
+            return effects
+
+        self.ladder.stalled = True
+        wait.deadline = None
+        effects.append(AuditEffect(event="stalled", actor="timer", detail={"wait": wait.purpose}))
+        effects.append(
+            self.email_officer(
+                f"stalled-{wait.purpose}",
+                "Stalled: no response at the top of the ladder",
+                [
+                    f"{self.payer.name} has not responded even at the most senior level "
+                    f"({self.payer_contact.title}). The escalation stays open: any contact can still respond "
+                    "through their link, or you may decide what to do next.",
+                ],
+            )
+        )
+        return effects
+
+    def record_response(self, action: str, actor: str, detail: dict[str, Any]) -> AuditEffect:
+        """A response resets the current wait's misses; the ladder level reached stays."""
+        self.ladder.stalled = False
+        self.touch()
+        return AuditEffect(event=f"response:{action}", actor=actor, detail=detail)

@@ -1,0 +1,47 @@
+"""Money is integer pence. Totals are exact sums; allocations add up to their pot."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, TypeVar
+
+from pydantic import Field, StrictInt
+
+Pence = Annotated[StrictInt, Field(ge=0)]
+"""A non-negative whole number of pence; floats and strings like "1.5" are refused."""
+
+K = TypeVar("K")
+
+
+def format_pence(pence: int) -> str:
+    """£1,234.56 style, for people; never parsed back."""
+    sign = "-" if pence < 0 else ""
+    pounds, pennies = divmod(abs(pence), 100)
+    return f"{sign}£{pounds:,}.{pennies:02d}"
+
+
+def allocate_largest_remainder(pot: int, weights: Mapping[K, int]) -> dict[K, int]:
+    """Split `pot` pence pro rata to integer `weights` so the shares sum to `pot` exactly.
+
+    Each share is the floor of its exact value; the pennies left over go one each to the
+    largest remainders (ties broken by the order of `weights`, so the result is stable).
+    """
+    if pot < 0:
+        raise ValueError("pot must not be negative")
+    if any(w < 0 for w in weights.values()):
+        raise ValueError("weights must not be negative")
+    total = sum(weights.values())
+    if total == 0:
+        if pot:
+            raise ValueError("cannot allocate a pot over zero total weight")
+        return {k: 0 for k in weights}
+    floors: dict[K, int] = {}
+    remainders: list[tuple[int, int, K]] = []
+    for index, (key, weight) in enumerate(weights.items()):
+        share, remainder = divmod(pot * weight, total)
+        floors[key] = share
+        remainders.append((-remainder, index, key))
+    leftover = pot - sum(floors.values())
+    for _, _, key in sorted(remainders, key=lambda r: (r[0], r[1]))[:leftover]:
+        floors[key] += 1
+    return floors

@@ -1,0 +1,73 @@
+"""Working-day deadlines: Monday to Friday except England and Wales bank holidays.
+
+A deadline of N working days falls at 17:00 Europe/London on the Nth working day after
+the day the request was sent (DOMAIN.md). Pure functions of their arguments, so
+workflow code can call them and replay gives the same answer.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import holidays
+
+LONDON = ZoneInfo("Europe/London")
+DEADLINE_TIME = time(17, 0)
+
+
+COVERED_YEARS = range(2000, 2076)
+# England's bank holidays (Wales shares them), read once when the module is imported and frozen:
+# workflow code only ever looks dates up, so replay sees the same calendar and does no I/O.
+BANK_HOLIDAYS: frozenset[date] = frozenset(
+    holidays.country_holidays("GB", subdiv="ENG", years=COVERED_YEARS, language="en_GB").keys()
+)
+
+
+def is_working_day(day: date) -> bool:
+    if day.year not in COVERED_YEARS:
+        raise ValueError(f"no bank-holiday calendar for {day.year}")
+    return day.weekday() < 5 and day not in BANK_HOLIDAYS
+
+
+def london_date(instant: datetime) -> date:
+    if instant.tzinfo is None:
+        raise ValueError("instant must be timezone-aware")
+    return instant.astimezone(LONDON).date()
+
+
+def at_close_of_day(day: date) -> datetime:
+    """17:00 London time on `day`, as an aware datetime (BST or GMT as the date has it)."""
+    return datetime.combine(day, DEADLINE_TIME, tzinfo=LONDON)
+
+
+def add_working_days(sent: datetime, days: int) -> datetime:
+    """The deadline `days` working days after the London date on which `sent` falls."""
+    if days < 1:
+        raise ValueError("a deadline is at least one working day")
+    day = london_date(sent)
+    counted = 0
+    while counted < days:
+        day += timedelta(days=1)
+        if is_working_day(day):
+            counted += 1
+    return at_close_of_day(day)
+
+
+def working_days_left(now: datetime, deadline: datetime) -> int:
+    """Working days from today (exclusive) to the deadline's date (inclusive); 0 once past."""
+    if now >= deadline:
+        return 0
+    day, end = london_date(now), london_date(deadline)
+    left = 0
+    while day < end:
+        day += timedelta(days=1)
+        if is_working_day(day):
+            left += 1
+    return left
+
+
+def describe_deadline(deadline: datetime) -> str:
+    """'17:00 on Wednesday 30 December 2026' in London time, for emails and pages."""
+    local = deadline.astimezone(LONDON)
+    return f"{local:%H:%M} on {local:%A} {local.day} {local:%B %Y}"

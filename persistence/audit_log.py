@@ -1,0 +1,137 @@
+"""The append-only audit log: one row per step of an escalation, hash-chained per escalation.
+
+Rows are keyed by (escalation_id, seq), the workflow's own step counter, so a retried
+activity finds its row already written instead of adding a second. Each row's hash covers
+its content and the previous row's hash; `verify` recomputes the chain to show nothing was
+altered, removed or reordered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, UniqueConstraint
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import JSON, Column, Field, Session, SQLModel, select
+
+GENESIS = "0" * 64
+
+
+class AuditRecord(SQLModel, table=True):
+    __tablename__ = "audit_record"
+    __table_args__ = (UniqueConstraint("escalation_id", "seq", name="uq_audit_escalation_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    escalation_id: str = Field(index=True, max_length=64)
+    seq: int
+    occurred_at: datetime
+    event: str = Field(max_length=80)
+    actor: str = Field(max_length=320)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+    recorded_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+def _digest(
+    prev_hash: str, escalation_id: str, seq: int, occurred_at: datetime, event: str, actor: str, detail: dict[str, Any]
+) -> str:
+    body = json.dumps(
+        {
+            "prev": prev_hash,
+            "escalation_id": escalation_id,
+            "seq": seq,
+            "occurred_at": _utc(occurred_at).isoformat(),
+            "event": event,
+            "actor": actor,
+            "detail": detail,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _utc(instant: datetime) -> datetime:
+    # SQLite hands datetimes back naive; every time stored here is UTC.
+    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    ok: bool
+    rows: int
+    problem: str | None = None
+
+
+class AuditLog:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def append(
+        self, escalation_id: str, seq: int, occurred_at: datetime, event: str, actor: str, detail: dict[str, Any]
+    ) -> AuditRecord:
+        """Write step `seq` once; a repeat of the same step returns the row already there."""
+        detail = json.loads(json.dumps(detail, default=str))
+        with Session(self._engine) as session:
+            existing = self._row(session, escalation_id, seq)
+            if existing is not None:
+                return existing
+            previous = session.exec(
+                select(AuditRecord)
+                .where(AuditRecord.escalation_id == escalation_id, AuditRecord.seq < seq)
+                .order_by(AuditRecord.seq.desc())  # type: ignore[attr-defined]
+                .limit(1)
+            ).first()
+            prev_hash = previous.hash if previous else GENESIS
+            row = AuditRecord(
+                escalation_id=escalation_id,
+                seq=seq,
+                occurred_at=_utc(occurred_at),
+                event=event,
+                actor=actor,
+                detail=detail,
+                prev_hash=prev_hash,
+                hash=_digest(prev_hash, escalation_id, seq, occurred_at, event, actor, detail),
+            )
+            session.add(row)
+            try:
+                session.commit()
+            except IntegrityError:  # a concurrent retry of the same step won the race
+                session.rollback()
+                winner = self._row(session, escalation_id, seq)
+                assert winner is not None
+                return winner
+            session.refresh(row)
+            return row
+
+    def timeline(self, escalation_id: str) -> list[AuditRecord]:
+        with Session(self._engine) as session:
+            return list(
+                session.exec(
+                    select(AuditRecord).where(AuditRecord.escalation_id == escalation_id).order_by(AuditRecord.seq)
+                ).all()
+            )
+
+    def verify(self, escalation_id: str) -> ChainCheck:
+        rows = self.timeline(escalation_id)
+        prev = GENESIS
+        for row in rows:
+            if row.prev_hash != prev:
+                return ChainCheck(False, len(rows), f"step {row.seq}: link to the previous row is broken")
+            expected = _digest(prev, row.escalation_id, row.seq, row.occurred_at, row.event, row.actor, row.detail)
+            if expected != row.hash:
+                return ChainCheck(False, len(rows), f"step {row.seq}: content does not match its hash")
+            prev = row.hash
+        return ChainCheck(True, len(rows))
+
+    @staticmethod
+    def _row(session: Session, escalation_id: str, seq: int) -> AuditRecord | None:
+        return session.exec(
+            select(AuditRecord).where(AuditRecord.escalation_id == escalation_id, AuditRecord.seq == seq)
+        ).first()

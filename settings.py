@@ -1,0 +1,64 @@
+"""Runtime settings from the environment (all optional: the embedded defaults run as is),
+and the LMC's escalation configuration from `config/escalations.toml`."""
+
+from __future__ import annotations
+
+import secrets
+import tomllib
+from functools import cached_property
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from domain.configuration import EscalationConfig
+
+ROOT = Path(__file__).resolve().parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    var_dir: Path = ROOT / "var"
+    config_file: Path = ROOT / "config" / "escalations.toml"
+
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = "escalations"
+    temporal_ui_url: str = "http://127.0.0.1:8233"
+
+    database_url: str = ""  # empty: SQLite at var/escalations.db
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    mail_from: str = "LMC Escalations <escalations@lmc.example>"
+    message_id_domain: str = "escalations.lmc.example"
+
+    base_url: str = "http://127.0.0.1:8000"
+    link_secret: str = ""  # empty: generated once into var/link-secret
+    link_valid_days: int = 120
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{self.var_dir / 'escalations.db'}"
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.var_dir / "mail"
+
+    @cached_property
+    def link_key(self) -> bytes:
+        if self.link_secret:
+            return self.link_secret.encode()
+        path = self.var_dir / "link-secret"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        return path.read_text().strip().encode()
+
+    def escalation_config(self) -> EscalationConfig:
+        with self.config_file.open("rb") as handle:
+            return EscalationConfig.model_validate(tomllib.load(handle))

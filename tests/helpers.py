@@ -1,0 +1,51 @@
+"""Shared test setup: the example claim, a worker, and reading a case back."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+import starter
+from domain.contacts import Role
+from domain.responses import ResponseInput
+from settings import ROOT, Settings
+from worker import build_worker
+from workflows.unfunded_claim import StartClaim
+
+EXAMPLE = ROOT / "examples" / "unfunded_claim_kent.json"
+ICB_L1 = "primarycare.contracts@kmicb.example"
+ICB_L2 = "director.primarycare@kmicb.example"
+ICB_L3 = "cmo@kmicb.example"
+OFFICER = "ceo@lmc.example"
+
+
+def example_data(**changes: Any) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(EXAMPLE.read_text())
+    data.update(changes)
+    return data
+
+
+def example_start(settings: Settings, **changes: Any) -> StartClaim:
+    escalation_id = f"UWC-TEST-{uuid.uuid4().hex[:8].upper()}"
+    return starter.build_start_claim(settings.escalation_config(), example_data(**changes), escalation_id)
+
+
+@asynccontextmanager
+async def running_worker(client: Client, settings: Settings, **overrides: Any) -> AsyncIterator[Worker]:
+    worker = build_worker(client, settings, **overrides)
+    async with worker:
+        yield worker
+
+
+def payer(action: str, email: str = ICB_L1, **fields: Any) -> ResponseInput:
+    return ResponseInput(action=action, actor_email=email, actor_role=Role.PAYER, **fields)
+
+
+def officer(action: str, **fields: Any) -> ResponseInput:
+    return ResponseInput(action=action, actor_email=OFFICER, actor_role=Role.OFFICER, **fields)

@@ -1,0 +1,54 @@
+"""The worker: runs every escalation workflow and the audit and email activities."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import Sequence
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.audit import AuditActivities
+from activities.email import EmailActivities
+from logging_setup import configure_logging
+from persistence.audit_log import AuditLog
+from persistence.database import make_engine
+from persistence.sent_mail import SentMailLedger
+from settings import Settings
+from temporal_client import connect
+from workflows.unfunded_claim import UnfundedClaimWorkflow
+
+WORKFLOWS: Sequence[type] = [UnfundedClaimWorkflow]
+# Pure libraries the domain calls from workflow code; shared, not re-imported per run.
+PASSTHROUGH = ("pydantic", "pydantic_core", "email_validator")
+
+
+def build_worker(client: Client, settings: Settings, **overrides: Any) -> Worker:
+    engine = make_engine(settings.database)
+    audit = AuditActivities(AuditLog(engine))
+    email = EmailActivities(settings, SentMailLedger(engine))
+    options: dict[str, Any] = {
+        "task_queue": settings.task_queue,
+        "workflows": WORKFLOWS,
+        "activities": [audit.record_audit, email.send_email],
+        "activity_executor": concurrent.futures.ThreadPoolExecutor(max_workers=16),
+        "workflow_runner": SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
+        ),
+    }
+    options.update(overrides)
+    return Worker(client, **options)
+
+
+async def main() -> None:
+    configure_logging()
+    settings = Settings()
+    client = await connect(settings)
+    await build_worker(client, settings).run()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,234 @@
+"""The workflow half every escalation kind shares: run the case's deadline loop, take
+responses as validated updates, and carry out the effects the domain returns through the
+audit and email activities, in order, each exactly once per step.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributePair
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import BaseModel
+
+    from activities.audit import AuditActivities, AuditEntry
+    from activities.email import EmailActivities, EmailRequest
+    from domain.contacts import Role
+    from domain.escalation import AuditEffect, Effect, EmailEffect, EscalationCase, ResponseRefused
+    from domain.responses import ResponseInput, ResponseOutcome
+    from workflows import search_attributes as sa
+
+ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=10))
+
+
+class WaitView(BaseModel):
+    purpose: str
+    holder: str
+    deadline: str | None
+    misses: int
+    paused_days_left: int | None
+
+
+class CaseView(BaseModel):
+    """What `summary` answers: enough for a link page, `starter.py show` and ops."""
+
+    escalation_id: str
+    kind: str
+    title: str
+    status: str
+    outcome: str | None
+    ladder_level: int
+    stalled: bool
+    on_liaison_agenda: bool
+    wait: WaitView | None
+    facts: list[tuple[str, str]]
+    payer_actions: list[str]
+    officer_actions: list[str]
+    action_labels: dict[str, str]
+    case: dict[str, Any]
+
+
+class Progress(BaseModel):
+    """Bookkeeping carried across continue-as-new alongside the case."""
+
+    seq: int = 0
+    thread_root: str | None = None
+
+
+class EscalationWorkflow:
+    """Base for the kinds' workflows; subclasses set `self.case` in their `@workflow.init`."""
+
+    case: EscalationCase
+    progress: Progress
+    outbox: list[Effect]
+
+    def begin(self, case: EscalationCase, progress: Progress | None, effects: list[Effect]) -> None:
+        self.case = case
+        self.progress = progress or Progress()
+        self.outbox = list(effects)
+        self._published: tuple[Any, ...] | None = None
+
+    def carry_over(self) -> Any:
+        """The input that continues this escalation in a fresh run."""
+        raise NotImplementedError
+
+    # --- responses ----------------------------------------------------------------------
+    @workflow.update
+    async def respond(self, response: ResponseInput) -> ResponseOutcome:
+        try:
+            outcome, effects = self.case.apply(response, workflow.now())
+        except ResponseRefused as refused:  # state moved between validation and handling
+            raise ApplicationError(str(refused), type="ResponseRefused", non_retryable=True) from refused
+        self.outbox.extend(effects)
+        return outcome
+
+    @respond.validator
+    def _check_response(self, response: ResponseInput) -> None:
+        try:
+            self.case.check(response)
+        except ResponseRefused as refused:
+            raise ApplicationError(str(refused), type="ResponseRefused", non_retryable=True) from refused
+
+    @workflow.query
+    def summary(self) -> CaseView:
+        case = self.case
+        wait = case.wait
+        return CaseView(
+            escalation_id=case.escalation_id,
+            kind=case.kind,
+            title=case.title,
+            status=case.status,
+            outcome=case.outcome,
+            ladder_level=case.ladder.level,
+            stalled=case.ladder.stalled,
+            on_liaison_agenda=case.ladder.on_liaison_agenda,
+            wait=None
+            if wait is None
+            else WaitView(
+                purpose=wait.purpose,
+                holder=wait.holder.value,
+                deadline=wait.deadline.isoformat() if wait.deadline else None,
+                misses=wait.misses,
+                paused_days_left=wait.paused_days_left,
+            ),
+            facts=case.facts(),
+            payer_actions=case.actions_for(Role.PAYER),
+            officer_actions=case.actions_for(Role.OFFICER),
+            action_labels=case.action_labels(),
+            case=case.model_dump(mode="json"),
+        )
+
+    # --- the loop -----------------------------------------------------------------------
+    async def run_until_closed(self) -> CaseView:
+        while True:
+            await self._carry_out_effects()
+            if self.case.is_closed:
+                break
+            if workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                if not self.outbox:
+                    workflow.continue_as_new(self.carry_over())
+            await self._wait_for_change_or_deadline()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._carry_out_effects()
+        return self.summary()
+
+    async def _wait_for_change_or_deadline(self) -> None:
+        revision = self.case.revision
+        wait = self.case.wait
+        changed = lambda: bool(self.outbox) or self.case.revision != revision  # noqa: E731
+        deadline = wait.deadline if wait else None
+        if deadline is None:
+            await workflow.wait_condition(changed)
+            return
+        remaining = deadline - workflow.now()
+        if remaining > timedelta(0):
+            try:
+                await workflow.wait_condition(
+                    changed, timeout=remaining, timeout_summary=f"deadline:{wait.purpose}" if wait else None
+                )
+                return
+            except TimeoutError:
+                pass
+        self.outbox.extend(self.case.on_deadline_missed(workflow.now()))
+
+    async def _carry_out_effects(self) -> None:
+        while self.outbox:
+            effect = self.outbox.pop(0)
+            if isinstance(effect, EmailEffect):
+                await self._send(effect)
+            elif isinstance(effect, AuditEffect):
+                await self._audit(effect.event, effect.actor, effect.detail)
+        self._publish_search_attributes()
+
+    async def _audit(self, event: str, actor: str, detail: dict[str, Any]) -> None:
+        self.progress.seq += 1
+        await workflow.execute_activity_method(
+            AuditActivities.record_audit,
+            AuditEntry(
+                escalation_id=self.case.escalation_id,
+                seq=self.progress.seq,
+                occurred_at=workflow.now(),
+                event=event,
+                actor=actor,
+                detail=detail,
+            ),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=ACTIVITY_RETRY,
+        )
+
+    async def _send(self, effect: EmailEffect) -> None:
+        self.progress.seq += 1
+        sent = await workflow.execute_activity_method(
+            EmailActivities.send_email,
+            EmailRequest(
+                escalation_id=self.case.escalation_id,
+                step=self.progress.seq,
+                sent_at=workflow.now(),
+                thread_root=self.progress.thread_root,
+                effect=effect,
+                facts=self.case.facts(),
+                action_labels=self.case.action_labels(),
+            ),
+            start_to_close_timeout=timedelta(seconds=60),
+            retry_policy=ACTIVITY_RETRY,
+        )
+        if self.progress.thread_root is None:
+            self.progress.thread_root = sent.message_id
+        await self._audit(
+            "email_sent",
+            "engine",
+            {
+                "purpose": effect.purpose,
+                "to": effect.to.email,
+                "to_role": effect.to_role.value,
+                "cc": [c.email for c in effect.cc],
+                "subject": effect.subject,
+                "message_id": sent.message_id,
+            },
+        )
+
+    def _publish_search_attributes(self) -> None:
+        case = self.case
+        wait = case.wait
+        pairs: list[SearchAttributePair[Any]] = [
+            SearchAttributePair(sa.KIND, case.kind),
+            SearchAttributePair(sa.STATUS, case.outcome or case.status),
+            SearchAttributePair(sa.PAYER, case.payer.code),
+            SearchAttributePair(sa.LADDER_LEVEL, case.ladder.level),
+            SearchAttributePair(sa.STALLED, case.ladder.stalled),
+            SearchAttributePair(sa.OVERDUE, bool(wait and wait.overdue)),
+            SearchAttributePair(sa.BALL_HOLDER, wait.holder.value if wait else "none"),
+        ]
+        deadline = wait.deadline if wait is not None else None
+        signature = (tuple(p.value for p in pairs), deadline)
+        if signature == self._published:  # unchanged: no command, no history event
+            return
+        self._published = signature
+        updates = [pair.key.value_set(pair.value) for pair in pairs]
+        updates.append(sa.NEXT_DEADLINE.value_set(deadline) if deadline else sa.NEXT_DEADLINE.value_unset())
+        workflow.upsert_search_attributes(updates)

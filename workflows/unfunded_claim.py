@@ -1,0 +1,60 @@
+"""The unfunded work claim as a durable workflow: thin over `domain.unfunded_claim`."""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import BaseModel
+
+    from domain.contacts import Contact, Lmc, Organisation
+    from domain.escalation import DeadlinePolicy
+    from domain.unfunded_claim import ClaimCase, ClaimRequest
+    from workflows.escalation_workflow import CaseView, EscalationWorkflow, Progress
+
+
+class CarriedClaim(BaseModel):
+    case: ClaimCase
+    progress: Progress
+
+
+class StartClaim(BaseModel):
+    """Everything the claim needs, resolved from configuration when it starts, so a later
+    change of configuration never alters a running escalation."""
+
+    escalation_id: str
+    claim: ClaimRequest
+    lmc: Lmc
+    officer: Contact
+    payer: Organisation
+    policy: DeadlinePolicy
+    carried: CarriedClaim | None = None
+
+
+@workflow.defn(name="UnfundedClaim")
+class UnfundedClaimWorkflow(EscalationWorkflow):
+    @workflow.init
+    def __init__(self, start: StartClaim) -> None:
+        self._start = start
+        if start.carried is not None:
+            self.begin(start.carried.case, start.carried.progress, [])
+            return
+        case, effects = ClaimCase.open(
+            start.escalation_id,
+            start.claim,
+            start.lmc,
+            start.officer,
+            start.payer,
+            start.policy,
+            workflow.now(),
+        )
+        self.begin(case, None, effects)
+
+    @workflow.run
+    async def run(self, start: StartClaim) -> CaseView:
+        workflow.logger.info("claim running", extra={"escalation_id": start.escalation_id})
+        return await self.run_until_closed()
+
+    def carry_over(self) -> StartClaim:
+        assert isinstance(self.case, ClaimCase)
+        return self._start.model_copy(update={"carried": CarriedClaim(case=self.case, progress=self.progress)})
