@@ -16,11 +16,14 @@ import psycopg
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 from settings import ROOT, Settings
 from temporal_client import ensure_search_attributes
+from worker import build_worker
 from workflows import search_attributes as sa
 
 BIN = Path(sys.executable).parent
@@ -116,3 +119,16 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     )
     yield env
     await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def time_worker(time_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[Worker]:
+    """One worker for every time-skipping test: a worker stopping mid-run would hold the
+    server's clock while the next test's worker takes over its workflows."""
+    async with build_worker(time_env.client, settings) as worker:
+        yield worker
+
+
+@pytest.fixture
+def time_client(time_env: WorkflowEnvironment, time_worker: Worker) -> Client:
+    return time_env.client

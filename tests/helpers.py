@@ -6,9 +6,11 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 import starter
@@ -16,6 +18,7 @@ from domain.contacts import Role
 from domain.responses import ResponseInput
 from settings import ROOT, Settings
 from worker import build_worker
+from workflows.escalation_workflow import CaseView
 from workflows.unfunded_claim import StartClaim
 
 EXAMPLE = ROOT / "examples" / "unfunded_claim_kent.json"
@@ -23,6 +26,7 @@ ICB_L1 = "primarycare.contracts@kmicb.example"
 ICB_L2 = "director.primarycare@kmicb.example"
 ICB_L3 = "cmo@kmicb.example"
 OFFICER = "ceo@lmc.example"
+CHAIR = "chair@lmc.example"
 
 
 def example_data(**changes: Any) -> dict[str, Any]:
@@ -49,3 +53,16 @@ def payer(action: str, email: str = ICB_L1, **fields: Any) -> ResponseInput:
 
 def officer(action: str, **fields: Any) -> ResponseInput:
     return ResponseInput(action=action, actor_email=OFFICER, actor_role=Role.OFFICER, **fields)
+
+
+async def summary_of(client: Client, escalation_id: str) -> CaseView:
+    return await starter.summary(client, escalation_id)
+
+
+async def skip_past_deadline(env: WorkflowEnvironment, escalation_id: str) -> CaseView:
+    """Advance the time-skipping server to one minute after the current wait's deadline."""
+    view = await summary_of(env.client, escalation_id)
+    assert view.wait is not None and view.wait.deadline is not None, view.wait
+    deadline = datetime.fromisoformat(view.wait.deadline)
+    await env.sleep(deadline - await env.get_current_time() + timedelta(minutes=1))
+    return view

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from email.message import EmailMessage
 
 import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 import starter
@@ -12,29 +15,42 @@ from persistence.audit_log import AuditLog
 from persistence.database import make_engine
 from settings import Settings
 from tests.conftest import Inbox
-from tests.helpers import ICB_L1, example_start, officer, payer, running_worker
+from domain.working_days import add_working_days, working_days_left
+from tests.helpers import (
+    CHAIR,
+    ICB_L1,
+    ICB_L2,
+    ICB_L3,
+    OFFICER,
+    example_start,
+    officer,
+    payer,
+    skip_past_deadline,
+    summary_of,
+)
 from workflows.unfunded_claim import UnfundedClaimWorkflow
 
 
-async def test_claim_paid_end_to_end(time_env: WorkflowEnvironment, settings: Settings, inbox: Inbox) -> None:
-    client = time_env.client
+async def test_claim_paid_end_to_end(
+    time_env: WorkflowEnvironment, time_client: Client, settings: Settings, inbox: Inbox
+) -> None:
+    client = time_client
     start = example_start(settings)
-    async with running_worker(client, settings):
-        eid = await starter.start_claim(client, settings, start)
-        [first] = await inbox.wait_for(eid, 1)
-        assert first["To"].addresses[0].addr_spec == ICB_L1
-        assert "/r/" in first.get_body(("plain",)).get_content()
+    eid = await starter.start_claim(client, settings, start)
+    [first] = await inbox.wait_for(eid, 1)
+    assert first["To"].addresses[0].addr_spec == ICB_L1
+    assert "/r/" in first.get_body(("plain",)).get_content()
 
-        outcome = await starter.respond(client, eid, payer("acknowledge"))
-        assert outcome.status == "acknowledged"
-        outcome = await starter.respond(client, eid, payer("accept"))
-        assert outcome.status == "payment_expected"
-        with pytest.raises(starter.InputRefused, match="not open"):
-            await starter.respond(client, eid, payer("reject", reasons="too late"))
-        outcome = await starter.respond(client, eid, officer("confirm_payment"))
-        assert outcome.status == "closed"
-        view = await client.get_workflow_handle_for(UnfundedClaimWorkflow.run, eid).result()
-        assert view.outcome == "paid"
+    outcome = await starter.respond(client, eid, payer("acknowledge"))
+    assert outcome.status == "acknowledged"
+    outcome = await starter.respond(client, eid, payer("accept"))
+    assert outcome.status == "payment_expected"
+    with pytest.raises(starter.InputRefused, match="not open"):
+        await starter.respond(client, eid, payer("reject", reasons="too late"))
+    outcome = await starter.respond(client, eid, officer("confirm_payment"))
+    assert outcome.status == "closed"
+    view = await client.get_workflow_handle_for(UnfundedClaimWorkflow.run, eid).result()
+    assert view.outcome == "paid"
 
     emails = inbox.for_case(eid)
     roots = {m["In-Reply-To"] for m in emails[1:]}
@@ -44,3 +60,125 @@ async def test_claim_paid_end_to_end(time_env: WorkflowEnvironment, settings: Se
     assert events[0] == "submitted"
     assert "response:acknowledge" in events and events[-1] in ("closed", "email_sent")
     assert audit.verify(eid).ok
+
+
+def _addressees(message: EmailMessage) -> tuple[str, set[str]]:
+    to = message["To"].addresses[0].addr_spec
+    cc = {a.addr_spec for a in message["Cc"].addresses} if message["Cc"] else set()
+    return to, cc
+
+
+async def test_silence_climbs_the_ladder_to_stalled(
+    time_env: WorkflowEnvironment, time_client: Client, settings: Settings, inbox: Inbox
+) -> None:
+    client = time_client
+    eid = await starter.start_claim(client, settings, example_start(settings))
+    await inbox.wait_for(eid, 1)
+    expected = [
+        ("Reminder", ICB_L1, set()),
+        ("Escalated", ICB_L2, {ICB_L1}),
+        ("Reminder", ICB_L2, {ICB_L1}),
+        ("Escalated", ICB_L3, {ICB_L1, CHAIR}),
+        ("Reminder", ICB_L3, {ICB_L1, CHAIR}),
+        ("Stalled", OFFICER, set()),
+    ]
+    for count, (headline, to, cc_includes) in enumerate(expected, start=2):
+        await skip_past_deadline(time_env, eid)
+        message = (await inbox.wait_for(eid, count))[-1]
+        assert headline in str(message["Subject"]), message["Subject"]
+        got_to, got_cc = _addressees(message)
+        assert got_to == to and cc_includes <= got_cc
+    view = await summary_of(client, eid)
+    assert view.stalled and view.ladder_level == 3 and view.on_liaison_agenda
+    assert view.wait is not None and view.wait.deadline is None
+    # Stalled never closes by itself, and the first contact's link still works.
+    await time_env.sleep(timedelta(days=90))
+    assert len(inbox.for_case(eid)) == 7
+    outcome = await starter.respond(client, eid, payer("acknowledge", email=ICB_L1))
+    assert outcome.status == "acknowledged"
+    view = await summary_of(client, eid)
+    assert not view.stalled and view.ladder_level == 3
+
+    events = [r.event for r in AuditLog(make_engine(settings.database)).timeline(eid)]
+    assert events.count("deadline_missed") == 6
+    assert events.count("ladder_climbed") == 2 and "stalled" in events
+
+
+async def test_information_request_pauses_the_payer_clock(
+    time_env: WorkflowEnvironment, time_client: Client, settings: Settings, inbox: Inbox
+) -> None:
+    client = time_client
+    eid = await starter.start_claim(client, settings, example_start(settings))
+    await starter.respond(client, eid, payer("acknowledge"))
+    before = await summary_of(client, eid)
+    assert before.wait is not None and before.wait.deadline is not None
+    await time_env.sleep(timedelta(days=7))
+    now = await time_env.get_current_time()
+    left = working_days_left(now, datetime.fromisoformat(before.wait.deadline))
+    await starter.respond(client, eid, payer("request_info", text="Which letters relate to fit notes?"))
+    paused = await summary_of(client, eid)
+    assert paused.status == "information_requested" and paused.wait is not None
+    assert paused.wait.holder == "officer"
+    # The officer is reminded, then marked overdue; the payer is never chased meanwhile.
+    await skip_past_deadline(time_env, eid)
+    await skip_past_deadline(time_env, eid)
+    await time_env.sleep(timedelta(days=30))
+    subjects = [str(m["Subject"]) for m in inbox.for_case(eid)]
+    assert not any("Reminder" in s and "overdue" in s for s in subjects), subjects
+    assert any("due from the LMC" in s for s in subjects)
+    outcome = await starter.respond(client, eid, officer("supply_info", text="Letters KLMC-1730 onwards."))
+    assert outcome.status == "acknowledged"
+    resumed = await summary_of(client, eid)
+    assert resumed.wait is not None and resumed.wait.deadline is not None
+    restart = await time_env.get_current_time()
+    assert datetime.fromisoformat(resumed.wait.deadline) == add_working_days(restart, left)
+    answered = (await inbox.wait_for(eid, len(subjects) + 1))[-1]
+    assert _addressees(answered)[0] == ICB_L1
+
+
+async def test_counter_offer_disputed_escalates_then_payment_overdue_is_chased(
+    time_env: WorkflowEnvironment, time_client: Client, settings: Settings, inbox: Inbox
+) -> None:
+    client = time_client
+    start = example_start(settings)
+    eid = await starter.start_claim(client, settings, start)
+    claimed = start.claim.total_pence
+    with pytest.raises(starter.InputRefused, match="amount_pence"):
+        await starter.respond(client, eid, payer("accept_part", amount_pence=claimed, reasons="all of it"))
+    await starter.respond(client, eid, payer("accept_part", amount_pence=100_00, reasons="Only referrals"))
+    outcome = await starter.respond(client, eid, officer("dispute", reasons="Every category is a breach"))
+    assert outcome.status == "disputed"
+    disputed = (await inbox.wait_for(eid, 3))[-1]
+    assert _addressees(disputed)[0] == ICB_L2
+    await starter.respond(client, eid, payer("accept_part", email=ICB_L2, amount_pence=2000_00, reasons="Most"))
+    outcome = await starter.respond(client, eid, officer("accept_offer"))
+    assert outcome.status == "payment_expected"
+    sent = len(inbox.for_case(eid))
+    await skip_past_deadline(time_env, eid)
+    chase = (await inbox.wait_for(eid, sent + 1))[-1]
+    assert "payment overdue" in str(chase["Subject"]) and _addressees(chase)[0] == ICB_L2
+    view = await summary_of(client, eid)
+    assert view.case["agreed_pence"] == 2000_00 and view.wait is not None and view.wait.misses == 1
+
+
+async def test_refused_responses_leave_no_trace_in_history(
+    time_env: WorkflowEnvironment, time_client: Client, settings: Settings, inbox: Inbox
+) -> None:
+    client = time_client
+    eid = await starter.start_claim(client, settings, example_start(settings))
+    handle = client.get_workflow_handle(eid)
+    await inbox.wait_for(eid, 1)
+    with pytest.raises(starter.InputRefused, match="not open"):
+        await starter.respond(client, eid, officer("accept_offer"))
+    with pytest.raises(starter.InputRefused, match="not a contact"):
+        await starter.respond(client, eid, payer("acknowledge", email="someone@else.example"))
+    with pytest.raises(starter.InputRefused, match="reasons"):
+        await starter.respond(client, eid, payer("reject"))
+    history = await handle.fetch_history()
+    update_events = [e for e in history.events if "UPDATE" in EventType.Name(e.event_type)]
+    assert update_events == []
+    await starter.respond(client, eid, officer("withdraw", reasons="Resolved at the liaison meeting"))
+    with pytest.raises(starter.InputRefused, match="closed"):
+        await starter.respond(client, eid, payer("acknowledge"))
+    view = await client.get_workflow_handle_for(UnfundedClaimWorkflow.run, eid).result()
+    assert view.outcome == "withdrawn"
