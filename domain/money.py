@@ -45,3 +45,20 @@ def allocate_largest_remainder(pot: int, weights: Mapping[K, int]) -> dict[K, in
     for _, _, key in sorted(remainders, key=lambda r: (r[0], r[1]))[:leftover]:
         floors[key] += 1
     return floors
+
+
+def parse_pounds(text: str) -> int:
+    """'£1,234.50' -> 123450 pence, exactly; refuses negatives and fractions of a penny."""
+    from decimal import Decimal, InvalidOperation
+
+    cleaned = text.strip().replace(",", "").removeprefix("£").strip()
+    try:
+        amount = Decimal(cleaned)
+    except InvalidOperation as err:
+        raise ValueError(f"'{text}' is not an amount in pounds, e.g. 1234.50") from err
+    if not amount.is_finite() or amount < 0:
+        raise ValueError("an amount must be zero or more")
+    pence = amount * 100
+    if pence != pence.to_integral_value():
+        raise ValueError("an amount cannot have fractions of a penny")
+    return int(pence)

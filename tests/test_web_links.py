@@ -1,0 +1,120 @@
+"""The pages behind email links, over HTTP against the real dev server, SMTP and audit."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+import starter
+from domain.contacts import Role
+from settings import Settings
+from tests.conftest import Inbox
+from tests.helpers import ICB_L1, example_start, officer
+from web.app import create_app
+from web.links import LinkGrant, sign_link
+from worker import build_worker
+
+
+@pytest.fixture(scope="module")
+async def dev_worker(dev_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[Worker]:
+    async with build_worker(dev_env.client, settings) as worker:
+        yield worker
+
+
+@pytest.fixture
+async def web(dev_env: WorkflowEnvironment, dev_worker: Worker, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, dev_env.client)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield http
+
+
+def link_path(message_text: str) -> str:
+    match = re.search(r"http://127\.0\.0\.1:8000(/r/[A-Za-z0-9_.-]+)", message_text)
+    assert match, message_text
+    return match.group(1)
+
+
+async def update_events(client: Client, escalation_id: str) -> int:
+    history = await client.get_workflow_handle(escalation_id).fetch_history()
+    return sum(1 for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED)
+
+
+async def test_link_get_changes_nothing_and_post_acts(
+    dev_env: WorkflowEnvironment, web: httpx.AsyncClient, settings: Settings, inbox: Inbox
+) -> None:
+    client = dev_env.client
+    eid = await starter.start_claim(client, settings, example_start(settings))
+    [email] = await inbox.wait_for(eid, 1)
+    path = link_path(email.get_body(("plain",)).get_content())
+
+    for _ in range(3):  # a mail scanner, then the person, then a refresh
+        page = await web.get(path)
+        assert page.status_code == 200 and "Acknowledge receipt" in page.text
+    assert (await web.head(path)).status_code == 200
+    assert await update_events(client, eid) == 0
+    assert (await starter.summary(client, eid)).status == "submitted"
+
+    bad = await web.post(path, data={"action": "accept_part", "amount": "12.345", "reasons": "Part only"})
+    assert bad.status_code == 422 and "amount: an amount cannot have fractions of a penny" in bad.text
+    assert "Part only" in bad.text  # what was typed is kept
+    too_much = await web.post(path, data={"action": "accept_part", "amount": "99999", "reasons": "Generous"})
+    assert too_much.status_code == 409 and "must be less than" in too_much.text
+    nhs = await web.post(path, data={"action": "reject", "reasons": "Patient 943 476 5919 was seen"})
+    assert nhs.status_code == 422 and "NHS number" in nhs.text
+    assert await update_events(client, eid) == 0
+
+    done = await web.post(path, data={"action": "acknowledge"})
+    assert done.status_code == 200 and "Recorded." in done.text and "acknowledged" in done.text
+    again = await web.post(path, data={"action": "acknowledge"})
+    assert again.status_code == 409 and "not open" in again.text
+    assert await update_events(client, eid) == 1
+
+    ok = await web.post(path, data={"action": "accept", "on_date": "2027-01-29"})
+    assert ok.status_code == 200 and "29 January 2027" in ok.text
+    view = await starter.summary(client, eid)
+    assert view.status == "payment_expected"
+    await starter.respond(client, eid, officer("withdraw", reasons="test over"))
+    closed = await web.post(path, data={"action": "accept"})
+    assert closed.status_code == 409 and "is closed (withdrawn)" in closed.text and "<form" not in closed.text
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    ["forged", "altered", "expired", "garbage"],
+)
+async def test_bad_links_are_refused(
+    dev_env: WorkflowEnvironment, web: httpx.AsyncClient, settings: Settings, tamper: str
+) -> None:
+    grant = LinkGrant("UWC-2026-NOSUCH", ICB_L1, Role.PAYER, datetime.now(UTC) + timedelta(days=1))
+    token = sign_link(settings.link_key, grant)
+    if tamper == "forged":
+        token = sign_link(b"not-our-key", grant)
+    elif tamper == "altered":
+        body, mac = token.split(".")
+        token = body[:-2] + ("AA" if body[-2:] != "AA" else "BB") + "." + mac
+    elif tamper == "expired":
+        token = sign_link(settings.link_key, LinkGrant(grant.escalation_id, ICB_L1, Role.PAYER, datetime(2020, 1, 1, tzinfo=UTC)))
+    else:
+        token = "not-a-token"
+    for method in ("GET", "POST"):
+        page = await web.request(method, f"/r/{token}", data={"action": "accept"} if method == "POST" else None)
+        assert page.status_code == 403, (tamper, method, page.text)
+        assert "cannot be used" in page.text
+    if tamper == "expired":
+        assert "expired" in page.text
+
+
+async def test_valid_link_to_unknown_escalation_is_not_found(web: httpx.AsyncClient, settings: Settings) -> None:
+    grant = LinkGrant("UWC-2026-NOSUCH", ICB_L1, Role.PAYER, datetime.now(UTC) + timedelta(days=1))
+    page = await web.get(f"/r/{sign_link(settings.link_key, grant)}")
+    assert page.status_code == 404

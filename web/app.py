@@ -1,0 +1,113 @@
+"""The pages behind the email links.
+
+GET and HEAD only show the escalation and its forms (mail scanners open every link);
+a POST from the page performs the action as a Temporal update, whose validator refuses
+anything not allowed now before it reaches history, so the page answers at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import structlog
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.templating import Jinja2Templates
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from domain.contacts import Role
+from domain.responses import ResponseOutcome
+from settings import Settings
+from temporal_client import connect
+from web.forms import FIELDS, FormRefused, response_from_form
+from web.links import LinkGrant, LinkRefused, verify_link
+from workflows.escalation_workflow import CaseView, EscalationWorkflow
+
+log = structlog.get_logger(__name__)
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+def create_app(settings: Settings, client: Client | None = None) -> Starlette:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.client = client or await connect(settings)
+        yield
+
+    async def refuse(request: Request, message: str, status: int) -> Response:
+        return templates.TemplateResponse(request, "refused.html", {"message": message}, status_code=status)
+
+    async def grant_and_case(request: Request) -> tuple[LinkGrant, CaseView] | Response:
+        try:
+            grant = verify_link(settings.link_key, request.path_params["token"])
+        except LinkRefused as refused:
+            log.info("link_refused", reason=str(refused))
+            return await refuse(request, str(refused), 403)
+        handle = request.app.state.client.get_workflow_handle(grant.escalation_id)
+        try:
+            view = await handle.query(EscalationWorkflow.summary, result_type=CaseView)
+        except RPCError as err:
+            if err.status is RPCStatusCode.NOT_FOUND:
+                return await refuse(request, "This escalation no longer exists.", 404)
+            raise
+        return grant, view
+
+    def page(request: Request, grant: LinkGrant, view: CaseView, status_code: int = 200, **extra: Any) -> Response:
+        open_actions = {Role.PAYER: view.payer_actions, Role.OFFICER: view.officer_actions}.get(grant.role, [])
+        context = {
+            "view": view, "grant": grant, "actions": open_actions, "fields": FIELDS,
+            "labels": view.action_labels, "form": {}, "errors": {}, "refusal": None, "recorded": None,
+        }
+        context.update(extra)
+        return templates.TemplateResponse(request, "respond.html", context, status_code=status_code)
+
+    async def show(request: Request) -> Response:
+        found = await grant_and_case(request)
+        if isinstance(found, Response):
+            return found
+        grant, view = found
+        return page(request, grant, view)
+
+    async def act(request: Request) -> Response:
+        found = await grant_and_case(request)
+        if isinstance(found, Response):
+            return found
+        grant, view = found
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        try:
+            response = response_from_form(form, grant.recipient, grant.role)
+        except FormRefused as bad:
+            return page(request, grant, view, form=form, errors=bad.errors, status_code=422)
+        handle = request.app.state.client.get_workflow_handle(grant.escalation_id)
+        try:
+            outcome = await handle.execute_update(EscalationWorkflow.respond, response, result_type=ResponseOutcome)
+        except WorkflowUpdateFailedError as err:
+            reason = getattr(err.cause, "message", None) or str(err.cause)
+            log.info("response_refused", escalation_id=grant.escalation_id, action=response.action, reason=reason)
+            return page(request, grant, view, form=form, refusal=reason, status_code=409)
+        log.info("response_recorded", escalation_id=grant.escalation_id, action=response.action)
+        view = await handle.query(EscalationWorkflow.summary, result_type=CaseView)
+        return page(request, grant, view, recorded=outcome)
+
+    async def health(_: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    async def home(request: Request) -> Response:
+        return HTMLResponse(
+            "<h1>LMC escalation engine</h1><p>Responses are made through the link in your email.</p>"
+        )
+
+    return Starlette(
+        routes=[
+            Route("/", home),
+            Route("/healthz", health),
+            Route("/r/{token}", show, methods=["GET", "HEAD"]),
+            Route("/r/{token}", act, methods=["POST"]),
+        ],
+        lifespan=lifespan,
+    )
