@@ -31,6 +31,7 @@ from domain.responses import ResponseInput, ResponseOutcome
 from domain.unfunded_claim import KIND as CLAIM_KIND
 from domain.unfunded_claim import priced_claim
 from domain.validation import describe
+from domain.working_days import describe_deadline, working_days_left
 from persistence.audit_log import AuditLog
 from persistence.database import make_engine
 from settings import Settings
@@ -157,7 +158,13 @@ def print_case(view: CaseView) -> None:
         f"{' - on liaison agenda' if view.on_liaison_agenda else ''}"
     )
     if view.wait:
-        deadline = view.wait.deadline or ("paused" if view.wait.paused_days_left else "none (overdue)")
+        if view.wait.deadline:
+            due = datetime.fromisoformat(view.wait.deadline)
+            deadline = f"{describe_deadline(due)} ({working_days_left(datetime.now(UTC), due)} working days left)"
+        elif view.wait.paused_days_left:
+            deadline = f"paused with {view.wait.paused_days_left} working days left"
+        else:
+            deadline = "none: overdue, waiting for a response or your decision"
         print(f"{'Waiting for':>24}: {view.wait.purpose.replace('_', ' ')} from {view.wait.holder}")
         print(f"{'Deadline':>24}: {deadline}{'  MISSED x' + str(view.wait.misses) if view.wait.misses else ''}")
     if view.outcome:

@@ -26,6 +26,10 @@ WORKFLOWS: Sequence[type] = [UnfundedClaimWorkflow]
 PASSTHROUGH = ("pydantic", "pydantic_core", "email_validator")
 
 
+def sandbox_runner() -> SandboxedWorkflowRunner:
+    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH))
+
+
 def build_worker(client: Client, settings: Settings, **overrides: Any) -> Worker:
     engine = make_engine(settings.database)
     audit = AuditActivities(AuditLog(engine))
@@ -35,9 +39,7 @@ def build_worker(client: Client, settings: Settings, **overrides: Any) -> Worker
         "workflows": WORKFLOWS,
         "activities": [audit.record_audit, email.send_email],
         "activity_executor": concurrent.futures.ThreadPoolExecutor(max_workers=16),
-        "workflow_runner": SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
-        ),
+        "workflow_runner": sandbox_runner(),
     }
     options.update(overrides)
     return Worker(client, **options)

@@ -55,7 +55,8 @@ class CaseView(BaseModel):
 class Progress(BaseModel):
     """Bookkeeping carried across continue-as-new alongside the case."""
 
-    seq: int = 0
+    audit_seq: int = 0
+    email_step: int = 0
     thread_root: str | None = None
 
 
@@ -166,12 +167,12 @@ class EscalationWorkflow:
         self._publish_search_attributes()
 
     async def _audit(self, event: str, actor: str, detail: dict[str, Any]) -> None:
-        self.progress.seq += 1
+        self.progress.audit_seq += 1
         await workflow.execute_activity_method(
             AuditActivities.record_audit,
             AuditEntry(
                 escalation_id=self.case.escalation_id,
-                seq=self.progress.seq,
+                seq=self.progress.audit_seq,
                 occurred_at=workflow.now(),
                 event=event,
                 actor=actor,
@@ -182,12 +183,12 @@ class EscalationWorkflow:
         )
 
     async def _send(self, effect: EmailEffect) -> None:
-        self.progress.seq += 1
+        self.progress.email_step += 1
         sent = await workflow.execute_activity_method(
             EmailActivities.send_email,
             EmailRequest(
                 escalation_id=self.case.escalation_id,
-                step=self.progress.seq,
+                step=self.progress.email_step,
                 sent_at=workflow.now(),
                 thread_root=self.progress.thread_root,
                 effect=effect,
