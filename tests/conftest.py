@@ -132,3 +132,9 @@ async def time_worker(time_env: WorkflowEnvironment, settings: Settings) -> Asyn
 @pytest.fixture
 def time_client(time_env: WorkflowEnvironment, time_worker: Worker) -> Client:
     return time_env.client
+
+
+@pytest.fixture(scope="session")
+async def dev_worker(dev_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[Worker]:
+    async with build_worker(dev_env.client, settings) as worker:
+        yield worker

@@ -7,6 +7,8 @@ from email.message import EmailMessage
 
 import pytest
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -28,6 +30,7 @@ from tests.helpers import (
     skip_past_deadline,
     summary_of,
 )
+from workflows import search_attributes as sa
 from workflows.unfunded_claim import UnfundedClaimWorkflow
 
 
@@ -90,6 +93,12 @@ async def test_silence_climbs_the_ladder_to_stalled(
         assert got_to == to and cc_includes <= got_cc
     view = await summary_of(client, eid)
     assert view.stalled and view.ladder_level == 3 and view.on_liaison_agenda
+    # Read raw: the time-skipping server keeps an unset datetime attribute in a form describe() cannot decode.
+    description = await client.workflow_service.describe_workflow_execution(
+        DescribeWorkflowExecutionRequest(namespace=client.namespace, execution=WorkflowExecution(workflow_id=eid))
+    )
+    fields = description.workflow_execution_info.search_attributes.indexed_fields
+    assert [fields[k.name].data for k in (sa.STALLED, sa.OVERDUE, sa.LADDER_LEVEL)] == [b"true", b"true", b"3"]
     assert view.wait is not None and view.wait.deadline is None
     # Stalled never closes by itself, and the first contact's link still works.
     await time_env.sleep(timedelta(days=90))

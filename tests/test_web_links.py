@@ -20,13 +20,6 @@ from tests.conftest import Inbox
 from tests.helpers import ICB_L1, example_start, officer
 from web.app import create_app
 from web.links import LinkGrant, sign_link
-from worker import build_worker
-
-
-@pytest.fixture(scope="module")
-async def dev_worker(dev_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[Worker]:
-    async with build_worker(dev_env.client, settings) as worker:
-        yield worker
 
 
 @pytest.fixture

@@ -1,0 +1,51 @@
+"""The audit log on SQLite and PostgreSQL: append-only, idempotent, hash-chained."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Engine, text
+
+from persistence.audit_log import AuditLog
+from persistence.database import make_engine
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('audit') / 'audit.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+
+
+def test_retried_steps_are_written_once_and_the_chain_verifies(engine: Engine) -> None:
+    log = AuditLog(engine)
+    at = datetime(2026, 11, 23, 9, tzinfo=UTC)
+    first = log.append("UWC-A", 1, at, "submitted", "ceo@lmc.example", {"claimed_pence": 283700})
+    again = log.append("UWC-A", 1, at, "submitted", "ceo@lmc.example", {"claimed_pence": 283700})
+    assert again.id == first.id
+    log.append("UWC-A", 2, at, "email_sent", "engine", {"purpose": "submitted"})
+    log.append("UWC-B", 1, at, "submitted", "medsec@lmc.example", {})
+    assert [r.seq for r in log.timeline("UWC-A")] == [1, 2]
+    check = log.verify("UWC-A")
+    assert check.ok and check.rows == 2
+
+
+def test_tampering_breaks_the_chain(engine: Engine) -> None:
+    log = AuditLog(engine)
+    at = datetime(2026, 11, 23, 9, tzinfo=UTC)
+    for seq, event in enumerate(["submitted", "email_sent", "response:accept"], start=1):
+        log.append("UWC-T", seq, at, event, "x@icb.example", {"n": seq})
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE audit_record SET actor = 'forger' WHERE escalation_id = 'UWC-T' AND seq = 2"))
+    check = log.verify("UWC-T")
+    assert not check.ok and check.problem is not None and "step 2" in check.problem
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_record WHERE escalation_id = 'UWC-T' AND seq = 2"))
+    check = log.verify("UWC-T")
+    assert not check.ok and "step 3" in (check.problem or "")

@@ -1,0 +1,104 @@
+"""Pure domain rules: working days, identifiers, money, the claim's own validation."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from domain.identifiers import contains_nhs_number, is_valid_nhs_number
+from domain.money import allocate_largest_remainder, format_pence, parse_pounds
+from domain.unfunded_claim import ClaimLine, ClaimRequest
+from domain.validation import field_errors
+from domain.working_days import LONDON, add_working_days, is_working_day, working_days_left
+from settings import Settings
+from tests.helpers import example_data
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("sent", "days", "due"),
+    [
+        (utc(2026, 11, 23, 9), 3, date(2026, 11, 26)),  # Monday -> Thursday
+        (utc(2026, 11, 27, 16), 1, date(2026, 11, 30)),  # Friday -> Monday
+        (utc(2026, 12, 23, 10), 3, date(2026, 12, 30)),  # Christmas, Boxing Day substitute
+        (utc(2026, 4, 1, 10), 3, date(2026, 4, 8)),  # Good Friday and Easter Monday
+        (utc(2026, 11, 22, 12), 20, date(2026, 12, 18)),  # FOI-style 20 working days
+        (utc(2026, 3, 27, 23, 30), 1, date(2026, 3, 30)),  # 23:30 UTC Friday is still Friday in London
+        (utc(2026, 6, 30, 23, 30), 1, date(2026, 7, 2)),  # 23:30 UTC is 00:30 BST Wednesday
+    ],
+)
+def test_deadlines_fall_at_five_on_the_nth_working_day(sent: datetime, days: int, due: date) -> None:
+    deadline = add_working_days(sent, days)
+    local = deadline.astimezone(LONDON)
+    assert local.date() == due and (local.hour, local.minute) == (17, 0)
+    assert working_days_left(sent, deadline) == days
+
+
+def test_bank_holidays_are_not_working_days() -> None:
+    assert not is_working_day(date(2026, 8, 31))  # summer bank holiday
+    assert not is_working_day(date(2026, 12, 28))  # Boxing Day substitute
+    assert is_working_day(date(2026, 11, 30)) and not is_working_day(date(2026, 11, 29))
+    with pytest.raises(ValueError):
+        add_working_days(datetime(2026, 1, 1), 1)  # naive datetimes are refused
+
+
+def test_nhs_numbers_are_recognised_by_their_check_digit() -> None:
+    assert is_valid_nhs_number("9434765919")
+    assert not is_valid_nhs_number("9434765918")
+    assert contains_nhs_number("seen 943-476-5919 in clinic")
+    assert not contains_nhs_number("letter ref KLMC-1701, 64 items, tel 01622851197")
+
+
+def test_claim_refuses_bad_input_naming_the_field() -> None:
+    data = example_data()
+    data["practices"] = ["G82001", "XYZ"]
+    data["lines"][1]["count"] = -2
+    data["lines"][2]["unit_rate_pence"] = 12.5
+    data["lines"][3]["evidence_refs"] = ["NHS 943 476 5919"]
+    with pytest.raises(ValidationError) as err:
+        ClaimRequest.model_validate(data)
+    errors = field_errors(err.value)
+    assert "practices.1" in errors and "ODS code" in errors["practices.1"]
+    assert "lines.1.count" in errors
+    assert "lines.2.unit_rate_pence" in errors
+    assert "NHS number" in errors["lines.3.evidence_refs.0"]
+
+
+def test_claimed_total_is_the_exact_sum_of_lines() -> None:
+    config = Settings(_env_file=None).escalation_config()  # type: ignore[call-arg]
+    from domain.unfunded_claim import priced_claim
+
+    claim = priced_claim(example_data(), config.tariff)
+    assert claim.total_pence == 283700 == sum(line.count * line.unit_rate_pence for line in claim.lines)
+    assert all(line.rate_is_example for line in claim.lines)
+    line = ClaimLine(category="fit_note", count=3, unit_rate_pence=1234)
+    assert line.amount_pence == 3702 and format_pence(line.amount_pence) == "£37.02"
+
+
+def test_pounds_parse_exactly() -> None:
+    assert parse_pounds("£1,234.50") == 123450
+    assert parse_pounds("0.1") == 10
+    for bad in ("12.345", "-1", "ten", "nan"):
+        with pytest.raises(ValueError):
+            parse_pounds(bad)
+
+
+@given(
+    pot=st.integers(min_value=0, max_value=10**9),
+    weights=st.lists(st.integers(min_value=0, max_value=10**7), min_size=1, max_size=60),
+)
+def test_allocation_sums_to_the_pot_and_stays_within_a_penny(pot: int, weights: list[int]) -> None:
+    if sum(weights) == 0:
+        weights[0] = 1
+    shares = allocate_largest_remainder(pot, dict(enumerate(weights)))
+    assert sum(shares.values()) == pot
+    total = sum(weights)
+    for key, weight in enumerate(weights):
+        assert abs(shares[key] * total - pot * weight) < total  # less than a penny from exact

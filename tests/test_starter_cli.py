@@ -1,0 +1,96 @@
+"""`starter.py` as an officer runs it, as a separate process, against the dev server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from settings import ROOT, Settings
+from tests.conftest import Inbox
+from tests.helpers import EXAMPLE, example_data
+
+
+def cli_env(env: WorkflowEnvironment, settings: Settings) -> dict[str, str]:
+    return {
+        **os.environ,
+        "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
+        "TASK_QUEUE": settings.task_queue,
+        "VAR_DIR": str(settings.var_dir),
+        "SMTP_PORT": str(settings.smtp_port),
+        "LINK_SECRET": "test-link-secret",
+    }
+
+
+async def run_cli(env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "starter.py"), *args, env=env, cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await process.communicate()
+    return process.returncode or 0, out.decode(), err.decode()
+
+
+async def listed(env: dict[str, str], *filters: str) -> list[str]:
+    code, out, _ = await run_cli(env, "list", "--json", *filters)
+    assert code == 0
+    return [row["id"] for row in json.loads(out)]
+
+
+async def eventually_listed(env: dict[str, str], escalation_id: str, *filters: str) -> None:
+    for _ in range(50):  # visibility is eventually consistent
+        if escalation_id in await listed(env, *filters):
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{escalation_id} not listed with {filters}")
+
+
+async def test_officer_commands_end_to_end(
+    dev_env: WorkflowEnvironment, dev_worker: Worker, settings: Settings, inbox: Inbox, tmp_path: Path
+) -> None:
+    env = cli_env(dev_env, settings)
+    code, out, err = await run_cli(env, "start-claim", str(EXAMPLE))
+    assert code == 0, err
+    eid = out.strip().splitlines()[-1]
+    assert eid.startswith("UWC-") and "£2,837.00" in out
+    await inbox.wait_for(eid, 1)
+
+    code, out, _ = await run_cli(env, "show", eid)
+    assert code == 0 and "£2,837.00" in out and "acknowledgement from payer" in out and "working days left" in out
+    code, out, _ = await run_cli(env, "show", eid, "--json")
+    assert json.loads(out)["status"] == "submitted"
+    await eventually_listed(env, eid, "--kind", "unfunded_claim", "--status", "submitted")
+    assert eid not in await listed(env, "--overdue")
+
+    code, out, err = await run_cli(env, "accept-offer", eid)
+    assert code == 2 and "not open" in err
+    code, out, err = await run_cli(env, "withdraw", eid, "--reasons", "Agreed at liaison meeting")
+    assert code == 0 and "withdrawn" in out, err
+    await eventually_listed(env, eid, "--status", "withdrawn")
+
+    code, out, _ = await run_cli(env, "history", eid)
+    assert code == 0 and "response:withdraw" in out and "Hash chain: verified" in out
+
+
+async def test_bad_claim_files_are_refused_naming_the_field(
+    dev_env: WorkflowEnvironment, settings: Settings, tmp_path: Path
+) -> None:
+    env = cli_env(dev_env, settings)
+    data = example_data(payer_code="NOPE")
+    data["lines"][0]["count"] = 0
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data))
+    code, _, err = await run_cli(env, "start-claim", str(bad))
+    assert code == 2 and "lines.0.count" in err
+    data["lines"][0]["count"] = 3
+    bad.write_text(json.dumps(data))
+    code, _, err = await run_cli(env, "start-claim", str(bad))
+    assert code == 2 and "payer_code" in err
+    bad.write_text(json.dumps({**example_data(), "summary": "Patient 9434765919 waited"}))
+    code, _, err = await run_cli(env, "start-claim", str(bad))
+    assert code == 2 and "summary" in err and "NHS number" in err
