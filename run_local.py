@@ -66,8 +66,14 @@ async def main() -> None:
         client = await connect_when_ready(settings, server)
         await ensure_search_attributes(client)
         sink = start_sink(settings.mail_dir, host=settings.smtp_host, port=settings.smtp_port)
-        web = uvicorn.Server(uvicorn.Config(create_app(settings, client), host="127.0.0.1",
-                                            port=int(settings.base_url.rsplit(":", 1)[-1]), log_config=None))
+        web = uvicorn.Server(
+            uvicorn.Config(
+                create_app(settings, client),
+                host="127.0.0.1",
+                port=int(settings.base_url.rsplit(":", 1)[-1]),
+                log_config=None,
+            )
+        )
         worker = build_worker(client, settings)
 
         stop = asyncio.Event()
@@ -76,11 +82,15 @@ async def main() -> None:
             loop.add_signal_handler(sig, stop.set)
 
         log.info(
-            "engine_running", web=settings.base_url, temporal_ui=settings.temporal_ui_url,
-            mail_dir=str(settings.mail_dir), database=settings.database,
+            "engine_running",
+            web=settings.base_url,
+            temporal_ui=settings.temporal_ui_url,
+            mail_dir=str(settings.mail_dir),
+            database=settings.database,
         )
         print(
-            f"\n  Engine running.\n  Links and pages: {settings.base_url}\n  Temporal Web UI: {settings.temporal_ui_url}\n"
+            f"\n  Engine running.\n  Links and pages: {settings.base_url}\n"
+            f"  Temporal Web UI: {settings.temporal_ui_url}\n"
             f"  Emails land in:  {settings.mail_dir}/\n  Start a claim:   .venv/bin/python starter.py start-claim "
             "examples/unfunded_claim_kent.json\n  Ctrl-C stops everything.\n",
             flush=True,

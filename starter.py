@@ -98,17 +98,14 @@ async def start_claim(client: Client, settings: Settings, start: StartClaim) -> 
 
 
 async def summary(client: Client, escalation_id: str) -> CaseView:
-    return await client.get_workflow_handle(escalation_id).query(
-        UnfundedClaimWorkflow.summary,
-        result_type=CaseView,
-    )
+    return await client.get_workflow_handle(escalation_id).query(UnfundedClaimWorkflow.summary)
 
 
 async def respond(client: Client, escalation_id: str, response: ResponseInput) -> ResponseOutcome:
     """Send a response as a Temporal update; refused responses raise InputRefused with the reason."""
     handle = client.get_workflow_handle(escalation_id)
     try:
-        return await handle.execute_update(UnfundedClaimWorkflow.respond, response, result_type=ResponseOutcome)
+        return await handle.execute_update(UnfundedClaimWorkflow.respond, response)
     except WorkflowUpdateFailedError as err:
         cause = err.cause
         raise InputRefused(getattr(cause, "message", None) or str(cause)) from err

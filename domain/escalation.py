@@ -230,6 +230,7 @@ class EscalationCase(BaseModel):
             )
         ]
         grace = self.policy.reminder_grace_days
+        what = wait.purpose.replace("_", " ")
         if wait.holder is not Role.PAYER:
             if wait.misses == 1:
                 wait.deadline = add_working_days(now, grace)
@@ -238,7 +239,8 @@ class EscalationCase(BaseModel):
                         f"reminder-{wait.purpose}",
                         f"Reminder: {wait.purpose.replace('_', ' ')} is due from the LMC",
                         [
-                            f"The deadline of {describe_deadline(missed)} has passed. Please respond by {describe_deadline(wait.deadline)}."
+                            f"The deadline of {describe_deadline(missed)} has passed. "
+                            f"Please respond by {describe_deadline(wait.deadline)}."
                         ],
                     )
                 )
@@ -254,9 +256,9 @@ class EscalationCase(BaseModel):
                     f"reminder-{wait.purpose}-L{self.ladder.level}",
                     f"Reminder: {wait.purpose.replace('_', ' ')} overdue",
                     [
-                        f"We asked for your {wait.purpose.replace('_', ' ')} by {describe_deadline(missed)} and have not had it.",
-                        f"Please respond by {describe_deadline(wait.deadline)}; after that this escalation goes to a more "
-                        "senior contact.",
+                        f"We asked for your {what} by {describe_deadline(missed)} and have not had it.",
+                        f"Please respond by {describe_deadline(wait.deadline)}; "
+                        "after that this escalation goes to a more senior contact.",
                     ],
                 )
             )

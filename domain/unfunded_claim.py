@@ -336,7 +336,8 @@ class ClaimCase(EscalationCase):
                     "counter_offered",
                     "Counter-offer to consider",
                     [
-                        f"{who} offered {format_pence(self.offered_pence or 0)} against {format_pence(self.claimed_pence)} claimed.",
+                        f"{who} offered {format_pence(self.offered_pence or 0)} "
+                        f"against {format_pence(self.claimed_pence)} claimed.",
                         f"Their reasons: {response.reasons}",
                         f"Please accept or dispute by {_deadline_text(self)}.",
                     ],
@@ -432,7 +433,8 @@ class ClaimCase(EscalationCase):
                     "disputed",
                     "The LMC disputes the response to its claim",
                     [
-                        f"The LMC disputes the response to its claim of {format_pence(self.claimed_pence)}: {response.reasons}",
+                        f"The LMC disputes the response to its claim of {format_pence(self.claimed_pence)}: "
+                        f"{response.reasons}",
                         f"Please respond by {_deadline_text(self)}.",
                     ],
                 )
@@ -446,7 +448,8 @@ class ClaimCase(EscalationCase):
                     "paid",
                     "Payment received: claim closed",
                     [
-                        f"The LMC confirms receipt of {format_pence(self.paid_pence or 0)}. Thank you; the claim is closed.",
+                        f"The LMC confirms receipt of {format_pence(self.paid_pence or 0)}. "
+                        "Thank you; the claim is closed.",
                     ],
                 )
             )

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Engine, UniqueConstraint
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import JSON, Column, Field, Session, SQLModel, select
+from sqlmodel import JSON, Column, Field, Session, SQLModel, col, select
 
 GENESIS = "0" * 64
 
@@ -85,7 +85,7 @@ class AuditLog:
             previous = session.exec(
                 select(AuditRecord)
                 .where(AuditRecord.escalation_id == escalation_id, AuditRecord.seq < seq)
-                .order_by(AuditRecord.seq.desc())  # type: ignore[attr-defined]
+                .order_by(col(AuditRecord.seq).desc())
                 .limit(1)
             ).first()
             prev_hash = previous.hash if previous else GENESIS
@@ -114,7 +114,7 @@ class AuditLog:
         with Session(self._engine) as session:
             return list(
                 session.exec(
-                    select(AuditRecord).where(AuditRecord.escalation_id == escalation_id).order_by(AuditRecord.seq)
+                    select(AuditRecord).where(AuditRecord.escalation_id == escalation_id).order_by(col(AuditRecord.seq))
                 ).all()
             )
 

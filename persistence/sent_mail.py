@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 
 class SentEmail(SQLModel, table=True):
@@ -40,6 +40,6 @@ class SentMailLedger:
         with Session(self._engine) as session:
             return list(
                 session.exec(
-                    select(SentEmail).where(SentEmail.escalation_id == escalation_id).order_by(SentEmail.sent_at)
+                    select(SentEmail).where(SentEmail.escalation_id == escalation_id).order_by(col(SentEmail.sent_at))
                 ).all()
             )

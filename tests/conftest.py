@@ -59,6 +59,12 @@ class Inbox:
         raise AssertionError(f"expected {count} emails for {escalation_id}, got {len(self.for_case(escalation_id))}")
 
 
+def body_text(message: EmailMessage, kind: str = "plain") -> str:
+    part = message.get_body((kind,))
+    assert part is not None, f"no {kind} part"
+    return str(part.get_content())
+
+
 @pytest.fixture(scope="session")
 def smtp() -> Iterator[tuple[Inbox, int]]:
     inbox = Inbox()

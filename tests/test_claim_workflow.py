@@ -6,18 +6,18 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 
 import pytest
-from temporalio.api.enums.v1 import EventType
 from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import EventType
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 import starter
+from domain.working_days import add_working_days, working_days_left
 from persistence.audit_log import AuditLog
 from persistence.database import make_engine
 from settings import Settings
-from tests.conftest import Inbox
-from domain.working_days import add_working_days, working_days_left
+from tests.conftest import Inbox, body_text
 from tests.helpers import (
     CHAIR,
     ICB_L1,
@@ -42,7 +42,7 @@ async def test_claim_paid_end_to_end(
     eid = await starter.start_claim(client, settings, start)
     [first] = await inbox.wait_for(eid, 1)
     assert first["To"].addresses[0].addr_spec == ICB_L1
-    assert "/r/" in first.get_body(("plain",)).get_content()
+    assert "/r/" in body_text(first, "plain")
 
     outcome = await starter.respond(client, eid, payer("acknowledge"))
     assert outcome.status == "acknowledged"

@@ -12,7 +12,7 @@ from domain.escalation import EmailEffect
 from persistence.database import make_engine
 from persistence.sent_mail import SentMailLedger
 from settings import Settings
-from tests.conftest import Inbox
+from tests.conftest import Inbox, body_text
 from web.links import verify_link
 
 
@@ -50,9 +50,9 @@ async def test_a_retried_send_is_not_sent_twice_and_replies_thread(settings: Set
     opening, reply = messages
     assert opening["Message-ID"] == first.message_id == "<UWC-2026-MAIL01.1@escalations.lmc.example>"
     assert reply["Message-ID"] == second.message_id and reply["In-Reply-To"] == first.message_id
-    html = opening.get_body(("html",)).get_content()
+    html = body_text(opening, "html")
     assert "&lt;test&gt;" in html and "acknowledge &amp; respond" in html
-    text = opening.get_body(("plain",)).get_content()
+    text = body_text(opening, "plain")
     token = text.split("/r/")[1].split()[0]
     grant = verify_link(settings.link_key, token, now=datetime(2026, 11, 24, tzinfo=UTC))
     assert grant.escalation_id == "UWC-2026-MAIL01" and grant.role is Role.PAYER

@@ -16,7 +16,7 @@ from temporalio.worker import Worker
 import starter
 from domain.contacts import Role
 from settings import Settings
-from tests.conftest import Inbox
+from tests.conftest import Inbox, body_text
 from tests.helpers import ICB_L1, example_start, officer
 from web.app import create_app
 from web.links import LinkGrant, sign_link
@@ -48,7 +48,7 @@ async def test_link_get_changes_nothing_and_post_acts(
     client = dev_env.client
     eid = await starter.start_claim(client, settings, example_start(settings))
     [email] = await inbox.wait_for(eid, 1)
-    path = link_path(email.get_body(("plain",)).get_content())
+    path = link_path(body_text(email, "plain"))
 
     for _ in range(3):  # a mail scanner, then the person, then a refresh
         page = await web.get(path)
@@ -96,7 +96,9 @@ async def test_bad_links_are_refused(
         body, mac = token.split(".")
         token = body[:-2] + ("AA" if body[-2:] != "AA" else "BB") + "." + mac
     elif tamper == "expired":
-        token = sign_link(settings.link_key, LinkGrant(grant.escalation_id, ICB_L1, Role.PAYER, datetime(2020, 1, 1, tzinfo=UTC)))
+        token = sign_link(
+            settings.link_key, LinkGrant(grant.escalation_id, ICB_L1, Role.PAYER, datetime(2020, 1, 1, tzinfo=UTC))
+        )
     else:
         token = "not-a-token"
     for method in ("GET", "POST"):

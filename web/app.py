@@ -22,7 +22,6 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.contacts import Role
-from domain.responses import ResponseOutcome
 from settings import Settings
 from temporal_client import connect
 from web.forms import FIELDS, FormRefused, response_from_form
@@ -50,7 +49,7 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
             return await refuse(request, str(refused), 403)
         handle = request.app.state.client.get_workflow_handle(grant.escalation_id)
         try:
-            view = await handle.query(EscalationWorkflow.summary, result_type=CaseView)
+            view = await handle.query(EscalationWorkflow.summary)
         except RPCError as err:
             if err.status is RPCStatusCode.NOT_FOUND:
                 return await refuse(request, "This escalation no longer exists.", 404)
@@ -60,8 +59,15 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
     def page(request: Request, grant: LinkGrant, view: CaseView, status_code: int = 200, **extra: Any) -> Response:
         open_actions = {Role.PAYER: view.payer_actions, Role.OFFICER: view.officer_actions}.get(grant.role, [])
         context = {
-            "view": view, "grant": grant, "actions": open_actions, "fields": FIELDS,
-            "labels": view.action_labels, "form": {}, "errors": {}, "refusal": None, "recorded": None,
+            "view": view,
+            "grant": grant,
+            "actions": open_actions,
+            "fields": FIELDS,
+            "labels": view.action_labels,
+            "form": {},
+            "errors": {},
+            "refusal": None,
+            "recorded": None,
         }
         context.update(extra)
         return templates.TemplateResponse(request, "respond.html", context, status_code=status_code)
@@ -85,22 +91,20 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
             return page(request, grant, view, form=form, errors=bad.errors, status_code=422)
         handle = request.app.state.client.get_workflow_handle(grant.escalation_id)
         try:
-            outcome = await handle.execute_update(EscalationWorkflow.respond, response, result_type=ResponseOutcome)
+            outcome = await handle.execute_update(EscalationWorkflow.respond, response)
         except WorkflowUpdateFailedError as err:
             reason = getattr(err.cause, "message", None) or str(err.cause)
             log.info("response_refused", escalation_id=grant.escalation_id, action=response.action, reason=reason)
             return page(request, grant, view, form=form, refusal=reason, status_code=409)
         log.info("response_recorded", escalation_id=grant.escalation_id, action=response.action)
-        view = await handle.query(EscalationWorkflow.summary, result_type=CaseView)
+        view = await handle.query(EscalationWorkflow.summary)
         return page(request, grant, view, recorded=outcome)
 
     async def health(_: Request) -> Response:
         return PlainTextResponse("ok")
 
     async def home(request: Request) -> Response:
-        return HTMLResponse(
-            "<h1>LMC escalation engine</h1><p>Responses are made through the link in your email.</p>"
-        )
+        return HTMLResponse("<h1>LMC escalation engine</h1><p>Responses are made through the link in your email.</p>")
 
     return Starlette(
         routes=[

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio.common import SearchAttributeKey
 
 KIND = SearchAttributeKey.for_keyword("EscalationKind")
@@ -13,7 +15,7 @@ OVERDUE = SearchAttributeKey.for_bool("Overdue")
 STALLED = SearchAttributeKey.for_bool("Stalled")
 NEXT_DEADLINE = SearchAttributeKey.for_datetime("NextDeadline")
 
-ALL = [KIND, STATUS, PAYER, BALL_HOLDER, LADDER_LEVEL, OVERDUE, STALLED, NEXT_DEADLINE]
+ALL: list[SearchAttributeKey[Any]] = [KIND, STATUS, PAYER, BALL_HOLDER, LADDER_LEVEL, OVERDUE, STALLED, NEXT_DEADLINE]
 
 
 def server_flags() -> list[str]:
