@@ -18,7 +18,7 @@ from persistence.audit_log import AuditLog
 from persistence.database import make_engine
 from persistence.sent_mail import SentMailLedger
 from settings import Settings
-from temporal_client import connect
+from temporal_client import connect, ensure_search_attributes
 from workflows.unfunded_claim import UnfundedClaimWorkflow
 
 WORKFLOWS: Sequence[type] = [UnfundedClaimWorkflow]
@@ -49,6 +49,7 @@ async def main() -> None:
     configure_logging()
     settings = Settings()
     client = await connect(settings)
+    await ensure_search_attributes(client)
     await build_worker(client, settings).run()
 
 
