@@ -85,6 +85,10 @@ class EscalationWorkflow:
         except ResponseRefused as refused:  # state moved between validation and handling
             raise ApplicationError(str(refused), type="ResponseRefused", non_retryable=True) from refused
         self.outbox.extend(effects)
+        workflow.logger.info(
+            "response recorded",
+            extra={"escalation_id": self.case.escalation_id, "action": response.action, "status": outcome.status},
+        )
         return outcome
 
     @respond.validator
@@ -155,6 +159,10 @@ class EscalationWorkflow:
                 return
             except TimeoutError:
                 pass
+        workflow.logger.info(
+            "deadline missed",
+            extra={"escalation_id": self.case.escalation_id, "wait": wait.purpose if wait else None},
+        )
         self.outbox.extend(self.case.on_deadline_missed(workflow.now()))
 
     async def _carry_out_effects(self) -> None:
