@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 from domain.contacts import Contact, Lmc, Organisation, Role
-from domain.responses import ResponseInput, ResponseOutcome
+from domain.responses import FieldSpec, ResponseInput, ResponseOutcome
 from domain.working_days import (
     add_working_days,
     at_close_of_day,
@@ -119,6 +119,10 @@ class EscalationCase(BaseModel):
         """How each of this kind's actions is named to people."""
         raise NotImplementedError
 
+    def action_fields(self) -> dict[str, list[FieldSpec]]:
+        """The inputs each action's form asks for."""
+        return {}
+
     def check(self, response: ResponseInput) -> None:
         """Raise `ResponseRefused` if `response` cannot be taken now; change nothing."""
         raise NotImplementedError
@@ -136,6 +140,23 @@ class EscalationCase(BaseModel):
     def payer_contact(self) -> Contact:
         return self.payer.contact_at(self.ladder.level)
 
+    def check_actor(self, response: ResponseInput) -> None:
+        """Refuse responses to a closed case, from strangers, or of actions not open to them now."""
+        if self.is_closed:
+            raise ResponseRefused(f"This escalation is closed ({self.outcome}); nothing more can be recorded.")
+        role = response.actor_role
+        if role is Role.PAYER and not self.payer.knows(response.actor_email):
+            raise ResponseRefused(f"{response.actor_email} is not a contact of {self.payer.name} for this escalation.")
+        if role is Role.OFFICER and self.lmc.officer(response.actor_email) is None:
+            raise ResponseRefused(f"{response.actor_email} is not an officer of {self.lmc.name}.")
+        open_now = self.actions_for(role)
+        if response.action not in open_now:
+            label = self.action_labels().get(response.action, response.action)
+            raise ResponseRefused(
+                f"'{label}' is not open while this is {self.status.replace('_', ' ')}"
+                + (f"; open now: {', '.join(open_now)}." if open_now else "; nothing is open to you now.")
+            )
+
     def actions_for(self, role: Role) -> list[str]:
         if self.is_closed:
             return []
@@ -143,6 +164,10 @@ class EscalationCase(BaseModel):
             return self.payer_actions()
         if role is Role.OFFICER:
             return self.officer_actions()
+        return self.practice_actions()
+
+    def practice_actions(self) -> list[str]:
+        """Actions open to a practice (kinds with practice returns)."""
         return []
 
     def wait_for(self, purpose: str, holder: Role, days: int, now: datetime) -> None:

@@ -2,13 +2,39 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
+from typing import Annotated
 
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import BaseModel, EmailStr, Field, StrictInt, model_validator
 
 from domain.contacts import Role
 from domain.identifiers import FreeText
 from domain.money import Pence
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One input of an action's form: `kind` is money, text, date, count or groups."""
+
+    name: str
+    label: str
+    kind: str
+    required: bool = False
+
+
+class DeregisteredGroup(BaseModel):
+    """Patients deregistered because of an incident who were off the list for the same days."""
+
+    patients: StrictInt = Field(ge=1, le=100_000)
+    days_off: StrictInt | None = Field(default=None, ge=1, le=3660)
+    still_off: bool = False
+
+    @model_validator(mode="after")
+    def _days_or_still_off(self) -> DeregisteredGroup:
+        if self.still_off == (self.days_off is not None):
+            raise ValueError("give days_off, or mark the group still_off, not both")
+        return self
 
 
 class ResponseInput(BaseModel):
@@ -21,6 +47,8 @@ class ResponseInput(BaseModel):
     reasons: FreeText | None = Field(default=None, max_length=4000)
     text: FreeText | None = Field(default=None, max_length=4000)
     on_date: date | None = None
+    counts: dict[str, Annotated[StrictInt, Field(ge=0, le=1_000_000)]] | None = None
+    groups: list[DeregisteredGroup] | None = Field(default=None, max_length=50)
 
 
 class ResponseOutcome(BaseModel):

@@ -12,11 +12,12 @@ from pydantic import BaseModel, Field, StrictInt, model_validator
 
 from domain.configuration import TariffRate
 from domain.contacts import Contact, Lmc, Organisation, Role
-from domain.escalation import AuditEffect, DeadlinePolicy, Effect, EscalationCase, ResponseRefused, Wait
+from domain.escalation import AuditEffect, DeadlinePolicy, Effect, ResponseRefused
 from domain.identifiers import FreeText, OdsCode
 from domain.money import Pence, format_pence
-from domain.responses import ResponseInput, ResponseOutcome
-from domain.working_days import at_close_of_day, describe_deadline
+from domain.negotiation import FIELDS, LABELS, NegotiationCase, Status
+from domain.responses import FieldSpec, ResponseInput
+from domain.working_days import at_close_of_day
 
 KIND = "unfunded_claim"
 
@@ -110,14 +111,16 @@ def priced_claim(data: dict[str, Any], tariff: dict[str, TariffRate]) -> ClaimRe
 
 
 class ClaimStatus(StrEnum):
-    SUBMITTED = "submitted"
-    ACKNOWLEDGED = "acknowledged"
-    INFORMATION_REQUESTED = "information_requested"
-    COUNTER_OFFERED = "counter_offered"
-    REJECTED = "rejected"
-    DISPUTED = "disputed"
+    """The negotiation's states, and the claim's own: waiting for payment."""
+
+    SUBMITTED = Status.SUBMITTED.value
+    ACKNOWLEDGED = Status.ACKNOWLEDGED.value
+    INFORMATION_REQUESTED = Status.INFORMATION_REQUESTED.value
+    COUNTER_OFFERED = Status.COUNTER_OFFERED.value
+    REJECTED = Status.REJECTED.value
+    DISPUTED = Status.DISPUTED.value
     PAYMENT_EXPECTED = "payment_expected"
-    CLOSED = "closed"
+    CLOSED = Status.CLOSED.value
 
 
 class Outcome(StrEnum):
@@ -126,71 +129,33 @@ class Outcome(StrEnum):
     WITHDRAWN = "withdrawn"
 
 
-class PayerAction(StrEnum):
-    ACKNOWLEDGE = "acknowledge"
-    ACCEPT = "accept"
-    ACCEPT_PART = "accept_part"
-    COMMISSION = "commission"
-    REJECT = "reject"
-    REQUEST_INFO = "request_info"
-
-
-class OfficerAction(StrEnum):
-    SUPPLY_INFO = "supply_info"
-    ACCEPT_OFFER = "accept_offer"
-    DISPUTE = "dispute"
-    CONFIRM_PAYMENT = "confirm_payment"
-    WITHDRAW = "withdraw"
-
-
-_DECISIONS = [
-    PayerAction.ACCEPT,
-    PayerAction.ACCEPT_PART,
-    PayerAction.COMMISSION,
-    PayerAction.REJECT,
-    PayerAction.REQUEST_INFO,
-]
-_PAYER_OPEN: dict[str, list[PayerAction]] = {
-    ClaimStatus.SUBMITTED: [PayerAction.ACKNOWLEDGE, *_DECISIONS],
-    ClaimStatus.ACKNOWLEDGED: _DECISIONS,
-    ClaimStatus.DISPUTED: _DECISIONS,
-}
-_OFFICER_OPEN: dict[str, list[OfficerAction]] = {
-    ClaimStatus.INFORMATION_REQUESTED: [OfficerAction.SUPPLY_INFO],
-    ClaimStatus.COUNTER_OFFERED: [OfficerAction.ACCEPT_OFFER, OfficerAction.DISPUTE],
-    ClaimStatus.REJECTED: [OfficerAction.DISPUTE],
-    ClaimStatus.PAYMENT_EXPECTED: [OfficerAction.CONFIRM_PAYMENT],
-}
+COMMISSION = "commission"
+CONFIRM_PAYMENT = "confirm_payment"
 
 ACTION_LABELS: dict[str, str] = {
-    "acknowledge": "Acknowledge receipt",
-    "accept": "Accept the claim in full",
-    "accept_part": "Accept in part (counter-offer)",
-    "commission": "Commission the work going forward",
-    "reject": "Reject the claim",
-    "request_info": "Ask the LMC for more information",
-    "supply_info": "Supply the information requested",
-    "accept_offer": "Accept the counter-offer",
-    "dispute": "Dispute (escalates)",
-    "confirm_payment": "Confirm payment received",
+    **LABELS,
+    COMMISSION: "Commission the work going forward",
+    CONFIRM_PAYMENT: "Confirm payment received",
     "withdraw": "Withdraw the claim",
+}
+ACTION_FIELDS: dict[str, list[FieldSpec]] = {
+    **FIELDS,
+    COMMISSION: [
+        FieldSpec("on_date", "Commissioned from", "date", True),
+        FieldSpec("amount", "Back-payment (£, optional)", "money"),
+        FieldSpec("reasons", "Details of the service", "text"),
+    ],
+    CONFIRM_PAYMENT: [FieldSpec("amount", "Amount received (£, optional)", "money")],
 }
 
 
-class ClaimCase(EscalationCase):
-    """The claim's state machine. `apply` checks then transitions and returns the effects."""
+class ClaimCase(NegotiationCase):
+    """The unfunded claim: the shared negotiation, plus commissioning and payment."""
 
     claim: ClaimRequest
-    claimed_pence: int
-    offered_pence: int | None = None
-    agreed_pence: int | None = None
     paid_pence: int | None = None
     payment_due: datetime | None = None
     commissioned_from: date | None = None
-    last_reasons: str | None = None
-    open_question: str | None = None
-    paused_wait: Wait | None = None
-    status_before_question: str | None = None
 
     @classmethod
     def open(
@@ -236,20 +201,24 @@ class ClaimCase(EscalationCase):
                     f"{len(claim.practices)} practice(s) for work moved onto general practice without funding "
                     f"by {claim.provider}.",
                     *([claim.summary] if claim.summary else []),
-                    f"Please acknowledge receipt by {_deadline_text(case)}, using the link below.",
+                    f"Please acknowledge receipt by {case.deadline_text()}, using the link below.",
                 ],
             ),
         ]
         return case, effects
 
-    # --- what is open now ---------------------------------------------------------------
-    def payer_actions(self) -> list[str]:
-        return [a.value for a in _PAYER_OPEN.get(self.status, [])]
+    def all_labels(self) -> dict[str, str]:
+        return ACTION_LABELS
 
-    def officer_actions(self) -> list[str]:
-        if self.is_closed:
-            return []
-        return [*(a.value for a in _OFFICER_OPEN.get(self.status, [])), OfficerAction.WITHDRAW.value]
+    def all_fields(self) -> dict[str, list[FieldSpec]]:
+        return ACTION_FIELDS
+
+    def decision_actions(self) -> list[str]:
+        decisions = super().decision_actions()
+        return [*decisions[:2], COMMISSION, *decisions[2:]]
+
+    def extra_officer_actions(self) -> list[str]:
+        return [CONFIRM_PAYMENT] if self.status == ClaimStatus.PAYMENT_EXPECTED else []
 
     def facts(self) -> list[tuple[str, str]]:
         facts = [
@@ -259,91 +228,23 @@ class ClaimCase(EscalationCase):
             ("Payer", self.payer.name),
             ("Practices", ", ".join(self.claim.practices)),
             ("Period", f"{self.claim.period_start:%-d %b %Y} to {self.claim.period_end:%-d %b %Y}"),
-            ("Claimed", format_pence(self.claimed_pence)),
-            ("Status", self.status.replace("_", " ")),
+            *self.money_facts(),
         ]
-        if self.offered_pence is not None:
-            facts.append(("Offered", format_pence(self.offered_pence)))
-        if self.agreed_pence is not None:
-            facts.append(("Agreed", format_pence(self.agreed_pence)))
         if self.payment_due is not None:
             facts.append(("Payment expected by", f"{self.payment_due:%-d %B %Y}"))
-        if self.open_question:
-            facts.append(("Information requested", self.open_question))
         return facts
 
-    def action_labels(self) -> dict[str, str]:
-        return ACTION_LABELS
+    def require_extra(self, response: ResponseInput) -> None:
+        if response.action == COMMISSION and response.on_date is None:
+            raise ResponseRefused("on_date: give the date from which the work is commissioned.")
 
-    # --- responses ----------------------------------------------------------------------
-    def check(self, response: ResponseInput) -> None:
-        """Refuse, with the reason a person can act on, anything `apply` must not take."""
-        if self.is_closed:
-            raise ResponseRefused(f"This escalation is closed ({self.outcome}); nothing more can be recorded.")
-        role = response.actor_role
-        if role is Role.PAYER and not self.payer.knows(response.actor_email):
-            raise ResponseRefused(f"{response.actor_email} is not a contact of {self.payer.name} for this claim.")
-        if role is Role.OFFICER and self.lmc.officer(response.actor_email) is None:
-            raise ResponseRefused(f"{response.actor_email} is not an officer of {self.lmc.name}.")
-        open_now = self.actions_for(role)
-        if response.action not in open_now:
-            label = ACTION_LABELS.get(response.action, response.action)
-            raise ResponseRefused(
-                f"'{label}' is not open while the claim is {self.status.replace('_', ' ')}"
-                + (f"; open now: {', '.join(open_now)}." if open_now else "; nothing is open to you now.")
-            )
-        _require_fields(response, self)
+    def on_agreed(self, response: ResponseInput, now: datetime) -> str:
+        date_given = response.action != "accept_offer"
+        return self._expect_payment(response, now, date_given)
 
-    def apply(self, response: ResponseInput, now: datetime) -> tuple[ResponseOutcome, list[Effect]]:
-        self.check(response)
-        action = response.action
-        detail: dict[str, Any] = {"status_before": self.status}
-        effects: list[Effect] = []
-        if response.amount_pence is not None:
-            detail["amount_pence"] = response.amount_pence
-        if response.reasons:
-            detail["reasons"] = response.reasons
-        if response.text:
-            detail["text"] = response.text
-        if response.on_date:
-            detail["on_date"] = response.on_date.isoformat()
-        audit = self.record_response(action, response.actor_email, detail)
+    def apply_extra(self, response: ResponseInput, now: datetime) -> tuple[str, list[Effect]]:
         who = response.actor_email
-
-        if action == PayerAction.ACKNOWLEDGE:
-            self.status = ClaimStatus.ACKNOWLEDGED
-            self.wait_for("decision", Role.PAYER, self.policy.response_days, now)
-            message = f"Acknowledged. A decision is due by {_deadline_text(self)}."
-            effects.append(
-                self.email_officer("acknowledged", "Claim acknowledged", [f"{who} acknowledged the claim.", message])
-            )
-        elif action == PayerAction.ACCEPT:
-            self.agreed_pence = self.claimed_pence
-            message = self._expect_payment(response, now)
-            effects.append(
-                self.email_officer(
-                    "accepted", "Claim accepted in full", [f"{who} accepted the claim in full.", message]
-                )
-            )
-        elif action == PayerAction.ACCEPT_PART:
-            self.status = ClaimStatus.COUNTER_OFFERED
-            self.offered_pence = response.amount_pence
-            self.last_reasons = response.reasons
-            self.wait_for("officer_reply", Role.OFFICER, self.policy.officer_reply_days, now)
-            message = f"Counter-offer of {format_pence(self.offered_pence or 0)} recorded; the LMC will reply."
-            effects.append(
-                self.email_officer(
-                    "counter_offered",
-                    "Counter-offer to consider",
-                    [
-                        f"{who} offered {format_pence(self.offered_pence or 0)} "
-                        f"against {format_pence(self.claimed_pence)} claimed.",
-                        f"Their reasons: {response.reasons}",
-                        f"Please accept or dispute by {_deadline_text(self)}.",
-                    ],
-                )
-            )
-        elif action == PayerAction.COMMISSION:
+        if response.action == COMMISSION:
             self.commissioned_from = response.on_date
             self.last_reasons = response.reasons
             back = response.amount_pence or 0
@@ -354,124 +255,20 @@ class ClaimCase(EscalationCase):
             else:
                 self.close(Outcome.COMMISSIONED)
                 message = f"Commissioned from {response.on_date}, without back-payment. The claim is closed."
-            effects.append(self.email_officer("commissioned", "Work to be commissioned", [f"{who}: {message}"]))
-        elif action == PayerAction.REJECT:
-            self.status = ClaimStatus.REJECTED
-            self.last_reasons = response.reasons
-            self.wait_for("officer_reply", Role.OFFICER, self.policy.officer_reply_days, now)
-            message = "Rejection recorded; the LMC will decide whether to dispute it."
-            effects.append(
-                self.email_officer(
-                    "rejected",
-                    "Claim rejected",
-                    [
-                        f"{who} rejected the claim. Their reasons: {response.reasons}",
-                        f"Dispute it (which escalates) or withdraw by {_deadline_text(self)}.",
-                    ],
-                )
-            )
-        elif action == PayerAction.REQUEST_INFO:
-            self.paused_wait = self.pause_payer_clock(now)
-            self.status_before_question = self.status
-            self.status = ClaimStatus.INFORMATION_REQUESTED
-            self.open_question = response.text
-            self.wait_for("information", Role.OFFICER, self.policy.officer_reply_days, now)
-            message = "Question sent to the LMC. Your deadline is paused until they answer."
-            effects.append(
-                self.email_officer(
-                    "information_requested",
-                    "Information requested",
-                    [
-                        f"{who} asks: {response.text}",
-                        f"Please supply it by {_deadline_text(self)}. {self.payer.name}'s clock is paused meanwhile.",
-                    ],
-                )
-            )
-        elif action == OfficerAction.SUPPLY_INFO:
-            question = self.open_question or ""
-            self.status = self.status_before_question or ClaimStatus.ACKNOWLEDGED
-            if self.paused_wait is not None:
-                self.resume_payer_clock(self.paused_wait, now)
-            else:
-                self.wait_for("decision", Role.PAYER, self.policy.response_days, now)
-            self.paused_wait = None
-            self.open_question = None
-            message = f"Information sent; {self.payer.name}'s clock runs again until {_deadline_text(self)}."
-            effects.append(
-                self.email_payer(
-                    "information_supplied",
-                    "The information you asked for",
-                    [
-                        f"You asked: {question}",
-                        f"The LMC answers: {response.text}",
-                        f"Please respond by {_deadline_text(self)}.",
-                    ],
-                )
-            )
-        elif action == OfficerAction.ACCEPT_OFFER:
-            self.agreed_pence = self.offered_pence
-            message = self._expect_payment(response, now, date_given=False)
-            effects.append(
-                self.email_payer(
-                    "offer_accepted",
-                    "Counter-offer accepted",
-                    [
-                        f"The LMC accepts your offer of {format_pence(self.agreed_pence or 0)}.",
-                        f"Payment is expected by {self.payment_due:%-d %B %Y}." if self.payment_due else "",
-                    ],
-                )
-            )
-        elif action == OfficerAction.DISPUTE:
-            self.status = ClaimStatus.DISPUTED
-            self.last_reasons = response.reasons
-            if self.ladder.level < 3:
-                self.ladder.level += 1
-            self.wait_for("decision", Role.PAYER, self.policy.response_days, now)
-            message = f"Disputed; escalated to {self.payer_contact.title}, response due {_deadline_text(self)}."
-            effects.append(
-                self.email_payer(
-                    "disputed",
-                    "The LMC disputes the response to its claim",
-                    [
-                        f"The LMC disputes the response to its claim of {format_pence(self.claimed_pence)}: "
-                        f"{response.reasons}",
-                        f"Please respond by {_deadline_text(self)}.",
-                    ],
-                )
-            )
-        elif action == OfficerAction.CONFIRM_PAYMENT:
+            return message, [self.email_officer("commissioned", "Work to be commissioned", [f"{who}: {message}"])]
+        if response.action == CONFIRM_PAYMENT:
             self.paid_pence = response.amount_pence if response.amount_pence is not None else self.agreed_pence
             self.close(Outcome.PAID)
-            message = f"Payment of {format_pence(self.paid_pence or 0)} confirmed; the claim is closed."
-            effects.append(
+            paid = format_pence(self.paid_pence or 0)
+            message = f"Payment of {paid} confirmed; the claim is closed."
+            return message, [
                 self.email_payer(
                     "paid",
                     "Payment received: claim closed",
-                    [
-                        f"The LMC confirms receipt of {format_pence(self.paid_pence or 0)}. "
-                        "Thank you; the claim is closed.",
-                    ],
+                    [f"The LMC confirms receipt of {paid}. Thank you; the claim is closed."],
                 )
-            )
-        elif action == OfficerAction.WITHDRAW:
-            self.last_reasons = response.reasons
-            self.close(Outcome.WITHDRAWN)
-            message = "The claim is withdrawn and closed."
-            effects.append(
-                self.email_payer(
-                    "withdrawn",
-                    "Claim withdrawn",
-                    [
-                        f"The LMC has withdrawn this claim: {response.reasons}",
-                    ],
-                )
-            )
-        else:  # pragma: no cover - check() admits only the actions above
-            raise ResponseRefused(f"unknown action {action}")
-        effects.insert(0, audit)
-        if self.is_closed:
-            effects.append(AuditEffect(event="closed", actor="engine", detail={"outcome": self.outcome}))
-        return ResponseOutcome(status=self.status, message=message), effects
+            ]
+        return super().apply_extra(response, now)
 
     def _expect_payment(self, response: ResponseInput, now: datetime, date_given: bool = True) -> str:
         self.status = ClaimStatus.PAYMENT_EXPECTED
@@ -481,30 +278,3 @@ class ClaimCase(EscalationCase):
             self.payment_due = self.default_payment_date(now)
         self.wait_until_date("payment", Role.PAYER, self.payment_due)
         return f"Payment of {format_pence(self.agreed_pence or 0)} expected by {self.payment_due:%-d %B %Y}."
-
-
-def _require_fields(response: ResponseInput, case: ClaimCase) -> None:
-    action = response.action
-    if (
-        action in (PayerAction.REJECT, OfficerAction.DISPUTE, OfficerAction.WITHDRAW, PayerAction.ACCEPT_PART)
-        and not (response.reasons or "").strip()
-    ):
-        raise ResponseRefused("reasons: give your reasons for this response.")
-    if action in (PayerAction.REQUEST_INFO, OfficerAction.SUPPLY_INFO) and not (response.text or "").strip():
-        raise ResponseRefused("text: say what information is asked for or supplied.")
-    if action == PayerAction.ACCEPT_PART:
-        if response.amount_pence is None or response.amount_pence <= 0:
-            raise ResponseRefused("amount_pence: a counter-offer needs an amount in pence above zero.")
-        if response.amount_pence >= case.claimed_pence:
-            raise ResponseRefused(
-                f"amount_pence: a counter-offer must be less than the {format_pence(case.claimed_pence)} "
-                "claimed; use 'accept' to accept in full."
-            )
-    if action == PayerAction.COMMISSION and response.on_date is None:
-        raise ResponseRefused("on_date: give the date from which the work is commissioned.")
-
-
-def _deadline_text(case: EscalationCase) -> str:
-    if case.wait is None or case.wait.deadline is None:
-        return "no deadline"
-    return describe_deadline(case.wait.deadline)

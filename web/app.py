@@ -24,7 +24,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from domain.contacts import Role
 from settings import Settings
 from temporal_client import connect
-from web.forms import FIELDS, FormRefused, response_from_form
+from web.forms import GROUP_ROWS, FormRefused, response_from_form
 from web.links import LinkGrant, LinkRefused, verify_link
 from workflows.escalation_workflow import CaseView, EscalationWorkflow
 
@@ -57,12 +57,17 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
         return grant, view
 
     def page(request: Request, grant: LinkGrant, view: CaseView, status_code: int = 200, **extra: Any) -> Response:
-        open_actions = {Role.PAYER: view.payer_actions, Role.OFFICER: view.officer_actions}.get(grant.role, [])
+        open_actions = {
+            Role.PAYER: view.payer_actions,
+            Role.OFFICER: view.officer_actions,
+            Role.PRACTICE: view.practice_actions,
+        }[grant.role]
         context = {
             "view": view,
             "grant": grant,
             "actions": open_actions,
-            "fields": FIELDS,
+            "fields": view.action_fields,
+            "group_rows": range(GROUP_ROWS),
             "labels": view.action_labels,
             "form": {},
             "errors": {},
@@ -86,7 +91,8 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
         grant, view = found
         form = {k: str(v) for k, v in (await request.form()).items()}
         try:
-            response = response_from_form(form, grant.recipient, grant.role)
+            fields = view.action_fields.get(form.get("action", ""), [])
+            response = response_from_form(form, fields, grant.recipient, grant.role)
         except FormRefused as bad:
             return page(request, grant, view, form=form, errors=bad.errors, status_code=422)
         handle = request.app.state.client.get_workflow_handle(grant.escalation_id)

@@ -1,46 +1,18 @@
-"""The form a link page shows for each action, and turning a submitted form into a response."""
+"""Turning a submitted link-page form into a response, by the field specs the case gives."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from pydantic import ValidationError
 
 from domain.contacts import Role
 from domain.money import parse_pounds
-from domain.responses import ResponseInput
+from domain.responses import FieldSpec, ResponseInput
 from domain.validation import field_errors
 
-
-@dataclass(frozen=True)
-class FormField:
-    name: str
-    label: str
-    kind: str  # "money", "text", "date"
-    required: bool = False
-
-
-AMOUNT = "amount"
-FIELDS: dict[str, list[FormField]] = {
-    "accept": [FormField("on_date", "Expected payment date (optional; default 30 days)", "date")],
-    "accept_part": [
-        FormField(AMOUNT, "Amount you offer (£)", "money", True),
-        FormField("reasons", "Reasons", "text", True),
-        FormField("on_date", "Expected payment date (optional)", "date"),
-    ],
-    "commission": [
-        FormField("on_date", "Commissioned from", "date", True),
-        FormField(AMOUNT, "Back-payment (£, optional)", "money"),
-        FormField("reasons", "Details of the service", "text"),
-    ],
-    "reject": [FormField("reasons", "Reasons", "text", True)],
-    "request_info": [FormField("text", "What information do you need?", "text", True)],
-    "supply_info": [FormField("text", "The information requested", "text", True)],
-    "dispute": [FormField("reasons", "Why the LMC disputes the response", "text", True)],
-    "confirm_payment": [FormField(AMOUNT, "Amount received (£, optional)", "money")],
-    "withdraw": [FormField("reasons", "Reasons", "text", True)],
-}
+GROUP_ROWS = 8  # rows a groups field offers on the page
 
 
 class FormRefused(ValueError):
@@ -49,12 +21,43 @@ class FormRefused(ValueError):
         self.errors = errors
 
 
-def response_from_form(form: dict[str, str], actor_email: str, role: Role) -> ResponseInput:
+def _count(raw: str) -> int:
+    if not raw.isdigit():
+        raise ValueError(f"'{raw}' is not a whole number of zero or more")
+    return int(raw)
+
+
+def _groups(form: dict[str, str], name: str, errors: dict[str, str]) -> list[dict[str, Any]]:
+    groups = []
+    for row in range(GROUP_ROWS):
+        patients = form.get(f"{name}.{row}.patients", "").strip()
+        days = form.get(f"{name}.{row}.days_off", "").strip()
+        still_off = form.get(f"{name}.{row}.still_off", "") in ("on", "true", "1")
+        if not (patients or days or still_off):
+            continue
+        try:
+            groups.append({
+                "patients": _count(patients),
+                "days_off": _count(days) if days else None,
+                "still_off": still_off,
+            })  # fmt: skip
+        except ValueError as err:
+            errors[f"{name}.{row}"] = str(err)
+    return groups
+
+
+def response_from_form(form: dict[str, str], fields: list[FieldSpec], actor_email: str, role: Role) -> ResponseInput:
     """Validate the submitted fields; errors are keyed by form field name."""
-    action = form.get("action", "")
     errors: dict[str, str] = {}
-    values: dict[str, object] = {"action": action, "actor_email": actor_email, "actor_role": role}
-    for field in FIELDS.get(action, []):
+    values: dict[str, Any] = {"action": form.get("action", ""), "actor_email": actor_email, "actor_role": role}
+    for field in fields:
+        if field.kind == "groups":
+            groups = _groups(form, field.name, errors)
+            if groups:
+                values["groups"] = groups
+            elif field.required and field.name not in errors:
+                errors[field.name] = "give at least one group"
+            continue
         raw = form.get(field.name, "").strip()
         if not raw:
             if field.required:
@@ -64,15 +67,20 @@ def response_from_form(form: dict[str, str], actor_email: str, role: Role) -> Re
             if field.kind == "money":
                 values["amount_pence"] = parse_pounds(raw)
             elif field.kind == "date":
-                values["on_date"] = date.fromisoformat(raw)
+                try:
+                    values["on_date"] = date.fromisoformat(raw)
+                except ValueError:
+                    raise ValueError(f"'{raw}' is not a date (YYYY-MM-DD)") from None
+            elif field.kind == "count":
+                values.setdefault("counts", {})[field.name.removeprefix("count.")] = _count(raw)
             else:
                 values[field.name] = raw
         except ValueError as err:
-            errors[field.name] = str(err) if field.kind == "money" else f"'{raw}' is not a date (YYYY-MM-DD)"
+            errors[field.name] = str(err)
     if errors:
         raise FormRefused(errors)
     try:
         return ResponseInput.model_validate(values)
     except ValidationError as err:
-        names = {"amount_pence": AMOUNT}
-        raise FormRefused({names.get(k, k): v for k, v in field_errors(err).items()}) from err
+        renamed = {"amount_pence": "amount"}
+        raise FormRefused({renamed.get(k, k): v for k, v in field_errors(err).items()}) from err

@@ -19,7 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.email import EmailActivities, EmailRequest
     from domain.contacts import Role
     from domain.escalation import AuditEffect, Effect, EmailEffect, EscalationCase, ResponseRefused
-    from domain.responses import ResponseInput, ResponseOutcome
+    from domain.responses import FieldSpec, ResponseInput, ResponseOutcome
     from workflows import search_attributes as sa
 
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=10))
@@ -48,7 +48,9 @@ class CaseView(BaseModel):
     facts: list[tuple[str, str]]
     payer_actions: list[str]
     officer_actions: list[str]
+    practice_actions: list[str] = []
     action_labels: dict[str, str]
+    action_fields: dict[str, list[FieldSpec]]
     case: dict[str, Any]
 
 
@@ -123,7 +125,9 @@ class EscalationWorkflow:
             facts=case.facts(),
             payer_actions=case.actions_for(Role.PAYER),
             officer_actions=case.actions_for(Role.OFFICER),
+            practice_actions=case.actions_for(Role.PRACTICE),
             action_labels=case.action_labels(),
+            action_fields=case.action_fields(),
             case=case.model_dump(mode="json"),
         )
 
