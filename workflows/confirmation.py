@@ -1,0 +1,50 @@
+"""A request for one confirmation from a payer, as a child of a larger escalation."""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import BaseModel
+
+    from domain.confirmation import ConfirmationCase, ConfirmationRequest
+    from domain.contacts import Contact, Lmc, Organisation
+    from domain.escalation import DeadlinePolicy
+    from workflows.escalation_workflow import CaseView, EscalationWorkflow, Progress
+
+
+class CarriedConfirmation(BaseModel):
+    case: ConfirmationCase
+    progress: Progress
+
+
+class StartConfirmation(BaseModel):
+    escalation_id: str
+    request: ConfirmationRequest
+    lmc: Lmc
+    officer: Contact
+    payer: Organisation
+    policy: DeadlinePolicy
+    carried: CarriedConfirmation | None = None
+
+
+@workflow.defn(name="Confirmation")
+class ConfirmationWorkflow(EscalationWorkflow):
+    @workflow.init
+    def __init__(self, start: StartConfirmation) -> None:
+        self._start = start
+        if start.carried is not None:
+            self.begin(start.carried.case, start.carried.progress, [])
+            return
+        case, effects = ConfirmationCase.open(
+            start.escalation_id, start.request, start.lmc, start.officer, start.payer, start.policy, workflow.now()
+        )
+        self.begin(case, None, effects)
+
+    @workflow.run
+    async def run(self, start: StartConfirmation) -> CaseView:
+        return await self.run_until_closed()
+
+    def carry_over(self) -> StartConfirmation:
+        assert isinstance(self.case, ConfirmationCase)
+        return self._start.model_copy(update={"carried": CarriedConfirmation(case=self.case, progress=self.progress)})
