@@ -34,13 +34,23 @@ def start_temporal(settings: Settings) -> subprocess.Popen[bytes]:
     host, _, port = settings.temporal_address.partition(":")
     ui_port = settings.temporal_ui_url.rsplit(":", 1)[-1]
     command = [
-        str(binary), "server", "start-dev",
-        "--ip", host, "--port", port, "--ui-port", ui_port,
-        "--db-filename", str(settings.var_dir / "temporal.db"),
-        "--namespace", settings.temporal_namespace,
-        "--log-level", "warn",
+        str(binary),
+        "server",
+        "start-dev",
+        "--ip",
+        host,
+        "--port",
+        port,
+        "--ui-port",
+        ui_port,
+        "--db-filename",
+        str(settings.var_dir / "temporal.db"),
+        "--namespace",
+        settings.temporal_namespace,
+        "--log-level",
+        "warn",
         *server_flags(),
-    ]  # fmt: skip
+    ]
     log_file = (settings.var_dir / "temporal.log").open("ab")
     return subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
 

@@ -60,9 +60,16 @@ class ConfirmationCase(EscalationCase):
         now: datetime,
     ) -> tuple[ConfirmationCase, list[Effect]]:
         case = cls(
-            escalation_id=escalation_id, kind=KIND, title=request.title, lmc=lmc, officer=officer,
-            payer=payer, policy=policy, status="awaiting", request=request,
-        )  # fmt: skip
+            escalation_id=escalation_id,
+            kind=KIND,
+            title=request.title,
+            lmc=lmc,
+            officer=officer,
+            payer=payer,
+            policy=policy,
+            status="awaiting",
+            request=request,
+        )
         if request.deadline_date is not None:
             case.wait_until_date(request.topic, Role.PAYER, at_close_of_day(request.deadline_date))
         else:
@@ -98,8 +105,13 @@ class ConfirmationCase(EscalationCase):
         return [WITHDRAW]
 
     def facts(self) -> list[tuple[str, str]]:
-        facts = [("Reference", self.escalation_id), ("Request", self.title), *self.request.facts,
-                 ("Asked of", self.payer.name), ("Status", self.status)]  # fmt: skip
+        facts = [
+            ("Reference", self.escalation_id),
+            ("Request", self.title),
+            *self.request.facts,
+            ("Asked of", self.payer.name),
+            ("Status", self.status),
+        ]
         if self.reference:
             facts.append(("Confirmed with", self.reference))
         if self.amount_pence is not None:
@@ -111,8 +123,12 @@ class ConfirmationCase(EscalationCase):
     def check(self, response: ResponseInput) -> None:
         self.check_actor(response)
         for spec in self.action_fields().get(response.action, []):
-            value = {"text": response.text, "amount": response.amount_pence, "on_date": response.on_date,
-                     "reasons": response.reasons}[spec.name]  # fmt: skip
+            value = {
+                "text": response.text,
+                "amount": response.amount_pence,
+                "on_date": response.on_date,
+                "reasons": response.reasons,
+            }[spec.name]
             if spec.required and (value is None or (isinstance(value, str) and not value.strip())):
                 raise ResponseRefused(f"{spec.name}: {spec.label} is required.")
 
@@ -123,22 +139,35 @@ class ConfirmationCase(EscalationCase):
             self.reference, self.amount_pence, self.on_date = response.text, response.amount_pence, response.on_date
             self.close("confirmed")
             message = "Confirmation recorded. Thank you."
-            notice = self.email_officer(f"{self.request.topic}-confirmed", f"Confirmed: {self.title}", [
-                f"{response.actor_email} confirmed.", *(f"{k}: {v}" for k, v in self.facts()[-3:]),
-            ])  # fmt: skip
+            notice = self.email_officer(
+                f"{self.request.topic}-confirmed",
+                f"Confirmed: {self.title}",
+                [
+                    f"{response.actor_email} confirmed.",
+                    *(f"{k}: {v}" for k, v in self.facts()[-3:]),
+                ],
+            )
         elif response.action == REFUSE:
             self.reasons = response.reasons
             self.close("refused")
             message = "Refusal recorded; the LMC has been told."
-            notice = self.email_officer(f"{self.request.topic}-refused", f"Refused: {self.title}", [
-                f"{response.actor_email} refused: {response.reasons}",
-            ])  # fmt: skip
+            notice = self.email_officer(
+                f"{self.request.topic}-refused",
+                f"Refused: {self.title}",
+                [
+                    f"{response.actor_email} refused: {response.reasons}",
+                ],
+            )
         else:
             self.reasons = response.reasons
             self.close("withdrawn")
             message = "Request closed."
-            notice = self.email_payer(f"{self.request.topic}-withdrawn", f"No longer needed: {self.title}", [
-                f"The LMC has closed this request: {response.reasons}",
-            ])  # fmt: skip
+            notice = self.email_payer(
+                f"{self.request.topic}-withdrawn",
+                f"No longer needed: {self.title}",
+                [
+                    f"The LMC has closed this request: {response.reasons}",
+                ],
+            )
         closed = AuditEffect(event="closed", actor="engine", detail={"outcome": self.outcome})
         return ResponseOutcome(status=self.outcome or self.status, message=message), [audit, notice, closed]

@@ -9,7 +9,7 @@ re-implements deadlines, the ladder, or how emails to the payer are addressed.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -79,7 +79,12 @@ class EmailEffect(BaseModel):
     actions: list[str] = Field(default_factory=list)
 
 
-Effect = Annotated[AuditEffect | EmailEffect, Field(discriminator="kind")]
+class Command(BaseModel):
+    """An effect beyond audit and email that a kind's workflow carries out (store a return,
+    start a child, tell the practices something); kinds subclass it."""
+
+
+Effect = AuditEffect | EmailEffect | Command
 
 
 class ResponseRefused(ValueError):
@@ -209,31 +214,42 @@ class EscalationCase(BaseModel):
             cc.append(self.lmc.chair)
         return cc
 
-    def email_payer(self, purpose: str, headline: str, paragraphs: list[str]) -> EmailEffect:
+    def email_to(
+        self,
+        to: Contact,
+        role: Role,
+        purpose: str,
+        headline: str,
+        paragraphs: list[str],
+        cc: list[Contact] | None = None,
+    ) -> EmailEffect:
+        """An email about this case; the recipient's link offers what `role` may do."""
         return EmailEffect(
             purpose=purpose,
-            to=self.payer_contact,
-            to_role=Role.PAYER,
-            cc=self.payer_cc(),
+            to=to,
+            to_role=role,
+            cc=cc or [],
             subject=f"[{self.escalation_id}] {headline}",
             headline=headline,
             paragraphs=paragraphs,
-            actions=self.payer_actions(),
+            actions=self.actions_for(role),
         )
 
+    def email_payer(self, purpose: str, headline: str, paragraphs: list[str]) -> EmailEffect:
+        return self.email_to(self.payer_contact, Role.PAYER, purpose, headline, paragraphs, self.payer_cc())
+
     def email_officer(self, purpose: str, headline: str, paragraphs: list[str]) -> EmailEffect:
-        return EmailEffect(
-            purpose=purpose,
-            to=self.officer,
-            to_role=Role.OFFICER,
-            subject=f"[{self.escalation_id}] {headline}",
-            headline=headline,
-            paragraphs=paragraphs,
-            actions=self.officer_actions(),
-        )
+        return self.email_to(self.officer, Role.OFFICER, purpose, headline, paragraphs)
 
     def touch(self) -> None:
         self.revision += 1
+
+    def next_timer(self) -> datetime | None:
+        """When the case next needs waking if nobody responds; kinds may add earlier reminders."""
+        return self.wait.deadline if self.wait is not None else None
+
+    def on_timer(self, now: datetime) -> list[Effect]:
+        return self.on_deadline_missed(now)
 
     def on_deadline_missed(self, now: datetime) -> list[Effect]:
         """A wait's deadline passed: remind once, then climb a level, then stall.

@@ -168,15 +168,29 @@ class NegotiationCase(EscalationCase):
             self.status = Status.ACKNOWLEDGED
             self.wait_for("decision", Role.PAYER, self.decision_days(), now)
             message = f"Acknowledged. A decision is due by {self.deadline_text()}."
-            effects.append(self.email_officer("acknowledged", f"{noun.capitalize()} acknowledged", [
-                f"{who} acknowledged the {noun}.", message,
-            ]))  # fmt: skip
+            effects.append(
+                self.email_officer(
+                    "acknowledged",
+                    f"{noun.capitalize()} acknowledged",
+                    [
+                        f"{who} acknowledged the {noun}.",
+                        message,
+                    ],
+                )
+            )
         elif action == Act.ACCEPT:
             self.agreed_pence = self.claimed_pence
             message = self.on_agreed(response, now)
-            effects.append(self.email_officer("accepted", f"{noun.capitalize()} accepted in full", [
-                f"{who} accepted the {noun} in full.", message,
-            ]))  # fmt: skip
+            effects.append(
+                self.email_officer(
+                    "accepted",
+                    f"{noun.capitalize()} accepted in full",
+                    [
+                        f"{who} accepted the {noun} in full.",
+                        message,
+                    ],
+                )
+            )
         elif action == Act.ACCEPT_PART:
             self.status = Status.COUNTER_OFFERED
             self.offered_pence = response.amount_pence
@@ -184,20 +198,32 @@ class NegotiationCase(EscalationCase):
             self.wait_for("officer_reply", Role.OFFICER, self.policy.officer_reply_days, now)
             offered = format_pence(self.offered_pence or 0)
             message = f"Counter-offer of {offered} recorded; the LMC will reply."
-            effects.append(self.email_officer("counter_offered", "Counter-offer to consider", [
-                f"{who} offered {offered} against {format_pence(self.claimed_pence)} claimed.",
-                f"Their reasons: {response.reasons}",
-                f"Please accept or dispute by {self.deadline_text()}.",
-            ]))  # fmt: skip
+            effects.append(
+                self.email_officer(
+                    "counter_offered",
+                    "Counter-offer to consider",
+                    [
+                        f"{who} offered {offered} against {format_pence(self.claimed_pence)} claimed.",
+                        f"Their reasons: {response.reasons}",
+                        f"Please accept or dispute by {self.deadline_text()}.",
+                    ],
+                )
+            )
         elif action == Act.REJECT:
             self.status = Status.REJECTED
             self.last_reasons = response.reasons
             self.wait_for("officer_reply", Role.OFFICER, self.policy.officer_reply_days, now)
             message = "Rejection recorded; the LMC will decide whether to dispute it."
-            effects.append(self.email_officer("rejected", f"{noun.capitalize()} rejected", [
-                f"{who} rejected the {noun}. Their reasons: {response.reasons}",
-                f"Dispute it (which escalates) or withdraw by {self.deadline_text()}.",
-            ]))  # fmt: skip
+            effects.append(
+                self.email_officer(
+                    "rejected",
+                    f"{noun.capitalize()} rejected",
+                    [
+                        f"{who} rejected the {noun}. Their reasons: {response.reasons}",
+                        f"Dispute it (which escalates) or withdraw by {self.deadline_text()}.",
+                    ],
+                )
+            )
         elif action == Act.REQUEST_INFO:
             self.paused_wait = self.pause_payer_clock(now)
             self.status_before_question = self.status
@@ -205,10 +231,16 @@ class NegotiationCase(EscalationCase):
             self.open_question = response.text
             self.wait_for("information", Role.OFFICER, self.policy.officer_reply_days, now)
             message = "Question sent to the LMC. Your deadline is paused until they answer."
-            effects.append(self.email_officer("information_requested", "Information requested", [
-                f"{who} asks: {response.text}",
-                f"Please supply it by {self.deadline_text()}. {self.payer.name}'s clock is paused meanwhile.",
-            ]))  # fmt: skip
+            effects.append(
+                self.email_officer(
+                    "information_requested",
+                    "Information requested",
+                    [
+                        f"{who} asks: {response.text}",
+                        f"Please supply it by {self.deadline_text()}. {self.payer.name}'s clock is paused meanwhile.",
+                    ],
+                )
+            )
         elif action == Act.SUPPLY_INFO:
             question = self.open_question or ""
             self.status = self.status_before_question or Status.ACKNOWLEDGED
@@ -219,17 +251,30 @@ class NegotiationCase(EscalationCase):
             self.paused_wait = None
             self.open_question = None
             message = f"Information sent; {self.payer.name}'s clock runs again until {self.deadline_text()}."
-            effects.append(self.email_payer("information_supplied", "The information you asked for", [
-                f"You asked: {question}",
-                f"The LMC answers: {response.text}",
-                f"Please respond by {self.deadline_text()}.",
-            ]))  # fmt: skip
+            effects.append(
+                self.email_payer(
+                    "information_supplied",
+                    "The information you asked for",
+                    [
+                        f"You asked: {question}",
+                        f"The LMC answers: {response.text}",
+                        f"Please respond by {self.deadline_text()}.",
+                    ],
+                )
+            )
         elif action == Act.ACCEPT_OFFER:
             self.agreed_pence = self.offered_pence
             message = self.on_agreed(response, now)
-            effects.append(self.email_payer("offer_accepted", "Counter-offer accepted", [
-                f"The LMC accepts your offer of {format_pence(self.agreed_pence or 0)}.", message,
-            ]))  # fmt: skip
+            effects.append(
+                self.email_payer(
+                    "offer_accepted",
+                    "Counter-offer accepted",
+                    [
+                        f"The LMC accepts your offer of {format_pence(self.agreed_pence or 0)}.",
+                        message,
+                    ],
+                )
+            )
         elif action == Act.DISPUTE:
             self.status = Status.DISPUTED
             self.last_reasons = response.reasons
@@ -237,18 +282,30 @@ class NegotiationCase(EscalationCase):
                 self.ladder.level += 1
             self.wait_for("decision", Role.PAYER, self.decision_days(), now)
             message = f"Disputed; escalated to {self.payer_contact.title}, response due {self.deadline_text()}."
-            effects.append(self.email_payer("disputed", f"The LMC disputes the response to its {noun}", [
-                f"The LMC disputes the response to its {noun} of {format_pence(self.claimed_pence)}: "
-                f"{response.reasons}",
-                f"Please respond by {self.deadline_text()}.",
-            ]))  # fmt: skip
+            effects.append(
+                self.email_payer(
+                    "disputed",
+                    f"The LMC disputes the response to its {noun}",
+                    [
+                        f"The LMC disputes the response to its {noun} of {format_pence(self.claimed_pence)}: "
+                        f"{response.reasons}",
+                        f"Please respond by {self.deadline_text()}.",
+                    ],
+                )
+            )
         elif action == Act.WITHDRAW:
             self.last_reasons = response.reasons
             self.close(WITHDRAWN)
             message = f"The {noun} is withdrawn and closed."
-            effects.append(self.email_payer("withdrawn", f"{noun.capitalize()} withdrawn", [
-                f"The LMC has withdrawn this {noun}: {response.reasons}",
-            ]))  # fmt: skip
+            effects.append(
+                self.email_payer(
+                    "withdrawn",
+                    f"{noun.capitalize()} withdrawn",
+                    [
+                        f"The LMC has withdrawn this {noun}: {response.reasons}",
+                    ],
+                )
+            )
         else:
             message, extra = self.apply_extra(response, now)
             effects.extend(extra)

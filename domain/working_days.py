@@ -71,3 +71,14 @@ def describe_deadline(deadline: datetime) -> str:
     """'17:00 on Wednesday 30 December 2026' in London time, for emails and pages."""
     local = deadline.astimezone(LONDON)
     return f"{local:%H:%M} on {local:%A} {local.day} {local:%B %Y}"
+
+
+def morning_of_working_days_before(deadline: datetime, days: int) -> datetime:
+    """09:00 London on the working day `days` working days before the deadline's date (0: that day)."""
+    day = london_date(deadline)
+    counted = 0
+    while counted < days:
+        day -= timedelta(days=1)
+        if is_working_day(day):
+            counted += 1
+    return datetime.combine(day, time(9, 0), tzinfo=LONDON)

@@ -21,7 +21,7 @@ def make_engine(url: str) -> Engine:
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
         engine = create_engine(url, pool_pre_ping=True)
     # Import the table modules so their metadata is registered before create_all.
-    from persistence import audit_log, sent_mail  # noqa: F401
+    from persistence import audit_log, practice_returns, sent_mail  # noqa: F401
 
     SQLModel.metadata.create_all(engine)
     return engine

@@ -36,11 +36,13 @@ def _groups(form: dict[str, str], name: str, errors: dict[str, str]) -> list[dic
         if not (patients or days or still_off):
             continue
         try:
-            groups.append({
-                "patients": _count(patients),
-                "days_off": _count(days) if days else None,
-                "still_off": still_off,
-            })  # fmt: skip
+            groups.append(
+                {
+                    "patients": _count(patients),
+                    "days_off": _count(days) if days else None,
+                    "still_off": still_off,
+                }
+            )
         except ValueError as err:
             errors[f"{name}.{row}"] = str(err)
     return groups

@@ -1,0 +1,368 @@
+"""One practice's part in an incident: its return (counts per tariff item, or groups of
+deregistered patients), reminders before the deadline, a late return flagged rather than
+lost, then its share of the money and its confirmation of receipt.
+
+Each practice runs on its own, so one practice's stuck return never holds the others.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from domain.contacts import Contact, Role
+from domain.escalation import AuditEffect, Command, Effect, EscalationCase, ResponseRefused
+from domain.identifiers import OdsCode
+from domain.money import Pence, format_pence
+from domain.responses import DeregisteredGroup, FieldSpec, ResponseInput, ResponseOutcome
+from domain.working_days import add_working_days, at_close_of_day, describe_deadline, morning_of_working_days_before
+
+KIND = "practice_return"
+SUBMIT_RETURN = "submit_return"
+CONFIRM_RECEIPT = "confirm_receipt"
+REMINDER_DAYS_BEFORE = (5, 2, 0)
+
+
+class Practice(BaseModel):
+    ods: OdsCode
+    name: str = Field(min_length=1, max_length=200)
+    contact: Contact
+
+
+class ReturnItem(BaseModel):
+    """A tariff item a practice counts, e.g. recall appointments at 2,500p each."""
+
+    key: str = Field(pattern=r"^[a-z_]+$")
+    label: str
+    rate_pence: Pence = 0
+
+
+class ReturnRecord(BaseModel):
+    """A practice's return as the incident sees it when returns close."""
+
+    ods: str
+    counts: dict[str, int] | None = None
+    groups: list[DeregisteredGroup] | None = None
+    late: bool = False
+    corrections: int = 0
+
+
+class ShareNotice(BaseModel):
+    amount_pence: int = Field(ge=0)
+    due: date
+    explanation: str
+
+
+class PracticeCase(EscalationCase):
+    practice: Practice
+    parent_id: str
+    return_kind: Literal["counts", "groups"]
+    items: list[ReturnItem] = Field(default_factory=list)
+    returns_deadline: datetime
+    reminders_sent: list[int] = Field(default_factory=list)
+    counts: dict[str, int] | None = None
+    groups: list[DeregisteredGroup] | None = None
+    late: bool = False
+    corrections: int = 0
+    share_pence: int | None = None
+    payment_due: datetime | None = None
+    context: list[tuple[str, str]] = Field(default_factory=list)
+
+    # --- what is open -------------------------------------------------------------------
+    @property
+    def has_returned(self) -> bool:
+        return self.counts is not None or self.groups is not None
+
+    def practice_actions(self) -> list[str]:
+        if self.status in ("awaiting_return", "returned", "returns_closed"):
+            return [SUBMIT_RETURN]
+        if self.status == "share_notified":
+            return [CONFIRM_RECEIPT]
+        return []
+
+    def payer_actions(self) -> list[str]:
+        return []
+
+    def officer_actions(self) -> list[str]:
+        return []
+
+    def action_labels(self) -> dict[str, str]:
+        return {SUBMIT_RETURN: "Send (or correct) your return", CONFIRM_RECEIPT: "Confirm the payment was received"}
+
+    def action_fields(self) -> dict[str, list[FieldSpec]]:
+        if self.return_kind == "counts":
+            fields = [FieldSpec(f"count.{i.key}", self._item_label(i), "count", True) for i in self.items]
+        else:
+            fields = [FieldSpec("groups", "Patients deregistered because of the incident, by days off", "groups", True)]
+        return {
+            SUBMIT_RETURN: fields,
+            CONFIRM_RECEIPT: [FieldSpec("amount", "Amount received (£, optional)", "money")],
+        }
+
+    def facts(self) -> list[tuple[str, str]]:
+        facts = [
+            ("Reference", self.escalation_id),
+            ("Incident", self.title),
+            *self.context,
+            ("Practice", f"{self.practice.name} ({self.practice.ods})"),
+            ("Return due by", describe_deadline(self.returns_deadline)),
+            ("Status", self.status.replace("_", " ") + (" (late)" if self.late else "")),
+        ]
+        if self.counts is not None:
+            facts.append(("Your return", ", ".join(f"{k}: {v}" for k, v in self.counts.items())))
+        if self.groups is not None:
+            facts.append(("Your return", "; ".join(_describe_group(g) for g in self.groups)))
+        if self.share_pence is not None:
+            facts.append(("Your share", format_pence(self.share_pence)))
+        if self.payment_due is not None:
+            facts.append(("Payment due by", describe_deadline(self.payment_due)))
+        return facts
+
+    # --- timers: reminders before the deadline, then overdue payment --------------------
+    def next_timer(self) -> datetime | None:
+        if self.status == "awaiting_return":
+            pending = [d for d in REMINDER_DAYS_BEFORE if d not in self.reminders_sent]
+            return morning_of_working_days_before(self.returns_deadline, pending[0]) if pending else None
+        return super().next_timer()
+
+    def on_timer(self, now: datetime) -> list[Effect]:
+        if self.status != "awaiting_return":
+            return self.on_payment_overdue(now)
+        due = [
+            d
+            for d in REMINDER_DAYS_BEFORE
+            if d not in self.reminders_sent and morning_of_working_days_before(self.returns_deadline, d) <= now
+        ]
+        if not due:
+            return []
+        self.reminders_sent.extend(due)
+        self.touch()
+        when = "today" if min(due) == 0 else f"in {min(due)} working days"
+        return [
+            AuditEffect(
+                event="return_reminder", actor="timer", detail={"ods": self.practice.ods, "days_before": min(due)}
+            ),
+            self.email_practice(
+                f"return-reminder-{min(due)}",
+                f"Reminder: your workload return is due {when}",
+                [
+                    f"We have not yet had {self.practice.name}'s return for {self.title}.",
+                    f"It is due by {describe_deadline(self.returns_deadline)}. Counts only: no patient details.",
+                ],
+            ),
+        ]
+
+    def on_payment_overdue(self, now: datetime) -> list[Effect]:
+        wait = self.wait
+        if wait is None or wait.deadline is None or now < wait.deadline:
+            return []
+        wait.misses += 1
+        self.touch()
+        effects: list[Effect] = [
+            AuditEffect(
+                event="payment_overdue", actor="timer", detail={"ods": self.practice.ods, "misses": wait.misses}
+            )
+        ]
+        if wait.misses == 1:
+            wait.deadline = add_working_days(now, self.policy.reminder_grace_days)
+            effects.append(
+                self.email_practice(
+                    "payment-check",
+                    "Has your payment arrived?",
+                    [
+                        f"Your share of {format_pence(self.share_pence or 0)} was due by "
+                        f"{describe_deadline(self.payment_due or now)}.",
+                        "If it has arrived, please confirm through the link. If not, the LMC is chasing it.",
+                    ],
+                )
+            )
+        else:
+            wait.deadline = None
+        effects.append(
+            self.email_officer(
+                f"payment-overdue-{wait.misses}",
+                "Practice payment overdue",
+                [
+                    f"{self.practice.name} ({self.practice.ods}) has not confirmed receipt of "
+                    f"{format_pence(self.share_pence or 0)} due by {describe_deadline(self.payment_due or now)}.",
+                ],
+            )
+        )
+        return effects
+
+    def email_practice(self, purpose: str, headline: str, paragraphs: list[str]) -> Any:
+        return self.email_to(self.practice.contact, Role.PRACTICE, purpose, headline, paragraphs)
+
+    # --- what the parent incident tells the practice -------------------------------------
+    def opening(self) -> list[Effect]:
+        return [
+            AuditEffect(event="return_requested", actor="engine", detail={"ods": self.practice.ods}),
+            self.email_practice(
+                "return-requested",
+                f"Workload return requested: {self.title}",
+                [
+                    f"{self.lmc.name} is collecting returns from practices affected by {self.title}.",
+                    f"Please send {self.practice.name}'s return by {describe_deadline(self.returns_deadline)}, "
+                    "through the link below. Counts only: never patient details.",
+                ],
+            ),
+        ]
+
+    def extend(self, deadline: datetime) -> list[Effect]:
+        if self.is_closed or self.status not in ("awaiting_return", "returned"):
+            return []
+        self.returns_deadline = deadline
+        self.reminders_sent = []
+        self.touch()
+        effects: list[Effect] = [
+            AuditEffect(
+                event="return_deadline_extended",
+                actor="engine",
+                detail={"ods": self.practice.ods, "deadline": deadline.isoformat()},
+            )
+        ]
+        if not self.has_returned:
+            effects.append(
+                self.email_practice(
+                    "return-extended",
+                    "More time for your workload return",
+                    [
+                        f"The deadline for returns is now {describe_deadline(deadline)}.",
+                    ],
+                )
+            )
+        return effects
+
+    def close_returns(self) -> list[Effect]:
+        if self.status not in ("awaiting_return", "returned"):
+            return []
+        self.status = "returns_closed"
+        self.touch()
+        return [
+            AuditEffect(
+                event="returns_closed", actor="engine", detail={"ods": self.practice.ods, "returned": self.has_returned}
+            )
+        ]
+
+    def notify_share(self, notice: ShareNotice, now: datetime) -> list[Effect]:
+        if self.is_closed:
+            return []
+        self.share_pence = notice.amount_pence
+        self.touch()
+        if notice.amount_pence == 0:
+            self.close("nothing_due")
+            return [AuditEffect(event="closed", actor="engine", detail={"outcome": self.outcome})]
+        self.status = "share_notified"
+        self.payment_due = at_close_of_day(notice.due)
+        self.wait_until_date("payment", Role.PRACTICE, self.payment_due)
+        return [
+            AuditEffect(
+                event="share_notified",
+                actor="engine",
+                detail={"ods": self.practice.ods, "amount_pence": notice.amount_pence},
+            ),
+            self.email_practice(
+                "share-notified",
+                f"Your share: {format_pence(notice.amount_pence)}",
+                [
+                    notice.explanation,
+                    f"Payment is expected by {describe_deadline(self.payment_due)}. "
+                    "Please confirm through the link when it arrives.",
+                ],
+            ),
+        ]
+
+    def close_by_parent(self, reason: str) -> list[Effect]:
+        if self.is_closed:
+            return []
+        self.close("closed_by_officer")
+        self.touch()
+        return [AuditEffect(event="closed", actor="engine", detail={"outcome": self.outcome, "reason": reason})]
+
+    def record(self) -> ReturnRecord:
+        return ReturnRecord(
+            ods=self.practice.ods, counts=self.counts, groups=self.groups, late=self.late, corrections=self.corrections
+        )
+
+    # --- the practice's own responses ----------------------------------------------------
+    def check(self, response: ResponseInput) -> None:
+        self.check_actor(response)
+        if response.actor_role is Role.PRACTICE and response.actor_email != self.practice.contact.email:
+            raise ResponseRefused(f"{response.actor_email} is not the contact for {self.practice.ods}.")
+        if response.action == SUBMIT_RETURN:
+            if self.return_kind == "counts":
+                counts = response.counts or {}
+                missing = [i.key for i in self.items if i.key not in counts]
+                unknown = sorted(set(counts) - {i.key for i in self.items})
+                if missing:
+                    raise ResponseRefused(f"counts.{missing[0]}: give a count (0 if none).")
+                if unknown:
+                    raise ResponseRefused(f"counts.{unknown[0]}: not an item of this incident's tariff.")
+            elif not response.groups:
+                raise ResponseRefused("groups: give at least one group of patients.")
+
+    def apply(self, response: ResponseInput, now: datetime) -> tuple[ResponseOutcome, list[Effect]]:
+        self.check(response)
+        if response.action == CONFIRM_RECEIPT:
+            audit = self.record_response(
+                CONFIRM_RECEIPT,
+                response.actor_email,
+                {
+                    "ods": self.practice.ods,
+                    "amount_pence": response.amount_pence,
+                },
+            )
+            self.close("paid")
+            return ResponseOutcome(status="paid", message="Thank you: receipt confirmed."), [
+                audit,
+                AuditEffect(event="closed", actor="engine", detail={"outcome": "paid"}),
+            ]
+        correcting = self.has_returned
+        late = self.status == "returns_closed"
+        self.counts = dict(response.counts) if self.return_kind == "counts" and response.counts else None
+        self.groups = list(response.groups) if self.return_kind == "groups" and response.groups else None
+        self.corrections += 1 if correcting else 0
+        self.late = self.late or late
+        if not late:
+            self.status = "returned"
+        detail: dict[str, Any] = {"ods": self.practice.ods, "late": late, "correction": correcting}
+        if self.counts is not None:
+            detail["counts"] = self.counts
+        if self.groups is not None:
+            detail["groups"] = [g.model_dump() for g in self.groups]
+        effects: list[Effect] = [
+            self.record_response(SUBMIT_RETURN, response.actor_email, detail),
+            ReturnEffect(parent_id=self.parent_id, record=self.record()),
+        ]
+        if late:
+            message = "Recorded, but after returns closed: it is flagged late and the LMC has been told."
+            effects.append(
+                self.email_officer(
+                    "late-return",
+                    f"Late return from {self.practice.ods}",
+                    [
+                        f"{self.practice.name} sent its return after returns closed. It is recorded and flagged late.",
+                    ],
+                )
+            )
+        else:
+            message = f"{'Correction' if correcting else 'Return'} recorded. You can correct it until returns close."
+        return ResponseOutcome(status=self.status, message=message), effects
+
+    @staticmethod
+    def _item_label(item: ReturnItem) -> str:
+        return f"{item.label} ({format_pence(item.rate_pence)} each)" if item.rate_pence else item.label
+
+
+def _describe_group(group: DeregisteredGroup) -> str:
+    return f"{group.patients} patients, " + ("still off" if group.still_off else f"{group.days_off} days off")
+
+
+class ReturnEffect(Command):
+    """Store a practice's latest return where the incident will read it when returns close."""
+
+    kind: Literal["return"] = "return"
+    parent_id: str
+    record: ReturnRecord
