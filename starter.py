@@ -1,11 +1,11 @@
 """The LMC officer's command line: start escalations, inspect them, take the officer's actions.
 
 python starter.py start-claim examples/unfunded_claim_kent.json
-python starter.py show UWC-2026-ABC123 [--json]
-python starter.py list [--kind unfunded_claim] [--status submitted] [--overdue]
-python starter.py supply-info ID --text "..."     | accept-offer ID | dispute ID --reasons "..."
+python starter.py start-deregistration examples/deregistration_nwl_pathfinder.json
+python starter.py show ID [--json] | list [--kind K] [--status S] [--overdue] [--stalled] | history ID
+python starter.py supply-info ID --text "..." | accept-offer ID | dispute ID --reasons "..."
 python starter.py confirm-payment ID [--amount-pence N] | withdraw ID --reasons "..."
-python starter.py history ID
+python starter.py extend-returns ID --date YYYY-MM-DD | close-returns ID | close-incident ID --reasons "..."
 """
 
 from __future__ import annotations
@@ -13,138 +13,34 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import secrets
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from pydantic import ValidationError
-from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError
 
-from domain.configuration import EscalationConfig
 from domain.contacts import Role
 from domain.money import format_pence
-from domain.responses import ResponseInput, ResponseOutcome
-from domain.unfunded_claim import KIND as CLAIM_KIND
-from domain.unfunded_claim import priced_claim
+from domain.responses import ResponseInput
 from domain.validation import describe
 from domain.working_days import describe_deadline, working_days_left
+from escalations import (
+    InputRefused,
+    build_start_claim,
+    build_start_deregistration,
+    list_escalations,
+    list_query,
+    respond,
+    start_claim,
+    start_deregistration,
+    summary,
+)
 from persistence.audit_log import AuditLog
 from persistence.database import make_engine
 from settings import Settings
 from temporal_client import connect
-from workflows import search_attributes as sa
 from workflows.escalation_workflow import CaseView
-from workflows.unfunded_claim import StartClaim, UnfundedClaimWorkflow
-
-ID_PREFIX = {CLAIM_KIND: "UWC"}
-_ID_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
-
-
-class InputRefused(Exception):
-    """Bad input, with the field named; nothing was started or changed."""
-
-
-def new_escalation_id(kind: str, today: date | None = None) -> str:
-    """A case reference that says nothing about patients or practices: kind, year, random."""
-    year = (today or datetime.now(UTC).date()).year
-    suffix = "".join(secrets.choice(_ID_ALPHABET) for _ in range(6))
-    return f"{ID_PREFIX[kind]}-{year}-{suffix}"
-
-
-def build_start_claim(config: EscalationConfig, data: dict[str, Any], escalation_id: str | None = None) -> StartClaim:
-    try:
-        claim = priced_claim(data, config.tariff)
-    except ValidationError as err:
-        raise InputRefused(describe(err)) from err
-    officer = config.lmc.officer(claim.officer_email)
-    if officer is None:
-        raise InputRefused(f"officer_email: {claim.officer_email} is not an officer of {config.lmc.name}")
-    unpriced = [str(i) for i, line in enumerate(claim.lines) if line.unit_rate_pence == 0]
-    if unpriced:
-        raise InputRefused(f"lines.{unpriced[0]}.unit_rate_pence: no rate given and none in the tariff")
-    try:
-        payer = config.organisation(claim.payer_code)
-    except ValueError as err:
-        raise InputRefused(str(err)) from err
-    return StartClaim(
-        escalation_id=escalation_id or new_escalation_id(CLAIM_KIND),
-        claim=claim,
-        lmc=config.lmc,
-        officer=officer,
-        payer=payer,
-        policy=config.policy(CLAIM_KIND),
-    )
-
-
-async def start_claim(client: Client, settings: Settings, start: StartClaim) -> str:
-    await client.start_workflow(
-        UnfundedClaimWorkflow.run,
-        start,
-        id=start.escalation_id,
-        task_queue=settings.task_queue,
-        search_attributes=TypedSearchAttributes(
-            [
-                SearchAttributePair(sa.KIND, CLAIM_KIND),
-                SearchAttributePair(sa.STATUS, "submitted"),
-                SearchAttributePair(sa.PAYER, start.payer.code),
-            ]
-        ),
-    )
-    return start.escalation_id
-
-
-async def summary(client: Client, escalation_id: str) -> CaseView:
-    return await client.get_workflow_handle(escalation_id).query(UnfundedClaimWorkflow.summary)
-
-
-async def respond(client: Client, escalation_id: str, response: ResponseInput) -> ResponseOutcome:
-    """Send a response as a Temporal update; refused responses raise InputRefused with the reason."""
-    handle = client.get_workflow_handle(escalation_id)
-    try:
-        return await handle.execute_update(UnfundedClaimWorkflow.respond, response)
-    except WorkflowUpdateFailedError as err:
-        cause = err.cause
-        raise InputRefused(getattr(cause, "message", None) or str(cause)) from err
-
-
-def list_query(kind: str | None, status: str | None, overdue: bool, stalled: bool = False) -> str:
-    clauses = [f"{sa.KIND.name} IS NOT NULL"]
-    for key, value in ((sa.KIND, kind), (sa.STATUS, status)):
-        if value:
-            if not value.replace("_", "").isalnum():
-                raise InputRefused(f"{key.name}: '{value}' is not a valid value")
-            clauses.append(f"{key.name} = '{value}'")
-    if overdue:
-        clauses.append(f"{sa.OVERDUE.name} = true")
-    if stalled:
-        clauses.append(f"{sa.STALLED.name} = true")
-    return " AND ".join(clauses)
-
-
-async def list_escalations(client: Client, query: str) -> list[dict[str, Any]]:
-    rows = []
-    async for wf in client.list_workflows(query):
-        attrs = wf.typed_search_attributes
-        deadline = attrs.get(sa.NEXT_DEADLINE)
-        rows.append(
-            {
-                "id": wf.id,
-                "kind": attrs.get(sa.KIND),
-                "status": attrs.get(sa.STATUS),
-                "payer": attrs.get(sa.PAYER),
-                "level": attrs.get(sa.LADDER_LEVEL),
-                "overdue": attrs.get(sa.OVERDUE),
-                "stalled": attrs.get(sa.STALLED),
-                "holder": attrs.get(sa.BALL_HOLDER),
-                "next_deadline": deadline.isoformat() if deadline else None,
-                "started": wf.start_time.isoformat(),
-            }
-        )
-    return rows
 
 
 def print_case(view: CaseView) -> None:
@@ -198,6 +94,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("start-claim", help="start an unfunded work claim from a JSON file")
     p.add_argument("file", type=Path)
+    p = sub.add_parser("start-deregistration", help="start a Pathfinder deregistration redistribution from a JSON file")
+    p.add_argument("file", type=Path)
     p = sub.add_parser("show", help="state, amounts, deadlines and who holds the ball")
     p.add_argument("id")
     p.add_argument("--json", action="store_true")
@@ -209,23 +107,32 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("history", help="the audit timeline, with its hash chain verified")
     p.add_argument("id")
-    for name, needs in [
-        ("supply-info", "text"),
-        ("accept-offer", None),
-        ("dispute", "reasons"),
-        ("confirm-payment", None),
-        ("withdraw", "reasons"),
-    ]:
+    for name, needs in OFFICER_COMMANDS.items():
         p = sub.add_parser(name, help=f"officer action: {name.replace('-', ' ')}")
         p.add_argument("id")
         p.add_argument("--officer", help="your email (default: the escalation's officer)")
-        if needs == "text":
+        if "text" in needs:
             p.add_argument("--text", required=True)
-        if needs == "reasons":
+        if "reasons" in needs:
             p.add_argument("--reasons", required=True)
-        if name == "confirm-payment":
+        if "amount" in needs:
             p.add_argument("--amount-pence", type=int)
+        if "date" in needs:
+            p.add_argument("--date", dest="on_date", required=True, help="YYYY-MM-DD")
     return parser
+
+
+# Officer commands and what each needs; the action is the command with underscores.
+OFFICER_COMMANDS: dict[str, tuple[str, ...]] = {
+    "supply-info": ("text",),
+    "accept-offer": (),
+    "dispute": ("reasons",),
+    "confirm-payment": ("amount",),
+    "withdraw": ("reasons",),
+    "extend-returns": ("date",),
+    "close-returns": (),
+    "close-incident": ("reasons",),
+}
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
@@ -236,6 +143,14 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         client = await connect(settings)
         print(f"Claim of {format_pence(start.claim.total_pence)} sent to {start.payer.name}.")
         print(await start_claim(client, settings, start))
+        return 0
+    if args.command == "start-deregistration":
+        dereg = build_start_deregistration(settings.escalation_config(), json.loads(args.file.read_text()))
+        client = await connect(settings)
+        print(
+            f"Returns requested from {len(dereg.practices)} practices; {dereg.icb.name} asked to confirm its message."
+        )
+        print(await start_deregistration(client, settings, dereg))
         return 0
     client = await connect(settings)
     if args.command == "show":
@@ -260,12 +175,13 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     officer = args.officer or view.case["officer"]["email"]
     try:
         response = ResponseInput(
-            action=args.command.replace("-", "_").replace("confirm_payment", "confirm_payment"),
+            action=args.command.replace("-", "_"),
             actor_email=officer,
             actor_role=Role.OFFICER,
             text=getattr(args, "text", None),
             reasons=getattr(args, "reasons", None),
             amount_pence=getattr(args, "amount_pence", None),
+            on_date=getattr(args, "on_date", None),
         )
     except ValidationError as err:
         raise InputRefused(describe(err)) from err

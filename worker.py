@@ -13,15 +13,27 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.audit import AuditActivities
 from activities.email import EmailActivities
+from activities.returns import ReturnActivities
 from logging_setup import configure_logging
 from persistence.audit_log import AuditLog
 from persistence.database import make_engine
+from persistence.practice_returns import PracticeReturns
 from persistence.sent_mail import SentMailLedger
 from settings import Settings
 from temporal_client import connect, ensure_search_attributes
+from workflows.confirmation import ConfirmationWorkflow
+from workflows.deregistration import DeregistrationWorkflow
+from workflows.practice import PracticeWorkflow
+from workflows.practice_cohort import PracticeCohortWorkflow
 from workflows.unfunded_claim import UnfundedClaimWorkflow
 
-WORKFLOWS: Sequence[type] = [UnfundedClaimWorkflow]
+WORKFLOWS: Sequence[type] = [
+    UnfundedClaimWorkflow,
+    ConfirmationWorkflow,
+    PracticeWorkflow,
+    PracticeCohortWorkflow,
+    DeregistrationWorkflow,
+]
 # Pure libraries the domain calls from workflow code; shared, not re-imported per run.
 PASSTHROUGH = ("pydantic", "pydantic_core", "email_validator")
 
@@ -34,10 +46,11 @@ def build_worker(client: Client, settings: Settings, **overrides: Any) -> Worker
     engine = make_engine(settings.database)
     audit = AuditActivities(AuditLog(engine))
     email = EmailActivities(settings, SentMailLedger(engine))
+    returns = ReturnActivities(PracticeReturns(engine))
     options: dict[str, Any] = {
         "task_queue": settings.task_queue,
         "workflows": WORKFLOWS,
-        "activities": [audit.record_audit, email.send_email],
+        "activities": [audit.record_audit, email.send_email, returns.record_return, returns.load_returns],
         "activity_executor": concurrent.futures.ThreadPoolExecutor(max_workers=16),
         "workflow_runner": sandbox_runner(),
     }

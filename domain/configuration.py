@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field, model_validator
 
 from domain.contacts import Lmc, Organisation
+from domain.deregistration import CapitationRate
 from domain.escalation import DeadlinePolicy
 from domain.money import Pence
 
@@ -20,6 +21,7 @@ class EscalationConfig(BaseModel):
     organisations: list[Organisation] = Field(min_length=1)
     deadlines: dict[str, DeadlinePolicy] = Field(default_factory=dict)
     tariff: dict[str, TariffRate] = Field(default_factory=dict)
+    capitation_rates: dict[str, CapitationRate] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _unique_codes(self) -> EscalationConfig:
@@ -34,6 +36,12 @@ class EscalationConfig(BaseModel):
                 return org
         known = ", ".join(o.code for o in self.organisations)
         raise ValueError(f"payer_code: no organisation '{code}' is configured (known: {known})")
+
+    def capitation_rate(self, year: str) -> CapitationRate:
+        if year not in self.capitation_rates:
+            known = ", ".join(self.capitation_rates) or "none"
+            raise ValueError(f"rate_year: no capitation rate configured for {year} (configured: {known})")
+        return self.capitation_rates[year]
 
     def policy(self, kind: str) -> DeadlinePolicy:
         return self.deadlines.get(kind, DeadlinePolicy())

@@ -35,6 +35,7 @@ class DeadlinePolicy(BaseModel):
     reminder_grace_days: int = Field(default=5, ge=1)
     practice_return_days: int = Field(default=15, ge=1)
     officer_reply_days: int = Field(default=10, ge=1)
+    confirmation_days: int = Field(default=10, ge=1)
     payment_calendar_days: int = Field(default=30, ge=1)
 
 
@@ -349,6 +350,14 @@ class EscalationCase(BaseModel):
             )
         )
         return effects
+
+    def close_by_parent(self, reason: str) -> list[Effect]:
+        """The larger escalation this belongs to was closed by the officer."""
+        if self.is_closed:
+            return []
+        self.close("closed_by_officer")
+        self.touch()
+        return [AuditEffect(event="closed", actor="engine", detail={"outcome": self.outcome, "reason": reason})]
 
     def record_response(self, action: str, actor: str, detail: dict[str, Any]) -> AuditEffect:
         """A response resets the current wait's misses; the ladder level reached stays."""

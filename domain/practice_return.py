@@ -274,13 +274,6 @@ class PracticeCase(EscalationCase):
             ),
         ]
 
-    def close_by_parent(self, reason: str) -> list[Effect]:
-        if self.is_closed:
-            return []
-        self.close("closed_by_officer")
-        self.touch()
-        return [AuditEffect(event="closed", actor="engine", detail={"outcome": self.outcome, "reason": reason})]
-
     def record(self) -> ReturnRecord:
         return ReturnRecord(
             ods=self.practice.ods, counts=self.counts, groups=self.groups, late=self.late, corrections=self.corrections

@@ -29,11 +29,14 @@ class DeregisteredGroup(BaseModel):
     patients: StrictInt = Field(ge=1, le=100_000)
     days_off: StrictInt | None = Field(default=None, ge=1, le=3660)
     still_off: bool = False
+    off_since: date | None = None  # for a group still off: counted from here to the configured date
 
     @model_validator(mode="after")
     def _days_or_still_off(self) -> DeregisteredGroup:
         if self.still_off == (self.days_off is not None):
             raise ValueError("give days_off, or mark the group still_off, not both")
+        if self.still_off and self.off_since is None:
+            raise ValueError("off_since: give the date a group still off the list was deregistered")
         return self
 
 

@@ -12,7 +12,7 @@ from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-import starter
+import escalations as starter
 from domain.working_days import add_working_days, working_days_left
 from persistence.audit_log import AuditLog
 from persistence.database import make_engine

@@ -17,7 +17,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
-import starter
+import escalations as starter
 from settings import Settings
 from tests.conftest import Inbox
 from tests.helpers import ICB_L2, example_start, officer, payer, skip_past_deadline

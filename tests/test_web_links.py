@@ -13,7 +13,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-import starter
+import escalations as starter
 from domain.contacts import Role
 from settings import Settings
 from tests.conftest import Inbox, body_text

@@ -33,7 +33,8 @@ def _groups(form: dict[str, str], name: str, errors: dict[str, str]) -> list[dic
         patients = form.get(f"{name}.{row}.patients", "").strip()
         days = form.get(f"{name}.{row}.days_off", "").strip()
         still_off = form.get(f"{name}.{row}.still_off", "") in ("on", "true", "1")
-        if not (patients or days or still_off):
+        since = form.get(f"{name}.{row}.off_since", "").strip()
+        if not (patients or days or still_off or since):
             continue
         try:
             groups.append(
@@ -41,6 +42,7 @@ def _groups(form: dict[str, str], name: str, errors: dict[str, str]) -> list[dic
                     "patients": _count(patients),
                     "days_off": _count(days) if days else None,
                     "still_off": still_off,
+                    "off_since": date.fromisoformat(since) if since else None,
                 }
             )
         except ValueError as err:

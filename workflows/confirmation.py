@@ -30,21 +30,18 @@ class StartConfirmation(BaseModel):
 
 @workflow.defn(name="Confirmation")
 class ConfirmationWorkflow(EscalationWorkflow):
+    carried_model = CarriedConfirmation
+
     @workflow.init
     def __init__(self, start: StartConfirmation) -> None:
-        self._start = start
         if start.carried is not None:
-            self.begin(start.carried.case, start.carried.progress, [])
+            self.begin(start, start.carried.case, start.carried.progress, [])
             return
         case, effects = ConfirmationCase.open(
             start.escalation_id, start.request, start.lmc, start.officer, start.payer, start.policy, workflow.now()
         )
-        self.begin(case, None, effects)
+        self.begin(start, case, None, effects)
 
     @workflow.run
     async def run(self, start: StartConfirmation) -> CaseView:
         return await self.run_until_closed()
-
-    def carry_over(self) -> StartConfirmation:
-        assert isinstance(self.case, ConfirmationCase)
-        return self._start.model_copy(update={"carried": CarriedConfirmation(case=self.case, progress=self.progress)})

@@ -18,7 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.audit import AuditActivities, AuditEntry
     from activities.email import EmailActivities, EmailRequest
     from domain.contacts import Role
-    from domain.escalation import AuditEffect, Effect, EmailEffect, EscalationCase, ResponseRefused
+    from domain.escalation import AuditEffect, Command, Effect, EmailEffect, EscalationCase, ResponseRefused
     from domain.responses import FieldSpec, ResponseInput, ResponseOutcome
     from workflows import search_attributes as sa
 
@@ -62,22 +62,41 @@ class Progress(BaseModel):
     thread_root: str | None = None
 
 
+class CloseRequest(BaseModel):
+    reason: str
+
+
 class EscalationWorkflow:
-    """Base for the kinds' workflows; subclasses set `self.case` in their `@workflow.init`."""
+    """Base for the kinds' workflows; subclasses call `begin` in their `@workflow.init`.
+
+    A kind's start model has a `carried` field of a model with `case` and `progress`,
+    named by `carried_model`, so continue-as-new works the same for every kind."""
 
     case: EscalationCase
     progress: Progress
     outbox: list[Effect]
+    carried_model: type[BaseModel]
+    may_continue_as_new = True  # False where the workflow holds child handles a new run would lose
 
-    def begin(self, case: EscalationCase, progress: Progress | None, effects: list[Effect]) -> None:
+    def begin(self, start: BaseModel, case: EscalationCase, progress: Progress | None, effects: list[Effect]) -> None:
+        self.start = start
         self.case = case
         self.progress = progress or Progress()
         self.outbox = list(effects)
         self._published: tuple[Any, ...] | None = None
 
-    def carry_over(self) -> Any:
+    def carry_over(self) -> BaseModel:
         """The input that continues this escalation in a fresh run."""
-        raise NotImplementedError
+        carried = self.carried_model(case=self.case, progress=self.progress)
+        return self.start.model_copy(update={"carried": carried})
+
+    async def carry_out_command(self, command: Command) -> None:
+        """Kinds with commands (children, returns) carry them out here."""
+        raise NotImplementedError(type(command).__name__)
+
+    @workflow.signal
+    def close_by_parent(self, request: CloseRequest) -> None:
+        self.outbox.extend(self.case.close_by_parent(request.reason))
 
     # --- responses ----------------------------------------------------------------------
     @workflow.update
@@ -137,7 +156,7 @@ class EscalationWorkflow:
             await self._carry_out_effects()
             if self.case.is_closed:
                 break
-            if workflow.info().is_continue_as_new_suggested():
+            if self.may_continue_as_new and workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 if not self.outbox:
                     workflow.continue_as_new(self.carry_over())
@@ -176,6 +195,8 @@ class EscalationWorkflow:
                 await self._send(effect)
             elif isinstance(effect, AuditEffect):
                 await self._audit(effect.event, effect.actor, effect.detail)
+            else:
+                await self.carry_out_command(effect)
         self._publish_search_attributes()
 
     async def _audit(self, event: str, actor: str, detail: dict[str, Any]) -> None:

@@ -33,11 +33,12 @@ class StartClaim(BaseModel):
 
 @workflow.defn(name="UnfundedClaim")
 class UnfundedClaimWorkflow(EscalationWorkflow):
+    carried_model = CarriedClaim
+
     @workflow.init
     def __init__(self, start: StartClaim) -> None:
-        self._start = start
         if start.carried is not None:
-            self.begin(start.carried.case, start.carried.progress, [])
+            self.begin(start, start.carried.case, start.carried.progress, [])
             return
         case, effects = ClaimCase.open(
             start.escalation_id,
@@ -48,13 +49,9 @@ class UnfundedClaimWorkflow(EscalationWorkflow):
             start.policy,
             workflow.now(),
         )
-        self.begin(case, None, effects)
+        self.begin(start, case, None, effects)
 
     @workflow.run
     async def run(self, start: StartClaim) -> CaseView:
         workflow.logger.info("claim running", extra={"escalation_id": start.escalation_id})
         return await self.run_until_closed()
-
-    def carry_over(self) -> StartClaim:
-        assert isinstance(self.case, ClaimCase)
-        return self._start.model_copy(update={"carried": CarriedClaim(case=self.case, progress=self.progress)})

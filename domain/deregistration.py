@@ -1,0 +1,197 @@
+"""Pathfinder deregistration redistribution (DOMAIN.md, kind 3): patients were deregistered
+from practices after an incident; the ICB promised a message to practices and to
+redistribute capitation to the practices that lost patients.
+
+Loss per practice = patients x weighting x annual rate per weighted patient x days lost / 365,
+summed over the practice's groups, then rounded half up to the penny once per practice.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+
+from pydantic import BaseModel, Field, model_validator
+
+from domain.confirmation import ConfirmationRequest
+from domain.contacts import Contact, Lmc, Organisation
+from domain.escalation import DeadlinePolicy, Effect
+from domain.identifiers import FreeText, OdsCode
+from domain.incident import ChildState, IncidentCase
+from domain.money import format_pence
+from domain.practice_return import Practice, ReturnRecord
+from domain.responses import DeregisteredGroup
+from domain.working_days import add_working_days
+
+KIND = "deregistration"
+ROUNDING_RULE = "each practice's loss is rounded half up to the penny once, after summing its groups"
+
+
+class CapitationRate(BaseModel):
+    year: str = Field(pattern=r"^\d{4}/\d{2}$")
+    pence_per_weighted_patient: int = Field(gt=0)
+    note: str = ""
+
+
+class AffectedPractice(BaseModel):
+    ods: OdsCode
+    name: FreeText = Field(min_length=1, max_length=200)
+    contact_name: FreeText = Field(min_length=1, max_length=200)
+    contact_email: str
+    weighting: Decimal = Field(default=Decimal("1.0"), gt=0, le=10, decimal_places=4)
+
+
+class DeregistrationRequest(BaseModel):
+    """What an officer submits (`starter.py start-deregistration FILE`)."""
+
+    title: FreeText = Field(min_length=3, max_length=200)
+    icb_code: str
+    officer_email: str
+    summary: FreeText = Field(default="", max_length=4000)
+    rate_year: str = Field(pattern=r"^\d{4}/\d{2}$")
+    still_off_until: date
+    practices: list[AffectedPractice] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_practices(self) -> DeregistrationRequest:
+        codes = [p.ods for p in self.practices]
+        if len(codes) != len(set(codes)):
+            raise ValueError("practices: each ODS code must appear once")
+        return self
+
+
+def group_days(group: DeregisteredGroup, still_off_until: date) -> int:
+    if group.still_off:
+        assert group.off_since is not None
+        return max((still_off_until - group.off_since).days, 0)
+    return group.days_off or 0
+
+
+def capitation_loss(groups: list[DeregisteredGroup], weighting: Decimal, rate_pence: int, still_off_until: date) -> int:
+    """Exact: a rational sum over the groups, rounded half up to the penny once."""
+    weight = Fraction(weighting)
+    exact = sum(
+        (Fraction(g.patients) * weight * rate_pence * group_days(g, still_off_until) / 365 for g in groups),
+        Fraction(0),
+    )
+    return int((Decimal(exact.numerator) / Decimal(exact.denominator)).quantize(Decimal(1), ROUND_HALF_UP))
+
+
+class DeregistrationCase(IncidentCase):
+    request: DeregistrationRequest
+    rate: CapitationRate
+    pot_pence: int | None = None
+
+    @classmethod
+    def open(
+        cls,
+        escalation_id: str,
+        request: DeregistrationRequest,
+        practices: list[Practice],
+        rate: CapitationRate,
+        lmc: Lmc,
+        officer: Contact,
+        icb: Organisation,
+        policy: DeadlinePolicy,
+        now: datetime,
+    ) -> tuple[DeregistrationCase, list[Effect]]:
+        case = cls(
+            escalation_id=escalation_id,
+            kind=KIND,
+            title=request.title,
+            lmc=lmc,
+            officer=officer,
+            payer=icb,
+            policy=policy,
+            status="collecting_returns",
+            request=request,
+            rate=rate,
+            practices=practices,
+            return_kind="groups",
+            returns_deadline=add_working_days(now, policy.practice_return_days),
+        )
+        context = [
+            ("ICB", icb.name),
+            ("Capitation rate", f"{format_pence(rate.pence_per_weighted_patient)} per weighted patient ({rate.year})"),
+        ]
+        effects = case.begin(now, context)
+        effects.append(
+            case.ask(
+                "icb_message",
+                icb,
+                ConfirmationRequest(
+                    topic="icb_message",
+                    title=f"Confirm the message to practices was sent: {request.title}",
+                    ask=[
+                        f"{icb.name} said it would write to practices on the outcome of {request.title}, on changes to the "
+                        "registration of new patients, and on plans to redistribute capitation to practices whose patients "
+                        "were deregistered. The LMC has not had confirmation that the message went out.",
+                        "Please confirm that it was sent, with its date or reference.",
+                    ],
+                    reference_label="Date sent, or the message's reference",
+                    deadline_days=policy.confirmation_days,
+                    facts=[("Incident", request.title)],
+                ),
+            )
+        )
+        return case, effects
+
+    def claim_for(self, record: ReturnRecord) -> int:
+        weighting = next((p.weighting for p in self.request.practices if p.ods == record.ods), Decimal(1))
+        return capitation_loss(
+            record.groups or [], weighting, self.rate.pence_per_weighted_patient, self.request.still_off_until
+        )
+
+    def facts(self) -> list[tuple[str, str]]:
+        facts = [
+            ("Reference", self.escalation_id),
+            ("Incident", self.title),
+            ("ICB", self.payer.name),
+            ("Practices", str(len(self.practices))),
+            ("Status", self.status.replace("_", " ")),
+            ("Rate", f"{format_pence(self.rate.pence_per_weighted_patient)} per weighted patient ({self.rate.year})"),
+        ]
+        if not self.returns_open:
+            facts.append(("Total loss", format_pence(self.total_claimed)))
+        if self.pot_pence is not None:
+            facts.append(("Pot confirmed", format_pence(self.pot_pence)))
+        for topic, child in self.children.items():
+            facts.append((topic.replace("_", " ").capitalize(), child.outcome or "open"))
+        return facts
+
+    def after_returns(self, now: datetime) -> list[Effect]:
+        self.status = "awaiting_pot"
+        schedule = [(ods, format_pence(pence)) for ods, pence in sorted(self.claimed.items())]
+        return [
+            self.ask(
+                "pot",
+                self.payer,
+                ConfirmationRequest(
+                    topic="pot",
+                    title=f"Confirm the capitation pot for redistribution: {self.title}",
+                    ask=[
+                        f"Practices report capitation lost through deregistrations in {self.title}: "
+                        f"{format_pence(self.total_claimed)} in total across {len(self.claimed)} practices, at "
+                        f"{format_pence(self.rate.pence_per_weighted_patient)} per weighted patient ({self.rate.year}); "
+                        f"{ROUNDING_RULE}.",
+                        "Please confirm the pot the ICB will redistribute and the date it will pay practices.",
+                    ],
+                    amount_label="Pot for redistribution (£)",
+                    date_label="Payment date",
+                    deadline_days=self.policy.response_days,
+                    facts=[("Incident", self.title), ("Total loss", format_pence(self.total_claimed)), *schedule],
+                ),
+            )
+        ]
+
+    def after_child(self, topic: str, child: ChildState, now: datetime) -> list[Effect]:
+        if topic != "pot" or child.outcome != "confirmed" or child.amount_pence is None:
+            return []
+        self.pot_pence = child.amount_pence
+        due = child.on_date or now.date()
+        return self.pay_shares(
+            child.amount_pence,
+            due,
+            f"{self.payer.name} is redistributing capitation lost through the deregistrations in {self.title}.",
+        )

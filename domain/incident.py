@@ -1,0 +1,304 @@
+"""What the two many-practice kinds share: an incident that collects a return from every
+affected practice, runs requests to payers alongside, and pays each practice its share.
+
+The incident itself holds little: practices run as their own cases (in cohorts), payers'
+confirmations and claims as child cases. It decides what happens next from what they
+report, and says so as commands its workflow carries out.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from domain.confirmation import ConfirmationRequest
+from domain.contacts import Organisation, Role
+from domain.escalation import AuditEffect, Command, Effect, EscalationCase, ResponseRefused
+from domain.money import allocate_largest_remainder, format_pence
+from domain.negotiation import response_detail
+from domain.practice_return import Practice, ReturnItem, ReturnRecord, ShareNotice
+from domain.responses import FieldSpec, ResponseInput, ResponseOutcome
+from domain.working_days import at_close_of_day, describe_deadline
+
+EXTEND_RETURNS = "extend_returns"
+CLOSE_RETURNS = "close_returns"
+CLOSE_INCIDENT = "close_incident"
+DECLARE_INTEREST = "declare_interest"
+
+
+class StartPractices(Command):
+    """Start a case for every affected practice."""
+
+    practices: list[Practice]
+    return_kind: Literal["counts", "groups"]
+    items: list[ReturnItem]
+    returns_deadline: datetime
+    context: list[tuple[str, str]]
+
+
+class TellPractices(Command):
+    """Tell every practice's case something: extend, close returns, shares, or close."""
+
+    message: Literal["extend", "close_returns", "shares", "close"]
+    deadline: datetime | None = None
+    shares: dict[str, ShareNotice] | None = None
+    reason: str | None = None
+
+
+class LoadReturns(Command):
+    """Read every practice's latest return; the case hears back through `on_returns_loaded`."""
+
+
+class StartChild(Command):
+    """Start a child case (a confirmation, or a claim) that reports back through `on_child_closed`."""
+
+    topic: str
+    child_id: str
+    payer: Organisation
+    confirmation: ConfirmationRequest | None = None
+    claimed_pence: int | None = None
+    claim_facts: list[tuple[str, str]] = Field(default_factory=list)
+
+
+class CloseChildren(Command):
+    reason: str
+
+
+class ChildState(BaseModel):
+    child_id: str
+    outcome: str | None = None
+    amount_pence: int | None = None
+    on_date: date | None = None
+    reference: str | None = None
+
+
+class IncidentCase(EscalationCase):
+    practices: list[Practice]
+    return_kind: Literal["counts", "groups"]
+    items: list[ReturnItem] = Field(default_factory=list)
+    returns_deadline: datetime
+    returns_open: bool = True
+    children: dict[str, ChildState] = Field(default_factory=dict)
+    claimed: dict[str, int] = Field(default_factory=dict)  # per practice, pence, when returns close
+    late_returns: list[str] = Field(default_factory=list)
+    shares: dict[str, int] = Field(default_factory=dict)
+    practices_settled: bool = False
+    closing_reason: str | None = None
+
+    # --- kinds decide --------------------------------------------------------------------
+    def claim_for(self, record: ReturnRecord) -> int:
+        """What one practice's return is worth, in pence."""
+        raise NotImplementedError
+
+    def after_returns(self, now: datetime) -> list[Effect]:
+        """Returns are in and priced (`claimed`): ask the payer for the money."""
+        raise NotImplementedError
+
+    def after_child(self, topic: str, child: ChildState, now: datetime) -> list[Effect]:
+        """A child case closed; kinds react to their own topics."""
+        return []
+
+    def must_wait_for(self) -> list[str]:
+        """Child topics that must close before the incident closes by itself."""
+        return [topic for topic, child in self.children.items() if child.outcome is None]
+
+    # --- shared behaviour ---------------------------------------------------------------
+    @property
+    def total_claimed(self) -> int:
+        return sum(self.claimed.values())
+
+    def begin(self, now: datetime, context: list[tuple[str, str]]) -> list[Effect]:
+        self.wait_until_date("returns", Role.PRACTICE, self.returns_deadline)
+        return [
+            AuditEffect(
+                event="incident_opened",
+                actor=self.officer.email,
+                detail={
+                    "practices": len(self.practices),
+                    "payer": self.payer.code,
+                    "returns_deadline": self.returns_deadline.isoformat(),
+                },
+            ),
+            StartPractices(
+                practices=self.practices,
+                return_kind=self.return_kind,
+                items=self.items,
+                returns_deadline=self.returns_deadline,
+                context=context,
+            ),
+        ]
+
+    def ask(self, topic: str, payer: Organisation, request: ConfirmationRequest) -> StartChild:
+        child_id = f"{self.escalation_id}-{topic.upper().replace('_', '-')}"
+        self.children[topic] = ChildState(child_id=child_id)
+        return StartChild(topic=topic, child_id=child_id, payer=payer, confirmation=request)
+
+    def next_timer(self) -> datetime | None:
+        return self.returns_deadline if self.returns_open else None
+
+    def on_timer(self, now: datetime) -> list[Effect]:
+        if not self.returns_open or now < self.returns_deadline:
+            return []
+        return [AuditEffect(event="returns_deadline_reached", actor="timer", detail={}), *self._close_returns()]
+
+    def _close_returns(self) -> list[Effect]:
+        self.returns_open = False
+        self.status = "returns_closed"
+        self.wait = None
+        self.touch()
+        return [TellPractices(message="close_returns"), LoadReturns()]
+
+    def on_returns_loaded(self, records: list[ReturnRecord], now: datetime) -> list[Effect]:
+        known = {p.ods for p in self.practices}
+        self.claimed = {r.ods: self.claim_for(r) for r in records if r.ods in known}
+        self.late_returns = sorted(r.ods for r in records if r.late)
+        missing = sorted(known - {r.ods for r in records})
+        self.touch()
+        return [
+            AuditEffect(
+                event="returns_collected",
+                actor="engine",
+                detail={"returned": len(self.claimed), "missing": missing, "total_pence": self.total_claimed},
+            ),
+            self.email_officer(
+                "returns-collected",
+                "Returns closed",
+                [
+                    f"{len(self.claimed)} of {len(self.practices)} practices returned, totalling "
+                    f"{format_pence(self.total_claimed)}.",
+                    *([f"No return from: {', '.join(missing)}."] if missing else []),
+                ],
+            ),
+            *self.after_returns(now),
+        ]
+
+    def on_child_closed(self, topic: str, child: ChildState, now: datetime) -> list[Effect]:
+        self.children[topic] = child
+        self.touch()
+        effects: list[Effect] = [
+            AuditEffect(
+                event="child_closed",
+                actor="engine",
+                detail={"topic": topic, "child": child.child_id, "outcome": child.outcome},
+            )
+        ]
+        effects += self.after_child(topic, child, now)
+        return effects + self._close_if_done()
+
+    def on_practices_settled(self) -> list[Effect]:
+        self.practices_settled = True
+        self.touch()
+        return [AuditEffect(event="practices_settled", actor="engine", detail={}), *self._close_if_done()]
+
+    def _close_if_done(self) -> list[Effect]:
+        if self.is_closed or not self.practices_settled or self.must_wait_for():
+            return []
+        self.close("settled")
+        return [
+            AuditEffect(event="closed", actor="engine", detail={"outcome": "settled"}),
+            self.email_officer("settled", "Incident settled and closed", ["Every practice has been settled."]),
+        ]
+
+    def pay_shares(self, pot: int, due: date, explanation: str) -> list[Effect]:
+        """Each practice's share of `pot`: its claim if the pot covers every claim, else pro rata by
+        claim with the largest remainders, so shares add up to the pot exactly."""
+        total = self.total_claimed
+        shares = dict(self.claimed) if pot >= total else allocate_largest_remainder(pot, self.claimed)
+        self.shares = shares
+        self.status = "paying"
+        self.touch()
+        notices = {
+            p.ods: ShareNotice(amount_pence=shares.get(p.ods, 0), due=due, explanation=explanation)
+            for p in self.practices
+        }
+        effects: list[Effect] = [
+            AuditEffect(
+                event="shares_allocated",
+                actor="engine",
+                detail={
+                    "pot_pence": pot,
+                    "total_claimed_pence": total,
+                    "allocated_pence": sum(shares.values()),
+                    "surplus_pence": max(pot - total, 0),
+                },
+            ),
+            TellPractices(message="shares", shares=notices),
+        ]
+        if pot > total:
+            effects.append(
+                self.email_officer(
+                    "surplus",
+                    "Pot exceeds the total loss: surplus reported",
+                    [
+                        f"The pot of {format_pence(pot)} exceeds the {format_pence(total)} claimed. Practices are paid their "
+                        f"claims; the surplus of {format_pence(pot - total)} is reported, not paid out.",
+                    ],
+                )
+            )
+        return effects
+
+    # --- the officer's actions on the incident ---------------------------------------------
+    def payer_actions(self) -> list[str]:
+        return []
+
+    def officer_actions(self) -> list[str]:
+        actions = [EXTEND_RETURNS, CLOSE_RETURNS] if self.returns_open else []
+        return [*actions, CLOSE_INCIDENT]
+
+    def action_labels(self) -> dict[str, str]:
+        return {
+            EXTEND_RETURNS: "Extend the return deadline",
+            CLOSE_RETURNS: "Close returns now",
+            CLOSE_INCIDENT: "Close the incident, with reasons",
+        }
+
+    def action_fields(self) -> dict[str, list[FieldSpec]]:
+        return {
+            EXTEND_RETURNS: [FieldSpec("on_date", "New return deadline", "date", True)],
+            CLOSE_RETURNS: [],
+            CLOSE_INCIDENT: [FieldSpec("reasons", "Reasons", "text", True)],
+        }
+
+    def check(self, response: ResponseInput) -> None:
+        self.check_actor(response)
+        if response.action == EXTEND_RETURNS:
+            if response.on_date is None:
+                raise ResponseRefused("on_date: give the new return deadline.")
+            if at_close_of_day(response.on_date) <= self.returns_deadline:
+                raise ResponseRefused(
+                    "on_date: the new deadline must be after the current one "
+                    f"({describe_deadline(self.returns_deadline)})."
+                )
+        if response.action == CLOSE_INCIDENT and not (response.reasons or "").strip():
+            raise ResponseRefused("reasons: say why the incident is being closed.")
+
+    def apply(self, response: ResponseInput, now: datetime) -> tuple[ResponseOutcome, list[Effect]]:
+        self.check(response)
+        audit = self.record_response(response.action, response.actor_email, response_detail(self.status, response))
+        effects: list[Effect] = [audit]
+        if response.action == EXTEND_RETURNS:
+            assert response.on_date is not None
+            self.returns_deadline = at_close_of_day(response.on_date)
+            self.wait_until_date("returns", Role.PRACTICE, self.returns_deadline)
+            effects.append(TellPractices(message="extend", deadline=self.returns_deadline))
+            message = f"Returns now close at {describe_deadline(self.returns_deadline)}."
+        elif response.action == CLOSE_RETURNS:
+            effects += self._close_returns()
+            message = "Returns closed; the schedule is being prepared."
+        else:
+            open_items = self.must_wait_for()
+            self.closing_reason = response.reasons
+            self.close("closed_by_officer")
+            effects += [
+                TellPractices(message="close", reason=response.reasons),
+                CloseChildren(reason=response.reasons or ""),
+                AuditEffect(
+                    event="closed",
+                    actor=response.actor_email,
+                    detail={"outcome": self.outcome, "open_items": open_items, "reasons": response.reasons},
+                ),
+            ]
+            message = "The incident is closed." + (f" Still open were: {', '.join(open_items)}." if open_items else "")
+        return ResponseOutcome(status=self.status, message=message), effects

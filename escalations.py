@@ -1,0 +1,195 @@
+"""Starting, reading and answering escalations through Temporal: shared by the officer's
+command line (`starter.py`) and the web app."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, date, datetime
+from typing import Any
+
+from pydantic import ValidationError
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+
+from domain.configuration import EscalationConfig
+from domain.deregistration import KIND as DEREGISTRATION_KIND
+from domain.deregistration import DeregistrationRequest
+from domain.practice_return import Practice
+from domain.responses import ResponseInput, ResponseOutcome
+from domain.unfunded_claim import KIND as CLAIM_KIND
+from domain.unfunded_claim import priced_claim
+from domain.validation import describe
+from settings import Settings
+from workflows import search_attributes as sa
+from workflows.deregistration import DeregistrationWorkflow, StartDeregistration
+from workflows.escalation_workflow import CaseView, EscalationWorkflow
+from workflows.unfunded_claim import StartClaim, UnfundedClaimWorkflow
+
+ID_PREFIX = {CLAIM_KIND: "UWC", DEREGISTRATION_KIND: "PDR"}
+_ID_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
+
+
+class InputRefused(Exception):
+    """Bad input, with the field named; nothing was started or changed."""
+
+
+def new_escalation_id(kind: str, today: date | None = None) -> str:
+    """A case reference that says nothing about patients or practices: kind, year, random."""
+    year = (today or datetime.now(UTC).date()).year
+    suffix = "".join(secrets.choice(_ID_ALPHABET) for _ in range(6))
+    return f"{ID_PREFIX[kind]}-{year}-{suffix}"
+
+
+def build_start_claim(config: EscalationConfig, data: dict[str, Any], escalation_id: str | None = None) -> StartClaim:
+    try:
+        claim = priced_claim(data, config.tariff)
+    except ValidationError as err:
+        raise InputRefused(describe(err)) from err
+    officer, payer = _officer_and_payer(config, claim.officer_email, "payer_code", claim.payer_code)
+    unpriced = [str(i) for i, line in enumerate(claim.lines) if line.unit_rate_pence == 0]
+    if unpriced:
+        raise InputRefused(f"lines.{unpriced[0]}.unit_rate_pence: no rate given and none in the tariff")
+    return StartClaim(
+        escalation_id=escalation_id or new_escalation_id(CLAIM_KIND),
+        claim=claim,
+        lmc=config.lmc,
+        officer=officer,
+        payer=payer,
+        policy=config.policy(CLAIM_KIND),
+    )
+
+
+def _validated(model: Any, data: dict[str, Any]) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        raise InputRefused(describe(err)) from err
+
+
+def _officer_and_payer(
+    config: EscalationConfig, officer_email: str, payer_field: str, payer_code: str
+) -> tuple[Any, Any]:
+    officer = config.lmc.officer(officer_email)
+    if officer is None:
+        raise InputRefused(f"officer_email: {officer_email} is not an officer of {config.lmc.name}")
+    try:
+        payer = config.organisation(payer_code)
+    except ValueError as err:
+        raise InputRefused(str(err).replace("payer_code", payer_field)) from err
+    return officer, payer
+
+
+def build_start_deregistration(
+    config: EscalationConfig, data: dict[str, Any], escalation_id: str | None = None
+) -> StartDeregistration:
+    request: DeregistrationRequest = _validated(DeregistrationRequest, data)
+    officer, icb = _officer_and_payer(config, request.officer_email, "icb_code", request.icb_code)
+    if icb.kind != "icb":
+        raise InputRefused(f"icb_code: {icb.code} is a {icb.kind}, not an ICB")
+    try:
+        rate = config.capitation_rate(request.rate_year)
+    except ValueError as err:
+        raise InputRefused(str(err)) from err
+    practices = [
+        _validated(
+            Practice,
+            {
+                "ods": p.ods,
+                "name": p.name,
+                "contact": {"name": p.contact_name, "title": "Practice manager", "email": p.contact_email},
+            },
+        )
+        for p in request.practices
+    ]
+    return StartDeregistration(
+        escalation_id=escalation_id or new_escalation_id(DEREGISTRATION_KIND),
+        request=request,
+        practices=practices,
+        rate=rate,
+        lmc=config.lmc,
+        officer=officer,
+        icb=icb,
+        policy=config.policy(DEREGISTRATION_KIND),
+    )
+
+
+async def start_deregistration(client: Client, settings: Settings, start: StartDeregistration) -> str:
+    await client.start_workflow(
+        DeregistrationWorkflow.run,
+        start,
+        id=start.escalation_id,
+        task_queue=settings.task_queue,
+        search_attributes=initial_attributes(DEREGISTRATION_KIND, start.icb.code, "collecting_returns"),
+    )
+    return start.escalation_id
+
+
+def initial_attributes(kind: str, payer_code: str, status: str) -> TypedSearchAttributes:
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(sa.KIND, kind),
+            SearchAttributePair(sa.STATUS, status),
+            SearchAttributePair(sa.PAYER, payer_code),
+        ]
+    )
+
+
+async def start_claim(client: Client, settings: Settings, start: StartClaim) -> str:
+    await client.start_workflow(
+        UnfundedClaimWorkflow.run,
+        start,
+        id=start.escalation_id,
+        task_queue=settings.task_queue,
+        search_attributes=initial_attributes(CLAIM_KIND, start.payer.code, "submitted"),
+    )
+    return start.escalation_id
+
+
+async def summary(client: Client, escalation_id: str) -> CaseView:
+    return await client.get_workflow_handle(escalation_id).query(EscalationWorkflow.summary)
+
+
+async def respond(client: Client, escalation_id: str, response: ResponseInput) -> ResponseOutcome:
+    """Send a response as a Temporal update; refused responses raise InputRefused with the reason."""
+    handle = client.get_workflow_handle(escalation_id)
+    try:
+        return await handle.execute_update(EscalationWorkflow.respond, response)
+    except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        raise InputRefused(getattr(cause, "message", None) or str(cause)) from err
+
+
+def list_query(kind: str | None, status: str | None, overdue: bool, stalled: bool = False) -> str:
+    clauses = [f"{sa.KIND.name} IS NOT NULL"]
+    for key, value in ((sa.KIND, kind), (sa.STATUS, status)):
+        if value:
+            if not value.replace("_", "").isalnum():
+                raise InputRefused(f"{key.name}: '{value}' is not a valid value")
+            clauses.append(f"{key.name} = '{value}'")
+    if overdue:
+        clauses.append(f"{sa.OVERDUE.name} = true")
+    if stalled:
+        clauses.append(f"{sa.STALLED.name} = true")
+    return " AND ".join(clauses)
+
+
+async def list_escalations(client: Client, query: str) -> list[dict[str, Any]]:
+    rows = []
+    async for wf in client.list_workflows(query):
+        attrs = wf.typed_search_attributes
+        deadline = attrs.get(sa.NEXT_DEADLINE)
+        rows.append(
+            {
+                "id": wf.id,
+                "kind": attrs.get(sa.KIND),
+                "status": attrs.get(sa.STATUS),
+                "payer": attrs.get(sa.PAYER),
+                "level": attrs.get(sa.LADDER_LEVEL),
+                "overdue": attrs.get(sa.OVERDUE),
+                "stalled": attrs.get(sa.STALLED),
+                "holder": attrs.get(sa.BALL_HOLDER),
+                "next_deadline": deadline.isoformat() if deadline else None,
+                "started": wf.start_time.isoformat(),
+            }
+        )
+    return rows

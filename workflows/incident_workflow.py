@@ -1,0 +1,165 @@
+"""The workflow half of the many-practice kinds: carries out an incident's commands by
+starting practice cohorts and child cases, relaying messages, and reporting back to the case.
+
+Its own history stays small (a handful of cohorts and children), so it never continues as
+new: that would drop the handles of the children it is waiting on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.returns import ReturnActivities
+    from domain.escalation import Command
+    from domain.incident import (
+        ChildState,
+        CloseChildren,
+        IncidentCase,
+        LoadReturns,
+        StartChild,
+        StartPractices,
+        TellPractices,
+    )
+    from workflows.confirmation import ConfirmationWorkflow, StartConfirmation
+    from workflows.escalation_workflow import ACTIVITY_RETRY, CaseView, CloseRequest, EscalationWorkflow
+    from workflows.practice import CloseReturns, ExtendReturns, StartPractice
+    from workflows.practice_cohort import COHORT_SIZE, CohortShares, PracticeCohortWorkflow, StartCohort
+
+
+def child_state(child_id: str, view: CaseView) -> ChildState:
+    case = view.case
+    return ChildState(
+        child_id=child_id,
+        outcome=view.outcome,
+        amount_pence=case.get("amount_pence", case.get("agreed_pence")),
+        on_date=case.get("on_date") or (case.get("payment_due") or "")[:10] or None,
+        reference=case.get("reference"),
+    )
+
+
+class IncidentWorkflow(EscalationWorkflow):
+    may_continue_as_new = False
+
+    def init_children(self) -> None:
+        self._cohorts: list[ChildWorkflowHandle[Any, Any]] = []
+        self._cohort_members: list[set[str]] = []
+        self._children: dict[str, ChildWorkflowHandle[Any, CaseView]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def incident(self) -> IncidentCase:
+        assert isinstance(self.case, IncidentCase)
+        return self.case
+
+    async def start_claim_child(self, command: StartChild) -> ChildWorkflowHandle[Any, CaseView]:
+        """Kinds that negotiate a claim start their claim workflow here."""
+        raise NotImplementedError
+
+    async def carry_out_command(self, command: Command) -> None:
+        if isinstance(command, StartPractices):
+            await self._start_cohorts(command)
+        elif isinstance(command, TellPractices):
+            await self._tell_practices(command)
+        elif isinstance(command, LoadReturns):
+            records = await workflow.execute_activity_method(
+                ReturnActivities.load_returns,
+                self.case.escalation_id,
+                start_to_close_timeout=timedelta(minutes=2),
+                retry_policy=ACTIVITY_RETRY,
+            )
+            self.outbox.extend(self.incident.on_returns_loaded(records, workflow.now()))
+        elif isinstance(command, StartChild):
+            await self._start_child(command)
+        elif isinstance(command, CloseChildren):
+            open_children = [h for t, h in self._children.items() if self.incident.children[t].outcome is None]
+            await asyncio.gather(
+                *(h.signal("close_by_parent", CloseRequest(reason=command.reason)) for h in open_children)
+            )
+        else:
+            await super().carry_out_command(command)
+
+    async def _start_cohorts(self, command: StartPractices) -> None:
+        case = self.incident
+        starts = [
+            StartPractice(
+                escalation_id=f"{case.escalation_id}-{p.ods}",
+                parent_id=case.escalation_id,
+                title=case.title,
+                practice=p,
+                return_kind=command.return_kind,
+                items=command.items,
+                returns_deadline=command.returns_deadline,
+                context=command.context,
+                lmc=case.lmc,
+                officer=case.officer,
+                payer=case.payer,
+                policy=case.policy,
+            )
+            for p in command.practices
+        ]
+        chunks = [starts[i : i + COHORT_SIZE] for i in range(0, len(starts), COHORT_SIZE)]
+        self._cohorts = list(
+            await asyncio.gather(
+                *(
+                    workflow.start_child_workflow(
+                        PracticeCohortWorkflow.run,
+                        StartCohort(cohort_id=f"{case.escalation_id}-C{n:02d}", practices=chunk),
+                        id=f"{case.escalation_id}-C{n:02d}",
+                        parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
+                    )
+                    for n, chunk in enumerate(chunks, start=1)
+                )
+            )
+        )
+        self._cohort_members = [{s.practice.ods for s in chunk} for chunk in chunks]
+        self._tasks.append(asyncio.create_task(self._await_cohorts()))
+
+    async def _await_cohorts(self) -> None:
+        await asyncio.gather(*self._cohorts)
+        self.outbox.extend(self.incident.on_practices_settled())
+
+    async def _tell_practices(self, command: TellPractices) -> None:
+        sends = []
+        for handle, members in zip(self._cohorts, self._cohort_members, strict=True):
+            if command.message == "extend":
+                assert command.deadline is not None
+                sends.append(handle.signal("extend", ExtendReturns(deadline=command.deadline)))
+            elif command.message == "close_returns":
+                sends.append(handle.signal("close_returns", CloseReturns()))
+            elif command.message == "shares":
+                shares = {ods: n for ods, n in (command.shares or {}).items() if ods in members}
+                sends.append(handle.signal("notify_shares", CohortShares(shares=shares)))
+            else:
+                sends.append(handle.signal("close_all", CloseRequest(reason=command.reason or "closed")))
+        await asyncio.gather(*sends)
+
+    async def _start_child(self, command: StartChild) -> None:
+        case = self.incident
+        if command.confirmation is not None:
+            handle: ChildWorkflowHandle[Any, CaseView] = await workflow.start_child_workflow(
+                ConfirmationWorkflow.run,
+                StartConfirmation(
+                    escalation_id=command.child_id,
+                    request=command.confirmation,
+                    lmc=case.lmc,
+                    officer=case.officer,
+                    payer=command.payer,
+                    policy=case.policy,
+                ),
+                id=command.child_id,
+                parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
+            )
+        else:
+            handle = await self.start_claim_child(command)
+        self._children[command.topic] = handle
+        self._tasks.append(asyncio.create_task(self._await_child(command.topic, command.child_id, handle)))
+
+    async def _await_child(self, topic: str, child_id: str, handle: ChildWorkflowHandle[Any, CaseView]) -> None:
+        view = await handle
+        self.outbox.extend(self.incident.on_child_closed(topic, child_state(child_id, view), workflow.now()))

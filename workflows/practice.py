@@ -1,0 +1,94 @@
+"""One practice's return and payment, as a child of its cohort; thin over `domain.practice_return`."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import BaseModel, Field
+
+    from activities.returns import ReturnActivities
+    from domain.contacts import Contact, Lmc, Organisation
+    from domain.escalation import Command, DeadlinePolicy
+    from domain.practice_return import Practice, PracticeCase, ReturnEffect, ReturnItem, ShareNotice
+    from workflows.escalation_workflow import ACTIVITY_RETRY, CaseView, EscalationWorkflow, Progress
+
+
+class CarriedPractice(BaseModel):
+    case: PracticeCase
+    progress: Progress
+
+
+class StartPractice(BaseModel):
+    escalation_id: str
+    parent_id: str
+    title: str
+    practice: Practice
+    return_kind: Literal["counts", "groups"]
+    items: list[ReturnItem] = Field(default_factory=list)
+    returns_deadline: datetime
+    context: list[tuple[str, str]] = Field(default_factory=list)
+    lmc: Lmc
+    officer: Contact
+    payer: Organisation
+    policy: DeadlinePolicy
+    carried: CarriedPractice | None = None
+
+
+class ExtendReturns(BaseModel):
+    deadline: datetime
+
+
+class CloseReturns(BaseModel):
+    reason: str = "returns closed"
+
+
+@workflow.defn(name="PracticeReturn")
+class PracticeWorkflow(EscalationWorkflow):
+    carried_model = CarriedPractice
+
+    @workflow.init
+    def __init__(self, start: StartPractice) -> None:
+        if start.carried is not None:
+            self.begin(start, start.carried.case, start.carried.progress, [])
+            return
+        case = PracticeCase(
+            escalation_id=start.escalation_id, kind="practice_return", title=start.title, lmc=start.lmc,
+            officer=start.officer, payer=start.payer, policy=start.policy, status="awaiting_return",
+            practice=start.practice, parent_id=start.parent_id, return_kind=start.return_kind, items=start.items,
+            returns_deadline=start.returns_deadline, context=start.context,
+        )  # fmt: skip
+        self.begin(start, case, None, case.opening())
+
+    @workflow.run
+    async def run(self, start: StartPractice) -> CaseView:
+        return await self.run_until_closed()
+
+    @workflow.signal
+    def extend(self, request: ExtendReturns) -> None:
+        assert isinstance(self.case, PracticeCase)
+        self.outbox.extend(self.case.extend(request.deadline))
+
+    @workflow.signal
+    def close_returns(self, request: CloseReturns) -> None:
+        assert isinstance(self.case, PracticeCase)
+        self.outbox.extend(self.case.close_returns())
+
+    @workflow.signal
+    def notify_share(self, notice: ShareNotice) -> None:
+        assert isinstance(self.case, PracticeCase)
+        self.outbox.extend(self.case.notify_share(notice, workflow.now()))
+
+    async def carry_out_command(self, command: Command) -> None:
+        if isinstance(command, ReturnEffect):
+            await workflow.execute_activity_method(
+                ReturnActivities.record_return,
+                command,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=ACTIVITY_RETRY,
+            )
+            return
+        await super().carry_out_command(command)
