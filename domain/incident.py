@@ -148,7 +148,11 @@ class IncidentCase(EscalationCase):
         self.status = "returns_closed"
         self.wait = None
         self.touch()
-        return [TellPractices(message="close_returns"), LoadReturns()]
+        return [TellPractices(message="close_returns")]
+
+    def on_returns_closed_everywhere(self) -> list[Effect]:
+        """Every practice has closed and stored its return: read them."""
+        return [LoadReturns()]
 
     def on_returns_loaded(self, records: list[ReturnRecord], now: datetime) -> list[Effect]:
         known = {p.ods for p in self.practices}
@@ -291,8 +295,9 @@ class IncidentCase(EscalationCase):
             open_items = self.must_wait_for()
             self.closing_reason = response.reasons
             self.close("closed_by_officer")
+            if not self.practices_settled:
+                effects.append(TellPractices(message="close", reason=response.reasons))
             effects += [
-                TellPractices(message="close", reason=response.reasons),
                 CloseChildren(reason=response.reasons or ""),
                 AuditEffect(
                     event="closed",

@@ -236,14 +236,17 @@ class PracticeCase(EscalationCase):
         return effects
 
     def close_returns(self) -> list[Effect]:
+        """Close returns and acknowledge: the acknowledgement follows any return still being
+        stored, so the incident reads returns only once every practice's is in place."""
         if self.status not in ("awaiting_return", "returned"):
-            return []
+            return [AcknowledgeReturnsClosed(ods=self.practice.ods)]
         self.status = "returns_closed"
         self.touch()
         return [
             AuditEffect(
                 event="returns_closed", actor="engine", detail={"ods": self.practice.ods, "returned": self.has_returned}
-            )
+            ),
+            AcknowledgeReturnsClosed(ods=self.practice.ods),
         ]
 
     def notify_share(self, notice: ShareNotice, now: datetime) -> list[Effect]:
@@ -359,3 +362,10 @@ class ReturnEffect(Command):
     kind: Literal["return"] = "return"
     parent_id: str
     record: ReturnRecord
+
+
+class AcknowledgeReturnsClosed(Command):
+    """Tell the cohort this practice's returns are closed and its return stored."""
+
+    kind: Literal["ack_closed"] = "ack_closed"
+    ods: str

@@ -47,16 +47,21 @@ class Inbox:
         self.messages.append(message_from_bytes(raw, policy=policy.default))  # type: ignore[arg-type]
         return "250 OK"
 
-    def for_case(self, escalation_id: str) -> list[EmailMessage]:
-        return [m for m in self.messages if f"[{escalation_id}]" in str(m["Subject"])]
+    def for_case(self, escalation_id: str, family: bool = False) -> list[EmailMessage]:
+        """Emails about one case; with `family`, its child cases' too (their IDs extend its own)."""
+        marker = f"[{escalation_id}" if family else f"[{escalation_id}]"
+        return [m for m in self.messages if marker in str(m["Subject"])]
 
-    async def wait_for(self, escalation_id: str, count: int, timeout: float = 20) -> list[EmailMessage]:
+    async def wait_for(
+        self, escalation_id: str, count: int, timeout: float = 20, family: bool = False
+    ) -> list[EmailMessage]:
         for _ in range(int(timeout * 20)):
-            found = self.for_case(escalation_id)
+            found = self.for_case(escalation_id, family)
             if len(found) >= count:
                 return found
             await asyncio.sleep(0.05)
-        raise AssertionError(f"expected {count} emails for {escalation_id}, got {len(self.for_case(escalation_id))}")
+        got = len(self.for_case(escalation_id, family))
+        raise AssertionError(f"expected {count} emails for {escalation_id}, got {got}")
 
 
 def body_text(message: EmailMessage, kind: str = "plain") -> str:

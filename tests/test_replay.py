@@ -53,12 +53,17 @@ async def complete_claim(env: WorkflowEnvironment, client: Client, settings: Set
     return eid
 
 
+async def replay_and_maybe_record(client: Client, workflow_id: str, name: str) -> None:
+    """Replay a finished run against the current code; with RECORD_HISTORIES=1 keep it too."""
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    await replayer().replay_workflow(history)
+    if os.environ.get("RECORD_HISTORIES"):
+        HISTORIES.mkdir(exist_ok=True)
+        (HISTORIES / f"{name}.json").write_text(history.to_json())
+
+
 async def test_a_complete_claim_replays_and_can_be_recorded(
     time_env: WorkflowEnvironment, time_client: Client, settings: Settings, inbox: Inbox
 ) -> None:
     eid = await complete_claim(time_env, time_client, settings, inbox)
-    history = await time_client.get_workflow_handle(eid).fetch_history()
-    await replayer().replay_workflow(history)
-    if os.environ.get("RECORD_HISTORIES"):
-        HISTORIES.mkdir(exist_ok=True)
-        (HISTORIES / "unfunded_claim_complete.json").write_text(history.to_json())
+    await replay_and_maybe_record(time_client, eid, "unfunded_claim_complete")

@@ -163,13 +163,18 @@ class EscalationWorkflow:
             await self._wait_for_change_or_deadline()
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._carry_out_effects()
+        await self.before_completing()
+        await self._carry_out_effects()
         return self.summary()
+
+    async def before_completing(self) -> None:
+        """Kinds with children let them finish first, rather than cancel them mid-step."""
 
     async def _wait_for_change_or_deadline(self) -> None:
         revision = self.case.revision
         wait = self.case.wait
         changed = lambda: bool(self.outbox) or self.case.revision != revision  # noqa: E731
-        deadline = wait.deadline if wait else None
+        deadline = self.case.next_timer()
         if deadline is None:
             await workflow.wait_condition(changed)
             return
@@ -183,10 +188,10 @@ class EscalationWorkflow:
             except TimeoutError:
                 pass
         workflow.logger.info(
-            "deadline missed",
+            "timer fired",
             extra={"escalation_id": self.case.escalation_id, "wait": wait.purpose if wait else None},
         )
-        self.outbox.extend(self.case.on_deadline_missed(workflow.now()))
+        self.outbox.extend(self.case.on_timer(workflow.now()))
 
     async def _carry_out_effects(self) -> None:
         while self.outbox:

@@ -26,10 +26,17 @@ with workflow.unsafe.imports_passed_through():
         StartPractices,
         TellPractices,
     )
+    from workflows.children import signal_if_running
     from workflows.confirmation import ConfirmationWorkflow, StartConfirmation
     from workflows.escalation_workflow import ACTIVITY_RETRY, CaseView, CloseRequest, EscalationWorkflow
     from workflows.practice import CloseReturns, ExtendReturns, StartPractice
-    from workflows.practice_cohort import COHORT_SIZE, CohortShares, PracticeCohortWorkflow, StartCohort
+    from workflows.practice_cohort import (
+        COHORT_SIZE,
+        CohortClosed,
+        CohortShares,
+        PracticeCohortWorkflow,
+        StartCohort,
+    )
 
 
 def child_state(child_id: str, view: CaseView) -> ChildState:
@@ -51,11 +58,23 @@ class IncidentWorkflow(EscalationWorkflow):
         self._cohort_members: list[set[str]] = []
         self._children: dict[str, ChildWorkflowHandle[Any, CaseView]] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._cohorts_closed: set[str] = set()
+        self._cohorts_done = False
+
+    @workflow.signal
+    def cohort_returns_closed(self, closed: CohortClosed) -> None:
+        """A cohort's practices have all closed returns and stored them; when every cohort has, read them."""
+        self._cohorts_closed.add(closed.cohort_id)
+        if len(self._cohorts_closed) == len(self._cohorts):
+            self.outbox.extend(self.incident.on_returns_closed_everywhere())
 
     @property
     def incident(self) -> IncidentCase:
         assert isinstance(self.case, IncidentCase)
         return self.case
+
+    async def before_completing(self) -> None:
+        await asyncio.gather(*self._tasks)
 
     async def start_claim_child(self, command: StartChild) -> ChildWorkflowHandle[Any, CaseView]:
         """Kinds that negotiate a claim start their claim workflow here."""
@@ -122,21 +141,24 @@ class IncidentWorkflow(EscalationWorkflow):
 
     async def _await_cohorts(self) -> None:
         await asyncio.gather(*self._cohorts)
+        self._cohorts_done = True
         self.outbox.extend(self.incident.on_practices_settled())
 
     async def _tell_practices(self, command: TellPractices) -> None:
+        if self._cohorts_done:
+            return
         sends = []
         for handle, members in zip(self._cohorts, self._cohort_members, strict=True):
             if command.message == "extend":
                 assert command.deadline is not None
-                sends.append(handle.signal("extend", ExtendReturns(deadline=command.deadline)))
+                sends.append(signal_if_running(handle, "extend", ExtendReturns(deadline=command.deadline)))
             elif command.message == "close_returns":
-                sends.append(handle.signal("close_returns", CloseReturns()))
+                sends.append(signal_if_running(handle, "close_returns", CloseReturns()))
             elif command.message == "shares":
                 shares = {ods: n for ods, n in (command.shares or {}).items() if ods in members}
-                sends.append(handle.signal("notify_shares", CohortShares(shares=shares)))
+                sends.append(signal_if_running(handle, "notify_shares", CohortShares(shares=shares)))
             else:
-                sends.append(handle.signal("close_all", CloseRequest(reason=command.reason or "closed")))
+                sends.append(signal_if_running(handle, "close_all", CloseRequest(reason=command.reason or "closed")))
         await asyncio.gather(*sends)
 
     async def _start_child(self, command: StartChild) -> None:

@@ -13,7 +13,14 @@ with workflow.unsafe.imports_passed_through():
     from activities.returns import ReturnActivities
     from domain.contacts import Contact, Lmc, Organisation
     from domain.escalation import Command, DeadlinePolicy
-    from domain.practice_return import Practice, PracticeCase, ReturnEffect, ReturnItem, ShareNotice
+    from domain.practice_return import (
+        AcknowledgeReturnsClosed,
+        Practice,
+        PracticeCase,
+        ReturnEffect,
+        ReturnItem,
+        ShareNotice,
+    )
     from workflows.escalation_workflow import ACTIVITY_RETRY, CaseView, EscalationWorkflow, Progress
 
 
@@ -36,6 +43,10 @@ class StartPractice(BaseModel):
     payer: Organisation
     policy: DeadlinePolicy
     carried: CarriedPractice | None = None
+
+
+class PracticeClosed(BaseModel):
+    ods: str
 
 
 class ExtendReturns(BaseModel):
@@ -89,6 +100,13 @@ class PracticeWorkflow(EscalationWorkflow):
                 command,
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=ACTIVITY_RETRY,
+            )
+            return
+        if isinstance(command, AcknowledgeReturnsClosed):
+            parent = workflow.info().parent
+            assert parent is not None, "a practice runs inside a cohort"
+            await workflow.get_external_workflow_handle(parent.workflow_id).signal(
+                "practice_returns_closed", PracticeClosed(ods=command.ods)
             )
             return
         await super().carry_out_command(command)

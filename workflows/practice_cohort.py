@@ -20,8 +20,9 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
     from domain.practice_return import ShareNotice
+    from workflows.children import signal_if_running
     from workflows.escalation_workflow import CaseView, CloseRequest
-    from workflows.practice import CloseReturns, ExtendReturns, PracticeWorkflow, StartPractice
+    from workflows.practice import CloseReturns, ExtendReturns, PracticeClosed, PracticeWorkflow, StartPractice
 
 COHORT_SIZE = 200
 
@@ -35,6 +36,10 @@ class CohortShares(BaseModel):
     shares: dict[str, ShareNotice]
 
 
+class CohortClosed(BaseModel):
+    cohort_id: str
+
+
 class CohortResult(BaseModel):
     outcomes: dict[str, str]
 
@@ -45,6 +50,9 @@ class PracticeCohortWorkflow:
     def __init__(self, start: StartCohort) -> None:
         self._handles: dict[str, ChildWorkflowHandle[Any, CaseView]] = {}
         self._started = False
+        self._closed: set[str] = set()
+        self._outcomes: dict[str, str] = {}
+        self._cohort_id = start.cohort_id
 
     @workflow.run
     async def run(self, start: StartCohort) -> CohortResult:
@@ -72,8 +80,8 @@ class PracticeCohortWorkflow:
         sends = []
         for ods, handle in self._handles.items():
             arg = make_arg(ods)
-            if arg is not None:
-                sends.append(handle.signal(signal, arg))
+            if arg is not None and ods not in self._outcomes:  # finished practices need no word
+                sends.append(signal_if_running(handle, signal, arg))
         await asyncio.gather(*sends)
 
     @workflow.signal
@@ -83,6 +91,17 @@ class PracticeCohortWorkflow:
     @workflow.signal
     async def close_returns(self, request: CloseReturns) -> None:
         await self._each("close_returns", lambda _: request)
+
+    @workflow.signal
+    async def practice_returns_closed(self, closed: PracticeClosed) -> None:
+        """A practice closed its returns; once all have, tell the incident."""
+        self._closed.add(closed.ods)
+        if len(self._closed) == len(self._handles) and self._started:
+            parent = workflow.info().parent
+            assert parent is not None, "a cohort runs inside an incident"
+            await workflow.get_external_workflow_handle(parent.workflow_id).signal(
+                "cohort_returns_closed", CohortClosed(cohort_id=self._cohort_id)
+            )
 
     @workflow.signal
     async def notify_shares(self, shares: CohortShares) -> None:

@@ -1,0 +1,191 @@
+"""Pathfinder deregistration redistribution: loss arithmetic, and the whole flow on the
+time-skipping server with real SMTP and audit."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+import escalations
+from domain.contacts import Role
+from domain.deregistration import capitation_loss
+from domain.responses import DeregisteredGroup, ResponseInput
+from persistence.audit_log import AuditLog
+from persistence.database import make_engine
+from settings import ROOT, Settings
+from tests.conftest import Inbox, body_text
+from tests.helpers import summary_of
+from tests.test_replay import replay_and_maybe_record
+from workflows.deregistration import DeregistrationWorkflow
+
+EXAMPLE = ROOT / "examples" / "deregistration_nwl_pathfinder.json"
+ICB_L1 = "pc.commissioning@nwlicb.example"
+RATE_2024 = 11250
+
+
+def group(patients: int, days: int | None = None, since: date | None = None) -> DeregisteredGroup:
+    if since is not None:
+        return DeregisteredGroup(patients=patients, still_off=True, off_since=since)
+    return DeregisteredGroup(patients=patients, days_off=days)
+
+
+@pytest.mark.parametrize(
+    ("groups", "weighting", "rate", "pence"),
+    [
+        ([group(20, 30)], "1.0", RATE_2024, 18493),  # 20 x 11250 x 30 / 365 = 18493.15
+        ([group(20, 30), group(5, 10)], "1.0", RATE_2024, 20034),  # (600 + 50) x 11250 / 365 = 20034.25
+        ([group(7, since=date(2025, 1, 1))], "1.05", RATE_2024, 20162),  # 89 days: 7 x 1.05 x 11250 x 89 / 365
+        ([group(1, 1)], "0.5", 365, 1),  # exactly half a penny rounds up
+        ([group(3, 365)], "1.0", 12190, 36570),  # a whole year at the 2025/26 rate
+    ],
+)
+def test_capitation_loss_matches_hand_worked_figures(
+    groups: list[DeregisteredGroup], weighting: str, rate: int, pence: int
+) -> None:
+    assert capitation_loss(groups, Decimal(weighting), rate, date(2025, 3, 31)) == pence
+
+
+def practice_reply(ods: str, action: str = "submit_return", **fields: Any) -> ResponseInput:
+    return ResponseInput(action=action, actor_email=f"pm.{ods.lower()}@nhs.example", actor_role=Role.PRACTICE, **fields)
+
+
+async def start_example(client: Client, settings: Settings) -> tuple[str, list[str]]:
+    data = json.loads(EXAMPLE.read_text())
+    eid = f"PDR-TEST-{uuid.uuid4().hex[:8].upper()}"
+    start = escalations.build_start_deregistration(settings.escalation_config(), data, eid)
+    await escalations.start_deregistration(client, settings, start)
+    return eid, [p["ods"] for p in data["practices"]]
+
+
+async def skip_to(env: WorkflowEnvironment, instant: datetime) -> None:
+    await env.sleep(instant - await env.get_current_time() + timedelta(minutes=1))
+
+
+async def test_deregistration_from_message_to_every_practice_paid(
+    time_env: WorkflowEnvironment, time_client: Client, settings: Settings, inbox: Inbox
+) -> None:
+    client = time_client
+    eid, codes = await start_example(client, settings)
+    await inbox.wait_for(eid, 13, family=True)  # 12 return requests and the ICB message request
+    returned, late, silent = codes[:9], codes[9], codes[10:]
+    for n, ods in enumerate(returned):
+        outcome = await escalations.respond(client, f"{eid}-{ods}", practice_reply(ods, groups=[group(10 + n, 30)]))
+        assert outcome.status == "returned"
+    # A correction replaces the first return.
+    await escalations.respond(client, f"{eid}-{returned[0]}", practice_reply(returned[0], groups=[group(20, 30)]))
+    with pytest.raises(escalations.InputRefused, match="not the contact"):
+        await escalations.respond(
+            client,
+            f"{eid}-{late}",
+            practice_reply(returned[1], groups=[group(1, 1)]).model_copy(
+                update={"actor_email": "pm.e85011@nhs.example"}
+            ),
+        )
+
+    incident = await summary_of(client, eid)
+    assert incident.wait is not None and incident.wait.deadline is not None
+    await skip_to(time_env, datetime.fromisoformat(incident.wait.deadline))
+    pot_request = await inbox.wait_for(f"{eid}-POT", 1)
+    assert pot_request[0]["To"].addresses[0].addr_spec == ICB_L1
+    for ods in [late, *silent]:
+        reminders = [m for m in inbox.for_case(f"{eid}-{ods}") if "Reminder" in str(m["Subject"])]
+        assert len(reminders) == 3, (ods, [str(m["Subject"]) for m in reminders])
+    assert not [m for m in inbox.for_case(f"{eid}-{returned[2]}") if "Reminder" in str(m["Subject"])]
+
+    outcome = await escalations.respond(client, f"{eid}-{late}", practice_reply(late, groups=[group(4, 15)]))
+    assert "flagged late" in outcome.message
+    view = await summary_of(client, eid)
+    claimed = view.case["claimed"]
+    assert set(claimed) == set(returned)  # the late return is recorded, not in the schedule
+    assert claimed[returned[0]] == 19418  # the correction: 20 x 1.05 x 11250 x 30 / 365 = 19417.81
+    assert claimed[returned[1]] == 10171  # 11 x 1.0 x 11250 x 30 / 365 = 10171.23
+    total = sum(claimed.values())
+
+    # The ICB confirms a pot smaller than the total, with a payment date.
+    pot = total - 1001
+    confirm = ResponseInput(
+        action="confirm", actor_email=ICB_L1, actor_role=Role.PAYER, amount_pence=pot, on_date=date(2027, 6, 30)
+    )
+    await escalations.respond(client, f"{eid}-POT", confirm)
+    for ods in returned:
+        await inbox.wait_for(f"{eid}-{ods}", 2)
+    view = await summary_of(client, eid)
+    shares = view.case["shares"]
+    assert sum(shares.values()) == pot
+    for ods in returned:
+        assert abs(shares[ods] * total - pot * claimed[ods]) < total
+        await escalations.respond(client, f"{eid}-{ods}", practice_reply(ods, action="confirm_receipt"))
+
+    # The ICB never confirms its message: reminders, the ladder, then stalled; the incident waits.
+    message_id = f"{eid}-ICB-MESSAGE"
+    while (waiting := (await summary_of(client, message_id)).wait) and waiting.deadline:
+        await skip_to(time_env, datetime.fromisoformat(waiting.deadline))
+    stalled = await summary_of(client, message_id)
+    assert stalled.stalled and stalled.ladder_level == 3
+    view = await summary_of(client, eid)
+    assert view.outcome is None and view.case["practices_settled"] is True
+
+    outcome = await escalations.respond(
+        client,
+        eid,
+        ResponseInput(
+            action="close_incident",
+            actor_email="ceo@lmc.example",
+            actor_role=Role.OFFICER,
+            reasons="Practices paid; the ICB's message is on the liaison agenda",
+        ),
+    )
+    assert "icb_message" in outcome.message
+    final = await client.get_workflow_handle_for(DeregistrationWorkflow.run, eid).result()
+    assert final.outcome == "closed_by_officer"
+    events = [r.event for r in AuditLog(make_engine(settings.database)).timeline(eid)]
+    assert {"returns_collected", "shares_allocated", "practices_settled", "closed"} <= set(events)
+    await replay_and_maybe_record(client, eid, "deregistration_complete")
+    await replay_and_maybe_record(client, f"{eid}-{returned[0]}", "practice_return_corrected_and_paid")
+    await replay_and_maybe_record(client, f"{eid}-POT", "confirmation_pot_confirmed")
+    await replay_and_maybe_record(client, f"{eid}-C01", "practice_cohort_complete")
+
+
+async def test_a_pot_larger_than_the_loss_pays_claims_and_reports_the_surplus(
+    time_env: WorkflowEnvironment, time_client: Client, settings: Settings, inbox: Inbox
+) -> None:
+    client = time_client
+    eid, codes = await start_example(client, settings)
+    await inbox.wait_for(eid, 13, family=True)
+    for ods in codes[:3]:
+        await escalations.respond(client, f"{eid}-{ods}", practice_reply(ods, groups=[group(12, 40)]))
+    await escalations.respond(
+        client, eid, ResponseInput(action="close_returns", actor_email="ceo@lmc.example", actor_role=Role.OFFICER)
+    )
+    await inbox.wait_for(f"{eid}-POT", 1)
+    claimed = (await summary_of(client, eid)).case["claimed"]
+    assert claimed[codes[1]] == 14795  # 12 x 11250 x 40 / 365 = 14794.52; codes[0] is weighted 1.05
+    confirm = ResponseInput(
+        action="confirm",
+        actor_email=ICB_L1,
+        actor_role=Role.PAYER,
+        amount_pence=sum(claimed.values()) + 500_00,
+        on_date=date(2027, 7, 1),
+    )
+    await escalations.respond(client, f"{eid}-POT", confirm)
+    surplus = [m for m in await inbox.wait_for(eid, 2) if "surplus" in str(m["Subject"])]
+    assert surplus and "surplus of £500.00" in body_text(surplus[0]).replace("\r\n", " ")
+    view = await summary_of(client, eid)
+    assert view.case["shares"] == claimed
+    for ods in codes[3:]:  # practices that sent nothing are told nothing is due, and close
+        final = await client.get_workflow_handle(f"{eid}-{ods}").result()
+        assert final["outcome"] == "nothing_due"
+    await escalations.respond(
+        client,
+        eid,
+        ResponseInput(
+            action="close_incident", actor_email="ceo@lmc.example", actor_role=Role.OFFICER, reasons="test over"
+        ),
+    )
