@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -119,6 +120,9 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("--amount-pence", type=int)
         if "date" in needs:
             p.add_argument("--date", dest="on_date", required=True, help="YYYY-MM-DD")
+        if "party" in needs:
+            p.add_argument("--party", dest="text", required=True, help="ODS code, or ICB or trust code")
+            p.add_argument("--nature", dest="reasons", default="", help="the nature of the interest")
     return parser
 
 
@@ -132,6 +136,7 @@ OFFICER_COMMANDS: dict[str, tuple[str, ...]] = {
     "extend-returns": ("date",),
     "close-returns": (),
     "close-incident": ("reasons",),
+    "declare-interest": ("party",),
 }
 
 
@@ -206,4 +211,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Skip interpreter finalisation: the Temporal client's native runtime thread can abort the
+    # process while Python tears down, turning a finished command into a crash.
+    os._exit(status)

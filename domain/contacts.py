@@ -41,12 +41,33 @@ class Organisation(BaseModel):
         return email.lower() in {c.email for c in self.ladder}
 
 
+class Interest(BaseModel):
+    """An officer's declared interest in a party (a practice's ODS code, an ICB's or trust's code).
+
+    A conflicted officer may view an escalation involving that party but not act on it."""
+
+    officer: str
+    party: str = Field(min_length=2, max_length=12)
+    nature: str = Field(default="", max_length=500)
+
+    @field_validator("officer")
+    @classmethod
+    def _lower(cls, value: str) -> str:
+        return value.lower()
+
+    @field_validator("party")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.strip().upper()
+
+
 class Lmc(BaseModel):
     """The committee raising escalations: its officers act; its chair is copied at level 3."""
 
     name: str = Field(min_length=1)
     officers: list[Contact] = Field(min_length=1)
     chair: Contact
+    interests: list[Interest] = Field(default_factory=list)
 
     def officer(self, email: str) -> Contact | None:
         return next((o for o in self.officers if o.email == email.lower()), None)

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from domain.contacts import Contact, Lmc, Organisation, Role
+from domain.contacts import Contact, Interest, Lmc, Organisation, Role
 from domain.responses import FieldSpec, ResponseInput, ResponseOutcome
 from domain.working_days import (
     add_working_days,
@@ -24,6 +24,14 @@ from domain.working_days import (
 )
 
 TOP_LEVEL = 3
+DECLARE_INTEREST = "declare_interest"
+COMMON_LABELS = {DECLARE_INTEREST: "Declare an interest in a party"}
+COMMON_FIELDS = {
+    DECLARE_INTEREST: [
+        FieldSpec("text", "Party (ODS code, or ICB or trust code)", "text", True),
+        FieldSpec("reasons", "Nature of the interest", "text"),
+    ]
+}
 
 
 class DeadlinePolicy(BaseModel):
@@ -107,6 +115,7 @@ class EscalationCase(BaseModel):
     ladder: Ladder = Field(default_factory=Ladder)
     wait: Wait | None = None
     revision: int = 0
+    declared_interests: list[Interest] = Field(default_factory=list)
 
     # --- what kinds provide -------------------------------------------------------------
     def payer_actions(self) -> list[str]:
@@ -169,8 +178,55 @@ class EscalationCase(BaseModel):
         if role is Role.PAYER:
             return self.payer_actions()
         if role is Role.OFFICER:
-            return self.officer_actions()
+            return [*self.officer_actions(), DECLARE_INTEREST]
         return self.practice_actions()
+
+    # --- conflicts of interest ----------------------------------------------------------
+    def parties(self) -> set[str]:
+        """Codes of the organisations this escalation involves; kinds add their practices."""
+        return {self.payer.code.upper()}
+
+    def conflict(self, response: ResponseInput) -> Interest | None:
+        """The declared interest that bars this officer from acting here, if any."""
+        if response.actor_role is not Role.OFFICER or response.action == DECLARE_INTEREST:
+            return None
+        parties = self.parties()
+        for interest in [*self.lmc.interests, *self.declared_interests]:
+            if interest.officer == response.actor_email.lower() and interest.party in parties:
+                return interest
+        return None
+
+    def refuse_for_conflict(self, response: ResponseInput, interest: Interest) -> tuple[str, AuditEffect]:
+        self.touch()
+        message = (
+            f"Refused: {response.actor_email} has declared an interest in {interest.party}"
+            + (f" ({interest.nature})" if interest.nature else "")
+            + ", a party to this escalation, so may view it but not act on it."
+        )
+        audit = AuditEffect(
+            event="refused:conflict_of_interest",
+            actor=response.actor_email,
+            detail={"action": response.action, "party": interest.party},
+        )
+        return message, audit
+
+    def declare_interest(self, response: ResponseInput) -> tuple[ResponseOutcome, list[Effect]]:
+        party = (response.text or "").strip().upper()
+        if not party:
+            raise ResponseRefused("text: name the party (an ODS code, or an ICB's or trust's code).")
+        interest = Interest(officer=response.actor_email, party=party, nature=response.reasons or "")
+        self.declared_interests.append(interest)
+        self.touch()
+        involved = party in self.parties()
+        audit = AuditEffect(
+            event="interest_declared",
+            actor=response.actor_email,
+            detail={"party": party, "nature": interest.nature, "party_involved": involved},
+        )
+        message = f"Interest in {party} recorded." + (
+            " It is a party to this escalation: you may view it but not act on it." if involved else ""
+        )
+        return ResponseOutcome(status=self.status, message=message), [audit]
 
     def practice_actions(self) -> list[str]:
         """Actions open to a practice (kinds with practice returns)."""

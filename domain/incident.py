@@ -104,6 +104,9 @@ class IncidentCase(EscalationCase):
         """Child topics that must close before the incident closes by itself."""
         return [topic for topic, child in self.children.items() if child.outcome is None]
 
+    def parties(self) -> set[str]:
+        return {*super().parties(), *(p.ods for p in self.practices)}
+
     # --- shared behaviour ---------------------------------------------------------------
     @property
     def total_claimed(self) -> int:

@@ -75,6 +75,9 @@ class PracticeCase(EscalationCase):
     def has_returned(self) -> bool:
         return self.counts is not None or self.groups is not None
 
+    def parties(self) -> set[str]:
+        return {*super().parties(), self.practice.ods}
+
     def practice_actions(self) -> list[str]:
         if self.status in ("awaiting_return", "returned", "returns_closed"):
             return [SUBMIT_RETURN]

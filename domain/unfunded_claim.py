@@ -207,6 +207,9 @@ class ClaimCase(NegotiationCase):
         ]
         return case, effects
 
+    def parties(self) -> set[str]:
+        return {*super().parties(), *self.claim.practices}
+
     def all_labels(self) -> dict[str, str]:
         return ACTION_LABELS
 

@@ -13,7 +13,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-import escalations as starter
+import escalations
 from domain.contacts import Role
 from domain.responses import ResponseInput
 from settings import ROOT, Settings
@@ -37,7 +37,7 @@ def example_data(**changes: Any) -> dict[str, Any]:
 
 def example_start(settings: Settings, **changes: Any) -> StartClaim:
     escalation_id = f"UWC-TEST-{uuid.uuid4().hex[:8].upper()}"
-    return starter.build_start_claim(settings.escalation_config(), example_data(**changes), escalation_id)
+    return escalations.build_start_claim(settings.escalation_config(), example_data(**changes), escalation_id)
 
 
 @asynccontextmanager
@@ -56,7 +56,7 @@ def officer(action: str, **fields: Any) -> ResponseInput:
 
 
 async def summary_of(client: Client, escalation_id: str) -> CaseView:
-    return await starter.summary(client, escalation_id)
+    return await escalations.summary(client, escalation_id)
 
 
 async def skip_past_deadline(env: WorkflowEnvironment, escalation_id: str) -> CaseView:

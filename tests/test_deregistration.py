@@ -89,6 +89,11 @@ async def test_deregistration_from_message_to_every_practice_paid(
             ),
         )
 
+    # The medical secretary declared an interest in Hanwell Surgery (E85013): may view, not act.
+    conflicted = ResponseInput(action="close_returns", actor_email="medsec@lmc.example", actor_role=Role.OFFICER)
+    with pytest.raises(escalations.InputRefused, match="declared an interest in E85013"):
+        await escalations.respond(client, eid, conflicted)
+    assert (await summary_of(client, eid)).case["returns_open"] is True
     incident = await summary_of(client, eid)
     assert incident.wait is not None and incident.wait.deadline is not None
     await skip_to(time_env, datetime.fromisoformat(incident.wait.deadline))
@@ -147,6 +152,7 @@ async def test_deregistration_from_message_to_every_practice_paid(
     assert final.outcome == "closed_by_officer"
     events = [r.event for r in AuditLog(make_engine(settings.database)).timeline(eid)]
     assert {"returns_collected", "shares_allocated", "practices_settled", "closed"} <= set(events)
+    assert "refused:conflict_of_interest" in events
     await replay_and_maybe_record(client, eid, "deregistration_complete")
     await replay_and_maybe_record(client, f"{eid}-{returned[0]}", "practice_return_corrected_and_paid")
     await replay_and_maybe_record(client, f"{eid}-POT", "confirmation_pot_confirmed")

@@ -99,3 +99,26 @@ async def test_bad_claim_files_are_refused_naming_the_field(
     bad.write_text(json.dumps({**example_data(), "summary": "Patient 9434765919 waited"}))
     code, _, err = await run_cli(env, "start-claim", str(bad))
     assert code == 2 and "summary" in err and "NHS number" in err
+
+
+async def test_deregistration_commands(
+    dev_env: WorkflowEnvironment, dev_worker: Worker, settings: Settings, inbox: Inbox
+) -> None:
+    env = cli_env(dev_env, settings)
+    code, out, err = await run_cli(
+        env, "start-deregistration", str(ROOT / "examples" / "deregistration_nwl_pathfinder.json")
+    )
+    assert code == 0, err
+    eid = out.strip().splitlines()[-1]
+    assert eid.startswith("PDR-") and "12 practices" in out
+    await inbox.wait_for(eid, 13, family=True)
+    code, out, _ = await run_cli(env, "show", eid)
+    assert code == 0 and "£112.50 per weighted patient (2024/25)" in out and "returns from practice" in out
+    code, _, err = await run_cli(env, "close-returns", eid, "--officer", "medsec@lmc.example")
+    assert code == 2 and "declared an interest in E85013" in err
+    code, _, err = await run_cli(env, "extend-returns", eid, "--date", "2020-01-01")
+    assert code == 2 and "on_date" in err
+    code, out, err = await run_cli(env, "close-incident", eid, "--reasons", "CLI test over")
+    assert code == 0, err
+    code, out, _ = await run_cli(env, "history", eid)
+    assert "refused:conflict_of_interest" in out and "Hash chain: verified" in out

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -13,9 +15,9 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-import escalations as starter
+import escalations
 from domain.contacts import Role
-from settings import Settings
+from settings import ROOT, Settings
 from tests.conftest import Inbox, body_text
 from tests.helpers import ICB_L1, example_start, officer
 from web.app import create_app
@@ -46,7 +48,7 @@ async def test_link_get_changes_nothing_and_post_acts(
     dev_env: WorkflowEnvironment, web: httpx.AsyncClient, settings: Settings, inbox: Inbox
 ) -> None:
     client = dev_env.client
-    eid = await starter.start_claim(client, settings, example_start(settings))
+    eid = await escalations.start_claim(client, settings, example_start(settings))
     [email] = await inbox.wait_for(eid, 1)
     path = link_path(body_text(email, "plain"))
 
@@ -55,7 +57,7 @@ async def test_link_get_changes_nothing_and_post_acts(
         assert page.status_code == 200 and "Acknowledge receipt" in page.text
     assert (await web.head(path)).status_code == 200
     assert await update_events(client, eid) == 0
-    assert (await starter.summary(client, eid)).status == "submitted"
+    assert (await escalations.summary(client, eid)).status == "submitted"
 
     bad = await web.post(path, data={"action": "accept_part", "amount": "12.345", "reasons": "Part only"})
     assert bad.status_code == 422 and "amount: an amount cannot have fractions of a penny" in bad.text
@@ -74,9 +76,9 @@ async def test_link_get_changes_nothing_and_post_acts(
 
     ok = await web.post(path, data={"action": "accept", "on_date": "2027-01-29"})
     assert ok.status_code == 200 and "29 January 2027" in ok.text
-    view = await starter.summary(client, eid)
+    view = await escalations.summary(client, eid)
     assert view.status == "payment_expected"
-    await starter.respond(client, eid, officer("withdraw", reasons="test over"))
+    await escalations.respond(client, eid, officer("withdraw", reasons="test over"))
     closed = await web.post(path, data={"action": "accept"})
     assert closed.status_code == 409 and "is closed (withdrawn)" in closed.text and "<form" not in closed.text
 
@@ -113,3 +115,36 @@ async def test_valid_link_to_unknown_escalation_is_not_found(web: httpx.AsyncCli
     grant = LinkGrant("UWC-2026-NOSUCH", ICB_L1, Role.PAYER, datetime.now(UTC) + timedelta(days=1))
     page = await web.get(f"/r/{sign_link(settings.link_key, grant)}")
     assert page.status_code == 404
+
+
+async def test_a_practice_sends_its_return_through_its_link(
+    dev_env: WorkflowEnvironment, web: httpx.AsyncClient, settings: Settings, inbox: Inbox
+) -> None:
+    data = json.loads((ROOT / "examples" / "deregistration_nwl_pathfinder.json").read_text())
+    data["practices"] = data["practices"][:2]
+    eid = f"PDR-WEB-{uuid.uuid4().hex[:6].upper()}"
+    start = escalations.build_start_deregistration(settings.escalation_config(), data, eid)
+    await escalations.start_deregistration(dev_env.client, settings, start)
+    ods = data["practices"][0]["ods"]
+    [request] = await inbox.wait_for(f"{eid}-{ods}", 1)
+    path = link_path(body_text(request))
+    page = await web.get(path)
+    assert page.status_code == 200 and "Days off the list" in page.text and "Send (or correct) your return" in page.text
+
+    missing_date = {"action": "submit_return", "groups.0.patients": "4", "groups.0.still_off": "on"}
+    bad = await web.post(path, data=missing_date)
+    assert bad.status_code == 422 and "off_since" in bad.text and 'value="4"' in bad.text
+    good = {
+        "action": "submit_return",
+        "groups.0.patients": "12",
+        "groups.0.days_off": "30",
+        "groups.1.patients": "3",
+        "groups.1.still_off": "on",
+        "groups.1.off_since": "2025-02-01",
+    }
+    done = await web.post(path, data=good)
+    assert done.status_code == 200 and "Return recorded" in done.text
+    view = await escalations.summary(dev_env.client, f"{eid}-{ods}")
+    assert view.case["groups"][0] == {"patients": 12, "days_off": 30, "still_off": False, "off_since": None}
+    closed = await escalations.respond(dev_env.client, eid, officer("close_incident", reasons="web test over"))
+    assert closed.status == "closed"

@@ -18,7 +18,17 @@ with workflow.unsafe.imports_passed_through():
     from activities.audit import AuditActivities, AuditEntry
     from activities.email import EmailActivities, EmailRequest
     from domain.contacts import Role
-    from domain.escalation import AuditEffect, Command, Effect, EmailEffect, EscalationCase, ResponseRefused
+    from domain.escalation import (
+        COMMON_FIELDS,
+        COMMON_LABELS,
+        DECLARE_INTEREST,
+        AuditEffect,
+        Command,
+        Effect,
+        EmailEffect,
+        EscalationCase,
+        ResponseRefused,
+    )
     from domain.responses import FieldSpec, ResponseInput, ResponseOutcome
     from workflows import search_attributes as sa
 
@@ -101,8 +111,16 @@ class EscalationWorkflow:
     # --- responses ----------------------------------------------------------------------
     @workflow.update
     async def respond(self, response: ResponseInput) -> ResponseOutcome:
+        interest = self.case.conflict(response)
+        if interest is not None:  # refused, and the refusal audited: hence here, not in the validator
+            message, audit = self.case.refuse_for_conflict(response, interest)
+            self.outbox.append(audit)
+            raise ApplicationError(message, type="ConflictOfInterest", non_retryable=True)
         try:
-            outcome, effects = self.case.apply(response, workflow.now())
+            if response.action == DECLARE_INTEREST:
+                outcome, effects = self.case.declare_interest(response)
+            else:
+                outcome, effects = self.case.apply(response, workflow.now())
         except ResponseRefused as refused:  # state moved between validation and handling
             raise ApplicationError(str(refused), type="ResponseRefused", non_retryable=True) from refused
         self.outbox.extend(effects)
@@ -115,7 +133,10 @@ class EscalationWorkflow:
     @respond.validator
     def _check_response(self, response: ResponseInput) -> None:
         try:
-            self.case.check(response)
+            if response.action == DECLARE_INTEREST:
+                self.case.check_actor(response)
+            else:
+                self.case.check(response)
         except ResponseRefused as refused:
             raise ApplicationError(str(refused), type="ResponseRefused", non_retryable=True) from refused
 
@@ -145,8 +166,8 @@ class EscalationWorkflow:
             payer_actions=case.actions_for(Role.PAYER),
             officer_actions=case.actions_for(Role.OFFICER),
             practice_actions=case.actions_for(Role.PRACTICE),
-            action_labels=case.action_labels(),
-            action_fields=case.action_fields(),
+            action_labels={**case.action_labels(), **COMMON_LABELS},
+            action_fields={**case.action_fields(), **COMMON_FIELDS},
             case=case.model_dump(mode="json"),
         )
 
