@@ -14,6 +14,8 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from domain.configuration import EscalationConfig
 from domain.deregistration import KIND as DEREGISTRATION_KIND
 from domain.deregistration import DeregistrationRequest
+from domain.pathology import KIND as PATHOLOGY_KIND
+from domain.pathology import PathologyRequest
 from domain.practice_return import Practice
 from domain.responses import ResponseInput, ResponseOutcome
 from domain.unfunded_claim import KIND as CLAIM_KIND
@@ -23,9 +25,10 @@ from settings import Settings
 from workflows import search_attributes as sa
 from workflows.deregistration import DeregistrationWorkflow, StartDeregistration
 from workflows.escalation_workflow import CaseView, EscalationWorkflow
+from workflows.pathology import PathologyWorkflow, StartPathology
 from workflows.unfunded_claim import StartClaim, UnfundedClaimWorkflow
 
-ID_PREFIX = {CLAIM_KIND: "UWC", DEREGISTRATION_KIND: "PDR"}
+ID_PREFIX = {CLAIM_KIND: "UWC", DEREGISTRATION_KIND: "PDR", PATHOLOGY_KIND: "PEC"}
 _ID_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
 
 
@@ -90,17 +93,7 @@ def build_start_deregistration(
         rate = config.capitation_rate(request.rate_year)
     except ValueError as err:
         raise InputRefused(str(err)) from err
-    practices = [
-        _validated(
-            Practice,
-            {
-                "ods": p.ods,
-                "name": p.name,
-                "contact": {"name": p.contact_name, "title": "Practice manager", "email": p.contact_email},
-            },
-        )
-        for p in request.practices
-    ]
+    practices = _practices(request.practices)
     return StartDeregistration(
         escalation_id=escalation_id or new_escalation_id(DEREGISTRATION_KIND),
         request=request,
@@ -111,6 +104,53 @@ def build_start_deregistration(
         icb=icb,
         policy=config.policy(DEREGISTRATION_KIND),
     )
+
+
+def _practices(entries: list[Any]) -> list[Practice]:
+    return [
+        _validated(
+            Practice,
+            {
+                "ods": p.ods,
+                "name": p.name,
+                "contact": {"name": p.contact_name, "title": "Practice manager", "email": p.contact_email},
+            },
+        )
+        for p in entries
+    ]
+
+
+def build_start_pathology(
+    config: EscalationConfig, data: dict[str, Any], escalation_id: str | None = None
+) -> StartPathology:
+    request: PathologyRequest = _validated(PathologyRequest, data)
+    officer, trust = _officer_and_payer(config, request.officer_email, "trust_code", request.trust_code)
+    _, icb = _officer_and_payer(config, request.officer_email, "icb_code", request.icb_code)
+    if trust.kind != "trust":
+        raise InputRefused(f"trust_code: {trust.code} is an {trust.kind}, not a trust")
+    if icb.kind != "icb":
+        raise InputRefused(f"icb_code: {icb.code} is a {icb.kind}, not an ICB")
+    return StartPathology(
+        escalation_id=escalation_id or new_escalation_id(PATHOLOGY_KIND),
+        request=request,
+        practices=_practices(request.practices),
+        lmc=config.lmc,
+        officer=officer,
+        trust=trust,
+        icb=icb,
+        policy=config.policy(PATHOLOGY_KIND),
+    )
+
+
+async def start_pathology(client: Client, settings: Settings, start: StartPathology) -> str:
+    await client.start_workflow(
+        PathologyWorkflow.run,
+        start,
+        id=start.escalation_id,
+        task_queue=settings.task_queue,
+        search_attributes=initial_attributes(PATHOLOGY_KIND, start.trust.code, "collecting_returns"),
+    )
+    return start.escalation_id
 
 
 async def start_deregistration(client: Client, settings: Settings, start: StartDeregistration) -> str:

@@ -30,11 +30,13 @@ from escalations import (
     InputRefused,
     build_start_claim,
     build_start_deregistration,
+    build_start_pathology,
     list_escalations,
     list_query,
     respond,
     start_claim,
     start_deregistration,
+    start_pathology,
     summary,
 )
 from persistence.audit_log import AuditLog
@@ -95,6 +97,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("start-claim", help="start an unfunded work claim from a JSON file")
     p.add_argument("file", type=Path)
+    p = sub.add_parser("start-pathology", help="start a pathology error compensation incident from a JSON file")
+    p.add_argument("file", type=Path)
     p = sub.add_parser("start-deregistration", help="start a Pathfinder deregistration redistribution from a JSON file")
     p.add_argument("file", type=Path)
     p = sub.add_parser("show", help="state, amounts, deadlines and who holds the ball")
@@ -148,6 +152,15 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         client = await connect(settings)
         print(f"Claim of {format_pence(start.claim.total_pence)} sent to {start.payer.name}.")
         print(await start_claim(client, settings, start))
+        return 0
+    if args.command == "start-pathology":
+        incident = build_start_pathology(settings.escalation_config(), json.loads(args.file.read_text()))
+        client = await connect(settings)
+        print(
+            f"Returns requested from {len(incident.practices)} practices; {incident.icb.name} asked about "
+            f"year-end recognition and {incident.trust.name} for its incident report."
+        )
+        print(await start_pathology(client, settings, incident))
         return 0
     if args.command == "start-deregistration":
         dereg = build_start_deregistration(settings.escalation_config(), json.loads(args.file.read_text()))

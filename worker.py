@@ -21,8 +21,10 @@ from persistence.practice_returns import PracticeReturns
 from persistence.sent_mail import SentMailLedger
 from settings import Settings
 from temporal_client import connect, ensure_search_attributes
+from workflows.compensation_claim import CompensationClaimWorkflow
 from workflows.confirmation import ConfirmationWorkflow
 from workflows.deregistration import DeregistrationWorkflow
+from workflows.pathology import PathologyWorkflow
 from workflows.practice import PracticeWorkflow
 from workflows.practice_cohort import PracticeCohortWorkflow
 from workflows.unfunded_claim import UnfundedClaimWorkflow
@@ -33,6 +35,8 @@ WORKFLOWS: Sequence[type] = [
     PracticeWorkflow,
     PracticeCohortWorkflow,
     DeregistrationWorkflow,
+    CompensationClaimWorkflow,
+    PathologyWorkflow,
 ]
 # Pure libraries the domain calls from workflow code; shared, not re-imported per run.
 PASSTHROUGH = ("pydantic", "pydantic_core", "email_validator")

@@ -13,6 +13,7 @@ class Role(StrEnum):
     PAYER = "payer"  # an ICB or trust contact
     OFFICER = "officer"  # an LMC officer
     PRACTICE = "practice"  # a practice manager
+    OBSERVER = "observer"  # told, copied, never acts (the ICB on a trust's claim)
 
 
 class Contact(BaseModel):

@@ -179,7 +179,9 @@ class EscalationCase(BaseModel):
             return self.payer_actions()
         if role is Role.OFFICER:
             return [*self.officer_actions(), DECLARE_INTEREST]
-        return self.practice_actions()
+        if role is Role.PRACTICE:
+            return self.practice_actions()
+        return []
 
     # --- conflicts of interest ----------------------------------------------------------
     def parties(self) -> set[str]:

@@ -159,7 +159,8 @@ class IncidentCase(EscalationCase):
 
     def on_returns_loaded(self, records: list[ReturnRecord], now: datetime) -> list[Effect]:
         known = {p.ods for p in self.practices}
-        self.claimed = {r.ods: self.claim_for(r) for r in records if r.ods in known}
+        # A return after the close is recorded and flagged, not claimed.
+        self.claimed = {r.ods: self.claim_for(r) for r in records if r.ods in known and not r.late}
         self.late_returns = sorted(r.ods for r in records if r.late)
         missing = sorted(known - {r.ods for r in records})
         self.touch()

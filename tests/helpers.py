@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -66,3 +67,13 @@ async def skip_past_deadline(env: WorkflowEnvironment, escalation_id: str) -> Ca
     deadline = datetime.fromisoformat(view.wait.deadline)
     await env.sleep(deadline - await env.get_current_time() + timedelta(minutes=1))
     return view
+
+
+async def settled_view(client: Client, escalation_id: str, ready: Any, timeout: float = 15) -> CaseView:
+    """The case's summary once `ready(view)` holds: children report back asynchronously."""
+    for _ in range(int(timeout * 10)):
+        view = await summary_of(client, escalation_id)
+        if ready(view):
+            return view
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{escalation_id} did not reach the expected state: {view.status}")

@@ -61,7 +61,7 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
             Role.PAYER: view.payer_actions,
             Role.OFFICER: view.officer_actions,
             Role.PRACTICE: view.practice_actions,
-        }[grant.role]
+        }.get(grant.role, [])
         context = {
             "view": view,
             "grant": grant,

@@ -67,11 +67,21 @@ class PracticeWorkflow(EscalationWorkflow):
             self.begin(start, start.carried.case, start.carried.progress, [])
             return
         case = PracticeCase(
-            escalation_id=start.escalation_id, kind="practice_return", title=start.title, lmc=start.lmc,
-            officer=start.officer, payer=start.payer, policy=start.policy, status="awaiting_return",
-            practice=start.practice, parent_id=start.parent_id, return_kind=start.return_kind, items=start.items,
-            returns_deadline=start.returns_deadline, context=start.context,
-        )  # fmt: skip
+            escalation_id=start.escalation_id,
+            kind="practice_return",
+            title=start.title,
+            lmc=start.lmc,
+            officer=start.officer,
+            payer=start.payer,
+            policy=start.policy,
+            status="awaiting_return",
+            practice=start.practice,
+            parent_id=start.parent_id,
+            return_kind=start.return_kind,
+            items=start.items,
+            returns_deadline=start.returns_deadline,
+            context=start.context,
+        )
         self.begin(start, case, None, case.opening())
 
     @workflow.run

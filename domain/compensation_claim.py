@@ -1,0 +1,121 @@
+"""A claim for compensation from a trust for an incident's workload, with the ICB copied:
+the shared negotiation, answered within the trust response time; agreement closes it
+and the incident pays each practice its share.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+
+from domain.contacts import Contact, Lmc, Organisation, Role
+from domain.escalation import AuditEffect, DeadlinePolicy, Effect
+from domain.money import format_pence
+from domain.negotiation import NegotiationCase, Status
+from domain.responses import ResponseInput
+from domain.working_days import at_close_of_day
+
+KIND = "compensation_claim"
+
+
+class CompensationClaimCase(NegotiationCase):
+    icb: Organisation
+    claim_facts: list[tuple[str, str]] = Field(default_factory=list)
+    payment_due: datetime | None = None
+
+    @classmethod
+    def open(
+        cls,
+        escalation_id: str,
+        title: str,
+        claimed_pence: int,
+        claim_facts: list[tuple[str, str]],
+        lmc: Lmc,
+        officer: Contact,
+        trust: Organisation,
+        icb: Organisation,
+        policy: DeadlinePolicy,
+        now: datetime,
+    ) -> tuple[CompensationClaimCase, list[Effect]]:
+        case = cls(
+            escalation_id=escalation_id,
+            kind=KIND,
+            title=title,
+            lmc=lmc,
+            officer=officer,
+            payer=trust,
+            policy=policy,
+            status=Status.SUBMITTED,
+            claimed_pence=claimed_pence,
+            icb=icb,
+            claim_facts=claim_facts,
+        )
+        case.wait_for("acknowledgement", Role.PAYER, policy.acknowledgement_days, now)
+        return case, [
+            AuditEffect(
+                event="submitted",
+                actor=officer.email,
+                detail={"payer": trust.code, "icb": icb.code, "claimed_pence": claimed_pence},
+            ),
+            case.email_payer(
+                "submitted",
+                f"Compensation claim: {title}",
+                [
+                    f"{lmc.name} claims {format_pence(claimed_pence)} compensation on behalf of the practices whose "
+                    f"workload returns are scheduled below, for the work {trust.name}'s error created. "
+                    f"{icb.name} is copied.",
+                    f"Please acknowledge receipt by {case.deadline_text()}, using the link below, and respond in full "
+                    f"within {policy.trust_response_days} working days of acknowledging.",
+                ],
+            ),
+        ]
+
+    def decision_days(self) -> int:
+        return self.policy.trust_response_days
+
+    def payer_cc(self) -> list[Contact]:
+        return [*super().payer_cc(), self.icb.contact_at(1)]
+
+    def parties(self) -> set[str]:
+        return {*super().parties(), self.icb.code.upper()}
+
+    def facts(self) -> list[tuple[str, str]]:
+        facts = [
+            ("Reference", self.escalation_id),
+            ("Claim", self.title),
+            ("Trust", self.payer.name),
+            ("ICB (copied)", self.icb.name),
+            *self.claim_facts,
+            *self.money_facts(),
+        ]
+        if self.payment_due is not None:
+            facts.append(("Payment expected by", f"{self.payment_due:%-d %B %Y}"))
+        return facts
+
+    def on_agreed(self, response: ResponseInput, now: datetime) -> str:
+        if response.on_date is not None and response.action == "accept":
+            self.payment_due = at_close_of_day(response.on_date)
+        else:
+            self.payment_due = self.default_payment_date(now)
+        self.close("agreed")
+        return f"Agreed. Each practice is told its share, due by {self.payment_due:%-d %B %Y}."
+
+    def on_deadline_missed(self, now: datetime) -> list[Effect]:
+        """The shared ladder; when it stalls at the trust's top, the ICB is told as well."""
+        was_stalled = self.ladder.stalled
+        effects = super().on_deadline_missed(now)
+        if self.ladder.stalled and not was_stalled:
+            effects.append(
+                self.email_to(
+                    self.icb.contact_at(1),
+                    Role.OBSERVER,
+                    "stalled-icb-told",
+                    f"{self.payer.name} has not responded to the compensation claim",
+                    [
+                        f"The LMC's claim for {self.title} has had no response from {self.payer.name}, even from "
+                        f"its {self.payer_contact.title}. The LMC asks the ICB, as commissioner, to intervene.",
+                    ],
+                )
+            )
+        return effects

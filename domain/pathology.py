@@ -1,0 +1,216 @@
+"""Pathology error compensation (DOMAIN.md, kind 2): a lab error made work for many
+practices. Collect each practice's workload return, claim compensation from the trust
+(ICB copied), ask the ICB to recognise the impact at year-end reconciliation and the trust
+to confirm its incident report, then pay each practice its share.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, Field, model_validator
+
+from domain.confirmation import ConfirmationRequest
+from domain.contacts import Contact, Lmc, Organisation
+from domain.escalation import DeadlinePolicy, Effect
+from domain.identifiers import FreeText, OdsCode
+from domain.incident import ChildState, IncidentCase, StartChild
+from domain.money import Pence, format_pence
+from domain.practice_return import Practice, ReturnItem, ReturnRecord
+from domain.working_days import add_working_days, at_close_of_day
+
+KIND = "pathology_error"
+CLAIM = "claim"
+YEAR_END = "year_end"
+REPORT = "incident_report"
+
+
+class TariffItem(BaseModel):
+    key: str = Field(pattern=r"^[a-z_]+$")
+    label: FreeText = Field(min_length=1, max_length=120)
+    rate_pence: Pence
+
+
+class IncidentPractice(BaseModel):
+    ods: OdsCode
+    name: FreeText = Field(min_length=1, max_length=200)
+    contact_name: FreeText = Field(min_length=1, max_length=200)
+    contact_email: str
+
+
+class PathologyRequest(BaseModel):
+    """What an officer submits (`starter.py start-pathology FILE`)."""
+
+    title: FreeText = Field(min_length=3, max_length=200)
+    trust_code: str
+    icb_code: str
+    officer_email: str
+    service: FreeText = Field(min_length=2, max_length=200)
+    test: FreeText = Field(min_length=2, max_length=200)
+    error_start: date
+    error_end: date
+    description: FreeText = Field(min_length=3, max_length=4000)
+    tariff: list[TariffItem] = Field(min_length=1)
+    practices: list[IncidentPractice] = Field(min_length=1)
+    return_deadline: date | None = None  # default: the policy's practice return days
+    year_end_reconciliation_date: date
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PathologyRequest:
+        if self.error_end < self.error_start:
+            raise ValueError("error_end is before error_start")
+        codes = [p.ods for p in self.practices]
+        if len(codes) != len(set(codes)):
+            raise ValueError("practices: each ODS code must appear once")
+        keys = [t.key for t in self.tariff]
+        if len(keys) != len(set(keys)):
+            raise ValueError("tariff: each key must appear once")
+        return self
+
+
+class PathologyCase(IncidentCase):
+    request: PathologyRequest
+    icb: Organisation
+    agreed_pence: int | None = None
+    item_totals: dict[str, int] = Field(default_factory=dict)
+
+    @classmethod
+    def open(
+        cls,
+        escalation_id: str,
+        request: PathologyRequest,
+        practices: list[Practice],
+        lmc: Lmc,
+        officer: Contact,
+        trust: Organisation,
+        icb: Organisation,
+        policy: DeadlinePolicy,
+        now: datetime,
+    ) -> tuple[PathologyCase, list[Effect]]:
+        deadline = (
+            at_close_of_day(request.return_deadline)
+            if request.return_deadline
+            else add_working_days(now, policy.practice_return_days)
+        )
+        case = cls(
+            escalation_id=escalation_id,
+            kind=KIND,
+            title=request.title,
+            lmc=lmc,
+            officer=officer,
+            payer=trust,
+            policy=policy,
+            status="collecting_returns",
+            request=request,
+            icb=icb,
+            practices=practices,
+            return_kind="counts",
+            returns_deadline=deadline,
+            items=[ReturnItem(key=t.key, label=t.label, rate_pence=t.rate_pence) for t in request.tariff],
+        )
+        window = f"{request.error_start:%-d %b %Y} to {request.error_end:%-d %b %Y}"
+        context = [("Trust", trust.name), ("Test", f"{request.test} ({request.service})"), ("Error window", window)]
+        effects = case.begin(now, context)
+        effects.append(
+            case.ask(
+                YEAR_END,
+                icb,
+                ConfirmationRequest(
+                    topic=YEAR_END,
+                    title=f"Recognise the {request.test} error at year-end reconciliation",
+                    ask=[
+                        f"{trust.name}'s {request.test} error ({window}) created inappropriate workload for "
+                        f"{len(practices)} practices. {request.description}",
+                        "Please confirm that year-end reconciliation of enhanced services will include a mechanism to "
+                        "recognise its impact on practices' achievement, or tell us that it will not, with reasons.",
+                    ],
+                    reference_label="Describe the mechanism",
+                    may_refuse=True,
+                    deadline_date=request.year_end_reconciliation_date,
+                    facts=[("Incident", request.title), ("Error window", window)],
+                ),
+            )
+        )
+        effects.append(
+            case.ask(
+                REPORT,
+                trust,
+                ConfirmationRequest(
+                    topic=REPORT,
+                    title=f"Confirm the incident report on the {request.test} error was sent",
+                    ask=[
+                        f"The LMC asks {trust.name}, supported by {icb.name}, for its report on the {request.test} "
+                        "error, including the learning on preventing and managing future problems.",
+                        "Please confirm the report was sent, with its reference or address.",
+                    ],
+                    reference_label="Report reference or URL",
+                    deadline_days=policy.response_days,
+                    facts=[("Incident", request.title), ("Error window", window)],
+                ),
+            )
+        )
+        return case, effects
+
+    def parties(self) -> set[str]:
+        return {*super().parties(), self.icb.code.upper()}
+
+    def claim_for(self, record: ReturnRecord) -> int:
+        counts = record.counts or {}
+        return sum(counts.get(t.key, 0) * t.rate_pence for t in self.request.tariff)
+
+    def facts(self) -> list[tuple[str, str]]:
+        facts = [
+            ("Reference", self.escalation_id),
+            ("Incident", self.title),
+            ("Trust", self.payer.name),
+            ("ICB", self.icb.name),
+            ("Practices", str(len(self.practices))),
+            ("Status", self.status.replace("_", " ")),
+        ]
+        if not self.returns_open:
+            facts.append(("Claimed", format_pence(self.total_claimed)))
+            if self.late_returns:
+                facts.append(("Late returns (not claimed)", ", ".join(self.late_returns)))
+        if self.agreed_pence is not None:
+            facts.append(("Agreed", format_pence(self.agreed_pence)))
+        for topic, child in self.children.items():
+            facts.append((topic.replace("_", " ").capitalize(), child.outcome or "open"))
+        return facts
+
+    def after_returns(self, now: datetime) -> list[Effect]:
+        self.status = "claiming"
+        child_id = f"{self.escalation_id}-CLAIM"
+        self.children[CLAIM] = ChildState(child_id=child_id)
+        schedule = [(f"{ods}", format_pence(pence)) for ods, pence in sorted(self.claimed.items())]
+        return [
+            StartChild(
+                topic=CLAIM,
+                child_id=child_id,
+                payer=self.payer,
+                claimed_pence=self.total_claimed,
+                claim_facts=[
+                    ("Practices claiming", str(len(self.claimed))),
+                    *((f"{t.label} (count)", str(self.item_totals.get(t.key, 0))) for t in self.request.tariff),
+                    *schedule[:60],
+                    *([("…", f"{len(schedule) - 60} more practices in the schedule")] if len(schedule) > 60 else []),
+                ],
+            )
+        ]
+
+    def on_returns_loaded(self, records: list[ReturnRecord], now: datetime) -> list[Effect]:
+        on_time = [r for r in records if not r.late]
+        self.item_totals = {t.key: sum((r.counts or {}).get(t.key, 0) for r in on_time) for t in self.request.tariff}
+        return super().on_returns_loaded(records, now)
+
+    def after_child(self, topic: str, child: ChildState, now: datetime) -> list[Effect]:
+        if topic != CLAIM:
+            return []
+        if child.outcome == "agreed" and child.amount_pence is not None:
+            self.agreed_pence = child.amount_pence
+            return self.pay_shares(
+                child.amount_pence,
+                child.on_date or now.date(),
+                f"{self.payer.name} has agreed {format_pence(child.amount_pence)} compensation for the "
+                f"{self.request.test} error; this is your practice's share, pro rata to its return.",
+            )
+        return self.pay_shares(0, now.date(), "The compensation claim closed without agreement: nothing is due.")

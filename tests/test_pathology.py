@@ -1,0 +1,183 @@
+"""Pathology error compensation on the time-skipping server, with real SMTP and audit."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+import escalations
+from domain.contacts import Role
+from domain.responses import ResponseInput
+from persistence.audit_log import AuditLog
+from persistence.database import make_engine
+from settings import ROOT, Settings
+from tests.conftest import Inbox
+from tests.helpers import settled_view, summary_of
+from tests.test_replay import replay_and_maybe_record
+from workflows.pathology import PathologyWorkflow
+
+EXAMPLE = ROOT / "examples" / "pathology_nwl_uacr.json"
+TRUST_L1, TRUST_L2 = "gp.liaison@imperial.example", "medical.director@imperial.example"
+ICB_L1 = "pc.commissioning@nwlicb.example"
+OFFICER = "ceo@lmc.example"
+
+
+def practice(ods: str, action: str = "submit_return", **fields: Any) -> ResponseInput:
+    return ResponseInput(action=action, actor_email=f"pm.{ods.lower()}@nhs.example", actor_role=Role.PRACTICE, **fields)
+
+
+def counts(n: int) -> dict[str, int]:
+    return {"patients_reviewed": 10 + n, "recall_appointments": n, "repeat_tests": 2 * n, "admin_hours": 1}
+
+
+def value(n: int) -> int:
+    return (10 + n) * 1200 + n * 2500 + 2 * n * 800 + 3000
+
+
+async def start_example(client: Client, settings: Settings, **changes: Any) -> tuple[str, list[str]]:
+    data = {**json.loads(EXAMPLE.read_text()), **changes}
+    eid = f"PEC-TEST-{uuid.uuid4().hex[:8].upper()}"
+    start = escalations.build_start_pathology(settings.escalation_config(), data, eid)
+    await escalations.start_pathology(client, settings, start)
+    return eid, [p["ods"] for p in data["practices"]]
+
+
+async def skip_to(env: WorkflowEnvironment, instant: datetime | str) -> None:
+    when = datetime.fromisoformat(instant) if isinstance(instant, str) else instant
+    await env.sleep(when - await env.get_current_time() + timedelta(minutes=1))
+
+
+def addressed(message: Any) -> tuple[str, set[str]]:
+    cc = {a.addr_spec for a in message["Cc"].addresses} if message["Cc"] else set()
+    return message["To"].addresses[0].addr_spec, cc
+
+
+async def test_an_incident_from_returns_to_every_practice_paid(
+    time_env: WorkflowEnvironment, time_client: Client, settings: Settings, inbox: Inbox
+) -> None:
+    client = time_client
+    # Year-end a few months ahead of the test server's clock, wherever earlier tests left it.
+    year_end = ((await time_env.get_current_time()) + timedelta(days=150)).date().isoformat()
+    eid, codes = await start_example(client, settings, year_end_reconciliation_date=year_end)
+    await inbox.wait_for(eid, 42, family=True)  # 40 return requests, the ICB's year-end and the trust's report
+    on_time, late, silent = codes[:30], codes[30], codes[31:]
+    for n, ods in enumerate(on_time):
+        await escalations.respond(client, f"{eid}-{ods}", practice(ods, counts=counts(n)))
+    await escalations.respond(client, f"{eid}-{on_time[0]}", practice(on_time[0], counts=counts(50)))  # corrected
+    try:
+        await escalations.respond(client, f"{eid}-{on_time[1]}", practice(on_time[1], counts={"patients_reviewed": 3}))
+        raise AssertionError("an incomplete return was accepted")
+    except escalations.InputRefused as refused:
+        assert "counts.recall_appointments" in str(refused)
+
+    incident = await summary_of(client, eid)
+    assert incident.wait is not None and incident.wait.deadline is not None
+    await skip_to(time_env, incident.wait.deadline)
+    [claim] = await inbox.wait_for(f"{eid}-CLAIM", 1)
+    to, cc = addressed(claim)
+    assert to == TRUST_L1 and {ICB_L1, OFFICER} <= cc
+    for ods in [late, *silent]:
+        subjects = [str(m["Subject"]) for m in inbox.for_case(f"{eid}-{ods}")]
+        assert sum("Reminder" in s for s in subjects) == 3, subjects  # 5 and 2 working days before, and on the day
+    assert not any("Reminder" in str(m["Subject"]) for m in inbox.for_case(f"{eid}-{on_time[5]}"))
+
+    outcome = await escalations.respond(client, f"{eid}-{late}", practice(late, counts=counts(3)))
+    assert "flagged late" in outcome.message
+    view = await summary_of(client, eid)
+    claimed = view.case["claimed"]
+    assert late not in claimed and len(claimed) == 30
+    assert claimed[on_time[0]] == value(50) and claimed[on_time[7]] == value(7)
+    total = sum(claimed.values())
+
+    claim_id = f"{eid}-CLAIM"
+    payer = {"actor_email": TRUST_L1, "actor_role": Role.PAYER}
+    await escalations.respond(client, claim_id, ResponseInput(action="acknowledge", **payer))
+    offer = total * 3 // 4
+    await escalations.respond(
+        client,
+        claim_id,
+        ResponseInput(action="accept_part", amount_pence=offer, reasons="Admin time not accepted", **payer),
+    )
+    await escalations.respond(
+        client, claim_id, ResponseInput(action="accept_offer", actor_email=OFFICER, actor_role=Role.OFFICER)
+    )
+    for ods in on_time:
+        await inbox.wait_for(f"{eid}-{ods}", 2)
+    view = await summary_of(client, eid)
+    shares = view.case["shares"]
+    assert sum(shares.values()) == offer
+    assert all(abs(shares[o] * total - offer * claimed[o]) < total for o in on_time)
+
+    # The trust confirms its report; half the practices confirm receipt, the rest are chased.
+    await escalations.respond(
+        client,
+        f"{eid}-INCIDENT-REPORT",
+        ResponseInput(action="confirm", text="https://imperial.example/uacr-report", **payer),
+    )
+    for ods in on_time[:15]:
+        await escalations.respond(client, f"{eid}-{ods}", practice(ods, action="confirm_receipt"))
+    due = (await summary_of(client, f"{eid}-{on_time[20]}")).wait
+    assert due is not None and due.deadline is not None
+    await skip_to(time_env, due.deadline)
+    chased = [str(m["Subject"]) for m in await inbox.wait_for(f"{eid}-{on_time[20]}", 4)]
+    assert any("Has your payment arrived" in s for s in chased) and any("payment overdue" in s for s in chased)
+    for ods in on_time[15:]:
+        await escalations.respond(client, f"{eid}-{ods}", practice(ods, action="confirm_receipt"))
+
+    # Practices are settled, but the ICB has not answered on year-end: the incident stays open.
+    view = await settled_view(client, eid, lambda v: v.case["practices_settled"])
+    assert view.outcome is None
+    year_end_wait = (await summary_of(client, f"{eid}-YEAR-END")).wait
+    assert year_end_wait is not None and year_end_wait.deadline is not None
+    await skip_to(time_env, year_end_wait.deadline)  # the reconciliation date passes: reminder
+    reminded = (await inbox.wait_for(f"{eid}-YEAR-END", 2))[-1]
+    assert "Reminder" in str(reminded["Subject"]) and addressed(reminded)[0] == ICB_L1
+    icb = {"actor_email": ICB_L1, "actor_role": Role.PAYER}
+    await escalations.respond(
+        client, f"{eid}-YEAR-END", ResponseInput(action="refuse", reasons="No mechanism this year", **icb)
+    )
+    final = await client.get_workflow_handle_for(PathologyWorkflow.run, eid).result()
+    assert final.outcome == "settled"
+    events = [r.event for r in AuditLog(make_engine(settings.database)).timeline(eid)]
+    assert {"returns_collected", "shares_allocated", "practices_settled", "closed"} <= set(events)
+    await replay_and_maybe_record(client, eid, "pathology_complete")
+    await replay_and_maybe_record(client, claim_id, "compensation_claim_counter_offer_accepted")
+
+
+async def test_a_silent_trust_stalls_and_the_icb_is_told(
+    time_env: WorkflowEnvironment, time_client: Client, settings: Settings, inbox: Inbox
+) -> None:
+    client = time_client
+    data = json.loads(EXAMPLE.read_text())
+    eid, codes = await start_example(client, settings, practices=data["practices"][:3])
+    await inbox.wait_for(eid, 5, family=True)
+    for n, ods in enumerate(codes):
+        await escalations.respond(client, f"{eid}-{ods}", practice(ods, counts=counts(n)))
+    await escalations.respond(
+        client, eid, ResponseInput(action="close_returns", actor_email=OFFICER, actor_role=Role.OFFICER)
+    )
+    claim_id = f"{eid}-CLAIM"
+    await inbox.wait_for(claim_id, 1)
+    while (wait := (await summary_of(client, claim_id)).wait) and wait.deadline:
+        await skip_to(time_env, wait.deadline)
+    stalled = await summary_of(client, claim_id)
+    assert stalled.stalled and stalled.ladder_level == 3
+    told = [m for m in inbox.for_case(claim_id) if addressed(m)[0] == ICB_L1]
+    assert told and "has not responded" in str(told[0]["Subject"])
+    escalated = [m for m in inbox.for_case(claim_id) if addressed(m)[0] == TRUST_L2]
+    assert escalated, "the Medical Director was written to"
+    outcome = await escalations.respond(
+        client,
+        eid,
+        ResponseInput(
+            action="close_incident", actor_email=OFFICER, actor_role=Role.OFFICER, reasons="To the liaison meeting"
+        ),
+    )
+    assert "year_end" in outcome.message and "claim" in outcome.message
+    final = await client.get_workflow_handle_for(PathologyWorkflow.run, eid).result()
+    assert final.outcome == "closed_by_officer"

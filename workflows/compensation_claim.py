@@ -1,0 +1,59 @@
+"""A compensation claim to a trust, as a child of a pathology incident."""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import BaseModel, Field
+
+    from domain.compensation_claim import CompensationClaimCase
+    from domain.contacts import Contact, Lmc, Organisation
+    from domain.escalation import DeadlinePolicy
+    from workflows.escalation_workflow import CaseView, EscalationWorkflow, Progress
+
+
+class CarriedCompensationClaim(BaseModel):
+    case: CompensationClaimCase
+    progress: Progress
+
+
+class StartCompensationClaim(BaseModel):
+    escalation_id: str
+    title: str
+    claimed_pence: int = Field(ge=0)
+    claim_facts: list[tuple[str, str]] = Field(default_factory=list)
+    lmc: Lmc
+    officer: Contact
+    trust: Organisation
+    icb: Organisation
+    policy: DeadlinePolicy
+    carried: CarriedCompensationClaim | None = None
+
+
+@workflow.defn(name="CompensationClaim")
+class CompensationClaimWorkflow(EscalationWorkflow):
+    carried_model = CarriedCompensationClaim
+
+    @workflow.init
+    def __init__(self, start: StartCompensationClaim) -> None:
+        if start.carried is not None:
+            self.begin(start, start.carried.case, start.carried.progress, [])
+            return
+        case, effects = CompensationClaimCase.open(
+            start.escalation_id,
+            start.title,
+            start.claimed_pence,
+            start.claim_facts,
+            start.lmc,
+            start.officer,
+            start.trust,
+            start.icb,
+            start.policy,
+            workflow.now(),
+        )
+        self.begin(start, case, None, effects)
+
+    @workflow.run
+    async def run(self, start: StartCompensationClaim) -> CaseView:
+        return await self.run_until_closed()

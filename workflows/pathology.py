@@ -1,0 +1,82 @@
+"""Pathology error compensation as a durable workflow: thin over `domain.pathology`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio import workflow
+from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import BaseModel
+
+    from domain.contacts import Contact, Lmc, Organisation
+    from domain.escalation import DeadlinePolicy
+    from domain.incident import StartChild
+    from domain.pathology import PathologyCase, PathologyRequest
+    from domain.practice_return import Practice
+    from workflows.compensation_claim import CompensationClaimWorkflow, StartCompensationClaim
+    from workflows.escalation_workflow import CaseView, Progress
+    from workflows.incident_workflow import IncidentWorkflow
+
+
+class CarriedPathology(BaseModel):
+    case: PathologyCase
+    progress: Progress
+
+
+class StartPathology(BaseModel):
+    escalation_id: str
+    request: PathologyRequest
+    practices: list[Practice]
+    lmc: Lmc
+    officer: Contact
+    trust: Organisation
+    icb: Organisation
+    policy: DeadlinePolicy
+    carried: CarriedPathology | None = None
+
+
+@workflow.defn(name="PathologyErrorCompensation")
+class PathologyWorkflow(IncidentWorkflow):
+    carried_model = CarriedPathology
+
+    @workflow.init
+    def __init__(self, start: StartPathology) -> None:
+        self.init_children()
+        case, effects = PathologyCase.open(
+            start.escalation_id,
+            start.request,
+            start.practices,
+            start.lmc,
+            start.officer,
+            start.trust,
+            start.icb,
+            start.policy,
+            workflow.now(),
+        )
+        self.begin(start, case, None, effects)
+
+    @workflow.run
+    async def run(self, start: StartPathology) -> CaseView:
+        return await self.run_until_closed()
+
+    async def start_claim_child(self, command: StartChild) -> ChildWorkflowHandle[Any, CaseView]:
+        case = self.case
+        assert isinstance(case, PathologyCase)
+        return await workflow.start_child_workflow(
+            CompensationClaimWorkflow.run,
+            StartCompensationClaim(
+                escalation_id=command.child_id,
+                title=case.title,
+                claimed_pence=command.claimed_pence or 0,
+                claim_facts=command.claim_facts,
+                lmc=case.lmc,
+                officer=case.officer,
+                trust=case.payer,
+                icb=case.icb,
+                policy=case.policy,
+            ),
+            id=command.child_id,
+            parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
+        )
