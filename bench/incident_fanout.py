@@ -49,7 +49,6 @@ from workflows import search_attributes as sa  # noqa: E402
 from workflows.practice_cohort import COHORT_SIZE  # noqa: E402
 
 
-
 class CountingSink:
     def __init__(self) -> None:
         self.links: dict[str, str] = {}  # practice workflow id -> link path
