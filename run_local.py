@@ -101,8 +101,11 @@ async def main() -> None:
         print(
             f"\n  Engine running.\n  Links and pages: {settings.base_url}\n"
             f"  Temporal Web UI: {settings.temporal_ui_url}\n"
-            f"  Emails land in:  {settings.mail_dir}/\n  Start a claim:   .venv/bin/python starter.py start-claim "
-            "examples/unfunded_claim_kent.json\n  Ctrl-C stops everything.\n",
+            f"  Emails land in:  {settings.mail_dir}/\n"
+            "  Start one:       .venv/bin/python starter.py start-claim examples/unfunded_claim_kent.json\n"
+            "                   .venv/bin/python starter.py start-pathology examples/pathology_nwl_uacr.json\n"
+            "                   .venv/bin/python starter.py start-deregistration examples/deregistration_nwl_pathfinder.json\n"
+            "  Ctrl-C stops everything.\n",
             flush=True,
         )
         worker_task = asyncio.create_task(worker.run())

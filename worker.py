@@ -55,7 +55,8 @@ def build_worker(client: Client, settings: Settings, **overrides: Any) -> Worker
         "task_queue": settings.task_queue,
         "workflows": WORKFLOWS,
         "activities": [audit.record_audit, email.send_email, returns.record_return, returns.load_returns],
-        "activity_executor": concurrent.futures.ThreadPoolExecutor(max_workers=16),
+        "activity_executor": concurrent.futures.ThreadPoolExecutor(max_workers=32),
+        "max_concurrent_activities": 32,  # no more than the threads the database activities run on
         "workflow_runner": sandbox_runner(),
     }
     options.update(overrides)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import re
 import sys
 import tempfile
@@ -39,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 import escalations  # noqa: E402
 from bench.noop import NoopChild, NoopCohort, NoopFanout  # noqa: E402
+from logging_setup import configure_logging  # noqa: E402
 from persistence.database import make_engine  # noqa: E402
 from persistence.practice_returns import PracticeReturnRow  # noqa: E402
 from settings import Settings  # noqa: E402
@@ -99,6 +101,7 @@ async def until(check: Any, timeout: float) -> None:
 
 
 async def main(count: int, concurrency: int) -> None:
+    configure_logging(logging.WARNING)
     work = Path(tempfile.mkdtemp(prefix="lmc-bench-"))
     sink = CountingSink()
     smtp_port, web_port = free_port(), free_port()
@@ -120,9 +123,7 @@ async def main(count: int, concurrency: int) -> None:
     await ensure_search_attributes(env.client)
     web = uvicorn.Server(uvicorn.Config(create_app(settings, env.client), port=web_port, log_level="warning"))
     web_task = asyncio.create_task(web.serve())
-    worker = build_worker(
-        env.client, settings, workflows=[*WORKFLOWS, NoopChild, NoopCohort, NoopFanout], max_concurrent_activities=64
-    )
+    worker = build_worker(env.client, settings, workflows=[*WORKFLOWS, NoopChild, NoopCohort, NoopFanout])
     try:
         async with worker:
             started = time.monotonic()
@@ -162,6 +163,9 @@ async def main(count: int, concurrency: int) -> None:
                 await asyncio.gather(*(post(path) for path in sink.links.values()))
             await until(lambda: stored() >= count, timeout=60 + count * 0.2)
             returns = time.monotonic() - started
+            incident_events = len((await env.client.get_workflow_handle(start.escalation_id).fetch_history()).events)
+            cohort_id = f"{start.escalation_id}-C01"
+            cohort_events = len((await env.client.get_workflow_handle(cohort_id).fetch_history()).events)
     finally:
         web.should_exit = True
         await web_task
@@ -172,6 +176,7 @@ async def main(count: int, concurrency: int) -> None:
     print(f"baseline  {count} no-op child workflows   {baseline:8.2f} s   1.00x")
     print(f"emails    every return request sent     {emails:8.2f} s   {emails / baseline:5.2f}x baseline")
     print(f"returns   every return POSTed, stored   {returns:8.2f} s   {returns / baseline:5.2f}x baseline")
+    print(f"history   incident {incident_events} events, first cohort {cohort_events} (Temporal warns at 10,240)")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from tests.conftest import Inbox
 from tests.helpers import settled_view, summary_of
 from tests.test_replay import replay_and_maybe_record
 from workflows.pathology import PathologyWorkflow
+from workflows.practice_cohort import COHORT_SIZE
 
 EXAMPLE = ROOT / "examples" / "pathology_nwl_uacr.json"
 TRUST_L1, TRUST_L2 = "gp.liaison@imperial.example", "medical.director@imperial.example"
@@ -181,3 +182,20 @@ async def test_a_silent_trust_stalls_and_the_icb_is_told(
     assert "year_end" in outcome.message and "claim" in outcome.message
     final = await client.get_workflow_handle_for(PathologyWorkflow.run, eid).result()
     assert final.outcome == "closed_by_officer"
+    await assert_histories_scale(client, eid, practices=len(codes))
+
+
+HISTORY_WARNING = 10_240  # Temporal warns at this many events (and fails a run at 51,200)
+ENGLAND = 6_300
+
+
+async def assert_histories_scale(client: Client, eid: str, practices: int) -> None:
+    """Project the incident's and a cohort's history to every practice in England."""
+    incident = len((await client.get_workflow_handle(eid).fetch_history()).events)
+    cohort = len((await client.get_workflow_handle(f"{eid}-C01").fetch_history()).events)
+    cohort_fixed = 12  # start, completion and a few workflow tasks, whatever the size
+    per_practice = (cohort - cohort_fixed) / practices
+    assert cohort_fixed + per_practice * COHORT_SIZE < HISTORY_WARNING / 2, (cohort, per_practice)
+    cohorts_in_england = -(-ENGLAND // COHORT_SIZE)
+    per_cohort_in_incident = 8  # started, signals to it, completion
+    assert incident + per_cohort_in_incident * cohorts_in_england < HISTORY_WARNING / 2, incident

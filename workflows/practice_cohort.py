@@ -3,7 +3,7 @@ messages to them.
 
 Why cohorts: an incident can touch every practice in England (about 6,300). Starting and
 signalling that many children from one workflow would put tens of thousands of events in
-its history. A cohort's history stays near 2,000 events (start, three or four broadcasts and
+its history. A cohort's history stays near 2,500 events (start, three or four broadcasts and
 a completion per practice), and the incident's holds only its cohorts. Each practice is its
 own workflow, so one stuck return never holds another.
 """
@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.escalation_workflow import CaseView, CloseRequest
     from workflows.practice import CloseReturns, ExtendReturns, PracticeClosed, PracticeWorkflow, StartPractice
 
-COHORT_SIZE = 200
+COHORT_SIZE = 100
 
 
 class StartCohort(BaseModel):
