@@ -142,47 +142,38 @@ def build_start_pathology(
     )
 
 
-async def start_pathology(client: Client, settings: Settings, start: StartPathology) -> str:
+async def _start(client: Client, settings: Settings, run: Any, start: Any, kind: str, payer: str, status: str) -> str:
+    """Start an escalation's workflow under its own ID, with the search attributes ops filter on."""
     await client.start_workflow(
-        PathologyWorkflow.run,
+        run,
         start,
         id=start.escalation_id,
         task_queue=settings.task_queue,
-        search_attributes=initial_attributes(PATHOLOGY_KIND, start.trust.code, "collecting_returns"),
+        search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(sa.KIND, kind),
+                SearchAttributePair(sa.STATUS, status),
+                SearchAttributePair(sa.PAYER, payer),
+            ]
+        ),
     )
-    return start.escalation_id
-
-
-async def start_deregistration(client: Client, settings: Settings, start: StartDeregistration) -> str:
-    await client.start_workflow(
-        DeregistrationWorkflow.run,
-        start,
-        id=start.escalation_id,
-        task_queue=settings.task_queue,
-        search_attributes=initial_attributes(DEREGISTRATION_KIND, start.icb.code, "collecting_returns"),
-    )
-    return start.escalation_id
-
-
-def initial_attributes(kind: str, payer_code: str, status: str) -> TypedSearchAttributes:
-    return TypedSearchAttributes(
-        [
-            SearchAttributePair(sa.KIND, kind),
-            SearchAttributePair(sa.STATUS, status),
-            SearchAttributePair(sa.PAYER, payer_code),
-        ]
-    )
+    return str(start.escalation_id)
 
 
 async def start_claim(client: Client, settings: Settings, start: StartClaim) -> str:
-    await client.start_workflow(
-        UnfundedClaimWorkflow.run,
-        start,
-        id=start.escalation_id,
-        task_queue=settings.task_queue,
-        search_attributes=initial_attributes(CLAIM_KIND, start.payer.code, "submitted"),
+    return await _start(client, settings, UnfundedClaimWorkflow.run, start, CLAIM_KIND, start.payer.code, "submitted")
+
+
+async def start_pathology(client: Client, settings: Settings, start: StartPathology) -> str:
+    return await _start(
+        client, settings, PathologyWorkflow.run, start, PATHOLOGY_KIND, start.trust.code, "collecting_returns"
     )
-    return start.escalation_id
+
+
+async def start_deregistration(client: Client, settings: Settings, start: StartDeregistration) -> str:
+    return await _start(
+        client, settings, DeregistrationWorkflow.run, start, DEREGISTRATION_KIND, start.icb.code, "collecting_returns"
+    )
 
 
 async def summary(client: Client, escalation_id: str) -> CaseView:
