@@ -190,8 +190,13 @@ async def respond(client: Client, escalation_id: str, response: ResponseInput) -
         raise InputRefused(getattr(cause, "message", None) or str(cause)) from err
 
 
+TOP_LEVEL_KINDS = (CLAIM_KIND, PATHOLOGY_KIND, DEREGISTRATION_KIND)
+
+
 def list_query(kind: str | None, status: str | None, overdue: bool, stalled: bool = False) -> str:
-    clauses = [f"{sa.KIND.name} IS NOT NULL"]
+    """A visibility query; without a kind, the escalations officers start (not practices' or payers' parts)."""
+    kinds = ", ".join(f"'{k}'" for k in TOP_LEVEL_KINDS)
+    clauses = [] if kind else [f"{sa.KIND.name} IN ({kinds})"]
     for key, value in ((sa.KIND, kind), (sa.STATUS, status)):
         if value:
             if not value.replace("_", "").isalnum():

@@ -114,6 +114,9 @@ async def test_deregistration_commands(
     await inbox.wait_for(eid, 13, family=True)
     code, out, _ = await run_cli(env, "show", eid)
     assert code == 0 and "£112.50 per weighted patient (2024/25)" in out and "returns from practice" in out
+    await eventually_listed(env, eid)
+    assert not [row for row in await listed(env) if row.startswith(f"{eid}-")]  # practices' parts are not listed
+    await eventually_listed(env, f"{eid}-E85011", "--kind", "practice_return")
     code, _, err = await run_cli(env, "close-returns", eid, "--officer", "medsec@lmc.example")
     assert code == 2 and "declared an interest in E85013" in err
     code, _, err = await run_cli(env, "extend-returns", eid, "--date", "2020-01-01")
