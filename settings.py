@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     mail_from: str = "LMC Escalations <escalations@lmc.example>"
     message_id_domain: str = "escalations.lmc.example"
 
+    payload_keys: str = ""  # "id:base64,…": encrypt Temporal payloads (see payload_codec.py)
+    payload_key_id: str = ""
+
     base_url: str = "http://127.0.0.1:8000"
     link_secret: str = ""  # empty: generated once into var/link-secret
     link_valid_days: int = 120
