@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from sqlalchemy import Engine, event
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlmodel import SQLModel, create_engine
 
 
@@ -23,8 +25,21 @@ def make_engine(url: str) -> Engine:
     # Import the table modules so their metadata is registered before create_all.
     from persistence import audit_log, practice_returns, sent_mail  # noqa: F401
 
-    SQLModel.metadata.create_all(engine)
+    _create_schema(engine)
     return engine
+
+
+def _create_schema(engine: Engine, attempts: int = 10) -> None:
+    """Create missing tables. Several processes starting at once (two workers and the web app)
+    race between checking and creating; the loser sees the winner's tables on the next try."""
+    for attempt in range(attempts):
+        try:
+            SQLModel.metadata.create_all(engine)
+            return
+        except (OperationalError, ProgrammingError, IntegrityError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

@@ -254,7 +254,7 @@ class EscalationWorkflow:
                 facts=self.case.facts(),
                 action_labels=self.case.action_labels(),
             ),
-            start_to_close_timeout=timedelta(seconds=60),
+            start_to_close_timeout=timedelta(seconds=30),
             retry_policy=ACTIVITY_RETRY,
         )
         if self.progress.thread_root is None:
