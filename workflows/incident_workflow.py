@@ -29,12 +29,13 @@ with workflow.unsafe.imports_passed_through():
     from workflows.children import signal_if_running
     from workflows.confirmation import ConfirmationWorkflow, StartConfirmation
     from workflows.escalation_workflow import ACTIVITY_RETRY, CaseView, CloseRequest, EscalationWorkflow
-    from workflows.practice import CloseReturns, ExtendReturns, StartPractice
+    from workflows.practice import CloseReturns, ExtendReturns
     from workflows.practice_cohort import (
         COHORT_SIZE,
         CohortClosed,
         CohortShares,
         PracticeCohortWorkflow,
+        PracticeCommon,
         StartCohort,
     )
 
@@ -48,6 +49,9 @@ def child_state(child_id: str, view: CaseView) -> ChildState:
         on_date=case.get("on_date") or (case.get("payment_due") or "")[:10] or None,
         reference=case.get("reference"),
     )
+
+
+COHORTS_PER_TASK = 10
 
 
 class IncidentWorkflow(EscalationWorkflow):
@@ -97,46 +101,45 @@ class IncidentWorkflow(EscalationWorkflow):
             await self._start_child(command)
         elif isinstance(command, CloseChildren):
             open_children = [h for t, h in self._children.items() if self.incident.children[t].outcome is None]
-            await asyncio.gather(
-                *(h.signal("close_by_parent", CloseRequest(reason=command.reason)) for h in open_children)
-            )
+            request = CloseRequest(reason=command.reason)
+            await asyncio.gather(*(signal_if_running(h, "close_by_parent", request) for h in open_children))
         else:
             await super().carry_out_command(command)
 
     async def _start_cohorts(self, command: StartPractices) -> None:
         case = self.incident
-        starts = [
-            StartPractice(
-                escalation_id=f"{case.escalation_id}-{p.ods}",
-                parent_id=case.escalation_id,
-                title=case.title,
-                practice=p,
-                return_kind=command.return_kind,
-                items=command.items,
-                returns_deadline=command.returns_deadline,
-                context=command.context,
-                lmc=case.lmc,
-                officer=case.officer,
-                payer=case.payer,
-                policy=case.policy,
+        common = PracticeCommon(
+            parent_id=case.escalation_id,
+            title=case.title,
+            return_kind=command.return_kind,
+            items=command.items,
+            returns_deadline=command.returns_deadline,
+            context=command.context,
+            lmc=case.lmc,
+            officer=case.officer,
+            payer=case.payer,
+            policy=case.policy,
+        )
+        practices = command.practices
+        cohorts = [
+            StartCohort(
+                cohort_id=f"{case.escalation_id}-C{n:02d}", common=common, practices=practices[i : i + COHORT_SIZE]
             )
-            for p in command.practices
+            for n, i in enumerate(range(0, len(practices), COHORT_SIZE), start=1)
         ]
-        chunks = [starts[i : i + COHORT_SIZE] for i in range(0, len(starts), COHORT_SIZE)]
-        self._cohorts = list(
-            await asyncio.gather(
+        for wave in range(0, len(cohorts), COHORTS_PER_TASK):  # bounded commands per workflow task
+            self._cohorts += await asyncio.gather(
                 *(
                     workflow.start_child_workflow(
                         PracticeCohortWorkflow.run,
-                        StartCohort(cohort_id=f"{case.escalation_id}-C{n:02d}", practices=chunk),
-                        id=f"{case.escalation_id}-C{n:02d}",
+                        cohort,
+                        id=cohort.cohort_id,
                         parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
                     )
-                    for n, chunk in enumerate(chunks, start=1)
+                    for cohort in cohorts[wave : wave + COHORTS_PER_TASK]
                 )
             )
-        )
-        self._cohort_members = [{s.practice.ods for s in chunk} for chunk in chunks]
+        self._cohort_members = [{p.ods for p in cohort.practices} for cohort in cohorts]
         self._tasks.append(asyncio.create_task(self._await_cohorts()))
 
     async def _await_cohorts(self) -> None:
