@@ -8,15 +8,17 @@ import tomllib
 from functools import cached_property
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.configuration import EscalationConfig
+from web.links import LinkKeys
 
 ROOT = Path(__file__).resolve().parent
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
     var_dir: Path = ROOT / "var"
     config_file: Path = ROOT / "config" / "escalations.toml"
@@ -41,7 +43,13 @@ class Settings(BaseSettings):
 
     base_url: str = "http://127.0.0.1:8000"
     link_secret: str = ""  # empty: generated once into var/link-secret
+    link_keys_spec: str = Field(default="", alias="link_keys")  # "id:secret,…" for rotation
+    link_key_id: str = ""  # which of LINK_KEYS signs new links
     link_valid_days: int = 120
+
+    temporal_tls_cert: Path | None = None  # client certificate and key for a managed Temporal service
+    temporal_tls_key: Path | None = None
+    temporal_tls_ca: Path | None = None
 
     @property
     def database(self) -> str:
@@ -52,7 +60,22 @@ class Settings(BaseSettings):
         return self.var_dir / "mail"
 
     @cached_property
-    def link_key(self) -> bytes:
+    def link_keys(self) -> LinkKeys:
+        """LINK_KEYS and LINK_KEY_ID when rotating; else LINK_SECRET; else a generated secret."""
+        if self.link_keys_spec:
+            keys = {}
+            for part in filter(None, (p.strip() for p in self.link_keys_spec.split(","))):
+                key_id, _, secret = part.partition(":")
+                if not key_id or len(secret) < 16:
+                    raise ValueError(f"LINK_KEYS: entry '{key_id}' must be id:secret of 16 characters or more")
+                keys[key_id] = secret.encode()
+            current = self.link_key_id or next(iter(keys))
+            if current not in keys:
+                raise ValueError(f"LINK_KEY_ID: '{current}' is not among LINK_KEYS")
+            return LinkKeys(current=current, keys=keys)
+        return LinkKeys.single(self._default_link_secret())
+
+    def _default_link_secret(self) -> bytes:
         if self.link_secret:
             return self.link_secret.encode()
         path = self.var_dir / "link-secret"

@@ -5,11 +5,24 @@ from __future__ import annotations
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from payload_codec import data_converter
 from settings import Settings
 from workflows import search_attributes as sa
+
+
+def tls_config(settings: Settings) -> TLSConfig | bool:
+    """Client certificate and key for a managed Temporal service; plain connection when unset."""
+    if settings.temporal_tls_cert is None:
+        return False
+    if settings.temporal_tls_key is None:
+        raise ValueError("TEMPORAL_TLS_KEY: needed with TEMPORAL_TLS_CERT")
+    return TLSConfig(
+        client_cert=settings.temporal_tls_cert.read_bytes(),
+        client_private_key=settings.temporal_tls_key.read_bytes(),
+        server_root_ca_cert=settings.temporal_tls_ca.read_bytes() if settings.temporal_tls_ca else None,
+    )
 
 
 async def connect(settings: Settings) -> Client:
@@ -17,6 +30,7 @@ async def connect(settings: Settings) -> Client:
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=data_converter(settings.payload_keys, settings.payload_key_id),
+        tls=tls_config(settings),
     )
 
 

@@ -53,7 +53,7 @@ class EmailActivities:
             role=effect.to_role,
             expires_at=request.sent_at + timedelta(days=self._settings.link_valid_days),
         )
-        return f"{self._settings.base_url.rstrip('/')}/r/{sign_link(self._settings.link_key, grant)}"
+        return f"{self._settings.base_url.rstrip('/')}/r/{sign_link(self._settings.link_keys, grant)}"
 
     @activity.defn(name="send_email")
     async def send_email(self, request: EmailRequest) -> EmailSent:

@@ -54,6 +54,6 @@ async def test_a_retried_send_is_not_sent_twice_and_replies_thread(settings: Set
     assert "&lt;test&gt;" in html and "acknowledge &amp; respond" in html
     text = body_text(opening, "plain")
     token = text.split("/r/")[1].split()[0]
-    grant = verify_link(settings.link_key, token, now=datetime(2026, 11, 24, tzinfo=UTC))
+    grant = verify_link(settings.link_keys, token, now=datetime(2026, 11, 24, tzinfo=UTC))
     assert grant.escalation_id == "UWC-2026-MAIL01" and grant.role is Role.PAYER
     assert grant.recipient == "primarycare.contracts@kmicb.example"

@@ -21,7 +21,7 @@ from settings import ROOT, Settings
 from tests.conftest import Inbox, body_text
 from tests.helpers import ICB_L1, example_start, officer
 from web.app import create_app
-from web.links import LinkGrant, sign_link
+from web.links import LinkGrant, LinkKeys, sign_link
 
 
 @pytest.fixture
@@ -91,15 +91,15 @@ async def test_bad_links_are_refused(
     dev_env: WorkflowEnvironment, web: httpx.AsyncClient, settings: Settings, tamper: str
 ) -> None:
     grant = LinkGrant("UWC-2026-NOSUCH", ICB_L1, Role.PAYER, datetime.now(UTC) + timedelta(days=1))
-    token = sign_link(settings.link_key, grant)
+    token = sign_link(settings.link_keys, grant)
     if tamper == "forged":
-        token = sign_link(b"not-our-key", grant)
+        token = sign_link(LinkKeys.single(b"not-our-key"), grant)
     elif tamper == "altered":
         body, mac = token.split(".")
         token = body[:-2] + ("AA" if body[-2:] != "AA" else "BB") + "." + mac
     elif tamper == "expired":
         token = sign_link(
-            settings.link_key, LinkGrant(grant.escalation_id, ICB_L1, Role.PAYER, datetime(2020, 1, 1, tzinfo=UTC))
+            settings.link_keys, LinkGrant(grant.escalation_id, ICB_L1, Role.PAYER, datetime(2020, 1, 1, tzinfo=UTC))
         )
     else:
         token = "not-a-token"
@@ -113,7 +113,7 @@ async def test_bad_links_are_refused(
 
 async def test_valid_link_to_unknown_escalation_is_not_found(web: httpx.AsyncClient, settings: Settings) -> None:
     grant = LinkGrant("UWC-2026-NOSUCH", ICB_L1, Role.PAYER, datetime.now(UTC) + timedelta(days=1))
-    page = await web.get(f"/r/{sign_link(settings.link_key, grant)}")
+    page = await web.get(f"/r/{sign_link(settings.link_keys, grant)}")
     assert page.status_code == 404
 
 

@@ -43,7 +43,7 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
 
     async def grant_and_case(request: Request) -> tuple[LinkGrant, CaseView] | Response:
         try:
-            grant = verify_link(settings.link_key, request.path_params["token"])
+            grant = verify_link(settings.link_keys, request.path_params["token"])
         except LinkRefused as refused:
             log.info("link_refused", reason=str(refused))
             return await refuse(request, str(refused), 403)

@@ -37,28 +37,48 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def sign_link(key: bytes, grant: LinkGrant) -> str:
+@dataclass(frozen=True)
+class LinkKeys:
+    """The key that signs new links, and every key still accepted (rotation: add the new key,
+    make it current, drop the old one once its links have expired)."""
+
+    current: str
+    keys: dict[str, bytes]
+
+    @classmethod
+    def single(cls, key: bytes, key_id: str = "default") -> LinkKeys:
+        return cls(current=key_id, keys={key_id: key})
+
+
+def sign_link(keys: LinkKeys, grant: LinkGrant) -> str:
     payload = json.dumps(
-        {"e": grant.escalation_id, "r": grant.recipient, "o": grant.role.value, "x": int(grant.expires_at.timestamp())},
+        {
+            "e": grant.escalation_id,
+            "r": grant.recipient,
+            "o": grant.role.value,
+            "x": int(grant.expires_at.timestamp()),
+            "k": keys.current,
+        },
         separators=(",", ":"),
         sort_keys=True,
     ).encode()
     body = _b64(payload)
-    mac = hmac.new(key, body.encode(), hashlib.sha256).digest()
+    mac = hmac.new(keys.keys[keys.current], body.encode(), hashlib.sha256).digest()
     return f"{body}.{_b64(mac)}"
 
 
-def verify_link(key: bytes, token: str, now: datetime | None = None) -> LinkGrant:
+def verify_link(keys: LinkKeys, token: str, now: datetime | None = None) -> LinkGrant:
     try:
         body, mac_text = token.split(".")
         mac = _unb64(mac_text)
-    except ValueError as err:
+        data = json.loads(_unb64(body))
+        key = keys.keys.get(str(data.get("k", "default")), b"")
+    except (ValueError, AttributeError) as err:
         raise LinkRefused("This link is not one the escalation engine issued.") from err
     expected = hmac.new(key, body.encode(), hashlib.sha256).digest()
-    if not hmac.compare_digest(mac, expected):
+    if not key or not hmac.compare_digest(mac, expected):
         raise LinkRefused("This link has been altered or was not issued by the escalation engine.")
     try:
-        data = json.loads(_unb64(body))
         grant = LinkGrant(
             escalation_id=str(data["e"]),
             recipient=str(data["r"]),

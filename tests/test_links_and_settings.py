@@ -1,0 +1,65 @@
+"""Link signing with key rotation, and settings read from the environment."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from domain.contacts import Role
+from settings import Settings
+from web.links import LinkGrant, LinkKeys, LinkRefused, sign_link, verify_link
+
+GRANT = LinkGrant(
+    "UWC-2026-ABCDEF",
+    "primarycare.contracts@kmicb.example",
+    Role.PAYER,
+    (datetime.now(UTC) + timedelta(days=9)).replace(microsecond=0),
+)
+
+
+def test_links_survive_key_rotation_until_the_old_key_is_dropped() -> None:
+    before = LinkKeys(current="2025", keys={"2025": b"old-secret-0123456789"})
+    during = LinkKeys(current="2026", keys={"2026": b"new-secret-0123456789", "2025": b"old-secret-0123456789"})
+    after = LinkKeys(current="2026", keys={"2026": b"new-secret-0123456789"})
+    old_link, new_link = sign_link(before, GRANT), sign_link(during, GRANT)
+    assert verify_link(during, old_link) == GRANT and verify_link(after, new_link) == GRANT
+    with pytest.raises(LinkRefused):
+        verify_link(after, old_link)
+
+
+def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name, value in {
+        "TEMPORAL_ADDRESS": "temporal.example:7233",
+        "TEMPORAL_NAMESPACE": "lmc-prod",
+        "DATABASE_URL": "postgresql://db/lmc",
+        "SMTP_HOST": "smtp.example",
+        "SMTP_PORT": "587",
+        "SMTP_STARTTLS": "true",
+        "LINK_KEYS": "a:0123456789abcdef,b:fedcba9876543210",
+        "LINK_KEY_ID": "b",
+        "BASE_URL": "https://lmc.example",
+        "TEMPORAL_TLS_CERT": "/certs/client.pem",
+        "VAR_DIR": str(tmp_path),
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert (settings.temporal_address, settings.temporal_namespace, settings.database) == (
+        "temporal.example:7233",
+        "lmc-prod",
+        "postgresql://db/lmc",
+    )
+    assert settings.smtp_port == 587 and settings.smtp_starttls and settings.base_url == "https://lmc.example"
+    assert settings.link_keys.current == "b" and set(settings.link_keys.keys) == {"a", "b"}
+    assert settings.temporal_tls_cert == Path("/certs/client.pem")
+    monkeypatch.setenv("LINK_KEY_ID", "zzz")
+    with pytest.raises(ValueError, match="LINK_KEY_ID"):
+        _ = Settings(_env_file=None).link_keys  # type: ignore[call-arg]
+
+
+def test_the_embedded_default_needs_no_environment(tmp_path: Path) -> None:
+    settings = Settings(var_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
+    assert settings.database == f"sqlite:///{tmp_path / 'escalations.db'}"
+    first = settings.link_keys
+    assert Settings(var_dir=tmp_path, _env_file=None).link_keys == first  # type: ignore[call-arg]
