@@ -1,7 +1,9 @@
-# The project's one image: the worker and the web app run from it (see docker-compose.yml).
+# The project's one image: the worker and the web app both run from it (docker-compose.yml).
 FROM python:3.11-slim
 WORKDIR /app
 COPY . .
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir . && useradd --system --home /var/lib/escalations escalations \
+    && mkdir -p /var/lib/escalations && chown escalations /var/lib/escalations
+USER escalations
 ENV VAR_DIR=/var/lib/escalations
 CMD ["python", "worker.py"]
