@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-import time
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, event
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
-from sqlmodel import SQLModel, create_engine
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, event, text
+from sqlmodel import create_engine
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+_PG_MIGRATION_LOCK = 7_240_001
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for `url`, with the schema in place (tables are only ever added to)."""
+    """An engine for `url`, its schema migrated to the newest revision."""
     if url.startswith("sqlite:///"):
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:":
@@ -22,24 +28,34 @@ def make_engine(url: str) -> Engine:
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
         engine = create_engine(url, pool_pre_ping=True)
-    # Import the table modules so their metadata is registered before create_all.
-    from persistence import audit_log, practice_returns, sent_mail  # noqa: F401
-
-    _create_schema(engine)
+    migrate(engine, url)
     return engine
 
 
-def _create_schema(engine: Engine, attempts: int = 10) -> None:
-    """Create missing tables. Several processes starting at once (two workers and the web app)
-    race between checking and creating; the loser sees the winner's tables on the next try."""
-    for attempt in range(attempts):
+def migrate(engine: Engine, url: str) -> None:
+    """Bring the schema to the newest migration. Processes starting together (workers, the web
+    app) take turns: an advisory lock on PostgreSQL, a lock file beside an SQLite database."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with _sqlite_lock(url), engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})"))
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+@contextmanager
+def _sqlite_lock(url: str) -> Iterator[None]:
+    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else ""
+    if not path or path == ":memory:":
+        yield
+        return
+    with open(f"{path}.migrate-lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            SQLModel.metadata.create_all(engine)
-            return
-        except (OperationalError, ProgrammingError, IntegrityError):
-            if attempt == attempts - 1:
-                raise
-            time.sleep(0.2 * (attempt + 1))
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

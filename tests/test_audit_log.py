@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, inspect, text
+from sqlalchemy.exc import DBAPIError
 
 from persistence.audit_log import AuditLog
 from persistence.database import make_engine
@@ -36,16 +37,41 @@ def test_retried_steps_are_written_once_and_the_chain_verifies(engine: Engine) -
     assert check.ok and check.rows == 2
 
 
-def test_tampering_breaks_the_chain(engine: Engine) -> None:
+def test_the_log_refuses_updates_and_deletes(engine: Engine) -> None:
+    log = AuditLog(engine)
+    log.append("UWC-R", 1, datetime(2026, 11, 23, 9, tzinfo=UTC), "submitted", "ceo@lmc.example", {})
+    for statement in (
+        "UPDATE audit_record SET actor = 'forger' WHERE escalation_id = 'UWC-R'",
+        "DELETE FROM audit_record WHERE escalation_id = 'UWC-R'",
+    ):
+        with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+            conn.execute(text(statement))
+    assert log.verify("UWC-R").ok
+
+
+def test_tampering_by_someone_who_can_drop_the_guard_breaks_the_chain(engine: Engine) -> None:
     log = AuditLog(engine)
     at = datetime(2026, 11, 23, 9, tzinfo=UTC)
     for seq, event in enumerate(["submitted", "email_sent", "response:accept"], start=1):
         log.append("UWC-T", seq, at, event, "x@icb.example", {"n": seq})
     with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("ALTER TABLE audit_record DISABLE TRIGGER USER"))
+        else:
+            conn.execute(text("DROP TRIGGER audit_record_no_update"))
+            conn.execute(text("DROP TRIGGER audit_record_no_delete"))
         conn.execute(text("UPDATE audit_record SET actor = 'forger' WHERE escalation_id = 'UWC-T' AND seq = 2"))
     check = log.verify("UWC-T")
     assert not check.ok and check.problem is not None and "step 2" in check.problem
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM audit_record WHERE escalation_id = 'UWC-T' AND seq = 2"))
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("ALTER TABLE audit_record ENABLE TRIGGER USER"))
     check = log.verify("UWC-T")
     assert not check.ok and "step 3" in (check.problem or "")
+
+
+def test_migrations_take_an_empty_database_to_head(engine: Engine) -> None:
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0001"
+    assert {"audit_record", "sent_email", "practice_return"} <= set(inspect(engine).get_table_names())

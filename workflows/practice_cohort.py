@@ -52,9 +52,12 @@ class StartCohort(BaseModel):
     practices: list[Practice]
 
     def practice_starts(self) -> list[StartPractice]:
-        common = self.common.model_dump()
+        # Already validated as part of this cohort: construct, don't re-validate 100 copies in one task.
+        common = {name: getattr(self.common, name) for name in PracticeCommon.model_fields}
         return [
-            StartPractice.model_validate({**common, "escalation_id": f"{self.common.parent_id}-{p.ods}", "practice": p})
+            StartPractice.model_construct(
+                **common, escalation_id=f"{self.common.parent_id}-{p.ods}", practice=p, carried=None
+            )
             for p in self.practices
         ]
 
