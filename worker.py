@@ -20,7 +20,7 @@ from persistence.database import make_engine
 from persistence.practice_returns import PracticeReturns
 from persistence.sent_mail import SentMailLedger
 from settings import Settings
-from temporal_client import connect, ensure_search_attributes
+from temporal_client import connect, ensure_search_attributes, metrics_runtime
 from workflows.compensation_claim import CompensationClaimWorkflow
 from workflows.confirmation import ConfirmationWorkflow
 from workflows.deregistration import DeregistrationWorkflow
@@ -66,7 +66,8 @@ def build_worker(client: Client, settings: Settings, **overrides: Any) -> Worker
 async def main() -> None:
     configure_logging()
     settings = Settings()
-    client = await connect(settings)
+    runtime = metrics_runtime(settings.metrics_bind) if settings.metrics_bind else None
+    client = await connect(settings, runtime)
     await ensure_search_attributes(client)
     await build_worker(client, settings).run()
 

@@ -74,14 +74,23 @@ class EmailActivities:
             sent_at=request.sent_at,
         )
         s = self._settings
-        await aiosmtplib.send(
-            message,
-            hostname=s.smtp_host,
-            port=s.smtp_port,
-            username=s.smtp_username,
-            password=s.smtp_password,
-            start_tls=s.smtp_starttls,
-            timeout=30,
+        try:
+            await aiosmtplib.send(
+                message,
+                hostname=s.smtp_host,
+                port=s.smtp_port,
+                username=s.smtp_username,
+                password=s.smtp_password,
+                start_tls=s.smtp_starttls,
+                timeout=30,
+            )
+        except Exception:
+            activity.metric_meter().create_counter("lmc_emails_failed", "email sends that failed").add(
+                1, {"purpose": effect.purpose}
+            )
+            raise
+        activity.metric_meter().create_counter("lmc_emails_sent", "emails handed to SMTP").add(
+            1, {"purpose": effect.purpose}
         )
         await asyncio.to_thread(
             self._ledger.mark_sent,

@@ -212,7 +212,13 @@ class EscalationWorkflow:
             "timer fired",
             extra={"escalation_id": self.case.escalation_id, "wait": wait.purpose if wait else None},
         )
-        self.outbox.extend(self.case.on_timer(workflow.now()))
+        effects = self.case.on_timer(workflow.now())
+        missed = sum(1 for e in effects if isinstance(e, AuditEffect) and e.event == "deadline_missed")
+        if missed:
+            workflow.metric_meter().create_counter("lmc_deadlines_missed", "deadlines missed, by kind").add(
+                missed, {"kind": self.case.kind}
+            )
+        self.outbox.extend(effects)
 
     async def _carry_out_effects(self) -> None:
         while self.outbox:
@@ -288,6 +294,11 @@ class EscalationWorkflow:
         signature = (tuple(p.value for p in pairs), deadline)
         if signature == self._published:  # unchanged: no command, no history event
             return
+        status = case.outcome or case.status
+        if self._published is None or self._published[0][1] != status:
+            workflow.metric_meter().create_counter(
+                "lmc_escalation_status_entered", "escalations entering a status, by kind"
+            ).add(1, {"kind": case.kind, "status": status})
         self._published = signature
         updates = [pair.key.value_set(pair.value) for pair in pairs]
         updates.append(sa.NEXT_DEADLINE.value_set(deadline) if deadline else sa.NEXT_DEADLINE.value_unset())
