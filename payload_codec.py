@@ -14,6 +14,7 @@ import base64
 import dataclasses
 import os
 from collections.abc import Sequence
+from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
@@ -80,3 +81,10 @@ def data_converter(keys_spec: str = "", current: str = "") -> DataConverter:
         payload_codec=EncryptionCodec(parse_keys(keys_spec), current),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )
+
+
+def payload_codec(settings: Any) -> EncryptionCodec | None:
+    """The codec the settings ask for, or None when payloads are not encrypted."""
+    if not settings.payload_keys:
+        return None
+    return EncryptionCodec(parse_keys(settings.payload_keys), settings.payload_key_id)

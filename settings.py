@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     link_keys_spec: str = Field(default="", alias="link_keys")  # "id:secret,…" for rotation
     link_key_id: str = ""  # which of LINK_KEYS signs new links
     link_valid_days: int = 120
+    session_secret: str = ""  # signs console sessions; empty: generated once into var/session-secret
 
     temporal_tls_cert: Path | None = None  # client certificate and key for a managed Temporal service
     temporal_tls_key: Path | None = None
@@ -76,15 +77,20 @@ class Settings(BaseSettings):
             return LinkKeys(current=current, keys=keys)
         return LinkKeys.single(self._default_link_secret())
 
-    def _default_link_secret(self) -> bytes:
-        if self.link_secret:
-            return self.link_secret.encode()
-        path = self.var_dir / "link-secret"
+    @cached_property
+    def session_key(self) -> bytes:
+        return self.session_secret.encode() if self.session_secret else self._generated("session-secret")
+
+    def _generated(self, name: str) -> bytes:
+        path = self.var_dir / name
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(secrets.token_urlsafe(32))
             path.chmod(0o600)
         return path.read_text().strip().encode()
+
+    def _default_link_secret(self) -> bytes:
+        return self.link_secret.encode() if self.link_secret else self._generated("link-secret")
 
     def escalation_config(self) -> EscalationConfig:
         with self.config_file.open("rb") as handle:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import os
 import sys
@@ -41,6 +42,7 @@ from escalations import (
 )
 from persistence.audit_log import AuditLog
 from persistence.database import make_engine
+from persistence.users import ROLES, Users
 from settings import Settings
 from temporal_client import connect
 from workflows.escalation_workflow import CaseView
@@ -112,6 +114,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("history", help="the audit timeline, with its hash chain verified")
     p.add_argument("id")
+    p = sub.add_parser("add-user", help="create or reset a console account (officer, ops or admin)")
+    p.add_argument("email")
+    p.add_argument("--role", required=True, choices=ROLES)
+    p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     for name, needs in OFFICER_COMMANDS.items():
         p = sub.add_parser(name, help=f"officer action: {name.replace('-', ' ')}")
         p.add_argument("id")
@@ -145,6 +151,14 @@ OFFICER_COMMANDS: dict[str, tuple[str, ...]] = {
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "add-user":
+        password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
+        try:
+            Users(make_engine(settings.database)).add(args.email, args.role, password)
+        except ValueError as err:
+            raise InputRefused(str(err)) from err
+        print(f"{args.email} can sign in as {args.role}.")
+        return 0
     if args.command == "history":
         return 0 if print_history(AuditLog(make_engine(settings.database)), args.id) else 1
     if args.command == "start-claim":

@@ -15,15 +15,20 @@ from typing import Any
 import structlog
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.contacts import Role
+from payload_codec import payload_codec
+from persistence.database import make_engine
+from persistence.users import Users
 from settings import Settings
 from temporal_client import connect
+from web.auth import SESSION_COOKIE, SessionSigner
+from web.codec_endpoint import codec_routes
 from web.forms import GROUP_ROWS, FormRefused, response_from_form
 from web.links import LinkGrant, LinkRefused, verify_link
 from workflows.escalation_workflow import CaseView, EscalationWorkflow
@@ -33,9 +38,12 @@ templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 
 def create_app(settings: Settings, client: Client | None = None) -> Starlette:
+    signer = SessionSigner(settings.session_key, secure=settings.base_url.startswith("https://"))
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.client = client or await connect(settings)
+        app.state.users = Users(make_engine(settings.database))
         yield
 
     async def refuse(request: Request, message: str, status: int) -> Response:
@@ -109,6 +117,33 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
     async def health(_: Request) -> Response:
         return PlainTextResponse("ok")
 
+    async def login_page(request: Request, error: str | None = None, status: int = 200) -> Response:
+        token = signer.csrf_for(request)
+        context = {"error": error, "csrf": token}
+        response = templates.TemplateResponse(request, "login.html", context, status_code=status)
+        signer.set_csrf(response, token)
+        return response
+
+    async def login_form(request: Request) -> Response:
+        return await login_page(request)
+
+    async def login(request: Request) -> Response:
+        form = await request.form()
+        if not signer.csrf_ok(request, str(form.get("csrf", ""))):
+            return await login_page(request, "The form expired; please try again.", 403)
+        account = request.app.state.users.authenticate(str(form.get("email", "")), str(form.get("password", "")))
+        if account is None:
+            log.info("sign_in_refused")
+            return await login_page(request, "Email or password not recognised.", 401)
+        response = RedirectResponse("/", status_code=303)
+        signer.issue(response, account.email, account.role)
+        return response
+
+    async def logout(request: Request) -> Response:
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+
     async def home(request: Request) -> Response:
         return HTMLResponse("<h1>LMC escalation engine</h1><p>Responses are made through the link in your email.</p>")
 
@@ -118,6 +153,14 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
             Route("/healthz", health),
             Route("/r/{token}", show, methods=["GET", "HEAD"]),
             Route("/r/{token}", act, methods=["POST"]),
+            Route("/login", login_form, methods=["GET"]),
+            Route("/login", login, methods=["POST"]),
+            Route("/logout", logout, methods=["POST"]),
+            Route(
+                "/codec/{direction:str}",
+                codec_routes(payload_codec(settings), signer, settings.temporal_ui_url),
+                methods=["POST", "OPTIONS"],
+            ),
         ],
         lifespan=lifespan,
     )

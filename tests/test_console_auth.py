@@ -1,0 +1,78 @@
+"""Console sign-in and the Temporal Web UI's codec endpoint (ops staff only), over HTTP."""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from temporalio.api.common.v1 import Payload
+from temporalio.testing import WorkflowEnvironment
+
+from payload_codec import EncryptionCodec, parse_keys
+from persistence.database import make_engine
+from persistence.users import Users
+from settings import Settings
+from web.app import create_app
+
+KEYS = f"k1:{base64.b64encode(os.urandom(32)).decode()}"
+UI = "http://127.0.0.1:8233"
+
+
+@pytest.fixture
+async def console(dev_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    configured = settings.model_copy(update={"payload_keys": KEYS, "payload_key_id": "k1"})
+    users = Users(make_engine(configured.database))
+    users.add("ops@lmc.example", "ops", "correct horse battery")
+    users.add("ceo@lmc.example", "officer", "another long password")
+    app = create_app(configured, dev_env.client)
+    transport = httpx.ASGITransport(app=app)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        yield http
+
+
+async def sign_in(http: httpx.AsyncClient, email: str, password: str, with_csrf: bool = True) -> httpx.Response:
+    page = await http.get("/login")
+    token = page.text.split('name="csrf" value="')[1].split('"')[0]
+    return await http.post("/login", data={"email": email, "password": password, "csrf": token if with_csrf else "x"})
+
+
+async def sealed(text: bytes) -> dict[str, object]:
+    [payload] = await EncryptionCodec(parse_keys(KEYS), "k1").encode(
+        [Payload(metadata={"encoding": b"json/plain"}, data=text)]
+    )
+    return {
+        "payloads": [
+            {
+                "metadata": {k: base64.b64encode(v).decode() for k, v in payload.metadata.items()},
+                "data": base64.b64encode(payload.data).decode(),
+            }
+        ]
+    }
+
+
+async def test_sign_in_refuses_bad_passwords_and_forms_without_csrf(console: httpx.AsyncClient) -> None:
+    assert (await sign_in(console, "ops@lmc.example", "wrong password here")).status_code == 401
+    assert (await sign_in(console, "ops@lmc.example", "correct horse battery", with_csrf=False)).status_code == 403
+    ok = await sign_in(console, "ops@lmc.example", "correct horse battery")
+    assert ok.status_code == 303 and "lmc_session" in ok.cookies
+    cookie = ok.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie
+
+
+async def test_only_ops_staff_can_decode_payloads(console: httpx.AsyncClient) -> None:
+    body = await sealed(b'{"title": "uACR"}')
+    headers = {"X-Namespace": "default", "Origin": UI}
+    assert (await console.post("/codec/decode", json=body, headers=headers)).status_code == 401
+    await sign_in(console, "ceo@lmc.example", "another long password")
+    assert (await console.post("/codec/decode", json=body, headers=headers)).status_code == 403
+    await sign_in(console, "ops@lmc.example", "correct horse battery")
+    assert (await console.post("/codec/decode", json=body)).status_code == 400  # no X-Namespace: not the UI
+    decoded = await console.post("/codec/decode", json=body, headers=headers)
+    assert decoded.status_code == 200 and decoded.headers["access-control-allow-origin"] == UI
+    [payload] = decoded.json()["payloads"]
+    assert base64.b64decode(payload["data"]) == b'{"title": "uACR"}'
+    preflight = await console.options("/codec/decode", headers={"Origin": UI, "Access-Control-Request-Method": "POST"})
+    assert preflight.status_code == 204 and preflight.headers["access-control-allow-credentials"] == "true"
