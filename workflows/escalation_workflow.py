@@ -213,6 +213,11 @@ class EscalationWorkflow:
             extra={"escalation_id": self.case.escalation_id, "wait": wait.purpose if wait else None},
         )
         effects = self.case.on_timer(workflow.now())
+        if not effects and self.case.revision == revision and self.case.next_timer() == deadline:
+            # A rule that ignores its own timer would spin here; wait for a response instead.
+            workflow.logger.warning("timer changed nothing", extra={"escalation_id": self.case.escalation_id})
+            await workflow.wait_condition(changed)
+            return
         missed = sum(1 for e in effects if isinstance(e, AuditEffect) and e.event == "deadline_missed")
         if missed:
             workflow.metric_meter().create_counter("lmc_deadlines_missed", "deadlines missed, by kind").add(
