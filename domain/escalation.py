@@ -116,6 +116,7 @@ class EscalationCase(BaseModel):
     wait: Wait | None = None
     revision: int = 0
     declared_interests: list[Interest] = Field(default_factory=list)
+    related_parties: list[str] = Field(default_factory=list)  # a parent escalation's parties, for conflicts
 
     # --- what kinds provide -------------------------------------------------------------
     def payer_actions(self) -> list[str]:
@@ -186,7 +187,7 @@ class EscalationCase(BaseModel):
     # --- conflicts of interest ----------------------------------------------------------
     def parties(self) -> set[str]:
         """Codes of the organisations this escalation involves; kinds add their practices."""
-        return {self.payer.code.upper()}
+        return {self.payer.code.upper(), *self.related_parties}
 
     def conflict(self, response: ResponseInput) -> Interest | None:
         """The declared interest that bars this officer from acting here, if any."""

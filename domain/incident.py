@@ -58,6 +58,7 @@ class StartChild(Command):
     child_id: str
     payer: Organisation
     confirmation: ConfirmationRequest | None = None
+    parties: list[str] = Field(default_factory=list)
     claimed_pence: int | None = None
     claim_facts: list[tuple[str, str]] = Field(default_factory=list)
 
@@ -136,7 +137,9 @@ class IncidentCase(EscalationCase):
     def ask(self, topic: str, payer: Organisation, request: ConfirmationRequest) -> StartChild:
         child_id = f"{self.escalation_id}-{topic.upper().replace('_', '-')}"
         self.children[topic] = ChildState(child_id=child_id)
-        return StartChild(topic=topic, child_id=child_id, payer=payer, confirmation=request)
+        return StartChild(
+            topic=topic, child_id=child_id, payer=payer, confirmation=request, parties=sorted(self.parties())
+        )
 
     def next_timer(self) -> datetime | None:
         return self.returns_deadline if self.returns_open else None

@@ -186,6 +186,7 @@ class PathologyCase(IncidentCase):
             StartChild(
                 topic=CLAIM,
                 child_id=child_id,
+                parties=sorted(self.parties()),
                 payer=self.payer,
                 claimed_pence=self.total_claimed,
                 claim_facts=[

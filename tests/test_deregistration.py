@@ -113,6 +113,10 @@ async def test_deregistration_from_message_to_every_practice_paid(
     assert claimed[returned[1]] == 10171  # 11 x 1.0 x 11250 x 30 / 365 = 10171.23
     total = sum(claimed.values())
 
+    # The incident's parties reach its payer requests: the conflicted officer cannot withdraw the pot request.
+    barred = ResponseInput(action="withdraw", actor_email="medsec@lmc.example", actor_role=Role.OFFICER, reasons="x")
+    with pytest.raises(escalations.InputRefused, match="E85013"):
+        await escalations.respond(client, f"{eid}-POT", barred)
     # The ICB confirms a pot smaller than the total, with a payment date.
     pot = total - 1001
     confirm = ResponseInput(

@@ -28,6 +28,7 @@ class StartCompensationClaim(BaseModel):
     trust: Organisation
     icb: Organisation
     policy: DeadlinePolicy
+    parties: list[str] = Field(default_factory=list)
     carried: CarriedCompensationClaim | None = None
 
 
@@ -52,6 +53,7 @@ class CompensationClaimWorkflow(EscalationWorkflow):
             start.policy,
             workflow.now(),
         )
+        case.related_parties = start.parties
         self.begin(start, case, None, effects)
 
     @workflow.run

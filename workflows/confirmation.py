@@ -5,7 +5,7 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel
+    from pydantic import BaseModel, Field
 
     from domain.confirmation import ConfirmationCase, ConfirmationRequest
     from domain.contacts import Contact, Lmc, Organisation
@@ -25,6 +25,7 @@ class StartConfirmation(BaseModel):
     officer: Contact
     payer: Organisation
     policy: DeadlinePolicy
+    parties: list[str] = Field(default_factory=list)
     carried: CarriedConfirmation | None = None
 
 
@@ -40,6 +41,7 @@ class ConfirmationWorkflow(EscalationWorkflow):
         case, effects = ConfirmationCase.open(
             start.escalation_id, start.request, start.lmc, start.officer, start.payer, start.policy, workflow.now()
         )
+        case.related_parties = start.parties
         self.begin(start, case, None, effects)
 
     @workflow.run

@@ -176,6 +176,7 @@ class IncidentWorkflow(EscalationWorkflow):
                     officer=case.officer,
                     payer=command.payer,
                     policy=case.policy,
+                    parties=command.parties,
                 ),
                 id=command.child_id,
                 parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,

@@ -76,6 +76,7 @@ class PathologyWorkflow(IncidentWorkflow):
                 trust=case.payer,
                 icb=case.icb,
                 policy=case.policy,
+                parties=command.parties,
             ),
             id=command.child_id,
             parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
