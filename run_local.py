@@ -68,7 +68,7 @@ async def connect_when_ready(settings: Settings, server: subprocess.Popen[bytes]
 
 async def main() -> None:
     configure_logging()
-    settings = Settings()
+    settings = Settings(dev_mail_browser=True)
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     server = start_temporal(settings)
     sink = None
@@ -101,7 +101,7 @@ async def main() -> None:
         print(
             f"\n  Engine running.\n  Links and pages: {settings.base_url}\n"
             f"  Temporal Web UI: {settings.temporal_ui_url}\n"
-            f"  Emails land in:  {settings.mail_dir}/\n"
+            f"  Emails land in:  {settings.mail_dir}/  (read them at {settings.base_url}/dev/mail)\n"
             "  Start one:       .venv/bin/python starter.py start-claim examples/unfunded_claim_kent.json\n"
             "                   .venv/bin/python starter.py start-pathology examples/pathology_nwl_uacr.json\n"
             "                   .venv/bin/python starter.py start-deregistration examples/deregistration_nwl_pathfinder.json\n"

@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     payload_key_id: str = ""
 
     base_url: str = "http://127.0.0.1:8000"
+    dev_mail_browser: bool = False  # `make run` turns it on: /dev/mail shows var/mail/ in the browser
     link_secret: str = ""  # empty: generated once into var/link-secret
     link_keys_spec: str = Field(default="", alias="link_keys")  # "id:secret,…" for rotation
     link_key_id: str = ""  # which of LINK_KEYS signs new links

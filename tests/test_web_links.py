@@ -7,18 +7,24 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
-from temporalio.testing import WorkflowEnvironment
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Worker
 
 import escalations
-from domain.contacts import Role
+from activities.email import EmailActivities, EmailRequest
+from domain.contacts import Contact, Role
+from domain.escalation import EmailEffect
+from mail.sink import start_sink
+from persistence.database import make_engine
+from persistence.sent_mail import SentMailLedger
 from settings import ROOT, Settings
-from tests.conftest import Inbox, body_text
+from tests.conftest import Inbox, body_text, free_port
 from tests.helpers import ICB_L1, example_start, officer
 from web.app import create_app
 from web.links import LinkGrant, LinkKeys, sign_link
@@ -148,3 +154,38 @@ async def test_a_practice_sends_its_return_through_its_link(
     assert view.case["groups"][0] == {"patients": 12, "days_off": 30, "still_off": False, "off_since": None}
     closed = await escalations.respond(dev_env.client, eid, officer("close_incident", reasons="web test over"))
     assert closed.status == "closed"
+
+
+async def test_development_mail_browser_shows_sent_mail_with_working_links(
+    dev_env: WorkflowEnvironment, settings: Settings, tmp_path: Path
+) -> None:
+    port = free_port()
+    sink = start_sink(tmp_path / "mail", port=port)
+    local = settings.model_copy(update={"smtp_port": port, "dev_mail_browser": True, "var_dir": tmp_path})
+    sender = EmailActivities(local, SentMailLedger(make_engine(local.database)))
+    effect = EmailEffect(
+        purpose="submitted",
+        to=Contact(name="Ian Ayres", title="Contracts", email=ICB_L1),
+        to_role=Role.PAYER,
+        subject="[UWC-2026-DEVMAIL] Claim",
+        headline="Claim",
+        actions=["acknowledge"],
+    )
+    request = EmailRequest(escalation_id="UWC-2026-DEVMAIL", step=1, sent_at=datetime.now(UTC), effect=effect)
+    app = create_app(local, dev_env.client)
+    transport = httpx.ASGITransport(app=app)
+    try:
+        await ActivityEnvironment().run(sender.send_email, request)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://t") as http,
+        ):
+            listing = await http.get("/dev/mail")
+            assert listing.status_code == 200 and "[UWC-2026-DEVMAIL] Claim" in listing.text
+            found = re.search(r'href="/dev/mail/([^"]+)"', listing.text)
+            assert found is not None
+            shown = await http.get(f"/dev/mail/{found.group(1)}")
+            assert shown.status_code == 200 and '<a href="http://127.0.0.1:8000/r/' in shown.text
+            assert (await http.get("/dev/mail/..%2Fsecret.eml")).status_code == 404
+    finally:
+        sink.stop()

@@ -29,6 +29,7 @@ from settings import Settings
 from temporal_client import connect
 from web.auth import SESSION_COOKIE, SessionSigner
 from web.codec_endpoint import codec_routes
+from web.dev_mail import dev_mail_routes
 from web.forms import GROUP_ROWS, FormRefused, response_from_form
 from web.links import LinkGrant, LinkRefused, verify_link
 from workflows.escalation_workflow import CaseView, EscalationWorkflow
@@ -147,8 +148,10 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
     async def home(request: Request) -> Response:
         return HTMLResponse("<h1>LMC escalation engine</h1><p>Responses are made through the link in your email.</p>")
 
+    development = dev_mail_routes(settings.mail_dir, templates) if settings.dev_mail_browser else []
     return Starlette(
         routes=[
+            *development,
             Route("/", home),
             Route("/healthz", health),
             Route("/r/{token}", show, methods=["GET", "HEAD"]),

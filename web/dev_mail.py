@@ -1,0 +1,51 @@
+"""Development only: browse the messages the local SMTP sink stored in var/mail/, and follow their
+links as the recipient would. `make run` switches it on; production never serves it."""
+
+from __future__ import annotations
+
+import re
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+from markupsafe import Markup, escape
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.templating import Jinja2Templates
+
+_URL = re.compile(r"https?://[^\s<>\"]+")
+
+
+def _read(path: Path) -> EmailMessage:
+    return message_from_bytes(path.read_bytes(), policy=policy.default)  # type: ignore[return-value]
+
+
+def _linkified(text: str) -> Markup:
+    escaped = str(escape(text))
+    return Markup(_URL.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', escaped))
+
+
+def dev_mail_routes(mail_dir: Path, templates: Jinja2Templates) -> list[Route]:
+    async def inbox(request: Request) -> Response:
+        files = sorted(mail_dir.glob("*.eml"), reverse=True)[:500]
+        messages = [(f.name, _read(f)) for f in files]
+        return templates.TemplateResponse(request, "dev_mail.html", {"messages": messages, "shown": None})
+
+    async def one(request: Request) -> Response:
+        name = request.path_params["name"]
+        path = mail_dir / name
+        if "/" in name or not name.endswith(".eml") or not path.is_file():
+            return Response("no such message", status_code=404)
+        message = _read(path)
+        plain = message.get_body(("plain",))
+        html = message.get_body(("html",))
+        context: dict[str, object] = {
+            "messages": [],
+            "shown": message,
+            "text": _linkified(plain.get_content() if plain is not None else ""),
+            "html": html.get_content() if html is not None else "",
+        }
+        return templates.TemplateResponse(request, "dev_mail.html", context)
+
+    return [Route("/dev/mail", inbox), Route("/dev/mail/{name}", one)]
