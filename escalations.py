@@ -193,11 +193,18 @@ async def respond(client: Client, escalation_id: str, response: ResponseInput) -
 TOP_LEVEL_KINDS = (CLAIM_KIND, PATHOLOGY_KIND, DEREGISTRATION_KIND)
 
 
-def list_query(kind: str | None, status: str | None, overdue: bool, stalled: bool = False) -> str:
+def list_query(
+    kind: str | None,
+    status: str | None,
+    overdue: bool,
+    stalled: bool = False,
+    payer: str | None = None,
+    level: int | None = None,
+) -> str:
     """A visibility query; without a kind, the escalations officers start (not practices' or payers' parts)."""
     kinds = ", ".join(f"'{k}'" for k in TOP_LEVEL_KINDS)
     clauses = [] if kind else [f"{sa.KIND.name} IN ({kinds})"]
-    for key, value in ((sa.KIND, kind), (sa.STATUS, status)):
+    for key, value in ((sa.KIND, kind), (sa.STATUS, status), (sa.PAYER, payer)):
         if value:
             if not value.replace("_", "").isalnum():
                 raise InputRefused(f"{key.name}: '{value}' is not a valid value")
@@ -206,6 +213,8 @@ def list_query(kind: str | None, status: str | None, overdue: bool, stalled: boo
         clauses.append(f"{sa.OVERDUE.name} = true")
     if stalled:
         clauses.append(f"{sa.STALLED.name} = true")
+    if level:
+        clauses.append(f"{sa.LADDER_LEVEL.name} = {int(level)}")
     return " AND ".join(clauses)
 
 

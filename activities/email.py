@@ -100,6 +100,7 @@ class EmailActivities:
                 purpose=effect.purpose,
                 recipient=effect.to.email,
                 subject=effect.subject,
+                raw=message.as_string(),
             ),
         )
         log.info("email_sent", escalation_id=request.escalation_id, message_id=message_id, purpose=effect.purpose)

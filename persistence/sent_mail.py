@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Column, Engine, Text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
@@ -18,6 +18,7 @@ class SentEmail(SQLModel, table=True):
     recipient: str = Field(max_length=320)
     subject: str = Field(max_length=500)
     sent_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    raw: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # as the recipient received it
 
 
 class SentMailLedger:

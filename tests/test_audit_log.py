@@ -73,5 +73,5 @@ def test_tampering_by_someone_who_can_drop_the_guard_breaks_the_chain(engine: En
 
 def test_migrations_take_an_empty_database_to_head(engine: Engine) -> None:
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0002"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0003"
     assert {"audit_record", "sent_email", "practice_return", "user_account"} <= set(inspect(engine).get_table_names())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 from collections.abc import AsyncIterator
@@ -10,11 +11,15 @@ import httpx
 import pytest
 from temporalio.api.common.v1 import Payload
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
+import escalations
 from payload_codec import EncryptionCodec, parse_keys
 from persistence.database import make_engine
 from persistence.users import Users
 from settings import Settings
+from tests.conftest import Inbox
+from tests.helpers import example_start, officer
 from web.app import create_app
 
 KEYS = f"k1:{base64.b64encode(os.urandom(32)).decode()}"
@@ -76,3 +81,27 @@ async def test_only_ops_staff_can_decode_payloads(console: httpx.AsyncClient) ->
     assert base64.b64decode(payload["data"]) == b'{"title": "uACR"}'
     preflight = await console.options("/codec/decode", headers={"Origin": UI, "Access-Control-Request-Method": "POST"})
     assert preflight.status_code == 204 and preflight.headers["access-control-allow-credentials"] == "true"
+
+
+async def test_the_console_shows_escalations_to_signed_in_staff_only(
+    console: httpx.AsyncClient, dev_env: WorkflowEnvironment, dev_worker: Worker, settings: Settings, inbox: Inbox
+) -> None:
+    assert (await console.get("/console")).headers["location"] == "/login"
+    start = example_start(settings)
+    eid = await escalations.start_claim(dev_env.client, settings, start)
+    await inbox.wait_for(eid, 1)
+    await sign_in(console, "ceo@lmc.example", "another long password")
+    for _ in range(50):  # visibility is eventually consistent
+        board = await console.get("/console", params={"kind": "unfunded_claim", "status": "submitted"})
+        if eid in board.text:
+            break
+        await asyncio.sleep(0.2)
+    assert eid in board.text
+    page = await console.get(f"/console/e/{eid}")
+    assert page.status_code == 200
+    assert "Hash chain: <strong>verified" in page.text and "working days left" in page.text
+    assert "Claim for unfunded work" in page.text and "srcdoc=" in page.text  # the email as sent
+    assert f"/namespaces/default/workflows/{eid}" in page.text
+    refused = await console.get("/console", params={"status": "x' OR 1=1"})
+    assert "is not a valid value" in refused.text
+    await escalations.respond(dev_env.client, eid, officer("withdraw", reasons="console test over"))

@@ -29,6 +29,7 @@ from settings import Settings
 from temporal_client import connect
 from web.auth import SESSION_COOKIE, SessionSigner
 from web.codec_endpoint import codec_routes
+from web.console import console_routes
 from web.dev_mail import dev_mail_routes
 from web.forms import GROUP_ROWS, FormRefused, response_from_form
 from web.links import LinkGrant, LinkRefused, verify_link
@@ -40,11 +41,12 @@ templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 def create_app(settings: Settings, client: Client | None = None) -> Starlette:
     signer = SessionSigner(settings.session_key, secure=settings.base_url.startswith("https://"))
+    engine = make_engine(settings.database)
+    users = Users(engine)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.client = client or await connect(settings)
-        app.state.users = Users(make_engine(settings.database))
         yield
 
     async def refuse(request: Request, message: str, status: int) -> Response:
@@ -132,11 +134,11 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
         form = await request.form()
         if not signer.csrf_ok(request, str(form.get("csrf", ""))):
             return await login_page(request, "The form expired; please try again.", 403)
-        account = request.app.state.users.authenticate(str(form.get("email", "")), str(form.get("password", "")))
+        account = users.authenticate(str(form.get("email", "")), str(form.get("password", "")))
         if account is None:
             log.info("sign_in_refused")
             return await login_page(request, "Email or password not recognised.", 401)
-        response = RedirectResponse("/", status_code=303)
+        response = RedirectResponse("/console", status_code=303)
         signer.issue(response, account.email, account.role)
         return response
 
@@ -152,6 +154,7 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
     return Starlette(
         routes=[
             *development,
+            *console_routes(settings, signer, templates, engine),
             Route("/", home),
             Route("/healthz", health),
             Route("/r/{token}", show, methods=["GET", "HEAD"]),
