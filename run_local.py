@@ -105,6 +105,8 @@ async def main() -> None:
             "  Start one:       .venv/bin/python starter.py start-claim examples/unfunded_claim_kent.json\n"
             "                   .venv/bin/python starter.py start-pathology examples/pathology_nwl_uacr.json\n"
             "                   .venv/bin/python starter.py start-deregistration examples/deregistration_nwl_pathfinder.json\n"
+            f"  Console:         {settings.base_url}/console (first: .venv/bin/python starter.py add-user "
+            "you@lmc.example --role officer)\n"
             "  Ctrl-C stops everything.\n",
             flush=True,
         )
