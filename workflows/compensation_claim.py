@@ -9,7 +9,7 @@ with workflow.unsafe.imports_passed_through():
 
     from domain.compensation_claim import CompensationClaimCase
     from domain.contacts import Contact, Lmc, Organisation
-    from domain.escalation import DeadlinePolicy
+    from domain.escalation import DeadlinePolicy, Effect
     from workflows.escalation_workflow import CaseView, EscalationWorkflow, Progress
 
 
@@ -38,23 +38,23 @@ class CompensationClaimWorkflow(EscalationWorkflow):
 
     @workflow.init
     def __init__(self, start: StartCompensationClaim) -> None:
-        if start.carried is not None:
-            self.begin(start, start.carried.case, start.carried.progress, [])
-            return
-        case, effects = CompensationClaimCase.open(
-            start.escalation_id,
-            start.title,
-            start.claimed_pence,
-            start.claim_facts,
-            start.lmc,
-            start.officer,
-            start.trust,
-            start.icb,
-            start.policy,
-            workflow.now(),
-        )
-        case.related_parties = start.parties
-        self.begin(start, case, None, effects)
+        def open_case() -> tuple[CompensationClaimCase, list[Effect]]:
+            case, effects = CompensationClaimCase.open(
+                start.escalation_id,
+                start.title,
+                start.claimed_pence,
+                start.claim_facts,
+                start.lmc,
+                start.officer,
+                start.trust,
+                start.icb,
+                start.policy,
+                workflow.now(),
+            )
+            case.related_parties = start.parties
+            return case, effects
+
+        self.begin_or_resume(start, open_case)
 
     @workflow.run
     async def run(self, start: StartCompensationClaim) -> CaseView:

@@ -9,7 +9,7 @@ with workflow.unsafe.imports_passed_through():
 
     from domain.confirmation import ConfirmationCase, ConfirmationRequest
     from domain.contacts import Contact, Lmc, Organisation
-    from domain.escalation import DeadlinePolicy
+    from domain.escalation import DeadlinePolicy, Effect
     from workflows.escalation_workflow import CaseView, EscalationWorkflow, Progress
 
 
@@ -35,14 +35,14 @@ class ConfirmationWorkflow(EscalationWorkflow):
 
     @workflow.init
     def __init__(self, start: StartConfirmation) -> None:
-        if start.carried is not None:
-            self.begin(start, start.carried.case, start.carried.progress, [])
-            return
-        case, effects = ConfirmationCase.open(
-            start.escalation_id, start.request, start.lmc, start.officer, start.payer, start.policy, workflow.now()
-        )
-        case.related_parties = start.parties
-        self.begin(start, case, None, effects)
+        def open_case() -> tuple[ConfirmationCase, list[Effect]]:
+            case, effects = ConfirmationCase.open(
+                start.escalation_id, start.request, start.lmc, start.officer, start.payer, start.policy, workflow.now()
+            )
+            case.related_parties = start.parties
+            return case, effects
+
+        self.begin_or_resume(start, open_case)
 
     @workflow.run
     async def run(self, start: StartConfirmation) -> CaseView:

@@ -5,6 +5,7 @@ audit and email activities, in order, each exactly once per step.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -94,6 +95,14 @@ class EscalationWorkflow:
         self.progress = progress or Progress()
         self.outbox = list(effects)
         self._published: tuple[Any, ...] | None = None
+
+    def begin_or_resume(self, start: Any, open_case: Callable[[], tuple[EscalationCase, list[Effect]]]) -> None:
+        """Resume from what a previous run carried over, or open the case afresh."""
+        if start.carried is not None:
+            self.begin(start, start.carried.case, start.carried.progress, [])
+        else:
+            case, effects = open_case()
+            self.begin(start, case, None, effects)
 
     def carry_over(self) -> BaseModel:
         """The input that continues this escalation in a fresh run."""

@@ -12,7 +12,7 @@ with workflow.unsafe.imports_passed_through():
 
     from activities.returns import ReturnActivities
     from domain.contacts import Contact, Lmc, Organisation
-    from domain.escalation import Command, DeadlinePolicy
+    from domain.escalation import Command, DeadlinePolicy, Effect
     from domain.practice_return import (
         AcknowledgeReturnsClosed,
         Practice,
@@ -63,26 +63,26 @@ class PracticeWorkflow(EscalationWorkflow):
 
     @workflow.init
     def __init__(self, start: StartPractice) -> None:
-        if start.carried is not None:
-            self.begin(start, start.carried.case, start.carried.progress, [])
-            return
-        case = PracticeCase(
-            escalation_id=start.escalation_id,
-            kind="practice_return",
-            title=start.title,
-            lmc=start.lmc,
-            officer=start.officer,
-            payer=start.payer,
-            policy=start.policy,
-            status="awaiting_return",
-            practice=start.practice,
-            parent_id=start.parent_id,
-            return_kind=start.return_kind,
-            items=start.items,
-            returns_deadline=start.returns_deadline,
-            context=start.context,
-        )
-        self.begin(start, case, None, case.opening())
+        def open_case() -> tuple[PracticeCase, list[Effect]]:
+            case = PracticeCase(
+                escalation_id=start.escalation_id,
+                kind="practice_return",
+                title=start.title,
+                lmc=start.lmc,
+                officer=start.officer,
+                payer=start.payer,
+                policy=start.policy,
+                status="awaiting_return",
+                practice=start.practice,
+                parent_id=start.parent_id,
+                return_kind=start.return_kind,
+                items=start.items,
+                returns_deadline=start.returns_deadline,
+                context=start.context,
+            )
+            return case, case.opening()
+
+        self.begin_or_resume(start, open_case)
 
     @workflow.run
     async def run(self, start: StartPractice) -> CaseView:

@@ -37,19 +37,18 @@ class UnfundedClaimWorkflow(EscalationWorkflow):
 
     @workflow.init
     def __init__(self, start: StartClaim) -> None:
-        if start.carried is not None:
-            self.begin(start, start.carried.case, start.carried.progress, [])
-            return
-        case, effects = ClaimCase.open(
-            start.escalation_id,
-            start.claim,
-            start.lmc,
-            start.officer,
-            start.payer,
-            start.policy,
-            workflow.now(),
+        self.begin_or_resume(
+            start,
+            lambda: ClaimCase.open(
+                start.escalation_id,
+                start.claim,
+                start.lmc,
+                start.officer,
+                start.payer,
+                start.policy,
+                workflow.now(),
+            ),
         )
-        self.begin(start, case, None, effects)
 
     @workflow.run
     async def run(self, start: StartClaim) -> CaseView:
