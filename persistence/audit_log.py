@@ -110,6 +110,13 @@ class AuditLog:
             session.refresh(row)
             return row
 
+    def append_next(
+        self, escalation_id: str, occurred_at: datetime, event: str, actor: str, detail: dict[str, Any]
+    ) -> AuditRecord:
+        """A step written from outside the workflow, after its last (used once the workflow has stopped)."""
+        rows = self.timeline(escalation_id)
+        return self.append(escalation_id, (rows[-1].seq if rows else 0) + 1, occurred_at, event, actor, detail)
+
     def timeline(self, escalation_id: str) -> list[AuditRecord]:
         with Session(self._engine) as session:
             return list(

@@ -15,6 +15,7 @@ from temporalio.worker import Worker
 
 import escalations
 from payload_codec import EncryptionCodec, parse_keys
+from persistence.audit_log import AuditLog
 from persistence.database import make_engine
 from persistence.users import Users
 from settings import Settings
@@ -105,3 +106,47 @@ async def test_the_console_shows_escalations_to_signed_in_staff_only(
     refused = await console.get("/console", params={"status": "x' OR 1=1"})
     assert "is not a valid value" in refused.text
     await escalations.respond(dev_env.client, eid, officer("withdraw", reasons="console test over"))
+
+
+async def csrf_of(http: httpx.AsyncClient, eid: str) -> str:
+    page = await http.get(f"/console/e/{eid}")
+    return page.text.split('name="csrf" value="')[1].split('"')[0]
+
+
+async def test_console_actions_are_refused_server_side_for_the_wrong_role_csrf_or_a_conflict(
+    console: httpx.AsyncClient, dev_env: WorkflowEnvironment, dev_worker: Worker, settings: Settings, inbox: Inbox
+) -> None:
+    Users(make_engine(settings.database)).add("medsec@lmc.example", "officer", "medsec long password")
+    start = example_start(settings)
+    eid = await escalations.start_claim(dev_env.client, settings, start)
+    await inbox.wait_for(eid, 1)
+    act, stop = f"/console/e/{eid}/act", f"/console/e/{eid}/terminate"
+    assert (await console.post(act, data={"action": "withdraw", "reasons": "x"})).status_code == 303  # to /login
+
+    await sign_in(console, "ops@lmc.example", "correct horse battery")
+    token = await csrf_of(console, eid)
+    assert (await console.post(act, data={"action": "withdraw", "reasons": "x", "csrf": token})).status_code == 403
+
+    await sign_in(console, "medsec@lmc.example", "medsec long password")
+    token = await csrf_of(console, eid)
+    assert (await console.post(act, data={"action": "withdraw", "reasons": "no token"})).status_code == 403
+    assert (await console.post(stop, data={"reason": "not mine", "csrf": token})).status_code == 403
+    declared = await console.post(
+        act, data={"action": "declare_interest", "text": "G82001", "reasons": "partner", "csrf": token}
+    )
+    assert declared.status_code == 303
+    conflicted = await console.post(act, data={"action": "withdraw", "reasons": "mine", "csrf": token})
+    assert conflicted.status_code == 409 and "declared an interest in G82001" in conflicted.text
+
+    await sign_in(console, "ceo@lmc.example", "another long password")
+    token = await csrf_of(console, eid)
+    missing = await console.post(act, data={"action": "dispute", "csrf": token})
+    assert missing.status_code in (409, 422) and "reasons" in missing.text
+
+    await sign_in(console, "ops@lmc.example", "correct horse battery")
+    token = await csrf_of(console, eid)
+    assert (await console.post(stop, data={"reason": "", "csrf": token})).status_code == 422
+    assert (await console.post(stop, data={"reason": "Raised in error", "csrf": token})).status_code == 303
+    events = [r.event for r in AuditLog(make_engine(settings.database)).timeline(eid)]
+    assert "refused:conflict_of_interest" in events and events[-1] == "terminated"
+    assert AuditLog(make_engine(settings.database)).verify(eid).ok

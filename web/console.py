@@ -15,11 +15,13 @@ from starlette.templating import Jinja2Templates
 from temporalio.service import RPCError
 
 import escalations
+from domain.contacts import Role
 from domain.working_days import describe_deadline, working_days_left
 from persistence.audit_log import AuditLog
 from persistence.sent_mail import SentMailLedger
 from settings import Settings
 from web.auth import SessionSigner
+from web.forms import FormRefused, response_from_form
 
 FILTERS = ("kind", "status", "payer", "overdue", "stalled", "level")
 
@@ -77,12 +79,66 @@ def console_routes(
         context = {
             "who": who,
             "view": view,
+            "csrf": signer.csrf_for(request),
+            "fields": view.action_fields,
+            "labels": view.action_labels,
+            "done": request.query_params.get("done"),
             "deadline": deadline,
             "timeline": audit.timeline(escalation_id),
             "chain": audit.verify(escalation_id),
             "emails": emails,
             "temporal_url": f"{settings.temporal_ui_url}/namespaces/{settings.temporal_namespace}/workflows/{escalation_id}",
         }
-        return templates.TemplateResponse(request, "escalation.html", context)
+        page = templates.TemplateResponse(request, "escalation.html", context)
+        signer.set_csrf(page, str(context["csrf"]))
+        return page
 
-    return [Route("/console", dashboard), Route("/console/e/{escalation_id}", escalation)]
+    async def act(request: Request) -> Response:
+        """An officer's action from the console: officers and admins only, with the form's CSRF token."""
+        who = signed_in(request)
+        if who is None:
+            return RedirectResponse("/login", status_code=303)
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        if not signer.csrf_ok(request, form.get("csrf", "")):
+            return refuse(request, "The form expired; reload the page and try again.", 403)
+        if who.role not in ("officer", "admin"):
+            return refuse(request, f"{who.email} is signed in as {who.role}; officers act on escalations.", 403)
+        escalation_id = request.path_params["escalation_id"]
+        view = await escalations.summary(request.app.state.client, escalation_id)
+        fields = view.action_fields.get(form.get("action", ""), [])
+        try:
+            response = response_from_form(form, fields, who.email, Role.OFFICER)
+            outcome = await escalations.respond(request.app.state.client, escalation_id, response)
+        except FormRefused as bad:
+            return refuse(request, str(bad), 422)
+        except escalations.InputRefused as refused:
+            return refuse(request, str(refused), 409)
+        return RedirectResponse(f"/console/e/{escalation_id}?done={outcome.status}", status_code=303)
+
+    async def terminate(request: Request) -> Response:
+        """Ops stop an escalation for good, with a reason written to the audit log."""
+        who = signed_in(request)
+        if who is None:
+            return RedirectResponse("/login", status_code=303)
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        if not signer.csrf_ok(request, form.get("csrf", "")):
+            return refuse(request, "The form expired; reload the page and try again.", 403)
+        if who.role not in ("ops", "admin"):
+            return refuse(request, f"{who.email} is signed in as {who.role}; only ops staff terminate.", 403)
+        reason = form.get("reason", "").strip()
+        if not reason:
+            return refuse(request, "reason: say why the escalation is being terminated.", 422)
+        escalation_id = request.path_params["escalation_id"]
+        await request.app.state.client.get_workflow_handle(escalation_id).terminate(reason=f"{who.email}: {reason}")
+        audit.append_next(escalation_id, datetime.now(UTC), "terminated", who.email, {"reason": reason})
+        return RedirectResponse(f"/console/e/{escalation_id}", status_code=303)
+
+    def refuse(request: Request, message: str, status: int) -> Response:
+        return templates.TemplateResponse(request, "refused.html", {"message": message}, status_code=status)
+
+    return [
+        Route("/console", dashboard),
+        Route("/console/e/{escalation_id}", escalation),
+        Route("/console/e/{escalation_id}/act", act, methods=["POST"]),
+        Route("/console/e/{escalation_id}/terminate", terminate, methods=["POST"]),
+    ]
