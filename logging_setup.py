@@ -6,6 +6,7 @@ import logging
 import sys
 
 import structlog
+from temporalio import activity, workflow
 
 
 def configure_logging(level: int = logging.INFO) -> None:
@@ -35,3 +36,6 @@ def configure_logging(level: int = logging.INFO) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command chatter
+    # Temporal adds its workflow and activity info as structured fields; keep messages plain.
+    workflow.logger.workflow_info_on_message = False
+    activity.logger.activity_info_on_message = False

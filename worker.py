@@ -39,7 +39,7 @@ WORKFLOWS: Sequence[type] = [
     PathologyWorkflow,
 ]
 # Pure libraries the domain calls from workflow code; shared, not re-imported per run.
-PASSTHROUGH = ("pydantic", "pydantic_core", "email_validator")
+PASSTHROUGH = ("pydantic", "pydantic_core", "email_validator", "structlog")
 
 
 def sandbox_runner() -> SandboxedWorkflowRunner:

@@ -1,0 +1,38 @@
+"""structlog JSON logs: workflow code logs through the replay-safe logger without breaking the sandbox,
+and every line names its escalation."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from temporalio.client import Client
+
+import escalations
+from logging_setup import configure_logging
+from settings import Settings
+from tests.conftest import Inbox
+from tests.helpers import example_start, officer
+
+
+async def test_workflow_and_activity_logs_are_json_with_the_escalation_id(
+    time_client: Client, settings: Settings, inbox: Inbox, capfd: pytest.CaptureFixture[str]
+) -> None:
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    configure_logging()
+    try:
+        start = example_start(settings)
+        eid = await escalations.start_claim(time_client, settings, start)
+        await inbox.wait_for(eid, 1)
+        await escalations.respond(time_client, eid, officer("withdraw", reasons="logging test"))
+        await time_client.get_workflow_handle(eid).result()
+    finally:
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
+    err = capfd.readouterr().err
+    assert "Logging error" not in err
+    lines = [json.loads(line) for line in err.splitlines() if line.startswith("{") and eid in line]
+    assert any(line.get("event") == "response recorded" and line.get("escalation_id") == eid for line in lines)
+    assert any(line.get("event") == "email_sent" for line in lines)
