@@ -17,9 +17,10 @@ from domain.deregistration import DeregistrationRequest
 from domain.pathology import KIND as PATHOLOGY_KIND
 from domain.pathology import PathologyRequest
 from domain.practice_return import Practice
+from domain.report import ClaimFigures, in_period
 from domain.responses import ResponseInput, ResponseOutcome
 from domain.unfunded_claim import KIND as CLAIM_KIND
-from domain.unfunded_claim import priced_claim
+from domain.unfunded_claim import ClaimRequest, priced_claim
 from domain.validation import describe
 from settings import Settings
 from workflows import search_attributes as sa
@@ -238,3 +239,14 @@ async def list_escalations(client: Client, query: str) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+async def report_figures(client: Client, payer: str | None, start: date | None, end: date | None) -> list[ClaimFigures]:
+    """Every unfunded claim to `payer` (all payers if None) whose period overlaps [start, end]."""
+    figures = []
+    for row in await list_escalations(client, list_query(CLAIM_KIND, None, False, payer=payer)):
+        view = await summary(client, row["id"])
+        claim = ClaimRequest.model_validate(view.case["claim"])
+        if in_period(claim, start, end):
+            figures.append(ClaimFigures(claim, view.case.get("agreed_pence") or 0, view.case.get("paid_pence") or 0))
+    return figures

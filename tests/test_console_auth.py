@@ -20,7 +20,7 @@ from persistence.database import make_engine
 from persistence.users import Users
 from settings import Settings
 from tests.conftest import Inbox
-from tests.helpers import example_start, officer
+from tests.helpers import example_start, officer, payer
 from web.app import create_app
 
 KEYS = f"k1:{base64.b64encode(os.urandom(32)).decode()}"
@@ -150,3 +150,26 @@ async def test_console_actions_are_refused_server_side_for_the_wrong_role_csrf_o
     events = [r.event for r in AuditLog(make_engine(settings.database)).timeline(eid)]
     assert "refused:conflict_of_interest" in events and events[-1] == "terminated"
     assert AuditLog(make_engine(settings.database)).verify(eid).ok
+
+
+async def test_the_report_shows_claimed_agreed_and_paid_with_a_chart_and_csv(
+    console: httpx.AsyncClient, dev_env: WorkflowEnvironment, dev_worker: Worker, settings: Settings, inbox: Inbox
+) -> None:
+    start = example_start(settings, payer_code="QKS", period_start="2031-04-01", period_end="2031-06-30")
+    eid = await escalations.start_claim(dev_env.client, settings, start)
+    await inbox.wait_for(eid, 1)
+    await escalations.respond(dev_env.client, eid, payer("accept"))
+    await sign_in(console, "ceo@lmc.example", "another long password")
+    params = {"payer": "QKS", "from": "2031-04-01", "to": "2031-06-30"}
+    for _ in range(50):
+        page = await console.get("/console/report", params=params)
+        if "1 claim(s)" in page.text:
+            break
+        await asyncio.sleep(0.2)
+    assert "1 claim(s)" in page.text and "<svg" in page.text and "onward referral" in page.text
+    assert page.text.count("£2,837.00") >= 2  # claimed and agreed in total
+    csv_text = (await console.get("/console/report.csv", params=params)).text
+    header, *rows = csv_text.strip().splitlines()
+    assert header == "provider,category,items,claimed_pence,agreed_pence,paid_pence"
+    assert sum(int(r.split(",")[-2]) for r in rows) == 283_700
+    await escalations.respond(dev_env.client, eid, officer("withdraw", reasons="report test over"))

@@ -102,3 +102,15 @@ def test_allocation_sums_to_the_pot_and_stays_within_a_penny(pot: int, weights: 
     total = sum(weights)
     for key, weight in enumerate(weights):
         assert abs(shares[key] * total - pot * weight) < total  # less than a penny from exact
+
+
+def test_the_report_spreads_agreed_and_paid_money_exactly_over_lines() -> None:
+    from domain.report import ClaimFigures, unfunded_work_report
+    from domain.unfunded_claim import priced_claim
+
+    config = Settings(_env_file=None).escalation_config()  # type: ignore[call-arg]
+    claim = priced_claim(example_data(), config.tariff)
+    rows = unfunded_work_report([ClaimFigures(claim, agreed_pence=200_001, paid_pence=150_000)])
+    assert sum(r.items for r in rows) == 120 and sum(r.claimed_pence for r in rows) == 283_700
+    assert sum(r.agreed_pence for r in rows) == 200_001 and sum(r.paid_pence for r in rows) == 150_000
+    assert rows[0].category == "onward_referral" and rows[0].items == 64

@@ -3,7 +3,9 @@ attributes, and each escalation's state, deadlines, audit timeline and emails.""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import csv
+import io
+from datetime import UTC, date, datetime
 from email import message_from_string, policy
 from typing import Any
 
@@ -16,6 +18,8 @@ from temporalio.service import RPCError
 
 import escalations
 from domain.contacts import Role
+from domain.money import format_pence
+from domain.report import unfunded_work_report
 from domain.working_days import describe_deadline, working_days_left
 from persistence.audit_log import AuditLog
 from persistence.sent_mail import SentMailLedger
@@ -133,6 +137,52 @@ def console_routes(
         audit.append_next(escalation_id, datetime.now(UTC), "terminated", who.email, {"reason": reason})
         return RedirectResponse(f"/console/e/{escalation_id}", status_code=303)
 
+    async def report(request: Request) -> Response:
+        """Counts and money by provider and category for a period and payer, as a page or a CSV."""
+        who = signed_in(request)
+        if who is None:
+            return RedirectResponse("/login", status_code=303)
+        params = request.query_params
+        try:
+            start = date.fromisoformat(params["from"]) if params.get("from") else None
+            end = date.fromisoformat(params["to"]) if params.get("to") else None
+        except ValueError:
+            return refuse(request, "from, to: dates as YYYY-MM-DD", 422)
+        try:
+            figures = await escalations.report_figures(
+                request.app.state.client, params.get("payer") or None, start, end
+            )
+        except escalations.InputRefused as bad:
+            return refuse(request, str(bad), 422)
+        rows = unfunded_work_report(figures)
+        if request.url.path.endswith(".csv"):
+            out = io.StringIO()
+            writer = csv.writer(out)
+            writer.writerow(["provider", "category", "items", "claimed_pence", "agreed_pence", "paid_pence"])
+            for r in rows:
+                writer.writerow([r.provider, r.category, r.items, r.claimed_pence, r.agreed_pence, r.paid_pence])
+            return Response(
+                out.getvalue(),
+                media_type="text/csv",
+                headers={"Content-Disposition": 'attachment; filename="unfunded-work.csv"'},
+            )
+        total_items = sum(r.items for r in rows) or 1
+        widest = max((r.claimed_pence for r in rows), default=1) or 1
+        context = {
+            "who": who,
+            "rows": rows,
+            "params": dict(params),
+            "claims": len(figures),
+            "format_pence": format_pence,
+            "share": lambda r: round(100 * r.items / total_items),
+            "bar": lambda r: round(400 * r.claimed_pence / widest),
+            "totals": {
+                k: sum(getattr(r, k) for r in rows) for k in ("items", "claimed_pence", "agreed_pence", "paid_pence")
+            },
+            "query": request.url.query,
+        }
+        return templates.TemplateResponse(request, "report.html", context)
+
     def refuse(request: Request, message: str, status: int) -> Response:
         return templates.TemplateResponse(request, "refused.html", {"message": message}, status_code=status)
 
@@ -141,4 +191,6 @@ def console_routes(
         Route("/console/e/{escalation_id}", escalation),
         Route("/console/e/{escalation_id}/act", act, methods=["POST"]),
         Route("/console/e/{escalation_id}/terminate", terminate, methods=["POST"]),
+        Route("/console/report", report),
+        Route("/console/report.csv", report),
     ]
