@@ -19,7 +19,7 @@ from persistence.audit_log import AuditLog
 from persistence.database import make_engine
 from persistence.users import Users
 from settings import Settings
-from tests.conftest import Inbox
+from tests.conftest import Inbox, body_text
 from tests.helpers import example_start, officer, payer
 from web.app import create_app
 
@@ -173,3 +173,51 @@ async def test_the_report_shows_claimed_agreed_and_paid_with_a_chart_and_csv(
     assert header == "provider,category,items,claimed_pence,agreed_pence,paid_pence"
     assert sum(int(r.split(",")[-2]) for r in rows) == 283_700
     await escalations.respond(dev_env.client, eid, officer("withdraw", reasons="report test over"))
+
+
+async def test_officers_start_escalations_from_forms_and_keep_what_they_typed(
+    console: httpx.AsyncClient, dev_env: WorkflowEnvironment, dev_worker: Worker, settings: Settings, inbox: Inbox
+) -> None:
+    await sign_in(console, "ceo@lmc.example", "another long password")
+    form_page = await console.get("/console/start/unfunded_claim")
+    token = form_page.text.split('name="csrf" value="')[1].split('"')[0]
+    form = {
+        "csrf": token,
+        "title": "Fit notes pushed to practices",
+        "payer_code": "QKS",
+        "provider": "Maidstone and Tunbridge Wells NHS Trust",
+        "practices": "G82001, G82002",
+        "period_start": "2026-07-01",
+        "period_end": "2026-09-30",
+        "summary": "Letters with patient data removed",
+        "lines.0.category": "fit_note",
+        "lines.0.count": "eleven",
+        "lines.0.evidence_refs": "KLMC-1730",
+    }
+    bad = await console.post("/console/start/unfunded_claim", data=form)
+    assert bad.status_code == 422 and "lines.0.count" in bad.text
+    assert 'value="eleven"' in bad.text and "Fit notes pushed to practices" in bad.text and "KLMC-1730" in bad.text
+    started = await console.post("/console/start/unfunded_claim", data={**form, "lines.0.count": "11"})
+    assert started.status_code == 303 and started.headers["location"].startswith("/console/e/UWC-")
+    eid = started.headers["location"].rsplit("/", 1)[-1]
+    [email] = await inbox.wait_for(eid, 1)
+    assert "£132.00" in body_text(email)  # 11 fit notes at the £12.00 example rate
+
+    dereg = {
+        "csrf": token,
+        "title": "Pathfinder deregistrations (form)",
+        "icb_code": "QRV",
+        "rate_year": "2024/25",
+        "still_off_until": "2025-03-31",
+        "practices": "E85011, Brentford Health Centre, Practice Manager, pm.e85011@nhs.example",
+    }
+    started = await console.post("/console/start/deregistration", data=dereg)
+    assert started.status_code == 303, started.text
+    incident = started.headers["location"].rsplit("/", 1)[-1]
+    await inbox.wait_for(incident, 2, family=True)
+
+    await sign_in(console, "ops@lmc.example", "correct horse battery")
+    assert (await console.post("/console/start/unfunded_claim", data=form)).status_code == 403
+    for case in (eid, incident):
+        action = "withdraw" if case == eid else "close_incident"
+        await escalations.respond(dev_env.client, case, officer(action, reasons="form test over"))

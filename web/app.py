@@ -33,6 +33,7 @@ from web.console import console_routes
 from web.dev_mail import dev_mail_routes
 from web.forms import GROUP_ROWS, FormRefused, response_from_form
 from web.links import LinkGrant, LinkRefused, verify_link
+from web.start_forms import start_routes
 from workflows.escalation_workflow import CaseView, EscalationWorkflow
 
 log = structlog.get_logger(__name__)
@@ -155,6 +156,7 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
         routes=[
             *development,
             *console_routes(settings, signer, templates, engine),
+            *start_routes(settings, signer, templates),
             Route("/", home),
             Route("/healthz", health),
             Route("/r/{token}", show, methods=["GET", "HEAD"]),
