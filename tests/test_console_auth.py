@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import uuid
 from collections.abc import AsyncIterator
 
 import httpx
@@ -19,9 +20,10 @@ from persistence.audit_log import AuditLog
 from persistence.database import make_engine
 from persistence.users import Users
 from settings import Settings
-from tests.conftest import Inbox, body_text
+from tests.conftest import Inbox, body_text, free_port
 from tests.helpers import example_start, officer, payer
 from web.app import create_app
+from worker import build_worker
 
 KEYS = f"k1:{base64.b64encode(os.urandom(32)).decode()}"
 UI = "http://127.0.0.1:8233"
@@ -145,10 +147,15 @@ async def test_console_actions_are_refused_server_side_for_the_wrong_role_csrf_o
 
     await sign_in(console, "ops@lmc.example", "correct horse battery")
     token = await csrf_of(console, eid)
+    before = len(inbox.for_case(eid))
+    resent = await console.post(f"/console/e/{eid}/resend", data={"reason": "lost in a mailbox", "csrf": token})
+    assert resent.status_code == 303
+    again = (await inbox.wait_for(eid, before + 1))[-1]
+    assert again["Message-ID"] != inbox.for_case(eid)[before - 1]["Message-ID"] and again["In-Reply-To"]
     assert (await console.post(stop, data={"reason": "", "csrf": token})).status_code == 422
     assert (await console.post(stop, data={"reason": "Raised in error", "csrf": token})).status_code == 303
     events = [r.event for r in AuditLog(make_engine(settings.database)).timeline(eid)]
-    assert "refused:conflict_of_interest" in events and events[-1] == "terminated"
+    assert "refused:conflict_of_interest" in events and "resend_requested" in events and events[-1] == "terminated"
     assert AuditLog(make_engine(settings.database)).verify(eid).ok
 
 
@@ -221,3 +228,27 @@ async def test_officers_start_escalations_from_forms_and_keep_what_they_typed(
     for case in (eid, incident):
         action = "withdraw" if case == eid else "close_incident"
         await escalations.respond(dev_env.client, case, officer(action, reasons="form test over"))
+
+
+async def test_ops_see_activities_that_are_failing(
+    console: httpx.AsyncClient, dev_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    broken = settings.model_copy(update={"smtp_port": free_port(), "task_queue": f"broken-{uuid.uuid4().hex[:6]}"})
+    async with build_worker(dev_env.client, broken):
+        eid = await escalations.start_claim(dev_env.client, broken, example_start(broken))
+        handle = dev_env.client.get_workflow_handle(eid)
+        for _ in range(100):
+            described = await handle.describe()
+            if any(p.attempt > 1 for p in described.raw_description.pending_activities):
+                break
+            await asyncio.sleep(0.2)
+        await sign_in(console, "ops@lmc.example", "correct horse battery")
+        for _ in range(50):
+            board = await console.get("/console", params={"kind": "unfunded_claim"})
+            if eid in board.text and "Failing and retrying" in board.text:
+                break
+            await asyncio.sleep(0.2)
+        assert "Failing and retrying" in board.text and "send_email" in board.text
+        await sign_in(console, "ceo@lmc.example", "another long password")
+        assert "Failing and retrying" not in (await console.get("/console", params={"kind": "unfunded_claim"})).text
+        await handle.terminate(reason="test over")

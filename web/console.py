@@ -14,6 +14,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.service import RPCError
 
 import escalations
@@ -26,6 +28,7 @@ from persistence.sent_mail import SentMailLedger
 from settings import Settings
 from web.auth import SessionSigner
 from web.forms import FormRefused, response_from_form
+from workflows.escalation_workflow import ResendRequest
 
 FILTERS = ("kind", "status", "payer", "overdue", "stalled", "level")
 
@@ -58,7 +61,15 @@ def console_routes(
             rows = await escalations.list_escalations(request.app.state.client, query)
         except (escalations.InputRefused, RPCError) as err:
             error = str(err)
-        context = {"who": who, "rows": rows, "chosen": chosen, "error": error, "kinds": escalations.TOP_LEVEL_KINDS}
+        failing = await trouble(request.app.state.client, rows) if who.role in ("ops", "admin") else []
+        context = {
+            "who": who,
+            "rows": rows,
+            "chosen": chosen,
+            "error": error,
+            "kinds": escalations.TOP_LEVEL_KINDS,
+            "failing": failing,
+        }
         return templates.TemplateResponse(request, "dashboard.html", context)
 
     async def escalation(request: Request) -> Response:
@@ -183,6 +194,46 @@ def console_routes(
         }
         return templates.TemplateResponse(request, "report.html", context)
 
+    async def resend(request: Request) -> Response:
+        """Ops send the escalation's latest email again; the request is audited by the workflow."""
+        who = signed_in(request)
+        if who is None:
+            return RedirectResponse("/login", status_code=303)
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        if not signer.csrf_ok(request, form.get("csrf", "")):
+            return refuse(request, "The form expired; reload the page and try again.", 403)
+        if who.role not in ("ops", "admin"):
+            return refuse(request, f"{who.email} is signed in as {who.role}; only ops staff resend.", 403)
+        escalation_id = request.path_params["escalation_id"]
+        reason = form.get("reason", "").strip() or "resent by ops"
+        await request.app.state.client.get_workflow_handle(escalation_id).signal(
+            "resend", ResendRequest(by=who.email, reason=reason)
+        )
+        return RedirectResponse(f"/console/e/{escalation_id}", status_code=303)
+
+    async def trouble(client: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Activities that are failing and being retried, for ops to see at a glance."""
+        found = []
+        for row in rows[:100]:
+            if row["status"] in ("closed", "paid", "withdrawn", "commissioned", "settled", "closed_by_officer"):
+                continue
+            described = await client.workflow_service.describe_workflow_execution(
+                DescribeWorkflowExecutionRequest(
+                    namespace=client.namespace, execution=WorkflowExecution(workflow_id=row["id"])
+                )
+            )
+            for pending in described.pending_activities:
+                if pending.attempt > 1:
+                    found.append(
+                        {
+                            "id": row["id"],
+                            "activity": pending.activity_type.name,
+                            "attempt": pending.attempt,
+                            "failure": pending.last_failure.message[:300],
+                        }
+                    )
+        return found
+
     def refuse(request: Request, message: str, status: int) -> Response:
         return templates.TemplateResponse(request, "refused.html", {"message": message}, status_code=status)
 
@@ -191,6 +242,7 @@ def console_routes(
         Route("/console/e/{escalation_id}", escalation),
         Route("/console/e/{escalation_id}/act", act, methods=["POST"]),
         Route("/console/e/{escalation_id}/terminate", terminate, methods=["POST"]),
+        Route("/console/e/{escalation_id}/resend", resend, methods=["POST"]),
         Route("/console/report", report),
         Route("/console/report.csv", report),
     ]

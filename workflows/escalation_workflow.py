@@ -71,9 +71,17 @@ class Progress(BaseModel):
     audit_seq: int = 0
     email_step: int = 0
     thread_root: str | None = None
+    last_email: EmailEffect | None = None  # what ops can ask to send again
 
 
 class CloseRequest(BaseModel):
+    reason: str
+
+
+class ResendRequest(BaseModel):
+    """Ops ask for the latest email to go again (lost in a mailbox, say): a new message in the thread."""
+
+    by: str
     reason: str
 
 
@@ -116,6 +124,19 @@ class EscalationWorkflow:
     @workflow.signal
     def close_by_parent(self, request: CloseRequest) -> None:
         self.outbox.extend(self.case.close_by_parent(request.reason))
+
+    @workflow.signal
+    def resend(self, request: ResendRequest) -> None:
+        last = self.progress.last_email
+        self.outbox.append(
+            AuditEffect(
+                event="resend_requested",
+                actor=request.by,
+                detail={"reason": request.reason, "purpose": last.purpose if last else None},
+            )
+        )
+        if last is not None:
+            self.outbox.append(last.model_copy())
 
     # --- responses ----------------------------------------------------------------------
     @workflow.update
@@ -279,6 +300,7 @@ class EscalationWorkflow:
         )
         if self.progress.thread_root is None:
             self.progress.thread_root = sent.message_id
+        self.progress.last_email = effect
         await self._audit(
             "email_sent",
             "engine",
