@@ -8,7 +8,7 @@ import secrets
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, col, select
 
 ROLES = ("officer", "ops", "admin")
 _N, _R, _P = 2**15, 8, 1  # scrypt cost: about 32 MB and tens of milliseconds per check
@@ -65,6 +65,19 @@ class Users:
             hash_password(password)  # spend the same time whether or not the account exists
             return None
         return account if password_matches(password, account.password_hash) else None
+
+    def all(self) -> list[UserAccount]:
+        with Session(self._engine) as session:
+            return list(session.exec(select(UserAccount).order_by(col(UserAccount.email))).all())
+
+    def set_disabled(self, email: str, disabled: bool) -> None:
+        with Session(self._engine) as session:
+            account = session.get(UserAccount, email.lower())
+            if account is None:
+                raise ValueError(f"email: no account for {email}")
+            account.disabled = disabled
+            session.add(account)
+            session.commit()
 
     def get(self, email: str) -> UserAccount | None:
         with Session(self._engine) as session:

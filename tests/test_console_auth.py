@@ -133,6 +133,7 @@ async def test_console_actions_are_refused_server_side_for_the_wrong_role_csrf_o
     token = await csrf_of(console, eid)
     assert (await console.post(act, data={"action": "withdraw", "reasons": "no token"})).status_code == 403
     assert (await console.post(stop, data={"reason": "not mine", "csrf": token})).status_code == 403
+    assert (await console.post(f"/console/e/{eid}/resend", data={"csrf": token})).status_code == 403
     declared = await console.post(
         act, data={"action": "declare_interest", "text": "G82001", "reasons": "partner", "csrf": token}
     )
@@ -252,3 +253,26 @@ async def test_ops_see_activities_that_are_failing(
         await sign_in(console, "ceo@lmc.example", "another long password")
         assert "Failing and retrying" not in (await console.get("/console", params={"kind": "unfunded_claim"})).text
         await handle.terminate(reason="test over")
+
+
+async def test_admins_manage_accounts_and_nobody_else_can(console: httpx.AsyncClient, settings: Settings) -> None:
+    Users(make_engine(settings.database)).add("admin@lmc.example", "admin", "admin long password")
+    await sign_in(console, "ops@lmc.example", "correct horse battery")
+    assert (await console.get("/console/users")).status_code == 403
+    await sign_in(console, "admin@lmc.example", "admin long password")
+    page = await console.get("/console/users")
+    token = page.text.split('name="csrf" value="')[1].split('"')[0]
+    short = await console.post(
+        "/console/users", data={"csrf": token, "email": "new@lmc.example", "role": "officer", "password": "short"}
+    )
+    assert short.status_code == 422 and "password" in short.text
+    assert (
+        await console.post("/console/users", data={"email": "x@lmc.example", "role": "ops", "password": "p" * 12})
+    ).status_code == 403
+    made = await console.post(
+        "/console/users",
+        data={"csrf": token, "email": "new@lmc.example", "role": "officer", "password": "new officer password"},
+    )
+    assert made.status_code == 200 and "new@lmc.example can sign in as officer" in made.text
+    await console.post("/console/users", data={"csrf": token, "disable": "new@lmc.example"})
+    assert (await sign_in(console, "new@lmc.example", "new officer password")).status_code == 401

@@ -25,6 +25,7 @@ from domain.report import unfunded_work_report
 from domain.working_days import describe_deadline, working_days_left
 from persistence.audit_log import AuditLog
 from persistence.sent_mail import SentMailLedger
+from persistence.users import ROLES, Users
 from settings import Settings
 from web.auth import SessionSigner
 from web.forms import FormRefused, response_from_form
@@ -38,6 +39,7 @@ def console_routes(
 ) -> list[Route]:
     audit = AuditLog(engine)
     ledger = SentMailLedger(engine)
+    users = Users(engine)
 
     def signed_in(request: Request) -> Any:
         return signer.read(request)
@@ -144,8 +146,14 @@ def console_routes(
         if not reason:
             return refuse(request, "reason: say why the escalation is being terminated.", 422)
         escalation_id = request.path_params["escalation_id"]
-        await request.app.state.client.get_workflow_handle(escalation_id).terminate(reason=f"{who.email}: {reason}")
-        audit.append_next(escalation_id, datetime.now(UTC), "terminated", who.email, {"reason": reason})
+        handle = request.app.state.client.get_workflow_handle(escalation_id)
+        if form.get("how") == "cancel":  # the workflow is asked to stop; terminate stops it outright
+            await handle.cancel()
+            event = "cancelled"
+        else:
+            await handle.terminate(reason=f"{who.email}: {reason}")
+            event = "terminated"
+        audit.append_next(escalation_id, datetime.now(UTC), event, who.email, {"reason": reason})
         return RedirectResponse(f"/console/e/{escalation_id}", status_code=303)
 
     async def report(request: Request) -> Response:
@@ -234,6 +242,33 @@ def console_routes(
                     )
         return found
 
+    async def users_page(request: Request) -> Response:
+        """Admins create accounts, reset passwords and disable accounts."""
+        who = signed_in(request)
+        if who is None:
+            return RedirectResponse("/login", status_code=303)
+        if who.role != "admin":
+            return refuse(request, f"{who.email} is signed in as {who.role}; only admins manage accounts.", 403)
+        message, status = None, 200
+        if request.method == "POST":
+            form = {k: str(v) for k, v in (await request.form()).items()}
+            if not signer.csrf_ok(request, form.get("csrf", "")):
+                return refuse(request, "The form expired; reload the page and try again.", 403)
+            try:
+                if form.get("disable"):
+                    users.set_disabled(form["disable"], True)
+                    message = f"{form['disable']} can no longer sign in."
+                else:
+                    users.add(form.get("email", ""), form.get("role", ""), form.get("password", ""))
+                    message = f"{form.get('email')} can sign in as {form.get('role')}."
+            except ValueError as err:
+                message, status = str(err), 422
+        token = signer.csrf_for(request)
+        context = {"who": who, "accounts": users.all(), "message": message, "csrf": token, "roles": ROLES}
+        page = templates.TemplateResponse(request, "users.html", context, status_code=status)
+        signer.set_csrf(page, token)
+        return page
+
     def refuse(request: Request, message: str, status: int) -> Response:
         return templates.TemplateResponse(request, "refused.html", {"message": message}, status_code=status)
 
@@ -244,5 +279,6 @@ def console_routes(
         Route("/console/e/{escalation_id}/terminate", terminate, methods=["POST"]),
         Route("/console/e/{escalation_id}/resend", resend, methods=["POST"]),
         Route("/console/report", report),
+        Route("/console/users", users_page, methods=["GET", "POST"]),
         Route("/console/report.csv", report),
     ]
