@@ -171,7 +171,12 @@ class IncidentCase(EscalationCase):
             AuditEffect(
                 event="returns_collected",
                 actor="engine",
-                detail={"returned": len(self.claimed), "missing": missing, "total_pence": self.total_claimed},
+                detail={
+                    "returned": len(self.claimed),
+                    "missing": len(missing),
+                    "first_missing": missing[:50],
+                    "total_pence": self.total_claimed,
+                },
             ),
             self.email_officer(
                 "returns-collected",
@@ -179,7 +184,7 @@ class IncidentCase(EscalationCase):
                 [
                     f"{len(self.claimed)} of {len(self.practices)} practices returned, totalling "
                     f"{format_pence(self.total_claimed)}.",
-                    *([f"No return from: {', '.join(missing)}."] if missing else []),
+                    *([f"No return from: {_first(missing, 20)}."] if missing else []),
                 ],
             ),
             *self.after_returns(now),
@@ -314,3 +319,9 @@ class IncidentCase(EscalationCase):
             ]
             message = "The incident is closed." + (f" Still open were: {', '.join(open_items)}." if open_items else "")
         return ResponseOutcome(status=self.status, message=message), effects
+
+
+def _first(codes: list[str], shown: int) -> str:
+    """A list for people: the first few, then how many more."""
+    more = len(codes) - shown
+    return ", ".join(codes[:shown]) + (f" and {more} more" if more > 0 else "")
