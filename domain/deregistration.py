@@ -180,7 +180,12 @@ class DeregistrationCase(IncidentCase):
                     amount_label="Pot for redistribution (£)",
                     date_label="Payment date",
                     deadline_days=self.policy.response_days,
-                    facts=[("Incident", self.title), ("Total loss", format_pence(self.total_claimed)), *schedule],
+                    facts=[
+                        ("Incident", self.title),
+                        ("Total loss", format_pence(self.total_claimed)),
+                        *schedule[:60],
+                        *([("…", f"{len(schedule) - 60} more practices")] if len(schedule) > 60 else []),
+                    ],
                 ),
             )
         ]
