@@ -1,7 +1,8 @@
-"""The pages behind the email links.
+"""The web app: the pages behind the email links (here), sign-in, and the routes of the
+console (`web/console.py`, `web/start_forms.py`), the codec endpoint and development mail.
 
-GET and HEAD only show the escalation and its forms (mail scanners open every link);
-a POST from the page performs the action as a Temporal update, whose validator refuses
+Link pages: GET and HEAD only show the escalation and its forms (mail scanners open every
+link); a POST from the page performs the action as a Temporal update, whose validator refuses
 anything not allowed now before it reaches history, so the page answers at once.
 """
 
