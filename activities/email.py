@@ -1,8 +1,9 @@
 """Email activity: render an email effect, sign its link, send it over SMTP, once.
 
-A ledger keyed by Message-ID (one per escalation step) makes a retried send a no-op. The
-only window for a duplicate is a crash between SMTP accepting the message and the ledger
-write; the stable Message-ID lets mail clients fold even that one.
+A ledger keyed by Message-ID (one per escalation step) makes a retried send a no-op, and a
+heartbeat sent the moment SMTP accepts the message tells a retry after a crash the same, before
+the ledger write could. What remains is a crash between SMTP accepting and that heartbeat
+reaching Temporal; the stable Message-ID lets mail systems fold even that duplicate.
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ class EmailActivities:
         effect = request.effect
         message_id = message_id_for(request.escalation_id, request.step, self._settings.message_id_domain)
         recipients = [effect.to.email, *(c.email for c in effect.cc)]
-        if await asyncio.to_thread(self._ledger.already_sent, message_id):
+        delivered_before = message_id in activity.info().heartbeat_details  # an earlier attempt's last word
+        if delivered_before or await asyncio.to_thread(self._ledger.already_sent, message_id):
             log.info("email_already_sent", escalation_id=request.escalation_id, message_id=message_id)
             return EmailSent(message_id=message_id, recipients=recipients, already_sent=True)
         message = compose(
@@ -89,6 +91,7 @@ class EmailActivities:
                 1, {"purpose": effect.purpose}
             )
             raise
+        activity.heartbeat(message_id)  # reaches the server at once: a retry after a crash from here on skips
         activity.metric_meter().create_counter("lmc_emails_sent", "emails handed to SMTP").add(
             1, {"purpose": effect.purpose}
         )
