@@ -27,7 +27,7 @@ from persistence.audit_log import AuditLog
 from persistence.sent_mail import SentMailLedger
 from persistence.users import ROLES, Users
 from settings import Settings
-from web.auth import SessionSigner
+from web.auth import SessionSigner, SignedIn
 from web.forms import FormRefused, response_from_form
 from workflows.escalation_workflow import ResendRequest
 
@@ -110,16 +110,26 @@ def console_routes(
         signer.set_csrf(page, str(context["csrf"]))
         return page
 
-    async def act(request: Request) -> Response:
-        """An officer's action from the console: officers and admins only, with the form's CSRF token."""
+    async def posted_by(
+        request: Request, roles: tuple[str, ...], rule: str
+    ) -> tuple[SignedIn, dict[str, str]] | Response:
+        """A console form's sender and fields, or the refusal: not signed in, no CSRF token, wrong role."""
         who = signed_in(request)
         if who is None:
             return RedirectResponse("/login", status_code=303)
         form = {k: str(v) for k, v in (await request.form()).items()}
         if not signer.csrf_ok(request, form.get("csrf", "")):
             return refuse(request, "The form expired; reload the page and try again.", 403)
-        if who.role not in ("officer", "admin"):
-            return refuse(request, f"{who.email} is signed in as {who.role}; officers act on escalations.", 403)
+        if who.role not in roles:
+            return refuse(request, f"{who.email} is signed in as {who.role}; {rule}.", 403)
+        return who, form
+
+    async def act(request: Request) -> Response:
+        """An officer's action from the console: officers and admins only, with the form's CSRF token."""
+        checked = await posted_by(request, ("officer", "admin"), "officers act on escalations")
+        if isinstance(checked, Response):
+            return checked
+        who, form = checked
         escalation_id = request.path_params["escalation_id"]
         view = await escalations.summary(request.app.state.client, escalation_id)
         fields = view.action_fields.get(form.get("action", ""), [])
@@ -134,14 +144,10 @@ def console_routes(
 
     async def terminate(request: Request) -> Response:
         """Ops stop an escalation for good, with a reason written to the audit log."""
-        who = signed_in(request)
-        if who is None:
-            return RedirectResponse("/login", status_code=303)
-        form = {k: str(v) for k, v in (await request.form()).items()}
-        if not signer.csrf_ok(request, form.get("csrf", "")):
-            return refuse(request, "The form expired; reload the page and try again.", 403)
-        if who.role not in ("ops", "admin"):
-            return refuse(request, f"{who.email} is signed in as {who.role}; only ops staff terminate.", 403)
+        checked = await posted_by(request, ("ops", "admin"), "only ops staff terminate")
+        if isinstance(checked, Response):
+            return checked
+        who, form = checked
         reason = form.get("reason", "").strip()
         if not reason:
             return refuse(request, "reason: say why the escalation is being terminated.", 422)
@@ -204,14 +210,10 @@ def console_routes(
 
     async def resend(request: Request) -> Response:
         """Ops send the escalation's latest email again; the request is audited by the workflow."""
-        who = signed_in(request)
-        if who is None:
-            return RedirectResponse("/login", status_code=303)
-        form = {k: str(v) for k, v in (await request.form()).items()}
-        if not signer.csrf_ok(request, form.get("csrf", "")):
-            return refuse(request, "The form expired; reload the page and try again.", 403)
-        if who.role not in ("ops", "admin"):
-            return refuse(request, f"{who.email} is signed in as {who.role}; only ops staff resend.", 403)
+        checked = await posted_by(request, ("ops", "admin"), "only ops staff resend")
+        if isinstance(checked, Response):
+            return checked
+        who, form = checked
         escalation_id = request.path_params["escalation_id"]
         reason = form.get("reason", "").strip() or "resent by ops"
         await request.app.state.client.get_workflow_handle(escalation_id).signal(
