@@ -54,7 +54,13 @@ def build_worker(client: Client, settings: Settings, **overrides: Any) -> Worker
     options: dict[str, Any] = {
         "task_queue": settings.task_queue,
         "workflows": WORKFLOWS,
-        "activities": [audit.record_audit, email.send_email, returns.record_return, returns.load_returns],
+        "activities": [
+            audit.record_audit,
+            email.send_email,
+            email.settle_held_email,
+            returns.record_return,
+            returns.load_returns,
+        ],
         "activity_executor": concurrent.futures.ThreadPoolExecutor(max_workers=32),
         "max_concurrent_activities": 32,  # no more than the threads the database activities run on
         "workflow_runner": sandbox_runner(),

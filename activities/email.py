@@ -1,9 +1,8 @@
-"""Email activity: render an email effect, sign its link, send it over SMTP, once.
+"""Email activities: render an email effect, sign its link and send it at most once
+(`mail.delivery` says how); and carry out ops' decision on an email held because a send was cut off.
 
-A ledger keyed by Message-ID (one per escalation step) makes a retried send a no-op, and a
-heartbeat sent the moment SMTP accepts the message tells a retry after a crash the same, before
-the ledger write could. What remains is a crash between SMTP accepting and that heartbeat
-reaching Temporal; the stable Message-ID lets mail systems fold even that duplicate.
+A heartbeat sent the moment SMTP accepts tells a retry after a crash that the message went, so
+only a crash inside that moment leaves a message held.
 """
 
 from __future__ import annotations
@@ -11,13 +10,13 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 
-import aiosmtplib
 import structlog
 from pydantic import BaseModel, Field
 from temporalio import activity
 
 from domain.escalation import EmailEffect
 from mail.compose import compose, message_id_for
+from mail.delivery import Delivery, SmtpDelivery
 from persistence.sent_mail import SentEmail, SentMailLedger
 from settings import Settings
 from web.links import LinkGrant, sign_link
@@ -39,12 +38,22 @@ class EmailSent(BaseModel):
     message_id: str
     recipients: list[str]
     already_sent: bool = False
+    held: bool = False  # cut off mid-send: it may have arrived, so it is not sent again until ops decide
+
+
+class SettleHeldEmail(BaseModel):
+    """Ops' decision on a held email: send it now, or record that it arrived."""
+
+    message_id: str = Field(min_length=3)
+    send: bool
+    by: str = Field(min_length=3)
 
 
 class EmailActivities:
     def __init__(self, settings: Settings, ledger: SentMailLedger) -> None:
         self._settings = settings
         self._ledger = ledger
+        self._delivery = SmtpDelivery(settings, ledger)
 
     def link_for(self, request: EmailRequest) -> str | None:
         effect = request.effect
@@ -61,9 +70,8 @@ class EmailActivities:
         effect = request.effect
         message_id = message_id_for(request.escalation_id, request.step, self._settings.message_id_domain)
         recipients = [effect.to.email, *(c.email for c in effect.cc)]
-        delivered_before = message_id in activity.info().heartbeat_details  # an earlier attempt's last word
-        if delivered_before or await asyncio.to_thread(self._ledger.already_sent, message_id):
-            log.info("email_already_sent", escalation_id=request.escalation_id, message_id=message_id)
+        if message_id in activity.info().heartbeat_details:  # an earlier attempt's last word: accepted
+            await asyncio.to_thread(self._ledger.mark_sent, message_id)
             return EmailSent(message_id=message_id, recipients=recipients, already_sent=True)
         message = compose(
             effect,
@@ -75,36 +83,40 @@ class EmailActivities:
             action_labels=request.action_labels,
             sent_at=request.sent_at,
         )
-        s = self._settings
+        row = SentEmail(
+            message_id=message_id,
+            escalation_id=request.escalation_id,
+            purpose=effect.purpose,
+            recipient=effect.to.email,
+            subject=effect.subject,
+        )
+        meter = activity.metric_meter()
         try:
-            await aiosmtplib.send(
-                message,
-                hostname=s.smtp_host,
-                port=s.smtp_port,
-                username=s.smtp_username,
-                password=s.smtp_password,
-                start_tls=s.smtp_starttls,
-                timeout=30,
-            )
+            delivery = await self._delivery.send_once(message, row, accepted=lambda: activity.heartbeat(message_id))
         except Exception:
-            activity.metric_meter().create_counter("lmc_emails_failed", "email sends that failed").add(
+            meter.create_counter("lmc_emails_failed", "email sends that failed").add(1, {"purpose": effect.purpose})
+            raise
+        context = {"escalation_id": request.escalation_id, "message_id": message_id, "purpose": effect.purpose}
+        if delivery is Delivery.HELD:
+            meter.create_counter("lmc_emails_held", "emails held for ops: a send was cut off mid-way").add(
                 1, {"purpose": effect.purpose}
             )
-            raise
-        activity.heartbeat(message_id)  # reaches the server at once: a retry after a crash from here on skips
-        activity.metric_meter().create_counter("lmc_emails_sent", "emails handed to SMTP").add(
-            1, {"purpose": effect.purpose}
+            log.warning("email_held", **context)
+        elif delivery is Delivery.SENT:
+            meter.create_counter("lmc_emails_sent", "emails handed to SMTP").add(1, {"purpose": effect.purpose})
+            log.info("email_sent", **context)
+        return EmailSent(
+            message_id=message_id,
+            recipients=recipients,
+            already_sent=delivery is Delivery.ALREADY_SENT,
+            held=delivery is Delivery.HELD,
         )
-        await asyncio.to_thread(
-            self._ledger.mark_sent,
-            SentEmail(
-                message_id=message_id,
-                escalation_id=request.escalation_id,
-                purpose=effect.purpose,
-                recipient=effect.to.email,
-                subject=effect.subject,
-                raw=message.as_string(),
-            ),
-        )
-        log.info("email_sent", escalation_id=request.escalation_id, message_id=message_id, purpose=effect.purpose)
-        return EmailSent(message_id=message_id, recipients=recipients)
+
+    @activity.defn(name="settle_held_email")
+    async def settle_held_email(self, request: SettleHeldEmail) -> str:
+        """Carry out ops' decision on a held email: "sent", "held" (cut off again), "confirmed",
+        or "not_held" when it was settled already."""
+        if not request.send:
+            return "confirmed" if await self._delivery.confirm_arrived(request.message_id) else "not_held"
+        delivery = await self._delivery.release_held(request.message_id)
+        return "not_held" if delivery is None else delivery.value

@@ -1,12 +1,26 @@
-"""A ledger of emails handed to SMTP, keyed by Message-ID, so a retried send does not repeat."""
+"""A ledger of emails, keyed by Message-ID, that lets each one reach the mail server at most once.
+
+A row is written as `sending` just before the message goes to the server and turns `sent` once
+the server accepts it. A `sending` row found by a later attempt means an earlier one stopped
+without saying how it ended: the message may or may not have gone, so it turns `held` and waits
+for ops, who either send it or confirm it arrived. Every change of status is a compare-and-set,
+so two workers can never both own one message.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 
-from sqlalchemy import Column, Engine, Text
+from sqlalchemy import Column, Engine, Text, delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
+
+
+class MailStatus(StrEnum):
+    SENDING = "sending"  # handed to the server by an attempt that has not yet said how it ended
+    SENT = "sent"  # the server accepted it (or ops confirmed it arrived)
+    HELD = "held"  # how an attempt ended is unknown; ops decide
 
 
 class SentEmail(SQLModel, table=True):
@@ -19,28 +33,78 @@ class SentEmail(SQLModel, table=True):
     subject: str = Field(max_length=500)
     sent_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     raw: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # as the recipient received it
+    status: str = Field(default=MailStatus.SENT, max_length=16, index=True)
 
 
 class SentMailLedger:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def already_sent(self, message_id: str) -> bool:
-        with Session(self._engine) as session:
-            return session.get(SentEmail, message_id) is not None
+    def get(self, message_id: str) -> SentEmail | None:
+        with Session(self._engine, expire_on_commit=False) as session:
+            return session.get(SentEmail, message_id)
 
-    def mark_sent(self, row: SentEmail) -> None:
-        with Session(self._engine) as session:
+    def begin_sending(self, row: SentEmail) -> bool:
+        """Claim a message for one send; False if any attempt has claimed it before."""
+        row.status = MailStatus.SENDING
+        with Session(self._engine, expire_on_commit=False) as session:
             session.add(row)
             try:
                 session.commit()
             except IntegrityError:
                 session.rollback()
+                return False
+            return True
+
+    def mark_sent(self, message_id: str) -> None:
+        """The server accepted it: whatever the row said before, it is sent now."""
+        self._set(message_id, MailStatus.SENT)
+
+    def abandon(self, message_id: str) -> None:
+        """The server refused the message, so nothing went out: a later attempt may try afresh."""
+        with Session(self._engine, expire_on_commit=False) as session:
+            session.exec(  # type: ignore[call-overload]
+                delete(SentEmail).where(
+                    col(SentEmail.message_id) == message_id, col(SentEmail.status) == MailStatus.SENDING
+                )
+            )
+            session.commit()
+
+    def hold(self, message_id: str) -> bool:
+        """An attempt's ending is unknown: hold the message for ops. False if it was not mid-send."""
+        return self._set(message_id, MailStatus.HELD, only_if=MailStatus.SENDING)
+
+    def take_held(self, message_id: str) -> SentEmail | None:
+        """Claim a held message for ops to send; None if it is not held (sent or settled already)."""
+        if not self._set(message_id, MailStatus.SENDING, only_if=MailStatus.HELD):
+            return None
+        return self.get(message_id)
+
+    def confirm_held_arrived(self, message_id: str) -> bool:
+        """Ops know a held message arrived: it counts as sent. False if it was not held."""
+        return self._set(message_id, MailStatus.SENT, only_if=MailStatus.HELD)
+
+    def held(self) -> list[SentEmail]:
+        with Session(self._engine, expire_on_commit=False) as session:
+            return list(
+                session.exec(
+                    select(SentEmail).where(SentEmail.status == MailStatus.HELD).order_by(col(SentEmail.sent_at))
+                ).all()
+            )
 
     def for_escalation(self, escalation_id: str) -> list[SentEmail]:
-        with Session(self._engine) as session:
+        with Session(self._engine, expire_on_commit=False) as session:
             return list(
                 session.exec(
                     select(SentEmail).where(SentEmail.escalation_id == escalation_id).order_by(col(SentEmail.sent_at))
                 ).all()
             )
+
+    def _set(self, message_id: str, status: MailStatus, only_if: MailStatus | None = None) -> bool:
+        statement = update(SentEmail).where(col(SentEmail.message_id) == message_id)
+        if only_if is not None:
+            statement = statement.where(col(SentEmail.status) == only_if)
+        with Session(self._engine, expire_on_commit=False) as session:
+            changed = session.exec(statement.values(status=status)).rowcount  # type: ignore[call-overload]
+            session.commit()
+            return bool(changed)

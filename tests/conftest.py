@@ -7,6 +7,7 @@ import socket
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -62,6 +63,31 @@ class Inbox:
             await asyncio.sleep(0.05)
         got = len(self.for_case(escalation_id, family))
         raise AssertionError(f"expected {count} emails for {escalation_id}, got {got}")
+
+
+class CutOffAfterData:
+    """A mail server that takes a message and then loses the connection before answering: what a
+    sender sees when the network or its own process fails at the worst moment."""
+
+    def __init__(self) -> None:
+        self.received: list[bytes] = []
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        self.received.append(envelope.original_content or b"")
+        assert server.transport is not None
+        server.transport.close()
+        return "250 OK"
+
+
+@contextmanager
+def mail_server(handler: object, settings: Settings) -> Iterator[Settings]:
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield settings.model_copy(update={"smtp_port": port})
+    finally:
+        controller.stop()
 
 
 def body_text(message: EmailMessage, kind: str = "plain") -> str:

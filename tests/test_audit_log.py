@@ -6,11 +6,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 
 from persistence.audit_log import AuditLog
-from persistence.database import make_engine
+from persistence.database import MIGRATIONS, make_engine, migrate
+from persistence.sent_mail import MailStatus, SentMailLedger
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -73,5 +76,23 @@ def test_tampering_by_someone_who_can_drop_the_guard_breaks_the_chain(engine: En
 
 def test_migrations_take_an_empty_database_to_head(engine: Engine) -> None:
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0003"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0004"
     assert {"audit_record", "sent_email", "practice_return", "user_account"} <= set(inspect(engine).get_table_names())
+
+
+def test_emails_recorded_before_delivery_status_existed_count_as_sent(engine: Engine) -> None:
+    """0004 adds each email's delivery status; rows from before were written only once accepted."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0003")
+        connection.execute(
+            text(
+                "INSERT INTO sent_email (message_id, escalation_id, purpose, recipient, subject, sent_at)"
+                " VALUES ('<UWC-OLD.1@x>', 'UWC-OLD', 'submitted', 'a@b.example', 's', CURRENT_TIMESTAMP)"
+            )
+        )
+    migrate(engine, str(engine.url))
+    row = SentMailLedger(engine).get("<UWC-OLD.1@x>")
+    assert row is not None and row.status == MailStatus.SENT and not SentMailLedger(engine).held()

@@ -17,7 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
     from activities.audit import AuditActivities, AuditEntry
-    from activities.email import EmailActivities, EmailRequest
+    from activities.email import EmailActivities, EmailRequest, SettleHeldEmail
     from domain.contacts import Role
     from domain.escalation import (
         COMMON_FIELDS,
@@ -33,6 +33,11 @@ with workflow.unsafe.imports_passed_through():
     from domain.responses import FieldSpec, ResponseInput, ResponseOutcome
     from workflows import search_attributes as sa
 
+HELD_EMAIL_EVENTS = {
+    "sent": "held_email_sent",
+    "held": "held_email_held_again",
+    "confirmed": "held_email_confirmed_arrived",
+}
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=10))
 
 
@@ -83,6 +88,12 @@ class ResendRequest(BaseModel):
 
     by: str
     reason: str
+
+
+class SettleHeld(Command):
+    """Ops' decision on a held email, queued with the case's effects so it is audited in order."""
+
+    decision: SettleHeldEmail
 
 
 class EscalationWorkflow:
@@ -137,6 +148,11 @@ class EscalationWorkflow:
         )
         if last is not None:
             self.outbox.append(last.model_copy())
+
+    @workflow.signal
+    def settle_held_email(self, decision: SettleHeldEmail) -> None:
+        """Ops decide about an email held because a send was cut off: send it, or record that it arrived."""
+        self.outbox.append(SettleHeld(decision=decision))
 
     # --- responses ----------------------------------------------------------------------
     @workflow.update
@@ -262,6 +278,8 @@ class EscalationWorkflow:
                 await self._send(effect)
             elif isinstance(effect, AuditEffect):
                 await self._audit(effect.event, effect.actor, effect.detail)
+            elif isinstance(effect, SettleHeld):
+                await self._settle(effect.decision)
             else:
                 await self.carry_out_command(effect)
         self._publish_search_attributes()
@@ -302,7 +320,7 @@ class EscalationWorkflow:
             self.progress.thread_root = sent.message_id
         self.progress.last_email = effect
         await self._audit(
-            "email_sent",
+            "email_held" if sent.held else "email_sent",
             "engine",
             {
                 "purpose": effect.purpose,
@@ -313,6 +331,17 @@ class EscalationWorkflow:
                 "message_id": sent.message_id,
             },
         )
+
+    async def _settle(self, decision: SettleHeldEmail) -> None:
+        settled = await workflow.execute_activity_method(
+            EmailActivities.settle_held_email,
+            decision,
+            start_to_close_timeout=timedelta(seconds=60),
+            retry_policy=ACTIVITY_RETRY,
+        )
+        event = HELD_EMAIL_EVENTS.get(settled)  # a decision carried out already changes nothing: not audited
+        if event is not None:
+            await self._audit(event, decision.by, {"message_id": decision.message_id})
 
     def _publish_search_attributes(self) -> None:
         case = self.case
