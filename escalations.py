@@ -10,8 +10,9 @@ from typing import Any
 from pydantic import ValidationError
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
+from activities.email import SettleHeldEmail
 from domain.configuration import EscalationConfig
 from domain.deregistration import KIND as DEREGISTRATION_KIND
 from domain.deregistration import DeregistrationRequest
@@ -23,10 +24,13 @@ from domain.responses import ResponseInput, ResponseOutcome
 from domain.unfunded_claim import KIND as CLAIM_KIND
 from domain.unfunded_claim import ClaimRequest, priced_claim
 from domain.validation import describe
+from mail.delivery import SmtpDelivery
+from persistence.audit_log import AuditLog
+from persistence.sent_mail import SentEmail
 from settings import Settings
 from workflows import search_attributes as sa
 from workflows.deregistration import DeregistrationWorkflow, StartDeregistration
-from workflows.escalation_workflow import CaseView, EscalationWorkflow
+from workflows.escalation_workflow import HELD_EMAIL_EVENTS, CaseView, EscalationWorkflow
 from workflows.pathology import PathologyWorkflow, StartPathology
 from workflows.unfunded_claim import StartClaim, UnfundedClaimWorkflow
 
@@ -257,3 +261,27 @@ async def report_figures(client: Client, payer: str | None, start: date | None, 
         if in_period(claim, start, end):
             figures.append(ClaimFigures(claim, view.case.get("agreed_pence") or 0, view.case.get("paid_pence") or 0))
     return figures
+
+
+async def settle_held_email(
+    client: Client, delivery: SmtpDelivery, audit: AuditLog, held: SentEmail, send: bool, by: str
+) -> str:
+    """Ops' decision on a held email: send it now, or record that it arrived. A running escalation
+    carries the decision out itself, so its audit log stays in its own order ("queued"); a finished
+    one's is carried out here and written after its last step ("sent", "held", "confirmed", "not_held")."""
+    decision = SettleHeldEmail(message_id=held.message_id, send=send, by=by)
+    try:
+        await client.get_workflow_handle(held.escalation_id).signal(EscalationWorkflow.settle_held_email, decision)
+        return "queued"
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:  # not found: the escalation has finished
+            raise
+    if send:
+        outcome = await delivery.release_held(held.message_id)
+        settled = "not_held" if outcome is None else outcome.value
+    else:
+        settled = "confirmed" if await delivery.confirm_arrived(held.message_id) else "not_held"
+    event = HELD_EMAIL_EVENTS.get(settled)
+    if event is not None:
+        audit.append_next(held.escalation_id, datetime.now(UTC), event, by, {"message_id": held.message_id})
+    return settled

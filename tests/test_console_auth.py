@@ -18,10 +18,12 @@ import escalations
 from payload_codec import EncryptionCodec, parse_keys
 from persistence.audit_log import AuditLog
 from persistence.database import make_engine
+from persistence.sent_mail import SentMailLedger
 from persistence.users import Users
 from settings import Settings
-from tests.conftest import Inbox, body_text, free_port
+from tests.conftest import CutOffAfterData, Inbox, body_text, free_port, mail_server
 from tests.helpers import example_start, officer, payer
+from tests.test_replay import replay_and_maybe_record
 from web.app import create_app
 from worker import build_worker
 
@@ -276,3 +278,55 @@ async def test_admins_manage_accounts_and_nobody_else_can(console: httpx.AsyncCl
     assert made.status_code == 200 and "new@lmc.example can sign in as officer" in made.text
     await console.post("/console/users", data={"csrf": token, "disable": "new@lmc.example"})
     assert (await sign_in(console, "new@lmc.example", "new officer password")).status_code == 401
+
+
+async def test_ops_settle_held_emails_whether_the_escalation_runs_or_has_finished(
+    console: httpx.AsyncClient, dev_env: WorkflowEnvironment, settings: Settings, inbox: Inbox
+) -> None:
+    cut_off = CutOffAfterData()
+    audit, ledger = AuditLog(make_engine(settings.database)), SentMailLedger(make_engine(settings.database))
+    with mail_server(cut_off, settings) as flaky:
+        flaky = flaky.model_copy(update={"task_queue": f"flaky-{uuid.uuid4().hex[:6]}"})
+        async with build_worker(dev_env.client, flaky):
+            eid = await escalations.start_claim(dev_env.client, flaky, example_start(flaky))
+            for _ in range(100):
+                held = [h for h in ledger.held() if h.escalation_id == eid]
+                if held and "email_held" in [r.event for r in audit.timeline(eid)]:
+                    break
+                await asyncio.sleep(0.1)
+            [first] = held
+            await sign_in(console, "ceo@lmc.example", "another long password")
+            token = await csrf_of(console, eid)
+            assert "Ops staff decide." in (await console.get(f"/console/e/{eid}")).text
+            decide = f"/console/e/{eid}/held"
+            form = {"message_id": first.message_id, "decision": "send", "csrf": token}
+            assert (await console.post(decide, data=form)).status_code == 403
+
+            await sign_in(console, "ops@lmc.example", "correct horse battery")
+            assert "Emails held for a decision" in (await console.get("/console")).text
+            token = await csrf_of(console, eid)
+            refused = await console.post(decide, data={**form, "decision": "maybe", "csrf": token})
+            assert refused.status_code == 422 and "decision" in refused.text
+            arrived = {**form, "decision": "arrived", "csrf": token}
+            queued = await console.post(decide, data=arrived, follow_redirects=True)
+            assert "Decision passed to the escalation" in queued.text  # running: it carries the decision out
+            for _ in range(100):
+                if "held_email_confirmed_arrived" in [r.event for r in audit.timeline(eid)]:
+                    break
+                await asyncio.sleep(0.1)
+
+            await escalations.respond(dev_env.client, eid, officer("withdraw", reasons="raised in error"))
+            await dev_env.client.get_workflow_handle(eid).result()
+            [notice] = [h for h in ledger.held() if h.escalation_id == eid]  # the withdrawal, cut off too
+            token = await csrf_of(console, eid)
+            form = {"message_id": notice.message_id, "decision": "send", "csrf": token}
+            sent = await console.post(decide, data=form, follow_redirects=True)
+            assert "Sent, and written to the audit log" in sent.text  # finished: settled by the console itself
+            again = await console.post(decide, data=form, follow_redirects=True)
+            assert "no longer held" in again.text
+    [released] = await inbox.wait_for(eid, 1)
+    assert released["Message-ID"] == notice.message_id and len(cut_off.received) == 2
+    events = [r.event for r in audit.timeline(eid)]
+    assert events.count("email_held") == 2 and "held_email_confirmed_arrived" in events
+    assert events[-1] == "held_email_sent" and audit.verify(eid).ok
+    await replay_and_maybe_record(dev_env.client, eid, "unfunded_claim_email_held")

@@ -23,14 +23,22 @@ from domain.contacts import Role
 from domain.money import format_pence
 from domain.report import unfunded_work_report
 from domain.working_days import describe_deadline, working_days_left
+from mail.delivery import SmtpDelivery
 from persistence.audit_log import AuditLog
-from persistence.sent_mail import SentMailLedger
+from persistence.sent_mail import MailStatus, SentMailLedger
 from persistence.users import ROLES, Users
 from settings import Settings
 from web.auth import SessionSigner, SignedIn
 from web.forms import FormRefused, response_from_form
 from workflows.escalation_workflow import ResendRequest
 
+SETTLED_NOTICES = {
+    "queued": "Decision passed to the escalation; it is carried out and audited in a moment (reload to see).",
+    "sent": "Sent, and written to the audit log.",
+    "held": "The send was cut off again; the email is still held.",
+    "confirmed": "Recorded as arrived, and written to the audit log.",
+    "not_held": "That email was no longer held: someone had decided already.",
+}
 FILTERS = ("kind", "status", "payer", "overdue", "stalled", "level")
 
 
@@ -39,6 +47,7 @@ def console_routes(
 ) -> list[Route]:
     audit = AuditLog(engine)
     ledger = SentMailLedger(engine)
+    delivery = SmtpDelivery(settings, ledger)
     users = Users(engine)
 
     def signed_in(request: Request) -> Any:
@@ -63,7 +72,8 @@ def console_routes(
             rows = await escalations.list_escalations(request.app.state.client, query)
         except (escalations.InputRefused, RPCError) as err:
             error = str(err)
-        failing = await trouble(request.app.state.client, rows) if who.role in ("ops", "admin") else []
+        ops = who.role in ("ops", "admin")
+        failing = await trouble(request.app.state.client, rows) if ops else []
         context = {
             "who": who,
             "rows": rows,
@@ -71,6 +81,7 @@ def console_routes(
             "error": error,
             "kinds": escalations.TOP_LEVEL_KINDS,
             "failing": failing,
+            "held": ledger.held() if ops else [],
         }
         return templates.TemplateResponse(request, "dashboard.html", context)
 
@@ -88,8 +99,10 @@ def console_routes(
         if view.wait and view.wait.deadline:
             due = datetime.fromisoformat(view.wait.deadline)
             deadline = f"{describe_deadline(due)} ({working_days_left(now, due)} working days left)"
-        emails = []
+        emails, held = [], []
         for sent in ledger.for_escalation(escalation_id):
+            if sent.status == MailStatus.HELD:
+                held.append(sent)
             message = message_from_string(sent.raw, policy=policy.default) if sent.raw else None
             html = message.get_body(("html",)) if message is not None else None  # type: ignore[attr-defined]
             emails.append({"sent": sent, "html": html.get_content() if html is not None else ""})
@@ -104,6 +117,8 @@ def console_routes(
             "timeline": audit.timeline(escalation_id),
             "chain": audit.verify(escalation_id),
             "emails": emails,
+            "held": held,
+            "settled": SETTLED_NOTICES.get(request.query_params.get("settled", "")),
             "temporal_url": f"{settings.temporal_ui_url}/namespaces/{settings.temporal_namespace}/workflows/{escalation_id}",
         }
         page = templates.TemplateResponse(request, "escalation.html", context)
@@ -221,6 +236,23 @@ def console_routes(
         )
         return RedirectResponse(f"/console/e/{escalation_id}", status_code=303)
 
+    async def settle_held(request: Request) -> Response:
+        """Ops decide about a held email: send it, or record that it arrived."""
+        checked = await posted_by(request, ("ops", "admin"), "only ops staff decide about held emails")
+        if isinstance(checked, Response):
+            return checked
+        who, form = checked
+        escalation_id = request.path_params["escalation_id"]
+        held = ledger.get(form.get("message_id", ""))
+        if held is None or held.escalation_id != escalation_id:
+            return refuse(request, "message_id: no such email in this escalation.", 422)
+        if form.get("decision") not in ("send", "arrived"):
+            return refuse(request, "decision: choose send or arrived.", 422)
+        settled = await escalations.settle_held_email(
+            request.app.state.client, delivery, audit, held, form["decision"] == "send", who.email
+        )
+        return RedirectResponse(f"/console/e/{escalation_id}?settled={settled}", status_code=303)
+
     async def trouble(client: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Activities that are failing and being retried, for ops to see at a glance."""
         found = []
@@ -280,6 +312,7 @@ def console_routes(
         Route("/console/e/{escalation_id}/act", act, methods=["POST"]),
         Route("/console/e/{escalation_id}/terminate", terminate, methods=["POST"]),
         Route("/console/e/{escalation_id}/resend", resend, methods=["POST"]),
+        Route("/console/e/{escalation_id}/held", settle_held, methods=["POST"]),
         Route("/console/report", report),
         Route("/console/users", users_page, methods=["GET", "POST"]),
         Route("/console/report.csv", report),
