@@ -1,7 +1,7 @@
-"""Two workers share one task queue; one is killed mid-escalation. Everything still completes and
-no audit row is written twice. An email whose SMTP send the killed worker had finished but not yet
-recorded is sent again by the survivor (SMTP has no way to ask whether a message arrived); the copy
-carries the same Message-ID, so mail systems that fold duplicates by Message-ID show it once."""
+"""Two workers share one task queue; one is killed at the worst moment for email: the mail server
+has the message's content but has not yet answered. Everything still completes, no email reaches
+the server twice and no audit row is written twice. The message the killed worker was sending is
+held, and ops settle it from what the server shows."""
 
 from __future__ import annotations
 
@@ -10,18 +10,68 @@ import json
 import os
 import signal
 import sys
+import threading
 import uuid
 from collections import Counter
+from dataclasses import dataclass, field
+from email.message import EmailMessage
 
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
 from temporalio.testing import WorkflowEnvironment
 
 import escalations
 from domain.contacts import Role
 from domain.responses import ResponseInput
+from mail.delivery import SmtpDelivery
 from persistence.audit_log import AuditLog
 from persistence.database import make_engine
+from persistence.sent_mail import MailStatus, SentMailLedger
 from settings import ROOT, Settings
-from tests.conftest import Inbox
+from tests.conftest import Inbox, free_port
+
+
+@dataclass
+class StallingInbox(Inbox):
+    """Receives like `Inbox`, but after storing one message, the `stall_at`-th, waits for the test
+    before answering, and notes which client connection was sending it."""
+
+    stall_at: int = 9
+    stalled: threading.Event = field(default_factory=threading.Event)
+    go_on: threading.Event = field(default_factory=threading.Event)
+    stalled_peer_port: int = 0
+    stalled_message_id: str = ""
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        answer = await super().handle_DATA(server, session, envelope)
+        if len(self.messages) == self.stall_at and not self.stalled.is_set():
+            peer = session.peer
+            assert isinstance(peer, tuple)
+            self.stalled_peer_port = int(peer[1])
+            self.stalled_message_id = str(self.messages[-1]["Message-ID"])
+            self.stalled.set()
+            while not self.go_on.is_set():
+                await asyncio.sleep(0.05)
+        return answer
+
+
+def owner_of_connection(local_port: int, pids: list[int]) -> int:
+    """Which of `pids` holds the TCP socket bound to `local_port` (Linux /proc)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as lines:
+            for line in list(lines)[1:]:
+                parts = line.split()
+                if int(parts[1].rsplit(":", 1)[1], 16) == local_port:
+                    inodes.add(f"socket:[{parts[9]}]")
+    for pid in pids:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") in inodes:
+                    return pid
+            except OSError:
+                continue
+    raise AssertionError(f"no worker holds the connection from port {local_port}")
 
 
 async def start_worker(env: dict[str, str], name: str) -> asyncio.subprocess.Process:
@@ -31,29 +81,47 @@ async def start_worker(env: dict[str, str], name: str) -> asyncio.subprocess.Pro
     )
 
 
-async def test_a_killed_worker_loses_nothing_and_repeats_nothing(
-    dev_env: WorkflowEnvironment, settings: Settings, inbox: Inbox
+async def test_a_worker_killed_mid_send_loses_nothing_and_repeats_nothing(
+    dev_env: WorkflowEnvironment, settings: Settings
 ) -> None:
+    inbox = StallingInbox()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    smtp.start()
     queue = f"two-workers-{uuid.uuid4().hex[:6]}"
     env = {
         **os.environ,
         "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
         "TASK_QUEUE": queue,
         "VAR_DIR": str(settings.var_dir),
-        "SMTP_PORT": str(settings.smtp_port),
+        "SMTP_PORT": str(smtp.port),
         "LINK_SECRET": "test-link-secret",
     }
-    local = settings.model_copy(update={"task_queue": queue})
-    first, second = await start_worker(env, "worker-a"), await start_worker(env, "worker-b")
+    local = settings.model_copy(update={"task_queue": queue, "smtp_port": smtp.port})
+    engine = make_engine(settings.database)
+    ledger, audit = SentMailLedger(engine), AuditLog(engine)
+    workers = [await start_worker(env, "worker-a"), await start_worker(env, "worker-b")]
+    data = json.loads((ROOT / "examples" / "pathology_nwl_uacr.json").read_text())
+    eid = f"PEC-KILL-{uuid.uuid4().hex[:6].upper()}"
+
+    def held_in_family() -> list[str]:
+        return [h.message_id for h in ledger.held() if h.escalation_id.startswith(eid)]
+
     try:
-        data = json.loads((ROOT / "examples" / "pathology_nwl_uacr.json").read_text())
-        eid = f"PEC-KILL-{uuid.uuid4().hex[:6].upper()}"
         start = escalations.build_start_pathology(local.escalation_config(), data, eid)
         await escalations.start_pathology(dev_env.client, local, start)
-        await inbox.wait_for(eid, 8, timeout=60, family=True)
-        first.send_signal(signal.SIGKILL)  # mid fan-out: tasks it held time out and move to the other
-        await first.wait()
-        await inbox.wait_for(eid, 42, timeout=150, family=True)
+        assert await asyncio.to_thread(inbox.stalled.wait, 60), "the ninth email never reached the server"
+        sender = owner_of_connection(inbox.stalled_peer_port, [w.pid for w in workers])
+        os.kill(sender, signal.SIGKILL)  # the server has stored it; the sender never hears so
+        killed = next(w for w in workers if w.pid == sender)
+        await killed.wait()
+        inbox.go_on.set()  # it arrived, though no worker knows
+
+        for _ in range(180 * 4):  # the survivor takes over once the killed worker's tasks time out (30 s)
+            arrived = {str(m["Message-ID"]) for m in inbox.for_case(eid, family=True)}
+            if len(arrived | set(held_in_family())) >= 42 and inbox.stalled_message_id in held_in_family():
+                break
+            await asyncio.sleep(0.25)
+        assert inbox.stalled_message_id in held_in_family()  # not sent again: held for ops
 
         codes = [p["ods"] for p in data["practices"]]
         for ods in codes:
@@ -67,6 +135,23 @@ async def test_a_killed_worker_loses_nothing_and_repeats_nothing(
                     counts={"patients_reviewed": 2, "recall_appointments": 1, "repeat_tests": 1, "admin_hours": 0},
                 ),
             )
+
+        # Ops settle every held email from what the server shows: arrived, or send it now.
+        delivery = SmtpDelivery(local, ledger)
+        arrived = {str(m["Message-ID"]) for m in inbox.for_case(eid, family=True)}
+        for message_id in held_in_family():
+            row = ledger.get(message_id)
+            assert row is not None
+            settled = await escalations.settle_held_email(
+                dev_env.client, delivery, audit, row, message_id not in arrived, "ops@lmc.example"
+            )
+            assert settled == "queued"  # its escalation is running: it carries the decision out
+        for _ in range(120):
+            if not held_in_family():
+                break
+            await asyncio.sleep(0.25)
+        assert not held_in_family()
+
         await escalations.respond(
             dev_env.client,
             eid,
@@ -76,17 +161,23 @@ async def test_a_killed_worker_loses_nothing_and_repeats_nothing(
         view = await escalations.summary(dev_env.client, eid)
         assert len(view.case["claimed"]) == 40
     finally:
-        for process in (first, second):
+        for process in workers:
             if process.returncode is None:
                 process.send_signal(signal.SIGTERM)
                 await process.wait()
+        smtp.stop()
 
-    sent = Counter(str(m["Message-ID"]) for m in inbox.for_case(eid, family=True))
-    assert len(sent) == 44  # 40 return requests, year-end, report, "returns closed", the claim: each at least once
-    repeated = [mid for mid, n in sent.items() if n > 1]
-    assert len(repeated) <= 8 and max(sent.values()) <= 2, repeated  # only sends in flight at the kill
-    audit = AuditLog(make_engine(settings.database))
-    for case_id in [eid, f"{eid}-{codes[0]}", f"{eid}-{codes[-1]}", f"{eid}-CLAIM"]:
+    messages: list[EmailMessage] = inbox.for_case(eid, family=True)
+    sent = Counter(str(m["Message-ID"]) for m in messages)
+    assert len(sent) == 44  # 40 return requests, year-end, report, "returns closed", the claim
+    assert max(sent.values()) == 1, [mid for mid, n in sent.items() if n > 1]  # none twice
+    assert all(ledger.get(mid).status == MailStatus.SENT for mid in sent)  # type: ignore[union-attr]
+
+    stalled_case = ledger.get(inbox.stalled_message_id).escalation_id  # type: ignore[union-attr]
+    events = [r.event for r in audit.timeline(stalled_case)]
+    assert "email_held" in events and events.index("email_held") < events.index("held_email_confirmed_arrived")
+    codes = [p["ods"] for p in data["practices"]]
+    for case_id in {eid, f"{eid}-{codes[0]}", f"{eid}-{codes[-1]}", f"{eid}-CLAIM", stalled_case}:
         rows = audit.timeline(case_id)
         assert [r.seq for r in rows] == list(range(1, len(rows) + 1))
         assert audit.verify(case_id).ok
