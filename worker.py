@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import signal
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
+import structlog
 from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -38,6 +41,8 @@ WORKFLOWS: Sequence[type] = [
     CompensationClaimWorkflow,
     PathologyWorkflow,
 ]
+GRACEFUL_SHUTDOWN = timedelta(seconds=20)
+log = structlog.get_logger(__name__)
 # Pure libraries the domain calls from workflow code; shared, not re-imported per run.
 PASSTHROUGH = ("pydantic", "pydantic_core", "email_validator", "structlog")
 
@@ -64,6 +69,9 @@ def build_worker(client: Client, settings: Settings, **overrides: Any) -> Worker
         "activity_executor": concurrent.futures.ThreadPoolExecutor(max_workers=32),
         "max_concurrent_activities": 32,  # no more than the threads the database activities run on
         "workflow_runner": sandbox_runner(),
+        # On shutdown, activities in flight get this long to finish before they are cancelled, so a
+        # deploy does not cut an email off mid-send (which would leave it held for ops).
+        "graceful_shutdown_timeout": GRACEFUL_SHUTDOWN,
     }
     options.update(overrides)
     return Worker(client, **options)
@@ -75,7 +83,16 @@ async def main() -> None:
     runtime = metrics_runtime(settings.metrics_bind) if settings.metrics_bind else None
     client = await connect(settings, runtime)
     await ensure_search_attributes(client)
-    await build_worker(client, settings).run()
+    worker = build_worker(client, settings)
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # docker stop, Ctrl-C: stop polling, let work in flight finish
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    running = asyncio.create_task(worker.run())
+    await asyncio.wait({running, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)
+    if running.done():
+        running.result()  # the worker failed: say why
+    await worker.shutdown()
+    log.info("worker_stopped")
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from persistence.database import make_engine
 from persistence.sent_mail import MailStatus, SentMailLedger
 from settings import ROOT, Settings
 from tests.conftest import Inbox, free_port
+from tests.helpers import example_start
 
 
 @dataclass
@@ -181,3 +182,38 @@ async def test_a_worker_killed_mid_send_loses_nothing_and_repeats_nothing(
         rows = audit.timeline(case_id)
         assert [r.seq for r in rows] == list(range(1, len(rows) + 1))
         assert audit.verify(case_id).ok
+
+
+async def test_a_worker_told_to_stop_mid_send_finishes_the_send_first(
+    dev_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    """A deploy (SIGTERM) while the server is still taking an email: the send completes, nothing is held."""
+    inbox = StallingInbox(stall_at=1)
+    smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    queue = f"stopping-{uuid.uuid4().hex[:6]}"
+    env = {
+        **os.environ,
+        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+        "TASK_QUEUE": queue,
+        "VAR_DIR": str(settings.var_dir),
+        "SMTP_PORT": str(smtp.port),
+        "LINK_SECRET": "test-link-secret",
+    }
+    local = settings.model_copy(update={"task_queue": queue, "smtp_port": smtp.port})
+    worker = await start_worker(env, "worker-stopping")
+    try:
+        eid = await escalations.start_claim(dev_env.client, local, example_start(local))
+        assert await asyncio.to_thread(inbox.stalled.wait, 60), "the claim's email never reached the server"
+        worker.send_signal(signal.SIGTERM)
+        await asyncio.sleep(1)
+        inbox.go_on.set()
+        assert await asyncio.wait_for(worker.wait(), 30) == 0
+    finally:
+        if worker.returncode is None:
+            worker.kill()
+            await worker.wait()
+        smtp.stop()
+    row = SentMailLedger(make_engine(settings.database)).get(inbox.stalled_message_id)
+    assert row is not None and row.status == MailStatus.SENT
+    await dev_env.client.get_workflow_handle(eid).terminate(reason="test over")
