@@ -4,7 +4,7 @@
     .venv/bin/python bench/incident_fanout.py --practices 6300
 
 Starts its own Temporal dev server, SMTP sink, worker and web app on free local ports, then:
-  baseline  N no-op child workflows (in the same cohorts of 200) started and completed;
+  baseline  N no-op child workflows (in the same cohorts as practices) started and completed;
   emails    a pathology incident of N practices, until every practice's return request is in the sink;
   returns   every practice's return POSTed through its real link page, until all are stored.
 Prints seconds and each figure's ratio to the baseline.
