@@ -3,13 +3,14 @@
 A row is written as `sending` just before the message goes to the server and turns `sent` once
 the server accepts it. A `sending` row found by a later attempt means an earlier one stopped
 without saying how it ended: the message may or may not have gone, so it turns `held` and waits
-for ops, who either send it or confirm it arrived. Every change of status is a compare-and-set,
+for ops, who either send it or confirm it arrived. So does a `sending` row older than any send
+lasts, whose process died with no retry to notice. Every change of status is a compare-and-set,
 so two workers can never both own one message.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import Column, Engine, Text, delete, update
@@ -34,6 +35,16 @@ class SentEmail(SQLModel, table=True):
     sent_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     raw: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # as the recipient received it
     status: str = Field(default=MailStatus.SENT, max_length=16, index=True)
+    claimed_at: datetime | None = None  # when the current send began
+
+
+# No send holds its claim this long (every SMTP command times out in 30 s): a claim older than
+# this belongs to a process that died without a retry to notice, such as a web request.
+STALE_CLAIM = timedelta(minutes=10)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class SentMailLedger:
@@ -47,6 +58,7 @@ class SentMailLedger:
     def begin_sending(self, row: SentEmail) -> bool:
         """Claim a message for one send; False if any attempt has claimed it before."""
         row.status = MailStatus.SENDING
+        row.claimed_at = _utc_now()
         with Session(self._engine, expire_on_commit=False) as session:
             session.add(row)
             try:
@@ -76,13 +88,26 @@ class SentMailLedger:
 
     def take_held(self, message_id: str) -> SentEmail | None:
         """Claim a held message for ops to send; None if it is not held (sent or settled already)."""
-        if not self._set(message_id, MailStatus.SENDING, only_if=MailStatus.HELD):
+        if not self._set(message_id, MailStatus.SENDING, only_if=MailStatus.HELD, claimed_at=_utc_now()):
             return None
         return self.get(message_id)
 
     def confirm_held_arrived(self, message_id: str) -> bool:
         """Ops know a held message arrived: it counts as sent. False if it was not held."""
         return self._set(message_id, MailStatus.SENT, only_if=MailStatus.HELD)
+
+    def hold_stale_claims(self, now: datetime | None = None) -> int:
+        """Hold every message whose send began longer ago than any send lasts: its sender died."""
+        cutoff = (now or _utc_now()) - STALE_CLAIM
+        statement = (
+            update(SentEmail)
+            .where(col(SentEmail.status) == MailStatus.SENDING, col(SentEmail.claimed_at) < cutoff)
+            .values(status=MailStatus.HELD)
+        )
+        with Session(self._engine, expire_on_commit=False) as session:
+            changed = session.exec(statement).rowcount  # type: ignore[call-overload]
+            session.commit()
+            return int(changed)
 
     def held(self) -> list[SentEmail]:
         with Session(self._engine, expire_on_commit=False) as session:
@@ -100,11 +125,13 @@ class SentMailLedger:
                 ).all()
             )
 
-    def _set(self, message_id: str, status: MailStatus, only_if: MailStatus | None = None) -> bool:
+    def _set(
+        self, message_id: str, status: MailStatus, only_if: MailStatus | None = None, **also: datetime
+    ) -> bool:
         statement = update(SentEmail).where(col(SentEmail.message_id) == message_id)
         if only_if is not None:
             statement = statement.where(col(SentEmail.status) == only_if)
         with Session(self._engine, expire_on_commit=False) as session:
-            changed = session.exec(statement.values(status=status)).rowcount  # type: ignore[call-overload]
+            changed = session.exec(statement.values(status=status, **also)).rowcount  # type: ignore[call-overload]
             session.commit()
             return bool(changed)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic import command
@@ -13,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 
 from persistence.audit_log import AuditLog
 from persistence.database import MIGRATIONS, make_engine, migrate
-from persistence.sent_mail import MailStatus, SentMailLedger
+from persistence.sent_mail import STALE_CLAIM, MailStatus, SentEmail, SentMailLedger
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -96,3 +97,20 @@ def test_emails_recorded_before_delivery_status_existed_count_as_sent(engine: En
     migrate(engine, str(engine.url))
     row = SentMailLedger(engine).get("<UWC-OLD.1@x>")
     assert row is not None and row.status == MailStatus.SENT and not SentMailLedger(engine).held()
+
+
+def test_a_send_whose_process_died_unnoticed_is_held_once_its_claim_is_stale(engine: Engine) -> None:
+    ledger = SentMailLedger(engine)
+    message_id = f"<UWC-STALE.{uuid.uuid4().hex[:6]}@x>"
+    def claim() -> bool:
+        return ledger.begin_sending(
+            SentEmail(message_id=message_id, escalation_id="UWC-STALE", purpose="p", recipient="a@b.example", subject="s")
+        )
+
+    assert claim() and not claim()  # one claim per message
+    now = datetime.now(UTC)
+    assert ledger.hold_stale_claims(now + STALE_CLAIM - timedelta(minutes=1)) == 0  # it may still be sending
+    assert ledger.get(message_id).status == MailStatus.SENDING  # type: ignore[union-attr]
+    assert ledger.hold_stale_claims(now + STALE_CLAIM + timedelta(minutes=1)) == 1
+    assert message_id in [h.message_id for h in ledger.held()]
+    assert ledger.take_held(message_id) is not None and ledger.take_held(message_id) is None  # one owner

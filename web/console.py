@@ -73,6 +73,7 @@ def console_routes(
         except (escalations.InputRefused, RPCError) as err:
             error = str(err)
         ops = who.role in ("ops", "admin")
+        ledger.hold_stale_claims()
         failing = await trouble(request.app.state.client, rows) if ops else []
         context = {
             "who": who,
@@ -99,6 +100,7 @@ def console_routes(
         if view.wait and view.wait.deadline:
             due = datetime.fromisoformat(view.wait.deadline)
             deadline = f"{describe_deadline(due)} ({working_days_left(now, due)} working days left)"
+        ledger.hold_stale_claims()
         emails, held = [], []
         for sent in ledger.for_escalation(escalation_id):
             if sent.status == MailStatus.HELD:

@@ -1,4 +1,5 @@
-"""Each email's delivery status, so a send whose ending is unknown is held rather than repeated.
+"""Each email's delivery status and when its send began, so a send whose ending is unknown is held
+rather than repeated.
 
 Rows written before this revision were recorded only once the server had accepted them: `sent`.
 
@@ -20,10 +21,12 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("sent_email") as batch:
         batch.add_column(sa.Column("status", sa.String(16), nullable=False, server_default="sent"))
+        batch.add_column(sa.Column("claimed_at", sa.DateTime, nullable=True))
         batch.create_index("ix_sent_email_status", ["status"])
 
 
 def downgrade() -> None:
     with op.batch_alter_table("sent_email") as batch:
         batch.drop_index("ix_sent_email_status")
+        batch.drop_column("claimed_at")
         batch.drop_column("status")
