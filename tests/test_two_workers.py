@@ -75,6 +75,23 @@ def owner_of_connection(local_port: int, pids: list[int]) -> int:
     raise AssertionError(f"no worker holds the connection from port {local_port}")
 
 
+def worker_setup(
+    dev_env: WorkflowEnvironment, settings: Settings, queue_prefix: str, smtp_port: int
+) -> tuple[dict[str, str], Settings]:
+    """Environment for worker processes on a queue of their own, sending to `smtp_port`, and the
+    same settings for this process."""
+    queue = f"{queue_prefix}-{uuid.uuid4().hex[:6]}"
+    env = {
+        **os.environ,
+        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+        "TASK_QUEUE": queue,
+        "VAR_DIR": str(settings.var_dir),
+        "SMTP_PORT": str(smtp_port),
+        "LINK_SECRET": "test-link-secret",
+    }
+    return env, settings.model_copy(update={"task_queue": queue, "smtp_port": smtp_port})
+
+
 async def start_worker(env: dict[str, str], name: str) -> asyncio.subprocess.Process:
     log = open(os.path.join(env["VAR_DIR"], f"{name}.log"), "wb")  # noqa: SIM115 - the process owns it
     return await asyncio.create_subprocess_exec(
@@ -88,16 +105,7 @@ async def test_a_worker_killed_mid_send_loses_nothing_and_repeats_nothing(
     inbox = StallingInbox()
     smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
-    queue = f"two-workers-{uuid.uuid4().hex[:6]}"
-    env = {
-        **os.environ,
-        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
-        "TASK_QUEUE": queue,
-        "VAR_DIR": str(settings.var_dir),
-        "SMTP_PORT": str(smtp.port),
-        "LINK_SECRET": "test-link-secret",
-    }
-    local = settings.model_copy(update={"task_queue": queue, "smtp_port": smtp.port})
+    env, local = worker_setup(dev_env, settings, "two-workers", smtp.port)
     engine = make_engine(settings.database)
     ledger, audit = SentMailLedger(engine), AuditLog(engine)
     workers = [await start_worker(env, "worker-a"), await start_worker(env, "worker-b")]
@@ -191,16 +199,7 @@ async def test_a_worker_told_to_stop_mid_send_finishes_the_send_first(
     inbox = StallingInbox(stall_at=1)
     smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
-    queue = f"stopping-{uuid.uuid4().hex[:6]}"
-    env = {
-        **os.environ,
-        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
-        "TASK_QUEUE": queue,
-        "VAR_DIR": str(settings.var_dir),
-        "SMTP_PORT": str(smtp.port),
-        "LINK_SECRET": "test-link-secret",
-    }
-    local = settings.model_copy(update={"task_queue": queue, "smtp_port": smtp.port})
+    env, local = worker_setup(dev_env, settings, "stopping", smtp.port)
     worker = await start_worker(env, "worker-stopping")
     try:
         eid = await escalations.start_claim(dev_env.client, local, example_start(local))
