@@ -276,11 +276,7 @@ async def settle_held_email(
     except RPCError as err:
         if err.status != RPCStatusCode.NOT_FOUND:  # not found: the escalation has finished
             raise
-    if send:
-        outcome = await delivery.release_held(held.message_id)
-        settled = "not_held" if outcome is None else outcome.value
-    else:
-        settled = "confirmed" if await delivery.confirm_arrived(held.message_id) else "not_held"
+    settled = await delivery.settle(held.message_id, send)
     event = HELD_EMAIL_EVENTS.get(settled)
     if event is not None:
         audit.append_next(held.escalation_id, datetime.now(UTC), event, by, {"message_id": held.message_id})

@@ -114,9 +114,5 @@ class EmailActivities:
 
     @activity.defn(name="settle_held_email")
     async def settle_held_email(self, request: SettleHeldEmail) -> str:
-        """Carry out ops' decision on a held email: "sent", "held" (cut off again), "confirmed",
-        or "not_held" when it was settled already."""
-        if not request.send:
-            return "confirmed" if await self._delivery.confirm_arrived(request.message_id) else "not_held"
-        delivery = await self._delivery.release_held(request.message_id)
-        return "not_held" if delivery is None else delivery.value
+        """Carry out ops' decision on a held email; the outcome as `SmtpDelivery.settle` names it."""
+        return await self._delivery.settle(request.message_id, request.send)

@@ -52,6 +52,14 @@ class SmtpDelivery:
                 return await self._earlier_attempt(row.message_id) or Delivery.ALREADY_SENT
             return await self._hand_over(smtp, row.message_id, flat, accepted)
 
+    async def settle(self, message_id: str, send: bool) -> str:
+        """Ops' decision on a held message: "sent", "held" (cut off again), "confirmed" (it arrived),
+        or "not_held" when it was settled already."""
+        if not send:
+            return "confirmed" if await self.confirm_arrived(message_id) else "not_held"
+        delivery = await self.release_held(message_id)
+        return "not_held" if delivery is None else delivery.value
+
     async def release_held(self, message_id: str) -> Delivery | None:
         """Ops chose to send a held message: send it as stored. None if it is not held (settled already)."""
         held = await asyncio.to_thread(self._ledger.get, message_id)
