@@ -6,11 +6,13 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint clean
 
+# Runtime dependencies plus the `local` extra (`make run`'s Temporal dev server and SMTP sink, which the tests
+# use too) and the `dev` extra (tests, lint). Production installs the runtime dependencies only (Dockerfile).
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[local,dev]'
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -19,9 +21,12 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
+# ruff, mypy, deptry (every import declared, no unused runtime dependency), import-linter (the layers).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy .
+	$(VENV)/bin/deptry .
+	$(VENV)/bin/lint-imports --no-logo --cache-dir $(VENV)/.import_linter_cache
 
 clean:
 	rm -rf $(VENV) var
