@@ -12,7 +12,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.configuration import EscalationConfig
-from web.links import LinkKeys
+from links.signing import LinkKeys
 
 ROOT = Path(__file__).resolve().parent
 

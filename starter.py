@@ -1,7 +1,6 @@
 """The LMC officer's command line: start escalations, inspect them, take the officer's actions.
 
-python starter.py start-claim examples/unfunded_claim_kent.json
-python starter.py start-deregistration examples/deregistration_nwl_pathfinder.json
+python starter.py start-claim examples/unfunded_claim_kent.json   (one start-* command per kind in `kinds/`)
 python starter.py show ID [--json] | list [--kind K] [--status S] [--overdue] [--stalled] | history ID
 python starter.py supply-info ID --text "..." | accept-offer ID | dispute ID --reasons "..."
 python starter.py confirm-payment ID [--amount-pence N] | withdraw ID --reasons "..."
@@ -19,30 +18,17 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pydantic import ValidationError
-from temporalio.service import RPCError
-
 from domain.contacts import Role
 from domain.money import format_pence
 from domain.responses import ResponseInput
-from domain.validation import describe
 from domain.working_days import describe_deadline, working_days_left
-from escalations import (
-    InputRefused,
-    build_start_claim,
-    build_start_deregistration,
-    build_start_pathology,
-    list_escalations,
-    list_query,
-    respond,
-    start_claim,
-    start_deregistration,
-    start_pathology,
-    summary,
-)
+from kinds import KINDS, case_kinds
 from persistence.audit_log import AuditLog
 from persistence.database import make_engine
 from persistence.users import ROLES, Users
+from service import acting, reading, starting
+from service.gate import ListFilters, admit
+from service.refusals import Refused, Why
 from settings import Settings
 from temporal_client import connect
 from workflows.escalation_workflow import CaseView
@@ -97,17 +83,17 @@ def print_history(audit: AuditLog, escalation_id: str) -> bool:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="LMC escalation engine: the officer's commands")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("start-claim", help="start an unfunded work claim from a JSON file")
-    p.add_argument("file", type=Path)
-    p = sub.add_parser("start-pathology", help="start a pathology error compensation incident from a JSON file")
-    p.add_argument("file", type=Path)
-    p = sub.add_parser("start-deregistration", help="start a Pathfinder deregistration redistribution from a JSON file")
-    p.add_argument("file", type=Path)
+    for spec in KINDS:
+        p = sub.add_parser(
+            spec.cli_command, help=f"start: {spec.label.lower()}, from a JSON file (e.g. {spec.example})"
+        )
+        p.add_argument("file", type=Path)
+        p.set_defaults(kind=spec)
     p = sub.add_parser("show", help="state, amounts, deadlines and who holds the ball")
     p.add_argument("id")
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("list", help="list escalations")
-    p.add_argument("--kind")
+    p.add_argument("--kind", dest="list_kind", choices=sorted(case_kinds()))
     p.add_argument("--status")
     p.add_argument("--overdue", action="store_true")
     p.add_argument("--stalled", action="store_true")
@@ -156,68 +142,56 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         try:
             Users(make_engine(settings.database)).add(args.email, args.role, password)
         except ValueError as err:
-            raise InputRefused(str(err)) from err
+            raise Refused(Why.INVALID, str(err)) from err
         print(f"{args.email} can sign in as {args.role}.")
         return 0
     if args.command == "history":
         return 0 if print_history(AuditLog(make_engine(settings.database)), args.id) else 1
-    if args.command == "start-claim":
-        start = build_start_claim(settings.escalation_config(), json.loads(args.file.read_text()))
+    if getattr(args, "kind", None) is not None:
+        spec = args.kind
+        prepared = starting.prepare(spec, settings.escalation_config(), starting.read_json(args.file))
         client = await connect(settings)
-        print(f"Claim of {format_pence(start.claim.total_pence)} sent to {start.payer.name}.")
-        print(await start_claim(client, settings, start))
-        return 0
-    if args.command == "start-pathology":
-        incident = build_start_pathology(settings.escalation_config(), json.loads(args.file.read_text()))
-        client = await connect(settings)
-        print(
-            f"Returns requested from {len(incident.practices)} practices; {incident.icb.name} asked about "
-            f"year-end recognition and {incident.trust.name} for its incident report."
-        )
-        print(await start_pathology(client, settings, incident))
-        return 0
-    if args.command == "start-deregistration":
-        dereg = build_start_deregistration(settings.escalation_config(), json.loads(args.file.read_text()))
-        client = await connect(settings)
-        print(
-            f"Returns requested from {len(dereg.practices)} practices; {dereg.icb.name} asked to confirm its message."
-        )
-        print(await start_deregistration(client, settings, dereg))
+        print(spec.announce(prepared))
+        print(await starting.start(client, settings, spec, prepared))
         return 0
     client = await connect(settings)
     if args.command == "show":
-        view = await summary(client, args.id)
+        view = await reading.summary(client, args.id)
         if args.json:
             print(view.model_dump_json(indent=2))
         else:
             print_case(view)
         return 0
     if args.command == "list":
-        rows = await list_escalations(client, list_query(args.kind, args.status, args.overdue, args.stalled))
+        filters = admit(
+            ListFilters,
+            {"kind": args.list_kind, "status": args.status, "overdue": args.overdue, "stalled": args.stalled},
+        )
+        rows = await reading.list_escalations(client, reading.list_query(filters))
         if args.json:
-            print(json.dumps(rows, indent=2))
+            print(json.dumps([row.as_json() for row in rows], indent=2))
         for row in [] if args.json else rows:
             print(
-                f"{row['id']:<18} {row['kind'] or '':<16} {row['status'] or '':<22} L{row['level'] or 1} "
-                f"{'OVERDUE ' if row['overdue'] else ''}{'STALLED ' if row['stalled'] else ''}"
-                f"next: {row['next_deadline'] or '-'}"
+                f"{row.id:<18} {row.kind or '':<16} {row.status or '':<22} L{row.level or 1} "
+                f"{'OVERDUE ' if row.overdue else ''}{'STALLED ' if row.stalled else ''}"
+                f"next: {row.next_deadline.isoformat() if row.next_deadline else '-'}"
             )
         return 0
-    view = await summary(client, args.id)
-    officer = args.officer or view.case["officer"]["email"]
-    try:
-        response = ResponseInput(
-            action=args.command.replace("-", "_"),
-            actor_email=officer,
-            actor_role=Role.OFFICER,
-            text=getattr(args, "text", None),
-            reasons=getattr(args, "reasons", None),
-            amount_pence=getattr(args, "amount_pence", None),
-            on_date=getattr(args, "on_date", None),
-        )
-    except ValidationError as err:
-        raise InputRefused(describe(err)) from err
-    outcome = await respond(client, args.id, response)
+    view = await reading.summary(client, args.id)
+    response = admit(
+        ResponseInput,
+        {
+            "action": args.command.replace("-", "_"),
+            "actor_email": args.officer or view.officer_email,
+            "actor_role": Role.OFFICER,
+            "text": getattr(args, "text", None),
+            "reasons": getattr(args, "reasons", None),
+            "amount_pence": getattr(args, "amount_pence", None),
+            "on_date": getattr(args, "on_date", None),
+        },
+        renamed={"amount_pence": "--amount-pence", "on_date": "--date", "actor_email": "--officer"},
+    )
+    outcome = await acting.respond(client, args.id, response)
     print(f"{outcome.message} (status: {outcome.status})")
     return 0
 
@@ -226,15 +200,12 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return asyncio.run(_run(args, Settings()))
-    except InputRefused as err:
-        print(f"Refused: {err}", file=sys.stderr)
-        return 2
-    except (OSError, json.JSONDecodeError) as err:
-        print(f"Error: {err}", file=sys.stderr)
-        return 2
-    except RPCError as err:
-        print(f"Temporal said: {err.message}", file=sys.stderr)
-        return 1
+    except Refused as refused:
+        print(f"Refused: {refused.message}", file=sys.stderr)
+        return refused.exit_code
+    except (OSError, RuntimeError) as err:  # the engine could not be reached at all
+        print(f"Error: cannot reach the escalation engine ({err}). Nothing was recorded.", file=sys.stderr)
+        return Refused(Why.UNAVAILABLE, "").exit_code
 
 
 if __name__ == "__main__":

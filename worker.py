@@ -1,4 +1,4 @@
-"""The worker: runs every escalation workflow and the audit and email activities."""
+"""The worker: runs every kind's workflows (from the kind registry) and the audit, email and return activities."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.audit import AuditActivities
 from activities.email import EmailActivities
 from activities.returns import ReturnActivities
+from kinds import all_workflows
 from logging_setup import configure_logging
 from persistence.audit_log import AuditLog
 from persistence.database import make_engine
@@ -24,23 +25,9 @@ from persistence.practice_returns import PracticeReturns
 from persistence.sent_mail import SentMailLedger
 from settings import Settings
 from temporal_client import connect, ensure_search_attributes, metrics_runtime
-from workflows.compensation_claim import CompensationClaimWorkflow
-from workflows.confirmation import ConfirmationWorkflow
-from workflows.deregistration import DeregistrationWorkflow
-from workflows.pathology import PathologyWorkflow
-from workflows.practice import PracticeWorkflow
-from workflows.practice_cohort import PracticeCohortWorkflow
-from workflows.unfunded_claim import UnfundedClaimWorkflow
 
-WORKFLOWS: Sequence[type] = [
-    UnfundedClaimWorkflow,
-    ConfirmationWorkflow,
-    PracticeWorkflow,
-    PracticeCohortWorkflow,
-    DeregistrationWorkflow,
-    CompensationClaimWorkflow,
-    PathologyWorkflow,
-]
+WORKFLOWS: Sequence[type] = all_workflows()
+"""Every kind's workflows, from the kind registry."""
 GRACEFUL_SHUTDOWN = timedelta(seconds=20)
 log = structlog.get_logger(__name__)
 # Pure libraries the domain calls from workflow code; shared, not re-imported per run.

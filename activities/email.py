@@ -15,11 +15,11 @@ from pydantic import BaseModel, Field
 from temporalio import activity
 
 from domain.escalation import EmailEffect
+from links.signing import LinkGrant, sign_link
 from mail.compose import compose, message_id_for
 from mail.delivery import Delivery, SmtpDelivery
 from persistence.sent_mail import SentEmail, SentMailLedger
 from settings import Settings
-from web.links import LinkGrant, sign_link
 
 log = structlog.get_logger(__name__)
 

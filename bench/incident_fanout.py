@@ -38,7 +38,10 @@ from temporalio.testing import WorkflowEnvironment
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import escalations  # noqa: E402
+from kinds import BY_NAME  # noqa: E402
+from service import starting  # noqa: E402
+
+PATHOLOGY = BY_NAME["pathology_error"]
 from bench.noop import NoopChild, NoopCohort, NoopFanout  # noqa: E402
 from logging_setup import configure_logging  # noqa: E402
 from persistence.database import make_engine  # noqa: E402
@@ -132,9 +135,9 @@ async def main(count: int, concurrency: int) -> None:
             )
             baseline = time.monotonic() - started
 
-            start = escalations.build_start_pathology(settings.escalation_config(), synthetic_incident(count))
+            start = starting.prepare(PATHOLOGY, settings.escalation_config(), synthetic_incident(count))
             started = time.monotonic()
-            await escalations.start_pathology(env.client, settings, start)
+            escalation_id = await starting.start(env.client, settings, PATHOLOGY, start)
             await until(lambda: len(sink.links) >= count, timeout=60 + count * 0.5)
             emails = time.monotonic() - started
 
@@ -163,8 +166,8 @@ async def main(count: int, concurrency: int) -> None:
                 await asyncio.gather(*(post(path) for path in sink.links.values()))
             await until(lambda: stored() >= count, timeout=60 + count * 0.2)
             returns = time.monotonic() - started
-            incident_events = len((await env.client.get_workflow_handle(start.escalation_id).fetch_history()).events)
-            cohort_id = f"{start.escalation_id}-C01"
+            incident_events = len((await env.client.get_workflow_handle(escalation_id).fetch_history()).events)
+            cohort_id = f"{escalation_id}-C01"
             cohort_events = len((await env.client.get_workflow_handle(cohort_id).fetch_history()).events)
     finally:
         web.should_exit = True

@@ -20,6 +20,7 @@ KIND = "confirmation"
 CONFIRM = "confirm"
 REFUSE = "refuse"
 WITHDRAW = "withdraw"
+LABELS = {CONFIRM: "Confirm", REFUSE: "Refuse, with reasons", WITHDRAW: "Close this request, with reasons"}
 
 
 class ConfirmationRequest(BaseModel):
@@ -81,7 +82,7 @@ class ConfirmationCase(EscalationCase):
         ]
 
     def action_labels(self) -> dict[str, str]:
-        return {CONFIRM: "Confirm", REFUSE: "Refuse, with reasons", WITHDRAW: "Close this request, with reasons"}
+        return LABELS
 
     def action_fields(self) -> dict[str, list[FieldSpec]]:
         r = self.request

@@ -21,6 +21,7 @@ from domain.identifiers import FreeText, OdsCode
 from domain.incident import ChildState, IncidentCase
 from domain.money import format_pence
 from domain.practice_return import Practice, ReturnRecord
+from domain.report import ReportLine, spread
 from domain.responses import DeregisteredGroup
 from domain.working_days import add_working_days
 
@@ -141,6 +142,19 @@ class DeregistrationCase(IncidentCase):
         weighting = next((p.weighting for p in self.request.practices if p.ods == record.ods), Decimal(1))
         return capitation_loss(
             record.groups or [], weighting, self.rate.pence_per_weighted_patient, self.request.still_off_until
+        )
+
+    def report_lines(self) -> list[ReportLine]:
+        """The incident as one line, dated by the day patients still off the list are counted to."""
+        paid = sum(self.shares.values()) if self.practices_settled else 0
+        day = self.request.still_off_until
+        return spread(
+            KIND,
+            self.payer.name,
+            (day, day),
+            [("deregistration: lost capitation", len(self.claimed), self.total_claimed)],
+            min(self.pot_pence or 0, self.total_claimed),
+            paid,
         )
 
     def facts(self) -> list[tuple[str, str]]:

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from domain.contacts import Contact, Interest, Lmc, Organisation, Role
+from domain.report import ReportLine
 from domain.responses import FieldSpec, ResponseInput, ResponseOutcome
 from domain.working_days import (
     add_working_days,
@@ -138,6 +139,10 @@ class EscalationCase(BaseModel):
     def action_fields(self) -> dict[str, list[FieldSpec]]:
         """The inputs each action's form asks for."""
         return {}
+
+    def report_lines(self) -> list[ReportLine]:
+        """What this escalation contributes to the work report; parts of a larger one contribute nothing."""
+        return []
 
     def check(self, response: ResponseInput) -> None:
         """Raise `ResponseRefused` if `response` cannot be taken now; change nothing."""

@@ -25,6 +25,11 @@ from domain.working_days import at_close_of_day, describe_deadline
 EXTEND_RETURNS = "extend_returns"
 CLOSE_RETURNS = "close_returns"
 CLOSE_INCIDENT = "close_incident"
+LABELS = {
+    EXTEND_RETURNS: "Extend the return deadline",
+    CLOSE_RETURNS: "Close returns now",
+    CLOSE_INCIDENT: "Close the incident, with reasons",
+}
 DECLARE_INTEREST = "declare_interest"
 
 
@@ -264,11 +269,7 @@ class IncidentCase(EscalationCase):
         return [*actions, CLOSE_INCIDENT]
 
     def action_labels(self) -> dict[str, str]:
-        return {
-            EXTEND_RETURNS: "Extend the return deadline",
-            CLOSE_RETURNS: "Close returns now",
-            CLOSE_INCIDENT: "Close the incident, with reasons",
-        }
+        return LABELS
 
     def action_fields(self) -> dict[str, list[FieldSpec]]:
         return {

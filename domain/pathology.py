@@ -17,6 +17,7 @@ from domain.identifiers import FreeText, OdsCode
 from domain.incident import ChildState, IncidentCase, StartChild
 from domain.money import Pence, format_pence
 from domain.practice_return import Practice, ReturnItem, ReturnRecord
+from domain.report import ReportLine, spread
 from domain.working_days import add_working_days, at_close_of_day
 
 KIND = "pathology_error"
@@ -157,6 +158,18 @@ class PathologyCase(IncidentCase):
     def claim_for(self, record: ReturnRecord) -> int:
         counts = record.counts or {}
         return sum(counts.get(t.key, 0) * t.rate_pence for t in self.request.tariff)
+
+    def report_lines(self) -> list[ReportLine]:
+        """The incident as one line: the trust, the test in error, practices that returned."""
+        paid = sum(self.shares.values()) if self.practices_settled else 0
+        return spread(
+            KIND,
+            self.payer.name,
+            (self.request.error_start, self.request.error_end),
+            [(f"pathology error: {self.request.test}", len(self.claimed), self.total_claimed)],
+            self.agreed_pence or 0,
+            paid,
+        )
 
     def facts(self) -> list[tuple[str, str]]:
         facts = [

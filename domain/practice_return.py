@@ -22,6 +22,7 @@ from domain.working_days import add_working_days, at_close_of_day, describe_dead
 KIND = "practice_return"
 SUBMIT_RETURN = "submit_return"
 CONFIRM_RECEIPT = "confirm_receipt"
+LABELS = {SUBMIT_RETURN: "Send (or correct) your return", CONFIRM_RECEIPT: "Confirm the payment was received"}
 REMINDER_DAYS_BEFORE = (5, 2, 0)
 
 
@@ -92,7 +93,7 @@ class PracticeCase(EscalationCase):
         return []
 
     def action_labels(self) -> dict[str, str]:
-        return {SUBMIT_RETURN: "Send (or correct) your return", CONFIRM_RECEIPT: "Confirm the payment was received"}
+        return LABELS
 
     def action_fields(self) -> dict[str, list[FieldSpec]]:
         if self.return_kind == "counts":

@@ -16,6 +16,7 @@ from domain.escalation import AuditEffect, DeadlinePolicy, Effect, ResponseRefus
 from domain.identifiers import FreeText, OdsCode
 from domain.money import Pence, format_pence
 from domain.negotiation import FIELDS, LABELS, NegotiationCase, Status
+from domain.report import ReportLine, spread
 from domain.responses import FieldSpec, ResponseInput
 from domain.working_days import at_close_of_day
 
@@ -222,6 +223,17 @@ class ClaimCase(NegotiationCase):
 
     def extra_officer_actions(self) -> list[str]:
         return [CONFIRM_PAYMENT] if self.status == ClaimStatus.PAYMENT_EXPECTED else []
+
+    def report_lines(self) -> list[ReportLine]:
+        claim = self.claim
+        return spread(
+            KIND,
+            claim.provider,
+            (claim.period_start, claim.period_end),
+            [(line.category.value, line.count, line.amount_pence) for line in claim.lines],
+            self.agreed_pence or 0,
+            self.paid_pence or 0,
+        )
 
     def facts(self) -> list[tuple[str, str]]:
         facts = [

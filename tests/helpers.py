@@ -14,13 +14,18 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-import escalations
 from domain.contacts import Role
 from domain.responses import ResponseInput
+from kinds import BY_NAME
+from service import reading, starting
 from settings import ROOT, Settings
 from worker import build_worker
 from workflows.escalation_workflow import CaseView
 from workflows.unfunded_claim import StartClaim
+
+CLAIM = BY_NAME["unfunded_claim"]
+PATHOLOGY = BY_NAME["pathology_error"]
+DEREGISTRATION = BY_NAME["deregistration"]
 
 EXAMPLE = ROOT / "examples" / "unfunded_claim_kent.json"
 ICB_L1 = "primarycare.contracts@kmicb.example"
@@ -38,7 +43,9 @@ def example_data(**changes: Any) -> dict[str, Any]:
 
 def example_start(settings: Settings, **changes: Any) -> StartClaim:
     escalation_id = f"UWC-TEST-{uuid.uuid4().hex[:8].upper()}"
-    return escalations.build_start_claim(settings.escalation_config(), example_data(**changes), escalation_id)
+    start = starting.prepare(CLAIM, settings.escalation_config(), example_data(**changes), escalation_id)
+    assert isinstance(start, StartClaim)
+    return start
 
 
 @asynccontextmanager
@@ -57,7 +64,7 @@ def officer(action: str, **fields: Any) -> ResponseInput:
 
 
 async def summary_of(client: Client, escalation_id: str) -> CaseView:
-    return await escalations.summary(client, escalation_id)
+    return await reading.summary(client, escalation_id)
 
 
 async def skip_past_deadline(env: WorkflowEnvironment, escalation_id: str) -> CaseView:

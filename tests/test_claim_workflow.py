@@ -12,14 +12,16 @@ from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-import escalations
 from domain.working_days import add_working_days, working_days_left
 from persistence.audit_log import AuditLog
 from persistence.database import make_engine
+from service import acting, starting
+from service.refusals import Refused
 from settings import Settings
 from tests.conftest import Inbox, body_text
 from tests.helpers import (
     CHAIR,
+    CLAIM,
     ICB_L1,
     ICB_L2,
     ICB_L3,
@@ -39,18 +41,18 @@ async def test_claim_paid_end_to_end(
 ) -> None:
     client = time_client
     start = example_start(settings)
-    eid = await escalations.start_claim(client, settings, start)
+    eid = await starting.start(client, settings, CLAIM, start)
     [first] = await inbox.wait_for(eid, 1)
     assert first["To"].addresses[0].addr_spec == ICB_L1
     assert "/r/" in body_text(first, "plain")
 
-    outcome = await escalations.respond(client, eid, payer("acknowledge"))
+    outcome = await acting.respond(client, eid, payer("acknowledge"))
     assert outcome.status == "acknowledged"
-    outcome = await escalations.respond(client, eid, payer("accept"))
+    outcome = await acting.respond(client, eid, payer("accept"))
     assert outcome.status == "payment_expected"
-    with pytest.raises(escalations.InputRefused, match="not open"):
-        await escalations.respond(client, eid, payer("reject", reasons="too late"))
-    outcome = await escalations.respond(client, eid, officer("confirm_payment"))
+    with pytest.raises(Refused, match="not open"):
+        await acting.respond(client, eid, payer("reject", reasons="too late"))
+    outcome = await acting.respond(client, eid, officer("confirm_payment"))
     assert outcome.status == "closed"
     view = await client.get_workflow_handle_for(UnfundedClaimWorkflow.run, eid).result()
     assert view.outcome == "paid"
@@ -75,7 +77,7 @@ async def test_silence_climbs_the_ladder_to_stalled(
     time_env: WorkflowEnvironment, time_client: Client, settings: Settings, inbox: Inbox
 ) -> None:
     client = time_client
-    eid = await escalations.start_claim(client, settings, example_start(settings))
+    eid = await starting.start(client, settings, CLAIM, example_start(settings))
     await inbox.wait_for(eid, 1)
     expected = [
         ("Reminder", ICB_L1, set()),
@@ -103,7 +105,7 @@ async def test_silence_climbs_the_ladder_to_stalled(
     # Stalled never closes by itself, and the first contact's link still works.
     await time_env.sleep(timedelta(days=90))
     assert len(inbox.for_case(eid)) == 7
-    outcome = await escalations.respond(client, eid, payer("acknowledge", email=ICB_L1))
+    outcome = await acting.respond(client, eid, payer("acknowledge", email=ICB_L1))
     assert outcome.status == "acknowledged"
     view = await summary_of(client, eid)
     assert not view.stalled and view.ladder_level == 3
@@ -117,14 +119,14 @@ async def test_information_request_pauses_the_payer_clock(
     time_env: WorkflowEnvironment, time_client: Client, settings: Settings, inbox: Inbox
 ) -> None:
     client = time_client
-    eid = await escalations.start_claim(client, settings, example_start(settings))
-    await escalations.respond(client, eid, payer("acknowledge"))
+    eid = await starting.start(client, settings, CLAIM, example_start(settings))
+    await acting.respond(client, eid, payer("acknowledge"))
     before = await summary_of(client, eid)
     assert before.wait is not None and before.wait.deadline is not None
     await time_env.sleep(timedelta(days=7))
     now = await time_env.get_current_time()
     left = working_days_left(now, datetime.fromisoformat(before.wait.deadline))
-    await escalations.respond(client, eid, payer("request_info", text="Which letters relate to fit notes?"))
+    await acting.respond(client, eid, payer("request_info", text="Which letters relate to fit notes?"))
     paused = await summary_of(client, eid)
     assert paused.status == "information_requested" and paused.wait is not None
     assert paused.wait.holder == "officer"
@@ -135,7 +137,7 @@ async def test_information_request_pauses_the_payer_clock(
     subjects = [str(m["Subject"]) for m in inbox.for_case(eid)]
     assert not any("Reminder" in s and "overdue" in s for s in subjects), subjects
     assert any("due from the LMC" in s for s in subjects)
-    outcome = await escalations.respond(client, eid, officer("supply_info", text="Letters KLMC-1730 onwards."))
+    outcome = await acting.respond(client, eid, officer("supply_info", text="Letters KLMC-1730 onwards."))
     assert outcome.status == "acknowledged"
     resumed = await summary_of(client, eid)
     assert resumed.wait is not None and resumed.wait.deadline is not None
@@ -150,17 +152,17 @@ async def test_counter_offer_disputed_escalates_then_payment_overdue_is_chased(
 ) -> None:
     client = time_client
     start = example_start(settings)
-    eid = await escalations.start_claim(client, settings, start)
+    eid = await starting.start(client, settings, CLAIM, start)
     claimed = start.claim.total_pence
-    with pytest.raises(escalations.InputRefused, match="amount_pence"):
-        await escalations.respond(client, eid, payer("accept_part", amount_pence=claimed, reasons="all of it"))
-    await escalations.respond(client, eid, payer("accept_part", amount_pence=100_00, reasons="Only referrals"))
-    outcome = await escalations.respond(client, eid, officer("dispute", reasons="Every category is a breach"))
+    with pytest.raises(Refused, match="amount_pence"):
+        await acting.respond(client, eid, payer("accept_part", amount_pence=claimed, reasons="all of it"))
+    await acting.respond(client, eid, payer("accept_part", amount_pence=100_00, reasons="Only referrals"))
+    outcome = await acting.respond(client, eid, officer("dispute", reasons="Every category is a breach"))
     assert outcome.status == "disputed"
     disputed = (await inbox.wait_for(eid, 3))[-1]
     assert _addressees(disputed)[0] == ICB_L2
-    await escalations.respond(client, eid, payer("accept_part", email=ICB_L2, amount_pence=2000_00, reasons="Most"))
-    outcome = await escalations.respond(client, eid, officer("accept_offer"))
+    await acting.respond(client, eid, payer("accept_part", email=ICB_L2, amount_pence=2000_00, reasons="Most"))
+    outcome = await acting.respond(client, eid, officer("accept_offer"))
     assert outcome.status == "payment_expected"
     sent = len(inbox.for_case(eid))
     await skip_past_deadline(time_env, eid)
@@ -174,29 +176,29 @@ async def test_refused_responses_leave_no_trace_in_history(
     time_env: WorkflowEnvironment, time_client: Client, settings: Settings, inbox: Inbox
 ) -> None:
     client = time_client
-    eid = await escalations.start_claim(client, settings, example_start(settings))
+    eid = await starting.start(client, settings, CLAIM, example_start(settings))
     handle = client.get_workflow_handle(eid)
     await inbox.wait_for(eid, 1)
-    with pytest.raises(escalations.InputRefused, match="not open"):
-        await escalations.respond(client, eid, officer("accept_offer"))
-    with pytest.raises(escalations.InputRefused, match="not a contact"):
-        await escalations.respond(client, eid, payer("acknowledge", email="someone@else.example"))
-    with pytest.raises(escalations.InputRefused, match="reasons"):
-        await escalations.respond(client, eid, payer("reject"))
+    with pytest.raises(Refused, match="not open"):
+        await acting.respond(client, eid, officer("accept_offer"))
+    with pytest.raises(Refused, match="not a contact"):
+        await acting.respond(client, eid, payer("acknowledge", email="someone@else.example"))
+    with pytest.raises(Refused, match="reasons"):
+        await acting.respond(client, eid, payer("reject"))
     history = await handle.fetch_history()
     update_events = [e for e in history.events if "UPDATE" in EventType.Name(e.event_type)]
     assert update_events == []
     medsec = officer("declare_interest", text="g82005", reasons="Salaried GP there").model_copy(
         update={"actor_email": "medsec@lmc.example"}
     )
-    outcome = await escalations.respond(client, eid, medsec)
+    outcome = await acting.respond(client, eid, medsec)
     assert "may view it but not act" in outcome.message
     barred = officer("withdraw", reasons="Mine to withdraw").model_copy(update={"actor_email": "medsec@lmc.example"})
-    with pytest.raises(escalations.InputRefused, match="declared an interest in G82005"):
-        await escalations.respond(client, eid, barred)
+    with pytest.raises(Refused, match="declared an interest in G82005"):
+        await acting.respond(client, eid, barred)
     assert (await summary_of(client, eid)).outcome is None
-    await escalations.respond(client, eid, officer("withdraw", reasons="Resolved at the liaison meeting"))
-    with pytest.raises(escalations.InputRefused, match="closed"):
-        await escalations.respond(client, eid, payer("acknowledge"))
+    await acting.respond(client, eid, officer("withdraw", reasons="Resolved at the liaison meeting"))
+    with pytest.raises(Refused, match="closed"):
+        await acting.respond(client, eid, payer("acknowledge"))
     view = await client.get_workflow_handle_for(UnfundedClaimWorkflow.run, eid).result()
     assert view.outcome == "withdrawn"

@@ -14,15 +14,15 @@ from temporalio.api.common.v1 import Payload
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-import escalations
 from payload_codec import EncryptionCodec, parse_keys
 from persistence.audit_log import AuditLog
 from persistence.database import make_engine
 from persistence.sent_mail import SentMailLedger
 from persistence.users import Users
+from service import acting, starting
 from settings import Settings
 from tests.conftest import CutOffAfterData, Inbox, body_text, free_port, mail_server
-from tests.helpers import example_start, officer, payer
+from tests.helpers import CLAIM, example_start, officer, payer
 from tests.test_replay import replay_and_maybe_record
 from web.app import create_app
 from worker import build_worker
@@ -93,7 +93,7 @@ async def test_the_console_shows_escalations_to_signed_in_staff_only(
 ) -> None:
     assert (await console.get("/console")).headers["location"] == "/login"
     start = example_start(settings)
-    eid = await escalations.start_claim(dev_env.client, settings, start)
+    eid = await starting.start(dev_env.client, settings, CLAIM, start)
     await inbox.wait_for(eid, 1)
     await sign_in(console, "ceo@lmc.example", "another long password")
     for _ in range(50):  # visibility is eventually consistent
@@ -109,7 +109,7 @@ async def test_the_console_shows_escalations_to_signed_in_staff_only(
     assert f"/namespaces/default/workflows/{eid}" in page.text
     refused = await console.get("/console", params={"status": "x' OR 1=1"})
     assert "is not a valid value" in refused.text
-    await escalations.respond(dev_env.client, eid, officer("withdraw", reasons="console test over"))
+    await acting.respond(dev_env.client, eid, officer("withdraw", reasons="console test over"))
 
 
 async def csrf_of(http: httpx.AsyncClient, eid: str) -> str:
@@ -122,7 +122,7 @@ async def test_console_actions_are_refused_server_side_for_the_wrong_role_csrf_o
 ) -> None:
     Users(make_engine(settings.database)).add("medsec@lmc.example", "officer", "medsec long password")
     start = example_start(settings)
-    eid = await escalations.start_claim(dev_env.client, settings, start)
+    eid = await starting.start(dev_env.client, settings, CLAIM, start)
     await inbox.wait_for(eid, 1)
     act, stop = f"/console/e/{eid}/act", f"/console/e/{eid}/terminate"
     assert (await console.post(act, data={"action": "withdraw", "reasons": "x"})).status_code == 303  # to /login
@@ -141,7 +141,7 @@ async def test_console_actions_are_refused_server_side_for_the_wrong_role_csrf_o
     )
     assert declared.status_code == 303
     conflicted = await console.post(act, data={"action": "withdraw", "reasons": "mine", "csrf": token})
-    assert conflicted.status_code == 409 and "declared an interest in G82001" in conflicted.text
+    assert conflicted.status_code == 403 and "declared an interest in G82001" in conflicted.text
 
     await sign_in(console, "ceo@lmc.example", "another long password")
     token = await csrf_of(console, eid)
@@ -166,9 +166,9 @@ async def test_the_report_shows_claimed_agreed_and_paid_with_a_chart_and_csv(
     console: httpx.AsyncClient, dev_env: WorkflowEnvironment, dev_worker: Worker, settings: Settings, inbox: Inbox
 ) -> None:
     start = example_start(settings, payer_code="QKS", period_start="2031-04-01", period_end="2031-06-30")
-    eid = await escalations.start_claim(dev_env.client, settings, start)
+    eid = await starting.start(dev_env.client, settings, CLAIM, start)
     await inbox.wait_for(eid, 1)
-    await escalations.respond(dev_env.client, eid, payer("accept"))
+    await acting.respond(dev_env.client, eid, payer("accept"))
     await sign_in(console, "ceo@lmc.example", "another long password")
     params = {"payer": "QKS", "from": "2031-04-01", "to": "2031-06-30"}
     for _ in range(50):
@@ -176,13 +176,13 @@ async def test_the_report_shows_claimed_agreed_and_paid_with_a_chart_and_csv(
         if "1 claim(s)" in page.text:
             break
         await asyncio.sleep(0.2)
-    assert "1 claim(s)" in page.text and "<svg" in page.text and "onward referral" in page.text
+    assert "1 escalation(s)" in page.text and "<svg" in page.text and "onward referral" in page.text
     assert page.text.count("£2,837.00") >= 2  # claimed and agreed in total
     csv_text = (await console.get("/console/report.csv", params=params)).text
     header, *rows = csv_text.strip().splitlines()
     assert header == "provider,category,items,claimed_pence,agreed_pence,paid_pence"
     assert sum(int(r.split(",")[-2]) for r in rows) == 283_700
-    await escalations.respond(dev_env.client, eid, officer("withdraw", reasons="report test over"))
+    await acting.respond(dev_env.client, eid, officer("withdraw", reasons="report test over"))
 
 
 async def test_officers_start_escalations_from_forms_and_keep_what_they_typed(
@@ -230,7 +230,7 @@ async def test_officers_start_escalations_from_forms_and_keep_what_they_typed(
     assert (await console.post("/console/start/unfunded_claim", data=form)).status_code == 403
     for case in (eid, incident):
         action = "withdraw" if case == eid else "close_incident"
-        await escalations.respond(dev_env.client, case, officer(action, reasons="form test over"))
+        await acting.respond(dev_env.client, case, officer(action, reasons="form test over"))
 
 
 async def test_ops_see_activities_that_are_failing(
@@ -238,7 +238,7 @@ async def test_ops_see_activities_that_are_failing(
 ) -> None:
     broken = settings.model_copy(update={"smtp_port": free_port(), "task_queue": f"broken-{uuid.uuid4().hex[:6]}"})
     async with build_worker(dev_env.client, broken):
-        eid = await escalations.start_claim(dev_env.client, broken, example_start(broken))
+        eid = await starting.start(dev_env.client, broken, CLAIM, example_start(broken))
         handle = dev_env.client.get_workflow_handle(eid)
         for _ in range(100):
             described = await handle.describe()
@@ -288,7 +288,7 @@ async def test_ops_settle_held_emails_whether_the_escalation_runs_or_has_finishe
     with mail_server(cut_off, settings) as flaky:
         flaky = flaky.model_copy(update={"task_queue": f"flaky-{uuid.uuid4().hex[:6]}"})
         async with build_worker(dev_env.client, flaky):
-            eid = await escalations.start_claim(dev_env.client, flaky, example_start(flaky))
+            eid = await starting.start(dev_env.client, flaky, CLAIM, example_start(flaky))
             for _ in range(100):
                 held = [h for h in ledger.held() if h.escalation_id == eid]
                 if held and "email_held" in [r.event for r in audit.timeline(eid)]:
@@ -315,7 +315,7 @@ async def test_ops_settle_held_emails_whether_the_escalation_runs_or_has_finishe
                     break
                 await asyncio.sleep(0.1)
 
-            await escalations.respond(dev_env.client, eid, officer("withdraw", reasons="raised in error"))
+            await acting.respond(dev_env.client, eid, officer("withdraw", reasons="raised in error"))
             await dev_env.client.get_workflow_handle(eid).result()
             [notice] = [h for h in ledger.held() if h.escalation_id == eid]  # the withdrawal, cut off too
             token = await csrf_of(console, eid)

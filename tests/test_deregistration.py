@@ -13,15 +13,16 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-import escalations
 from domain.contacts import Role
 from domain.deregistration import capitation_loss
 from domain.responses import DeregisteredGroup, ResponseInput
 from persistence.audit_log import AuditLog
 from persistence.database import make_engine
+from service import acting, starting
+from service.refusals import Refused
 from settings import ROOT, Settings
 from tests.conftest import Inbox, body_text
-from tests.helpers import settled_view, summary_of
+from tests.helpers import DEREGISTRATION, settled_view, summary_of
 from tests.test_replay import replay_and_maybe_record
 from workflows.deregistration import DeregistrationWorkflow
 
@@ -59,8 +60,8 @@ def practice_reply(ods: str, action: str = "submit_return", **fields: Any) -> Re
 async def start_example(client: Client, settings: Settings) -> tuple[str, list[str]]:
     data = json.loads(EXAMPLE.read_text())
     eid = f"PDR-TEST-{uuid.uuid4().hex[:8].upper()}"
-    start = escalations.build_start_deregistration(settings.escalation_config(), data, eid)
-    await escalations.start_deregistration(client, settings, start)
+    start = starting.prepare(DEREGISTRATION, settings.escalation_config(), data, eid)
+    await starting.start(client, settings, DEREGISTRATION, start)
     return eid, [p["ods"] for p in data["practices"]]
 
 
@@ -76,12 +77,12 @@ async def test_deregistration_from_message_to_every_practice_paid(
     await inbox.wait_for(eid, 13, family=True)  # 12 return requests and the ICB message request
     returned, late, silent = codes[:9], codes[9], codes[10:]
     for n, ods in enumerate(returned):
-        outcome = await escalations.respond(client, f"{eid}-{ods}", practice_reply(ods, groups=[group(10 + n, 30)]))
+        outcome = await acting.respond(client, f"{eid}-{ods}", practice_reply(ods, groups=[group(10 + n, 30)]))
         assert outcome.status == "returned"
     # A correction replaces the first return.
-    await escalations.respond(client, f"{eid}-{returned[0]}", practice_reply(returned[0], groups=[group(20, 30)]))
-    with pytest.raises(escalations.InputRefused, match="not the contact"):
-        await escalations.respond(
+    await acting.respond(client, f"{eid}-{returned[0]}", practice_reply(returned[0], groups=[group(20, 30)]))
+    with pytest.raises(Refused, match="not the contact"):
+        await acting.respond(
             client,
             f"{eid}-{late}",
             practice_reply(returned[1], groups=[group(1, 1)]).model_copy(
@@ -91,8 +92,8 @@ async def test_deregistration_from_message_to_every_practice_paid(
 
     # The medical secretary declared an interest in Hanwell Surgery (E85013): may view, not act.
     conflicted = ResponseInput(action="close_returns", actor_email="medsec@lmc.example", actor_role=Role.OFFICER)
-    with pytest.raises(escalations.InputRefused, match="declared an interest in E85013"):
-        await escalations.respond(client, eid, conflicted)
+    with pytest.raises(Refused, match="declared an interest in E85013"):
+        await acting.respond(client, eid, conflicted)
     assert (await summary_of(client, eid)).case["returns_open"] is True
     incident = await summary_of(client, eid)
     assert incident.wait is not None and incident.wait.deadline is not None
@@ -104,7 +105,7 @@ async def test_deregistration_from_message_to_every_practice_paid(
         assert len(reminders) == 3, (ods, [str(m["Subject"]) for m in reminders])
     assert not [m for m in inbox.for_case(f"{eid}-{returned[2]}") if "Reminder" in str(m["Subject"])]
 
-    outcome = await escalations.respond(client, f"{eid}-{late}", practice_reply(late, groups=[group(4, 15)]))
+    outcome = await acting.respond(client, f"{eid}-{late}", practice_reply(late, groups=[group(4, 15)]))
     assert "flagged late" in outcome.message
     view = await summary_of(client, eid)
     claimed = view.case["claimed"]
@@ -115,14 +116,14 @@ async def test_deregistration_from_message_to_every_practice_paid(
 
     # The incident's parties reach its payer requests: the conflicted officer cannot withdraw the pot request.
     barred = ResponseInput(action="withdraw", actor_email="medsec@lmc.example", actor_role=Role.OFFICER, reasons="x")
-    with pytest.raises(escalations.InputRefused, match="E85013"):
-        await escalations.respond(client, f"{eid}-POT", barred)
+    with pytest.raises(Refused, match="E85013"):
+        await acting.respond(client, f"{eid}-POT", barred)
     # The ICB confirms a pot smaller than the total, with a payment date.
     pot = total - 1001
     confirm = ResponseInput(
         action="confirm", actor_email=ICB_L1, actor_role=Role.PAYER, amount_pence=pot, on_date=date(2027, 6, 30)
     )
-    await escalations.respond(client, f"{eid}-POT", confirm)
+    await acting.respond(client, f"{eid}-POT", confirm)
     for ods in returned:
         await inbox.wait_for(f"{eid}-{ods}", 2)
     view = await summary_of(client, eid)
@@ -130,7 +131,7 @@ async def test_deregistration_from_message_to_every_practice_paid(
     assert sum(shares.values()) == pot
     for ods in returned:
         assert abs(shares[ods] * total - pot * claimed[ods]) < total
-        await escalations.respond(client, f"{eid}-{ods}", practice_reply(ods, action="confirm_receipt"))
+        await acting.respond(client, f"{eid}-{ods}", practice_reply(ods, action="confirm_receipt"))
 
     # The ICB never confirms its message: reminders, the ladder, then stalled; the incident waits.
     message_id = f"{eid}-ICB-MESSAGE"
@@ -141,7 +142,7 @@ async def test_deregistration_from_message_to_every_practice_paid(
     view = await settled_view(client, eid, lambda v: v.case["practices_settled"])
     assert view.outcome is None
 
-    outcome = await escalations.respond(
+    outcome = await acting.respond(
         client,
         eid,
         ResponseInput(
@@ -170,8 +171,8 @@ async def test_a_pot_larger_than_the_loss_pays_claims_and_reports_the_surplus(
     eid, codes = await start_example(client, settings)
     await inbox.wait_for(eid, 13, family=True)
     for ods in codes[:3]:
-        await escalations.respond(client, f"{eid}-{ods}", practice_reply(ods, groups=[group(12, 40)]))
-    await escalations.respond(
+        await acting.respond(client, f"{eid}-{ods}", practice_reply(ods, groups=[group(12, 40)]))
+    await acting.respond(
         client, eid, ResponseInput(action="close_returns", actor_email="ceo@lmc.example", actor_role=Role.OFFICER)
     )
     await inbox.wait_for(f"{eid}-POT", 1)
@@ -184,7 +185,7 @@ async def test_a_pot_larger_than_the_loss_pays_claims_and_reports_the_surplus(
         amount_pence=sum(claimed.values()) + 500_00,
         on_date=date(2027, 7, 1),
     )
-    await escalations.respond(client, f"{eid}-POT", confirm)
+    await acting.respond(client, f"{eid}-POT", confirm)
     surplus = [m for m in await inbox.wait_for(eid, 2) if "surplus" in str(m["Subject"])]
     assert surplus and "surplus of £500.00" in body_text(surplus[0]).replace("\r\n", " ")
     view = await summary_of(client, eid)
@@ -192,7 +193,7 @@ async def test_a_pot_larger_than_the_loss_pays_claims_and_reports_the_surplus(
     for ods in codes[3:]:  # practices that sent nothing are told nothing is due, and close
         final = await client.get_workflow_handle(f"{eid}-{ods}").result()
         assert final["outcome"] == "nothing_due"
-    await escalations.respond(
+    await acting.respond(
         client,
         eid,
         ResponseInput(

@@ -105,12 +105,21 @@ def test_allocation_sums_to_the_pot_and_stays_within_a_penny(pot: int, weights: 
 
 
 def test_the_report_spreads_agreed_and_paid_money_exactly_over_lines() -> None:
-    from domain.report import ClaimFigures, unfunded_work_report
-    from domain.unfunded_claim import priced_claim
+    from datetime import UTC, datetime
 
-    config = Settings(_env_file=None).escalation_config()  # type: ignore[call-arg]
+    from domain.report import work_report
+    from domain.unfunded_claim import ClaimCase, priced_claim
+
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    config = settings.escalation_config()
     claim = priced_claim(example_data(), config.tariff)
-    rows = unfunded_work_report([ClaimFigures(claim, agreed_pence=200_001, paid_pence=150_000)])
+    officer = config.lmc.officers[0]
+    case, _ = ClaimCase.open(
+        "UWC-TEST", claim, config.lmc, officer, config.organisation(claim.payer_code), config.policy("unfunded_claim"),
+        datetime(2026, 11, 25, tzinfo=UTC),
+    )
+    case.agreed_pence, case.paid_pence = 200_001, 150_000
+    rows = work_report(case.report_lines())
     assert sum(r.items for r in rows) == 120 and sum(r.claimed_pence for r in rows) == 283_700
     assert sum(r.agreed_pence for r in rows) == 200_001 and sum(r.paid_pence for r in rows) == 150_000
     assert rows[0].category == "onward_referral" and rows[0].items == 64

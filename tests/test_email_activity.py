@@ -15,12 +15,12 @@ from temporalio.testing import ActivityEnvironment
 from activities.email import EmailActivities, EmailRequest, EmailSent, SettleHeldEmail
 from domain.contacts import Contact, Role
 from domain.escalation import EmailEffect
+from links.signing import verify_link
 from mail.compose import message_id_for
 from persistence.database import make_engine
 from persistence.sent_mail import MailStatus, SentMailLedger
 from settings import Settings
 from tests.conftest import CutOffAfterData, Inbox, body_text, mail_server
-from web.links import verify_link
 
 
 def request(step: int, thread_root: str | None = None) -> EmailRequest:

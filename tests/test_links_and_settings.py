@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from domain.contacts import Role
+from links.signing import LinkGrant, LinkKeys, LinkRefused, sign_link, verify_link
 from settings import Settings
-from web.links import LinkGrant, LinkKeys, LinkRefused, sign_link, verify_link
 
 GRANT = LinkGrant(
     "UWC-2026-ABCDEF",

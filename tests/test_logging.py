@@ -9,11 +9,11 @@ import logging
 import pytest
 from temporalio.client import Client
 
-import escalations
 from logging_setup import configure_logging
+from service import acting, starting
 from settings import Settings
 from tests.conftest import Inbox
-from tests.helpers import example_start, officer
+from tests.helpers import CLAIM, example_start, officer
 
 
 async def test_workflow_and_activity_logs_are_json_with_the_escalation_id(
@@ -24,9 +24,9 @@ async def test_workflow_and_activity_logs_are_json_with_the_escalation_id(
     configure_logging()
     try:
         start = example_start(settings)
-        eid = await escalations.start_claim(time_client, settings, start)
+        eid = await starting.start(time_client, settings, CLAIM, start)
         await inbox.wait_for(eid, 1)
-        await escalations.respond(time_client, eid, officer("withdraw", reasons="logging test"))
+        await acting.respond(time_client, eid, officer("withdraw", reasons="logging test"))
         await time_client.get_workflow_handle(eid).result()
     finally:
         root.handlers[:], _ = saved

@@ -10,14 +10,15 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-import escalations
 from domain.contacts import Role
 from domain.responses import ResponseInput
 from persistence.audit_log import AuditLog
 from persistence.database import make_engine
+from service import acting, starting
+from service.refusals import Refused
 from settings import ROOT, Settings
 from tests.conftest import Inbox
-from tests.helpers import settled_view, summary_of
+from tests.helpers import PATHOLOGY, settled_view, summary_of
 from tests.test_replay import replay_and_maybe_record
 from workflows.pathology import PathologyWorkflow
 from workflows.practice_cohort import COHORT_SIZE
@@ -43,8 +44,8 @@ def value(n: int) -> int:
 async def start_example(client: Client, settings: Settings, **changes: Any) -> tuple[str, list[str]]:
     data = {**json.loads(EXAMPLE.read_text()), **changes}
     eid = f"PEC-TEST-{uuid.uuid4().hex[:8].upper()}"
-    start = escalations.build_start_pathology(settings.escalation_config(), data, eid)
-    await escalations.start_pathology(client, settings, start)
+    start = starting.prepare(PATHOLOGY, settings.escalation_config(), data, eid)
+    await starting.start(client, settings, PATHOLOGY, start)
     return eid, [p["ods"] for p in data["practices"]]
 
 
@@ -68,12 +69,12 @@ async def test_an_incident_from_returns_to_every_practice_paid(
     await inbox.wait_for(eid, 42, family=True)  # 40 return requests, the ICB's year-end and the trust's report
     on_time, late, silent = codes[:30], codes[30], codes[31:]
     for n, ods in enumerate(on_time):
-        await escalations.respond(client, f"{eid}-{ods}", practice(ods, counts=counts(n)))
-    await escalations.respond(client, f"{eid}-{on_time[0]}", practice(on_time[0], counts=counts(50)))  # corrected
+        await acting.respond(client, f"{eid}-{ods}", practice(ods, counts=counts(n)))
+    await acting.respond(client, f"{eid}-{on_time[0]}", practice(on_time[0], counts=counts(50)))  # corrected
     try:
-        await escalations.respond(client, f"{eid}-{on_time[1]}", practice(on_time[1], counts={"patients_reviewed": 3}))
+        await acting.respond(client, f"{eid}-{on_time[1]}", practice(on_time[1], counts={"patients_reviewed": 3}))
         raise AssertionError("an incomplete return was accepted")
-    except escalations.InputRefused as refused:
+    except Refused as refused:
         assert "counts.recall_appointments" in str(refused)
 
     incident = await summary_of(client, eid)
@@ -87,7 +88,7 @@ async def test_an_incident_from_returns_to_every_practice_paid(
         assert sum("Reminder" in s for s in subjects) == 3, subjects  # 5 and 2 working days before, and on the day
     assert not any("Reminder" in str(m["Subject"]) for m in inbox.for_case(f"{eid}-{on_time[5]}"))
 
-    outcome = await escalations.respond(client, f"{eid}-{late}", practice(late, counts=counts(3)))
+    outcome = await acting.respond(client, f"{eid}-{late}", practice(late, counts=counts(3)))
     assert "flagged late" in outcome.message
     view = await summary_of(client, eid)
     claimed = view.case["claimed"]
@@ -97,14 +98,14 @@ async def test_an_incident_from_returns_to_every_practice_paid(
 
     claim_id = f"{eid}-CLAIM"
     payer = {"actor_email": TRUST_L1, "actor_role": Role.PAYER}
-    await escalations.respond(client, claim_id, ResponseInput(action="acknowledge", **payer))
+    await acting.respond(client, claim_id, ResponseInput(action="acknowledge", **payer))
     offer = total * 3 // 4
-    await escalations.respond(
+    await acting.respond(
         client,
         claim_id,
         ResponseInput(action="accept_part", amount_pence=offer, reasons="Admin time not accepted", **payer),
     )
-    await escalations.respond(
+    await acting.respond(
         client, claim_id, ResponseInput(action="accept_offer", actor_email=OFFICER, actor_role=Role.OFFICER)
     )
     for ods in on_time:
@@ -115,20 +116,20 @@ async def test_an_incident_from_returns_to_every_practice_paid(
     assert all(abs(shares[o] * total - offer * claimed[o]) < total for o in on_time)
 
     # The trust confirms its report; half the practices confirm receipt, the rest are chased.
-    await escalations.respond(
+    await acting.respond(
         client,
         f"{eid}-INCIDENT-REPORT",
         ResponseInput(action="confirm", text="https://imperial.example/uacr-report", **payer),
     )
     for ods in on_time[:15]:
-        await escalations.respond(client, f"{eid}-{ods}", practice(ods, action="confirm_receipt"))
+        await acting.respond(client, f"{eid}-{ods}", practice(ods, action="confirm_receipt"))
     due = (await summary_of(client, f"{eid}-{on_time[20]}")).wait
     assert due is not None and due.deadline is not None
     await skip_to(time_env, due.deadline)
     chased = [str(m["Subject"]) for m in await inbox.wait_for(f"{eid}-{on_time[20]}", 4)]
     assert any("Has your payment arrived" in s for s in chased) and any("payment overdue" in s for s in chased)
     for ods in on_time[15:]:
-        await escalations.respond(client, f"{eid}-{ods}", practice(ods, action="confirm_receipt"))
+        await acting.respond(client, f"{eid}-{ods}", practice(ods, action="confirm_receipt"))
 
     # Practices are settled, but the ICB has not answered on year-end: the incident stays open.
     view = await settled_view(client, eid, lambda v: v.case["practices_settled"])
@@ -139,7 +140,7 @@ async def test_an_incident_from_returns_to_every_practice_paid(
     reminded = (await inbox.wait_for(f"{eid}-YEAR-END", 2))[-1]
     assert "Reminder" in str(reminded["Subject"]) and addressed(reminded)[0] == ICB_L1
     icb = {"actor_email": ICB_L1, "actor_role": Role.PAYER}
-    await escalations.respond(
+    await acting.respond(
         client, f"{eid}-YEAR-END", ResponseInput(action="refuse", reasons="No mechanism this year", **icb)
     )
     final = await client.get_workflow_handle_for(PathologyWorkflow.run, eid).result()
@@ -158,8 +159,8 @@ async def test_a_silent_trust_stalls_and_the_icb_is_told(
     eid, codes = await start_example(client, settings, practices=data["practices"][:3])
     await inbox.wait_for(eid, 5, family=True)
     for n, ods in enumerate(codes):
-        await escalations.respond(client, f"{eid}-{ods}", practice(ods, counts=counts(n)))
-    await escalations.respond(
+        await acting.respond(client, f"{eid}-{ods}", practice(ods, counts=counts(n)))
+    await acting.respond(
         client, eid, ResponseInput(action="close_returns", actor_email=OFFICER, actor_role=Role.OFFICER)
     )
     claim_id = f"{eid}-CLAIM"
@@ -172,7 +173,7 @@ async def test_a_silent_trust_stalls_and_the_icb_is_told(
     assert told and "has not responded" in str(told[0]["Subject"])
     escalated = [m for m in inbox.for_case(claim_id) if addressed(m)[0] == TRUST_L2]
     assert escalated, "the Medical Director was written to"
-    outcome = await escalations.respond(
+    outcome = await acting.respond(
         client,
         eid,
         ResponseInput(

@@ -13,8 +13,9 @@ from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
-import escalations
 from payload_codec import ENCODING, EncryptionCodec, KeyUnavailable, data_converter, parse_keys
+from service import acting
+from service.refusals import Refused
 from settings import Settings
 from tests.conftest import Inbox
 from tests.helpers import example_start, officer
@@ -66,9 +67,9 @@ async def test_an_encrypted_claim_runs_and_replays_only_with_its_key(settings: S
             await env.client.start_workflow("UnfundedClaim", start, id=start.escalation_id, task_queue="encrypted")
             await inbox.wait_for(start.escalation_id, 1)
             refused = officer("accept_offer")
-            with pytest.raises(escalations.InputRefused, match="not open"):
-                await escalations.respond(env.client, start.escalation_id, refused)
-            await escalations.respond(env.client, start.escalation_id, officer("withdraw", reasons="encrypted test"))
+            with pytest.raises(Refused, match="not open"):
+                await acting.respond(env.client, start.escalation_id, refused)
+            await acting.respond(env.client, start.escalation_id, officer("withdraw", reasons="encrypted test"))
             await env.client.get_workflow_handle(start.escalation_id).result()
             history = await env.client.get_workflow_handle(start.escalation_id).fetch_history()
     finally:

@@ -17,10 +17,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
-import escalations
+from service import acting, starting
 from settings import Settings
 from tests.conftest import Inbox
-from tests.helpers import ICB_L2, example_start, officer, payer, skip_past_deadline
+from tests.helpers import CLAIM, ICB_L2, example_start, officer, payer, skip_past_deadline
 from worker import WORKFLOWS, sandbox_runner
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -38,16 +38,16 @@ async def test_recorded_history_replays(path: Path) -> None:
 
 async def complete_claim(env: WorkflowEnvironment, client: Client, settings: Settings, inbox: Inbox) -> str:
     """Every kind of step once: reminder, question, counter-offer, dispute, late payment, paid."""
-    eid = await escalations.start_claim(client, settings, example_start(settings, title="Recorded complete claim"))
+    eid = await starting.start(client, settings, CLAIM, example_start(settings, title="Recorded complete claim"))
     await skip_past_deadline(env, eid)  # reminder for the acknowledgement
-    await escalations.respond(client, eid, payer("acknowledge"))
-    await escalations.respond(client, eid, payer("request_info", text="Which letters were fit notes?"))
-    await escalations.respond(client, eid, officer("supply_info", text="KLMC-1730 to KLMC-1740"))
-    await escalations.respond(client, eid, payer("accept_part", amount_pence=1500_00, reasons="Referrals only"))
-    await escalations.respond(client, eid, officer("dispute", reasons="All categories breach the contract"))
-    await escalations.respond(client, eid, payer("accept", email=ICB_L2))
+    await acting.respond(client, eid, payer("acknowledge"))
+    await acting.respond(client, eid, payer("request_info", text="Which letters were fit notes?"))
+    await acting.respond(client, eid, officer("supply_info", text="KLMC-1730 to KLMC-1740"))
+    await acting.respond(client, eid, payer("accept_part", amount_pence=1500_00, reasons="Referrals only"))
+    await acting.respond(client, eid, officer("dispute", reasons="All categories breach the contract"))
+    await acting.respond(client, eid, payer("accept", email=ICB_L2))
     await skip_past_deadline(env, eid)  # payment overdue: chased
-    await escalations.respond(client, eid, officer("confirm_payment", amount_pence=2837_00))
+    await acting.respond(client, eid, officer("confirm_payment", amount_pence=2837_00))
     await client.get_workflow_handle(eid).result()
     await inbox.wait_for(eid, 10)
     return eid

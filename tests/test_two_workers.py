@@ -20,16 +20,16 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from temporalio.testing import WorkflowEnvironment
 
-import escalations
 from domain.contacts import Role
 from domain.responses import ResponseInput
 from mail.delivery import SmtpDelivery
 from persistence.audit_log import AuditLog
 from persistence.database import make_engine
 from persistence.sent_mail import MailStatus, SentMailLedger
+from service import acting, held_emails, reading, starting
 from settings import ROOT, Settings
 from tests.conftest import Inbox, free_port
-from tests.helpers import example_start
+from tests.helpers import CLAIM, PATHOLOGY, example_start
 
 
 @dataclass
@@ -116,8 +116,8 @@ async def test_a_worker_killed_mid_send_loses_nothing_and_repeats_nothing(
         return [h.message_id for h in ledger.held() if h.escalation_id.startswith(eid)]
 
     try:
-        start = escalations.build_start_pathology(local.escalation_config(), data, eid)
-        await escalations.start_pathology(dev_env.client, local, start)
+        start = starting.prepare(PATHOLOGY, local.escalation_config(), data, eid)
+        await starting.start(dev_env.client, local, PATHOLOGY, start)
         assert await asyncio.to_thread(inbox.stalled.wait, 60), "the ninth email never reached the server"
         sender = owner_of_connection(inbox.stalled_peer_port, [w.pid for w in workers])
         os.kill(sender, signal.SIGKILL)  # the server has stored it; the sender never hears so
@@ -134,7 +134,7 @@ async def test_a_worker_killed_mid_send_loses_nothing_and_repeats_nothing(
 
         codes = [p["ods"] for p in data["practices"]]
         for ods in codes:
-            await escalations.respond(
+            await acting.respond(
                 dev_env.client,
                 f"{eid}-{ods}",
                 ResponseInput(
@@ -151,7 +151,7 @@ async def test_a_worker_killed_mid_send_loses_nothing_and_repeats_nothing(
         for message_id in held_in_family():
             row = ledger.get(message_id)
             assert row is not None
-            settled = await escalations.settle_held_email(
+            settled = await held_emails.settle_held_email(
                 dev_env.client, delivery, audit, row, message_id not in arrived, "ops@lmc.example"
             )
             assert settled == "queued"  # its escalation is running: it carries the decision out
@@ -161,13 +161,13 @@ async def test_a_worker_killed_mid_send_loses_nothing_and_repeats_nothing(
             await asyncio.sleep(0.25)
         assert not held_in_family()
 
-        await escalations.respond(
+        await acting.respond(
             dev_env.client,
             eid,
             ResponseInput(action="close_returns", actor_email="ceo@lmc.example", actor_role=Role.OFFICER),
         )
         await inbox.wait_for(f"{eid}-CLAIM", 1, timeout=60)
-        view = await escalations.summary(dev_env.client, eid)
+        view = await reading.summary(dev_env.client, eid)
         assert len(view.case["claimed"]) == 40
     finally:
         for process in workers:
@@ -202,7 +202,7 @@ async def test_a_worker_told_to_stop_mid_send_finishes_the_send_first(
     env, local = worker_setup(dev_env, settings, "stopping", smtp.port)
     worker = await start_worker(env, "worker-stopping")
     try:
-        eid = await escalations.start_claim(dev_env.client, local, example_start(local))
+        eid = await starting.start(dev_env.client, local, CLAIM, example_start(local))
         assert await asyncio.to_thread(inbox.stalled.wait, 60), "the claim's email never reached the server"
         worker.send_signal(signal.SIGTERM)
         await asyncio.sleep(1)

@@ -16,18 +16,18 @@ from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Worker
 
-import escalations
 from activities.email import EmailActivities, EmailRequest
 from domain.contacts import Contact, Role
 from domain.escalation import EmailEffect
+from links.signing import LinkGrant, LinkKeys, sign_link
 from mail.sink import start_sink
 from persistence.database import make_engine
 from persistence.sent_mail import SentMailLedger
+from service import acting, reading, starting
 from settings import ROOT, Settings
 from tests.conftest import Inbox, body_text, free_port
-from tests.helpers import ICB_L1, example_start, officer
+from tests.helpers import CLAIM, DEREGISTRATION, ICB_L1, example_start, officer
 from web.app import create_app
-from web.links import LinkGrant, LinkKeys, sign_link
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ async def test_link_get_changes_nothing_and_post_acts(
     dev_env: WorkflowEnvironment, web: httpx.AsyncClient, settings: Settings, inbox: Inbox
 ) -> None:
     client = dev_env.client
-    eid = await escalations.start_claim(client, settings, example_start(settings))
+    eid = await starting.start(client, settings, CLAIM, example_start(settings))
     [email] = await inbox.wait_for(eid, 1)
     path = link_path(body_text(email, "plain"))
 
@@ -63,7 +63,7 @@ async def test_link_get_changes_nothing_and_post_acts(
         assert page.status_code == 200 and "Acknowledge receipt" in page.text
     assert (await web.head(path)).status_code == 200
     assert await update_events(client, eid) == 0
-    assert (await escalations.summary(client, eid)).status == "submitted"
+    assert (await reading.summary(client, eid)).status == "submitted"
 
     bad = await web.post(path, data={"action": "accept_part", "amount": "12.345", "reasons": "Part only"})
     assert bad.status_code == 422 and "amount: an amount cannot have fractions of a penny" in bad.text
@@ -82,9 +82,9 @@ async def test_link_get_changes_nothing_and_post_acts(
 
     ok = await web.post(path, data={"action": "accept", "on_date": "2027-01-29"})
     assert ok.status_code == 200 and "29 January 2027" in ok.text
-    view = await escalations.summary(client, eid)
+    view = await reading.summary(client, eid)
     assert view.status == "payment_expected"
-    await escalations.respond(client, eid, officer("withdraw", reasons="test over"))
+    await acting.respond(client, eid, officer("withdraw", reasons="test over"))
     closed = await web.post(path, data={"action": "accept"})
     assert closed.status_code == 409 and "is closed (withdrawn)" in closed.text and "<form" not in closed.text
 
@@ -129,8 +129,8 @@ async def test_a_practice_sends_its_return_through_its_link(
     data = json.loads((ROOT / "examples" / "deregistration_nwl_pathfinder.json").read_text())
     data["practices"] = data["practices"][:2]
     eid = f"PDR-WEB-{uuid.uuid4().hex[:6].upper()}"
-    start = escalations.build_start_deregistration(settings.escalation_config(), data, eid)
-    await escalations.start_deregistration(dev_env.client, settings, start)
+    start = starting.prepare(DEREGISTRATION, settings.escalation_config(), data, eid)
+    await starting.start(dev_env.client, settings, DEREGISTRATION, start)
     ods = data["practices"][0]["ods"]
     [request] = await inbox.wait_for(f"{eid}-{ods}", 1)
     path = link_path(body_text(request))
@@ -150,9 +150,9 @@ async def test_a_practice_sends_its_return_through_its_link(
     }
     done = await web.post(path, data=good)
     assert done.status_code == 200 and "Return recorded" in done.text
-    view = await escalations.summary(dev_env.client, f"{eid}-{ods}")
+    view = await reading.summary(dev_env.client, f"{eid}-{ods}")
     assert view.case["groups"][0] == {"patients": 12, "days_off": 30, "still_off": False, "off_since": None}
-    closed = await escalations.respond(dev_env.client, eid, officer("close_incident", reasons="web test over"))
+    closed = await acting.respond(dev_env.client, eid, officer("close_incident", reasons="web test over"))
     assert closed.status == "closed"
 
 

@@ -1,5 +1,6 @@
 """The web app: the pages behind the email links (here), sign-in, and the routes of the
-console (`web/console.py`, `web/start_forms.py`), the codec endpoint and development mail.
+console (`web/console/`), the codec endpoint and development mail. A refusal anywhere is
+answered by `web/refusal_pages.py`, never a 500.
 
 Link pages: GET and HEAD only show the escalation and its forms (mail scanners open every
 link); a POST from the page performs the action as a Temporal update, whose validator refuses
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import structlog
@@ -18,27 +18,28 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
-from starlette.templating import Jinja2Templates
-from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import Client
 
 from domain.contacts import Role
+from links.signing import LinkGrant, LinkRefused, verify_link
 from payload_codec import payload_codec
 from persistence.database import make_engine
 from persistence.users import Users
+from service import acting, reading
+from service.refusals import Refused, Why
 from settings import Settings
 from temporal_client import connect
 from web.auth import SESSION_COOKIE, SessionSigner
 from web.codec_endpoint import codec_routes
 from web.console import console_routes
+from web.console.guard import Console
 from web.dev_mail import dev_mail_routes
-from web.forms import GROUP_ROWS, FormRefused, response_from_form
-from web.links import LinkGrant, LinkRefused, verify_link
-from web.start_forms import start_routes
-from workflows.escalation_workflow import CaseView, EscalationWorkflow
+from web.forms import GROUP_ROWS, response_from_form
+from web.refusal_pages import handle_refused
+from web.templating import templates
+from workflows.escalation_workflow import CaseView
 
 log = structlog.get_logger(__name__)
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 
 def create_app(settings: Settings, client: Client | None = None) -> Starlette:
@@ -51,23 +52,17 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
         app.state.client = client or await connect(settings)
         yield
 
-    async def refuse(request: Request, message: str, status: int) -> Response:
-        return templates.TemplateResponse(request, "refused.html", {"message": message}, status_code=status)
+    def link_refused(request: Request, message: str) -> Response:
+        context = {"heading": "This link cannot be used", "message": message}
+        return templates.TemplateResponse(request, "refused.html", context, status_code=403)
 
     async def grant_and_case(request: Request) -> tuple[LinkGrant, CaseView] | Response:
         try:
             grant = verify_link(settings.link_keys, request.path_params["token"])
         except LinkRefused as refused:
             log.info("link_refused", reason=str(refused))
-            return await refuse(request, str(refused), 403)
-        handle = request.app.state.client.get_workflow_handle(grant.escalation_id)
-        try:
-            view = await handle.query(EscalationWorkflow.summary)
-        except RPCError as err:
-            if err.status is RPCStatusCode.NOT_FOUND:
-                return await refuse(request, "This escalation no longer exists.", 404)
-            raise
-        return grant, view
+            return link_refused(request, str(refused))
+        return grant, await reading.summary(request.app.state.client, grant.escalation_id)
 
     def page(request: Request, grant: LinkGrant, view: CaseView, status_code: int = 200, **extra: Any) -> Response:
         open_actions = {
@@ -103,21 +98,20 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
             return found
         grant, view = found
         form = {k: str(v) for k, v in (await request.form()).items()}
+        client = request.app.state.client
         try:
             fields = view.action_fields.get(form.get("action", ""), [])
             response = response_from_form(form, fields, grant.recipient, grant.role)
-        except FormRefused as bad:
-            return page(request, grant, view, form=form, errors=bad.errors, status_code=422)
-        handle = request.app.state.client.get_workflow_handle(grant.escalation_id)
-        try:
-            outcome = await handle.execute_update(EscalationWorkflow.respond, response)
-        except WorkflowUpdateFailedError as err:
-            reason = getattr(err.cause, "message", None) or str(err.cause)
-            log.info("response_refused", escalation_id=grant.escalation_id, action=response.action, reason=reason)
-            return page(request, grant, view, form=form, refusal=reason, status_code=409)
+            outcome = await acting.respond(client, grant.escalation_id, response)
+        except Refused as refused:
+            if refused.why is Why.UNAVAILABLE:
+                raise
+            log.info("response_refused", escalation_id=grant.escalation_id, why=refused.why.value)
+            if refused.fields:
+                return page(request, grant, view, form=form, errors=refused.fields, status_code=refused.http_status)
+            return page(request, grant, view, form=form, refusal=refused.message, status_code=refused.http_status)
         log.info("response_recorded", escalation_id=grant.escalation_id, action=response.action)
-        view = await handle.query(EscalationWorkflow.summary)
-        return page(request, grant, view, recorded=outcome)
+        return page(request, grant, await reading.summary(client, grant.escalation_id), recorded=outcome)
 
     async def health(_: Request) -> Response:
         return PlainTextResponse("ok")
@@ -156,8 +150,7 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
     return Starlette(
         routes=[
             *development,
-            *console_routes(settings, signer, templates, engine),
-            *start_routes(settings, signer, templates),
+            *console_routes(Console(settings, signer, engine)),
             Route("/", home),
             Route("/healthz", health),
             Route("/r/{token}", show, methods=["GET", "HEAD"]),
@@ -172,4 +165,5 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
             ),
         ],
         lifespan=lifespan,
+        exception_handlers={Refused: handle_refused},
     )

@@ -5,20 +5,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from pydantic import ValidationError
-
 from domain.contacts import Role
 from domain.money import parse_pounds
 from domain.responses import FieldSpec, ResponseInput
-from domain.validation import field_errors
+from service.gate import admit
+from service.refusals import Refused
 
 GROUP_ROWS = 8  # rows a groups field offers on the page
-
-
-class FormRefused(ValueError):
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
 
 
 def _count(raw: str) -> int:
@@ -51,7 +44,7 @@ def _groups(form: dict[str, str], name: str, errors: dict[str, str]) -> list[dic
 
 
 def response_from_form(form: dict[str, str], fields: list[FieldSpec], actor_email: str, role: Role) -> ResponseInput:
-    """Validate the submitted fields; errors are keyed by form field name."""
+    """The submitted fields through the gate; a `Refused` names each form field at fault."""
     errors: dict[str, str] = {}
     values: dict[str, Any] = {"action": form.get("action", ""), "actor_email": actor_email, "actor_role": role}
     for field in fields:
@@ -82,9 +75,5 @@ def response_from_form(form: dict[str, str], fields: list[FieldSpec], actor_emai
         except ValueError as err:
             errors[field.name] = str(err)
     if errors:
-        raise FormRefused(errors)
-    try:
-        return ResponseInput.model_validate(values)
-    except ValidationError as err:
-        renamed = {"amount_pence": "amount"}
-        raise FormRefused({renamed.get(k, k): v for k, v in field_errors(err).items()}) from err
+        raise Refused.invalid(errors)
+    return admit(ResponseInput, values, renamed={"amount_pence": "amount"})

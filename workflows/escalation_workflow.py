@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         EscalationCase,
         ResponseRefused,
     )
+    from domain.report import ReportLine
     from domain.responses import FieldSpec, ResponseInput, ResponseOutcome
     from workflows import search_attributes as sa
 
@@ -50,11 +51,16 @@ class WaitView(BaseModel):
 
 
 class CaseView(BaseModel):
-    """What `summary` answers: enough for a link page, `starter.py show` and ops."""
+    """What `summary` answers: enough for a link page, `starter.py show`, the report and ops.
+
+    `case` is the kind's whole state as JSON, for detail; everything the layers above act on has
+    its own typed field."""
 
     escalation_id: str
     kind: str
     title: str
+    officer_email: str = ""
+    payer_code: str = ""
     status: str
     outcome: str | None
     ladder_level: int
@@ -67,6 +73,7 @@ class CaseView(BaseModel):
     practice_actions: list[str] = []
     action_labels: dict[str, str]
     action_fields: dict[str, list[FieldSpec]]
+    report_lines: list[ReportLine] = []
     case: dict[str, Any]
 
 
@@ -194,6 +201,8 @@ class EscalationWorkflow:
             escalation_id=case.escalation_id,
             kind=case.kind,
             title=case.title,
+            officer_email=case.officer.email,
+            payer_code=case.payer.code,
             status=case.status,
             outcome=case.outcome,
             ladder_level=case.ladder.level,
@@ -214,6 +223,7 @@ class EscalationWorkflow:
             practice_actions=case.actions_for(Role.PRACTICE),
             action_labels={**case.action_labels(), **COMMON_LABELS},
             action_fields={**case.action_fields(), **COMMON_FIELDS},
+            report_lines=case.report_lines(),
             case=case.model_dump(mode="json"),
         )
 

@@ -102,7 +102,7 @@ class IncidentWorkflow(EscalationWorkflow):
         elif isinstance(command, CloseChildren):
             open_children = [h for t, h in self._children.items() if self.incident.children[t].outcome is None]
             request = CloseRequest(reason=command.reason)
-            await asyncio.gather(*(signal_if_running(h, "close_by_parent", request) for h in open_children))
+            await asyncio.gather(*(signal_if_running(h, EscalationWorkflow.close_by_parent, request) for h in open_children))
         else:
             await super().carry_out_command(command)
 
@@ -154,14 +154,14 @@ class IncidentWorkflow(EscalationWorkflow):
         for handle, members in zip(self._cohorts, self._cohort_members, strict=True):
             if command.message == "extend":
                 assert command.deadline is not None
-                sends.append(signal_if_running(handle, "extend", ExtendReturns(deadline=command.deadline)))
+                sends.append(signal_if_running(handle, PracticeCohortWorkflow.extend, ExtendReturns(deadline=command.deadline)))
             elif command.message == "close_returns":
-                sends.append(signal_if_running(handle, "close_returns", CloseReturns()))
+                sends.append(signal_if_running(handle, PracticeCohortWorkflow.close_returns, CloseReturns()))
             elif command.message == "shares":
                 shares = {ods: n for ods, n in (command.shares or {}).items() if ods in members}
-                sends.append(signal_if_running(handle, "notify_shares", CohortShares(shares=shares)))
+                sends.append(signal_if_running(handle, PracticeCohortWorkflow.notify_shares, CohortShares(shares=shares)))
             else:
-                sends.append(signal_if_running(handle, "close_all", CloseRequest(reason=command.reason or "closed")))
+                sends.append(signal_if_running(handle, PracticeCohortWorkflow.close_all, CloseRequest(reason=command.reason or "closed")))
         await asyncio.gather(*sends)
 
     async def _start_child(self, command: StartChild) -> None:

@@ -11,6 +11,7 @@ own workflow, so one stuck return never holds another.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -106,7 +107,7 @@ class PracticeCohortWorkflow:
             outcomes={ods: view.outcome or "" for ods, view in zip(self._handles, results, strict=True)}
         )
 
-    async def _each(self, signal: str, make_arg: Any) -> None:
+    async def _each(self, signal: Callable[..., Any], make_arg: Any) -> None:
         await workflow.wait_condition(lambda: self._started)
         sends = []
         for ods, handle in self._handles.items():
@@ -117,11 +118,11 @@ class PracticeCohortWorkflow:
 
     @workflow.signal
     async def extend(self, request: ExtendReturns) -> None:
-        await self._each("extend", lambda _: request)
+        await self._each(PracticeWorkflow.extend, lambda _: request)
 
     @workflow.signal
     async def close_returns(self, request: CloseReturns) -> None:
-        await self._each("close_returns", lambda _: request)
+        await self._each(PracticeWorkflow.close_returns, lambda _: request)
 
     @workflow.signal
     async def practice_returns_closed(self, closed: PracticeClosed) -> None:
@@ -136,8 +137,8 @@ class PracticeCohortWorkflow:
 
     @workflow.signal
     async def notify_shares(self, shares: CohortShares) -> None:
-        await self._each("notify_share", lambda ods: shares.shares.get(ods))
+        await self._each(PracticeWorkflow.notify_share, lambda ods: shares.shares.get(ods))
 
     @workflow.signal
     async def close_all(self, request: CloseRequest) -> None:
-        await self._each("close_by_parent", lambda _: request)
+        await self._each(PracticeWorkflow.close_by_parent, lambda _: request)

@@ -1,0 +1,97 @@
+"""Pathology error compensation, declared for every layer (domain: `domain/pathology.py`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from domain.configuration import EscalationConfig
+from domain.money import parse_pounds
+from domain.pathology import KIND, PathologyCase, PathologyRequest
+from kinds import incident_parties, resolve
+from kinds.spec import KindSpec, StartForm
+from service.gate import admit
+from workflows.compensation_claim import CompensationClaimWorkflow
+from workflows.confirmation import ConfirmationWorkflow
+from workflows.pathology import PathologyWorkflow, StartPathology
+from workflows.practice import PracticeWorkflow
+from workflows.practice_cohort import PracticeCohortWorkflow
+
+
+def build(config: EscalationConfig, data: dict[str, Any], escalation_id: str) -> StartPathology:
+    request = admit(PathologyRequest, data)
+    officer = resolve.officer(config, request.officer_email)
+    trust = resolve.organisation(config, "trust_code", request.trust_code, kind="trust")
+    icb = resolve.organisation(config, "icb_code", request.icb_code, kind="icb")
+    return StartPathology(
+        escalation_id=escalation_id,
+        request=request,
+        practices=resolve.practices(request.practices),
+        lmc=config.lmc,
+        officer=officer,
+        trust=trust,
+        icb=icb,
+        policy=config.policy(KIND),
+    )
+
+
+def form_to_data(form: Mapping[str, str], officer_email: str) -> dict[str, Any]:
+    tariff = []
+    for row in range(resolve.FORM_ROWS):
+        key, label, rate = (form.get(f"tariff.{row}.{f}", "").strip() for f in ("key", "label", "rate"))
+        if not (key or label or rate):
+            continue
+        try:
+            pence: Any = parse_pounds(rate)
+        except ValueError:
+            pence = rate
+        tariff.append({"key": key, "label": label, "rate_pence": pence})
+    return {
+        "title": form.get("title", ""),
+        "officer_email": officer_email,
+        "trust_code": form.get("trust_code", ""),
+        "icb_code": form.get("icb_code", ""),
+        "service": form.get("service", ""),
+        "test": form.get("test", ""),
+        "error_start": resolve.optional(form, "error_start"),
+        "error_end": resolve.optional(form, "error_end"),
+        "description": form.get("description", ""),
+        "tariff": tariff,
+        "practices": resolve.practice_lines(form.get("practices", ""), with_weighting=False),
+        "return_deadline": resolve.optional(form, "return_deadline"),
+        "year_end_reconciliation_date": resolve.optional(form, "year_end_reconciliation_date"),
+    }
+
+
+def announce(start: StartPathology) -> str:
+    return (
+        f"Returns requested from {len(start.practices)} practices; {start.icb.name} asked about "
+        f"year-end recognition and {start.trust.name} for its incident report."
+    )
+
+
+SPEC = KindSpec(
+    name=KIND,
+    label="Pathology error compensation",
+    id_prefix="PEC",
+    cli_command="start-pathology",
+    example="examples/pathology_nwl_uacr.json",
+    request_model=PathologyRequest,
+    case_model=PathologyCase,
+    build=build,
+    run=PathologyWorkflow.run,
+    workflows=(
+        PathologyWorkflow,
+        PracticeCohortWorkflow,
+        PracticeWorkflow,
+        ConfirmationWorkflow,
+        CompensationClaimWorkflow,
+    ),
+    payer_code=lambda start: start.trust.code,
+    first_status="collecting_returns",
+    announce=announce,
+    form=StartForm(template="start/pathology_error.html", to_data=form_to_data, context=resolve.organisations_context),
+    parties=incident_parties.PARTIES_NEGOTIATING,
+    labels=incident_parties.NEGOTIATION_LABELS,
+    parts=("practice_return", "confirmation", "compensation_claim"),
+)

@@ -1,0 +1,107 @@
+"""The unfunded work claim, declared for every layer (domain: `domain/unfunded_claim.py`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from domain.configuration import EscalationConfig
+from domain.contacts import Role
+from domain.money import format_pence
+from domain.negotiation import DECISIONS, Act
+from domain.unfunded_claim import ACTION_LABELS, COMMISSION, CONFIRM_PAYMENT, KIND, Category, ClaimCase, ClaimRequest
+from domain.unfunded_claim import priced_claim as _priced_claim
+from domain.validation import field_errors
+from kinds import resolve
+from kinds.spec import KindSpec, StartForm
+from service.gate import refuse_field
+from service.refusals import Refused
+from workflows.unfunded_claim import StartClaim, UnfundedClaimWorkflow
+
+
+def build(config: EscalationConfig, data: dict[str, Any], escalation_id: str) -> StartClaim:
+    try:
+        claim = _priced_claim(data, config.tariff)
+    except ValidationError as err:
+        raise Refused.invalid(field_errors(err)) from err
+    officer = resolve.officer(config, claim.officer_email)
+    payer = resolve.organisation(config, "payer_code", claim.payer_code)
+    unpriced = [str(i) for i, line in enumerate(claim.lines) if line.unit_rate_pence == 0]
+    if unpriced:
+        raise refuse_field(f"lines.{unpriced[0]}.unit_rate_pence", "no rate given and none in the tariff")
+    return StartClaim(
+        escalation_id=escalation_id,
+        claim=claim,
+        lmc=config.lmc,
+        officer=officer,
+        payer=payer,
+        policy=config.policy(KIND),
+    )
+
+
+def form_to_data(form: Mapping[str, str], officer_email: str) -> dict[str, Any]:
+    lines = []
+    for row in range(resolve.FORM_ROWS):
+        category = form.get(f"lines.{row}.category", "")
+        count = form.get(f"lines.{row}.count", "")
+        if not (category and count):
+            continue
+        refs = [r.strip() for r in form.get(f"lines.{row}.evidence_refs", "").split(",") if r.strip()]
+        lines.append(
+            {
+                "category": category,
+                "count": resolve.number(count),
+                "description": form.get(f"lines.{row}.description", ""),
+                "evidence_refs": refs,
+            }
+        )
+    return {
+        "title": form.get("title", ""),
+        "officer_email": officer_email,
+        "payer_code": form.get("payer_code", ""),
+        "provider": form.get("provider", ""),
+        "practices": form.get("practices", "").replace(",", " ").split(),
+        "period_start": resolve.optional(form, "period_start"),
+        "period_end": resolve.optional(form, "period_end"),
+        "summary": form.get("summary", ""),
+        "lines": lines,
+    }
+
+
+def form_context(config: EscalationConfig) -> dict[str, Any]:
+    return {**resolve.organisations_context(config), "categories": [c.value for c in Category]}
+
+
+def announce(start: StartClaim) -> str:
+    return f"Claim of {format_pence(start.claim.total_pence)} sent to {start.payer.name}."
+
+
+SPEC = KindSpec(
+    name=KIND,
+    label="Claim for unfunded work",
+    id_prefix="UWC",
+    cli_command="start-claim",
+    example="examples/unfunded_claim_kent.json",
+    request_model=ClaimRequest,
+    case_model=ClaimCase,
+    build=build,
+    run=UnfundedClaimWorkflow.run,
+    workflows=(UnfundedClaimWorkflow,),
+    payer_code=lambda start: start.payer.code,
+    first_status="submitted",
+    announce=announce,
+    form=StartForm(template="start/unfunded_claim.html", to_data=form_to_data, context=form_context),
+    parties={
+        Role.PAYER: (Act.ACKNOWLEDGE.value, *(a.value for a in DECISIONS), COMMISSION),
+        Role.OFFICER: (
+            Act.SUPPLY_INFO.value,
+            Act.ACCEPT_OFFER.value,
+            Act.DISPUTE.value,
+            Act.WITHDRAW.value,
+            CONFIRM_PAYMENT,
+        ),
+    },
+    labels=ACTION_LABELS,
+)

@@ -1,0 +1,1 @@
+"""Signed links: what an email carries so its recipient can respond without an account."""

@@ -1,0 +1,44 @@
+"""Acting on an escalation: a person's response (an update the workflow validates before it touches
+history), and ops' resend and stop. Every refusal comes back as `Refused`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from temporalio.client import Client
+
+from domain.responses import ResponseInput, ResponseOutcome
+from persistence.audit_log import AuditLog
+from service.gate import OpsReason, admit
+from service.refusals import temporal_refusals
+from workflows.escalation_workflow import EscalationWorkflow, ResendRequest
+
+
+async def respond(client: Client, escalation_id: str, response: ResponseInput) -> ResponseOutcome:
+    """Send a response as a Temporal update; a refused one raises `Refused` with the reason."""
+    with temporal_refusals(escalation_id):
+        return await client.get_workflow_handle(escalation_id).execute_update(EscalationWorkflow.respond, response)
+
+
+async def resend_latest_email(client: Client, escalation_id: str, by: str, reason: str) -> None:
+    """Ops ask for the latest email again; the workflow audits the request in its own order."""
+    why = admit(OpsReason, {"reason": reason or "resent by ops"})
+    with temporal_refusals(escalation_id):
+        await client.get_workflow_handle(escalation_id).signal(
+            EscalationWorkflow.resend, ResendRequest(by=by, reason=why.reason)
+        )
+
+
+async def stop(client: Client, audit: AuditLog, escalation_id: str, by: str, reason: str, cancel: bool) -> str:
+    """Ops stop an escalation: cancel asks the workflow to stop; terminate stops it outright. The
+    reason is audited after the escalation's last step."""
+    why = admit(OpsReason, {"reason": reason})
+    handle = client.get_workflow_handle(escalation_id)
+    with temporal_refusals(escalation_id):
+        if cancel:
+            await handle.cancel()
+        else:
+            await handle.terminate(reason=f"{by}: {why.reason}")
+    event = "cancelled" if cancel else "terminated"
+    audit.append_next(escalation_id, datetime.now(UTC), event, by, {"reason": why.reason})
+    return event

@@ -1,0 +1,60 @@
+"""The one gate every outside value passes before it reaches Temporal, the database, a log or an
+email: a JSON file, a form, a link POST, a CLI flag, a console action, an ops reason.
+
+The rules themselves (NHS numbers, header-safe text, money and dates) are the domain's types
+(`domain.identifiers`, `domain.money`) on the models named here; this module is where a model's
+refusal becomes a `Refused` naming each field, the same way for every path.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, TypeVar
+
+from pydantic import AfterValidator, BaseModel, Field, ValidationError
+
+from domain.identifiers import FreeText
+from domain.validation import field_errors
+from service.refusals import Refused
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def admit(model: type[M], data: Any, renamed: dict[str, str] | None = None) -> M:
+    """`data` as a `model`, or `Refused` naming every field at fault (as the person knows the field)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        errors = field_errors(err)
+        names = renamed or {}
+        raise Refused.invalid({names.get(k, k): v for k, v in errors.items()}) from err
+
+
+def refuse_field(field: str, problem: str) -> Refused:
+    return Refused.invalid({field: problem})
+
+
+class OpsReason(BaseModel):
+    """Why ops stop, cancel or resend: written to the audit log, so it passes the IG rules."""
+
+    reason: FreeText = Field(min_length=3, max_length=2000)
+
+
+def _keyword(value: str) -> str:
+    if not (0 < len(value) <= 40 and value.replace("_", "").isascii() and value.replace("_", "").isalnum()):
+        raise ValueError(f"'{value[:40]}' is not a valid value (letters, digits and underscores only)")
+    return value
+
+
+Keyword = Annotated[str, AfterValidator(_keyword)]
+"""A value that goes into a Temporal visibility query: nothing that could change the query."""
+
+
+class ListFilters(BaseModel):
+    """What the dashboard and `starter.py list` filter by; values go into a visibility query."""
+
+    kind: Keyword | None = None
+    status: Keyword | None = None
+    payer: Keyword | None = None
+    level: int | None = Field(default=None, ge=1, le=3)
+    overdue: bool = False
+    stalled: bool = False

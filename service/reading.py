@@ -1,0 +1,108 @@
+"""Reading escalations: one case's view, lists through Temporal visibility, and the work report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from temporalio.client import Client
+
+from domain.report import ReportLine, in_period
+from kinds import KINDS
+from service.gate import ListFilters
+from service.refusals import Refused, temporal_refusals
+from workflows import search_attributes as sa
+from workflows.escalation_workflow import CaseView, EscalationWorkflow
+
+
+@dataclass(frozen=True)
+class EscalationRow:
+    """One escalation as a list shows it, from its search attributes alone (no call per row)."""
+
+    id: str
+    kind: str | None
+    status: str | None
+    payer: str | None
+    level: int | None
+    overdue: bool
+    stalled: bool
+    holder: str | None
+    next_deadline: datetime | None
+    started: datetime
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "status": self.status,
+            "payer": self.payer,
+            "level": self.level,
+            "overdue": self.overdue,
+            "stalled": self.stalled,
+            "holder": self.holder,
+            "next_deadline": self.next_deadline.isoformat() if self.next_deadline else None,
+            "started": self.started.isoformat(),
+        }
+
+
+async def summary(client: Client, escalation_id: str) -> CaseView:
+    with temporal_refusals(escalation_id):
+        return await client.get_workflow_handle(escalation_id).query(
+            EscalationWorkflow.summary, rpc_timeout=timedelta(seconds=10)
+        )
+
+
+def list_query(filters: ListFilters) -> str:
+    """A visibility query; without a kind, the escalations officers start (not their parts)."""
+    kinds = ", ".join(f"'{spec.name}'" for spec in KINDS)
+    clauses = [] if filters.kind else [f"{sa.KIND.name} IN ({kinds})"]
+    for key, value in ((sa.KIND, filters.kind), (sa.STATUS, filters.status), (sa.PAYER, filters.payer)):
+        if value:  # the gate allowed only letters, digits and underscores
+            clauses.append(f"{key.name} = '{value}'")
+    if filters.overdue:
+        clauses.append(f"{sa.OVERDUE.name} = true")
+    if filters.stalled:
+        clauses.append(f"{sa.STALLED.name} = true")
+    if filters.level:
+        clauses.append(f"{sa.LADDER_LEVEL.name} = {int(filters.level)}")
+    return " AND ".join(clauses)
+
+
+async def list_escalations(client: Client, query: str) -> list[EscalationRow]:
+    rows = []
+    with temporal_refusals("the list"):
+        async for wf in client.list_workflows(query):
+            attrs = wf.typed_search_attributes
+            rows.append(
+                EscalationRow(
+                    id=wf.id,
+                    kind=attrs.get(sa.KIND),
+                    status=attrs.get(sa.STATUS),
+                    payer=attrs.get(sa.PAYER),
+                    level=attrs.get(sa.LADDER_LEVEL),
+                    overdue=bool(attrs.get(sa.OVERDUE)),
+                    stalled=bool(attrs.get(sa.STALLED)),
+                    holder=attrs.get(sa.BALL_HOLDER),
+                    next_deadline=attrs.get(sa.NEXT_DEADLINE),
+                    started=wf.start_time,
+                )
+            )
+    return rows
+
+
+async def report_lines(
+    client: Client, payer: str | None, start: date | None, end: date | None
+) -> dict[str, list[ReportLine]]:
+    """What each escalation to `payer` (all payers if None) contributes to the report for the
+    period [start, end], by reference; each kind's contribution is its domain's `report_lines()`."""
+    lines: dict[str, list[ReportLine]] = {}
+    query = list_query(ListFilters(payer=payer)) + " AND ExecutionStatus != 'Terminated'"
+    for row in await list_escalations(client, query):
+        try:
+            view = await summary(client, row.id)
+        except Refused:  # no worker can answer for it now: left out rather than holding the report up
+            continue
+        within = [line for line in view.report_lines if in_period(line, start, end)]
+        if within:
+            lines[row.id] = within
+    return lines

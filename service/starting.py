@@ -1,0 +1,70 @@
+"""Starting an escalation of any kind: its data through the kind's builder (the gate), then its
+workflow under its own reference, with the search attributes ops filter on."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from temporalio.client import Client
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+
+from domain.configuration import EscalationConfig
+from kinds.spec import KindSpec
+from service.gate import refuse_field
+from service.refusals import temporal_refusals
+from settings import Settings
+from workflows import search_attributes as sa
+
+_ID_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
+
+
+def new_escalation_id(spec: KindSpec, today: date | None = None) -> str:
+    """A case reference that says nothing about patients or practices: kind, year, random."""
+    year = (today or datetime.now(UTC).date()).year
+    suffix = "".join(secrets.choice(_ID_ALPHABET) for _ in range(6))
+    return f"{spec.id_prefix}-{year}-{suffix}"
+
+
+def prepare(spec: KindSpec, config: EscalationConfig, data: Any, escalation_id: str | None = None) -> BaseModel:
+    """The kind's start model from officer data, or `Refused` naming the field."""
+    if not isinstance(data, dict):
+        raise refuse_field("input", "expected a JSON object with the escalation's fields")
+    return spec.build(config, data, escalation_id or new_escalation_id(spec))
+
+
+def read_json(path: Path) -> Any:
+    """A start file's contents; an unreadable or malformed file is refused, naming where."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise refuse_field("file", f"cannot read {path}: {err.strerror or err}") from err
+    except UnicodeDecodeError as err:
+        raise refuse_field("file", f"{path} is not UTF-8 text") from err
+    except json.JSONDecodeError as err:
+        raise refuse_field(
+            "file", f"{path} is not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})"
+        ) from err
+
+
+async def start(client: Client, settings: Settings, spec: KindSpec, prepared: BaseModel) -> str:
+    escalation_id = str(getattr(prepared, "escalation_id"))  # noqa: B009 - every start model carries it
+    with temporal_refusals(escalation_id):
+        await client.start_workflow(
+            spec.run,
+            prepared,
+            id=escalation_id,
+            task_queue=settings.task_queue,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(sa.KIND, spec.name),
+                    SearchAttributePair(sa.STATUS, spec.first_status),
+                    SearchAttributePair(sa.PAYER, spec.payer_code(prepared)),
+                ]
+            ),
+        )
+    return escalation_id

@@ -1,0 +1,78 @@
+"""What people do from an escalation's page: an officer's action; ops' resend, stop, and decision
+on a held email. Each is checked on the server (signed in, CSRF token, role) and refused through
+the one refusal map."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from domain.contacts import Role
+from mail.delivery import SmtpDelivery
+from persistence.audit_log import AuditLog
+from persistence.sent_mail import SentMailLedger
+from service import acting, held_emails, reading
+from service.gate import refuse_field
+from web.console.guard import OFFICERS, OPS, Console
+from web.forms import response_from_form
+
+
+def routes(console: Console) -> list[Route]:
+    audit = AuditLog(console.engine)
+    ledger = SentMailLedger(console.engine)
+    delivery = SmtpDelivery(console.settings, ledger)
+
+    async def act(request: Request) -> Response:
+        """An officer's action from the console: officers and admins only."""
+        who, form = await console.posted_by(request, OFFICERS, "officers act on escalations")
+        escalation_id = request.path_params["escalation_id"]
+        view = await reading.summary(request.app.state.client, escalation_id)
+        fields = view.action_fields.get(form.get("action", ""), [])
+        response = response_from_form(form, fields, who.email, Role.OFFICER)
+        outcome = await acting.respond(request.app.state.client, escalation_id, response)
+        return RedirectResponse(f"/console/e/{escalation_id}?done={outcome.status}", status_code=303)
+
+    async def terminate(request: Request) -> Response:
+        """Ops stop an escalation for good (or ask it to stop), with a reason written to the audit log."""
+        who, form = await console.posted_by(request, OPS, "only ops staff terminate")
+        escalation_id = request.path_params["escalation_id"]
+        await acting.stop(
+            request.app.state.client,
+            audit,
+            escalation_id,
+            who.email,
+            form.get("reason", "").strip(),
+            cancel=form.get("how") == "cancel",
+        )
+        return RedirectResponse(f"/console/e/{escalation_id}", status_code=303)
+
+    async def resend(request: Request) -> Response:
+        """Ops send the escalation's latest email again; the request is audited by the workflow."""
+        who, form = await console.posted_by(request, OPS, "only ops staff resend")
+        escalation_id = request.path_params["escalation_id"]
+        await acting.resend_latest_email(
+            request.app.state.client, escalation_id, who.email, form.get("reason", "").strip()
+        )
+        return RedirectResponse(f"/console/e/{escalation_id}", status_code=303)
+
+    async def settle_held(request: Request) -> Response:
+        """Ops decide about a held email: send it, or record that it arrived."""
+        who, form = await console.posted_by(request, OPS, "only ops staff decide about held emails")
+        escalation_id = request.path_params["escalation_id"]
+        held = ledger.get(form.get("message_id", ""))
+        if held is None or held.escalation_id != escalation_id:
+            raise refuse_field("message_id", "no such email in this escalation")
+        if form.get("decision") not in ("send", "arrived"):
+            raise refuse_field("decision", "choose send or arrived")
+        settled = await held_emails.settle_held_email(
+            request.app.state.client, delivery, audit, held, form["decision"] == "send", who.email
+        )
+        return RedirectResponse(f"/console/e/{escalation_id}?settled={settled}", status_code=303)
+
+    return [
+        Route("/console/e/{escalation_id}/act", act, methods=["POST"]),
+        Route("/console/e/{escalation_id}/terminate", terminate, methods=["POST"]),
+        Route("/console/e/{escalation_id}/resend", resend, methods=["POST"]),
+        Route("/console/e/{escalation_id}/held", settle_held, methods=["POST"]),
+    ]

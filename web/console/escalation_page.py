@@ -1,0 +1,71 @@
+"""One escalation's page: state, deadline, the actions open to an officer, the audit timeline
+with its hash chain checked, every email as sent, held emails first."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from email import message_from_string, policy
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from domain.working_days import describe_deadline, working_days_left
+from persistence.audit_log import AuditLog
+from persistence.sent_mail import MailStatus, SentMailLedger
+from service import reading
+from web.console.guard import Console
+from web.templating import templates
+
+SETTLED_NOTICES = {
+    "queued": "Decision passed to the escalation; it is carried out and audited in a moment (reload to see).",
+    "sent": "Sent, and written to the audit log.",
+    "held": "The send was cut off again; the email is still held.",
+    "confirmed": "Recorded as arrived, and written to the audit log.",
+    "not_held": "That email was no longer held: someone had decided already.",
+}
+
+
+def routes(console: Console) -> list[Route]:
+    audit = AuditLog(console.engine)
+    ledger = SentMailLedger(console.engine)
+    settings = console.settings
+
+    async def escalation(request: Request) -> Response:
+        who = console.who(request)
+        if isinstance(who, Response):
+            return who
+        escalation_id = request.path_params["escalation_id"]
+        view = await reading.summary(request.app.state.client, escalation_id)
+        deadline = None
+        if view.wait and view.wait.deadline:
+            due = datetime.fromisoformat(view.wait.deadline)
+            deadline = f"{describe_deadline(due)} ({working_days_left(datetime.now(UTC), due)} working days left)"
+        ledger.hold_stale_claims()
+        emails, held = [], []
+        for sent in ledger.for_escalation(escalation_id):
+            if sent.status == MailStatus.HELD:
+                held.append(sent)
+            message = message_from_string(sent.raw, policy=policy.default) if sent.raw else None
+            html = message.get_body(("html",)) if message is not None else None  # type: ignore[attr-defined]
+            emails.append({"sent": sent, "html": html.get_content() if html is not None else ""})
+        context = {
+            "who": who,
+            "view": view,
+            "csrf": console.signer.csrf_for(request),
+            "fields": view.action_fields,
+            "labels": view.action_labels,
+            "done": request.query_params.get("done"),
+            "deadline": deadline,
+            "timeline": audit.timeline(escalation_id),
+            "chain": audit.verify(escalation_id),
+            "emails": emails,
+            "held": held,
+            "settled": SETTLED_NOTICES.get(request.query_params.get("settled", "")),
+            "temporal_url": f"{settings.temporal_ui_url}/namespaces/{settings.temporal_namespace}/workflows/{escalation_id}",
+        }
+        page = templates.TemplateResponse(request, "escalation.html", context)
+        console.signer.set_csrf(page, str(context["csrf"]))
+        return page
+
+    return [Route("/console/e/{escalation_id}", escalation)]

@@ -1,0 +1,43 @@
+"""Who is asking, checked on the server for every console page and form: signed in, the form's
+CSRF token, the role the action needs. A failed check is a `Refused`, shown by the one refusal map."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from service.refusals import Refused, Why
+from settings import Settings
+from web.auth import SessionSigner, SignedIn
+
+OFFICERS = ("officer", "admin")
+OPS = ("ops", "admin")
+
+
+@dataclass(frozen=True)
+class Console:
+    """What every console route needs: settings, the session signer and the database."""
+
+    settings: Settings
+    signer: SessionSigner
+    engine: Engine
+
+    def who(self, request: Request) -> SignedIn | Response:
+        """The signed-in person, or the redirect to sign in."""
+        who = self.signer.read(request)
+        return RedirectResponse("/login", status_code=303) if who is None else who
+
+    async def posted_by(self, request: Request, roles: tuple[str, ...], rule: str) -> tuple[SignedIn, dict[str, str]]:
+        """A console form's sender and fields; `Refused` if not signed in, without the CSRF token, or the wrong role."""
+        who = self.signer.read(request)
+        if who is None:
+            raise Refused(Why.NOT_SIGNED_IN, "Your session has ended; sign in again.")
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        if not self.signer.csrf_ok(request, form.get("csrf", "")):
+            raise Refused(Why.NOT_PERMITTED, "The form expired; reload the page and try again.")
+        if who.role not in roles:
+            raise Refused(Why.NOT_PERMITTED, f"{who.email} is signed in as {who.role}; {rule}.")
+        return who, form

@@ -1,0 +1,53 @@
+"""Officers start any kind from its form. The form becomes the same data as the kind's JSON file
+and passes the same builder, so validation and field-named errors are the same; on an error the
+form comes back with everything typed still in it."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from kinds import kind
+from kinds.spec import KindSpec
+from service import starting
+from service.refusals import Refused, Why
+from web.console.guard import OFFICERS, Console
+from web.templating import templates
+
+
+def routes(console: Console) -> list[Route]:
+    settings, signer = console.settings, console.signer
+
+    def page(request: Request, spec: KindSpec, form: dict[str, str], error: str | None, status: int = 200) -> Response:
+        config = settings.escalation_config()
+        token = signer.csrf_for(request)
+        context = {"spec": spec, "form": form, "error": error, "csrf": token, **spec.form.context(config)}
+        response = templates.TemplateResponse(request, "start.html", context, status_code=status)
+        signer.set_csrf(response, token)
+        return response
+
+    async def start(request: Request) -> Response:
+        who = console.who(request)
+        if isinstance(who, Response):
+            return who
+        spec = kind(request.path_params["kind"])
+        if spec is None:
+            raise Refused(Why.NOT_FOUND, f"There is no kind of escalation called '{request.path_params['kind']}'.")
+        if request.method == "GET":
+            return page(request, spec, {}, None)
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        if not signer.csrf_ok(request, form.get("csrf", "")):
+            return page(request, spec, form, "The form expired; please submit it again.", 403)
+        if who.role not in OFFICERS:
+            return page(
+                request, spec, form, f"{who.email} is signed in as {who.role}; officers start escalations.", 403
+            )
+        try:
+            prepared = starting.prepare(spec, settings.escalation_config(), spec.form.to_data(form, who.email))
+        except Refused as refused:
+            return page(request, spec, form, refused.message, refused.http_status)
+        escalation_id = await starting.start(request.app.state.client, settings, spec, prepared)
+        return RedirectResponse(f"/console/e/{escalation_id}", status_code=303)
+
+    return [Route("/console/start/{kind}", start, methods=["GET", "POST"])]
