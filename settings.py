@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 import tomllib
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -12,9 +13,21 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.configuration import EscalationConfig
-from links.signing import LinkKeys
 
 ROOT = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class LinkKeys:
+    """The key that signs new links, and every key still accepted (rotation: add the new key,
+    make it current, drop the old one once its links have expired)."""
+
+    current: str
+    keys: dict[str, bytes]
+
+    @classmethod
+    def single(cls, key: bytes, key_id: str = "default") -> LinkKeys:
+        return cls(current=key_id, keys={key_id: key})
 
 
 class Settings(BaseSettings):

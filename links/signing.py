@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from domain.contacts import Role
+from settings import LinkKeys
+
+__all__ = ["LinkGrant", "LinkKeys", "LinkRefused", "sign_link", "verify_link"]
 
 
 class LinkRefused(Exception):
@@ -35,19 +38,6 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-@dataclass(frozen=True)
-class LinkKeys:
-    """The key that signs new links, and every key still accepted (rotation: add the new key,
-    make it current, drop the old one once its links have expired)."""
-
-    current: str
-    keys: dict[str, bytes]
-
-    @classmethod
-    def single(cls, key: bytes, key_id: str = "default") -> LinkKeys:
-        return cls(current=key_id, keys={key_id: key})
 
 
 def sign_link(keys: LinkKeys, grant: LinkGrant) -> str:

@@ -12,6 +12,7 @@ from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from domain.unfunded_claim import ClaimCase
 from domain.working_days import add_working_days, working_days_left
 from persistence.audit_log import AuditLog
 from persistence.database import make_engine
@@ -169,7 +170,7 @@ async def test_counter_offer_disputed_escalates_then_payment_overdue_is_chased(
     chase = (await inbox.wait_for(eid, sent + 1))[-1]
     assert "payment overdue" in str(chase["Subject"]) and _addressees(chase)[0] == ICB_L2
     view = await summary_of(client, eid)
-    assert view.case["agreed_pence"] == 2000_00 and view.wait is not None and view.wait.misses == 1
+    assert view.case_as(ClaimCase).agreed_pence == 2000_00 and view.wait is not None and view.wait.misses == 1
 
 
 async def test_refused_responses_leave_no_trace_in_history(

@@ -14,7 +14,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from domain.contacts import Role
-from domain.deregistration import capitation_loss
+from domain.deregistration import DeregistrationCase, capitation_loss
 from domain.responses import DeregisteredGroup, ResponseInput
 from persistence.audit_log import AuditLog
 from persistence.database import make_engine
@@ -94,7 +94,7 @@ async def test_deregistration_from_message_to_every_practice_paid(
     conflicted = ResponseInput(action="close_returns", actor_email="medsec@lmc.example", actor_role=Role.OFFICER)
     with pytest.raises(Refused, match="declared an interest in E85013"):
         await acting.respond(client, eid, conflicted)
-    assert (await summary_of(client, eid)).case["returns_open"] is True
+    assert (await summary_of(client, eid)).case_as(DeregistrationCase).returns_open is True
     incident = await summary_of(client, eid)
     assert incident.wait is not None and incident.wait.deadline is not None
     await skip_to(time_env, datetime.fromisoformat(incident.wait.deadline))
@@ -108,7 +108,7 @@ async def test_deregistration_from_message_to_every_practice_paid(
     outcome = await acting.respond(client, f"{eid}-{late}", practice_reply(late, groups=[group(4, 15)]))
     assert "flagged late" in outcome.message
     view = await summary_of(client, eid)
-    claimed = view.case["claimed"]
+    claimed = view.case_as(DeregistrationCase).claimed
     assert set(claimed) == set(returned)  # the late return is recorded, not in the schedule
     assert claimed[returned[0]] == 19418  # the correction: 20 x 1.05 x 11250 x 30 / 365 = 19417.81
     assert claimed[returned[1]] == 10171  # 11 x 1.0 x 11250 x 30 / 365 = 10171.23
@@ -127,7 +127,7 @@ async def test_deregistration_from_message_to_every_practice_paid(
     for ods in returned:
         await inbox.wait_for(f"{eid}-{ods}", 2)
     view = await summary_of(client, eid)
-    shares = view.case["shares"]
+    shares = view.case_as(DeregistrationCase).shares
     assert sum(shares.values()) == pot
     for ods in returned:
         assert abs(shares[ods] * total - pot * claimed[ods]) < total
@@ -139,7 +139,7 @@ async def test_deregistration_from_message_to_every_practice_paid(
         await skip_to(time_env, datetime.fromisoformat(waiting.deadline))
     stalled = await summary_of(client, message_id)
     assert stalled.stalled and stalled.ladder_level == 3
-    view = await settled_view(client, eid, lambda v: v.case["practices_settled"])
+    view = await settled_view(client, eid, lambda v: v.case_as(DeregistrationCase).practices_settled)
     assert view.outcome is None
 
     outcome = await acting.respond(
@@ -176,7 +176,7 @@ async def test_a_pot_larger_than_the_loss_pays_claims_and_reports_the_surplus(
         client, eid, ResponseInput(action="close_returns", actor_email="ceo@lmc.example", actor_role=Role.OFFICER)
     )
     await inbox.wait_for(f"{eid}-POT", 1)
-    claimed = (await summary_of(client, eid)).case["claimed"]
+    claimed = (await summary_of(client, eid)).case_as(DeregistrationCase).claimed
     assert claimed[codes[1]] == 14795  # 12 x 11250 x 40 / 365 = 14794.52; codes[0] is weighted 1.05
     confirm = ResponseInput(
         action="confirm",
@@ -189,7 +189,7 @@ async def test_a_pot_larger_than_the_loss_pays_claims_and_reports_the_surplus(
     surplus = [m for m in await inbox.wait_for(eid, 2) if "surplus" in str(m["Subject"])]
     assert surplus and "surplus of £500.00" in body_text(surplus[0]).replace("\r\n", " ")
     view = await summary_of(client, eid)
-    assert view.case["shares"] == claimed
+    assert view.case_as(DeregistrationCase).shares == claimed
     for ods in codes[3:]:  # practices that sent nothing are told nothing is due, and close
         final = await client.get_workflow_handle(f"{eid}-{ods}").result()
         assert final["outcome"] == "nothing_due"

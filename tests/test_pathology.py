@@ -11,6 +11,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from domain.contacts import Role
+from domain.pathology import PathologyCase
 from domain.responses import ResponseInput
 from persistence.audit_log import AuditLog
 from persistence.database import make_engine
@@ -91,7 +92,7 @@ async def test_an_incident_from_returns_to_every_practice_paid(
     outcome = await acting.respond(client, f"{eid}-{late}", practice(late, counts=counts(3)))
     assert "flagged late" in outcome.message
     view = await summary_of(client, eid)
-    claimed = view.case["claimed"]
+    claimed = view.case_as(PathologyCase).claimed
     assert late not in claimed and len(claimed) == 30
     assert claimed[on_time[0]] == value(50) and claimed[on_time[7]] == value(7)
     total = sum(claimed.values())
@@ -111,7 +112,7 @@ async def test_an_incident_from_returns_to_every_practice_paid(
     for ods in on_time:
         await inbox.wait_for(f"{eid}-{ods}", 2)
     view = await summary_of(client, eid)
-    shares = view.case["shares"]
+    shares = view.case_as(PathologyCase).shares
     assert sum(shares.values()) == offer
     assert all(abs(shares[o] * total - offer * claimed[o]) < total for o in on_time)
 
@@ -132,7 +133,7 @@ async def test_an_incident_from_returns_to_every_practice_paid(
         await acting.respond(client, f"{eid}-{ods}", practice(ods, action="confirm_receipt"))
 
     # Practices are settled, but the ICB has not answered on year-end: the incident stays open.
-    view = await settled_view(client, eid, lambda v: v.case["practices_settled"])
+    view = await settled_view(client, eid, lambda v: v.case_as(PathologyCase).practices_settled)
     assert view.outcome is None
     year_end_wait = (await summary_of(client, f"{eid}-YEAR-END")).wait
     assert year_end_wait is not None and year_end_wait.deadline is not None

@@ -21,6 +21,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from temporalio.testing import WorkflowEnvironment
 
 from domain.contacts import Role
+from domain.pathology import PathologyCase
 from domain.responses import ResponseInput
 from mail.delivery import SmtpDelivery
 from persistence.audit_log import AuditLog
@@ -168,7 +169,7 @@ async def test_a_worker_killed_mid_send_loses_nothing_and_repeats_nothing(
         )
         await inbox.wait_for(f"{eid}-CLAIM", 1, timeout=60)
         view = await reading.summary(dev_env.client, eid)
-        assert len(view.case["claimed"]) == 40
+        assert len(view.case_as(PathologyCase).claimed) == 40
     finally:
         for process in workers:
             if process.returncode is None:

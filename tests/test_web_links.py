@@ -19,6 +19,8 @@ from temporalio.worker import Worker
 from activities.email import EmailActivities, EmailRequest
 from domain.contacts import Contact, Role
 from domain.escalation import EmailEffect
+from domain.practice_return import PracticeCase
+from domain.responses import DeregisteredGroup
 from links.signing import LinkGrant, LinkKeys, sign_link
 from mail.sink import start_sink
 from persistence.database import make_engine
@@ -151,7 +153,8 @@ async def test_a_practice_sends_its_return_through_its_link(
     done = await web.post(path, data=good)
     assert done.status_code == 200 and "Return recorded" in done.text
     view = await reading.summary(dev_env.client, f"{eid}-{ods}")
-    assert view.case["groups"][0] == {"patients": 12, "days_off": 30, "still_off": False, "off_since": None}
+    groups = view.case_as(PracticeCase).groups
+    assert groups is not None and groups[0] == DeregisteredGroup(patients=12, days_off=30)
     closed = await acting.respond(dev_env.client, eid, officer("close_incident", reasons="web test over"))
     assert closed.status == "closed"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributePair
@@ -34,6 +34,8 @@ with workflow.unsafe.imports_passed_through():
     from domain.responses import FieldSpec, ResponseInput, ResponseOutcome
     from workflows import search_attributes as sa
 
+CaseT = TypeVar("CaseT", bound=EscalationCase)
+
 HELD_EMAIL_EVENTS = {
     "sent": "held_email_sent",
     "held": "held_email_held_again",
@@ -53,8 +55,8 @@ class WaitView(BaseModel):
 class CaseView(BaseModel):
     """What `summary` answers: enough for a link page, `starter.py show`, the report and ops.
 
-    `case` is the kind's whole state as JSON, for detail; everything the layers above act on has
-    its own typed field."""
+    `case` is the kind's whole state as JSON (the wire shape results were recorded with); read it
+    typed, as the kind's own model, with `case_as`."""
 
     escalation_id: str
     kind: str
@@ -75,6 +77,12 @@ class CaseView(BaseModel):
     action_fields: dict[str, list[FieldSpec]]
     report_lines: list[ReportLine] = []
     case: dict[str, Any]
+
+    def case_as(self, model: type[CaseT]) -> CaseT:
+        """The case as its kind's own model (`ClaimCase`, `PathologyCase`, ...)."""
+        if self.kind != self.case.get("kind"):
+            raise ValueError(f"{self.escalation_id} is a {self.kind}, not a {model.__name__}")
+        return model.model_validate(self.case)
 
 
 class Progress(BaseModel):

@@ -16,6 +16,9 @@ from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.returns import ReturnActivities
+    from domain.compensation_claim import CompensationClaimCase
+    from domain.confirmation import KIND as CONFIRMATION
+    from domain.confirmation import ConfirmationCase
     from domain.escalation import Command
     from domain.incident import (
         ChildState,
@@ -41,13 +44,23 @@ with workflow.unsafe.imports_passed_through():
 
 
 def child_state(child_id: str, view: CaseView) -> ChildState:
-    case = view.case
+    """What a finished payer request tells its incident: a confirmation's answer, or a claim's agreement."""
+    if view.kind == CONFIRMATION:
+        confirmed = view.case_as(ConfirmationCase)
+        return ChildState(
+            child_id=child_id,
+            outcome=view.outcome,
+            amount_pence=confirmed.amount_pence,
+            on_date=confirmed.on_date,
+            reference=confirmed.reference,
+        )
+    claim = view.case_as(CompensationClaimCase)
+    due = claim.payment_due
     return ChildState(
         child_id=child_id,
         outcome=view.outcome,
-        amount_pence=case.get("amount_pence", case.get("agreed_pence")),
-        on_date=case.get("on_date") or (case.get("payment_due") or "")[:10] or None,
-        reference=case.get("reference"),
+        amount_pence=claim.agreed_pence,
+        on_date=due.date() if due is not None else None,
     )
 
 
@@ -102,7 +115,9 @@ class IncidentWorkflow(EscalationWorkflow):
         elif isinstance(command, CloseChildren):
             open_children = [h for t, h in self._children.items() if self.incident.children[t].outcome is None]
             request = CloseRequest(reason=command.reason)
-            await asyncio.gather(*(signal_if_running(h, EscalationWorkflow.close_by_parent, request) for h in open_children))
+            await asyncio.gather(
+                *(signal_if_running(h, EscalationWorkflow.close_by_parent, request) for h in open_children)
+            )
         else:
             await super().carry_out_command(command)
 
@@ -154,14 +169,22 @@ class IncidentWorkflow(EscalationWorkflow):
         for handle, members in zip(self._cohorts, self._cohort_members, strict=True):
             if command.message == "extend":
                 assert command.deadline is not None
-                sends.append(signal_if_running(handle, PracticeCohortWorkflow.extend, ExtendReturns(deadline=command.deadline)))
+                sends.append(
+                    signal_if_running(handle, PracticeCohortWorkflow.extend, ExtendReturns(deadline=command.deadline))
+                )
             elif command.message == "close_returns":
                 sends.append(signal_if_running(handle, PracticeCohortWorkflow.close_returns, CloseReturns()))
             elif command.message == "shares":
                 shares = {ods: n for ods, n in (command.shares or {}).items() if ods in members}
-                sends.append(signal_if_running(handle, PracticeCohortWorkflow.notify_shares, CohortShares(shares=shares)))
+                sends.append(
+                    signal_if_running(handle, PracticeCohortWorkflow.notify_shares, CohortShares(shares=shares))
+                )
             else:
-                sends.append(signal_if_running(handle, PracticeCohortWorkflow.close_all, CloseRequest(reason=command.reason or "closed")))
+                sends.append(
+                    signal_if_running(
+                        handle, PracticeCohortWorkflow.close_all, CloseRequest(reason=command.reason or "closed")
+                    )
+                )
         await asyncio.gather(*sends)
 
     async def _start_child(self, command: StartChild) -> None:
