@@ -182,7 +182,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         ResponseInput,
         {
             "action": args.command.replace("-", "_"),
-            "actor_email": args.officer or view.officer_email,
+            "actor_email": args.officer or view.header.officer.email,
             "actor_role": Role.OFFICER,
             "text": getattr(args, "text", None),
             "reasons": getattr(args, "reasons", None),

@@ -101,6 +101,17 @@ class ResponseRefused(ValueError):
     """A response that cannot be taken now; the message is shown to the person as is."""
 
 
+class CaseHeader(BaseModel):
+    """What heads every case, whatever its kind: its reference and title, and the parties to it."""
+
+    reference: str
+    kind: str
+    title: str
+    lmc: str
+    officer: Contact
+    payer: Organisation
+
+
 class EscalationCase(BaseModel):
     """State shared by every escalation kind. Methods take `now` so replay is deterministic."""
 
@@ -153,6 +164,17 @@ class EscalationCase(BaseModel):
         raise NotImplementedError
 
     # --- shared behaviour ---------------------------------------------------------------
+    @property
+    def header(self) -> CaseHeader:
+        return CaseHeader(
+            reference=self.escalation_id,
+            kind=self.kind,
+            title=self.title,
+            lmc=self.lmc.name,
+            officer=self.officer,
+            payer=self.payer,
+        )
+
     @property
     def is_closed(self) -> bool:
         return self.outcome is not None

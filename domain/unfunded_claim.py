@@ -96,8 +96,12 @@ class ClaimRequest(BaseModel):
 
 
 def priced_claim(data: dict[str, Any], tariff: dict[str, TariffRate]) -> ClaimRequest:
-    """A claim from its JSON form, each line without its own `unit_rate_pence` priced from
-    the LMC's tariff (and marked as an example rate where the tariff says so)."""
+    return ClaimRequest.model_validate(price_lines(data, tariff))
+
+
+def price_lines(data: dict[str, Any], tariff: dict[str, TariffRate]) -> dict[str, Any]:
+    """A claim's JSON form with each line without its own `unit_rate_pence` priced from the
+    LMC's tariff (and marked as an example rate where the tariff says so)."""
     lines = data.get("lines")
     if isinstance(lines, list):
         priced = []
@@ -108,7 +112,7 @@ def priced_claim(data: dict[str, Any], tariff: dict[str, TariffRate]) -> ClaimRe
                     line = {**line, "unit_rate_pence": rate.unit_rate_pence, "rate_is_example": rate.example}
             priced.append(line)
         data = {**data, "lines": priced}
-    return ClaimRequest.model_validate(data)
+    return data
 
 
 class ClaimStatus(StrEnum):

@@ -5,27 +5,28 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import ValidationError
-
 from domain.configuration import EscalationConfig
 from domain.contacts import Role
 from domain.money import format_pence
 from domain.negotiation import DECISIONS, Act
-from domain.unfunded_claim import ACTION_LABELS, COMMISSION, CONFIRM_PAYMENT, KIND, Category, ClaimCase, ClaimRequest
-from domain.unfunded_claim import priced_claim as _priced_claim
-from domain.validation import field_errors
+from domain.unfunded_claim import (
+    ACTION_LABELS,
+    COMMISSION,
+    CONFIRM_PAYMENT,
+    KIND,
+    Category,
+    ClaimCase,
+    ClaimRequest,
+    price_lines,
+)
 from kinds import resolve
 from kinds.spec import KindSpec, StartForm
-from service.gate import refuse_field
-from service.refusals import Refused
+from service.gate import admit, refuse_field
 from workflows.unfunded_claim import StartClaim, UnfundedClaimWorkflow
 
 
 def build(config: EscalationConfig, data: dict[str, Any], escalation_id: str) -> StartClaim:
-    try:
-        claim = _priced_claim(data, config.tariff)
-    except ValidationError as err:
-        raise Refused.invalid(field_errors(err)) from err
+    claim = admit(ClaimRequest, price_lines(data, config.tariff))
     officer = resolve.officer(config, claim.officer_email)
     payer = resolve.organisation(config, "payer_code", claim.payer_code)
     unpriced = [str(i) for i, line in enumerate(claim.lines) if line.unit_rate_pence == 0]

@@ -5,29 +5,23 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel, Field
+    from pydantic import Field
 
     from domain.compensation_claim import CompensationClaimCase
-    from domain.contacts import Contact, Lmc, Organisation
-    from domain.escalation import DeadlinePolicy, Effect
-    from workflows.escalation_workflow import CaseView, EscalationWorkflow, Progress
+    from domain.contacts import Organisation
+    from domain.escalation import Effect
+    from workflows.escalation_workflow import Carried, CaseView, EscalationStart, EscalationWorkflow
 
 
-class CarriedCompensationClaim(BaseModel):
-    case: CompensationClaimCase
-    progress: Progress
+CarriedCompensationClaim = Carried[CompensationClaimCase]
 
 
-class StartCompensationClaim(BaseModel):
-    escalation_id: str
+class StartCompensationClaim(EscalationStart):
     title: str
     claimed_pence: int = Field(ge=0)
     claim_facts: list[tuple[str, str]] = Field(default_factory=list)
-    lmc: Lmc
-    officer: Contact
     trust: Organisation
     icb: Organisation
-    policy: DeadlinePolicy
     parties: list[str] = Field(default_factory=list)
     carried: CarriedCompensationClaim | None = None
 

@@ -5,26 +5,20 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel, Field
+    from pydantic import Field
 
     from domain.confirmation import ConfirmationCase, ConfirmationRequest
-    from domain.contacts import Contact, Lmc, Organisation
-    from domain.escalation import DeadlinePolicy, Effect
-    from workflows.escalation_workflow import CaseView, EscalationWorkflow, Progress
+    from domain.contacts import Organisation
+    from domain.escalation import Effect
+    from workflows.escalation_workflow import Carried, CaseView, EscalationStart, EscalationWorkflow
 
 
-class CarriedConfirmation(BaseModel):
-    case: ConfirmationCase
-    progress: Progress
+CarriedConfirmation = Carried[ConfirmationCase]
 
 
-class StartConfirmation(BaseModel):
-    escalation_id: str
+class StartConfirmation(EscalationStart):
     request: ConfirmationRequest
-    lmc: Lmc
-    officer: Contact
     payer: Organisation
-    policy: DeadlinePolicy
     parties: list[str] = Field(default_factory=list)
     carried: CarriedConfirmation | None = None
 

@@ -5,30 +5,21 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel
-
-    from domain.contacts import Contact, Lmc, Organisation
+    from domain.contacts import Organisation
     from domain.deregistration import CapitationRate, DeregistrationCase, DeregistrationRequest
-    from domain.escalation import DeadlinePolicy
     from domain.practice_return import Practice
-    from workflows.escalation_workflow import CaseView, Progress
+    from workflows.escalation_workflow import Carried, CaseView, EscalationStart
     from workflows.incident_workflow import IncidentWorkflow
 
 
-class CarriedDeregistration(BaseModel):
-    case: DeregistrationCase
-    progress: Progress
+CarriedDeregistration = Carried[DeregistrationCase]
 
 
-class StartDeregistration(BaseModel):
-    escalation_id: str
+class StartDeregistration(EscalationStart):
     request: DeregistrationRequest
     practices: list[Practice]
     rate: CapitationRate
-    lmc: Lmc
-    officer: Contact
     icb: Organisation
-    policy: DeadlinePolicy
     carried: CarriedDeregistration | None = None
 
 

@@ -7,24 +7,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributePair
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel
+    from pydantic import BaseModel, model_validator
 
     from activities.audit import AuditActivities, AuditEntry
     from activities.email import EmailActivities, EmailRequest, SettleHeldEmail
-    from domain.contacts import Role
+    from domain.contacts import Contact, Lmc, Role
     from domain.escalation import (
         COMMON_FIELDS,
         COMMON_LABELS,
         DECLARE_INTEREST,
         AuditEffect,
+        CaseHeader,
         Command,
+        DeadlinePolicy,
         Effect,
         EmailEffect,
         EscalationCase,
@@ -61,8 +63,7 @@ class CaseView(BaseModel):
     escalation_id: str
     kind: str
     title: str
-    officer_email: str = ""
-    payer_code: str = ""
+    header: CaseHeader
     status: str
     outcome: str | None
     ladder_level: int
@@ -78,6 +79,26 @@ class CaseView(BaseModel):
     report_lines: list[ReportLine] = []
     case: dict[str, Any]
 
+    @model_validator(mode="before")
+    @classmethod
+    def _header_from_case(cls, data: Any) -> Any:
+        """Results recorded before the header existed carry it inside their case."""
+        if isinstance(data, dict) and "header" not in data and isinstance(data.get("case"), dict):
+            case = data["case"]
+            lmc = case.get("lmc") or {}
+            data = {
+                **data,
+                "header": {
+                    "reference": case.get("escalation_id"),
+                    "kind": case.get("kind"),
+                    "title": case.get("title"),
+                    "lmc": lmc.get("name") if isinstance(lmc, dict) else lmc,
+                    "officer": case.get("officer"),
+                    "payer": case.get("payer"),
+                },
+            }
+        return data
+
     def case_as(self, model: type[CaseT]) -> CaseT:
         """The case as its kind's own model (`ClaimCase`, `PathologyCase`, ...)."""
         if self.kind != self.case.get("kind"):
@@ -92,6 +113,23 @@ class Progress(BaseModel):
     email_step: int = 0
     thread_root: str | None = None
     last_email: EmailEffect | None = None  # what ops can ask to send again
+
+
+class Carried(BaseModel, Generic[CaseT]):
+    """What a run hands the next across continue-as-new: the case and its bookkeeping."""
+
+    case: CaseT
+    progress: Progress
+
+
+class EscalationStart(BaseModel):
+    """What every kind's start model carries: its reference, the LMC, the officer and the deadlines,
+    resolved from configuration at the start so a later change never alters a running escalation."""
+
+    escalation_id: str
+    lmc: Lmc
+    officer: Contact
+    policy: DeadlinePolicy
 
 
 class CloseRequest(BaseModel):
@@ -209,8 +247,7 @@ class EscalationWorkflow:
             escalation_id=case.escalation_id,
             kind=case.kind,
             title=case.title,
-            officer_email=case.officer.email,
-            payer_code=case.payer.code,
+            header=case.header,
             status=case.status,
             outcome=case.outcome,
             ladder_level=case.ladder.level,

@@ -8,32 +8,23 @@ from temporalio import workflow
 from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel
-
-    from domain.contacts import Contact, Lmc, Organisation
-    from domain.escalation import DeadlinePolicy
+    from domain.contacts import Organisation
     from domain.incident import StartChild
     from domain.pathology import PathologyCase, PathologyRequest
     from domain.practice_return import Practice
     from workflows.compensation_claim import CompensationClaimWorkflow, StartCompensationClaim
-    from workflows.escalation_workflow import CaseView, Progress
+    from workflows.escalation_workflow import Carried, CaseView, EscalationStart
     from workflows.incident_workflow import IncidentWorkflow
 
 
-class CarriedPathology(BaseModel):
-    case: PathologyCase
-    progress: Progress
+CarriedPathology = Carried[PathologyCase]
 
 
-class StartPathology(BaseModel):
-    escalation_id: str
+class StartPathology(EscalationStart):
     request: PathologyRequest
     practices: list[Practice]
-    lmc: Lmc
-    officer: Contact
     trust: Organisation
     icb: Organisation
-    policy: DeadlinePolicy
     carried: CarriedPathology | None = None
 
 

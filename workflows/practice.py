@@ -11,8 +11,8 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel, Field
 
     from activities.returns import ReturnActivities
-    from domain.contacts import Contact, Lmc, Organisation
-    from domain.escalation import Command, DeadlinePolicy, Effect
+    from domain.contacts import Organisation
+    from domain.escalation import Command, Effect
     from domain.practice_return import (
         AcknowledgeReturnsClosed,
         Practice,
@@ -21,16 +21,19 @@ with workflow.unsafe.imports_passed_through():
         ReturnItem,
         ShareNotice,
     )
-    from workflows.escalation_workflow import ACTIVITY_RETRY, CaseView, EscalationWorkflow, Progress
+    from workflows.escalation_workflow import (
+        ACTIVITY_RETRY,
+        Carried,
+        CaseView,
+        EscalationStart,
+        EscalationWorkflow,
+    )
 
 
-class CarriedPractice(BaseModel):
-    case: PracticeCase
-    progress: Progress
+CarriedPractice = Carried[PracticeCase]
 
 
-class StartPractice(BaseModel):
-    escalation_id: str
+class StartPractice(EscalationStart):
     parent_id: str
     title: str
     practice: Practice
@@ -38,10 +41,7 @@ class StartPractice(BaseModel):
     items: list[ReturnItem] = Field(default_factory=list)
     returns_deadline: datetime
     context: list[tuple[str, str]] = Field(default_factory=list)
-    lmc: Lmc
-    officer: Contact
     payer: Organisation
-    policy: DeadlinePolicy
     carried: CarriedPractice | None = None
 
 

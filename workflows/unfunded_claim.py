@@ -5,29 +5,20 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel
-
-    from domain.contacts import Contact, Lmc, Organisation
-    from domain.escalation import DeadlinePolicy
+    from domain.contacts import Organisation
     from domain.unfunded_claim import ClaimCase, ClaimRequest
-    from workflows.escalation_workflow import CaseView, EscalationWorkflow, Progress
+    from workflows.escalation_workflow import Carried, CaseView, EscalationStart, EscalationWorkflow
 
 
-class CarriedClaim(BaseModel):
-    case: ClaimCase
-    progress: Progress
+CarriedClaim = Carried[ClaimCase]
 
 
-class StartClaim(BaseModel):
+class StartClaim(EscalationStart):
     """Everything the claim needs, resolved from configuration when it starts, so a later
     change of configuration never alters a running escalation."""
 
-    escalation_id: str
     claim: ClaimRequest
-    lmc: Lmc
-    officer: Contact
     payer: Organisation
-    policy: DeadlinePolicy
     carried: CarriedClaim | None = None
 
 
