@@ -18,6 +18,7 @@ from pathlib import Path
 import structlog
 import uvicorn
 
+from kinds import KINDS
 from logging_setup import configure_logging
 from mail.sink import start_sink
 from settings import Settings
@@ -98,13 +99,14 @@ async def main() -> None:
             mail_dir=str(settings.mail_dir),
             database=settings.database,
         )
+        starts = "\n                   ".join(
+            f".venv/bin/python starter.py {spec.cli_command} {spec.example}" for spec in KINDS
+        )
         print(
             f"\n  Engine running.\n  Links and pages: {settings.base_url}\n"
             f"  Temporal Web UI: {settings.temporal_ui_url}\n"
             f"  Emails land in:  {settings.mail_dir}/  (read them at {settings.base_url}/dev/mail)\n"
-            "  Start one:       .venv/bin/python starter.py start-claim examples/unfunded_claim_kent.json\n"
-            "                   .venv/bin/python starter.py start-pathology examples/pathology_nwl_uacr.json\n"
-            "                   .venv/bin/python starter.py start-deregistration examples/deregistration_nwl_pathfinder.json\n"
+            f"  Start one:       {starts}\n"
             f"  Console:         {settings.base_url}/console (first: .venv/bin/python starter.py add-user "
             "you@lmc.example --role officer)\n"
             "  Ctrl-C stops everything.\n",

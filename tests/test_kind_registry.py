@@ -1,0 +1,110 @@
+"""Walks the kind registry: every kind has what each layer builds from it (a start form, a CLI
+subcommand, link pages for each party, console actions, a report mapping, workflows on the worker),
+and its example file starts through the same builder the form and the CLI use."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from temporalio import workflow
+from temporalio.testing import WorkflowEnvironment
+
+import starter
+from domain.contacts import Role
+from domain.escalation import EscalationCase
+from kinds import KINDS, all_workflows, case_kinds
+from kinds.spec import KindSpec
+from persistence.database import make_engine
+from persistence.users import Users
+from service import starting
+from service.refusals import Refused, Why
+from settings import ROOT, Settings
+from web.app import create_app
+from worker import WORKFLOWS
+
+LINK_ROLES = {Role.PAYER, Role.OFFICER, Role.PRACTICE}
+
+
+@pytest.fixture
+async def signed_in_officer(dev_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    Users(make_engine(settings.database)).add("chair@lmc.example", "officer", "registry test password")
+    app = create_app(settings, dev_env.client)
+    transport = httpx.ASGITransport(app=app)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        page = await http.get("/login")
+        token = page.text.split('name="csrf" value="')[1].split('"')[0]
+        signed = await http.post(
+            "/login", data={"email": "chair@lmc.example", "password": "registry test password", "csrf": token}
+        )
+        assert signed.status_code == 303
+        yield http
+
+
+def test_kinds_are_named_once() -> None:
+    for attribute in ("name", "id_prefix", "cli_command", "label"):
+        values = [getattr(spec, attribute) for spec in KINDS]
+        assert len(values) == len(set(values)), attribute
+
+
+@pytest.mark.parametrize("spec", KINDS, ids=lambda s: s.name)
+async def test_every_kind_has_a_start_form(spec: KindSpec, signed_in_officer: httpx.AsyncClient) -> None:
+    assert (ROOT / "web" / "templates" / spec.form.template).is_file()
+    page = await signed_in_officer.get(f"/console/start/{spec.name}")
+    assert page.status_code == 200 and spec.label in page.text and 'name="title"' in page.text
+    board = await signed_in_officer.get("/console")
+    assert f'href="/console/start/{spec.name}"' in board.text
+
+
+@pytest.mark.parametrize("spec", KINDS, ids=lambda s: s.name)
+def test_an_empty_start_form_is_refused_naming_fields_not_crashing(spec: KindSpec, settings: Settings) -> None:
+    data = spec.form.to_data({}, "ceo@lmc.example")
+    with pytest.raises(Refused) as refused:
+        starting.prepare(spec, settings.escalation_config(), data)
+    assert refused.value.why is Why.INVALID and "title" in refused.value.fields
+
+
+@pytest.mark.parametrize("spec", KINDS, ids=lambda s: s.name)
+def test_every_kind_has_a_cli_subcommand_that_starts_it_from_its_example(spec: KindSpec, settings: Settings) -> None:
+    args = starter._parser().parse_args([spec.cli_command, spec.example])
+    assert args.kind is spec
+    prepared = starting.prepare(spec, settings.escalation_config(), starting.read_json(ROOT / spec.example))
+    assert str(getattr(prepared, "escalation_id")).startswith(f"{spec.id_prefix}-")  # noqa: B009
+    assert spec.payer_code(prepared) and spec.announce(prepared)
+    assert isinstance(prepared, spec.request_model) or any(
+        isinstance(value, spec.request_model) for value in vars(prepared).values()
+    ), "the start model carries the request as submitted"
+
+
+@pytest.mark.parametrize("spec", KINDS, ids=lambda s: s.name)
+def test_every_party_has_a_link_page_and_every_action_a_name_in_words(spec: KindSpec) -> None:
+    assert Role.OFFICER in spec.parties, "the officer always acts from the console"
+    assert Role.PAYER in spec.parties, "every kind pursues someone"
+    for role, actions in spec.parties.items():
+        assert role in LINK_ROLES and actions
+        for action in actions:
+            label = spec.labels.get(action)
+            assert label and "_" not in label and label[0].isupper(), (role, action, label)
+
+
+@pytest.mark.parametrize("spec", KINDS, ids=lambda s: s.name)
+def test_every_kind_has_a_report_mapping(spec: KindSpec) -> None:
+    assert issubclass(spec.case_model, EscalationCase)
+    assert spec.case_model.report_lines is not EscalationCase.report_lines
+
+
+@pytest.mark.parametrize("spec", KINDS, ids=lambda s: s.name)
+def test_every_kind_runs_on_the_worker(spec: KindSpec) -> None:
+    for workflow_class in spec.workflows:
+        assert workflow_class in WORKFLOWS
+        assert workflow._Definition.from_class(workflow_class) is not None
+    assert spec.run.__qualname__.split(".")[0] == spec.workflows[0].__qualname__
+
+
+def test_the_worker_registers_each_workflow_once_and_lists_search_every_case_kind() -> None:
+    names = [workflow._Definition.must_from_class(c).name for c in all_workflows()]
+    assert len(names) == len(set(names))
+    assert {spec.name for spec in KINDS} <= case_kinds()
+    for case_kind in case_kinds():  # `list --kind` accepts every kind of case, parts included
+        assert starter._parser().parse_args(["list", "--kind", case_kind]).list_kind == case_kind
