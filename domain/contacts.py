@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, EmailStr, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
+
+from domain.identifiers import FreeText, HeaderText, SafeEmail
 
 
 class Role(StrEnum):
@@ -17,9 +19,9 @@ class Role(StrEnum):
 
 
 class Contact(BaseModel):
-    name: str = Field(min_length=1)
-    title: str = Field(min_length=1)
-    email: EmailStr
+    name: HeaderText = Field(min_length=1, max_length=200)
+    title: HeaderText = Field(min_length=1, max_length=200)
+    email: SafeEmail
 
     @field_validator("email")
     @classmethod
@@ -31,7 +33,7 @@ class Organisation(BaseModel):
     """An ICB or trust with its escalation ladder: level 1 first, level 3 most senior."""
 
     code: str = Field(min_length=2, max_length=12, pattern=r"^[A-Za-z0-9]+$")
-    name: str = Field(min_length=1)
+    name: HeaderText = Field(min_length=1, max_length=200)
     kind: str = Field(pattern=r"^(icb|trust)$")
     ladder: list[Contact] = Field(min_length=3, max_length=3)
 
@@ -49,7 +51,7 @@ class Interest(BaseModel):
 
     officer: str
     party: str = Field(min_length=2, max_length=12)
-    nature: str = Field(default="", max_length=500)
+    nature: FreeText = Field(default="", max_length=500)
 
     @field_validator("officer")
     @classmethod
@@ -65,7 +67,7 @@ class Interest(BaseModel):
 class Lmc(BaseModel):
     """The committee raising escalations: its officers act; its chair is copied at level 3."""
 
-    name: str = Field(min_length=1)
+    name: HeaderText = Field(min_length=1, max_length=200)
     officers: list[Contact] = Field(min_length=1)
     chair: Contact
     interests: list[Interest] = Field(default_factory=list)

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, model_validator
 from domain.confirmation import ConfirmationRequest
 from domain.contacts import Contact, Lmc, Organisation
 from domain.escalation import DeadlinePolicy, Effect
-from domain.identifiers import FreeText, OdsCode
+from domain.identifiers import FreeText, HeaderText, OdsCode, SafeEmail
 from domain.incident import ChildState, IncidentCase
 from domain.money import format_pence
 from domain.practice_return import Practice, ReturnRecord
@@ -37,18 +37,18 @@ class CapitationRate(BaseModel):
 
 class AffectedPractice(BaseModel):
     ods: OdsCode
-    name: FreeText = Field(min_length=1, max_length=200)
-    contact_name: FreeText = Field(min_length=1, max_length=200)
-    contact_email: str
+    name: HeaderText = Field(min_length=1, max_length=200)
+    contact_name: HeaderText = Field(min_length=1, max_length=200)
+    contact_email: SafeEmail
     weighting: Decimal = Field(default=Decimal("1.0"), gt=0, le=10, decimal_places=4)
 
 
 class DeregistrationRequest(BaseModel):
     """What an officer submits (`starter.py start-deregistration FILE`)."""
 
-    title: FreeText = Field(min_length=3, max_length=200)
-    icb_code: str
-    officer_email: str
+    title: HeaderText = Field(min_length=3, max_length=200)
+    icb_code: str = Field(max_length=12)
+    officer_email: SafeEmail
     summary: FreeText = Field(default="", max_length=4000)
     rate_year: str = Field(pattern=r"^\d{4}/\d{2}$")
     still_off_until: date

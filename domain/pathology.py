@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field, model_validator
 from domain.confirmation import ConfirmationRequest
 from domain.contacts import Contact, Lmc, Organisation
 from domain.escalation import DeadlinePolicy, Effect
-from domain.identifiers import FreeText, OdsCode
+from domain.identifiers import FreeText, HeaderText, OdsCode, SafeEmail
 from domain.incident import ChildState, IncidentCase, StartChild
 from domain.money import Pence, format_pence
 from domain.practice_return import Practice, ReturnItem, ReturnRecord
@@ -28,26 +28,26 @@ REPORT = "incident_report"
 
 class TariffItem(BaseModel):
     key: str = Field(pattern=r"^[a-z_]+$")
-    label: FreeText = Field(min_length=1, max_length=120)
+    label: HeaderText = Field(min_length=1, max_length=120)
     rate_pence: Pence
 
 
 class IncidentPractice(BaseModel):
     ods: OdsCode
-    name: FreeText = Field(min_length=1, max_length=200)
-    contact_name: FreeText = Field(min_length=1, max_length=200)
-    contact_email: str
+    name: HeaderText = Field(min_length=1, max_length=200)
+    contact_name: HeaderText = Field(min_length=1, max_length=200)
+    contact_email: SafeEmail
 
 
 class PathologyRequest(BaseModel):
     """What an officer submits (`starter.py start-pathology FILE`)."""
 
-    title: FreeText = Field(min_length=3, max_length=200)
-    trust_code: str
-    icb_code: str
-    officer_email: str
-    service: FreeText = Field(min_length=2, max_length=200)
-    test: FreeText = Field(min_length=2, max_length=200)
+    title: HeaderText = Field(min_length=3, max_length=200)
+    trust_code: str = Field(max_length=12)
+    icb_code: str = Field(max_length=12)
+    officer_email: SafeEmail
+    service: HeaderText = Field(min_length=2, max_length=200)
+    test: HeaderText = Field(min_length=2, max_length=200)
     error_start: date
     error_end: date
     description: FreeText = Field(min_length=3, max_length=4000)

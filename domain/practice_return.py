@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from domain.contacts import Contact, Role
 from domain.escalation import AuditEffect, Command, Effect, EscalationCase, ResponseRefused
-from domain.identifiers import OdsCode
+from domain.identifiers import HeaderText, OdsCode
 from domain.money import Pence, format_pence
 from domain.responses import DeregisteredGroup, FieldSpec, ResponseInput, ResponseOutcome
 from domain.working_days import add_working_days, at_close_of_day, describe_deadline, morning_of_working_days_before
@@ -28,7 +28,7 @@ REMINDER_DAYS_BEFORE = (5, 2, 0)
 
 class Practice(BaseModel):
     ods: OdsCode
-    name: str = Field(min_length=1, max_length=200)
+    name: HeaderText = Field(min_length=1, max_length=200)
     contact: Contact
 
 

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
 
-from pydantic import BaseModel, EmailStr, Field, StrictInt, model_validator
+from pydantic import BaseModel, Field, StrictInt, model_validator
 
 from domain.contacts import Role
-from domain.identifiers import FreeText
+from domain.identifiers import FreeText, SafeEmail
 from domain.money import Pence
 
 
@@ -44,7 +44,7 @@ class ResponseInput(BaseModel):
     """A response to an escalation. Which fields an action needs is the case's rule."""
 
     action: str = Field(min_length=1, max_length=40)
-    actor_email: EmailStr
+    actor_email: SafeEmail
     actor_role: Role
     amount_pence: Pence | None = None
     reasons: FreeText | None = Field(default=None, max_length=4000)

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field, StrictInt, model_validator
 from domain.configuration import TariffRate
 from domain.contacts import Contact, Lmc, Organisation, Role
 from domain.escalation import AuditEffect, DeadlinePolicy, Effect, ResponseRefused
-from domain.identifiers import FreeText, OdsCode
+from domain.identifiers import FreeText, HeaderText, OdsCode, SafeEmail
 from domain.money import Pence, format_pence
 from domain.negotiation import FIELDS, LABELS, NegotiationCase, Status
 from domain.report import ReportLine, spread
@@ -57,7 +57,7 @@ class ClaimLine(BaseModel):
     description: FreeText = Field(default="", max_length=500)
     count: StrictInt = Field(ge=1)
     unit_rate_pence: Pence
-    evidence_refs: list[FreeText] = Field(default_factory=list)
+    evidence_refs: list[HeaderText] = Field(default_factory=list, max_length=500)
     rate_is_example: bool = False
 
     @model_validator(mode="after")
@@ -74,10 +74,10 @@ class ClaimLine(BaseModel):
 class ClaimRequest(BaseModel):
     """What an officer submits (the JSON file behind `starter.py start-claim`)."""
 
-    title: FreeText = Field(min_length=3, max_length=200)
+    title: HeaderText = Field(min_length=3, max_length=200)
     payer_code: str = Field(min_length=2, max_length=12)
-    officer_email: str
-    provider: FreeText = Field(min_length=2, max_length=200)
+    officer_email: SafeEmail
+    provider: HeaderText = Field(min_length=2, max_length=200)
     practices: list[OdsCode] = Field(min_length=1)
     period_start: date
     period_end: date

@@ -7,10 +7,14 @@ import hmac
 import secrets
 from datetime import UTC, datetime
 
+from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlmodel import Field, Session, SQLModel, col, select
 
-ROLES = ("officer", "ops", "admin")
+from domain.accounts import ROLES, NewAccount
+from domain.validation import describe
+
+__all__ = ["ROLES", "UserAccount", "Users"]
 _N, _R, _P = 2**15, 8, 1  # scrypt cost: about 32 MB and tens of milliseconds per check
 
 
@@ -46,10 +50,12 @@ class Users:
         self._engine = engine
 
     def add(self, email: str, role: str, password: str) -> None:
-        if role not in ROLES:
-            raise ValueError(f"role: must be one of {', '.join(ROLES)}")
-        if len(password) < 12:
-            raise ValueError("password: at least 12 characters")
+        """Create or reset an account; a `ValueError` names the field at fault (`domain.accounts` rules)."""
+        try:
+            wanted = NewAccount.model_validate({"email": email, "role": role, "password": password})
+        except ValidationError as err:
+            raise ValueError(describe(err)) from err
+        email, role, password = wanted.email, wanted.role, wanted.password
         with Session(self._engine) as session:
             account = session.get(UserAccount, email.lower()) or UserAccount(
                 email=email.lower(), role=role, password_hash=""

@@ -20,13 +20,15 @@ from service.refusals import temporal_refusals
 from settings import Settings
 from workflows import search_attributes as sa
 
-_ID_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
+_LETTERS = "ABCDEFGHJKMNPQRSTVWXYZ"
+_ID_ALPHABET = _LETTERS + "23456789"
 
 
 def new_escalation_id(spec: KindSpec, today: date | None = None) -> str:
-    """A case reference that says nothing about patients or practices: kind, year, random."""
+    """A case reference that says nothing about patients or practices: kind, year, random. The
+    suffix starts with a letter, so year and suffix never read as ten digits (an NHS number's shape)."""
     year = (today or datetime.now(UTC).date()).year
-    suffix = "".join(secrets.choice(_ID_ALPHABET) for _ in range(6))
+    suffix = secrets.choice(_LETTERS) + "".join(secrets.choice(_ID_ALPHABET) for _ in range(5))
     return f"{spec.id_prefix}-{year}-{suffix}"
 
 
