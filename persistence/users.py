@@ -1,12 +1,15 @@
-"""Local accounts for the console: officers, ops staff and admins, with scrypt-hashed passwords."""
+"""Local accounts for the console: officers, ops staff and admins, with Argon2id-hashed passwords (pwdlib)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 from datetime import UTC, datetime
 
+from pwdlib import PasswordHash
+from pwdlib.exceptions import UnknownHashError
+from pwdlib.hashers.argon2 import Argon2Hasher
+from pwdlib.hashers.base import ensure_bytes, ensure_str
 from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlmodel import Field, Session, SQLModel, col, select
@@ -15,7 +18,6 @@ from domain.accounts import ROLES, NewAccount
 from domain.validation import describe
 
 __all__ = ["ROLES", "UserAccount", "Users"]
-_N, _R, _P = 2**15, 8, 1  # scrypt cost: about 32 MB and tens of milliseconds per check
 
 
 class UserAccount(SQLModel, table=True):
@@ -28,21 +30,34 @@ class UserAccount(SQLModel, table=True):
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
 
-def hash_password(password: str) -> str:
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, maxmem=64 * 1024 * 1024)
-    return f"scrypt${_N}${_R}${_P}${salt.hex()}${digest.hex()}"
+class LegacyScryptHasher:
+    """Verifies the scrypt hashes this engine wrote before Argon2id, so those accounts can sign in
+    once more; pwdlib then re-hashes the password with Argon2id. It never writes a new scrypt hash."""
+
+    @classmethod
+    def identify(cls, hash: str | bytes) -> bool:
+        return ensure_str(hash).startswith("scrypt$")
+
+    def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
+        raise NotImplementedError("new passwords are hashed with Argon2id")
+
+    def verify(self, password: str | bytes, hash: str | bytes) -> bool:
+        try:
+            _, n, r, p, salt, digest = ensure_str(hash).split("$")
+            candidate = hashlib.scrypt(
+                ensure_bytes(password), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p), maxmem=64 * 1024 * 1024
+            )
+        except ValueError:
+            return False
+        return hmac.compare_digest(candidate.hex(), digest)
+
+    def check_needs_rehash(self, hash: str | bytes) -> bool:
+        return True
 
 
-def password_matches(password: str, stored: str) -> bool:
-    try:
-        _, n, r, p, salt, digest = stored.split("$")
-        candidate = hashlib.scrypt(
-            password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p), maxmem=64 * 1024 * 1024
-        )
-    except ValueError:
-        return False
-    return hmac.compare_digest(candidate.hex(), digest)
+PASSWORDS = PasswordHash((Argon2Hasher(), LegacyScryptHasher()))
+"""Argon2id for every new hash (pwdlib's defaults); older scrypt hashes verified and upgraded."""
+_DUMMY_HASH = PASSWORDS.hash("a password nobody has: spends the time a real check would")
 
 
 class Users:
@@ -60,17 +75,29 @@ class Users:
             account = session.get(UserAccount, email.lower()) or UserAccount(
                 email=email.lower(), role=role, password_hash=""
             )
-            account.role, account.password_hash, account.disabled = role, hash_password(password), False
+            account.role, account.password_hash, account.disabled = role, PASSWORDS.hash(password), False
             session.add(account)
             session.commit()
 
     def authenticate(self, email: str, password: str) -> UserAccount | None:
+        """The account if the password is right and it is enabled; an old hash is upgraded on success."""
         with Session(self._engine) as session:
             account = session.get(UserAccount, email.lower())
-        if account is None or account.disabled:
-            hash_password(password)  # spend the same time whether or not the account exists
-            return None
-        return account if password_matches(password, account.password_hash) else None
+            if account is None or account.disabled:
+                PASSWORDS.verify(password, _DUMMY_HASH)  # the same time whether or not the account exists
+                return None
+            try:
+                valid, upgraded = PASSWORDS.verify_and_update(password, account.password_hash)
+            except UnknownHashError:
+                return None
+            if not valid:
+                return None
+            if upgraded is not None:
+                account.password_hash = upgraded
+                session.add(account)
+                session.commit()
+                session.refresh(account)
+            return account
 
     def all(self) -> list[UserAccount]:
         with Session(self._engine) as session:
