@@ -1,23 +1,34 @@
 """Email activities: render an email effect, sign its link and send it at most once
-(`mail.delivery` says how); and carry out ops' decision on an email held because a send was cut off.
+(`mail.delivery` says how); and carry out ops' decision on a held email.
 
 A heartbeat sent the moment SMTP accepts tells a retry after a crash that the message went, so
 only a crash inside that moment leaves a message held.
+
+An email that can never go as it is (a header it cannot carry, an address or a message the mail
+server refuses for good) is not retried: it is held for ops with its reason, the activity returns
+`held` so the escalation audits `email_held` and carries on with its deadlines, and the escalation's
+officer is sent a short notice saying which email to whom could not be sent and why. The notice has
+its own stable Message-ID (`mail.compose.notice_id_for`) and goes through the same at-most-once
+ledger, so however often the activity runs, the officer is told once. No notice goes when the
+officer is the one the email could not reach (it is to them, or their address is at fault), and
+none is ever sent about a notice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import datetime, timedelta
 
 import structlog
 from pydantic import BaseModel, Field
 from temporalio import activity
 
+from domain.contacts import Contact, Role
 from domain.escalation import EmailEffect
 from links.signing import LinkGrant, sign_link
-from mail.compose import compose, message_id_for
-from mail.delivery import Delivery, SmtpDelivery
+from mail.compose import HELD_NOTICE, Unsendable, check_headers, compose, held_notice, message_id_for, notice_id_for
+from mail.delivery import Delivery, Outcome, SmtpDelivery
 from persistence.sent_mail import SentEmail, SentMailLedger
 from settings import Settings
 
@@ -32,13 +43,20 @@ class EmailRequest(BaseModel):
     effect: EmailEffect
     facts: list[tuple[str, str]] = Field(default_factory=list)
     action_labels: dict[str, str] = Field(default_factory=dict)
+    # Who is told if the email cannot be sent; when not given, the officer the effect names (its To on
+    # an officer's email, its first Cc on a payer's). A practice's or observer's email names none.
+    officer: Contact | None = None
 
 
 class EmailSent(BaseModel):
     message_id: str
     recipients: list[str]
     already_sent: bool = False
-    held: bool = False  # cut off mid-send: it may have arrived, so it is not sent again until ops decide
+    # Held for ops: cut off mid-send (it may have arrived; no reason), or it cannot be sent as it is
+    # (`held_reason` says why). Either way it is not sent again until ops decide.
+    held: bool = False
+    held_reason: str | None = None
+    refused: list[str] = Field(default_factory=list)  # addresses refused for good; the others got it
 
 
 class SettleHeldEmail(BaseModel):
@@ -47,6 +65,23 @@ class SettleHeldEmail(BaseModel):
     message_id: str = Field(min_length=3)
     send: bool
     by: str = Field(min_length=3)
+
+
+def officer_of(request: EmailRequest) -> Contact | None:
+    """The officer to tell about this email: as given, else the one the effect names."""
+    effect = request.effect
+    if request.officer is not None:
+        return request.officer
+    if effect.to_role is Role.OFFICER:
+        return effect.to
+    if effect.to_role is Role.PAYER and effect.cc:
+        return effect.cc[0]  # the officer is always copied first on the payer's emails
+    return None
+
+
+def names(reason: str, address: str) -> bool:
+    """Whether `reason` names `address` (as a whole address, not part of a longer one)."""
+    return re.search(rf"(?<![\w.%+-]){re.escape(address)}(?![\w-]|\.\w)", reason, re.IGNORECASE) is not None
 
 
 class EmailActivities:
@@ -73,16 +108,25 @@ class EmailActivities:
         if message_id in activity.info().heartbeat_details:  # an earlier attempt's last word: accepted
             await asyncio.to_thread(self._ledger.mark_sent, message_id)
             return EmailSent(message_id=message_id, recipients=recipients, already_sent=True)
-        message = compose(
-            effect,
-            mail_from=self._settings.mail_from,
+        outcome = await self._send(request, effect, message_id, request.thread_root)
+        if outcome.delivery is Delivery.UNSENDABLE and outcome.reason is not None:
+            await self._tell_officer(request, message_id, outcome.reason)
+        return EmailSent(
             message_id=message_id,
-            in_reply_to=request.thread_root,
-            link=self.link_for(request) if effect.actions else None,
-            facts=request.facts,
-            action_labels=request.action_labels,
-            sent_at=request.sent_at,
+            recipients=recipients,
+            already_sent=outcome.delivery is Delivery.ALREADY_SENT,
+            held=outcome.held,
+            held_reason=outcome.reason if outcome.held else None,
+            refused=list(outcome.refused),
         )
+
+    @activity.defn(name="settle_held_email")
+    async def settle_held_email(self, request: SettleHeldEmail) -> str:
+        """Carry out ops' decision on a held email; the outcome as `SmtpDelivery.settle` names it."""
+        return await self._delivery.settle(request.message_id, request.send)
+
+    async def _send(self, request: EmailRequest, effect: EmailEffect, message_id: str, thread: str | None) -> Outcome:
+        """Compose and send `effect` once as `message_id`; held with the reason if it can never go."""
         row = SentEmail(
             message_id=message_id,
             escalation_id=request.escalation_id,
@@ -92,27 +136,54 @@ class EmailActivities:
         )
         meter = activity.metric_meter()
         try:
-            delivery = await self._delivery.send_once(message, row, accepted=lambda: activity.heartbeat(message_id))
-        except Exception:
-            meter.create_counter("lmc_emails_failed", "email sends that failed").add(1, {"purpose": effect.purpose})
-            raise
-        context = {"escalation_id": request.escalation_id, "message_id": message_id, "purpose": effect.purpose}
-        if delivery is Delivery.HELD:
-            meter.create_counter("lmc_emails_held", "emails held for ops: a send was cut off mid-way").add(
-                1, {"purpose": effect.purpose}
+            check_headers(effect)  # before the link, whose grant would refuse a broken address less clearly
+            message = compose(
+                effect,
+                mail_from=self._settings.mail_from,
+                message_id=message_id,
+                in_reply_to=thread,
+                link=self.link_for(request) if effect.actions else None,
+                facts=request.facts if effect is request.effect else [],
+                action_labels=request.action_labels,
+                sent_at=request.sent_at,
             )
-            log.warning("email_held", **context)
-        elif delivery is Delivery.SENT:
+        except Unsendable as unsendable:  # the same effect fails the same way every time: never retried
+            outcome = await self._delivery.hold_unsendable(row, unsendable.reason)
+        else:
+            try:
+                outcome = await self._delivery.send_once(message, row, accepted=lambda: activity.heartbeat(message_id))
+            except Exception:  # what a retry may cure: no connection, a timeout, a 4xx
+                meter.create_counter("lmc_emails_failed", "email sends that failed").add(1, {"purpose": effect.purpose})
+                raise
+        context = {"escalation_id": request.escalation_id, "message_id": message_id, "purpose": effect.purpose}
+        if outcome.held:
+            why = "unsendable" if outcome.delivery is Delivery.UNSENDABLE else "cut_off"
+            meter.create_counter(
+                "lmc_emails_held", "emails held for ops: a send cut off mid-way, or one that cannot go as it is"
+            ).add(1, {"purpose": effect.purpose, "why": why})
+            log.warning("email_held", why=why, reason=outcome.reason, **context)
+        elif outcome.delivery is Delivery.SENT:
             meter.create_counter("lmc_emails_sent", "emails handed to SMTP").add(1, {"purpose": effect.purpose})
             log.info("email_sent", **context)
-        return EmailSent(
-            message_id=message_id,
-            recipients=recipients,
-            already_sent=delivery is Delivery.ALREADY_SENT,
-            held=delivery is Delivery.HELD,
-        )
+            if outcome.refused:
+                log.warning("email_not_delivered_to", refused=list(outcome.refused), reason=outcome.reason, **context)
+        return outcome
 
-    @activity.defn(name="settle_held_email")
-    async def settle_held_email(self, request: SettleHeldEmail) -> str:
-        """Carry out ops' decision on a held email; the outcome as `SmtpDelivery.settle` names it."""
-        return await self._delivery.settle(request.message_id, request.send)
+    async def _tell_officer(self, request: EmailRequest, held_id: str, reason: str) -> None:
+        """Tell the escalation's officer, once, that the email `held_id` cannot be sent and why."""
+        effect = request.effect
+        officer = officer_of(request)
+        context = {"escalation_id": request.escalation_id, "message_id": held_id}
+        if effect.purpose == HELD_NOTICE or officer is None:
+            log.warning("email_held_officer_not_told", why="no officer to tell", **context)
+            return
+        if officer.email == effect.to.email or names(reason, officer.email):
+            log.warning("email_held_officer_not_told", why="the officer is the one it could not reach", **context)
+            return
+        notice_id = notice_id_for(held_id)
+        if notice_id in activity.info().heartbeat_details:  # an earlier attempt's notice was accepted
+            await asyncio.to_thread(self._ledger.mark_sent, notice_id)
+            return
+        notice = held_notice(request.escalation_id, effect, reason, officer)
+        thread = request.thread_root if request.thread_root != held_id else None
+        await self._send(request, notice, notice_id, thread)

@@ -1,16 +1,27 @@
 """Turn an email effect into a MIME message: text and HTML from templates, the case
 reference in the subject, a stable Message-ID per (escalation, step), threaded to the
-case's first message."""
+case's first message.
+
+An email that can never be built as it is (a control character or line break in a subject, name
+or address that reaches a header; an address that cannot be written in one) raises `Unsendable`
+with the reason in plain words, before anything is sent: the same effect always fails the same
+way, so retrying it cannot help. `held_notice` is what the officer is told about such an email.
+"""
 
 from __future__ import annotations
 
+import unicodedata
+from collections.abc import Iterable
 from datetime import datetime
+from email import policy
+from email.errors import MessageError
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from domain.contacts import Contact, Role
 from domain.escalation import EmailEffect
 
 _TEMPLATES = Path(__file__).parent / "templates"
@@ -21,13 +32,98 @@ _env = Environment(
 )
 
 
+HELD_NOTICE = "email-held-notice"
+"""The purpose of the notice telling the officer that an email could not be sent."""
+_LINE_BREAKS = "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+class Unsendable(ValueError):
+    """An email that can never be built or sent as it is: `reason` says why in plain words (no
+    leading capital, no full stop); `culprits` are the addresses at fault, if the fault is theirs."""
+
+    def __init__(self, reason: str, culprits: Iterable[str] = ()) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.culprits = tuple(culprits)
+
+
 def message_id_for(escalation_id: str, step: int, domain: str) -> str:
     return f"<{escalation_id}.{step}@{domain}>"
+
+
+def notice_id_for(message_id: str) -> str:
+    """The Message-ID of the officer's notice that the email `message_id` could not be sent."""
+    local, _, domain = message_id.strip("<>").rpartition("@")
+    return f"<{local}.held-notice@{domain}>"
+
+
+def printable(text: str, limit: int = 200) -> str:
+    """`text` on one line for a person to read: control characters and line breaks become spaces."""
+    flat = "".join(" " if _unwritable(ch) else ch for ch in text)
+    flat = " ".join(flat.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _unwritable(ch: str) -> bool:
+    return unicodedata.category(ch) in ("Cc", "Zl", "Zp")
+
+
+def _describe(ch: str) -> str:
+    if ch in _LINE_BREAKS:
+        return "a line break"
+    return f"an invisible control character (U+{ord(ch):04X})"
+
+
+def _header_fault(text: str) -> str | None:
+    """What in `text` an email header cannot carry, in words; None if it can carry all of it."""
+    bad = next((ch for ch in text if _unwritable(ch) and ch != "\t"), None)  # a tab is folding white space
+    return None if bad is None else f"{_describe(bad)}, which an email header cannot carry"
+
+
+def check_headers(effect: EmailEffect) -> None:
+    """Raise `Unsendable` if the subject, a name or an address cannot be written in a header."""
+    fault = _header_fault(effect.subject)
+    if fault is not None:
+        raise Unsendable(f"its subject contains {fault}")
+    for contact in (effect.to, *effect.cc):
+        address = printable(contact.email)
+        fault = _header_fault(contact.email)
+        if fault is not None:
+            raise Unsendable(f"the address {address} contains {fault}", [contact.email])
+        if not contact.email.isascii():
+            raise Unsendable(
+                f"the address {address} has letters outside plain ASCII, which this engine cannot send to",
+                [contact.email],
+            )
+        fault = _header_fault(contact.name)
+        if fault is not None:
+            raise Unsendable(f"the name given for {address} contains {fault}", [contact.email])
 
 
 def compose(
     effect: EmailEffect,
     *,
+    mail_from: str,
+    message_id: str,
+    in_reply_to: str | None,
+    link: str | None,
+    facts: list[tuple[str, str]],
+    action_labels: dict[str, str],
+    sent_at: datetime,
+) -> EmailMessage:
+    """The message for `effect`; raises `Unsendable` if it can never be built as it is."""
+    check_headers(effect)
+    try:
+        message = _build(effect, mail_from, message_id, in_reply_to, link, facts, action_labels, sent_at)
+        for flattening in (policy.SMTP, policy.SMTP.clone(cte_type="7bit")):  # as delivery will write it
+            message.as_bytes(policy=flattening)
+    except (ValueError, MessageError) as err:  # the same effect fails the same way every time
+        raise Unsendable(f"it could not be put together as an email ({printable(str(err))})") from err
+    return message
+
+
+def _build(
+    effect: EmailEffect,
     mail_from: str,
     message_id: str,
     in_reply_to: str | None,
@@ -56,3 +152,24 @@ def compose(
     message.set_content(_env.get_template("message.txt.j2").render(context))
     message.add_alternative(_env.get_template("message.html").render(context), subtype="html")
     return message
+
+
+def held_notice(escalation_id: str, held: EmailEffect, reason: str, officer: Contact) -> EmailEffect:
+    """What the officer is told about an email held because it can never be sent as it is: which
+    email to whom, why in plain words, and that ops will send it once it is corrected."""
+    reference = printable(escalation_id, 64)
+    copied = ", ".join(printable(c.email) for c in held.cc)
+    to = f"{printable(held.to.name)} ({printable(held.to.email)})" + (f", copied to {copied}" if copied else "")
+    return EmailEffect(
+        purpose=HELD_NOTICE,
+        to=officer,
+        to_role=Role.OFFICER,
+        subject=f"[{reference}] An email could not be sent",
+        headline="An email could not be sent",
+        paragraphs=[
+            f"The email \u201c{printable(held.subject)}\u201d to {to} could not be sent, so it has gone to nobody.",
+            f"Why: {reason}.",
+            "It is held for the LMC's operations staff, who will send it once it is corrected. The escalation "
+            "carries on meanwhile, and its deadlines still run.",
+        ],
+    )

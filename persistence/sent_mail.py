@@ -6,6 +6,11 @@ without saying how it ended: the message may or may not have gone, so it turns `
 for ops, who either send it or confirm it arrived. So does a `sending` row older than any send
 lasts, whose process died with no retry to notice. Every change of status is a compare-and-set,
 so two workers can never both own one message.
+
+A message that can never go as it is (a header that cannot be written, an address or a message the
+server refuses for good) is `held` too, with `held_reason` saying why in plain words; a held row
+without a reason is one whose send was cut off and may have arrived. A `sent` row with a reason
+reached some recipients but not those the reason names.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ class SentEmail(SQLModel, table=True):
     raw: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # as the recipient received it
     status: str = Field(default=MailStatus.SENT, max_length=16, index=True)
     claimed_at: datetime | None = None  # when the current send began
+    # Why it is held and cannot go as it is (held), or whom it did not reach (sent); None when cut off mid-send.
+    held_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 # No send holds its claim this long (every SMTP command times out in 30 s): a claim older than
@@ -59,6 +66,9 @@ class SentMailLedger:
         """Claim a message for one send; False if any attempt has claimed it before."""
         row.status = MailStatus.SENDING
         row.claimed_at = _utc_now()
+        return self._insert(row)
+
+    def _insert(self, row: SentEmail) -> bool:
         with Session(self._engine, expire_on_commit=False) as session:
             session.add(row)
             try:
@@ -68,12 +78,33 @@ class SentMailLedger:
                 return False
             return True
 
-    def mark_sent(self, message_id: str) -> None:
-        """The server accepted it: whatever the row said before, it is sent now."""
-        self._set(message_id, MailStatus.SENT)
+    def hold_unsendable(self, row: SentEmail, reason: str) -> bool:
+        """Record a message that can never go as it is, held for ops with the reason; False if any
+        attempt has recorded it before."""
+        row.status = MailStatus.HELD
+        row.held_reason = reason
+        row.claimed_at = None
+        return self._insert(row)
+
+    def mark_sent(self, message_id: str, note: bool = False, held_reason: str | None = None) -> None:
+        """The server accepted it: whatever the row said before, it is sent now. With `note`, `held_reason`
+        replaces the record of whom it did not reach (None: it reached everyone)."""
+        if note:
+            self._set(message_id, MailStatus.SENT, held_reason=held_reason)
+        else:
+            self._set(message_id, MailStatus.SENT)
+
+    def refuse(self, message_id: str, reason: str) -> bool:
+        """The server refused a claimed message for good: nothing went out, and it never will as it is.
+        Held for ops with the reason; False if it was not mid-send."""
+        return self._set(message_id, MailStatus.HELD, only_if=MailStatus.SENDING, held_reason=reason)
+
+    def note_refusal(self, message_id: str, reason: str) -> bool:
+        """A held message was tried again and refused again: the reason now. False if it is not held."""
+        return self._set(message_id, MailStatus.HELD, only_if=MailStatus.HELD, held_reason=reason)
 
     def abandon(self, message_id: str) -> None:
-        """The server refused the message, so nothing went out: a later attempt may try afresh."""
+        """The server refused the message for now (a 4xx), so nothing went out: a later attempt may try afresh."""
         with Session(self._engine, expire_on_commit=False) as session:
             session.exec(  # type: ignore[call-overload]
                 delete(SentEmail).where(
@@ -83,7 +114,13 @@ class SentMailLedger:
             session.commit()
 
     def hold(self, message_id: str) -> bool:
-        """An attempt's ending is unknown: hold the message for ops. False if it was not mid-send."""
+        """An attempt's ending is unknown: hold the message for ops (no reason: it may have arrived).
+        False if it was not mid-send."""
+        return self._set(message_id, MailStatus.HELD, only_if=MailStatus.SENDING, held_reason=None)
+
+    def put_back(self, message_id: str) -> bool:
+        """Ops' send of a held message was refused for now (nothing went out): held again as it was,
+        reason and all, for the next try. False if it was not mid-send."""
         return self._set(message_id, MailStatus.HELD, only_if=MailStatus.SENDING)
 
     def take_held(self, message_id: str) -> SentEmail | None:
@@ -102,7 +139,7 @@ class SentMailLedger:
         statement = (
             update(SentEmail)
             .where(col(SentEmail.status) == MailStatus.SENDING, col(SentEmail.claimed_at) < cutoff)
-            .values(status=MailStatus.HELD)
+            .values(status=MailStatus.HELD, held_reason=None)
         )
         with Session(self._engine, expire_on_commit=False) as session:
             changed = session.exec(statement).rowcount  # type: ignore[call-overload]
@@ -126,7 +163,7 @@ class SentMailLedger:
             )
 
     def _set(
-        self, message_id: str, status: MailStatus, only_if: MailStatus | None = None, **also: datetime
+        self, message_id: str, status: MailStatus, only_if: MailStatus | None = None, **also: datetime | str | None
     ) -> bool:
         statement = update(SentEmail).where(col(SentEmail.message_id) == message_id)
         if only_if is not None:

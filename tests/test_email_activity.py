@@ -66,9 +66,9 @@ async def test_a_retried_send_is_not_sent_twice_and_replies_thread(settings: Set
     assert grant.recipient == "primarycare.contracts@kmicb.example"
 
 
-class Refuses:
+class RefusesForNow:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
-        return "554 5.7.1 Refused by policy"
+        return "451 4.3.0 Try again later"
 
 
 def settle(message_id: str, send: bool) -> SettleHeldEmail:
@@ -112,10 +112,12 @@ async def test_ops_can_record_that_a_held_email_arrived(settings: Settings, inbo
     assert not [m for m in inbox.messages if m["Message-ID"] == held.message_id]
 
 
-async def test_a_refused_send_is_retried_in_full(settings: Settings, inbox: Inbox) -> None:
+async def test_a_send_refused_for_now_is_retried_in_full(settings: Settings, inbox: Inbox) -> None:
+    """A 4xx: nothing went out and a later attempt may succeed, so the activity raises for Temporal to retry.
+    (Refused for good, a 5xx, it is held instead: tests/test_unsendable_email.py.)"""
     ledger = SentMailLedger(make_engine(settings.database))
     env = ActivityEnvironment()
-    with mail_server(Refuses(), settings) as refusing, pytest.raises(SMTPDataError):
+    with mail_server(RefusesForNow(), settings) as refusing, pytest.raises(SMTPDataError):
         await env.run(EmailActivities(refusing, ledger).send_email, request(5))
     message_id = message_id_for("UWC-2026-MAIL01", 5, settings.message_id_domain)
     assert ledger.get(message_id) is None  # nothing went out, so nothing is held
