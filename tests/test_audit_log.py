@@ -77,8 +77,28 @@ def test_tampering_by_someone_who_can_drop_the_guard_breaks_the_chain(engine: En
 
 def test_migrations_take_an_empty_database_to_head(engine: Engine) -> None:
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0004"
-    assert {"audit_record", "sent_email", "practice_return", "user_account"} <= set(inspect(engine).get_table_names())
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == newest_revision()
+    assert {
+        "audit_record",
+        "sent_email",
+        "practice_return",
+        "user_account",
+        "console_session",
+        "security_event",
+    } <= set(inspect(engine).get_table_names())
+
+
+def newest_revision() -> str:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from persistence.database import MIGRATIONS
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None
+    return head
 
 
 def test_emails_recorded_before_delivery_status_existed_count_as_sent(engine: Engine) -> None:
@@ -102,9 +122,12 @@ def test_emails_recorded_before_delivery_status_existed_count_as_sent(engine: En
 def test_a_send_whose_process_died_unnoticed_is_held_once_its_claim_is_stale(engine: Engine) -> None:
     ledger = SentMailLedger(engine)
     message_id = f"<UWC-STALE.{uuid.uuid4().hex[:6]}@x>"
+
     def claim() -> bool:
         return ledger.begin_sending(
-            SentEmail(message_id=message_id, escalation_id="UWC-STALE", purpose="p", recipient="a@b.example", subject="s")
+            SentEmail(
+                message_id=message_id, escalation_id="UWC-STALE", purpose="p", recipient="a@b.example", subject="s"
+            )
         )
 
     assert claim() and not claim()  # one claim per message
