@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     task_queue: str = "escalations"
     temporal_ui_url: str = "http://127.0.0.1:8233"
+    health_bind: str = ""  # e.g. "0.0.0.0:8081": the worker answers /livez and /readyz there
     metrics_bind: str = ""  # e.g. "0.0.0.0:9464": the worker serves Prometheus metrics there
 
     database_url: str = ""  # empty: SQLite at var/escalations.db

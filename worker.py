@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
 import structlog
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -23,6 +29,7 @@ from persistence.audit_log import AuditLog
 from persistence.database import make_engine
 from persistence.practice_returns import PracticeReturns
 from persistence.sent_mail import SentMailLedger
+from service.health import readiness
 from settings import Settings
 from temporal_client import connect, ensure_search_attributes, metrics_runtime
 
@@ -64,6 +71,36 @@ def build_worker(client: Client, settings: Settings, **overrides: Any) -> Worker
     return Worker(client, **options)
 
 
+def health_app(client: Client, settings: Settings, alive: Callable[[], bool]) -> Starlette:
+    """/livez: the worker is polling; /readyz: Temporal, the database and the mail server answer."""
+    engine = make_engine(settings.database)
+
+    async def livez(_: Request) -> Response:
+        return JSONResponse({"alive": alive()}, status_code=200 if alive() else 503)
+
+    async def readyz(_: Request) -> Response:
+        found = await readiness(client, engine, settings.smtp_host, settings.smtp_port)
+        ready = found.ready and alive()
+        return JSONResponse(found.as_json(), status_code=200 if ready else 503)
+
+    return Starlette(routes=[Route("/livez", livez), Route("/readyz", readyz)])
+
+
+class _HealthServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the worker's SIGTERM handler decides when to stop."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def serve_health(app: Starlette, bind: str) -> uvicorn.Server:
+    host, _, port = bind.rpartition(":")
+    server = _HealthServer(uvicorn.Config(app, host=host or "0.0.0.0", port=int(port), log_level="warning"))
+    asyncio.create_task(server.serve())
+    return server
+
+
 async def main() -> None:
     configure_logging()
     settings = Settings()
@@ -75,10 +112,15 @@ async def main() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):  # docker stop, Ctrl-C: stop polling, let work in flight finish
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     running = asyncio.create_task(worker.run())
+    health = None
+    if settings.health_bind:
+        health = await serve_health(health_app(client, settings, lambda: not running.done()), settings.health_bind)
     await asyncio.wait({running, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)
     if running.done():
         running.result()  # the worker failed: say why
     await worker.shutdown()
+    if health is not None:
+        health.should_exit = True
     log.info("worker_stopped")
 
 
