@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -84,3 +85,20 @@ async def settled_view(client: Client, escalation_id: str, ready: Any, timeout: 
             return view
         await asyncio.sleep(0.1)
     raise AssertionError(f"{escalation_id} did not reach the expected state: {view.status}")
+
+
+def csrf_in(page: httpx.Response) -> str:
+    """The CSRF token a console page's forms carry."""
+    return page.text.split('name="csrf" value="')[1].split('"')[0]
+
+
+async def csrf_of(http: httpx.AsyncClient, path: str) -> str:
+    page = await http.get(path)
+    assert page.status_code == 200, page.text[:500]
+    return csrf_in(page)
+
+
+async def sign_in(http: httpx.AsyncClient, email: str, password: str, with_csrf: bool = True) -> httpx.Response:
+    """Sign in through the login form, as a browser would."""
+    token = csrf_in(await http.get("/login"))
+    return await http.post("/login", data={"email": email, "password": password, "csrf": token if with_csrf else "x"})

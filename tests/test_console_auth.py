@@ -22,7 +22,7 @@ from persistence.users import Users
 from service import acting, starting
 from settings import Settings
 from tests.conftest import CutOffAfterData, Inbox, body_text, free_port, mail_server
-from tests.helpers import CLAIM, example_start, officer, payer
+from tests.helpers import CLAIM, csrf_of, example_start, officer, payer, sign_in
 from tests.test_replay import replay_and_maybe_record
 from web.app import create_app
 from worker import build_worker
@@ -41,12 +41,6 @@ async def console(dev_env: WorkflowEnvironment, settings: Settings) -> AsyncIter
     transport = httpx.ASGITransport(app=app)
     async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://t") as http:
         yield http
-
-
-async def sign_in(http: httpx.AsyncClient, email: str, password: str, with_csrf: bool = True) -> httpx.Response:
-    page = await http.get("/login")
-    token = page.text.split('name="csrf" value="')[1].split('"')[0]
-    return await http.post("/login", data={"email": email, "password": password, "csrf": token if with_csrf else "x"})
 
 
 async def sealed(text: bytes) -> dict[str, object]:
@@ -112,11 +106,6 @@ async def test_the_console_shows_escalations_to_signed_in_staff_only(
     await acting.respond(dev_env.client, eid, officer("withdraw", reasons="console test over"))
 
 
-async def csrf_of(http: httpx.AsyncClient, eid: str) -> str:
-    page = await http.get(f"/console/e/{eid}")
-    return page.text.split('name="csrf" value="')[1].split('"')[0]
-
-
 async def test_console_actions_are_refused_server_side_for_the_wrong_role_csrf_or_a_conflict(
     console: httpx.AsyncClient, dev_env: WorkflowEnvironment, dev_worker: Worker, settings: Settings, inbox: Inbox
 ) -> None:
@@ -128,11 +117,11 @@ async def test_console_actions_are_refused_server_side_for_the_wrong_role_csrf_o
     assert (await console.post(act, data={"action": "withdraw", "reasons": "x"})).status_code == 303  # to /login
 
     await sign_in(console, "ops@lmc.example", "correct horse battery")
-    token = await csrf_of(console, eid)
+    token = await csrf_of(console, f"/console/e/{eid}")
     assert (await console.post(act, data={"action": "withdraw", "reasons": "x", "csrf": token})).status_code == 403
 
     await sign_in(console, "medsec@lmc.example", "medsec long password")
-    token = await csrf_of(console, eid)
+    token = await csrf_of(console, f"/console/e/{eid}")
     assert (await console.post(act, data={"action": "withdraw", "reasons": "no token"})).status_code == 403
     assert (await console.post(stop, data={"reason": "not mine", "csrf": token})).status_code == 403
     assert (await console.post(f"/console/e/{eid}/resend", data={"csrf": token})).status_code == 403
@@ -144,12 +133,12 @@ async def test_console_actions_are_refused_server_side_for_the_wrong_role_csrf_o
     assert conflicted.status_code == 403 and "declared an interest in G82001" in conflicted.text
 
     await sign_in(console, "ceo@lmc.example", "another long password")
-    token = await csrf_of(console, eid)
+    token = await csrf_of(console, f"/console/e/{eid}")
     missing = await console.post(act, data={"action": "dispute", "csrf": token})
     assert missing.status_code in (409, 422) and "reasons" in missing.text
 
     await sign_in(console, "ops@lmc.example", "correct horse battery")
-    token = await csrf_of(console, eid)
+    token = await csrf_of(console, f"/console/e/{eid}")
     before = len(inbox.for_case(eid))
     resent = await console.post(f"/console/e/{eid}/resend", data={"reason": "lost in a mailbox", "csrf": token})
     assert resent.status_code == 303
@@ -296,7 +285,7 @@ async def test_ops_settle_held_emails_whether_the_escalation_runs_or_has_finishe
                 await asyncio.sleep(0.1)
             [first] = held
             await sign_in(console, "ceo@lmc.example", "another long password")
-            token = await csrf_of(console, eid)
+            token = await csrf_of(console, f"/console/e/{eid}")
             assert "Ops staff decide." in (await console.get(f"/console/e/{eid}")).text
             decide = f"/console/e/{eid}/held"
             form = {"message_id": first.message_id, "decision": "send", "csrf": token}
@@ -304,7 +293,7 @@ async def test_ops_settle_held_emails_whether_the_escalation_runs_or_has_finishe
 
             await sign_in(console, "ops@lmc.example", "correct horse battery")
             assert "Emails held for a decision" in (await console.get("/console")).text
-            token = await csrf_of(console, eid)
+            token = await csrf_of(console, f"/console/e/{eid}")
             refused = await console.post(decide, data={**form, "decision": "maybe", "csrf": token})
             assert refused.status_code == 422 and "decision" in refused.text
             arrived = {**form, "decision": "arrived", "csrf": token}
@@ -318,7 +307,7 @@ async def test_ops_settle_held_emails_whether_the_escalation_runs_or_has_finishe
             await acting.respond(dev_env.client, eid, officer("withdraw", reasons="raised in error"))
             await dev_env.client.get_workflow_handle(eid).result()
             [notice] = [h for h in ledger.held() if h.escalation_id == eid]  # the withdrawal, cut off too
-            token = await csrf_of(console, eid)
+            token = await csrf_of(console, f"/console/e/{eid}")
             form = {"message_id": notice.message_id, "decision": "send", "csrf": token}
             sent = await console.post(decide, data=form, follow_redirects=True)
             assert "Sent, and written to the audit log" in sent.text  # finished: settled by the console itself

@@ -26,7 +26,7 @@ from persistence.users import Users
 from service import starting
 from settings import ROOT, Settings
 from tests.conftest import Inbox
-from tests.helpers import CLAIM, ICB_L1, example_data, example_start
+from tests.helpers import CLAIM, ICB_L1, csrf_of, example_data, example_start, sign_in
 from web.app import create_app
 
 PLAIN = "9434765919"  # a valid NHS number (the NHS's own example)
@@ -61,19 +61,9 @@ async def app_client(
         yield http
 
 
-async def sign_in(http: httpx.AsyncClient, email: str, password: str) -> str:
+async def signed_in(http: httpx.AsyncClient, email: str, password: str) -> None:
     http.cookies.clear()
-    page = await http.get("/login")
-    token = page.text.split('name="csrf" value="')[1].split('"')[0]
-    signed = await http.post("/login", data={"email": email, "password": password, "csrf": token})
-    assert signed.status_code == 303
-    return token
-
-
-async def csrf_of(http: httpx.AsyncClient, path: str) -> str:
-    page = await http.get(path)
-    assert page.status_code == 200, page.text
-    return page.text.split('name="csrf" value="')[1].split('"')[0]
+    assert (await sign_in(http, email, password)).status_code == 303
 
 
 def refused_naming(response: httpx.Response, field: str) -> None:
@@ -113,7 +103,7 @@ async def test_an_nhs_number_in_any_dress_is_refused_on_every_path_and_stored_no
     await inbox.wait_for(eid, 1)
 
     # Start forms, as an officer: the claim's free text, an incident's description, a practice's contact.
-    await sign_in(http, "ceo@lmc.example", "ig test officer password")
+    await signed_in(http, "ceo@lmc.example", "ig test officer password")
     token = await csrf_of(http, "/console/start/unfunded_claim")
     claim_form = {
         "csrf": token, "title": "Onward referrals", "payer_code": "QKS", "provider": "Kent trusts",
@@ -160,14 +150,14 @@ async def test_an_nhs_number_in_any_dress_is_refused_on_every_path_and_stored_no
     refused_naming(await http.post(act, data=declaration), "reasons")
 
     # Ops' reasons for stopping and resending.
-    await sign_in(http, "ig-ops@lmc.example", "ig test ops password")
+    await signed_in(http, "ig-ops@lmc.example", "ig test ops password")
     token = await csrf_of(http, f"/console/e/{eid}")
     stop = {"csrf": token, "reason": dressed(7), "how": "terminate"}
     refused_naming(await http.post(f"/console/e/{eid}/terminate", data=stop), "reason")
     refused_naming(await http.post(f"/console/e/{eid}/resend", data={"csrf": token, "reason": dressed(0)}), "reason")
 
     # Accounts: an address whose local part is an NHS number.
-    await sign_in(http, "ig-admin@lmc.example", "ig test admin password")
+    await signed_in(http, "ig-admin@lmc.example", "ig test admin password")
     token = await csrf_of(http, "/console/users")
     account = {"csrf": token, "email": "943-476-5919@lmc.example", "role": "officer", "password": "long enough pass"}
     refused_naming(await http.post("/console/users", data=account), "email")

@@ -21,6 +21,7 @@ from persistence.users import Users
 from service import starting
 from service.refusals import Refused, Why
 from settings import ROOT, Settings
+from tests.helpers import sign_in
 from web.app import create_app
 from worker import WORKFLOWS
 
@@ -33,12 +34,7 @@ async def signed_in_officer(dev_env: WorkflowEnvironment, settings: Settings) ->
     app = create_app(settings, dev_env.client)
     transport = httpx.ASGITransport(app=app)
     async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-        page = await http.get("/login")
-        token = page.text.split('name="csrf" value="')[1].split('"')[0]
-        signed = await http.post(
-            "/login", data={"email": "chair@lmc.example", "password": "registry test password", "csrf": token}
-        )
-        assert signed.status_code == 303
+        assert (await sign_in(http, "chair@lmc.example", "registry test password")).status_code == 303
         yield http
 
 
