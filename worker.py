@@ -37,8 +37,10 @@ WORKFLOWS: Sequence[type] = all_workflows()
 """Every kind's workflows, from the kind registry."""
 GRACEFUL_SHUTDOWN = timedelta(seconds=20)
 log = structlog.get_logger(__name__)
-# Pure libraries the domain calls from workflow code; shared, not re-imported per run.
-PASSTHROUGH = ("pydantic", "pydantic_core", "email_validator", "structlog")
+# Pure, deterministic modules workflow code calls, imported once and shared rather than re-imported by
+# the sandbox for every workflow run: the libraries, and the domain itself (no I/O, clocks or mutable
+# globals; import-linter keeps it that way).
+PASSTHROUGH = ("pydantic", "pydantic_core", "email_validator", "structlog", "holidays", "domain")
 
 
 def sandbox_runner() -> SandboxedWorkflowRunner:
