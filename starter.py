@@ -18,6 +18,9 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy.exc import OperationalError
+from temporalio.service import RPCError
+
 from domain.contacts import Role
 from domain.money import format_pence
 from domain.responses import ResponseInput
@@ -28,7 +31,7 @@ from persistence.database import make_engine
 from persistence.users import ROLES, Users
 from service import acting, reading, starting
 from service.gate import ListFilters, admit
-from service.refusals import Refused, Why
+from service.refusals import EXIT_CODE, Refused, Why
 from settings import Settings
 from temporal_client import connect
 from workflows.escalation_workflow import CaseView
@@ -178,6 +181,8 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
             )
         return 0
     view = await reading.summary(client, args.id)
+    if view.outcome is not None:
+        raise Refused(Why.CLOSED, f"{args.id} is closed ({view.outcome}); nothing more can be recorded.")
     response = admit(
         ResponseInput,
         {
@@ -196,16 +201,32 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def one_line(text: str, longest: int = 300) -> str:
+    """A message as one line of a terminal: no line breaks, cut short if long."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= longest else flat[: longest - 1] + "…"
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. Exit codes (README): 0 done, 1 `history` found a broken chain or nothing, 2 refused
+    (a refusal's reason on one line of stderr, starting "Refused:"), 3 the engine cannot be reached."""
     args = _parser().parse_args(argv)
+    settings = Settings()
+    unreachable = f"Error: cannot reach the escalation engine at {settings.temporal_address}. Nothing was recorded."
     try:
-        return asyncio.run(_run(args, Settings()))
+        return asyncio.run(_run(args, settings))
     except Refused as refused:
-        print(f"Refused: {refused.message}", file=sys.stderr)
+        print(f"Refused: {one_line(refused.message)}", file=sys.stderr)
         return refused.exit_code
-    except (OSError, RuntimeError) as err:  # the engine could not be reached at all
-        print(f"Error: cannot reach the escalation engine ({err}). Nothing was recorded.", file=sys.stderr)
-        return Refused(Why.UNAVAILABLE, "").exit_code
+    except RPCError:  # Temporal answered, but not about an escalation (temporal_refusals covers those)
+        print(unreachable, file=sys.stderr)
+        return EXIT_CODE[Why.UNAVAILABLE]
+    except OperationalError:
+        print("Error: cannot reach the escalation engine's database. Nothing was recorded.", file=sys.stderr)
+        return EXIT_CODE[Why.UNAVAILABLE]
+    except (OSError, RuntimeError):  # the engine could not be reached at all
+        print(unreachable, file=sys.stderr)
+        return EXIT_CODE[Why.UNAVAILABLE]
 
 
 if __name__ == "__main__":

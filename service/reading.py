@@ -9,7 +9,7 @@ from temporalio.client import Client
 
 from domain.report import ReportLine, in_period
 from kinds import KINDS
-from service.gate import ListFilters
+from service.gate import ListFilters, admit
 from service.refusals import Refused, temporal_refusals
 from workflows import search_attributes as sa
 from workflows.escalation_workflow import CaseView, EscalationWorkflow
@@ -96,7 +96,7 @@ async def report_lines(
     """What each escalation to `payer` (all payers if None) contributes to the report for the
     period [start, end], by reference; each kind's contribution is its domain's `report_lines()`."""
     lines: dict[str, list[ReportLine]] = {}
-    query = list_query(ListFilters(payer=payer)) + " AND ExecutionStatus != 'Terminated'"
+    query = list_query(admit(ListFilters, {"payer": payer})) + " AND ExecutionStatus != 'Terminated'"
     for row in await list_escalations(client, query):
         try:
             view = await summary(client, row.id)

@@ -11,9 +11,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 
-from temporalio.client import WorkflowFailureError, WorkflowQueryRejectedError, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
+import structlog
+from temporalio.client import (
+    RPCTimeoutOrCancelledError,
+    WorkflowFailureError,
+    WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
+    WorkflowUpdateFailedError,
+)
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
+
+log = structlog.get_logger(__name__)
 
 
 class Why(StrEnum):
@@ -25,7 +34,11 @@ class Why(StrEnum):
     NOT_FOUND = "not_found"  # no such escalation (or email, or account)
     NOT_PERMITTED = "not_permitted"  # this person may not do this (role, conflict of interest)
     NOT_SIGNED_IN = "not_signed_in"
-    UNAVAILABLE = "unavailable"  # Temporal or a worker cannot answer now: nothing was recorded
+    EXPIRED = "expired"  # a console form without its current CSRF token (stale page, or not sent from it)
+    MALFORMED = "malformed"  # the request itself could not be read (a broken form or JSON body)
+    WRONG_METHOD = "wrong_method"  # the address exists but does not take this method
+    TOO_LARGE = "too_large"  # the request body is larger than anything a form or the UI sends
+    UNAVAILABLE = "unavailable"  # Temporal, a worker or the database cannot answer now: nothing was recorded
 
 
 HTTP_STATUS: dict[Why, int] = {
@@ -35,6 +48,10 @@ HTTP_STATUS: dict[Why, int] = {
     Why.NOT_FOUND: 404,
     Why.NOT_PERMITTED: 403,
     Why.NOT_SIGNED_IN: 401,
+    Why.EXPIRED: 403,
+    Why.MALFORMED: 400,
+    Why.WRONG_METHOD: 405,
+    Why.TOO_LARGE: 413,
     Why.UNAVAILABLE: 503,
 }
 
@@ -67,34 +84,73 @@ class Refused(Exception):
         return {"refused": self.why.value, "message": self.message, "fields": self.fields}
 
 
-_CLOSED_PHRASES = ("workflow execution already completed", "already completed", "workflow execution not found")
+_CLOSED_PHRASES = ("workflow execution already completed", "already completed")
+_DOMAIN_REFUSALS = ("ResponseRefused", "ConflictOfInterest")
+_NOT_AN_ESCALATION = ("expected but not found", "unknown querytype")  # no `summary` query: not an escalation
+
+
+def shown(escalation_id: str) -> str:
+    """An escalation reference as a message shows it: whatever was typed, cut short if it is long."""
+    return escalation_id if len(escalation_id) <= 60 else escalation_id[:60] + "…"
+
+
+def _finished(escalation_id: str) -> Refused:
+    return Refused(Why.CLOSED, f"{shown(escalation_id)} has finished; nothing more can be recorded.")
+
+
+def _unavailable() -> Refused:
+    return Refused(
+        Why.UNAVAILABLE,
+        "The escalation engine did not answer in time; nothing was recorded. Please try again in a minute.",
+    )
 
 
 @contextmanager
 def temporal_refusals(escalation_id: str) -> Iterator[None]:
-    """Turn what Temporal says about one escalation into a `Refused` a person can read."""
+    """Turn what Temporal says about one escalation into a `Refused` a person can read.
+
+    The domain's own refusals (the workflow's update validator) keep their words; anything else
+    Temporal says is put in plain words here, never passed on raw."""
     try:
         yield
     except WorkflowUpdateFailedError as err:
         cause = err.cause
-        message = getattr(cause, "message", None) or str(cause)
         kind = cause.type if isinstance(cause, ApplicationError) else None
+        if kind not in _DOMAIN_REFUSALS:
+            if any(p in str(cause).lower() for p in _CLOSED_PHRASES):
+                raise _finished(escalation_id) from err
+            log.warning("update_failed", escalation_id=shown(escalation_id), cause=type(cause).__name__, kind=kind)
+            raise Refused(Why.NOT_OPEN, f"{shown(escalation_id)} did not accept that; nothing was recorded.") from err
+        message = getattr(cause, "message", None) or str(cause)
         why = Why.NOT_PERMITTED if kind == "ConflictOfInterest" else Why.NOT_OPEN
         if "is closed" in message:
             why = Why.CLOSED
         raise Refused(why, message) from err
     except WorkflowQueryRejectedError as err:
-        raise Refused(Why.CLOSED, f"{escalation_id} has finished; nothing more can be recorded.") from err
+        raise _finished(escalation_id) from err
+    except WorkflowQueryFailedError as err:  # Temporal's INVALID_ARGUMENT, or the workflow's query failed
+        said = err.message.lower()
+        if any(p in said for p in _NOT_AN_ESCALATION):  # a part of an escalation, not one itself
+            raise Refused(Why.NOT_FOUND, f"{shown(escalation_id)} is not an escalation.") from err
+        if "workflowid" in said.replace(" ", ""):  # not a workflow ID Temporal accepts (too long, say)
+            raise Refused(Why.NOT_FOUND, f"There is no escalation {shown(escalation_id)}.") from err
+        log.warning("query_failed", escalation_id=shown(escalation_id), error=err.message[:200])
+        raise _unavailable() from err
     except WorkflowFailureError as err:
-        raise Refused(Why.CLOSED, f"{escalation_id} has finished ({err.cause}).") from err
+        raise _finished(escalation_id) from err
+    except WorkflowAlreadyStartedError as err:
+        raise Refused(Why.NOT_OPEN, f"There is already an escalation {shown(escalation_id)}.") from err
+    except RPCTimeoutOrCancelledError as err:
+        raise _unavailable() from err
     except RPCError as err:
         if err.status is RPCStatusCode.NOT_FOUND:
-            if any(p in err.message.lower() for p in _CLOSED_PHRASES[:2]):
-                raise Refused(Why.CLOSED, f"{escalation_id} has finished; nothing more can be recorded.") from err
-            raise Refused(Why.NOT_FOUND, f"There is no escalation {escalation_id}.") from err
+            if any(p in err.message.lower() for p in _CLOSED_PHRASES):
+                raise _finished(escalation_id) from err
+            raise Refused(Why.NOT_FOUND, f"There is no escalation {shown(escalation_id)}.") from err
         if err.status is RPCStatusCode.INVALID_ARGUMENT:
-            raise Refused(Why.INVALID, f"Temporal could not take that request: {err.message}") from err
-        raise Refused(
-            Why.UNAVAILABLE,
-            "The escalation engine did not answer in time; nothing was recorded. Please try again in a minute.",
-        ) from err
+            raise Refused(
+                Why.NOT_FOUND,
+                f"There is no escalation {shown(escalation_id)}: that is not a reference the engine issues.",
+            ) from err
+        log.warning("temporal_unavailable", status=err.status.name if err.status else None)
+        raise _unavailable() from err

@@ -15,6 +15,7 @@ from typing import Any
 
 import structlog
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -30,12 +31,13 @@ from service.refusals import Refused, Why
 from settings import Settings
 from temporal_client import connect
 from web.auth import SESSION_COOKIE, SessionSigner
+from web.body_limit import BodyLimit
 from web.codec_endpoint import codec_routes
 from web.console import console_routes
 from web.console.guard import Console
 from web.dev_mail import dev_mail_routes
-from web.forms import GROUP_ROWS, response_from_form
-from web.refusal_pages import handle_refused
+from web.forms import GROUP_ROWS, plain_line, posted_form, response_from_form
+from web.refusal_pages import EXCEPTION_HANDLERS
 from web.templating import templates
 from workflows.escalation_workflow import CaseView
 
@@ -97,9 +99,11 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
         if isinstance(found, Response):
             return found
         grant, view = found
-        form = {k: str(v) for k, v in (await request.form()).items()}
+        form = await posted_form(request)
         client = request.app.state.client
         try:
+            if view.outcome is not None:  # finished: whatever was typed, nothing can be recorded
+                raise Refused(Why.CLOSED, f"This escalation is closed ({view.outcome}); nothing more can be recorded.")
             fields = view.action_fields.get(form.get("action", ""), [])
             response = response_from_form(form, fields, grant.recipient, grant.role)
             outcome = await acting.respond(client, grant.escalation_id, response)
@@ -107,6 +111,8 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
             if refused.why is Why.UNAVAILABLE:
                 raise
             log.info("response_refused", escalation_id=grant.escalation_id, why=refused.why.value)
+            if refused.why is Why.CLOSED:  # no form is offered again
+                return page(request, grant, view, actions=[], refusal=refused.message, status_code=refused.http_status)
             if refused.fields:
                 return page(request, grant, view, form=form, errors=refused.fields, status_code=refused.http_status)
             return page(request, grant, view, form=form, refusal=refused.message, status_code=refused.http_status)
@@ -127,10 +133,11 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
         return await login_page(request)
 
     async def login(request: Request) -> Response:
-        form = await request.form()
-        if not signer.csrf_ok(request, str(form.get("csrf", ""))):
+        form = await posted_form(request)
+        if not signer.csrf_ok(request, form.get("csrf", "")):
             return await login_page(request, "The form expired; please try again.", 403)
-        account = users.authenticate(str(form.get("email", "")), str(form.get("password", "")))
+        email = form.get("email", "")
+        account = users.authenticate(email, form.get("password", "")) if plain_line(email) else None
         if account is None:
             log.info("sign_in_refused")
             return await login_page(request, "Email or password not recognised.", 401)
@@ -158,12 +165,9 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
             Route("/login", login_form, methods=["GET"]),
             Route("/login", login, methods=["POST"]),
             Route("/logout", logout, methods=["POST"]),
-            Route(
-                "/codec/{direction:str}",
-                codec_routes(payload_codec(settings), signer, settings.temporal_ui_url),
-                methods=["POST", "OPTIONS"],
-            ),
+            *codec_routes(payload_codec(settings), signer, settings.temporal_ui_url),
         ],
+        middleware=[Middleware(BodyLimit)],
         lifespan=lifespan,
-        exception_handlers={Refused: handle_refused},
+        exception_handlers=EXCEPTION_HANDLERS,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from email import message_from_bytes, policy
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 from pathlib import Path
 
 from markupsafe import Markup, escape
@@ -14,11 +14,25 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
+from service.refusals import Refused, Why, shown
+
 _URL = re.compile(r"https?://[^\s<>\"]+")
 
 
 def _read(path: Path) -> EmailMessage:
     return message_from_bytes(path.read_bytes(), policy=policy.default)  # type: ignore[return-value]
+
+
+def _content(part: MIMEPart | None) -> str:
+    """A part's text; one in a charset Python does not know (or cannot decode) is shown with the
+    undecodable bytes replaced, not refused: this is a look at what the sink stored."""
+    if part is None:
+        return ""
+    try:
+        return str(part.get_content())
+    except (LookupError, ValueError, KeyError):
+        payload = part.get_payload(decode=True)
+        return payload.decode("utf-8", "replace") if isinstance(payload, bytes) else str(payload or "")
 
 
 def _linkified(text: str) -> Markup:
@@ -36,15 +50,13 @@ def dev_mail_routes(mail_dir: Path, templates: Jinja2Templates) -> list[Route]:
         name = request.path_params["name"]
         path = mail_dir / name
         if "/" in name or not name.endswith(".eml") or not path.is_file():
-            return Response("no such message", status_code=404)
+            raise Refused(Why.NOT_FOUND, f"There is no message {shown(name)} in {mail_dir.name}/.")
         message = _read(path)
-        plain = message.get_body(("plain",))
-        html = message.get_body(("html",))
         context: dict[str, object] = {
             "messages": [],
             "shown": message,
-            "text": _linkified(plain.get_content() if plain is not None else ""),
-            "html": html.get_content() if html is not None else "",
+            "text": _linkified(_content(message.get_body(("plain",)))),
+            "html": _content(message.get_body(("html",))),
         }
         return templates.TemplateResponse(request, "dev_mail.html", context)
 

@@ -1,9 +1,13 @@
-"""Turning a submitted link-page form into a response, by the field specs the case gives."""
+"""Reading a posted form (every form in the web app), and turning a submitted link-page form into a
+response, by the field specs the case gives."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Any
+
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
 
 from domain.contacts import Role
 from domain.money import parse_pounds
@@ -12,6 +16,33 @@ from service.gate import admit
 from service.refusals import Refused
 
 GROUP_ROWS = 8  # rows a groups field offers on the page
+
+
+def plain_line(value: str, longest: int = 320) -> bool:
+    """Whether `value` could be a key we stored (an email address, a message ID): one line of
+    printable text, not too long. Anything else cannot be one, so it is not looked up (PostgreSQL
+    refuses a NUL in a query outright)."""
+    return 0 < len(value) <= longest and value.isprintable()
+
+
+async def posted_form(request: Request) -> dict[str, str]:
+    """A posted form's fields, each once and as text: our pages send nothing else, so a field sent
+    twice (which value would count?) or as a file is refused, naming it. A body that is not a
+    form at all reads as no fields; one that claims to be a form and cannot be read is Starlette's
+    400, answered by the refusal map."""
+    fields: dict[str, str] = {}
+    problems: dict[str, str] = {}
+    for name, value in (await request.form()).multi_items():
+        shown = name[:60] or "(a field without a name)"
+        if isinstance(value, UploadFile):
+            problems[shown] = "a file was sent; type the value into the form instead"
+        elif name in fields:
+            problems[shown] = "sent more than once; send the form from its page"
+        else:
+            fields[name] = value
+    if problems:
+        raise Refused.invalid(problems)
+    return fields
 
 
 def _count(raw: str) -> int:

@@ -14,8 +14,9 @@ from persistence.audit_log import AuditLog
 from persistence.sent_mail import SentMailLedger
 from service import acting, held_emails, reading
 from service.gate import refuse_field
+from service.refusals import Refused, Why, shown
 from web.console.guard import OFFICERS, OPS, Console
-from web.forms import response_from_form
+from web.forms import plain_line, response_from_form
 
 
 def routes(console: Console) -> list[Route]:
@@ -28,6 +29,10 @@ def routes(console: Console) -> list[Route]:
         who, form = await console.posted_by(request, OFFICERS, "officers act on escalations")
         escalation_id = request.path_params["escalation_id"]
         view = await reading.summary(request.app.state.client, escalation_id)
+        if view.outcome is not None:
+            raise Refused(
+                Why.CLOSED, f"{shown(escalation_id)} has finished ({view.outcome}); nothing more can be recorded."
+            )
         fields = view.action_fields.get(form.get("action", ""), [])
         response = response_from_form(form, fields, who.email, Role.OFFICER)
         outcome = await acting.respond(request.app.state.client, escalation_id, response)
@@ -60,7 +65,8 @@ def routes(console: Console) -> list[Route]:
         """Ops decide about a held email: send it, or record that it arrived."""
         who, form = await console.posted_by(request, OPS, "only ops staff decide about held emails")
         escalation_id = request.path_params["escalation_id"]
-        held = ledger.get(form.get("message_id", ""))
+        message_id = form.get("message_id", "")
+        held = ledger.get(message_id) if plain_line(message_id, 998) else None
         if held is None or held.escalation_id != escalation_id:
             raise refuse_field("message_id", "no such email in this escalation")
         if form.get("decision") not in ("send", "arrived"):

@@ -11,6 +11,7 @@ from starlette.routing import Route
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from kinds import KINDS
 from persistence.sent_mail import SentMailLedger
@@ -31,11 +32,16 @@ async def trouble(client: Client, rows: list[EscalationRow]) -> list[dict[str, A
     for row in rows[:100]:
         if row.status in FINISHED:
             continue
-        described = await client.workflow_service.describe_workflow_execution(
-            DescribeWorkflowExecutionRequest(
-                namespace=client.namespace, execution=WorkflowExecution(workflow_id=row.id)
+        try:
+            described = await client.workflow_service.describe_workflow_execution(
+                DescribeWorkflowExecutionRequest(
+                    namespace=client.namespace, execution=WorkflowExecution(workflow_id=row.id)
+                )
             )
-        )
+        except RPCError as err:
+            if err.status is RPCStatusCode.NOT_FOUND:  # gone since it was listed (retention): nothing failing
+                continue
+            raise  # unreachable: the refusal map answers 503; anything else is a bug
         for pending in described.pending_activities:
             if pending.attempt > 1:
                 found.append(

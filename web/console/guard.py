@@ -12,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from service.refusals import Refused, Why
 from settings import Settings
 from web.auth import SessionSigner, SignedIn
+from web.forms import posted_form
 
 OFFICERS = ("officer", "admin")
 OPS = ("ops", "admin")
@@ -35,9 +36,9 @@ class Console:
         who = self.signer.read(request)
         if who is None:
             raise Refused(Why.NOT_SIGNED_IN, "Your session has ended; sign in again.")
-        form = {k: str(v) for k, v in (await request.form()).items()}
+        form = await posted_form(request)
         if not self.signer.csrf_ok(request, form.get("csrf", "")):
-            raise Refused(Why.NOT_PERMITTED, "The form expired; reload the page and try again.")
+            raise Refused(Why.EXPIRED, "The form expired (or was not sent from its page); nothing was recorded.")
         if who.role not in roles:
             raise Refused(Why.NOT_PERMITTED, f"{who.email} is signed in as {who.role}; {rule}.")
         return who, form

@@ -15,7 +15,7 @@ from starlette.routing import Route
 from domain.money import format_pence
 from domain.report import work_report
 from service import reading
-from service.gate import admit
+from service.gate import Keyword, admit
 from web.console.guard import Console
 from web.templating import templates
 
@@ -23,7 +23,7 @@ from web.templating import templates
 class ReportPeriod(BaseModel):
     start: date | None = None
     end: date | None = None
-    payer: str | None = None
+    payer: Keyword | None = None  # goes into a visibility query
 
 
 def routes(console: Console) -> list[Route]:

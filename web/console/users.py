@@ -9,6 +9,7 @@ from starlette.routing import Route
 from persistence.users import ROLES, Users
 from service.refusals import Refused, Why
 from web.console.guard import Console
+from web.forms import plain_line, posted_form
 from web.templating import templates
 
 
@@ -24,11 +25,13 @@ def routes(console: Console) -> list[Route]:
             raise Refused(Why.NOT_PERMITTED, f"{who.email} is signed in as {who.role}; only admins manage accounts.")
         message, status = None, 200
         if request.method == "POST":
-            form = {k: str(v) for k, v in (await request.form()).items()}
+            form = await posted_form(request)
             if not signer.csrf_ok(request, form.get("csrf", "")):
-                raise Refused(Why.NOT_PERMITTED, "The form expired; reload the page and try again.")
+                raise Refused(Why.EXPIRED, "The form expired (or was not sent from its page); nothing was recorded.")
             try:
                 if form.get("disable"):
+                    if not plain_line(form["disable"]):
+                        raise ValueError("disable: no account has that address")
                     users.set_disabled(form["disable"], True)
                     message = f"{form['disable']} can no longer sign in."
                 else:
@@ -37,7 +40,14 @@ def routes(console: Console) -> list[Route]:
             except ValueError as err:
                 message, status = str(err), 422
         token = signer.csrf_for(request)
-        context = {"who": who, "accounts": users.all(), "message": message, "csrf": token, "roles": ROLES}
+        context = {
+            "who": who,
+            "accounts": users.all(),
+            "message": message,
+            "status": status,
+            "csrf": token,
+            "roles": ROLES,
+        }
         page = templates.TemplateResponse(request, "users.html", context, status_code=status)
         signer.set_csrf(page, token)
         return page
