@@ -82,3 +82,39 @@ def morning_of_working_days_before(deadline: datetime, days: int) -> datetime:
         if is_working_day(day):
             counted += 1
     return datetime.combine(day, time(9, 0), tzinfo=LONDON)
+
+
+def describe_date(day: date) -> str:
+    """'28 December 2026', for messages."""
+    return f"{day.day} {day:%B %Y}"
+
+
+def describe_day(day: date) -> str:
+    """'Tuesday 29 December 2026', for messages that offer a day."""
+    return f"{day:%A} {describe_date(day)}"
+
+
+def next_working_day(day: date) -> date:
+    """`day` itself if it is a working day, else the first working day after it."""
+    while not is_working_day(day):
+        day += timedelta(days=1)
+    return day
+
+
+def working_day_problem(day: date, today: date | None = None) -> str | None:
+    """Why `day` cannot be a payment date or a deadline someone sets, or None if it can.
+
+    It must be a working day (not a weekend or an England and Wales bank holiday) and, when
+    `today` is known, not before it. A refusal offers the day that would be taken instead:
+    '28 December 2026 is a bank holiday; the next working day is Tuesday 29 December 2026'."""
+    if day.year not in COVERED_YEARS or (today is not None and today.year not in COVERED_YEARS):
+        first, last = COVERED_YEARS[0], COVERED_YEARS[-1]
+        return f"{describe_date(day)} is outside the bank-holiday calendar ({first} to {last})"
+    if today is not None and day < today:
+        return (
+            f"{describe_date(day)} is in the past; the earliest working day is {describe_day(next_working_day(today))}"
+        )
+    if is_working_day(day):
+        return None
+    why = f"a {day:%A}" if day.weekday() >= 5 else "a bank holiday"
+    return f"{describe_date(day)} is {why}; the next working day is {describe_day(next_working_day(day))}"
