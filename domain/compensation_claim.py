@@ -10,7 +10,7 @@ from datetime import datetime
 from pydantic import Field
 
 from domain.contacts import Contact, Lmc, Organisation, Role
-from domain.escalation import AuditEffect, DeadlinePolicy, Effect
+from domain.escalation import CURRENT_RULES, AuditEffect, DeadlinePolicy, Effect
 from domain.money import format_pence
 from domain.negotiation import NegotiationCase, Status
 from domain.responses import ResponseInput
@@ -37,6 +37,7 @@ class CompensationClaimCase(NegotiationCase):
         icb: Organisation,
         policy: DeadlinePolicy,
         now: datetime,
+        rules: int = CURRENT_RULES,
     ) -> tuple[CompensationClaimCase, list[Effect]]:
         case = cls(
             escalation_id=escalation_id,
@@ -50,6 +51,8 @@ class CompensationClaimCase(NegotiationCase):
             claimed_pence=claimed_pence,
             icb=icb,
             claim_facts=claim_facts,
+            rules=rules,
+            as_of=now,
         )
         case.wait_for("acknowledgement", Role.PAYER, policy.acknowledgement_days, now)
         return case, [
@@ -94,7 +97,9 @@ class CompensationClaimCase(NegotiationCase):
         return facts
 
     def on_agreed(self, response: ResponseInput, now: datetime) -> str:
-        if response.on_date is not None and response.action == "accept":
+        if self.money_and_dates:  # a counter-offer's payment date carries into the agreement too
+            self.payment_due = self.agreed_payment_due(response, now)
+        elif response.on_date is not None and response.action == "accept":
             self.payment_due = at_close_of_day(response.on_date)
         else:
             self.payment_due = self.default_payment_date(now)

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, Field, model_validator
 
 from domain.contacts import Contact, Lmc, Organisation, Role
-from domain.escalation import AuditEffect, DeadlinePolicy, Effect, EscalationCase, ResponseRefused
+from domain.escalation import CURRENT_RULES, AuditEffect, DeadlinePolicy, Effect, EscalationCase, ResponseRefused
 from domain.money import format_pence
 from domain.negotiation import response_detail
 from domain.responses import FieldSpec, ResponseInput, ResponseOutcome
@@ -31,6 +31,7 @@ class ConfirmationRequest(BaseModel):
     amount_label: str | None = None  # e.g. "Pot for redistribution (£)"
     date_label: str | None = None  # e.g. "Payment date"
     may_refuse: bool = False
+    refuse_label: str | None = None  # e.g. "Refuse to pay, with reasons"; None: LABELS[REFUSE]
     deadline_days: int | None = Field(default=None, ge=1)
     deadline_date: date | None = None
     facts: list[tuple[str, str]] = Field(default_factory=list)
@@ -59,6 +60,7 @@ class ConfirmationCase(EscalationCase):
         payer: Organisation,
         policy: DeadlinePolicy,
         now: datetime,
+        rules: int = CURRENT_RULES,
     ) -> tuple[ConfirmationCase, list[Effect]]:
         case = cls(
             escalation_id=escalation_id,
@@ -70,6 +72,8 @@ class ConfirmationCase(EscalationCase):
             policy=policy,
             status="awaiting",
             request=request,
+            rules=rules,
+            as_of=now,
         )
         if request.deadline_date is not None:
             case.wait_until_date(request.topic, Role.PAYER, at_close_of_day(request.deadline_date))
@@ -82,7 +86,7 @@ class ConfirmationCase(EscalationCase):
         ]
 
     def action_labels(self) -> dict[str, str]:
-        return LABELS
+        return {**LABELS, REFUSE: self.request.refuse_label or LABELS[REFUSE]}
 
     def action_fields(self) -> dict[str, list[FieldSpec]]:
         r = self.request
@@ -121,7 +125,7 @@ class ConfirmationCase(EscalationCase):
             facts.append(("Date", f"{self.on_date:%-d %B %Y}"))
         return facts
 
-    def check(self, response: ResponseInput) -> None:
+    def check(self, response: ResponseInput, now: datetime | None = None) -> None:
         self.check_actor(response)
         for spec in self.action_fields().get(response.action, []):
             value = {
@@ -132,9 +136,21 @@ class ConfirmationCase(EscalationCase):
             }[spec.name]
             if spec.required and (value is None or (isinstance(value, str) and not value.strip())):
                 raise ResponseRefused(f"{spec.name}: {spec.label} is required.")
+        if self.money_and_dates and response.action == CONFIRM:
+            request = self.request
+            if request.amount_label and response.amount_pence is not None and response.amount_pence <= 0:
+                no = (
+                    f"; if no money will be paid, use '{self.action_labels()[REFUSE]}'"
+                    if REFUSE in self.payer_actions()
+                    else ""
+                )
+                raise ResponseRefused(f"amount: {request.amount_label} must be more than £0.00{no}.")
+            if request.date_label and response.on_date is not None:
+                self.require_working_day("on_date", f"the {request.date_label.lower()}", response.on_date, now)
 
     def apply(self, response: ResponseInput, now: datetime) -> tuple[ResponseOutcome, list[Effect]]:
-        self.check(response)
+        self.check(response, now)
+        self.as_of = now
         audit = self.record_response(response.action, response.actor_email, response_detail(self.status, response))
         if response.action == CONFIRM:
             self.reference, self.amount_pence, self.on_date = response.text, response.amount_pence, response.on_date

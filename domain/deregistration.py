@@ -16,14 +16,14 @@ from pydantic import BaseModel, Field, model_validator
 
 from domain.confirmation import ConfirmationRequest
 from domain.contacts import Contact, Lmc, Organisation
-from domain.escalation import DeadlinePolicy, Effect
+from domain.escalation import CURRENT_RULES, DeadlinePolicy, Effect
 from domain.identifiers import FreeText, HeaderText, OdsCode, SafeEmail
 from domain.incident import ChildState, IncidentCase
 from domain.money import format_pence
 from domain.practice_return import Practice, ReturnRecord
 from domain.report import ReportLine, spread
 from domain.responses import DeregisteredGroup
-from domain.working_days import add_working_days
+from domain.working_days import add_working_days, describe_date
 
 KIND = "deregistration"
 ROUNDING_RULE = "each practice's loss is rounded half up to the penny once, after summing its groups"
@@ -51,6 +51,7 @@ class DeregistrationRequest(BaseModel):
     officer_email: SafeEmail
     summary: FreeText = Field(default="", max_length=4000)
     rate_year: str = Field(pattern=r"^\d{4}/\d{2}$")
+    incident_start: date | None = None  # the first day of the incident; default: the rate year's first day
     still_off_until: date
     practices: list[AffectedPractice] = Field(min_length=1)
 
@@ -59,21 +60,48 @@ class DeregistrationRequest(BaseModel):
         codes = [p.ods for p in self.practices]
         if len(codes) != len(set(codes)):
             raise ValueError("practices: each ODS code must appear once")
+        if self.incident_start is not None and self.incident_start > self.still_off_until:
+            raise ValueError(
+                f"incident_start: {describe_date(self.incident_start)} is after the cut-off (still_off_until, "
+                f"{describe_date(self.still_off_until)}); give the first day of the incident, on or before it"
+            )
         return self
 
+    @property
+    def window(self) -> tuple[date, date]:
+        """The days a deregistration can fall on: from the incident's start (by default the first day of the
+        rate year, 1 April) to the cut-off, both included."""
+        start = self.incident_start or date(int(self.rate_year[:4]), 4, 1)
+        return start, self.still_off_until
 
-def group_days(group: DeregisteredGroup, still_off_until: date) -> int:
+
+def group_days(group: DeregisteredGroup, still_off_until: date, both_ends: bool = True) -> int:
+    """Days a group was off the list. Still off: from the day of deregistration to the cut-off, both
+    included (DOMAIN.md); a deregistration after the cut-off is refused, never counted as 0.
+    `both_ends=False` is the count before the money-and-dates rules (the cut-off left out, and 0 after it)."""
     if group.still_off:
         assert group.off_since is not None
-        return max((still_off_until - group.off_since).days, 0)
+        if not both_ends:
+            return max((still_off_until - group.off_since).days, 0)
+        if group.off_since > still_off_until:
+            raise ValueError(
+                f"off_since: {describe_date(group.off_since)} is after the cut-off, {describe_date(still_off_until)}"
+            )
+        return (still_off_until - group.off_since).days + 1
     return group.days_off or 0
 
 
-def capitation_loss(groups: list[DeregisteredGroup], weighting: Decimal, rate_pence: int, still_off_until: date) -> int:
+def capitation_loss(
+    groups: list[DeregisteredGroup],
+    weighting: Decimal,
+    rate_pence: int,
+    still_off_until: date,
+    both_ends: bool = True,
+) -> int:
     """Exact: a rational sum over the groups, rounded half up to the penny once."""
     weight = Fraction(weighting)
     exact = sum(
-        (Fraction(g.patients) * weight * rate_pence * group_days(g, still_off_until) / 365 for g in groups),
+        (Fraction(g.patients) * weight * rate_pence * group_days(g, still_off_until, both_ends) / 365 for g in groups),
         Fraction(0),
     )
     return int((Decimal(exact.numerator) / Decimal(exact.denominator)).quantize(Decimal(1), ROUND_HALF_UP))
@@ -96,6 +124,7 @@ class DeregistrationCase(IncidentCase):
         icb: Organisation,
         policy: DeadlinePolicy,
         now: datetime,
+        rules: int = CURRENT_RULES,
     ) -> tuple[DeregistrationCase, list[Effect]]:
         case = cls(
             escalation_id=escalation_id,
@@ -111,6 +140,8 @@ class DeregistrationCase(IncidentCase):
             practices=practices,
             return_kind="groups",
             returns_deadline=add_working_days(now, policy.practice_return_days),
+            rules=rules,
+            as_of=now,
         )
         context = [
             ("ICB", icb.name),
@@ -141,8 +172,15 @@ class DeregistrationCase(IncidentCase):
     def claim_for(self, record: ReturnRecord) -> int:
         weighting = next((p.weighting for p in self.request.practices if p.ods == record.ods), Decimal(1))
         return capitation_loss(
-            record.groups or [], weighting, self.rate.pence_per_weighted_patient, self.request.still_off_until
+            record.groups or [],
+            weighting,
+            self.rate.pence_per_weighted_patient,
+            self.request.still_off_until,
+            both_ends=self.money_and_dates,
         )
+
+    def groups_window(self) -> tuple[date, date] | None:
+        return self.request.window if self.money_and_dates else None
 
     def report_lines(self) -> list[ReportLine]:
         """The incident as one line, dated by the day patients still off the list are counted to."""
@@ -172,7 +210,7 @@ class DeregistrationCase(IncidentCase):
             facts.append(("Pot confirmed", format_pence(self.pot_pence)))
         for topic, child in self.children.items():
             facts.append((topic.replace("_", " ").capitalize(), child.outcome or "open"))
-        return facts
+        return facts + self.outcome_facts()
 
     def after_returns(self, now: datetime) -> list[Effect]:
         self.status = "awaiting_pot"
@@ -189,10 +227,13 @@ class DeregistrationCase(IncidentCase):
                         f"{format_pence(self.total_claimed)} in total across {len(self.claimed)} practices, at "
                         f"{format_pence(self.rate.pence_per_weighted_patient)} per weighted patient ({self.rate.year}); "
                         f"{ROUNDING_RULE}.",
-                        "Please confirm the pot the ICB will redistribute and the date it will pay practices.",
+                        "Please confirm the pot the ICB will redistribute and the date it will pay practices"
+                        + (", or refuse to pay, with your reasons." if self.money_and_dates else "."),
                     ],
                     amount_label="Pot for redistribution (£)",
                     date_label="Payment date",
+                    may_refuse=self.money_and_dates,
+                    refuse_label="Refuse to pay, with reasons" if self.money_and_dates else None,
                     deadline_days=self.policy.response_days,
                     facts=[
                         ("Incident", self.title),
@@ -205,6 +246,20 @@ class DeregistrationCase(IncidentCase):
         ]
 
     def after_child(self, topic: str, child: ChildState, now: datetime) -> list[Effect]:
+        if (
+            topic == "pot"
+            and self.money_and_dates
+            and (child.outcome == "refused" or (child.outcome == "confirmed" and not child.amount_pence))
+        ):  # a pot of nothing is the ICB refusing to pay, not a settlement (DOMAIN.md)
+            return self.no_money(
+                "pot_refused",
+                "The ICB refuses to pay: no pot for redistribution",
+                [
+                    f"{self.payer.name} has refused to redistribute capitation lost through {self.title}"
+                    + (f": {child.reasons}" if child.reasons else "."),
+                ],
+                now,
+            )
         if topic != "pot" or child.outcome != "confirmed" or child.amount_pence is None:
             return []
         self.pot_pence = child.amount_pence

@@ -8,10 +8,10 @@ re-implements deadlines, the ladder, or how emails to the payer are addressed.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from domain.contacts import Contact, Interest, Lmc, Organisation, Role
 from domain.report import ReportLine
@@ -21,10 +21,19 @@ from domain.working_days import (
     at_close_of_day,
     describe_deadline,
     london_date,
+    working_day_problem,
     working_days_left,
 )
 
 TOP_LEVEL = 3
+
+LEGACY_RULES = 1
+"""The rules every escalation ran under before issue #12; a case recorded without `rules` reads as this."""
+MONEY_AND_DATES = 2
+"""Issue #12: amounts above £0, working-day dates not in the past, deregistration windows, a counter-offer's
+terms carried into the agreement, and a payment other than the agreed amount kept open for the officer."""
+CURRENT_RULES = MONEY_AND_DATES
+"""What a case opened now runs under."""
 DECLARE_INTEREST = "declare_interest"
 COMMON_LABELS = {DECLARE_INTEREST: "Declare an interest in a party"}
 COMMON_FIELDS = {
@@ -113,7 +122,18 @@ class CaseHeader(BaseModel):
 
 
 class EscalationCase(BaseModel):
-    """State shared by every escalation kind. Methods take `now` so replay is deterministic."""
+    """State shared by every escalation kind. Methods take `now` so replay is deterministic.
+
+    `rules` is the version of the rules the case was opened under, and it never changes. A change
+    to what an accepted response or a timer does (so to the commands a workflow issues) applies
+    only to cases opened under the rules that introduced it: an escalation already running, whose
+    history was recorded under older rules, replays them exactly. The field's default is the old
+    rules, so a case recorded before it existed (a start input or a continue-as-new payload without
+    it) reads as such; a new case gets `CURRENT_RULES` from its start (`EscalationStart.rules`, set
+    by the kind's builder, or inherited from its parent incident). Chosen over `workflow.patched`
+    because the rules are the domain's decision, testable without Temporal, and a case carries them
+    to its children and across continue-as-new with the rest of its state.
+    """
 
     escalation_id: str
     kind: str
@@ -129,6 +149,8 @@ class EscalationCase(BaseModel):
     revision: int = 0
     declared_interests: list[Interest] = Field(default_factory=list)
     related_parties: list[str] = Field(default_factory=list)  # a parent escalation's parties, for conflicts
+    rules: int = LEGACY_RULES
+    as_of: datetime | None = None  # the latest instant the case acted at: "today" for a check given no time
 
     # --- what kinds provide -------------------------------------------------------------
     def payer_actions(self) -> list[str]:
@@ -155,8 +177,10 @@ class EscalationCase(BaseModel):
         """What this escalation contributes to the work report; parts of a larger one contribute nothing."""
         return []
 
-    def check(self, response: ResponseInput) -> None:
-        """Raise `ResponseRefused` if `response` cannot be taken now; change nothing."""
+    def check(self, response: ResponseInput, now: datetime | None = None) -> None:
+        """Raise `ResponseRefused` if `response` cannot be taken now; change nothing.
+
+        `now` is when the response arrives (the workflow's clock); without it, the case's `as_of`."""
         raise NotImplementedError
 
     def apply(self, response: ResponseInput, now: datetime) -> tuple[ResponseOutcome, list[Effect]]:
@@ -178,6 +202,31 @@ class EscalationCase(BaseModel):
     @property
     def is_closed(self) -> bool:
         return self.outcome is not None
+
+    @property
+    def money_and_dates(self) -> bool:
+        """Whether this case runs under issue #12's rules (see `rules`)."""
+        return self.rules >= MONEY_AND_DATES
+
+    def today(self, now: datetime | None = None) -> date | None:
+        """The London date of `now`, or of the last instant the case acted at; None if neither is known."""
+        instant = now or self.as_of
+        return london_date(instant) if instant is not None else None
+
+    def require_working_day(self, field: str, what: str, day: date, now: datetime | None = None) -> None:
+        """Refuse a date someone sets that must be a working day and not in the past, offering the next one."""
+        problem = working_day_problem(day, self.today(now))
+        if problem is not None:
+            raise ResponseRefused(f"{field}: {what} must be a working day, not in the past; {problem}.")
+
+    def payment_gap(self) -> int | None:
+        """Money received less money due, in pence, once a payment is recorded (negative: underpaid)."""
+        return None
+
+    @property
+    def underpaid(self) -> bool:
+        gap = self.payment_gap()
+        return gap is not None and gap < 0
 
     @property
     def payer_contact(self) -> Contact:
@@ -240,11 +289,27 @@ class EscalationCase(BaseModel):
         )
         return message, audit
 
-    def declare_interest(self, response: ResponseInput) -> tuple[ResponseOutcome, list[Effect]]:
+    def check_interest(self, response: ResponseInput) -> Interest:
+        """The interest a declaration records, or `ResponseRefused` naming the field at fault."""
         party = (response.text or "").strip().upper()
         if not party:
             raise ResponseRefused("text: name the party (an ODS code, or an ICB's or trust's code).")
-        interest = Interest(officer=response.actor_email, party=party, nature=response.reasons or "")
+        try:
+            return Interest(officer=response.actor_email, party=party, nature=response.reasons or "")
+        except ValidationError as err:
+            fields = {str(e["loc"][0]) for e in err.errors() if e["loc"]}
+            if "party" in fields:
+                raise ResponseRefused(
+                    f"text: '{party[:20]}' is not a party's code; give an ODS code, or an ICB's or trust's code "
+                    "(2 to 12 letters and digits)."
+                ) from None
+            raise ResponseRefused(
+                "reasons: the nature of the interest must be at most 500 characters, with no NHS number."
+            ) from None
+
+    def declare_interest(self, response: ResponseInput) -> tuple[ResponseOutcome, list[Effect]]:
+        interest = self.check_interest(response)
+        party = interest.party
         self.declared_interests.append(interest)
         self.touch()
         involved = party in self.parties()

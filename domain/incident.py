@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from domain.confirmation import ConfirmationRequest
 from domain.contacts import Organisation, Role
-from domain.escalation import AuditEffect, Command, Effect, EscalationCase, ResponseRefused
+from domain.escalation import LEGACY_RULES, AuditEffect, Command, Effect, EscalationCase, ResponseRefused
 from domain.money import allocate_largest_remainder, format_pence
 from domain.negotiation import response_detail
 from domain.practice_return import Practice, ReturnItem, ReturnRecord, ShareNotice
@@ -41,6 +41,9 @@ class StartPractices(Command):
     items: list[ReturnItem]
     returns_deadline: datetime
     context: list[tuple[str, str]]
+    rules: int = LEGACY_RULES  # the incident's rules, which its practices run under
+    window_start: date | None = None  # a deregistration's window: dates in a return lie within it
+    cut_off: date | None = None
 
 
 class TellPractices(Command):
@@ -78,6 +81,8 @@ class ChildState(BaseModel):
     amount_pence: int | None = None
     on_date: date | None = None
     reference: str | None = None
+    terms: str | None = None  # an agreed claim's terms (the accepted counter-offer's reasons)
+    reasons: str | None = None  # a refusal's or a withdrawal's reasons
 
 
 class IncidentCase(EscalationCase):
@@ -91,6 +96,8 @@ class IncidentCase(EscalationCase):
     late_returns: list[str] = Field(default_factory=list)
     shares: dict[str, int] = Field(default_factory=dict)
     practices_settled: bool = False
+    practice_outcomes: dict[str, int] = Field(default_factory=dict)  # how practices closed, counted
+    closes_as: str = "settled"  # the outcome once everything is done: never "settled" when nothing was paid
     closing_reason: str | None = None
 
     # --- kinds decide --------------------------------------------------------------------
@@ -106,6 +113,10 @@ class IncidentCase(EscalationCase):
         """A child case closed; kinds react to their own topics."""
         return []
 
+    def groups_window(self) -> tuple[date, date] | None:
+        """The first and last days a return's dates may fall on (a deregistration's window and cut-off)."""
+        return None
+
     def must_wait_for(self) -> list[str]:
         """Child topics that must close before the incident closes by itself."""
         return [topic for topic, child in self.children.items() if child.outcome is None]
@@ -120,6 +131,7 @@ class IncidentCase(EscalationCase):
 
     def begin(self, now: datetime, context: list[tuple[str, str]]) -> list[Effect]:
         self.wait_until_date("returns", Role.PRACTICE, self.returns_deadline)
+        window = self.groups_window()
         return [
             AuditEffect(
                 event="incident_opened",
@@ -136,6 +148,9 @@ class IncidentCase(EscalationCase):
                 items=self.items,
                 returns_deadline=self.returns_deadline,
                 context=context,
+                rules=self.rules,
+                window_start=window[0] if window else None,
+                cut_off=window[1] if window else None,
             ),
         ]
 
@@ -147,10 +162,18 @@ class IncidentCase(EscalationCase):
         )
 
     def next_timer(self) -> datetime | None:
-        return self.returns_deadline if self.returns_open else None
+        if self.is_closed:
+            return None
+        if self.returns_open:
+            return self.returns_deadline
+        return super().next_timer()  # an officer's decision the incident waits for, if any
 
     def on_timer(self, now: datetime) -> list[Effect]:
-        if not self.returns_open or now < self.returns_deadline:
+        if self.is_closed:
+            return []
+        if not self.returns_open:
+            return self.on_deadline_missed(now)
+        if now < self.returns_deadline:
             return []
         return [AuditEffect(event="returns_deadline_reached", actor="timer", detail={}), *self._close_returns()]
 
@@ -205,22 +228,61 @@ class IncidentCase(EscalationCase):
                 detail={"topic": topic, "child": child.child_id, "outcome": child.outcome},
             )
         ]
+        if self.is_closed and self.money_and_dates:
+            return effects  # closed by the officer, who closed its requests: nothing more follows from them
         effects += self.after_child(topic, child, now)
         return effects + self._close_if_done()
 
-    def on_practices_settled(self) -> list[Effect]:
+    def on_practices_settled(self, outcomes: dict[str, str] | None = None) -> list[Effect]:
+        """Every practice's case has closed; `outcomes` (by ODS code) says how."""
         self.practices_settled = True
+        counted: dict[str, int] = {}
+        for outcome in (outcomes or {}).values():
+            counted[outcome] = counted.get(outcome, 0) + 1
+        self.practice_outcomes = dict(sorted(counted.items()))
         self.touch()
         return [AuditEffect(event="practices_settled", actor="engine", detail={}), *self._close_if_done()]
+
+    def no_money(self, status: str, headline: str, paragraphs: list[str], now: datetime) -> list[Effect]:
+        """The payer will pay nothing: never a settlement. The incident waits for the officer's decision
+        (closing it, with reasons); its practices are told nothing until then."""
+        self.status = status
+        self.wait_for("officer_decision", Role.OFFICER, self.policy.officer_reply_days, now)
+        self.touch()
+        return [
+            AuditEffect(event=status, actor="engine", detail={}),
+            self.email_officer(
+                status,
+                headline,
+                [
+                    *paragraphs,
+                    "Nothing will be paid to practices. The incident stays open until you close it, with your "
+                    f"reasons, by {describe_deadline(self.wait.deadline) if self.wait and self.wait.deadline else 'soon'}.",
+                ],
+            ),
+        ]
+
+    def outcome_facts(self) -> list[tuple[str, str]]:
+        """How the practices' cases closed, once all have (paid in full, short, nothing due...)."""
+        if not self.practice_outcomes:
+            return []
+        shown = ", ".join(f"{outcome.replace('_', ' ')}: {n}" for outcome, n in self.practice_outcomes.items())
+        return [("Practices closed", shown)]
 
     def _close_if_done(self) -> list[Effect]:
         if self.is_closed or not self.practices_settled or self.must_wait_for():
             return []
-        self.close("settled")
-        return [
-            AuditEffect(event="closed", actor="engine", detail={"outcome": "settled"}),
-            self.email_officer("settled", "Incident settled and closed", ["Every practice has been settled."]),
-        ]
+        outcome = self.closes_as
+        self.close(outcome)
+        if outcome == "settled":
+            told = self.email_officer("settled", "Incident settled and closed", ["Every practice has been settled."])
+        else:
+            told = self.email_officer(
+                outcome,
+                f"Incident closed: {outcome.replace('_', ' ')}",
+                ["Every practice has been told nothing is due, and every request is closed; nothing was paid."],
+            )
+        return [AuditEffect(event="closed", actor="engine", detail={"outcome": outcome}), told]
 
     def pay_shares(self, pot: int, due: date, explanation: str) -> list[Effect]:
         """Each practice's share of `pot`: its claim if the pot covers every claim, else pro rata by
@@ -278,7 +340,7 @@ class IncidentCase(EscalationCase):
             CLOSE_INCIDENT: [FieldSpec("reasons", "Reasons", "text", True)],
         }
 
-    def check(self, response: ResponseInput) -> None:
+    def check(self, response: ResponseInput, now: datetime | None = None) -> None:
         self.check_actor(response)
         if response.action == EXTEND_RETURNS:
             if response.on_date is None:
@@ -288,11 +350,14 @@ class IncidentCase(EscalationCase):
                     "on_date: the new deadline must be after the current one "
                     f"({describe_deadline(self.returns_deadline)})."
                 )
+            if self.money_and_dates:
+                self.require_working_day("on_date", "a return deadline", response.on_date, now)
         if response.action == CLOSE_INCIDENT and not (response.reasons or "").strip():
             raise ResponseRefused("reasons: say why the incident is being closed.")
 
     def apply(self, response: ResponseInput, now: datetime) -> tuple[ResponseOutcome, list[Effect]]:
-        self.check(response)
+        self.check(response, now)
+        self.as_of = now
         audit = self.record_response(response.action, response.actor_email, response_detail(self.status, response))
         effects: list[Effect] = [audit]
         if response.action == EXTEND_RETURNS:

@@ -8,7 +8,7 @@ What agreement leads to is the kind's own business (`on_agreed`), as are extra a
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -16,7 +16,7 @@ from domain.contacts import Role
 from domain.escalation import TOP_LEVEL, AuditEffect, Effect, EscalationCase, ResponseRefused, Wait
 from domain.money import format_pence
 from domain.responses import FieldSpec, ResponseInput, ResponseOutcome
-from domain.working_days import describe_deadline
+from domain.working_days import at_close_of_day, describe_date, describe_deadline
 
 
 class Status(StrEnum):
@@ -77,7 +77,10 @@ FIELDS: dict[str, list[FieldSpec]] = {
 class NegotiationCase(EscalationCase):
     claimed_pence: int
     offered_pence: int | None = None
+    offered_on: date | None = None  # the payment date a counter-offer gave
+    offer_reasons: str | None = None  # and its reasons: both carry into the agreement when it is accepted
     agreed_pence: int | None = None
+    agreed_terms: str | None = None
     last_reasons: str | None = None
     open_question: str | None = None
     paused_wait: Wait | None = None
@@ -106,6 +109,18 @@ class NegotiationCase(EscalationCase):
 
     def require_extra(self, response: ResponseInput) -> None:
         """Field rules for the kind's own actions."""
+
+    def require_extra_values(self, response: ResponseInput, now: datetime | None) -> None:
+        """Money-and-dates rules for the kind's own actions (cases under those rules only)."""
+
+    def agreed_payment_date(self, response: ResponseInput) -> date | None:
+        """The payment date the agreement carries: the one given with 'accept', or, under the money-and-dates
+        rules, the one the accepted counter-offer gave. None: the default (30 days)."""
+        if response.action == Act.ACCEPT:
+            return response.on_date
+        if response.action == Act.ACCEPT_OFFER and self.money_and_dates:
+            return self.offered_on
+        return None
 
     def all_labels(self) -> dict[str, str]:
         return LABELS
@@ -144,20 +159,28 @@ class NegotiationCase(EscalationCase):
     def money_facts(self) -> list[tuple[str, str]]:
         facts = [("Claimed", format_pence(self.claimed_pence)), ("Status", self.status.replace("_", " "))]
         if self.offered_pence is not None:
-            facts.append(("Offered", format_pence(self.offered_pence)))
+            paid_by = f", to be paid by {describe_date(self.offered_on)}" if self.offered_on else ""
+            facts.append(("Offered", format_pence(self.offered_pence) + paid_by))
         if self.agreed_pence is not None:
             facts.append(("Agreed", format_pence(self.agreed_pence)))
+        if self.agreed_terms:
+            facts.append(("Terms agreed", self.agreed_terms))
         if self.open_question:
             facts.append(("Information requested", self.open_question))
         return facts
 
-    def check(self, response: ResponseInput) -> None:
+    def check(self, response: ResponseInput, now: datetime | None = None) -> None:
         self.check_actor(response)
         _require_fields(response, self)
         self.require_extra(response)
+        if self.money_and_dates:
+            if response.action in (Act.ACCEPT, Act.ACCEPT_PART) and response.on_date is not None:
+                self.require_working_day("on_date", "a payment date", response.on_date, now)
+            self.require_extra_values(response, now)
 
     def apply(self, response: ResponseInput, now: datetime) -> tuple[ResponseOutcome, list[Effect]]:
-        self.check(response)
+        self.check(response, now)
+        self.as_of = now
         action = response.action
         audit = self.record_response(action, response.actor_email, response_detail(self.status, response))
         who = response.actor_email
@@ -194,6 +217,8 @@ class NegotiationCase(EscalationCase):
         elif action == Act.ACCEPT_PART:
             self.status = Status.COUNTER_OFFERED
             self.offered_pence = response.amount_pence
+            self.offered_on = response.on_date
+            self.offer_reasons = response.reasons
             self.last_reasons = response.reasons
             self.wait_for("officer_reply", Role.OFFICER, self.policy.officer_reply_days, now)
             offered = format_pence(self.offered_pence or 0)
@@ -264,17 +289,18 @@ class NegotiationCase(EscalationCase):
             )
         elif action == Act.ACCEPT_OFFER:
             self.agreed_pence = self.offered_pence
+            accepted = [f"The LMC accepts your offer of {format_pence(self.agreed_pence or 0)}."]
+            if self.money_and_dates:
+                self.agreed_terms = self.offer_reasons
+                if self.offered_on is not None:
+                    accepted = [
+                        f"The LMC accepts your offer of {format_pence(self.agreed_pence or 0)}, to be paid by "
+                        f"{describe_date(self.offered_on)}."
+                    ]
+                if self.offer_reasons:
+                    accepted.append(f"On your terms: {self.offer_reasons}")
             message = self.on_agreed(response, now)
-            effects.append(
-                self.email_payer(
-                    "offer_accepted",
-                    "Counter-offer accepted",
-                    [
-                        f"The LMC accepts your offer of {format_pence(self.agreed_pence or 0)}.",
-                        message,
-                    ],
-                )
-            )
+            effects.append(self.email_payer("offer_accepted", "Counter-offer accepted", [*accepted, message]))
         elif action == Act.DISPUTE:
             self.status = Status.DISPUTED
             self.last_reasons = response.reasons
@@ -314,6 +340,11 @@ class NegotiationCase(EscalationCase):
             effects.append(AuditEffect(event="closed", actor="engine", detail={"outcome": self.outcome}))
         return ResponseOutcome(status=self.status, message=message), effects
 
+    def agreed_payment_due(self, response: ResponseInput, now: datetime) -> datetime:
+        """17:00 on the agreed payment date, or the default (30 calendar days on)."""
+        day = self.agreed_payment_date(response)
+        return at_close_of_day(day) if day is not None else self.default_payment_date(now)
+
     def deadline_text(self) -> str:
         if self.wait is None or self.wait.deadline is None:
             return "no deadline"
@@ -342,7 +373,10 @@ def _require_fields(response: ResponseInput, case: NegotiationCase) -> None:
         raise ResponseRefused("text: say what information is asked for or supplied.")
     if action == Act.ACCEPT_PART:
         if response.amount_pence is None or response.amount_pence <= 0:
-            raise ResponseRefused("amount_pence: a counter-offer needs an amount in pence above zero.")
+            raise ResponseRefused(
+                "amount_pence: a counter-offer needs an amount in pence above zero (more than £0.00); "
+                "to offer nothing, reject the claim."
+            )
         if response.amount_pence >= case.claimed_pence:
             raise ResponseRefused(
                 f"amount_pence: a counter-offer must be less than the {format_pence(case.claimed_pence)} "

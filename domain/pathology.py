@@ -12,13 +12,13 @@ from pydantic import BaseModel, Field, model_validator
 
 from domain.confirmation import ConfirmationRequest
 from domain.contacts import Contact, Lmc, Organisation
-from domain.escalation import DeadlinePolicy, Effect
+from domain.escalation import CURRENT_RULES, MONEY_AND_DATES, DeadlinePolicy, Effect
 from domain.identifiers import FreeText, HeaderText, OdsCode, SafeEmail
 from domain.incident import ChildState, IncidentCase, StartChild
 from domain.money import Pence, format_pence
 from domain.practice_return import Practice, ReturnItem, ReturnRecord
 from domain.report import ReportLine, spread
-from domain.working_days import add_working_days, at_close_of_day
+from domain.working_days import add_working_days, at_close_of_day, working_day_problem
 
 KIND = "pathology_error"
 CLAIM = "claim"
@@ -69,6 +69,22 @@ class PathologyRequest(BaseModel):
         return self
 
 
+def request_problems(request: PathologyRequest, today: date | None = None) -> dict[str, str]:
+    """What the money-and-dates rules refuse in a request, by field: a tariff rate of £0 (a rate is
+    money owed per item), and a return deadline that is not a working day, or (given `today`) is past."""
+    problems: dict[str, str] = {}
+    for n, item in enumerate(request.tariff):
+        if item.rate_pence <= 0:
+            problems[f"tariff.{n}.rate_pence"] = (
+                f"a rate must be more than £0.00 (a whole number of pence, e.g. 2500); '{item.key}' has none"
+            )
+    if request.return_deadline is not None:
+        problem = working_day_problem(request.return_deadline, today)
+        if problem is not None:
+            problems["return_deadline"] = f"a return deadline must be a working day, not in the past; {problem}"
+    return problems
+
+
 class PathologyCase(IncidentCase):
     request: PathologyRequest
     icb: Organisation
@@ -87,7 +103,13 @@ class PathologyCase(IncidentCase):
         icb: Organisation,
         policy: DeadlinePolicy,
         now: datetime,
+        rules: int = CURRENT_RULES,
     ) -> tuple[PathologyCase, list[Effect]]:
+        """Raises ValueError for what `request_problems` finds under the money-and-dates rules: the
+        kind's builder refuses those first, naming the field, so a workflow never opens one."""
+        problems = request_problems(request) if rules >= MONEY_AND_DATES else {}
+        if problems:
+            raise ValueError("; ".join(f"{field}: {problem}" for field, problem in problems.items()))
         deadline = (
             at_close_of_day(request.return_deadline)
             if request.return_deadline
@@ -108,6 +130,8 @@ class PathologyCase(IncidentCase):
             return_kind="counts",
             returns_deadline=deadline,
             items=[ReturnItem(key=t.key, label=t.label, rate_pence=t.rate_pence) for t in request.tariff],
+            rules=rules,
+            as_of=now,
         )
         window = f"{request.error_start:%-d %b %Y} to {request.error_end:%-d %b %Y}"
         context = [("Trust", trust.name), ("Test", f"{request.test} ({request.service})"), ("Error window", window)]
@@ -186,9 +210,12 @@ class PathologyCase(IncidentCase):
                 facts.append(("Late returns (not claimed)", ", ".join(self.late_returns)))
         if self.agreed_pence is not None:
             facts.append(("Agreed", format_pence(self.agreed_pence)))
+        terms = self.children[CLAIM].terms if CLAIM in self.children else None
+        if terms:
+            facts.append(("Terms agreed", terms))
         for topic, child in self.children.items():
             facts.append((topic.replace("_", " ").capitalize(), child.outcome or "open"))
-        return facts
+        return facts + self.outcome_facts()
 
     def after_returns(self, now: datetime) -> list[Effect]:
         self.status = "claiming"
@@ -227,4 +254,6 @@ class PathologyCase(IncidentCase):
                 f"{self.payer.name} has agreed {format_pence(child.amount_pence)} compensation for the "
                 f"{self.request.test} error; this is your practice's share, pro rata to its return.",
             )
+        if self.money_and_dates:  # the officer withdrew it: practices are told, and it ends unpaid, never settled
+            self.closes_as = "not_agreed"
         return self.pay_shares(0, now.date(), "The compensation claim closed without agreement: nothing is due.")

@@ -12,17 +12,28 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from domain import payment
 from domain.contacts import Contact, Role
 from domain.escalation import AuditEffect, Command, Effect, EscalationCase, ResponseRefused
 from domain.identifiers import HeaderText, OdsCode
 from domain.money import Pence, format_pence
 from domain.responses import DeregisteredGroup, FieldSpec, ResponseInput, ResponseOutcome
-from domain.working_days import add_working_days, at_close_of_day, describe_deadline, morning_of_working_days_before
+from domain.working_days import (
+    add_working_days,
+    at_close_of_day,
+    describe_date,
+    describe_deadline,
+    morning_of_working_days_before,
+)
 
 KIND = "practice_return"
 SUBMIT_RETURN = "submit_return"
 CONFIRM_RECEIPT = "confirm_receipt"
-LABELS = {SUBMIT_RETURN: "Send (or correct) your return", CONFIRM_RECEIPT: "Confirm the payment was received"}
+LABELS = {
+    SUBMIT_RETURN: "Send (or correct) your return",
+    CONFIRM_RECEIPT: "Confirm the payment was received",
+    **payment.LABELS,
+}
 REMINDER_DAYS_BEFORE = (5, 2, 0)
 
 
@@ -50,6 +61,25 @@ class ReturnRecord(BaseModel):
     corrections: int = 0
 
 
+def check_groups(groups: list[DeregisteredGroup], window_start: date, cut_off: date) -> None:
+    """Dates in a deregistration return lie within the incident's window, up to its cut-off, and no group
+    was off the list for longer than the window lasts (DOMAIN.md 'Days off a list')."""
+    window = f"from {describe_date(window_start)} to {describe_date(cut_off)}"
+    longest = (cut_off - window_start).days + 1
+    for n, group in enumerate(groups):
+        if group.off_since is not None and not window_start <= group.off_since <= cut_off:
+            where = "after the cut-off" if group.off_since > cut_off else "before the incident"
+            raise ResponseRefused(
+                f"groups.{n}.off_since: {describe_date(group.off_since)} is {where}; give the date the group was "
+                f"deregistered, {window}."
+            )
+        if group.days_off is not None and group.days_off > longest:
+            raise ResponseRefused(
+                f"groups.{n}.days_off: {group.days_off} days is longer than the incident ({longest} days, {window}); "
+                f"give the days off the list, 1 to {longest}."
+            )
+
+
 class ShareNotice(BaseModel):
     amount_pence: int = Field(ge=0)
     due: date
@@ -68,8 +98,12 @@ class PracticeCase(EscalationCase):
     late: bool = False
     corrections: int = 0
     share_pence: int | None = None
+    received_pence: int | None = None  # under the money-and-dates rules, everything received so far
+    difference_reasons: str | None = None
     payment_due: datetime | None = None
     context: list[tuple[str, str]] = Field(default_factory=list)
+    window_start: date | None = None  # a deregistration return's dates lie within these (new rules only)
+    cut_off: date | None = None
 
     # --- what is open -------------------------------------------------------------------
     @property
@@ -90,10 +124,18 @@ class PracticeCase(EscalationCase):
         return []
 
     def officer_actions(self) -> list[str]:
-        return []
+        return payment.resolving_actions(self.status)
 
     def action_labels(self) -> dict[str, str]:
         return LABELS
+
+    def payment_gap(self) -> int | None:
+        if self.received_pence is None or self.share_pence is None:
+            return None
+        return self.received_pence - self.share_pence
+
+    def outstanding_pence(self) -> int:
+        return max((self.share_pence or 0) - (self.received_pence or 0), 0)
 
     def action_fields(self) -> dict[str, list[FieldSpec]]:
         if self.return_kind == "counts":
@@ -103,6 +145,7 @@ class PracticeCase(EscalationCase):
         return {
             SUBMIT_RETURN: fields,
             CONFIRM_RECEIPT: [FieldSpec("amount", "Amount received (£, optional)", "money")],
+            **payment.FIELDS,
         }
 
     def facts(self) -> list[tuple[str, str]]:
@@ -120,6 +163,9 @@ class PracticeCase(EscalationCase):
             facts.append(("Your return", "; ".join(_describe_group(g) for g in self.groups)))
         if self.share_pence is not None:
             facts.append(("Your share", format_pence(self.share_pence)))
+            facts += payment.gap_facts(self.share_pence, self.received_pence)
+        if self.difference_reasons:
+            facts.append(("Difference accepted", self.difference_reasons))
         if self.payment_due is not None:
             facts.append(("Payment due by", describe_deadline(self.payment_due)))
         return facts
@@ -132,6 +178,8 @@ class PracticeCase(EscalationCase):
         return super().next_timer()
 
     def on_timer(self, now: datetime) -> list[Effect]:
+        if self.status in (payment.UNDERPAID, payment.OVERPAID):
+            return self.on_deadline_missed(now)  # the officer's decision: a reminder, then overdue
         if self.status != "awaiting_return":
             return self.on_payment_overdue(now)
         due = [
@@ -287,10 +335,18 @@ class PracticeCase(EscalationCase):
         )
 
     # --- the practice's own responses ----------------------------------------------------
-    def check(self, response: ResponseInput) -> None:
+    def check(self, response: ResponseInput, now: datetime | None = None) -> None:
         self.check_actor(response)
         if response.actor_role is Role.PRACTICE and response.actor_email != self.practice.contact.email:
             raise ResponseRefused(f"{response.actor_email} is not the contact for {self.practice.ods}.")
+        payment.check_resolution(response)
+        if self.money_and_dates:
+            if response.action == SUBMIT_RETURN and response.groups and self.window_start and self.cut_off:
+                check_groups(response.groups, self.window_start, self.cut_off)
+            if response.action == CONFIRM_RECEIPT:
+                payment.check_received(response, self.outstanding_pence())
+            if response.action == payment.CHASE_BALANCE and response.on_date is not None:
+                self.require_working_day("on_date", "the date the rest is to be paid by", response.on_date, now)
         if response.action == SUBMIT_RETURN:
             if self.return_kind == "counts":
                 counts = response.counts or {}
@@ -304,7 +360,14 @@ class PracticeCase(EscalationCase):
                 raise ResponseRefused("groups: give at least one group of patients.")
 
     def apply(self, response: ResponseInput, now: datetime) -> tuple[ResponseOutcome, list[Effect]]:
-        self.check(response)
+        self.check(response, now)
+        self.as_of = now
+        if response.action == CONFIRM_RECEIPT and self.money_and_dates:
+            return self._receipt(response, now)
+        if response.action == payment.CHASE_BALANCE:
+            return self._chase_balance(response, now)
+        if response.action in (payment.ACCEPT_SHORTFALL, payment.ACCEPT_OVERPAYMENT):
+            return self._accept_difference(response)
         if response.action == CONFIRM_RECEIPT:
             audit = self.record_response(
                 CONFIRM_RECEIPT,
@@ -350,6 +413,109 @@ class PracticeCase(EscalationCase):
         else:
             message = f"{'Correction' if correcting else 'Return'} recorded. You can correct it until returns close."
         return ResponseOutcome(status=self.status, message=message), effects
+
+    # --- paid against the share (money-and-dates rules) ------------------------------------
+    def _receipt(self, response: ResponseInput, now: datetime) -> tuple[ResponseOutcome, list[Effect]]:
+        share = self.share_pence or 0
+        received = response.amount_pence if response.amount_pence is not None else self.outstanding_pence()
+        self.received_pence = (self.received_pence or 0) + received
+        gap = self.received_pence - share
+        audit = self.record_response(
+            CONFIRM_RECEIPT,
+            response.actor_email,
+            {"ods": self.practice.ods, "amount_pence": response.amount_pence},
+        )
+        status = payment.gap_status(gap)
+        if status is None:
+            self.close(payment.PAID)
+            return ResponseOutcome(status=payment.PAID, message="Thank you: receipt confirmed."), [
+                audit,
+                AuditEffect(event="closed", actor="engine", detail={"outcome": payment.PAID}),
+            ]
+        self.status = status
+        self.wait_for("payment_decision", Role.OFFICER, self.policy.officer_reply_days, now)
+        gap_text = payment.describe_gap(share, self.received_pence)
+        choice = "chase the rest or accept the shortfall" if gap < 0 else "accept the overpayment"
+        message = f"Recorded: {gap_text}. The LMC has been told and will {choice}."
+        return ResponseOutcome(status=self.status, message=message), [
+            audit,
+            AuditEffect(
+                event=status,
+                actor="engine",
+                detail={
+                    "ods": self.practice.ods,
+                    "share_pence": share,
+                    "received_pence": self.received_pence,
+                    "gap_pence": gap,
+                },
+            ),
+            self.email_officer(
+                status,
+                f"{self.practice.ods} paid {'short' if gap < 0 else 'over'}: {gap_text}",
+                [
+                    f"{self.practice.name} ({self.practice.ods}) confirms {gap_text} of its share.",
+                    f"Its case stays open: please {choice} by {self.deadline_text()}.",
+                ],
+            ),
+        ]
+
+    def _chase_balance(self, response: ResponseInput, now: datetime) -> tuple[ResponseOutcome, list[Effect]]:
+        audit = self.record_response(response.action, response.actor_email, {"ods": self.practice.ods})
+        due = at_close_of_day(response.on_date) if response.on_date is not None else self.default_payment_date(now)
+        rest = format_pence(self.outstanding_pence())
+        self.status = "share_notified"
+        self.payment_due = due
+        self.wait_until_date("payment", Role.PRACTICE, due)
+        received = format_pence(self.received_pence or 0)
+        share = format_pence(self.share_pence or 0)
+        return ResponseOutcome(
+            status=self.status, message=f"Chasing the rest: {rest}, due by {self.deadline_text()}."
+        ), [
+            audit,
+            self.email_to(
+                self.payer.contact_at(1),
+                Role.PAYER,
+                "balance-chased",
+                f"{self.practice.ods}: the rest of its share, {rest}, is outstanding",
+                [
+                    f"{self.practice.name} ({self.practice.ods}) has received {received} of its {share} share.",
+                    f"Please pay the remaining {rest} by {self.deadline_text()}.",
+                ],
+                [self.officer],
+            ),
+            self.email_practice(
+                "balance-chased",
+                f"The LMC is chasing the rest of your share: {rest}",
+                [
+                    f"You have received {received} of your {share} share; the LMC has asked {self.payer.name} for the "
+                    f"remaining {rest} by {self.deadline_text()}.",
+                    "Please confirm through the link when it arrives.",
+                ],
+            ),
+        ]
+
+    def _accept_difference(self, response: ResponseInput) -> tuple[ResponseOutcome, list[Effect]]:
+        gap = self.payment_gap() or 0
+        audit = self.record_response(
+            response.action, response.actor_email, {"ods": self.practice.ods, "reasons": response.reasons}
+        )
+        self.difference_reasons = response.reasons
+        self.close(payment.PAID_SHORT if gap < 0 else payment.PAID_OVER)
+        accepted = payment.describe_gap(self.share_pence or 0, self.received_pence or 0)
+        return ResponseOutcome(status=self.status, message=f"Accepted: {accepted}. The practice's case is closed."), [
+            audit,
+            self.email_practice(
+                "difference-accepted",
+                "The LMC accepts the payment as made",
+                [f"{accepted}. The LMC accepts it: {response.reasons}", "Nothing more is needed from you."],
+            ),
+            AuditEffect(event="closed", actor="engine", detail={"outcome": self.outcome}),
+        ]
+
+    def deadline_text(self) -> str:
+        if self.wait is None or self.wait.deadline is None:
+            return "no deadline"
+        return describe_deadline(self.wait.deadline)
 
     @staticmethod
     def _item_label(item: ReturnItem) -> str:

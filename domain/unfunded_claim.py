@@ -10,9 +10,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field, StrictInt, model_validator
 
+from domain import payment
 from domain.configuration import TariffRate
 from domain.contacts import Contact, Lmc, Organisation, Role
-from domain.escalation import AuditEffect, DeadlinePolicy, Effect, ResponseRefused
+from domain.escalation import CURRENT_RULES, AuditEffect, DeadlinePolicy, Effect, ResponseRefused
 from domain.identifiers import FreeText, HeaderText, OdsCode, SafeEmail
 from domain.money import Pence, format_pence
 from domain.negotiation import FIELDS, LABELS, NegotiationCase, Status
@@ -125,11 +126,15 @@ class ClaimStatus(StrEnum):
     REJECTED = Status.REJECTED.value
     DISPUTED = Status.DISPUTED.value
     PAYMENT_EXPECTED = "payment_expected"
+    UNDERPAID = payment.UNDERPAID  # a payment other than the agreed amount: the officer decides
+    OVERPAID = payment.OVERPAID
     CLOSED = Status.CLOSED.value
 
 
 class Outcome(StrEnum):
-    PAID = "paid"
+    PAID = payment.PAID
+    PAID_SHORT = payment.PAID_SHORT  # the officer accepted less than was agreed
+    PAID_OVER = payment.PAID_OVER  # the officer accepted more than was agreed
     COMMISSIONED = "commissioned"
     WITHDRAWN = "withdrawn"
 
@@ -141,6 +146,7 @@ ACTION_LABELS: dict[str, str] = {
     **LABELS,
     COMMISSION: "Commission the work going forward",
     CONFIRM_PAYMENT: "Confirm payment received",
+    **payment.LABELS,
     "withdraw": "Withdraw the claim",
 }
 ACTION_FIELDS: dict[str, list[FieldSpec]] = {
@@ -151,6 +157,7 @@ ACTION_FIELDS: dict[str, list[FieldSpec]] = {
         FieldSpec("reasons", "Details of the service", "text"),
     ],
     CONFIRM_PAYMENT: [FieldSpec("amount", "Amount received (£, optional)", "money")],
+    **payment.FIELDS,
 }
 
 
@@ -158,9 +165,10 @@ class ClaimCase(NegotiationCase):
     """The unfunded claim: the shared negotiation, plus commissioning and payment."""
 
     claim: ClaimRequest
-    paid_pence: int | None = None
+    paid_pence: int | None = None  # under the money-and-dates rules, everything received so far
     payment_due: datetime | None = None
     commissioned_from: date | None = None
+    difference_reasons: str | None = None  # why the officer accepted a payment other than the agreed one
 
     @classmethod
     def open(
@@ -172,6 +180,7 @@ class ClaimCase(NegotiationCase):
         payer: Organisation,
         policy: DeadlinePolicy,
         now: datetime,
+        rules: int = CURRENT_RULES,
     ) -> tuple[ClaimCase, list[Effect]]:
         case = cls(
             escalation_id=escalation_id,
@@ -184,6 +193,8 @@ class ClaimCase(NegotiationCase):
             status=ClaimStatus.SUBMITTED,
             claim=claim,
             claimed_pence=claim.total_pence,
+            rules=rules,
+            as_of=now,
         )
         case.wait_for("acknowledgement", Role.PAYER, policy.acknowledgement_days, now)
         effects: list[Effect] = [
@@ -226,7 +237,17 @@ class ClaimCase(NegotiationCase):
         return [*decisions[:2], COMMISSION, *decisions[2:]]
 
     def extra_officer_actions(self) -> list[str]:
-        return [CONFIRM_PAYMENT] if self.status == ClaimStatus.PAYMENT_EXPECTED else []
+        if self.status == ClaimStatus.PAYMENT_EXPECTED:
+            return [CONFIRM_PAYMENT]
+        return payment.resolving_actions(self.status)
+
+    def payment_gap(self) -> int | None:
+        if self.paid_pence is None or self.agreed_pence is None:
+            return None
+        return self.paid_pence - self.agreed_pence
+
+    def outstanding_pence(self) -> int:
+        return max((self.agreed_pence or 0) - (self.paid_pence or 0), 0)
 
     def report_lines(self) -> list[ReportLine]:
         claim = self.claim
@@ -249,6 +270,10 @@ class ClaimCase(NegotiationCase):
             ("Period", f"{self.claim.period_start:%-d %b %Y} to {self.claim.period_end:%-d %b %Y}"),
             *self.money_facts(),
         ]
+        if self.agreed_pence is not None:
+            facts += payment.gap_facts(self.agreed_pence, self.paid_pence)
+        if self.difference_reasons:
+            facts.append(("Difference accepted", self.difference_reasons))
         if self.payment_due is not None:
             facts.append(("Payment expected by", f"{self.payment_due:%-d %B %Y}"))
         return facts
@@ -256,10 +281,23 @@ class ClaimCase(NegotiationCase):
     def require_extra(self, response: ResponseInput) -> None:
         if response.action == COMMISSION and response.on_date is None:
             raise ResponseRefused("on_date: give the date from which the work is commissioned.")
+        payment.check_resolution(response)
+
+    def require_extra_values(self, response: ResponseInput, now: datetime | None) -> None:
+        if response.action == COMMISSION and response.amount_pence is not None and response.amount_pence <= 0:
+            raise ResponseRefused(
+                "amount_pence: a back-payment must be more than £0.00; leave it out if there is none."
+            )
+        if response.action == CONFIRM_PAYMENT:
+            payment.check_received(response, self.outstanding_pence())
+        if response.action == payment.CHASE_BALANCE and response.on_date is not None:
+            self.require_working_day("on_date", "the date the rest is to be paid by", response.on_date, now)
 
     def on_agreed(self, response: ResponseInput, now: datetime) -> str:
+        if self.money_and_dates:
+            return self._expect_payment(self.agreed_payment_due(response, now))
         date_given = response.action != "accept_offer"
-        return self._expect_payment(response, now, date_given)
+        return self._expect_payment_legacy(response, now, date_given)
 
     def apply_extra(self, response: ResponseInput, now: datetime) -> tuple[str, list[Effect]]:
         who = response.actor_email
@@ -269,12 +307,21 @@ class ClaimCase(NegotiationCase):
             back = response.amount_pence or 0
             if back:
                 self.agreed_pence = back
-                message = self._expect_payment(response, now, date_given=False)
+                if self.money_and_dates:
+                    message = self._expect_payment(self.default_payment_date(now))
+                else:
+                    message = self._expect_payment_legacy(response, now, date_given=False)
                 message = f"Commissioned from {response.on_date}, with back-payment of {format_pence(back)}. {message}"
             else:
                 self.close(Outcome.COMMISSIONED)
                 message = f"Commissioned from {response.on_date}, without back-payment. The claim is closed."
             return message, [self.email_officer("commissioned", "Work to be commissioned", [f"{who}: {message}"])]
+        if response.action == CONFIRM_PAYMENT and self.money_and_dates:
+            return self._payment_received(response, now)
+        if response.action == payment.CHASE_BALANCE:
+            return self._chase_balance(response, now)
+        if response.action in (payment.ACCEPT_SHORTFALL, payment.ACCEPT_OVERPAYMENT):
+            return self._accept_difference(response)
         if response.action == CONFIRM_PAYMENT:
             self.paid_pence = response.amount_pence if response.amount_pence is not None else self.agreed_pence
             self.close(Outcome.PAID)
@@ -289,7 +336,89 @@ class ClaimCase(NegotiationCase):
             ]
         return super().apply_extra(response, now)
 
-    def _expect_payment(self, response: ResponseInput, now: datetime, date_given: bool = True) -> str:
+    def _payment_received(self, response: ResponseInput, now: datetime) -> tuple[str, list[Effect]]:
+        """Paid against agreed: in full closes the claim; any other amount keeps it open for the officer."""
+        agreed = self.agreed_pence or 0
+        received = response.amount_pence if response.amount_pence is not None else self.outstanding_pence()
+        self.paid_pence = (self.paid_pence or 0) + received
+        gap = self.paid_pence - agreed
+        status = payment.gap_status(gap)
+        if status is None:
+            self.close(Outcome.PAID)
+            paid = format_pence(self.paid_pence)
+            return f"Payment of {paid} confirmed; the claim is closed.", [
+                self.email_payer(
+                    "paid",
+                    "Payment received: claim closed",
+                    [f"The LMC confirms receipt of {paid}. Thank you; the claim is closed."],
+                )
+            ]
+        self.status = status
+        self.payment_due = None
+        self.wait_for("payment_decision", Role.OFFICER, self.policy.officer_reply_days, now)
+        gap_text = payment.describe_gap(agreed, self.paid_pence)
+        choice = "chase the rest or accept the shortfall" if gap < 0 else "accept the overpayment"
+        message = (
+            f"{format_pence(received)} recorded; {gap_text}. The claim stays open until the LMC decides: "
+            f"{choice}, by {self.deadline_text()}."
+        )
+        return message, [
+            AuditEffect(
+                event=status,
+                actor=response.actor_email,
+                detail={"agreed_pence": agreed, "paid_pence": self.paid_pence, "gap_pence": gap},
+            ),
+            self.email_officer(
+                status,
+                f"Payment {'short' if gap < 0 else 'over'}: {gap_text}",
+                [
+                    f"Payment from {self.payer.name} recorded: {gap_text}.",
+                    f"The claim stays open: please {choice} by {self.deadline_text()}.",
+                ],
+            ),
+        ]
+
+    def _chase_balance(self, response: ResponseInput, now: datetime) -> tuple[str, list[Effect]]:
+        due = at_close_of_day(response.on_date) if response.on_date is not None else self.default_payment_date(now)
+        rest = format_pence(self.outstanding_pence())
+        self.status = ClaimStatus.PAYMENT_EXPECTED
+        self.payment_due = due
+        self.wait_until_date("payment", Role.PAYER, due)
+        message = f"Chasing the rest: {rest} from {self.payer.name}, expected by {due:%-d %B %Y}."
+        return message, [
+            self.email_payer(
+                "balance_chased",
+                f"The rest of the payment: {rest} outstanding",
+                [
+                    f"The LMC has received {format_pence(self.paid_pence or 0)} of the "
+                    f"{format_pence(self.agreed_pence or 0)} agreed.",
+                    f"Please pay the remaining {rest} by {self.deadline_text()}.",
+                ],
+            )
+        ]
+
+    def _accept_difference(self, response: ResponseInput) -> tuple[str, list[Effect]]:
+        gap = self.payment_gap() or 0
+        self.difference_reasons = response.reasons
+        self.close(Outcome.PAID_SHORT if gap < 0 else Outcome.PAID_OVER)
+        accepted = payment.describe_gap(self.agreed_pence or 0, self.paid_pence or 0)
+        message = f"Accepted: {accepted}. The claim is closed ({self.outcome})."
+        return message, [
+            self.email_payer(
+                "difference_accepted",
+                "Payment accepted: claim closed",
+                [f"The LMC accepts the payment as made ({accepted}): {response.reasons}", "The claim is closed."],
+            )
+        ]
+
+    def _expect_payment(self, due: datetime) -> str:
+        self.status = ClaimStatus.PAYMENT_EXPECTED
+        self.payment_due = due
+        self.wait_until_date("payment", Role.PAYER, self.payment_due)
+        return f"Payment of {format_pence(self.agreed_pence or 0)} expected by {self.payment_due:%-d %B %Y}."
+
+    def _expect_payment_legacy(self, response: ResponseInput, now: datetime, date_given: bool = True) -> str:
+        """Before the money-and-dates rules: a counter-offer's payment date was not carried."""
         self.status = ClaimStatus.PAYMENT_EXPECTED
         if date_given and response.on_date is not None:
             self.payment_due = at_close_of_day(response.on_date)

@@ -7,6 +7,7 @@ from typing import Any
 
 from domain.configuration import EscalationConfig
 from domain.deregistration import KIND, DeregistrationCase, DeregistrationRequest
+from domain.escalation import CURRENT_RULES
 from kinds import incident_parties, resolve
 from kinds.spec import KindSpec, StartForm
 from service.gate import admit, refuse_field
@@ -33,6 +34,7 @@ def build(config: EscalationConfig, data: dict[str, Any], escalation_id: str) ->
         officer=officer,
         icb=icb,
         policy=config.policy(KIND),
+        rules=CURRENT_RULES,
     )
 
 
@@ -43,6 +45,7 @@ def form_to_data(form: Mapping[str, str], officer_email: str) -> dict[str, Any]:
         "icb_code": form.get("icb_code", ""),
         "summary": form.get("summary", ""),
         "rate_year": form.get("rate_year", ""),
+        "incident_start": resolve.optional(form, "incident_start"),
         "still_off_until": resolve.optional(form, "still_off_until"),
         "practices": resolve.practice_lines(form.get("practices", ""), with_weighting=True),
     }

@@ -3,13 +3,19 @@ receipt; payers confirm (and, for a claim, negotiate); the officer runs the inci
 
 from __future__ import annotations
 
-from domain import confirmation, incident, negotiation, practice_return
+from domain import confirmation, incident, negotiation, payment, practice_return
 from domain.contacts import Role
 from domain.negotiation import DECISIONS, Act
 
 PRACTICE = (practice_return.SUBMIT_RETURN, practice_return.CONFIRM_RECEIPT)
 CONFIRMING_PAYER = (confirmation.CONFIRM, confirmation.REFUSE)
-INCIDENT_OFFICER = (incident.EXTEND_RETURNS, incident.CLOSE_RETURNS, incident.CLOSE_INCIDENT, confirmation.WITHDRAW)
+INCIDENT_OFFICER = (
+    incident.EXTEND_RETURNS,
+    incident.CLOSE_RETURNS,
+    incident.CLOSE_INCIDENT,
+    confirmation.WITHDRAW,
+    *payment.RESOLVING,  # on a practice's case paid other than its share
+)
 NEGOTIATING_PAYER = (Act.ACKNOWLEDGE.value, *(a.value for a in DECISIONS))
 NEGOTIATING_OFFICER = (Act.SUPPLY_INFO.value, Act.ACCEPT_OFFER.value, Act.DISPUTE.value)
 

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from domain.configuration import EscalationConfig
+from domain.escalation import CURRENT_RULES
 from domain.money import parse_pounds
-from domain.pathology import KIND, PathologyCase, PathologyRequest
+from domain.pathology import KIND, PathologyCase, PathologyRequest, request_problems
+from domain.working_days import london_date
 from kinds import incident_parties, resolve
 from kinds.spec import KindSpec, StartForm
 from service.gate import admit
+from service.refusals import Refused
 from workflows.compensation_claim import CompensationClaimWorkflow
 from workflows.confirmation import ConfirmationWorkflow
 from workflows.pathology import PathologyWorkflow, StartPathology
@@ -20,6 +24,9 @@ from workflows.practice_cohort import PracticeCohortWorkflow
 
 def build(config: EscalationConfig, data: dict[str, Any], escalation_id: str) -> StartPathology:
     request = admit(PathologyRequest, data)
+    problems = request_problems(request, london_date(datetime.now(UTC)))
+    if problems:
+        raise Refused.invalid(problems)
     officer = resolve.officer(config, request.officer_email)
     trust = resolve.organisation(config, "trust_code", request.trust_code, kind="trust")
     icb = resolve.organisation(config, "icb_code", request.icb_code, kind="icb")
@@ -32,6 +39,7 @@ def build(config: EscalationConfig, data: dict[str, Any], escalation_id: str) ->
         trust=trust,
         icb=icb,
         policy=config.policy(KIND),
+        rules=CURRENT_RULES,
     )
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from domain import payment
 from domain.configuration import EscalationConfig
 from domain.contacts import Role
+from domain.escalation import CURRENT_RULES
 from domain.money import format_pence
 from domain.negotiation import DECISIONS, Act
 from domain.unfunded_claim import (
@@ -29,9 +31,17 @@ def build(config: EscalationConfig, data: dict[str, Any], escalation_id: str) ->
     claim = admit(ClaimRequest, price_lines(data, config.tariff))
     officer = resolve.officer(config, claim.officer_email)
     payer = resolve.organisation(config, "payer_code", claim.payer_code)
-    unpriced = [str(i) for i, line in enumerate(claim.lines) if line.unit_rate_pence == 0]
+    unpriced = [i for i, line in enumerate(claim.lines) if line.unit_rate_pence == 0]
     if unpriced:
-        raise refuse_field(f"lines.{unpriced[0]}.unit_rate_pence", "no rate given and none in the tariff")
+        row = unpriced[0]
+        given = data.get("lines")
+        stated = isinstance(given, list) and isinstance(given[row], dict) and "unit_rate_pence" in given[row]
+        raise refuse_field(
+            f"lines.{row}.unit_rate_pence",
+            "a rate must be more than £0.00 (a whole number of pence, e.g. 1500)"
+            if stated
+            else "no rate given and none in the tariff; give a rate of more than £0.00 in pence",
+        )
     return StartClaim(
         escalation_id=escalation_id,
         claim=claim,
@@ -39,6 +49,7 @@ def build(config: EscalationConfig, data: dict[str, Any], escalation_id: str) ->
         officer=officer,
         payer=payer,
         policy=config.policy(KIND),
+        rules=CURRENT_RULES,
     )
 
 
@@ -102,6 +113,7 @@ SPEC = KindSpec(
             Act.DISPUTE.value,
             Act.WITHDRAW.value,
             CONFIRM_PAYMENT,
+            *payment.RESOLVING,
         ),
     },
     labels=ACTION_LABELS,

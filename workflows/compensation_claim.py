@@ -44,6 +44,7 @@ class CompensationClaimWorkflow(EscalationWorkflow):
                 start.icb,
                 start.policy,
                 workflow.now(),
+                start.rules,
             )
             case.related_parties = start.parties
             return case, effects

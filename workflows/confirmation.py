@@ -31,7 +31,14 @@ class ConfirmationWorkflow(EscalationWorkflow):
     def __init__(self, start: StartConfirmation) -> None:
         def open_case() -> tuple[ConfirmationCase, list[Effect]]:
             case, effects = ConfirmationCase.open(
-                start.escalation_id, start.request, start.lmc, start.officer, start.payer, start.policy, workflow.now()
+                start.escalation_id,
+                start.request,
+                start.lmc,
+                start.officer,
+                start.payer,
+                start.policy,
+                workflow.now(),
+                start.rules,
             )
             case.related_parties = start.parties
             return case, effects

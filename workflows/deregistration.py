@@ -40,6 +40,7 @@ class DeregistrationWorkflow(IncidentWorkflow):
             start.icb,
             start.policy,
             workflow.now(),
+            start.rules,
         )
         self.begin(start, case, None, effects)
 

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         COMMON_FIELDS,
         COMMON_LABELS,
         DECLARE_INTEREST,
+        LEGACY_RULES,
         AuditEffect,
         CaseHeader,
         Command,
@@ -77,6 +78,9 @@ class CaseView(BaseModel):
     action_labels: dict[str, str]
     action_fields: dict[str, list[FieldSpec]]
     report_lines: list[ReportLine] = []
+    payment_gap_pence: int | None = None
+    """Money received less money due, once a payment is recorded: negative is an underpayment, positive
+    an overpayment, 0 paid in full; None before any payment (and for kinds that take none)."""
     case: dict[str, Any]
 
     @model_validator(mode="before")
@@ -130,6 +134,9 @@ class EscalationStart(BaseModel):
     lmc: Lmc
     officer: Contact
     policy: DeadlinePolicy
+    rules: int = LEGACY_RULES
+    """The rules the case opens under (`EscalationCase.rules`): the kinds' builders set the current ones, an
+    incident passes its own to its parts, and a start recorded before the field existed reads as the old."""
 
 
 class CloseRequest(BaseModel):
@@ -231,11 +238,15 @@ class EscalationWorkflow:
 
     @respond.validator
     def _check_response(self, response: ResponseInput) -> None:
+        """Refuse before anything reaches history. Validators do not run on replay, so refusing more here
+        never changes a recorded run; the handler's own re-check (inside `apply`) refuses more only for
+        cases under the rules that introduced it."""
         try:
             if response.action == DECLARE_INTEREST:
                 self.case.check_actor(response)
+                self.case.check_interest(response)
             else:
-                self.case.check(response)
+                self.case.check(response, workflow.now())
         except ResponseRefused as refused:
             raise ApplicationError(str(refused), type="ResponseRefused", non_retryable=True) from refused
 
@@ -269,6 +280,7 @@ class EscalationWorkflow:
             action_labels={**case.action_labels(), **COMMON_LABELS},
             action_fields={**case.action_fields(), **COMMON_FIELDS},
             report_lines=case.report_lines(),
+            payment_gap_pence=case.payment_gap(),
             case=case.model_dump(mode="json"),
         )
 
@@ -410,6 +422,8 @@ class EscalationWorkflow:
             SearchAttributePair(sa.OVERDUE, bool(wait and wait.overdue)),
             SearchAttributePair(sa.BALL_HOLDER, wait.holder.value if wait else "none"),
         ]
+        if case.money_and_dates:  # older runs upsert the keys they were recorded with, no more
+            pairs.append(SearchAttributePair(sa.UNDERPAID, case.underpaid))
         deadline = wait.deadline if wait is not None else None
         signature = (tuple(p.value for p in pairs), deadline)
         if signature == self._published:  # unchanged: no command, no history event

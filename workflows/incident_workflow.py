@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.practice_cohort import (
         COHORT_SIZE,
         CohortClosed,
+        CohortResult,
         CohortShares,
         PracticeCohortWorkflow,
         PracticeCommon,
@@ -53,6 +54,7 @@ def child_state(child_id: str, view: CaseView) -> ChildState:
             amount_pence=confirmed.amount_pence,
             on_date=confirmed.on_date,
             reference=confirmed.reference,
+            reasons=confirmed.reasons,
         )
     claim = view.case_as(CompensationClaimCase)
     due = claim.payment_due
@@ -61,6 +63,8 @@ def child_state(child_id: str, view: CaseView) -> ChildState:
         outcome=view.outcome,
         amount_pence=claim.agreed_pence,
         on_date=due.date() if due is not None else None,
+        terms=claim.agreed_terms,
+        reasons=claim.last_reasons if view.outcome != "agreed" else None,
     )
 
 
@@ -134,6 +138,9 @@ class IncidentWorkflow(EscalationWorkflow):
             officer=case.officer,
             payer=case.payer,
             policy=case.policy,
+            rules=command.rules,
+            window_start=command.window_start,
+            cut_off=command.cut_off,
         )
         practices = command.practices
         cohorts = [
@@ -158,9 +165,12 @@ class IncidentWorkflow(EscalationWorkflow):
         self._tasks.append(asyncio.create_task(self._await_cohorts()))
 
     async def _await_cohorts(self) -> None:
-        await asyncio.gather(*self._cohorts)
+        results = await asyncio.gather(*self._cohorts)
         self._cohorts_done = True
-        self.outbox.extend(self.incident.on_practices_settled())
+        outcomes: dict[str, str] = {}
+        for result in results:
+            outcomes.update(CohortResult.model_validate(result).outcomes)
+        self.outbox.extend(self.incident.on_practices_settled(outcomes))
 
     async def _tell_practices(self, command: TellPractices) -> None:
         if self._cohorts_done:
@@ -200,6 +210,7 @@ class IncidentWorkflow(EscalationWorkflow):
                     payer=command.payer,
                     policy=case.policy,
                     parties=command.parties,
+                    rules=case.rules,
                 ),
                 id=command.child_id,
                 parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,

@@ -45,6 +45,7 @@ class PathologyWorkflow(IncidentWorkflow):
             start.icb,
             start.policy,
             workflow.now(),
+            start.rules,
         )
         self.begin(start, case, None, effects)
 
@@ -68,6 +69,7 @@ class PathologyWorkflow(IncidentWorkflow):
                 icb=case.icb,
                 policy=case.policy,
                 parties=command.parties,
+                rules=case.rules,
             ),
             id=command.child_id,
             parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Literal
 
 from temporalio import workflow
@@ -42,6 +42,8 @@ class StartPractice(EscalationStart):
     returns_deadline: datetime
     context: list[tuple[str, str]] = Field(default_factory=list)
     payer: Organisation
+    window_start: date | None = None
+    cut_off: date | None = None
     carried: CarriedPractice | None = None
 
 
@@ -79,6 +81,10 @@ class PracticeWorkflow(EscalationWorkflow):
                 items=start.items,
                 returns_deadline=start.returns_deadline,
                 context=start.context,
+                rules=start.rules,
+                as_of=workflow.now(),
+                window_start=start.window_start,
+                cut_off=start.cut_off,
             )
             return case, case.opening()
 

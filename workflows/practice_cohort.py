@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from temporalio import workflow
@@ -22,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
     from domain.contacts import Contact, Lmc, Organisation
-    from domain.escalation import DeadlinePolicy
+    from domain.escalation import LEGACY_RULES, DeadlinePolicy
     from domain.practice_return import Practice, ReturnItem, ShareNotice
     from workflows.children import signal_if_running
     from workflows.escalation_workflow import CaseView, CloseRequest
@@ -45,6 +45,9 @@ class PracticeCommon(BaseModel):
     officer: Contact
     payer: Organisation
     policy: DeadlinePolicy
+    rules: int = LEGACY_RULES
+    window_start: date | None = None
+    cut_off: date | None = None
 
 
 class StartCohort(BaseModel):

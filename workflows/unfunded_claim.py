@@ -38,6 +38,7 @@ class UnfundedClaimWorkflow(EscalationWorkflow):
                 start.payer,
                 start.policy,
                 workflow.now(),
+                start.rules,
             ),
         )
 

@@ -17,7 +17,7 @@ from domain.confirmation import ConfirmationCase, ConfirmationRequest
 from domain.contacts import Contact, Role
 from domain.deregistration import KIND as DEREGISTRATION_KIND
 from domain.deregistration import DeregistrationCase, DeregistrationRequest
-from domain.escalation import AuditEffect, DeadlinePolicy, Effect, EmailEffect, EscalationCase
+from domain.escalation import CURRENT_RULES, AuditEffect, DeadlinePolicy, Effect, EmailEffect, EscalationCase
 from domain.incident import StartChild
 from domain.pathology import KIND as PATHOLOGY_KIND
 from domain.pathology import PathologyCase, PathologyRequest
@@ -183,8 +183,10 @@ def practice_case(
     returns_deadline: datetime | None = None,
     ods: str = "E87700",
     items: list[ReturnItem] | None = None,
+    rules: int = CURRENT_RULES,
 ) -> PracticeCase:
-    """One practice's case, built as workflows/practice.py builds it from the incident's StartPractices."""
+    """One practice's case, built as workflows/practice.py builds it from the incident's StartPractices
+    (a new incident's practices run under its rules, the current ones)."""
     cfg = config()
     officer = cfg.lmc.officer(OFFICER)
     assert officer is not None
@@ -211,6 +213,7 @@ def practice_case(
         return_kind=return_kind,
         items=items or [],
         returns_deadline=returns_deadline or five_pm(2027, 1, 5),
+        rules=rules,
     )
 
 

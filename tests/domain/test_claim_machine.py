@@ -472,22 +472,12 @@ def test_payment_is_expected_thirty_calendar_days_on_unless_the_payer_gives_a_da
 
 
 # --- rules that look wrong (left unfixed; see the reasons) -------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="DOMAIN.md 'Paid against agreed': a payment at another amount is an under/overpayment shown with its "
-    "difference and the escalation stays open until the officer resolves it; ClaimCase closes it as 'paid' at any amount",
-)
 def test_an_underpayment_keeps_the_claim_open() -> None:
     case = reach("payment_expected")
     case.apply(officer("confirm_payment", amount_pence=CLAIMED - 100), ACT)
     assert not case.is_closed
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="accept_part asks the payer for an 'Expected payment date', but accept_offer ignores it "
-    "(on_agreed passes date_given=False) and expects payment 30 days after the officer accepts",
-)
 def test_accepting_a_counter_offer_keeps_the_payment_date_the_payer_gave() -> None:
     case = reach("acknowledged")
     case.apply(payer("accept_part", amount_pence=OFFER, reasons="Part", on_date=date(2027, 2, 26)), ACT)
@@ -495,11 +485,6 @@ def test_accepting_a_counter_offer_keeps_the_payment_date_the_payer_gave() -> No
     assert case.payment_due == five_pm(2027, 2, 26)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DOMAIN.md 'Working-day dates': a payment date must be a working day and not in the past, a bank holiday "
-    "refused with the next working day offered; accept takes any date (here the Boxing Day substitute, 28 Dec 2026)",
-)
 @pytest.mark.parametrize("when", [date(2026, 12, 28), date(2026, 12, 1)], ids=["bank-holiday", "in-the-past"])
 def test_a_payment_date_on_a_bank_holiday_or_in_the_past_is_refused(when: date) -> None:
     case = reach("acknowledged")

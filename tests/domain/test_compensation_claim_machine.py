@@ -346,11 +346,6 @@ def test_the_parties_include_the_trust_the_icb_and_the_incidents_practices() -> 
     assert case.parties() == {"RYJ", "QRV", "E87700", "E87701", "E87702"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="accept_part asks the trust for an 'Expected payment date', but on_agreed uses a date only for 'accept': "
-    "accepting the counter-offer tells practices payment is due 30 days on, not on the date the trust gave",
-)
 def test_accepting_a_counter_offer_keeps_the_payment_date_the_trust_gave() -> None:
     case = reach("acknowledged")
     case.apply(trust("accept_part", amount_pence=OFFER, reasons="Part", on_date=date(2027, 2, 26)), ACT)

@@ -77,7 +77,7 @@ REQUESTS: dict[str, tuple[str, tuple[str, str, str], datetime, bool, dict[str, A
         {"text": "Sent 5 January 2027, ref NWL-PC-0142"},
     ),
     "pot": (
-        "PDR-2026-TEST01-POT", NWL, five_pm(2027, 1, 22), False,  # 20 working days
+        "PDR-2026-TEST01-POT", NWL, five_pm(2027, 1, 22), True,  # 20 working days; the ICB may refuse to pay
         {"amount_pence": 250_000, "on_date": date(2027, 2, 26)},
     ),
 }  # fmt: skip
@@ -166,7 +166,24 @@ def test_the_officer_may_close_a_request_and_the_payer_is_told(topic: str) -> No
         ("year_end", payer("refuse", email=NWL[0]), "reasons: Reasons is required"),
         ("icb_message", officer("withdraw"), "reasons: Reasons is required"),
         ("incident_report", payer("refuse", email=IMPERIAL[0], reasons="No"), "'Refuse, with reasons' is not open"),
-        ("pot", payer("refuse", email=NWL[0], reasons="No"), "not open.*open now: confirm"),
+        ("pot", payer("refuse", email=NWL[0]), "reasons: Reasons is required"),
+        (
+            "pot",
+            payer("confirm", email=NWL[0], amount_pence=0, on_date=date(2027, 2, 26)),
+            r"amount: Pot for redistribution \(£\) must be more than £0.00; if no money will be paid, use "
+            "'Refuse to pay, with reasons'",
+        ),
+        (
+            "pot",
+            payer("confirm", email=NWL[0], amount_pence=250_000, on_date=date(2027, 5, 31)),
+            "on_date: the payment date must be a working day, not in the past; 31 May 2027 is a bank holiday; "
+            "the next working day is Tuesday 1 June 2027",
+        ),
+        (
+            "pot",
+            payer("confirm", email=NWL[0], amount_pence=250_000, on_date=date(2026, 12, 18)),
+            "on_date: .*18 December 2026 is in the past; the earliest working day is Wednesday 23 December 2026",
+        ),
         ("icb_message", officer("confirm", text="x"), "'Confirm' is not open.*open now: withdraw, declare_interest"),
         ("year_end", payer("withdraw", email=NWL[0], reasons="x"), "'Close this request, with reasons' is not open"),
         ("year_end", payer("confirm", email=IMPERIAL[0], text="x"), "not a contact of NHS North West London ICB"),

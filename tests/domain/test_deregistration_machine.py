@@ -288,12 +288,6 @@ def test_the_officer_may_close_it_while_the_icb_stays_silent() -> None:
 
 
 # --- rules that look wrong (left unfixed; see the reasons) -----------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="DOMAIN.md 'Days off a list': for patients still off, count from the deregistration day (included) to the "
-    "cut-off date (included); group_days uses (cut-off - off_since).days, leaving out one of the two ends "
-    "(tests/test_deregistration.py pins 89 days for 1 Jan to 31 Mar 2025, which the rule makes 90)",
-)
 @pytest.mark.parametrize(
     ("since", "pence"),
     [(date(2025, 3, 1), 9_555), (date(2025, 3, 31), 308)],  # 31 days: 10 x £112.50 x 31/365; one day: 10 x 30.82p
@@ -303,11 +297,6 @@ def test_still_off_days_count_both_the_deregistration_day_and_the_cut_off(since:
     assert opened().claim_for(ReturnRecord(ods="E85012", groups=[group])) == pence
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DOMAIN.md 'Days off a list': a deregistration date after its end date is refused, never counted as 0; "
-    "a group still off since after the cut-off (still_off_until) is accepted and counted as 0 days",
-)
 def test_a_group_deregistered_after_the_cut_off_is_refused_not_counted_as_nothing() -> None:
     group = DeregisteredGroup(patients=10, still_off=True, off_since=date(2025, 4, 10))
     with pytest.raises(ValueError):
@@ -331,11 +320,6 @@ def test_a_tied_penny_goes_to_the_lower_ods_code() -> None:
     assert case.shares == {"E85012": 9_247, "E85013": 9_246}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DOMAIN.md: 'A pot of £0 is not a settlement: it is the ICB refusing to pay'; a confirmed £0 pot is shared "
-    "out as £0 to every practice, each closes 'nothing_due', and the incident can then close itself as 'settled'",
-)
 def test_a_pot_of_nothing_is_a_refusal_not_a_settlement() -> None:
     case = awaiting_pot()
     effects = case.on_child_closed("pot", pot(0), london(2027, 2, 1))

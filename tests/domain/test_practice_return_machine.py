@@ -242,11 +242,6 @@ def test_confirming_receipt_closes_the_practice_paid() -> None:
     assert effects[0].model_dump()["detail"] == {"ods": "E87700", "amount_pence": 24_400}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DOMAIN.md 'Paid against agreed': a payment confirmed at another amount is an under/overpayment, shown "
-    "with its difference, and stays open until the officer resolves it; confirm_receipt closes 'paid' at any amount",
-)
 def test_an_underpaid_share_keeps_the_practice_open() -> None:
     case = reach("share_notified")
     case.apply(practice("confirm_receipt", amount_pence=20_000), london(2027, 2, 26, 11))
