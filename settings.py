@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 import tomllib
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 
@@ -62,6 +63,8 @@ class Settings(BaseSettings):
     link_keys_spec: str = Field(default="", alias="link_keys")  # "id:secret,…" for rotation
     link_key_id: str = ""  # which of LINK_KEYS signs new links
     link_valid_days: int = 120
+    session_idle_minutes: int = Field(default=30, ge=1)  # a console session unused this long ends
+    session_lifetime_hours: int = Field(default=8, ge=1)  # and none lasts longer than this
     session_secret: str = ""  # signs console sessions; empty: generated once into var/session-secret
 
     temporal_tls_cert: Path | None = None  # client certificate and key for a managed Temporal service
@@ -91,6 +94,14 @@ class Settings(BaseSettings):
                 raise ValueError(f"LINK_KEY_ID: '{current}' is not among LINK_KEYS")
             return LinkKeys(current=current, keys=keys)
         return LinkKeys.single(self._default_link_secret())
+
+    @property
+    def session_idle(self) -> timedelta:
+        return timedelta(minutes=self.session_idle_minutes)
+
+    @property
+    def session_lifetime(self) -> timedelta:
+        return timedelta(hours=self.session_lifetime_hours)
 
     @cached_property
     def session_key(self) -> bytes:

@@ -12,7 +12,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, Field, ValidationError
 
-from domain.identifiers import FreeText
+from domain.identifiers import FreeText, HeaderText, SafeEmail
 from domain.validation import field_errors
 from service.refusals import Refused
 
@@ -47,6 +47,14 @@ def _keyword(value: str) -> str:
 
 Keyword = Annotated[str, AfterValidator(_keyword)]
 """A value that goes into a Temporal visibility query: nothing that could change the query."""
+
+
+class WithdrawLinks(BaseModel):
+    """An officer withdraws every link one recipient was sent for one escalation."""
+
+    recipient: SafeEmail
+    reason: FreeText = Field(min_length=3, max_length=2000)
+    contact_instead: HeaderText | None = Field(default=None, max_length=320)
 
 
 class ListFilters(BaseModel):

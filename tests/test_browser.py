@@ -65,7 +65,9 @@ async def test_an_officer_and_an_icb_contact_in_the_browser(
             "task_queue": f"browser-{uuid.uuid4().hex[:6]}",
         }
     )
-    Users(make_engine(local.database)).add("ceo@lmc.example", "officer", "a long browser password")
+    users = Users(make_engine(local.database))
+    users.add("ceo@lmc.example", "officer", "a long browser password")
+    users.add("ops@lmc.example", "ops", "a long browser password")
     server = uvicorn.Server(uvicorn.Config(create_app(local, dev_env.client), port=web_port, log_level="warning"))
     serving = asyncio.create_task(server.serve())
     base = local.base_url
@@ -79,6 +81,7 @@ async def test_an_officer_and_an_icb_contact_in_the_browser(
             await page.fill("#email", "ceo@lmc.example")
             await page.fill("#password", "a long browser password")
             await page.click("button[type=submit]")
+            await page.wait_for_url(f"{base}/console")  # signed in (Argon2id takes a moment)
             await page.goto(f"{base}/console/start/unfunded_claim")
             await page.fill("#title", "Onward referrals sent back to practices")
             await page.fill("#provider", "Maidstone and Tunbridge Wells NHS Trust")
@@ -91,6 +94,21 @@ async def test_an_officer_and_an_icb_contact_in_the_browser(
             await page.click("button:has-text('Start')")
             await page.wait_for_url("**/console/e/UWC-*")
             escalation_url = page.url
+
+            # Signing out ends the session on the server: the same cookie, put back, opens nothing.
+            [session] = [c for c in await page.context.cookies() if c["name"] == "lmc_session"]
+            await page.goto(f"{base}/console")
+            await page.click("button:has-text('Sign out')")
+            await page.wait_for_url(f"{base}/login")
+            await page.context.add_cookies([session])  # type: ignore[list-item]
+            await page.goto(f"{base}/console")
+            assert page.url == f"{base}/login", "a copied cookie is refused after sign-out"
+
+            # Ops read the development mail sink (officers may not: its links act for their recipients).
+            await page.fill("#email", "ops@lmc.example")
+            await page.fill("#password", "a long browser password")
+            await page.click("button[type=submit]")
+            await page.wait_for_url(f"{base}/console")
 
             # The ICB contact's email, opened in the development mail browser, and its link followed.
             for _ in range(100):

@@ -145,7 +145,9 @@ async def test_console_actions_are_refused_server_side_for_the_wrong_role_csrf_o
     again = (await inbox.wait_for(eid, before + 1))[-1]
     assert again["Message-ID"] != inbox.for_case(eid)[before - 1]["Message-ID"] and again["In-Reply-To"]
     assert (await console.post(stop, data={"reason": "", "csrf": token})).status_code == 422
-    assert (await console.post(stop, data={"reason": "Raised in error", "csrf": token})).status_code == 303
+    assert (await console.post(stop, data={"reason": "Raised in error", "csrf": token})).status_code == 422  # no choice
+    stopped = await console.post(stop, data={"reason": "Raised in error", "how": "terminate", "csrf": token})
+    assert stopped.status_code == 303
     events = [r.event for r in AuditLog(make_engine(settings.database)).timeline(eid)]
     assert "refused:conflict_of_interest" in events and "resend_requested" in events and events[-1] == "terminated"
     assert AuditLog(make_engine(settings.database)).verify(eid).ok

@@ -226,8 +226,9 @@ async def test_a_console_action_on_a_finished_escalation_is_refused_409_saying_s
     web: httpx.AsyncClient, closed_claim: str
 ) -> None:
     await signed_in(web, "ceo@lmc.example", "another long password")
-    await web.get(f"/console/e/{closed_claim}")  # a finished escalation's page has no forms: the token is its cookie
-    token = web.cookies["lmc_csrf"]
+    token = csrf_in(
+        await web.get("/console/start/unfunded_claim")
+    )  # the session's token (a finished page has no forms)
     answer = await web.post(
         f"/console/e/{closed_claim}/act", data={"action": "dispute", "reasons": "Too late", "csrf": token}
     )
@@ -246,13 +247,14 @@ async def test_a_console_action_on_a_finished_escalation_is_refused_409_saying_s
     assert unknown.status_code == 404 and "There is no escalation UWC-2026-NOSUCH" in unknown.text
 
     await signed_in(web, "ops@lmc.example", "correct horse battery")
-    await web.get(f"/console/e/{closed_claim}")
-    token = web.cookies["lmc_csrf"]
+    token = csrf_in(await web.get("/console/start/unfunded_claim"))
     for action in ("resend", "terminate"):
-        answer = await web.post(f"/console/e/{closed_claim}/{action}", data={"reason": "Lost mail", "csrf": token})
+        form = {"reason": "Lost mail", "how": "terminate", "csrf": token}
+        answer = await web.post(f"/console/e/{closed_claim}/{action}", data=form)
         assert answer.status_code == 409 and "has finished" in answer.text, (action, answer.text)
     for action in ("resend", "terminate"):  # ops' actions on an unknown escalation
-        unknown = await web.post(f"/console/e/UWC-2026-NOSUCH/{action}", data={"reason": "Lost mail", "csrf": token})
+        form = {"reason": "Lost mail", "how": "terminate", "csrf": token}
+        unknown = await web.post(f"/console/e/UWC-2026-NOSUCH/{action}", data=form)
         assert unknown.status_code == 404 and "There is no escalation UWC-2026-NOSUCH" in unknown.text, action
 
 

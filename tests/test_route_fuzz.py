@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import secrets
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -420,6 +421,8 @@ class World:
         if accept:
             sent_headers["accept"] = accept
         cookie = self.cookies.get(who, "")
+        if path == "/logout" and cookie:  # signing out really ends a session: never end the fuzz's own
+            cookie = "lmc_session=" + secrets.token_urlsafe(32)
         if who == "garbage":
             cookie = f"lmc_session={garbage_cookie}; lmc_csrf={garbage_cookie}"
         if cookie:  # bytes: any text a browser could send, not only ASCII (no line breaks: servers refuse those)
@@ -529,7 +532,7 @@ async def world(
             answer = await http.post("/login", data={"email": email, "password": password, "csrf": login_csrf})
             assert answer.status_code == 303, answer.text
             world.cookies[role] = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
-            world.csrf[role] = http.cookies["lmc_csrf"]
+            world.csrf[role] = csrf_in(await http.get("/console/start/unfunded_claim"))  # the session's token
             http.cookies.clear()
         yield world
 
@@ -792,11 +795,13 @@ async def test_sign_in_and_accounts(
     garbage: str,
 ) -> None:
     form = {**fields, **csrf_field(world, who, csrf)}
-    if known is not None:
-        form["email"] = known  # an account that exists, with a wrong password (scrypt: keep these few)
+    if known is not None and route != "/console/users":
+        form["email"] = known  # an account that exists, with a wrong password (keep these few: Argon2id)
         form.pop("disable", None)
     elif "password" in form and csrf == "right":
         form.pop("password")  # no password, no hashing: the fuzz stays fast
+    if route == "/console/users" and form.get("email") in {e for e, _ in PASSWORDS.values()}:
+        form["email"] = "someone.else@lmc.example"  # resetting the fuzz's own accounts would end its sessions
     if route == "/console/users" and "disable" in form:
         form["disable"] = form["disable"] if form["disable"] not in {e for e, _ in PASSWORDS.values()} else "x"
     sent = body or Body("form", form=form)

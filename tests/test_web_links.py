@@ -25,10 +25,11 @@ from links.signing import LinkGrant, LinkKeys, sign_link
 from mail.sink import start_sink
 from persistence.database import make_engine
 from persistence.sent_mail import SentMailLedger
+from persistence.users import Users
 from service import acting, reading, starting
 from settings import ROOT, Settings
 from tests.conftest import Inbox, body_text, free_port
-from tests.helpers import CLAIM, DEREGISTRATION, ICB_L1, example_start, officer
+from tests.helpers import CLAIM, DEREGISTRATION, ICB_L1, example_start, officer, sign_in
 from web.app import create_app
 
 
@@ -183,6 +184,14 @@ async def test_development_mail_browser_shows_sent_mail_with_working_links(
             app.router.lifespan_context(app),
             httpx.AsyncClient(transport=transport, base_url="http://t") as http,
         ):
+            assert (await http.get("/dev/mail")).headers.get("location") == "/login"  # signed out
+            users = Users(make_engine(local.database))
+            users.add("dev-officer@lmc.example", "officer", "dev mail officer password")
+            users.add("dev-ops@lmc.example", "ops", "dev mail ops password")
+            assert (await sign_in(http, "dev-officer@lmc.example", "dev mail officer password")).status_code == 303
+            assert (await http.get("/dev/mail")).status_code == 403, "officers do not read other people's links"
+            http.cookies.clear()
+            assert (await sign_in(http, "dev-ops@lmc.example", "dev mail ops password")).status_code == 303
             listing = await http.get("/dev/mail")
             assert listing.status_code == 200 and "[UWC-2026-DEVMAIL] Claim" in listing.text
             found = re.search(r'href="/dev/mail/([^"]+)"', listing.text)

@@ -25,12 +25,13 @@ from domain.contacts import Role
 from links.signing import LinkGrant, LinkRefused, verify_link
 from payload_codec import payload_codec
 from persistence.database import make_engine
-from persistence.users import Users
+from persistence.revoked_links import RevokedLinks
 from service import acting, reading
+from service.accounts import Accounts, SessionPolicy
 from service.refusals import Refused, Why
 from settings import Settings
 from temporal_client import connect
-from web.auth import SESSION_COOKIE, SessionSigner
+from web.auth import ConsoleAuth
 from web.body_limit import BodyLimit
 from web.codec_endpoint import codec_routes
 from web.console import console_routes
@@ -38,16 +39,24 @@ from web.console.guard import Console
 from web.dev_mail import dev_mail_routes
 from web.forms import GROUP_ROWS, plain_line, posted_form, response_from_form
 from web.refusal_pages import EXCEPTION_HANDLERS
+from web.security_headers import SecurityHeaders
 from web.templating import templates
 from workflows.escalation_workflow import CaseView
 
 log = structlog.get_logger(__name__)
 
 
+def client_of(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
 def create_app(settings: Settings, client: Client | None = None) -> Starlette:
-    signer = SessionSigner(settings.session_key, secure=settings.base_url.startswith("https://"))
     engine = make_engine(settings.database)
-    users = Users(engine)
+    policy = SessionPolicy(idle=settings.session_idle, lifetime=settings.session_lifetime)
+    signer = ConsoleAuth(
+        Accounts(engine, policy), settings.session_key, secure=settings.base_url.startswith("https://")
+    )
+    revoked = RevokedLinks(engine)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -64,6 +73,16 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
         except LinkRefused as refused:
             log.info("link_refused", reason=str(refused))
             return link_refused(request, str(refused))
+        withdrawn = revoked.find(grant.escalation_id, grant.recipient)
+        if withdrawn is not None:
+            log.info("link_withdrawn", escalation_id=grant.escalation_id)
+            instead = f" Please contact {withdrawn.contact_instead}." if withdrawn.contact_instead else ""
+            context = {
+                "heading": "This link has been withdrawn",
+                "message": f"The LMC withdrew this link on {withdrawn.revoked_at:%-d %B %Y}.{instead}",
+                "next_step": f"If you still need to respond about {grant.escalation_id}, ask the LMC officer for a new link.",
+            }
+            return templates.TemplateResponse(request, "refused.html", context, status_code=410)
         return grant, await reading.summary(request.app.state.client, grant.escalation_id)
 
     def page(request: Request, grant: LinkGrant, view: CaseView, status_code: int = 200, **extra: Any) -> Response:
@@ -123,11 +142,9 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
         return PlainTextResponse("ok")
 
     async def login_page(request: Request, error: str | None = None, status: int = 200) -> Response:
-        token = signer.csrf_for(request)
-        context = {"error": error, "csrf": token}
+        context = {"error": error, "csrf": signer.csrf_for(request)}
         response = templates.TemplateResponse(request, "login.html", context, status_code=status)
-        signer.set_csrf(response, token)
-        return response
+        return signer.login_form_response(request, response)
 
     async def login_form(request: Request) -> Response:
         return await login_page(request)
@@ -137,23 +154,27 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
         if not signer.csrf_ok(request, form.get("csrf", "")):
             return await login_page(request, "The form expired; please try again.", 403)
         email = form.get("email", "")
-        account = users.authenticate(email, form.get("password", "")) if plain_line(email) else None
-        if account is None:
-            log.info("sign_in_refused")
+        if not plain_line(email):
             return await login_page(request, "Email or password not recognised.", 401)
+        try:
+            signed_in = signer.accounts.sign_in(email, form.get("password", ""), client_of(request))
+        except Refused as refused:
+            log.info("sign_in_refused", why=refused.why.value)
+            status = 429 if refused.why is Why.NOT_PERMITTED else 401
+            return await login_page(request, refused.message, status)
         response = RedirectResponse("/console", status_code=303)
-        signer.issue(response, account.email, account.role)
+        signer.begin(response, signed_in)
         return response
 
     async def logout(request: Request) -> Response:
         response = RedirectResponse("/login", status_code=303)
-        response.delete_cookie(SESSION_COOKIE)
+        signer.end(request, response, client_of(request))
         return response
 
     async def home(request: Request) -> Response:
         return HTMLResponse("<h1>LMC escalation engine</h1><p>Responses are made through the link in your email.</p>")
 
-    development = dev_mail_routes(settings.mail_dir, templates) if settings.dev_mail_browser else []
+    development = dev_mail_routes(settings.mail_dir, templates, signer) if settings.dev_mail_browser else []
     return Starlette(
         routes=[
             *development,
@@ -167,7 +188,10 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
             Route("/logout", logout, methods=["POST"]),
             *codec_routes(payload_codec(settings), signer, settings.temporal_ui_url),
         ],
-        middleware=[Middleware(BodyLimit)],
+        middleware=[
+            Middleware(SecurityHeaders, base_url=settings.base_url, ui_url=settings.temporal_ui_url),
+            Middleware(BodyLimit),
+        ],
         lifespan=lifespan,
         exception_handlers=EXCEPTION_HANDLERS,
     )

@@ -1,84 +1,90 @@
-"""Console sign-in: a signed, expiring session cookie naming the account and its role, and
-double-submit CSRF tokens for forms. Roles are checked on the server for every action."""
+"""Console sign-in as the web sees it: the cookie carries only a random session id; the session, the
+account's current role and the CSRF token bound to it live on the server (`service/accounts.py`).
+Before a session exists (the sign-in form), the CSRF token is signed by itsdangerous over a random
+value in its own cookie, and cross-site posts are refused by their Origin (`web/security_headers.py`),
+so another site can neither plant a working token nor post the form."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
-import json
-import re
 import secrets
-import time
-from dataclasses import dataclass
 
+from itsdangerous import BadData, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import Response
 
-SESSION_COOKIE = "lmc_session"
-CSRF_COOKIE = "lmc_csrf"
-SESSION_SECONDS = 8 * 3600
-_CSRF_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
+from service.accounts import Accounts, SignedIn, Who
+
+__all__ = ["ConsoleAuth", "SignedIn", "Who"]
+
+LOGIN_TOKEN_SECONDS = 3600
 
 
-@dataclass(frozen=True)
-class SignedIn:
-    email: str
-    role: str
-
-
-class SessionSigner:
-    def __init__(self, key: bytes, secure: bool) -> None:
-        self._key = key
+class ConsoleAuth:
+    def __init__(self, accounts: Accounts, login_key: bytes, secure: bool) -> None:
+        self.accounts = accounts
         self.secure = secure
+        # `__Host-` cookies cannot be set by another subdomain, nor over plain http (so not in development).
+        prefix = "__Host-" if secure else ""
+        self.session_cookie = f"{prefix}lmc_session"
+        self.login_cookie = f"{prefix}lmc_login"
+        self._login_tokens = URLSafeTimedSerializer(login_key, salt="lmc-escalations.sign-in-form")
 
-    def _mac(self, body: str) -> str:
-        return base64.urlsafe_b64encode(hmac.new(self._key, body.encode(), hashlib.sha256).digest()).decode()
+    # --- sessions -------------------------------------------------------------------------
+    def read(self, request: Request) -> Who | None:
+        """The signed-in person (their account's role as it is now), or None; once per request."""
+        if "who" not in request.scope.setdefault("state", {}):
+            token = request.cookies.get(self.session_cookie, "")
+            request.state.who = self.accounts.current(token) if token.isascii() and len(token) < 100 else None
+        who: Who | None = request.state.who
+        return who
 
-    def issue(self, response: Response, email: str, role: str) -> None:
-        body = base64.urlsafe_b64encode(
-            json.dumps({"e": email, "r": role, "x": int(time.time()) + SESSION_SECONDS}).encode()
-        ).decode()
+    def begin(self, response: Response, signed_in: SignedIn) -> None:
         response.set_cookie(
-            SESSION_COOKIE,
-            f"{body}.{self._mac(body)}",
-            max_age=SESSION_SECONDS,
+            self.session_cookie,
+            signed_in.token,
+            max_age=int(self.accounts.policy.lifetime.total_seconds()),
             httponly=True,
             secure=self.secure,
             samesite="lax",
+            path="/",
         )
+        response.delete_cookie(self.login_cookie, path="/")
 
-    def read(self, request: Request) -> SignedIn | None:
-        """The session's account, or None for no cookie, a forged or garbled one, or an expired one."""
-        token = request.cookies.get(SESSION_COOKIE, "")
-        body, _, mac = token.partition(".")
-        if not body or not _same(mac, self._mac(body)):
-            return None
+    def end(self, request: Request, response: Response, client: str | None) -> None:
+        self.accounts.sign_out(request.cookies.get(self.session_cookie, ""), client)
+        response.delete_cookie(self.session_cookie, path="/", secure=self.secure, httponly=True, samesite="lax")
+
+    # --- CSRF -----------------------------------------------------------------------------
+    def csrf_for(self, request: Request) -> str:
+        """The token a page's forms carry: the session's own, or (signed out) a sign-in form token."""
+        who = self.read(request)
+        if who is not None:
+            return who.csrf
+        nonce = request.cookies.get(self.login_cookie, "")
+        if not (nonce.isascii() and 20 <= len(nonce) <= 64):
+            nonce = secrets.token_urlsafe(24)
+        request.state.login_nonce = nonce
+        return str(self._login_tokens.dumps(nonce))
+
+    def login_form_response(self, request: Request, response: Response) -> Response:
+        """The sign-in page, with the cookie its form's token is bound to."""
+        nonce = getattr(request.state, "login_nonce", None)
+        if nonce:
+            response.set_cookie(
+                self.login_cookie, nonce, httponly=True, secure=self.secure, samesite="strict", path="/"
+            )
+        return response
+
+    def csrf_ok(self, request: Request, submitted: str) -> bool:
+        if not submitted.isascii():
+            return False
+        who = self.read(request)
+        if who is not None:
+            return hmac.compare_digest(who.csrf.encode(), submitted.encode())
+        nonce = request.cookies.get(self.login_cookie, "")
         try:
-            data = json.loads(base64.urlsafe_b64decode(body))
-            expires, email, role = int(data["x"]), str(data["e"]), str(data["r"])
-        except (ValueError, KeyError, TypeError):
-            return None
-        if expires < time.time():
-            return None
-        return SignedIn(email=email, role=role)
-
-    @staticmethod
-    def csrf_for(request: Request) -> str:
-        """The token for a form: the same random value goes in a cookie and the form's hidden field
-        (a cookie that is not one of ours is replaced by a new token)."""
-        cookie = request.cookies.get(CSRF_COOKIE, "")
-        return cookie if _CSRF_TOKEN.fullmatch(cookie) else secrets.token_urlsafe(24)
-
-    def set_csrf(self, response: Response, token: str) -> None:
-        response.set_cookie(CSRF_COOKIE, token, httponly=True, secure=self.secure, samesite="strict")
-
-    @staticmethod
-    def csrf_ok(request: Request, submitted: str) -> bool:
-        cookie = request.cookies.get(CSRF_COOKIE, "")
-        return bool(cookie) and _same(cookie, submitted)
-
-
-def _same(a: str, b: str) -> bool:
-    """Constant-time comparison of any two strings (`hmac.compare_digest` refuses non-ASCII text)."""
-    return hmac.compare_digest(a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass"))
+            signed = self._login_tokens.loads(submitted, max_age=LOGIN_TOKEN_SECONDS)
+        except BadData:
+            return False
+        return bool(nonce) and isinstance(signed, str) and hmac.compare_digest(signed.encode(), nonce.encode())

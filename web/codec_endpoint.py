@@ -21,13 +21,13 @@ from temporalio.converter import PayloadCodec
 
 from payload_codec import KeyUnavailable
 from service.refusals import Refused, Why
-from web.auth import SessionSigner
+from web.auth import ConsoleAuth
 from web.refusal_pages import refusal_response
 
 DIRECTIONS = ("encode", "decode")
 
 
-def codec_routes(codec: PayloadCodec | None, signer: SessionSigner, ui_origin: str) -> list[Route]:
+def codec_routes(codec: PayloadCodec | None, signer: ConsoleAuth, ui_origin: str) -> list[Route]:
     def cors(response: Response) -> Response:
         response.headers["Access-Control-Allow-Origin"] = ui_origin
         response.headers["Access-Control-Allow-Credentials"] = "true"

@@ -1,5 +1,6 @@
 """Development only: browse the messages the local SMTP sink stored in var/mail/, and follow their
-links as the recipient would. `make run` switches it on; production never serves it."""
+links as the recipient would. `make run` switches it on; production never serves it. Even so only
+ops staff signed in to the console may read it: the links in those messages act for their recipients."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from pathlib import Path
 
 from markupsafe import Markup, escape
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from service.refusals import Refused, Why, shown
+from web.auth import ConsoleAuth
 
 _URL = re.compile(r"https?://[^\s<>\"]+")
 
@@ -40,13 +42,36 @@ def _linkified(text: str) -> Markup:
     return Markup(_URL.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', escaped))
 
 
-def dev_mail_routes(mail_dir: Path, templates: Jinja2Templates) -> list[Route]:
+def dev_mail_routes(mail_dir: Path, templates: Jinja2Templates, auth: ConsoleAuth) -> list[Route]:
+    def ops_only(request: Request) -> Response | None:
+        who = auth.read(request)
+        if who is None:
+            return RedirectResponse("/login", status_code=303)
+        if who.role not in ("ops", "admin"):
+            raise Refused(
+                Why.NOT_PERMITTED, f"{who.email} is signed in as {who.role}; only ops staff read the mail sink."
+            )
+        return None
+
     async def inbox(request: Request) -> Response:
-        files = sorted(mail_dir.glob("*.eml"), reverse=True)[:500]
+        bounced = ops_only(request)
+        if bounced is not None:
+            return bounced
+        escalation = request.query_params.get("escalation", "").strip()
+        recipient = request.query_params.get("to", "").strip().lower()
+        files = sorted(mail_dir.glob("*.eml"), reverse=True)[:2000]
         messages = [(f.name, _read(f)) for f in files]
-        return templates.TemplateResponse(request, "dev_mail.html", {"messages": messages, "shown": None})
+        if escalation:
+            messages = [(n, m) for n, m in messages if escalation.upper() in str(m["Subject"] or "").upper()]
+        if recipient:
+            messages = [(n, m) for n, m in messages if recipient in f"{m['To'] or ''} {m['Cc'] or ''}".lower()]
+        context = {"messages": messages[:500], "shown": None, "escalation": escalation, "to": recipient}
+        return templates.TemplateResponse(request, "dev_mail.html", context)
 
     async def one(request: Request) -> Response:
+        bounced = ops_only(request)
+        if bounced is not None:
+            return bounced
         name = request.path_params["name"]
         path = mail_dir / name
         if "/" in name or not name.endswith(".eml") or not path.is_file():

@@ -12,7 +12,7 @@ from domain.contacts import Role
 from mail.delivery import SmtpDelivery
 from persistence.audit_log import AuditLog
 from persistence.sent_mail import SentMailLedger
-from service import acting, held_emails, reading
+from service import acting, held_emails, links_admin, reading
 from service.gate import refuse_field
 from service.refusals import Refused, Why, shown
 from web.console.guard import OFFICERS, OPS, Console
@@ -42,6 +42,8 @@ def routes(console: Console) -> list[Route]:
         """Ops stop an escalation for good (or ask it to stop), with a reason written to the audit log."""
         who, form = await console.posted_by(request, OPS, "only ops staff terminate")
         escalation_id = request.path_params["escalation_id"]
+        if form.get("how") not in ("cancel", "terminate"):  # nothing destructive is preselected
+            raise refuse_field("how", "choose whether to cancel the escalation or terminate it")
         await acting.stop(
             request.app.state.client,
             audit,
@@ -51,6 +53,24 @@ def routes(console: Console) -> list[Route]:
             cancel=form.get("how") == "cancel",
         )
         return RedirectResponse(f"/console/e/{escalation_id}", status_code=303)
+
+    async def withdraw_links(request: Request) -> Response:
+        """An officer withdraws every link one contact holds for this escalation."""
+        who, form = await console.posted_by(request, OFFICERS, "officers withdraw links")
+        escalation_id = request.path_params["escalation_id"]
+        await reading.summary(request.app.state.client, escalation_id)  # refuses unknown escalations
+        done = links_admin.withdraw_links(
+            console.engine,
+            escalation_id,
+            who.email,
+            form.get("recipient", ""),
+            form.get("reason", ""),
+            form.get("contact_instead", ""),
+            request.client.host if request.client else None,
+        )
+        return RedirectResponse(
+            f"/console/e/{escalation_id}?withdrawn={'done' if done else 'already'}", status_code=303
+        )
 
     async def resend(request: Request) -> Response:
         """Ops send the escalation's latest email again; the request is audited by the workflow."""
@@ -80,5 +100,6 @@ def routes(console: Console) -> list[Route]:
         Route("/console/e/{escalation_id}/act", act, methods=["POST"]),
         Route("/console/e/{escalation_id}/terminate", terminate, methods=["POST"]),
         Route("/console/e/{escalation_id}/resend", resend, methods=["POST"]),
+        Route("/console/e/{escalation_id}/withdraw-links", withdraw_links, methods=["POST"]),
         Route("/console/e/{escalation_id}/held", settle_held, methods=["POST"]),
     ]

@@ -26,6 +26,12 @@ SETTLED_NOTICES = {
 }
 
 
+WITHDRAWN_NOTICES = {
+    "done": "Those links no longer work; the withdrawal is in the security log.",
+    "already": "Those links had been withdrawn already.",
+}
+
+
 def routes(console: Console) -> list[Route]:
     audit = AuditLog(console.engine)
     ledger = SentMailLedger(console.engine)
@@ -61,11 +67,11 @@ def routes(console: Console) -> list[Route]:
             "chain": audit.verify(escalation_id),
             "emails": emails,
             "held": held,
-            "settled": SETTLED_NOTICES.get(request.query_params.get("settled", "")),
+            "settled": SETTLED_NOTICES.get(request.query_params.get("settled", ""))
+            or WITHDRAWN_NOTICES.get(request.query_params.get("withdrawn", "")),
             "temporal_url": f"{settings.temporal_ui_url}/namespaces/{settings.temporal_namespace}/workflows/{escalation_id}",
         }
         page = templates.TemplateResponse(request, "escalation.html", context)
-        console.signer.set_csrf(page, str(context["csrf"]))
         return page
 
     return [Route("/console/e/{escalation_id}", escalation)]

@@ -11,7 +11,7 @@ from starlette.responses import RedirectResponse, Response
 
 from service.refusals import Refused, Why
 from settings import Settings
-from web.auth import SessionSigner, SignedIn
+from web.auth import ConsoleAuth, Who
 from web.forms import posted_form
 
 OFFICERS = ("officer", "admin")
@@ -23,15 +23,15 @@ class Console:
     """What every console route needs: settings, the session signer and the database."""
 
     settings: Settings
-    signer: SessionSigner
+    signer: ConsoleAuth
     engine: Engine
 
-    def who(self, request: Request) -> SignedIn | Response:
+    def who(self, request: Request) -> Who | Response:
         """The signed-in person, or the redirect to sign in."""
         who = self.signer.read(request)
         return RedirectResponse("/login", status_code=303) if who is None else who
 
-    async def posted_by(self, request: Request, roles: tuple[str, ...], rule: str) -> tuple[SignedIn, dict[str, str]]:
+    async def posted_by(self, request: Request, roles: tuple[str, ...], rule: str) -> tuple[Who, dict[str, str]]:
         """A console form's sender and fields; `Refused` if not signed in, without the CSRF token, or the wrong role."""
         who = self.signer.read(request)
         if who is None:

@@ -40,7 +40,6 @@ def routes(console: Console) -> list[Route]:
         token = signer.csrf_for(request)
         context = {"spec": spec, "form": form, "error": error, "csrf": token, **spec.form.context(config)}
         response = templates.TemplateResponse(request, "start.html", context, status_code=status)
-        signer.set_csrf(response, token)
         return response
 
     async def start(request: Request) -> Response:

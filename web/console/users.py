@@ -1,4 +1,5 @@
-"""Admins manage accounts: create, reset a password, disable."""
+"""Admins manage accounts (create, reset a password or role, disable) and read the security log.
+Every change ends or narrows the account's sessions at once and is written to the security log."""
 
 from __future__ import annotations
 
@@ -6,23 +7,35 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from persistence.users import ROLES, Users
+from persistence.users import ROLES
 from service.refusals import Refused, Why
 from web.console.guard import Console
 from web.forms import plain_line, posted_form
 from web.templating import templates
 
 
-def routes(console: Console) -> list[Route]:
-    users = Users(console.engine)
-    signer = console.signer
+def client_of(request: Request) -> str | None:
+    return request.client.host if request.client else None
 
-    async def users_page(request: Request) -> Response:
+
+def routes(console: Console) -> list[Route]:
+    signer = console.signer
+    accounts = signer.accounts
+
+    def admin(request: Request) -> Response | None:
         who = console.who(request)
         if isinstance(who, Response):
             return who
         if who.role != "admin":
             raise Refused(Why.NOT_PERMITTED, f"{who.email} is signed in as {who.role}; only admins manage accounts.")
+        return None
+
+    async def users_page(request: Request) -> Response:
+        bounced = admin(request)
+        if bounced is not None:
+            return bounced
+        who = signer.read(request)
+        assert who is not None
         message, status = None, 200
         if request.method == "POST":
             form = await posted_form(request)
@@ -31,25 +44,36 @@ def routes(console: Console) -> list[Route]:
             try:
                 if form.get("disable"):
                     if not plain_line(form["disable"]):
-                        raise ValueError("disable: no account has that address")
-                    users.set_disabled(form["disable"], True)
-                    message = f"{form['disable']} can no longer sign in."
+                        raise Refused(Why.NOT_FOUND, "disable: no account has that address")
+                    message = accounts.disable(who.email, form["disable"], client_of(request))
                 else:
-                    users.add(form.get("email", ""), form.get("role", ""), form.get("password", ""))
-                    message = f"{form.get('email')} can sign in as {form.get('role')}."
-            except ValueError as err:
-                message, status = str(err), 422
-        token = signer.csrf_for(request)
+                    message = accounts.save_account(
+                        who.email,
+                        form.get("email", ""),
+                        form.get("role", ""),
+                        form.get("password", ""),
+                        client_of(request),
+                    )
+            except Refused as refused:
+                message, status = refused.message, refused.http_status
         context = {
             "who": who,
-            "accounts": users.all(),
+            "accounts": accounts.users.all(),
             "message": message,
             "status": status,
-            "csrf": token,
+            "csrf": signer.csrf_for(request),
             "roles": ROLES,
         }
-        page = templates.TemplateResponse(request, "users.html", context, status_code=status)
-        signer.set_csrf(page, token)
-        return page
+        return templates.TemplateResponse(request, "users.html", context, status_code=status)
 
-    return [Route("/console/users", users_page, methods=["GET", "POST"])]
+    async def security_log(request: Request) -> Response:
+        bounced = admin(request)
+        if bounced is not None:
+            return bounced
+        context = {"who": signer.read(request), "events": accounts.log.recent(500)}
+        return templates.TemplateResponse(request, "security_log.html", context)
+
+    return [
+        Route("/console/users", users_page, methods=["GET", "POST"]),
+        Route("/console/security", security_log),
+    ]
