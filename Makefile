@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint clean
+.PHONY: run test lint bench clean
 
 # Runtime dependencies plus the `local` extra (`make run`'s Temporal dev server and SMTP sink, which the tests
 # use too) and the `dev` extra (tests, lint). Production installs the runtime dependencies only (Dockerfile).
@@ -27,6 +27,11 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy .
 	$(VENV)/bin/deptry .
 	$(VENV)/bin/lint-imports --no-logo --cache-dir $(VENV)/.import_linter_cache
+
+# The figures against their targets (issue #16), one table; never pass/fail. ARGS=--small (CI), ARGS=--england.
+ARGS ?=
+bench: $(STAMP)
+	$(PY) -m bench.run $(ARGS)
 
 clean:
 	rm -rf $(VENV) var

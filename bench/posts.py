@@ -1,0 +1,62 @@
+"""Practices' returns POSTed through their real link pages: each page opened first (as a practice would), then a
+few single POSTs one after another (the baseline), then a burst of concurrent POSTs, each timed alone."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+SINGLES = 3
+
+
+def return_form(incident_data: dict[str, Any]) -> dict[str, str]:
+    """A counts return for every tariff item of the incident, as the link page's form posts it."""
+    return {"action": "submit_return", **{f"count.{item['key']}": "3" for item in incident_data["tariff"]}}
+
+
+@dataclass
+class Posts:
+    single: list[float] = field(default_factory=list)  # seconds, one at a time
+    burst: list[float] = field(default_factory=list)  # seconds, each of the concurrent POSTs
+    failures: list[str] = field(default_factory=list)  # what went wrong, per failed POST
+    pages: list[float] = field(default_factory=list)  # seconds, each link page's GET before its POST
+
+    @property
+    def ok(self) -> int:
+        return len(self.single) + len(self.burst)
+
+
+async def post_returns(base_url: str, links: list[str], form: dict[str, str], concurrent: int) -> Posts:
+    """POST `form` to SINGLES links one by one, then to `concurrent` others at once."""
+    result = Posts()
+    chosen = links[: SINGLES + concurrent]
+    limits = httpx.Limits(max_connections=concurrent + SINGLES, max_keepalive_connections=concurrent + SINGLES)
+    async with httpx.AsyncClient(base_url=base_url, timeout=120, limits=limits) as http:
+        for link in chosen:  # open each page first, one at a time, as its practice would
+            started = time.perf_counter()
+            await http.get(link)
+            result.pages.append(time.perf_counter() - started)
+
+        async def post(link: str) -> float | None:
+            started = time.perf_counter()
+            try:
+                response = await http.post(link, data=form)
+            except httpx.HTTPError as err:
+                result.failures.append(f"{type(err).__name__}: {err}")
+                return None
+            elapsed = time.perf_counter() - started
+            if response.status_code != 200:
+                result.failures.append(f"HTTP {response.status_code}: {' '.join(response.text.split())[:200]}")
+                return None
+            return elapsed
+
+        for link in chosen[:SINGLES]:
+            if (seconds := await post(link)) is not None:
+                result.single.append(seconds)
+        timed = await asyncio.gather(*(post(link) for link in chosen[SINGLES:]))
+        result.burst = [s for s in timed if s is not None]
+    return result
