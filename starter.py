@@ -1,7 +1,7 @@
 """The LMC officer's command line: start escalations, inspect them, take the officer's actions.
 
 python starter.py start-claim examples/unfunded_claim_kent.json   (one start-* command per kind in `kinds/`)
-python starter.py show ID [--json] | list [--kind K] [--status S] [--overdue] [--stalled] | history ID
+python starter.py show ID [--json] | list [--kind K] [--status S] [--overdue] [--stalled] [--underpaid] | history ID
 python starter.py supply-info ID --text "..." | accept-offer ID | dispute ID --reasons "..."
 python starter.py confirm-payment ID [--amount-pence N] | withdraw ID --reasons "..."
 python starter.py extend-returns ID --date YYYY-MM-DD | close-returns ID | close-incident ID --reasons "..."
@@ -100,6 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--status")
     p.add_argument("--overdue", action="store_true")
     p.add_argument("--stalled", action="store_true")
+    p.add_argument("--underpaid", action="store_true", help="paid less than agreed (practices included)")
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("history", help="the audit timeline, with its hash chain verified")
     p.add_argument("id")
@@ -119,6 +120,8 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("--amount-pence", type=int)
         if "date" in needs:
             p.add_argument("--date", dest="on_date", required=True, help="YYYY-MM-DD")
+        if "optional-date" in needs:
+            p.add_argument("--date", dest="on_date", help="YYYY-MM-DD (a working day)")
         if "party" in needs:
             p.add_argument("--party", dest="text", required=True, help="ODS code, or ICB or trust code")
             p.add_argument("--nature", dest="reasons", default="", help="the nature of the interest")
@@ -136,6 +139,9 @@ OFFICER_COMMANDS: dict[str, tuple[str, ...]] = {
     "close-returns": (),
     "close-incident": ("reasons",),
     "declare-interest": ("party",),
+    "chase-balance": ("optional-date",),
+    "accept-shortfall": ("reasons",),
+    "accept-overpayment": ("reasons",),
 }
 
 
@@ -168,7 +174,13 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "list":
         filters = admit(
             ListFilters,
-            {"kind": args.list_kind, "status": args.status, "overdue": args.overdue, "stalled": args.stalled},
+            {
+                "kind": args.list_kind,
+                "status": args.status,
+                "overdue": args.overdue,
+                "stalled": args.stalled,
+                "underpaid": args.underpaid,
+            },
         )
         rows = await reading.list_escalations(client, reading.list_query(filters))
         if args.json:
@@ -177,6 +189,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
             print(
                 f"{row.id:<18} {row.kind or '':<16} {row.status or '':<22} L{row.level or 1} "
                 f"{'OVERDUE ' if row.overdue else ''}{'STALLED ' if row.stalled else ''}"
+                f"{'UNDERPAID ' if row.underpaid else ''}"
                 f"next: {row.next_deadline.isoformat() if row.next_deadline else '-'}"
             )
         return 0

@@ -66,3 +66,4 @@ class ListFilters(BaseModel):
     level: int | None = Field(default=None, ge=1, le=3)
     overdue: bool = False
     stalled: bool = False
+    underpaid: bool = False

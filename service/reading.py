@@ -26,6 +26,7 @@ class EscalationRow:
     level: int | None
     overdue: bool
     stalled: bool
+    underpaid: bool
     holder: str | None
     next_deadline: datetime | None
     started: datetime
@@ -39,6 +40,7 @@ class EscalationRow:
             "level": self.level,
             "overdue": self.overdue,
             "stalled": self.stalled,
+            "underpaid": self.underpaid,
             "holder": self.holder,
             "next_deadline": self.next_deadline.isoformat() if self.next_deadline else None,
             "started": self.started.isoformat(),
@@ -55,7 +57,8 @@ async def summary(client: Client, escalation_id: str) -> CaseView:
 def list_query(filters: ListFilters) -> str:
     """A visibility query; without a kind, the escalations officers start (not their parts)."""
     kinds = ", ".join(f"'{spec.name}'" for spec in KINDS)
-    clauses = [] if filters.kind else [f"{sa.KIND.name} IN ({kinds})"]
+    # Without a kind, the escalations officers start; but a short-paid practice is listed with them.
+    clauses = [] if filters.kind or filters.underpaid else [f"{sa.KIND.name} IN ({kinds})"]
     for key, value in ((sa.KIND, filters.kind), (sa.STATUS, filters.status), (sa.PAYER, filters.payer)):
         if value:  # the gate allowed only letters, digits and underscores
             clauses.append(f"{key.name} = '{value}'")
@@ -63,6 +66,8 @@ def list_query(filters: ListFilters) -> str:
         clauses.append(f"{sa.OVERDUE.name} = true")
     if filters.stalled:
         clauses.append(f"{sa.STALLED.name} = true")
+    if filters.underpaid:
+        clauses.append(f"{sa.UNDERPAID.name} = true")
     if filters.level:
         clauses.append(f"{sa.LADDER_LEVEL.name} = {int(filters.level)}")
     return " AND ".join(clauses)
@@ -82,6 +87,7 @@ async def list_escalations(client: Client, query: str) -> list[EscalationRow]:
                     level=attrs.get(sa.LADDER_LEVEL),
                     overdue=bool(attrs.get(sa.OVERDUE)),
                     stalled=bool(attrs.get(sa.STALLED)),
+                    underpaid=bool(attrs.get(sa.UNDERPAID)),
                     holder=attrs.get(sa.BALL_HOLDER),
                     next_deadline=attrs.get(sa.NEXT_DEADLINE),
                     started=wf.start_time,

@@ -7,6 +7,7 @@ error: `temporal_refusals` translates them here, in one place.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -23,6 +24,11 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 log = structlog.get_logger(__name__)
+
+
+_FIELD_NAMED = re.compile(r"^(?P<field>[a-z][a-z_]*(?:\.[a-z0-9_]+)*): (?P<problem>.+)$", re.DOTALL)
+"""A domain refusal that names the field at fault ("on_date: 28 December 2026 is a bank holiday; ...")."""
+_FORM_NAMES = {"amount_pence": "amount"}  # the domain's field names as the forms call them
 
 
 class Why(StrEnum):
@@ -125,6 +131,10 @@ def temporal_refusals(escalation_id: str) -> Iterator[None]:
         why = Why.NOT_PERMITTED if kind == "ConflictOfInterest" else Why.NOT_OPEN
         if "is closed" in message:
             why = Why.CLOSED
+        named = _FIELD_NAMED.match(message)
+        if why is Why.NOT_OPEN and named is not None:  # a rule about one field: shown beside that field
+            field = _FORM_NAMES.get(named["field"], named["field"])
+            raise Refused(Why.INVALID, message, {field: named["problem"]}) from err
         raise Refused(why, message) from err
     except WorkflowQueryRejectedError as err:
         raise _finished(escalation_id) from err

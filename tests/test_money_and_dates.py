@@ -164,7 +164,7 @@ async def test_nothing_is_refused_as_a_rate_or_a_pot_and_the_icb_says_no_by_refu
     assert page.status_code == 200 and "Refuse to pay, with reasons" in page.text
     payday = a_working_day_ahead(30).isoformat()
     nothing = await web.post(pot_link, data={"action": "confirm", "amount": "0", "on_date": payday})
-    assert nothing.status_code == 409, nothing.text
+    assert nothing.status_code == 422, nothing.text
     assert "amount: Pot for redistribution (£) must be more than £0.00" in nothing.text
     assert "Refuse to pay, with reasons" in nothing.text
     refused = await web.post(pot_link, data={"action": "refuse", "reasons": "No budget for redistribution"})
@@ -192,7 +192,7 @@ async def test_a_date_on_a_bank_holiday_weekend_or_in_the_past_is_refused_with_t
     holiday = a_bank_holiday_ahead()
     offered = describe_day(next_working_day(holiday))
     on_holiday = await web.post(link, data={"action": "accept", "on_date": holiday.isoformat()})
-    assert on_holiday.status_code == 409, on_holiday.text
+    assert on_holiday.status_code == 422, on_holiday.text
     assert (
         f"on_date: a payment date must be a working day, not in the past; {describe_date(holiday)} is a bank holiday"
         in on_holiday.text
@@ -202,7 +202,7 @@ async def test_a_date_on_a_bank_holiday_weekend_or_in_the_past_is_refused_with_t
     in_the_past = await web.post(
         link, data={"action": "accept_part", "amount": "2000", "reasons": "Part", "on_date": past.isoformat()}
     )
-    assert in_the_past.status_code == 409 and f"{describe_date(past)} is in the past" in in_the_past.text
+    assert in_the_past.status_code == 422 and f"{describe_date(past)} is in the past" in in_the_past.text
     assert (await summary_of(client, eid)).status == "submitted"  # nothing was recorded
     good = next_working_day(holiday)
     accepted = await web.post(link, data={"action": "accept", "on_date": good.isoformat()})
@@ -254,14 +254,14 @@ async def test_a_practices_return_outside_the_incident_is_refused_and_days_still
         "groups.0.off_since": "2025-04-10",
     }
     refused = await web.post(link, data=after)
-    assert refused.status_code == 409, refused.text
+    assert refused.status_code == 422, refused.text
     assert "groups.0.off_since: 10 April 2025 is after the cut-off" in refused.text
     assert "from 1 April 2024 to 31 March 2025" in refused.text
     too_long = await web.post(
         link, data={"action": "submit_return", "groups.0.patients": "10", "groups.0.days_off": "400"}
     )
     assert (
-        too_long.status_code == 409
+        too_long.status_code == 422
         and "groups.0.days_off: 400 days is longer than the incident (365 days" in too_long.text
     )
     good = {

@@ -22,8 +22,11 @@ from service.refusals import Refused
 from web.console.guard import OPS, Console
 from web.templating import templates
 
-FILTERS = ("kind", "status", "payer", "overdue", "stalled", "level")
-FINISHED = ("closed", "paid", "withdrawn", "commissioned", "settled", "closed_by_officer")
+FILTERS = ("kind", "status", "payer", "overdue", "stalled", "underpaid", "level")
+FINISHED = (
+    "closed", "paid", "paid_short", "paid_over", "withdrawn", "commissioned", "settled", "not_agreed",
+    "closed_by_officer",
+)  # fmt: skip
 
 
 async def trouble(client: Client, rows: list[EscalationRow]) -> list[dict[str, Any]]:
@@ -75,6 +78,7 @@ def routes(console: Console) -> list[Route]:
                     "level": chosen["level"] or None,
                     "overdue": chosen["overdue"] == "on",
                     "stalled": chosen["stalled"] == "on",
+                    "underpaid": chosen["underpaid"] == "on",
                 },
             )
             rows = await reading.list_escalations(request.app.state.client, reading.list_query(filters))

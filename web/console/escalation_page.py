@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from domain.money import format_pence
 from domain.working_days import describe_deadline, working_days_left
 from persistence.audit_log import AuditLog
 from persistence.sent_mail import MailStatus, SentMailLedger
@@ -69,6 +70,7 @@ def routes(console: Console) -> list[Route]:
             "held": held,
             "settled": SETTLED_NOTICES.get(request.query_params.get("settled", ""))
             or WITHDRAWN_NOTICES.get(request.query_params.get("withdrawn", "")),
+            "format_pence": format_pence,
             "temporal_url": f"{settings.temporal_ui_url}/namespaces/{settings.temporal_namespace}/workflows/{escalation_id}",
         }
         page = templates.TemplateResponse(request, "escalation.html", context)
