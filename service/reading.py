@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -13,6 +14,11 @@ from service.gate import ListFilters, admit
 from service.refusals import Refused, temporal_refusals
 from workflows import search_attributes as sa
 from workflows.escalation_workflow import CaseView, EscalationWorkflow
+
+REPORT_QUERIES_AT_ONCE = 16
+REPORT_QUERY_TIMEOUT = timedelta(seconds=3)
+"""A report asks every escalation for its figures at once (16 at a time); one whose worker cannot answer
+within this is left out, so one stuck escalation never holds up the page."""
 
 
 @dataclass(frozen=True)
@@ -47,11 +53,9 @@ class EscalationRow:
         }
 
 
-async def summary(client: Client, escalation_id: str) -> CaseView:
+async def summary(client: Client, escalation_id: str, timeout: timedelta = timedelta(seconds=10)) -> CaseView:
     with temporal_refusals(escalation_id):
-        return await client.get_workflow_handle(escalation_id).query(
-            EscalationWorkflow.summary, rpc_timeout=timedelta(seconds=10)
-        )
+        return await client.get_workflow_handle(escalation_id).query(EscalationWorkflow.summary, rpc_timeout=timeout)
 
 
 def list_query(filters: ListFilters) -> str:
@@ -101,14 +105,17 @@ async def report_lines(
 ) -> dict[str, list[ReportLine]]:
     """What each escalation to `payer` (all payers if None) contributes to the report for the
     period [start, end], by reference; each kind's contribution is its domain's `report_lines()`."""
-    lines: dict[str, list[ReportLine]] = {}
     query = list_query(admit(ListFilters, {"payer": payer})) + " AND ExecutionStatus != 'Terminated'"
-    for row in await list_escalations(client, query):
-        try:
-            view = await summary(client, row.id)
-        except Refused:  # no worker can answer for it now: left out rather than holding the report up
-            continue
-        within = [line for line in view.report_lines if in_period(line, start, end)]
-        if within:
-            lines[row.id] = within
-    return lines
+    rows = await list_escalations(client, query)
+    gate = asyncio.Semaphore(REPORT_QUERIES_AT_ONCE)
+
+    async def contribution(escalation_id: str) -> list[ReportLine]:
+        async with gate:
+            try:
+                view = await summary(client, escalation_id, timeout=REPORT_QUERY_TIMEOUT)
+            except Refused:  # no worker can answer for it now: left out rather than holding the report up
+                return []
+        return [line for line in view.report_lines if in_period(line, start, end)]
+
+    found = await asyncio.gather(*(contribution(row.id) for row in rows))
+    return {row.id: within for row, within in zip(rows, found, strict=True) if within}

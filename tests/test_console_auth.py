@@ -164,7 +164,7 @@ async def test_the_report_shows_claimed_agreed_and_paid_with_a_chart_and_csv(
     params = {"payer": "QKS", "from": "2031-04-01", "to": "2031-06-30"}
     for _ in range(50):
         page = await console.get("/console/report", params=params)
-        if "1 claim(s)" in page.text:
+        if "1 escalation(s)" in page.text:
             break
         await asyncio.sleep(0.2)
     assert "1 escalation(s)" in page.text and "<svg" in page.text and "onward referral" in page.text

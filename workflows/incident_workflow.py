@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         StartPractices,
         TellPractices,
     )
+    from workflows import upward_signals
     from workflows.children import signal_if_running
     from workflows.confirmation import ConfirmationWorkflow, StartConfirmation
     from workflows.escalation_workflow import ACTIVITY_RETRY, CaseView, CloseRequest, EscalationWorkflow
@@ -82,7 +83,7 @@ class IncidentWorkflow(EscalationWorkflow):
         self._cohorts_closed: set[str] = set()
         self._cohorts_done = False
 
-    @workflow.signal
+    @workflow.signal(name=upward_signals.COHORT_RETURNS_CLOSED)
     def cohort_returns_closed(self, closed: CohortClosed) -> None:
         """A cohort's practices have all closed returns and stored them; when every cohort has, read them."""
         self._cohorts_closed.add(closed.cohort_id)

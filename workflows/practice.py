@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
         ReturnItem,
         ShareNotice,
     )
+    from workflows import upward_signals
     from workflows.escalation_workflow import (
         ACTIVITY_RETRY,
         Carried,
@@ -122,7 +123,7 @@ class PracticeWorkflow(EscalationWorkflow):
             parent = workflow.info().parent
             assert parent is not None, "a practice runs inside a cohort"
             await workflow.get_external_workflow_handle(parent.workflow_id).signal(
-                "practice_returns_closed", PracticeClosed(ods=command.ods)
+                upward_signals.PRACTICE_RETURNS_CLOSED, PracticeClosed(ods=command.ods)
             )
             return
         await super().carry_out_command(command)

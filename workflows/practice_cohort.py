@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.contacts import Contact, Lmc, Organisation
     from domain.escalation import LEGACY_RULES, DeadlinePolicy
     from domain.practice_return import Practice, ReturnItem, ShareNotice
+    from workflows import upward_signals
     from workflows.children import signal_if_running
     from workflows.escalation_workflow import CaseView, CloseRequest
     from workflows.practice import CloseReturns, ExtendReturns, PracticeClosed, PracticeWorkflow, StartPractice
@@ -127,7 +128,7 @@ class PracticeCohortWorkflow:
     async def close_returns(self, request: CloseReturns) -> None:
         await self._each(PracticeWorkflow.close_returns, lambda _: request)
 
-    @workflow.signal
+    @workflow.signal(name=upward_signals.PRACTICE_RETURNS_CLOSED)
     async def practice_returns_closed(self, closed: PracticeClosed) -> None:
         """A practice closed its returns; once all have, tell the incident."""
         self._closed.add(closed.ods)
@@ -135,7 +136,7 @@ class PracticeCohortWorkflow:
             parent = workflow.info().parent
             assert parent is not None, "a cohort runs inside an incident"
             await workflow.get_external_workflow_handle(parent.workflow_id).signal(
-                "cohort_returns_closed", CohortClosed(cohort_id=self._cohort_id)
+                upward_signals.COHORT_RETURNS_CLOSED, CohortClosed(cohort_id=self._cohort_id)
             )
 
     @workflow.signal

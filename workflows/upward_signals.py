@@ -1,0 +1,10 @@
+"""Signals a child workflow sends up to its parent. A child cannot import its parent's class (the
+parent imports the child's), so the two ends share the signal's name from here rather than each
+spelling it out."""
+
+from __future__ import annotations
+
+PRACTICE_RETURNS_CLOSED = "practice_returns_closed"
+"""A practice tells its cohort it has stored its return and closed returns."""
+COHORT_RETURNS_CLOSED = "cohort_returns_closed"
+"""A cohort tells its incident that all its practices have."""
