@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from google.protobuf.message import Message
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, TimeoutType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 
@@ -181,6 +181,17 @@ class Tree:
         for run in self.runs.values():
             found[run.workflow_type] += sum(1 for s in run.task_seconds() if s > longer_than)
         return +found
+
+    def task_timeouts(self) -> Counter[str]:
+        """Workflow-task timeouts, by workflow type and kind (a sticky task not picked up in time is
+        SCHEDULE_TO_START; a task the worker took too long over is START_TO_CLOSE)."""
+        found: Counter[str] = Counter()
+        for run in self.runs.values():
+            for e in run.events:
+                if e.event_type == E.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
+                    kind = TimeoutType.Name(e.workflow_task_timed_out_event_attributes.timeout_type)
+                    found[f"{run.workflow_type} {kind.removeprefix('TIMEOUT_TYPE_')}"] += 1
+        return found
 
     def count_by_type(self, event_type: int) -> Counter[str]:
         """Events of `event_type`, by the type of workflow they happened in."""

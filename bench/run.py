@@ -332,7 +332,7 @@ def details(f: Figures) -> list[str]:
         f"workflow tasks: {len(tasks):,} in {len(f.at_end.runs):,} workflows, p50 {ms(percentile(tasks, 50))}, "
         f"p99 {ms(percentile(tasks, 99))}, longest {ms(max(tasks, default=math.nan))}; "
         f"over 1 s: {by_type(f.at_end.slow_tasks(1.0))}; "
-        f"timed out: {by_type(f.at_end.count_by_type(histories.E.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT))}; "
+        f"timed out: {by_type(f.at_end.task_timeouts())}; "
         f"failed: {by_type(f.at_end.count_by_type(histories.E.EVENT_TYPE_WORKFLOW_TASK_FAILED))}"
     )
     lines.append(f"worker RSS: {f.rss.samples} samples; VmHWM (whole run so far) {megabytes(f.peak_rss)}")
