@@ -149,6 +149,7 @@ class EscalationCase(BaseModel):
     revision: int = 0
     declared_interests: list[Interest] = Field(default_factory=list)
     related_parties: list[str] = Field(default_factory=list)  # a parent escalation's parties, for conflicts
+    former_contacts: list[str] = Field(default_factory=list)  # replaced payer contacts whose links still act
     rules: int = LEGACY_RULES
     as_of: datetime | None = None  # the latest instant the case acted at: "today" for a check given no time
 
@@ -237,7 +238,11 @@ class EscalationCase(BaseModel):
         if self.is_closed:
             raise ResponseRefused(f"This escalation is closed ({self.outcome}); nothing more can be recorded.")
         role = response.actor_role
-        if role is Role.PAYER and not self.payer.knows(response.actor_email):
+        if (
+            role is Role.PAYER
+            and not self.payer.knows(response.actor_email)
+            and response.actor_email.lower() not in self.former_contacts
+        ):
             raise ResponseRefused(f"{response.actor_email} is not a contact of {self.payer.name} for this escalation.")
         if role is Role.OFFICER and self.lmc.officer(response.actor_email) is None:
             raise ResponseRefused(f"{response.actor_email} is not an officer of {self.lmc.name}.")
@@ -501,6 +506,29 @@ class EscalationCase(BaseModel):
             )
         )
         return effects
+
+    def replace_contact(self, old_email: str, new: Contact, by: str, reason: str, keep_old_links: bool) -> list[Effect]:
+        """The payer's contact `old_email` (they left, they are on leave) is replaced by `new` wherever
+        they stand on the ladder, so every later email goes to `new`. The old contact's links keep
+        working only if the officer says so (withdrawn links are refused by the web app as well)."""
+        old = old_email.lower()
+        if not self.payer.knows(old):
+            raise ResponseRefused(f"recipient: {old_email} is not on {self.payer.name}'s contact ladder here.")
+        if self.payer.knows(new.email):
+            raise ResponseRefused(f"email: {new.email} is already on {self.payer.name}'s contact ladder here.")
+        self.payer.ladder = [
+            new.model_copy(update={"title": c.title}) if c.email == old else c for c in self.payer.ladder
+        ]
+        if keep_old_links:
+            self.former_contacts.append(old)
+        self.touch()
+        return [
+            AuditEffect(
+                event="contact_replaced",
+                actor=by,
+                detail={"old": old, "new": new.email, "reason": reason, "old_links_kept": keep_old_links},
+            )
+        ]
 
     def close_by_parent(self, reason: str) -> list[Effect]:
         """The larger escalation this belongs to was closed by the officer."""

@@ -57,6 +57,16 @@ class WithdrawLinks(BaseModel):
     contact_instead: HeaderText | None = Field(default=None, max_length=320)
 
 
+class Replacement(BaseModel):
+    """An officer names who takes over from one of the payer's contacts, and whether the old links stop."""
+
+    recipient: SafeEmail
+    new_name: HeaderText = Field(min_length=1, max_length=200)
+    new_email: SafeEmail
+    reason: FreeText = Field(min_length=3, max_length=2000)
+    withdraw_old: bool = True
+
+
 class ListFilters(BaseModel):
     """What the dashboard and `starter.py list` filter by; values go into a visibility query."""
 

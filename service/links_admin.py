@@ -1,15 +1,21 @@
-"""Withdrawing links: an officer stops every link one recipient holds for one escalation (the contact
-left, the email was forwarded). Recorded in the security log, who and why, like other access changes."""
+"""Withdrawing links and replacing contacts: an officer stops every link one recipient holds for one
+escalation (the contact left, the email was forwarded), and names who takes over: later emails go to
+them, with links of their own. Withdrawals are in the security log; a replacement is in the escalation's
+own audit trail, written by its workflow."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
+from temporalio.client import Client
 
+from domain.contacts import Contact
 from persistence.revoked_links import RevokedLinks
 from persistence.security_log import SecurityLog
-from service.gate import WithdrawLinks, admit
+from service.gate import Replacement, WithdrawLinks, admit
+from service.refusals import temporal_refusals
+from workflows.escalation_workflow import EscalationWorkflow, ReplaceContact
 
 
 def withdraw_links(
@@ -33,3 +39,34 @@ def withdraw_links(
             reason=wanted.reason,
         )
     return fresh
+
+
+async def replace_contact(
+    client: Client, engine: Engine, escalation_id: str, by: str, form: dict[str, str], client_address: str | None
+) -> str:
+    """The new contact takes over; the old one's links are withdrawn unless the officer keeps them."""
+    wanted = admit(
+        Replacement,
+        {
+            "recipient": form.get("recipient", ""),
+            "new_name": form.get("new_name", ""),
+            "new_email": form.get("new_email", ""),
+            "reason": form.get("reason", ""),
+            "withdraw_old": form.get("keep_old_links", "") not in ("on", "true", "1"),
+        },
+        renamed={"recipient": "recipient"},
+    )
+    new = Contact(name=wanted.new_name, title="Contact", email=wanted.new_email)
+    request = ReplaceContact(
+        old_email=wanted.recipient, new=new, by=by, reason=wanted.reason, keep_old_links=not wanted.withdraw_old
+    )
+    with temporal_refusals(escalation_id):
+        said = await client.get_workflow_handle(escalation_id).execute_update(
+            EscalationWorkflow.replace_contact, request
+        )
+    if wanted.withdraw_old:
+        withdraw_links(
+            engine, escalation_id, by, wanted.recipient, f"replaced by {wanted.new_email}: {wanted.reason}",
+            wanted.new_name, client_address,
+        )  # fmt: skip
+    return str(said)

@@ -5,6 +5,7 @@ links an officer withdraws, and link keys rotated without breaking links already
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -15,10 +16,11 @@ from temporalio.worker import Worker
 
 from domain.contacts import Role
 from links.signing import LinkGrant, LinkKeys, sign_link, verify_link
+from persistence.audit_log import AuditLog
 from persistence.database import make_engine
 from persistence.security_log import SecurityLog
 from persistence.users import Users
-from service import starting
+from service import reading, starting
 from settings import Settings
 from tests.conftest import Inbox
 from tests.helpers import CLAIM, ICB_L1, ICB_L2, csrf_of, example_start, sign_in
@@ -168,3 +170,38 @@ def test_links_signed_with_the_previous_key_work_after_rotation_until_they_expir
     dropped = LinkKeys(current="k2", keys={"k2": new_key})  # the old key retired once its links expired
     with pytest.raises(Exception, match="altered or was not issued"):
         verify_link(dropped, sent_before, now=datetime(2026, 12, 1, tzinfo=UTC))
+
+
+async def test_a_replacement_contact_gets_the_request_with_a_link_of_their_own_and_the_old_link_stops(
+    web: httpx.AsyncClient, dev_env: WorkflowEnvironment, settings: Settings, inbox: Inbox
+) -> None:
+    eid = await starting.start(dev_env.client, settings, CLAIM, example_start(settings))
+    await inbox.wait_for(eid, 1)
+    old_link = link(settings, eid, ICB_L1)
+    await sign_in(web, "sec-officer@lmc.example", PASSWORD)
+    token = await csrf_of(web, f"/console/e/{eid}")
+    form = {
+        "csrf": token,
+        "recipient": ICB_L1,
+        "new_name": "Robin Newcombe",
+        "new_email": "robin.newcombe@kmicb.example",
+        "reason": "Ian has left the ICB",
+    }
+    changed = await web.post(f"/console/e/{eid}/replace-contact", data=form)
+    assert changed.status_code == 303 and changed.headers["location"].endswith("replaced=1")
+    gone = await web.post(f"/console/e/{eid}/replace-contact", data=form)
+    assert gone.status_code == 422 and "is not on" in gone.text  # refused by the update's validator
+    twice = {**form, "recipient": "robin.newcombe@kmicb.example", "new_email": ICB_L2}
+    again = await web.post(f"/console/e/{eid}/replace-contact", data=twice)
+    assert again.status_code == 422 and "already on" in again.text
+    resent = (await inbox.wait_for(eid, 2))[-1]
+    assert "robin.newcombe@kmicb.example" in str(resent["To"])
+    new_link = re.search(r"http://\S+/r/(\S+)", resent.get_body(("plain",)).get_content())  # type: ignore[union-attr]
+    assert new_link is not None
+    web.cookies.clear()
+    assert (await web.post(f"/r/{new_link.group(1)}", data={"action": "acknowledge"})).status_code == 200
+    assert (await web.get(old_link)).status_code == 410, "the old contact's links were withdrawn"
+    view = await reading.summary(dev_env.client, eid)
+    assert view.header.payer.contact_at(1).email == "robin.newcombe@kmicb.example", "reminders go to them too"
+    timeline = [r.event for r in AuditLog(make_engine(settings.database)).timeline(eid)]
+    assert "contact_replaced" in timeline and timeline.count("email_sent") >= 2

@@ -150,6 +150,16 @@ class ResendRequest(BaseModel):
     reason: str
 
 
+class ReplaceContact(BaseModel):
+    """An officer replaces one of the payer's contacts; the latest request is sent again to the new one."""
+
+    old_email: str
+    new: Contact
+    by: str
+    reason: str
+    keep_old_links: bool = False
+
+
 class SettleHeld(Command):
     """Ops' decision on a held email, queued with the case's effects so it is audited in order."""
 
@@ -208,6 +218,39 @@ class EscalationWorkflow:
         )
         if last is not None:
             self.outbox.append(last.model_copy())
+
+    @workflow.update
+    def replace_contact(self, request: ReplaceContact) -> str:
+        """Future emails go to the new contact; if the latest email went to the old one, it goes again
+        to the new one, with a link of their own."""
+        effects = self.case.replace_contact(
+            request.old_email, request.new, request.by, request.reason, request.keep_old_links
+        )
+        self.outbox.extend(effects)
+        last = self.progress.last_email
+        if last is not None and last.to.email == request.old_email.lower():
+            resent = last.model_copy(update={"to": request.new.model_copy(update={"title": last.to.title})})
+            self.outbox.append(resent)
+            return f"{request.new.name} takes over, and has been sent the latest request with a link of their own."
+        return f"{request.new.name} takes over; the next email will go to them."
+
+    @replace_contact.validator
+    def _check_replacement(self, request: ReplaceContact) -> None:
+        try:
+            if self.case.is_closed:
+                raise ResponseRefused(
+                    f"This escalation is closed ({self.case.outcome}); its contacts stay as they were."
+                )
+            if not self.case.payer.knows(request.old_email):
+                raise ResponseRefused(
+                    f"recipient: {request.old_email} is not on {self.case.payer.name}'s contact ladder here."
+                )
+            if self.case.payer.knows(request.new.email):
+                raise ResponseRefused(
+                    f"email: {request.new.email} is already on {self.case.payer.name}'s contact ladder here."
+                )
+        except ResponseRefused as refused:
+            raise ApplicationError(str(refused), type="ResponseRefused", non_retryable=True) from refused
 
     @workflow.signal
     def settle_held_email(self, decision: SettleHeldEmail) -> None:

@@ -72,6 +72,20 @@ def routes(console: Console) -> list[Route]:
             f"/console/e/{escalation_id}?withdrawn={'done' if done else 'already'}", status_code=303
         )
 
+    async def replace_contact(request: Request) -> Response:
+        """An officer names who takes over from one of the payer's contacts."""
+        who, form = await console.posted_by(request, OFFICERS, "officers change contacts")
+        escalation_id = request.path_params["escalation_id"]
+        await links_admin.replace_contact(
+            request.app.state.client,
+            console.engine,
+            escalation_id,
+            who.email,
+            form,
+            request.client.host if request.client else None,
+        )
+        return RedirectResponse(f"/console/e/{escalation_id}?replaced=1", status_code=303)
+
     async def resend(request: Request) -> Response:
         """Ops send the escalation's latest email again; the request is audited by the workflow."""
         who, form = await console.posted_by(request, OPS, "only ops staff resend")
@@ -101,5 +115,6 @@ def routes(console: Console) -> list[Route]:
         Route("/console/e/{escalation_id}/terminate", terminate, methods=["POST"]),
         Route("/console/e/{escalation_id}/resend", resend, methods=["POST"]),
         Route("/console/e/{escalation_id}/withdraw-links", withdraw_links, methods=["POST"]),
+        Route("/console/e/{escalation_id}/replace-contact", replace_contact, methods=["POST"]),
         Route("/console/e/{escalation_id}/held", settle_held, methods=["POST"]),
     ]

@@ -27,6 +27,7 @@ SETTLED_NOTICES = {
 }
 
 
+REPLACED_NOTICE = "The new contact takes over: later emails go to them, with links of their own (see the timeline)."
 WITHDRAWN_NOTICES = {
     "done": "Those links no longer work; the withdrawal is in the security log.",
     "already": "Those links had been withdrawn already.",
@@ -69,7 +70,8 @@ def routes(console: Console) -> list[Route]:
             "emails": emails,
             "held": held,
             "settled": SETTLED_NOTICES.get(request.query_params.get("settled", ""))
-            or WITHDRAWN_NOTICES.get(request.query_params.get("withdrawn", "")),
+            or WITHDRAWN_NOTICES.get(request.query_params.get("withdrawn", ""))
+            or (REPLACED_NOTICE if request.query_params.get("replaced") else None),
             "format_pence": format_pence,
             "temporal_url": f"{settings.temporal_ui_url}/namespaces/{settings.temporal_namespace}/workflows/{escalation_id}",
         }
