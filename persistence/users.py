@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from datetime import UTC, datetime
@@ -57,7 +58,12 @@ class LegacyScryptHasher:
 
 PASSWORDS = PasswordHash((Argon2Hasher(), LegacyScryptHasher()))
 """Argon2id for every new hash (pwdlib's defaults); older scrypt hashes verified and upgraded."""
-_DUMMY_HASH = PASSWORDS.hash("a password nobody has: spends the time a real check would")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Made on first need, not at import: a command that never checks a password should not pay for it."""
+    return PASSWORDS.hash("a password nobody has: spends the time a real check would")
 
 
 class Users:
@@ -84,7 +90,7 @@ class Users:
         with Session(self._engine) as session:
             account = session.get(UserAccount, email.lower())
             if account is None or account.disabled:
-                PASSWORDS.verify(password, _DUMMY_HASH)  # the same time whether or not the account exists
+                PASSWORDS.verify(password, _dummy_hash())  # the same time whether or not the account exists
                 return None
             try:
                 valid, upgraded = PASSWORDS.verify_and_update(password, account.password_hash)
