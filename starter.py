@@ -10,31 +10,20 @@ python starter.py extend-returns ID --date YYYY-MM-DD | close-returns ID | close
 from __future__ import annotations
 
 import argparse
-import asyncio
-import getpass
 import json
 import os
 import sys
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.exc import OperationalError
-from temporalio.service import RPCError
-
-from domain.contacts import Role
-from domain.money import format_pence
-from domain.responses import ResponseInput
-from domain.working_days import describe_deadline, working_days_left
-from kinds import KINDS, case_kinds
-from persistence.audit_log import AuditLog
-from persistence.database import make_engine
-from persistence.users import ROLES, Users
-from service import acting, reading, starting
-from service.gate import ListFilters, admit
-from service.refusals import EXIT_CODE, Refused, Why
-from settings import Settings
-from temporal_client import connect
-from workflows.escalation_workflow import CaseView
+# Only the standard library up here: `show`, `list` and `history` must start fast, so each command imports
+# what it uses (the kind registry, the workflows, the database) when it runs, and the parser asks the
+# registry for choices only when they are checked or shown.
+if TYPE_CHECKING:
+    from persistence.audit_log import AuditLog
+    from settings import Settings
+    from workflows.escalation_workflow import CaseView
 
 
 def print_case(view: CaseView) -> None:
@@ -46,6 +35,10 @@ def print_case(view: CaseView) -> None:
     )
     if view.wait:
         if view.wait.deadline:
+            from datetime import UTC, datetime
+
+            from domain.working_days import describe_deadline, working_days_left
+
             due = datetime.fromisoformat(view.wait.deadline)
             deadline = f"{describe_deadline(due)} ({working_days_left(datetime.now(UTC), due)} working days left)"
         elif view.wait.paused_days_left:
@@ -63,6 +56,8 @@ def print_case(view: CaseView) -> None:
 
 
 def print_history(audit: AuditLog, escalation_id: str) -> bool:
+    from domain.money import format_pence
+
     rows = audit.timeline(escalation_id)
     if not rows:
         print(f"No audit entries for {escalation_id}.")
@@ -83,10 +78,64 @@ def print_history(audit: AuditLog, escalation_id: str) -> bool:
     return check.ok
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="LMC escalation engine: the officer's commands")
+class _Lazy:
+    """Choices computed on first use (argparse only looks when it checks a value or prints help)."""
+
+    def __init__(self, compute: Callable[[], list[str]]) -> None:
+        self._compute = compute
+        self._values: list[str] | None = None
+
+    def _get(self) -> list[str]:
+        if self._values is None:
+            self._values = self._compute()
+        return self._values
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._get()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+
+def _case_kinds() -> list[str]:
+    from kinds import case_kinds
+
+    return sorted(case_kinds())
+
+
+def _roles() -> list[str]:
+    from domain.accounts import ROLES
+
+    return list(ROLES)
+
+
+class _FallBack(Exception):
+    """The light parser met something only the whole parser answers exactly (an error): parse again with it."""
+
+
+class _LightParser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:
+        raise _FallBack(message)
+
+
+# Commands whose parsing never needs the kind registry's start commands.
+def _light_commands() -> frozenset[str]:
+    return frozenset({"show", "list", "history", "add-user", *OFFICER_COMMANDS})
+
+
+def _parser(
+    *, starts: bool = True, parser_class: type[argparse.ArgumentParser] = argparse.ArgumentParser
+) -> argparse.ArgumentParser:
+    """The whole parser; without `starts`, one that leaves out the kinds' start commands, so it is built
+    without importing the kind registry (every kind's workflows)."""
+    parser = parser_class(description="LMC escalation engine: the officer's commands")
     sub = parser.add_subparsers(dest="command", required=True)
-    for spec in KINDS:
+    if starts:
+        from kinds import KINDS
+    for spec in KINDS if starts else ():
         p = sub.add_parser(
             spec.cli_command, help=f"start: {spec.label.lower()}, from a JSON file (e.g. {spec.example})"
         )
@@ -96,7 +145,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("id")
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("list", help="list escalations")
-    p.add_argument("--kind", dest="list_kind", choices=sorted(case_kinds()))
+    # Choices set after add_argument, which would otherwise format them (and so import the registry) at once.
+    p.add_argument("--kind", dest="list_kind").choices = _Lazy(_case_kinds)
     p.add_argument("--status")
     p.add_argument("--overdue", action="store_true")
     p.add_argument("--stalled", action="store_true")
@@ -106,7 +156,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("id")
     p = sub.add_parser("add-user", help="create or reset a console account (officer, ops or admin)")
     p.add_argument("email")
-    p.add_argument("--role", required=True, choices=ROLES)
+    p.add_argument("--role", required=True).choices = _Lazy(_roles)
     p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     for name, needs in OFFICER_COMMANDS.items():
         p = sub.add_parser(name, help=f"officer action: {name.replace('-', ' ')}")
@@ -147,6 +197,12 @@ OFFICER_COMMANDS: dict[str, tuple[str, ...]] = {
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "add-user":
+        import getpass
+
+        from persistence.database import make_engine
+        from persistence.users import Users
+        from service.refusals import Refused, Why
+
         password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
         try:
             Users(make_engine(settings.database)).add(args.email, args.role, password)
@@ -155,14 +211,23 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{args.email} can sign in as {args.role}.")
         return 0
     if args.command == "history":
+        from persistence.audit_log import AuditLog
+        from persistence.database import make_engine
+
         return 0 if print_history(AuditLog(make_engine(settings.database)), args.id) else 1
     if getattr(args, "kind", None) is not None:
+        from service import starting
+        from temporal_client import connect
+
         spec = args.kind
         prepared = starting.prepare(spec, settings.escalation_config(), starting.read_json(args.file))
         client = await connect(settings)
         print(spec.announce(prepared))
         print(await starting.start(client, settings, spec, prepared))
         return 0
+    from service import reading
+    from temporal_client import connect
+
     client = await connect(settings)
     if args.command == "show":
         view = await reading.summary(client, args.id)
@@ -172,6 +237,8 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
             print_case(view)
         return 0
     if args.command == "list":
+        from service.gate import ListFilters, admit
+
         filters = admit(
             ListFilters,
             {
@@ -193,6 +260,12 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
                 f"next: {row.next_deadline.isoformat() if row.next_deadline else '-'}"
             )
         return 0
+    from domain.contacts import Role
+    from domain.responses import ResponseInput
+    from service import acting
+    from service.gate import admit
+    from service.refusals import Refused, Why
+
     view = await reading.summary(client, args.id)
     if view.outcome is not None:
         raise Refused(Why.CLOSED, f"{args.id} is closed ({view.outcome}); nothing more can be recorded.")
@@ -223,23 +296,53 @@ def one_line(text: str, longest: int = 300) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run one command. Exit codes (README): 0 done, 1 `history` found a broken chain or nothing, 2 refused
     (a refusal's reason on one line of stderr, starting "Refused:"), 3 the engine cannot be reached."""
-    args = _parser().parse_args(argv)
+    args = _parse(sys.argv[1:] if argv is None else argv)
+    import asyncio
+
+    from settings import Settings
+
     settings = Settings()
     unreachable = f"Error: cannot reach the escalation engine at {settings.temporal_address}. Nothing was recorded."
     try:
         return asyncio.run(_run(args, settings))
-    except Refused as refused:
-        print(f"Refused: {one_line(refused.message)}", file=sys.stderr)
-        return refused.exit_code
-    except RPCError:  # Temporal answered, but not about an escalation (temporal_refusals covers those)
-        print(unreachable, file=sys.stderr)
+    except Exception as err:
+        # Each kind of error is looked for only in a module already imported: one not imported raised nothing.
+        if isinstance(err, _loaded("service.refusals", "Refused")):
+            print(f"Refused: {one_line(err.message)}", file=sys.stderr)  # type: ignore[attr-defined]
+            return err.exit_code  # type: ignore[attr-defined,no-any-return]
+        if isinstance(err, _loaded("temporalio.service", "RPCError")):
+            # Temporal answered, but not about an escalation (temporal_refusals covers those)
+            print(unreachable, file=sys.stderr)
+        elif isinstance(err, _loaded("sqlalchemy.exc", "OperationalError")):
+            print("Error: cannot reach the escalation engine's database. Nothing was recorded.", file=sys.stderr)
+        elif isinstance(err, OSError | RuntimeError):  # the engine could not be reached at all
+            print(unreachable, file=sys.stderr)
+        else:
+            raise
+        from service.refusals import EXIT_CODE, Why
+
         return EXIT_CODE[Why.UNAVAILABLE]
-    except OperationalError:
-        print("Error: cannot reach the escalation engine's database. Nothing was recorded.", file=sys.stderr)
-        return EXIT_CODE[Why.UNAVAILABLE]
-    except (OSError, RuntimeError):  # the engine could not be reached at all
-        print(unreachable, file=sys.stderr)
-        return EXIT_CODE[Why.UNAVAILABLE]
+
+
+class _NotLoaded(Exception):
+    """Stands for an exception class whose module was never imported (so nothing raised it)."""
+
+
+def _loaded(module: str, name: str) -> type[BaseException]:
+    loaded = sys.modules.get(module)
+    found = getattr(loaded, name, None) if loaded is not None else None
+    return found if isinstance(found, type) and issubclass(found, BaseException) else _NotLoaded
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    """Parse the command line; the officer's everyday commands without importing the kind registry. Anything
+    the light parser refuses is parsed again by the whole parser, so errors and help read exactly the same."""
+    if argv and argv[0] in _light_commands():
+        try:
+            return _parser(starts=False, parser_class=_LightParser).parse_args(argv)
+        except _FallBack:
+            pass
+    return _parser().parse_args(argv)
 
 
 if __name__ == "__main__":
