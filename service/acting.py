@@ -14,10 +14,20 @@ from service.refusals import temporal_refusals
 from workflows.escalation_workflow import EscalationWorkflow, ResendRequest
 
 
-async def respond(client: Client, escalation_id: str, response: ResponseInput) -> ResponseOutcome:
-    """Send a response as a Temporal update; a refused one raises `Refused` with the reason."""
+async def respond(
+    client: Client, escalation_id: str, response: ResponseInput, submission_id: str | None = None
+) -> ResponseOutcome:
+    """Send a response as a Temporal update; a refused one raises `Refused` with the reason.
+
+    `submission_id` is the one-time id the person's form carried (validated by the web's gate). It
+    becomes the update's id, so the same submission sent again (a double click, a retry after a
+    timeout) is applied once: Temporal answers a completed update id with its first outcome and
+    does not run the update again. Without one, the update gets a fresh id of its own (as before)."""
+    update_id = f"{escalation_id}:{submission_id}" if submission_id else None
     with temporal_refusals(escalation_id):
-        return await client.get_workflow_handle(escalation_id).execute_update(EscalationWorkflow.respond, response)
+        return await client.get_workflow_handle(escalation_id).execute_update(
+            EscalationWorkflow.respond, response, id=update_id
+        )
 
 
 async def resend_latest_email(client: Client, escalation_id: str, by: str, reason: str) -> None:

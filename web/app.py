@@ -37,8 +37,8 @@ from web.codec_endpoint import codec_routes
 from web.console import console_routes
 from web.console.guard import Console
 from web.dev_mail import dev_mail_routes
-from web.forms import GROUP_ROWS, plain_line, posted_form, response_from_form
-from web.refusal_pages import EXCEPTION_HANDLERS
+from web.forms import GROUP_ROWS, SUBMISSION, plain_line, posted_form, submitted, typed_again
+from web.refusal_pages import EXCEPTION_HANDLERS, RETRY_AFTER_SECONDS
 from web.security_headers import SecurityHeaders
 from web.templating import templates
 from workflows.escalation_workflow import CaseView
@@ -114,27 +114,62 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
         return page(request, grant, view)
 
     async def act(request: Request) -> Response:
-        found = await grant_and_case(request)
+        """A submitted action. Its form's one-time `submission` id is the update's id, so the same form
+        sent twice is recorded once and answered with the first outcome. When the engine cannot be
+        reached, the page comes back 503 with the form as typed (same submission id to send again),
+        never an error page that loses what was typed."""
+
+        def unrecorded(form: dict[str, str], view: CaseView | None) -> Response:
+            grant = verify_link(settings.link_keys, request.path_params["token"])  # verified already
+            log.info("response_unavailable", escalation_id=grant.escalation_id)
+            message = "Your response was not recorded. Nothing you typed is lost: press the button again in a minute."
+            headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+            if view is not None:
+                answer = page(request, grant, view, form=typed_again(form), refusal=message, status_code=503)
+                answer.headers.update(headers)
+                return answer
+            # The escalation could not be read either: every field sent comes back as typed, to send again.
+            context = {"view": None, "grant": grant, "form": typed_again(form), "labels": {}, "refusal": message}
+            return templates.TemplateResponse(request, "respond.html", context, status_code=503, headers=headers)
+
+        try:
+            found = await grant_and_case(request)
+        except Refused as refused:
+            if refused.why is not Why.UNAVAILABLE:
+                raise
+            return unrecorded(await posted_form(request), None)
         if isinstance(found, Response):
             return found
         grant, view = found
         form = await posted_form(request)
         client = request.app.state.client
         try:
-            if view.outcome is not None:  # finished: whatever was typed, nothing can be recorded
-                raise Refused(Why.CLOSED, f"This escalation is closed ({view.outcome}); nothing more can be recorded.")
+            closed = Refused(Why.CLOSED, f"This escalation is closed ({view.outcome}); nothing more can be recorded.")
             fields = view.action_fields.get(form.get("action", ""), [])
-            response = response_from_form(form, fields, grant.recipient, grant.role)
-            outcome = await acting.respond(client, grant.escalation_id, response)
+            try:
+                response, submission = submitted(form, fields, grant.recipient, grant.role)
+            except Refused:
+                if view.outcome is not None:  # finished: whatever was typed, nothing can be recorded
+                    raise closed from None
+                raise
+            if view.outcome is not None and SUBMISSION not in form:
+                raise closed
+            # Finished, but the form has its own id: if that very submission was recorded (it may be what
+            # closed the escalation), Temporal answers its outcome again; any other is refused as closed.
+            outcome = await acting.respond(client, grant.escalation_id, response, submission)
         except Refused as refused:
             if refused.why is Why.UNAVAILABLE:
-                raise
+                return unrecorded(form, view)
             log.info("response_refused", escalation_id=grant.escalation_id, why=refused.why.value)
             if refused.why is Why.CLOSED:  # no form is offered again
                 return page(request, grant, view, actions=[], refusal=refused.message, status_code=refused.http_status)
             if refused.fields:
-                return page(request, grant, view, form=form, errors=refused.fields, status_code=refused.http_status)
-            return page(request, grant, view, form=form, refusal=refused.message, status_code=refused.http_status)
+                return page(
+                    request, grant, view, form=typed_again(form), errors=refused.fields, status_code=refused.http_status
+                )
+            return page(
+                request, grant, view, form=typed_again(form), refusal=refused.message, status_code=refused.http_status
+            )
         log.info("response_recorded", escalation_id=grant.escalation_id, action=response.action)
         return page(request, grant, await reading.summary(client, grant.escalation_id), recorded=outcome)
 

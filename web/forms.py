@@ -3,9 +3,12 @@ response, by the field specs the case gives."""
 
 from __future__ import annotations
 
+import re
+import secrets
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import AfterValidator, BaseModel
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
@@ -14,8 +17,58 @@ from domain.money import parse_pounds
 from domain.responses import FieldSpec, ResponseInput
 from service.gate import admit
 from service.refusals import Refused
+from web.templating import templates
 
 GROUP_ROWS = 8  # rows a groups field offers on the page
+
+SUBMISSION = "submission"
+"""The hidden field every action form carries: a one-time id made when the page is rendered, used as
+the Temporal update's id, so the same form sent twice (a double click, a retry after a timeout) is
+applied once and answered with the first outcome."""
+
+_SUBMISSION_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+
+
+def new_submission_id() -> str:
+    """A fresh one-time id for one rendered form (22 URL-safe characters, 128 random bits)."""
+    return secrets.token_urlsafe(16)
+
+
+# Each action form calls this once when rendered, so two forms on one page never share an id.
+templates.env.globals["new_submission_id"] = new_submission_id
+
+
+def _submission_id(value: str) -> str:
+    if not (value.isascii() and _SUBMISSION_ID.fullmatch(value)):
+        raise ValueError("not a submission id this site issued; reload the page and send the form again")
+    return value
+
+
+class Submission(BaseModel):
+    """A form's one-time submission id, through the gate: ASCII, 8 to 64 of A-Z a-z 0-9 _ -."""
+
+    submission: Annotated[str, AfterValidator(_submission_id)]
+
+
+def submission_from_form(form: dict[str, str]) -> str:
+    """The form's submission id, or `Refused` naming `submission` if it is malformed.
+
+    A form without the field (a page rendered before forms carried one, still open in someone's
+    browser) is accepted with a fresh id made here: that submission is recorded as before, just
+    without protection from being sent twice, and the person loses nothing they typed."""
+    if SUBMISSION not in form:
+        return new_submission_id()
+    return admit(Submission, {SUBMISSION: form[SUBMISSION]}).submission
+
+
+def typed_again(form: dict[str, str]) -> dict[str, str]:
+    """A form as typed, to show again for sending again: with its own submission id if that is valid
+    (nothing was recorded under it, or what was is the answer to sending it again), else a fresh one."""
+    try:
+        submission = submission_from_form(form)
+    except Refused:
+        submission = new_submission_id()
+    return {**form, SUBMISSION: submission}
 
 
 def plain_line(value: str, longest: int = 320) -> bool:
@@ -108,3 +161,20 @@ def response_from_form(form: dict[str, str], fields: list[FieldSpec], actor_emai
     if errors:
         raise Refused.invalid(errors)
     return admit(ResponseInput, values, renamed={"amount_pence": "amount"})
+
+
+def submitted(form: dict[str, str], fields: list[FieldSpec], actor_email: str, role: Role) -> tuple[ResponseInput, str]:
+    """The response and its submission id, both through the gate; one `Refused` names every field at fault."""
+    errors: dict[str, str] = {}
+    submission, response = "", None
+    try:
+        submission = submission_from_form(form)
+    except Refused as refused:
+        errors.update(refused.fields)
+    try:
+        response = response_from_form(form, fields, actor_email, role)
+    except Refused as refused:
+        errors.update(refused.fields)
+    if errors or response is None:
+        raise Refused.invalid(errors)
+    return response, submission

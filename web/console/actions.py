@@ -16,7 +16,7 @@ from service import acting, held_emails, links_admin, reading
 from service.gate import refuse_field
 from service.refusals import Refused, Why, shown
 from web.console.guard import OFFICERS, OPS, Console
-from web.forms import plain_line, response_from_form
+from web.forms import SUBMISSION, plain_line, submitted
 
 
 def routes(console: Console) -> list[Route]:
@@ -29,13 +29,21 @@ def routes(console: Console) -> list[Route]:
         who, form = await console.posted_by(request, OFFICERS, "officers act on escalations")
         escalation_id = request.path_params["escalation_id"]
         view = await reading.summary(request.app.state.client, escalation_id)
-        if view.outcome is not None:
-            raise Refused(
-                Why.CLOSED, f"{shown(escalation_id)} has finished ({view.outcome}); nothing more can be recorded."
-            )
+        closed = Refused(
+            Why.CLOSED, f"{shown(escalation_id)} has finished ({view.outcome}); nothing more can be recorded."
+        )
+        if view.outcome is not None and SUBMISSION not in form:
+            raise closed
         fields = view.action_fields.get(form.get("action", ""), [])
-        response = response_from_form(form, fields, who.email, Role.OFFICER)
-        outcome = await acting.respond(request.app.state.client, escalation_id, response)
+        # The form's one-time submission id is the update's id: sent twice, it is recorded once, and the
+        # second answer is the first's (even when the first finished the escalation: Temporal keeps it).
+        try:
+            response, submission = submitted(form, fields, who.email, Role.OFFICER)
+        except Refused:
+            if view.outcome is not None:
+                raise closed from None
+            raise
+        outcome = await acting.respond(request.app.state.client, escalation_id, response, submission)
         return RedirectResponse(f"/console/e/{escalation_id}?done={outcome.status}", status_code=303)
 
     async def terminate(request: Request) -> Response:
