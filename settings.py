@@ -9,11 +9,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from domain.configuration import EscalationConfig
+if TYPE_CHECKING:
+    from domain.configuration import EscalationConfig
+
 
 ROOT = Path(__file__).resolve().parent
 
@@ -119,5 +122,7 @@ class Settings(BaseSettings):
         return self.link_secret.encode() if self.link_secret else self._generated("link-secret")
 
     def escalation_config(self) -> EscalationConfig:
+        from domain.configuration import EscalationConfig  # here: commands that never read it skip the import
+
         with self.config_file.open("rb") as handle:
             return EscalationConfig.model_validate(tomllib.load(handle))

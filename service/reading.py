@@ -9,7 +9,6 @@ from datetime import date, datetime, timedelta
 from temporalio.client import Client
 
 from domain.report import ReportLine, in_period
-from kinds import KINDS
 from service.gate import ListFilters, admit
 from service.refusals import Refused, temporal_refusals
 from workflows import search_attributes as sa
@@ -60,6 +59,8 @@ async def summary(client: Client, escalation_id: str, timeout: timedelta = timed
 
 def list_query(filters: ListFilters) -> str:
     """A visibility query; without a kind, the escalations officers start (not their parts)."""
+    from kinds import KINDS  # here, not at import: `show` and `history` never need the registry
+
     kinds = ", ".join(f"'{spec.name}'" for spec in KINDS)
     # Without a kind, the escalations officers start; but a short-paid practice is listed with them.
     clauses = [] if filters.kind or filters.underpaid else [f"{sa.KIND.name} IN ({kinds})"]
