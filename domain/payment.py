@@ -82,3 +82,15 @@ def check_resolution(response: ResponseInput) -> None:
     """Accepting a difference needs reasons (chasing's date is checked by the case, which knows today)."""
     if response.action in (ACCEPT_SHORTFALL, ACCEPT_OVERPAYMENT) and not (response.reasons or "").strip():
         raise ResponseRefused("reasons: say why the LMC accepts a payment other than the one due.")
+
+
+def gap(received_pence: int | None, due_pence: int | None) -> int | None:
+    """Received minus due: negative is short, 0 is paid in full, None before anything is recorded."""
+    if received_pence is None or due_pence is None:
+        return None
+    return received_pence - due_pence
+
+
+def outstanding(received_pence: int | None, due_pence: int | None) -> int:
+    """What is still to come: never negative (an overpayment leaves nothing outstanding)."""
+    return max((due_pence or 0) - (received_pence or 0), 0)

@@ -130,12 +130,10 @@ class PracticeCase(EscalationCase):
         return LABELS
 
     def payment_gap(self) -> int | None:
-        if self.received_pence is None or self.share_pence is None:
-            return None
-        return self.received_pence - self.share_pence
+        return payment.gap(self.received_pence, self.share_pence)
 
     def outstanding_pence(self) -> int:
-        return max((self.share_pence or 0) - (self.received_pence or 0), 0)
+        return payment.outstanding(self.received_pence, self.share_pence)
 
     def action_fields(self) -> dict[str, list[FieldSpec]]:
         if self.return_kind == "counts":

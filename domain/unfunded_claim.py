@@ -242,12 +242,10 @@ class ClaimCase(NegotiationCase):
         return payment.resolving_actions(self.status)
 
     def payment_gap(self) -> int | None:
-        if self.paid_pence is None or self.agreed_pence is None:
-            return None
-        return self.paid_pence - self.agreed_pence
+        return payment.gap(self.paid_pence, self.agreed_pence)
 
     def outstanding_pence(self) -> int:
-        return max((self.agreed_pence or 0) - (self.paid_pence or 0), 0)
+        return payment.outstanding(self.paid_pence, self.agreed_pence)
 
     def report_lines(self) -> list[ReportLine]:
         claim = self.claim
