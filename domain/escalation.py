@@ -341,6 +341,10 @@ class EscalationCase(BaseModel):
     def default_payment_date(self, now: datetime) -> datetime:
         return at_close_of_day(london_date(now + timedelta(days=self.policy.payment_calendar_days)))
 
+    def payment_date(self, day: date | None, now: datetime) -> datetime:
+        """17:00 on the payment date given, or the default (`payment_calendar_days` on)."""
+        return at_close_of_day(day) if day is not None else self.default_payment_date(now)
+
     def close(self, outcome: str) -> None:
         self.outcome = outcome
         self.status = "closed"

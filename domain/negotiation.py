@@ -16,7 +16,7 @@ from domain.contacts import Role
 from domain.escalation import TOP_LEVEL, AuditEffect, Effect, EscalationCase, ResponseRefused, Wait
 from domain.money import format_pence
 from domain.responses import FieldSpec, ResponseInput, ResponseOutcome
-from domain.working_days import at_close_of_day, describe_date, describe_deadline
+from domain.working_days import describe_date, describe_deadline
 
 
 class Status(StrEnum):
@@ -342,8 +342,7 @@ class NegotiationCase(EscalationCase):
 
     def agreed_payment_due(self, response: ResponseInput, now: datetime) -> datetime:
         """17:00 on the agreed payment date, or the default (30 calendar days on)."""
-        day = self.agreed_payment_date(response)
-        return at_close_of_day(day) if day is not None else self.default_payment_date(now)
+        return self.payment_date(self.agreed_payment_date(response), now)
 
     def deadline_text(self) -> str:
         if self.wait is None or self.wait.deadline is None:

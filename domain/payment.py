@@ -94,3 +94,8 @@ def gap(received_pence: int | None, due_pence: int | None) -> int | None:
 def outstanding(received_pence: int | None, due_pence: int | None) -> int:
     """What is still to come: never negative (an overpayment leaves nothing outstanding)."""
     return max((due_pence or 0) - (received_pence or 0), 0)
+
+
+def next_step(gap_pence: int) -> str:
+    """What the officer may do about a gap, in words."""
+    return "chase the rest or accept the shortfall" if gap_pence < 0 else "accept the overpayment"

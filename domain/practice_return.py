@@ -433,7 +433,7 @@ class PracticeCase(EscalationCase):
         self.status = status
         self.wait_for("payment_decision", Role.OFFICER, self.policy.officer_reply_days, now)
         gap_text = payment.describe_gap(share, self.received_pence)
-        choice = "chase the rest or accept the shortfall" if gap < 0 else "accept the overpayment"
+        choice = payment.next_step(gap)
         message = f"Recorded: {gap_text}. The LMC has been told and will {choice}."
         return ResponseOutcome(status=self.status, message=message), [
             audit,
@@ -459,7 +459,7 @@ class PracticeCase(EscalationCase):
 
     def _chase_balance(self, response: ResponseInput, now: datetime) -> tuple[ResponseOutcome, list[Effect]]:
         audit = self.record_response(response.action, response.actor_email, {"ods": self.practice.ods})
-        due = at_close_of_day(response.on_date) if response.on_date is not None else self.default_payment_date(now)
+        due = self.payment_date(response.on_date, now)
         rest = format_pence(self.outstanding_pence())
         self.status = "share_notified"
         self.payment_due = due

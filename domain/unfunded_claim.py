@@ -355,7 +355,7 @@ class ClaimCase(NegotiationCase):
         self.payment_due = None
         self.wait_for("payment_decision", Role.OFFICER, self.policy.officer_reply_days, now)
         gap_text = payment.describe_gap(agreed, self.paid_pence)
-        choice = "chase the rest or accept the shortfall" if gap < 0 else "accept the overpayment"
+        choice = payment.next_step(gap)
         message = (
             f"{format_pence(received)} recorded; {gap_text}. The claim stays open until the LMC decides: "
             f"{choice}, by {self.deadline_text()}."
@@ -377,7 +377,7 @@ class ClaimCase(NegotiationCase):
         ]
 
     def _chase_balance(self, response: ResponseInput, now: datetime) -> tuple[str, list[Effect]]:
-        due = at_close_of_day(response.on_date) if response.on_date is not None else self.default_payment_date(now)
+        due = self.payment_date(response.on_date, now)
         rest = format_pence(self.outstanding_pence())
         self.status = ClaimStatus.PAYMENT_EXPECTED
         self.payment_due = due

@@ -35,7 +35,7 @@ from web.auth import ConsoleAuth
 from web.body_limit import BodyLimit
 from web.codec_endpoint import codec_routes
 from web.console import console_routes
-from web.console.guard import Console
+from web.console.guard import Console, client_of
 from web.dev_mail import dev_mail_routes
 from web.forms import GROUP_ROWS, SUBMISSION, plain_line, posted_form, submitted, typed_again
 from web.refusal_pages import EXCEPTION_HANDLERS, RETRY_AFTER_SECONDS
@@ -44,10 +44,6 @@ from web.templating import templates
 from workflows.escalation_workflow import CaseView
 
 log = structlog.get_logger(__name__)
-
-
-def client_of(request: Request) -> str | None:
-    return request.client.host if request.client else None
 
 
 def create_app(settings: Settings, client: Client | None = None) -> Starlette:

@@ -15,7 +15,7 @@ from persistence.sent_mail import SentMailLedger
 from service import acting, held_emails, links_admin, reading
 from service.gate import refuse_field
 from service.refusals import Refused, Why, shown
-from web.console.guard import OFFICERS, OPS, Console
+from web.console.guard import OFFICERS, OPS, Console, client_of
 from web.forms import SUBMISSION, plain_line, submitted
 
 
@@ -74,7 +74,7 @@ def routes(console: Console) -> list[Route]:
             form.get("recipient", ""),
             form.get("reason", ""),
             form.get("contact_instead", ""),
-            request.client.host if request.client else None,
+            client_of(request),
         )
         return RedirectResponse(
             f"/console/e/{escalation_id}?withdrawn={'done' if done else 'already'}", status_code=303
@@ -90,7 +90,7 @@ def routes(console: Console) -> list[Route]:
             escalation_id,
             who.email,
             form,
-            request.client.host if request.client else None,
+            client_of(request),
         )
         return RedirectResponse(f"/console/e/{escalation_id}?replaced=1", status_code=303)
 

@@ -15,6 +15,13 @@ from web.auth import ConsoleAuth, Who
 from web.forms import posted_form
 
 OFFICERS = ("officer", "admin")
+
+
+def client_of(request: Request) -> str | None:
+    """The client's address, for the security log and the sign-in throttle."""
+    return request.client.host if request.client else None
+
+
 OPS = ("ops", "admin")
 
 

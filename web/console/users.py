@@ -9,13 +9,9 @@ from starlette.routing import Route
 
 from persistence.users import ROLES
 from service.refusals import Refused, Why
-from web.console.guard import Console
+from web.console.guard import Console, client_of
 from web.forms import plain_line, posted_form
 from web.templating import templates
-
-
-def client_of(request: Request) -> str | None:
-    return request.client.host if request.client else None
 
 
 def routes(console: Console) -> list[Route]:
