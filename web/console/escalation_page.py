@@ -3,7 +3,6 @@ with its hash chain checked, every email as sent, held emails first."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from email import message_from_string, policy
 
 from starlette.requests import Request
@@ -11,7 +10,6 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from domain.money import format_pence
-from domain.working_days import describe_deadline, working_days_left
 from persistence.audit_log import AuditLog
 from persistence.sent_mail import MailStatus, SentMailLedger
 from service import reading
@@ -45,10 +43,6 @@ def routes(console: Console) -> list[Route]:
             return who
         escalation_id = request.path_params["escalation_id"]
         view = await reading.summary(request.app.state.client, escalation_id)
-        deadline = None
-        if view.wait and view.wait.deadline:
-            due = datetime.fromisoformat(view.wait.deadline)
-            deadline = f"{describe_deadline(due)} ({working_days_left(datetime.now(UTC), due)} working days left)"
         ledger.hold_stale_claims()
         emails, held = [], []
         for sent in ledger.for_escalation(escalation_id):
@@ -64,7 +58,6 @@ def routes(console: Console) -> list[Route]:
             "fields": view.action_fields,
             "labels": view.action_labels,
             "done": request.query_params.get("done"),
-            "deadline": deadline,
             "timeline": audit.timeline(escalation_id),
             "chain": audit.verify(escalation_id),
             "emails": emails,
