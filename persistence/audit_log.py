@@ -125,6 +125,19 @@ class AuditLog:
                 ).all()
             )
 
+    def since(self, escalation_ids: list[str], after: datetime) -> list[AuditRecord]:
+        """The steps of these escalations at or after `after`, oldest first (what changed since a meeting)."""
+        if not escalation_ids:
+            return []
+        with Session(self._engine) as session:
+            return list(
+                session.exec(
+                    select(AuditRecord)
+                    .where(col(AuditRecord.escalation_id).in_(escalation_ids), AuditRecord.occurred_at >= _utc(after))
+                    .order_by(col(AuditRecord.occurred_at), col(AuditRecord.seq))
+                ).all()
+            )
+
     def verify(self, escalation_id: str) -> ChainCheck:
         rows = self.timeline(escalation_id)
         prev = GENESIS

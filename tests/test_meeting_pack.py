@@ -1,0 +1,114 @@
+"""The liaison meeting pack for an ICB with a stalled claim and an open incident: on the page, in
+the Word document the officer sends ahead, and refused field by field when the choice is wrong."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import docx
+import httpx
+import pytest
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from domain.working_days import next_working_day
+from persistence.audit_log import AuditLog
+from persistence.database import make_engine
+from persistence.meetings import Meetings
+from persistence.users import Users
+from service import meeting_pack, starting
+from service.meeting_pack import MeetingPack
+from settings import ROOT, Settings
+from tests.helpers import DEREGISTRATION, sign_in
+from tests.meeting_seed import start_stalled_claim
+from web.app import create_app
+
+ICB = "QRV"
+
+
+@pytest.fixture
+async def web(dev_env: WorkflowEnvironment, dev_worker: Worker, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    Users(make_engine(settings.database)).add("pack.officer@lmc.example", "officer", "a long pack password")
+    app = create_app(settings, dev_env.client)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield http
+
+
+async def pack_with(dev_env: WorkflowEnvironment, settings: Settings, *references: str) -> MeetingPack:
+    """The pack once visibility lists every one of `references` (search attributes land a moment after a start)."""
+    engine = make_engine(settings.database)
+    meeting = next_working_day(datetime.now(UTC).date() + timedelta(days=3))
+    for _ in range(100):
+        pack = await meeting_pack.gather(
+            dev_env.client, settings.escalation_config(), AuditLog(engine), Meetings(engine), ICB, meeting
+        )
+        listed = {i.reference for i in (*pack.agenda, *pack.incidents)}
+        if set(references) <= listed:
+            return pack
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{references} not all in the pack")
+
+
+async def test_a_pack_has_the_stalled_claim_and_the_open_incident_on_the_page_and_in_the_document(
+    dev_env: WorkflowEnvironment, dev_worker: Worker, settings: Settings, web: httpx.AsyncClient
+) -> None:
+    audit = AuditLog(make_engine(settings.database))
+    claim = await start_stalled_claim(dev_env.client, settings, audit, ICB, "Shared care for ADHD without agreement")
+    incident = await starting.start(
+        dev_env.client,
+        settings,
+        DEREGISTRATION,
+        starting.prepare(
+            DEREGISTRATION,
+            settings.escalation_config(),
+            starting.read_json(ROOT / DEREGISTRATION.example),
+        ),
+    )
+    pack = await pack_with(dev_env, settings, claim, incident)
+
+    [stalled] = [i for i in pack.agenda if i.reference == claim]
+    assert stalled.stalled and stalled.level == 3 and stalled.title == "Shared care for ADHD without agreement"
+    assert stalled.why.startswith("Stalled")
+    assert stalled.ask.startswith("Stalled with no response from any contact.")
+    assert "North West London" in stalled.ask or pack.icb.name in stalled.ask
+    assert any(line.what == "Stalled: no response at the top of the ladder" for line in stalled.history)
+    [open_incident] = [i for i in pack.incidents if i.reference == incident]
+    assert open_incident.kind_label == DEREGISTRATION.label
+    assert incident in {c.reference for c in pack.changes}, "the incident started since the last meeting"
+    assert claim in {c.reference for c in pack.changes}, "the claim stalled within the eight weeks looked back"
+    assert pack.since == pack.meeting_date - meeting_pack.DEFAULT_LOOKBACK and pack.previous_meeting is None
+
+    assert (await sign_in(web, "pack.officer@lmc.example", "a long pack password")).status_code == 303
+    query = {"icb": ICB, "date": pack.meeting_date.isoformat()}
+    page = await web.get("/console/meeting", params=query)
+    assert page.status_code == 200
+    for words in (claim, incident, "Shared care for ADHD without agreement", "The ask:", "@media print"):
+        assert words in page.text, words
+
+    document = await web.get("/console/meeting/pack.docx", params=query)
+    assert document.status_code == 200
+    assert document.headers["content-type"].startswith("application/vnd.openxmlformats")
+    text = "\n".join(p.text for p in docx.Document(io.BytesIO(document.content)).paragraphs)
+    assert pack.title in text
+    assert f"Shared care for ADHD without agreement ({claim})" in text
+    assert incident in text and "The ask: Stalled with no response" in text
+    assert "Escalations for the agenda" in text and "Open incidents" in text
+
+
+async def test_a_wrong_choice_is_refused_beside_its_field(web: httpx.AsyncClient) -> None:
+    assert (await sign_in(web, "pack.officer@lmc.example", "a long pack password")).status_code == 303
+    page = await web.get("/console/meeting", params={"icb": "RYJ", "date": "2026-13-01"})
+    assert page.status_code == 422
+    assert 'id="date-error"' in page.text and 'id="icb-error"' not in page.text  # the date fails first, alone
+    page = await web.get("/console/meeting", params={"icb": "RYJ", "date": "2026-12-01"})
+    assert page.status_code == 422 and 'id="icb-error"' in page.text and "is a trust" in page.text
+    assert 'value="2026-12-01"' in page.text, "what was chosen is kept"
+    signed_out = await httpx.AsyncClient(transport=web._transport, base_url="http://testserver").get(
+        "/console/meeting/pack.docx", params={"icb": ICB, "date": "2026-12-01"}
+    )
+    assert signed_out.status_code == 303 and signed_out.headers["location"] == "/login"

@@ -1,0 +1,65 @@
+"""The liaison meeting pack as a Word document (python-docx), for the officer to send ahead: the same
+sections as the printable page, in the same words."""
+
+from __future__ import annotations
+
+from io import BytesIO
+
+from docx import Document
+from docx.document import Document as DocumentObject
+
+from domain.working_days import describe_date
+from service.meeting_pack import MeetingPack, PackItem, due_words
+from web.templating import deadline_in_words
+
+
+def _items(doc: DocumentObject, heading: str, items: list[PackItem], none: str) -> None:
+    doc.add_heading(heading, level=1)
+    if not items:
+        doc.add_paragraph(none)
+    for item in items:
+        doc.add_heading(f"{item.title} ({item.reference})", level=2)
+        doc.add_paragraph(f"{item.kind_label}; status {item.status}; ladder level {item.level}. {item.why}.")
+        if item.deadline:
+            doc.add_paragraph(f"Deadline: {deadline_in_words(item.deadline)}")
+        ask = doc.add_paragraph()
+        ask.add_run("The ask: ").bold = True
+        ask.add_run(item.ask)
+        if item.history:
+            doc.add_paragraph("History:")
+            for line in item.history:
+                doc.add_paragraph(f"{describe_date(line.on)}: {line.what}", style="List Bullet")
+
+
+def pack_docx(pack: MeetingPack) -> bytes:
+    doc = Document()
+    doc.core_properties.title = pack.title
+    doc.add_heading(pack.title, level=0)
+    since = f"Changes since {describe_date(pack.since)}"
+    since += " (the previous meeting)." if pack.previous_meeting == pack.since else "."
+    doc.add_paragraph(since)
+    _items(doc, "Escalations for the agenda", pack.agenda, "No escalation is at the top of the ladder or stalled.")
+    _items(doc, "Open incidents", pack.incidents, "No open incident involves this ICB.")
+    doc.add_heading("Commitments from earlier meetings", level=1)
+    if not pack.commitments:
+        doc.add_paragraph("None recorded.")
+    else:
+        table = doc.add_table(rows=1, cols=5)
+        table.style = "Table Grid"
+        for cell, text in zip(table.rows[0].cells, ("Reference", "Commitment", "Who", "By", "Now"), strict=True):
+            cell.text = text
+        for c in pack.commitments:
+            cells = table.add_row().cells
+            values = (c.reference, c.commitment, c.contact, due_words(c.due), c.status)
+            for cell, text in zip(cells, values, strict=True):
+                cell.text = text
+    doc.add_heading(f"What changed since {describe_date(pack.since)}", level=1)
+    if not pack.changes:
+        doc.add_paragraph("Nothing recorded.")
+    for change in pack.changes:
+        doc.add_heading(f"{change.title} ({change.reference})", level=2)
+        for line in change.lines:
+            doc.add_paragraph(f"{describe_date(line.on)}: {line.what}", style="List Bullet")
+    out = BytesIO()
+    doc.save(out)
+    return out.getvalue()
