@@ -5,19 +5,24 @@ ahead. Signed-in staff read it, as they read every escalation."""
 from __future__ import annotations
 
 from datetime import date
+from urllib.parse import urlencode
 
+from pydantic import BaseModel, Field
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from domain.working_days import describe_date
 from persistence.audit_log import AuditLog
 from persistence.meetings import Meetings
-from service import meeting_pack
+from service import meeting_outcomes, meeting_pack
+from service.gate import admit
 from service.meeting_pack import MeetingPack
 from service.refusals import Refused
-from web.console.guard import Console
+from web.auth import Who
+from web.console.guard import OFFICERS, Console
 from web.console.meeting_docx import pack_docx
+from web.forms import submission_from_form, typed_again
 from web.templating import templates
 
 
@@ -27,6 +32,15 @@ def long_date(day: date | None) -> str:
 
 
 templates.env.filters["long_date"] = long_date
+EXTRA_ROWS = 3
+"""Rows for other business, below one per agenda item."""
+RECORDED_NOTICE = "Recorded. Each commitment is now chased with the ICB contact by its date, like any other request."
+
+
+class RowCount(BaseModel):
+    row_count: int = Field(ge=1, le=200)
+
+
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
@@ -35,8 +49,8 @@ def routes(console: Console) -> list[Route]:
     meetings = Meetings(console.engine)
     settings = console.settings
 
-    async def build(request: Request) -> MeetingPack:
-        choice = meeting_pack.choose(dict(request.query_params))
+    async def build(request: Request, chosen: dict[str, str]) -> MeetingPack:
+        choice = meeting_pack.choose(chosen)
         return await meeting_pack.gather(
             request.app.state.client,
             settings.escalation_config(),
@@ -47,6 +61,36 @@ def routes(console: Console) -> list[Route]:
             choice.since,
         )
 
+    def render(
+        request: Request,
+        who: Who,
+        chosen: dict[str, str],
+        pack: MeetingPack | None,
+        errors: dict[str, str],
+        form: dict[str, str] | None = None,
+        status: int = 200,
+    ) -> Response:
+        config = settings.escalation_config()
+        icbs = [o for o in config.organisations if o.kind == "icb"]
+        items = [*pack.agenda, *pack.incidents] if pack else []
+        recorded = []
+        if pack is not None:
+            recorded = meetings.outcomes(pack.icb.code, pack.meeting_date)
+        context = {
+            "who": who,
+            "chosen": chosen,
+            "errors": errors,
+            "pack": pack,
+            "icbs": icbs,
+            "items": items,
+            "row_count": len(items) + EXTRA_ROWS,
+            "form": form or {},
+            "recorded": recorded,
+            "csrf": console.signer.csrf_for(request),
+            "notice": RECORDED_NOTICE if request.query_params.get("recorded") else None,
+        }
+        return templates.TemplateResponse(request, "meeting_pack.html", context, status_code=status)
+
     async def page(request: Request) -> Response:
         who = console.who(request)
         if isinstance(who, Response):
@@ -55,24 +99,52 @@ def routes(console: Console) -> list[Route]:
         pack, errors = None, {}
         if chosen["icb"] or chosen["date"]:
             try:
-                pack = await build(request)
+                pack = await build(request, chosen)
             except Refused as refused:
                 if not refused.fields:
                     raise
                 errors = refused.fields
-        icbs = [o for o in settings.escalation_config().organisations if o.kind == "icb"]
-        context = {"who": who, "chosen": chosen, "errors": errors, "pack": pack, "icbs": icbs}
-        status = 422 if errors else 200
-        return templates.TemplateResponse(request, "meeting_pack.html", context, status_code=status)
+        return render(request, who, chosen, pack, errors, status=422 if errors else 200)
+
+    async def outcomes(request: Request) -> Response:
+        """The officer records what the meeting agreed; on a refusal the page comes back with every
+        field as typed and each problem beside its field."""
+        who, form = await console.posted_by(request, OFFICERS, "officers record what a meeting agreed")
+        chosen = {k: form.get(k, "") for k in ("icb", "date", "since")}
+        pack = await build(request, chosen)
+        try:
+            rows = admit(RowCount, {"row_count": form.get("row_count", "0")}).row_count
+            await meeting_outcomes.record(
+                request.app.state.client,
+                settings,
+                meetings,
+                who.email,
+                pack.icb.code,
+                pack.meeting_date,
+                submission_from_form(form),
+                form,
+                rows,
+                {item.reference: item.title for item in [*pack.agenda, *pack.incidents]},
+            )
+        except Refused as refused:
+            if not refused.fields:
+                raise
+            return render(request, who, chosen, pack, refused.fields, typed_again(form), status=refused.http_status)
+        query = urlencode({"icb": pack.icb.code, "date": pack.meeting_date.isoformat(), "recorded": "1"})
+        return RedirectResponse(f"/console/meeting?{query}#recorded", status_code=303)
 
     async def download(request: Request) -> Response:
         who = console.who(request)
         if isinstance(who, Response):
             return who
-        pack = await build(request)
+        pack = await build(request, {k: request.query_params.get(k, "") for k in ("icb", "date", "since")})
         name = f"liaison-meeting-{pack.icb.code}-{pack.meeting_date.isoformat()}.docx"
         return Response(
             pack_docx(pack), media_type=DOCX, headers={"Content-Disposition": f'attachment; filename="{name}"'}
         )
 
-    return [Route("/console/meeting", page), Route("/console/meeting/pack.docx", download)]
+    return [
+        Route("/console/meeting", page),
+        Route("/console/meeting/pack.docx", download),
+        Route("/console/meeting/outcomes", outcomes, methods=["POST"]),
+    ]

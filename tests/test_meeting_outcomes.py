@@ -1,0 +1,159 @@
+"""After the liaison meeting: outcomes and commitments recorded through the form's gate, each
+commitment chased as its own escalation: asked of the ICB contact who made it, reminded when it
+falls due, then climbing the ladder, like any other request."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+
+import httpx
+import pytest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from domain.working_days import next_working_day
+from persistence.audit_log import AuditLog
+from persistence.database import make_engine
+from persistence.meetings import Meetings
+from persistence.users import Users
+from service import meeting_outcomes
+from service.refusals import Refused
+from settings import Settings
+from tests.conftest import Inbox, body_text
+from tests.helpers import ICB_L1, ICB_L2, ICB_L3, OFFICER, csrf_in, sign_in, skip_past_deadline, summary_of
+from web.app import create_app
+
+ICB = "QKS"
+
+
+def a_saturday_after(day: date) -> date:
+    return day + timedelta(days=(5 - day.weekday()) % 7 or 7)
+
+
+async def test_a_commitment_is_reminded_when_it_falls_due_then_climbs_the_ladder(
+    time_env: WorkflowEnvironment, time_client: Client, settings: Settings, inbox: Inbox
+) -> None:
+    engine = make_engine(settings.database)
+    today = datetime.now(UTC).date()
+    server_today = (await time_env.get_current_time()).date()  # ahead of today if other tests skipped time
+    due = next_working_day(max(today, server_today) + timedelta(days=7))
+    form = {
+        "rows.0.item": "UWC-2026-ABCDEF",
+        "rows.0.outcome": "The ICB accepts the principle that practices are paid for this work.",
+        "rows.0.commitment": "Send practices the reimbursement process for the six example items",
+        "rows.0.contact": ICB_L2,
+        "rows.0.due": due.isoformat(),
+    }
+    submission = uuid.uuid4().hex
+    meeting = today
+
+    async def record() -> list[meeting_outcomes.RecordedOutcome]:
+        return await meeting_outcomes.record(
+            time_client, settings, Meetings(engine), OFFICER, ICB, meeting, submission, form, 1,
+            {"UWC-2026-ABCDEF": "Unfunded work moved from the trust"},
+        )  # fmt: skip
+
+    [outcome] = await record()
+    commitment = outcome.commitment_id
+    assert commitment is not None and commitment.startswith(f"LIA-{ICB}-{meeting.isoformat()}-C")
+    [asked] = await inbox.wait_for(commitment, 1)
+    assert asked["To"].addresses[0].addr_spec == ICB_L2, "asked of the contact who made the commitment"
+    text = body_text(asked)
+    assert "Send practices the reimbursement process for the six example items" in text
+    assert "Unfunded work moved from the trust" in text and "LMC liaison meeting on" in text
+
+    assert await record() == [outcome], "the same form sent again records nothing more"
+    view = await summary_of(time_client, commitment)
+    assert view.status == "awaiting" and view.ladder_level == 1 and view.header.payer.ladder[0].email == ICB_L2
+
+    await skip_past_deadline(time_env, commitment)
+    reminder = (await inbox.wait_for(commitment, 2))[-1]
+    assert "Reminder" in str(reminder["Subject"]) and reminder["To"].addresses[0].addr_spec == ICB_L2
+    await skip_past_deadline(time_env, commitment)
+    escalated = (await inbox.wait_for(commitment, 3))[-1]
+    assert "Escalated" in str(escalated["Subject"]) and escalated["To"].addresses[0].addr_spec == ICB_L3
+    assert ICB_L1 not in {a.addr_spec for a in escalated["To"].addresses}
+    events = [r.event for r in AuditLog(engine).timeline(commitment)]
+    assert events[0] == "requested" and events.count("deadline_missed") == 2 and "ladder_climbed" in events
+
+
+def test_a_commitment_needs_what_who_and_when_each_refused_beside_its_field(settings: Settings) -> None:
+    config = settings.escalation_config()
+    today = datetime.now(UTC).date()
+    form = {
+        "rows.0.outcome": "Noted.",
+        "rows.2.outcome": "The ICB will write to practices.",
+        "rows.2.commitment": "Write to practices about fit notes",
+        "rows.2.due": a_saturday_after(today).isoformat(),
+        "rows.3.outcome": "9434765919",  # an NHS number in free text
+    }
+    with pytest.raises(Refused) as refused:
+        meeting_outcomes.admit_outcomes(config, ICB, form, 4, today)
+    assert set(refused.value.fields) == {"rows.3.outcome"}, "the gate refuses first, naming the row as posted"
+    form["rows.3.outcome"] = "Deferred to the next meeting."
+    with pytest.raises(Refused) as refused:
+        meeting_outcomes.admit_outcomes(config, ICB, form, 4, today)
+    fields = refused.value.fields
+    assert set(fields) == {"rows.2.contact", "rows.2.due"}
+    assert "Saturday" in fields["rows.2.due"] and "next working day" in fields["rows.2.due"]
+    form["rows.2.contact"] = "someone@elsewhere.example"
+    form["rows.2.due"] = next_working_day(today + timedelta(days=10)).isoformat()
+    with pytest.raises(Refused) as refused:
+        meeting_outcomes.admit_outcomes(config, ICB, form, 4, today)
+    assert set(refused.value.fields) == {"rows.2.contact"} and "is not one of" in refused.value.fields["rows.2.contact"]
+    form["rows.2.contact"] = ICB_L1
+    rows = meeting_outcomes.admit_outcomes(config, ICB, form, 4, today)
+    assert [r.commitment for r in rows] == [None, "Write to practices about fit notes", None]
+    with pytest.raises(Refused) as refused:
+        meeting_outcomes.admit_outcomes(config, ICB, {}, 4, today)
+    assert "rows.0.outcome" in refused.value.fields
+
+
+@pytest.fixture
+async def web(dev_env: WorkflowEnvironment, dev_worker: Worker, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    Users(make_engine(settings.database)).add(OFFICER, "officer", "a long outcomes password")
+    app = create_app(settings, dev_env.client)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield http
+
+
+async def test_the_form_keeps_what_was_typed_shows_each_error_beside_its_field_then_records(
+    web: httpx.AsyncClient, settings: Settings, inbox: Inbox
+) -> None:
+    assert (await sign_in(web, OFFICER, "a long outcomes password")).status_code == 303
+    meeting = next_working_day(datetime.now(UTC).date() + timedelta(days=2))
+    page = await web.get("/console/meeting", params={"icb": ICB, "date": meeting.isoformat()})
+    assert page.status_code == 200 and 'name="row_count"' in page.text
+    saturday = a_saturday_after(meeting)
+    form = {
+        "csrf": csrf_in(page),
+        "submission": uuid.uuid4().hex,
+        "icb": ICB,
+        "date": meeting.isoformat(),
+        "row_count": "3",
+        "rows.1.outcome": "The ICB will review the ADHD shared care protocol with GP input.",
+        "rows.1.commitment": "Report back on the shared care protocol review",
+        "rows.1.contact": ICB_L1,
+        "rows.1.due": saturday.isoformat(),
+    }
+    refused = await web.post("/console/meeting/outcomes", data=form)
+    assert refused.status_code == 422
+    assert 'id="rows.1.due-error"' in refused.text and "is a Saturday" in refused.text
+    assert "Report back on the shared care protocol review" in refused.text, "what was typed is kept"
+    assert f'value="{saturday.isoformat()}"' in refused.text
+    form["rows.1.due"] = next_working_day(saturday).isoformat()
+    done = await web.post("/console/meeting/outcomes", data=form)
+    assert done.status_code == 303 and "recorded=1" in done.headers["location"]
+    shown = await web.get(done.headers["location"])
+    reference = f"LIA-{ICB}-{meeting.isoformat()}-C1"
+    assert reference in shown.text and "Each commitment is now chased" in shown.text
+    [asked] = await inbox.wait_for(reference, 1)
+    assert asked["To"].addresses[0].addr_spec == ICB_L1
+    again = await web.post("/console/meeting/outcomes", data=form)  # sent twice: recorded once
+    assert again.status_code == 303
+    assert len(Meetings(make_engine(settings.database)).outcomes(ICB, meeting)) == 1
