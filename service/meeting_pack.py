@@ -148,28 +148,41 @@ def kind_label(name: str) -> str:
     return "Request to confirm" if name == CONFIRMATION else name.replace("_", " ")
 
 
+def _topic(topic: str) -> str:
+    """'icb_message' as 'ICB message'."""
+    return " ".join("ICB" if w == "icb" else w for w in topic.split("_"))
+
+
+def _choices(actions: list[str]) -> str:
+    """'acknowledge receipt, accept the claim in full or reject it'."""
+    words = [a[0].lower() + a[1:] for a in actions]
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
+
+
 def ask_of(view: CaseView, icb: Organisation) -> str:
-    """What the LMC asks of the ICB about this case, in a sentence."""
+    """What the LMC asks of the ICB about this case, in a sentence or two."""
     wait = view.wait
-    labels = view.action_labels
+    if view.kind in _incident_kinds():
+        children = view.case.get("children", {})
+        waiting = [f"{_topic(t)} ({c['child_id']})" for t, c in children.items() if not c.get("outcome")]
+        if waiting:
+            return f"Progress on the requests still open: {', '.join(waiting)}."
     if wait is not None and wait.holder == Role.PAYER.value:
-        actions = [labels.get(a, a) for a in view.payer_actions]
-        what = wait.purpose.replace("_", " ")
-        words = f"That {view.header.payer.name} responds to the {what}"
+        payer = view.header.payer.name
+        words = f"The LMC asks {payer} for its {wait.purpose.replace('_', ' ')}"
+        actions = [view.action_labels.get(a, a) for a in view.payer_actions]
         if actions:
-            words += " (" + "; or ".join(a[0].lower() + a[1:] for a in actions) + ")"
+            words += f": to {_choices(actions)}"
         if wait.deadline:
             due = describe_deadline(datetime.fromisoformat(wait.deadline))
-            words += f", now due by {due}" if wait.misses else f", due by {due}"
+            words += f", by {due}" if not wait.misses else f", now overdue (due by {due})"
+        elif wait.misses:
+            words += f", after {wait.misses} missed deadlines"
         if view.stalled:
             words = f"Stalled with no response from any contact. {words}"
         return words + "."
     if wait is not None:
         return f"For information: the next step ({wait.purpose.replace('_', ' ')}) is the LMC's."
-    if view.kind in _incident_kinds():
-        open_requests = [t.replace("_", " ") for t, c in view.case.get("children", {}).items() if not c.get("outcome")]
-        if open_requests:
-            return f"Progress on the open requests: {', '.join(open_requests)}."
     return f"An update from {icb.name}."
 
 
