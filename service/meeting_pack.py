@@ -29,6 +29,8 @@ from workflows.escalation_workflow import CaseView
 
 DEFAULT_LOOKBACK = timedelta(weeks=8)
 """With no earlier meeting recorded, what changed in the eight weeks before this one."""
+EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)
+"""Meeting dates the pack accepts: anything else is a typing slip, refused naming the field."""
 HISTORY_STEPS = 6
 QUERIES_AT_ONCE = 16
 
@@ -324,8 +326,8 @@ class PackChoice(BaseModel):
     previous meeting, the date changes are counted from)."""
 
     icb: Keyword
-    meeting_date: date = Field(alias="date")
-    since: date | None = None
+    meeting_date: date = Field(alias="date", ge=EARLIEST, le=LATEST)
+    since: date | None = Field(default=None, ge=EARLIEST, le=LATEST)
 
 
 def choose(params: dict[str, str]) -> PackChoice:

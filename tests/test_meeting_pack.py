@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import io
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import docx
 import httpx
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as settings_
+from hypothesis import strategies as st
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -22,7 +26,7 @@ from persistence.users import Users
 from service import meeting_pack, starting
 from service.meeting_pack import MeetingPack
 from settings import ROOT, Settings
-from tests.helpers import DEREGISTRATION, sign_in
+from tests.helpers import DEREGISTRATION, csrf_in, sign_in
 from tests.meeting_seed import start_stalled_claim
 from web.app import create_app
 
@@ -112,3 +116,29 @@ async def test_a_wrong_choice_is_refused_beside_its_field(web: httpx.AsyncClient
         "/console/meeting/pack.docx", params={"icb": ICB, "date": "2026-12-01"}
     )
     assert signed_out.status_code == 303 and signed_out.headers["location"] == "/login"
+
+
+PARAMS = st.dictionaries(
+    st.sampled_from(["icb", "date", "since", "row_count", "rows.0.outcome", "rows.0.due", "rows.0.contact"]),
+    st.one_of(
+        st.sampled_from(["QRV", "QKS", "RYJ", "0001-01-01", "9999-12-31", "2026-12-05", "-1", "999999999", ""]),
+        st.text(max_size=30),
+    ),
+    max_size=6,
+)
+
+
+@settings_(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(params=PARAMS, post=st.booleans(), with_csrf=st.booleans())
+async def test_no_choice_or_form_makes_a_server_error(
+    web: httpx.AsyncClient, params: dict[str, str], post: bool, with_csrf: bool
+) -> None:
+    if "lmc_session" not in web.cookies:
+        assert (await sign_in(web, "pack.officer@lmc.example", "a long pack password")).status_code == 303
+    if post:
+        page = await web.get("/console/meeting", params={"icb": "QKS", "date": "2026-12-01"})  # its form's token
+        body = {**params, "csrf": csrf_in(page) if with_csrf else "x", "submission": uuid.uuid4().hex}
+        answer = await web.post("/console/meeting/outcomes", data=body)
+    else:
+        answer = await web.get("/console/meeting" if with_csrf else "/console/meeting/pack.docx", params=params)
+    assert answer.status_code < 500, (answer.status_code, answer.text[:500])
