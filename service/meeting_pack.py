@@ -271,7 +271,10 @@ async def gather(
     ]
     incident_items = [_item(v, icb, audit, "An open incident affecting practices in this ICB") for v in involved]
 
-    watched = sorted({r.id for r in everything} | {v.escalation_id for v in involved})
+    commitments = await _commitments(client, meetings, code, meeting_date)
+    watched = sorted(
+        {r.id for r in everything} | {v.escalation_id for v in involved} | {c.reference for c in commitments}
+    )
     rows = audit.since(watched, datetime.combine(since, datetime.min.time(), tzinfo=UTC))
     by_case: dict[str, list[HistoryLine]] = {}
     for row in rows:
@@ -281,7 +284,6 @@ async def gather(
     titles.update({i: v.title for i, v in (await _summaries(client, missing)).items()})
     changes = [Change(i, titles.get(i, i), lines) for i, lines in by_case.items()]
 
-    commitments = await _commitments(client, meetings, code, meeting_date)
     return MeetingPack(
         icb=icb,
         meeting_date=meeting_date,

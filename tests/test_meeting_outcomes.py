@@ -157,3 +157,18 @@ async def test_the_form_keeps_what_was_typed_shows_each_error_beside_its_field_t
     again = await web.post("/console/meeting/outcomes", data=form)  # sent twice: recorded once
     assert again.status_code == 303
     assert len(Meetings(make_engine(settings.database)).outcomes(ICB, meeting)) == 1
+
+
+async def test_ops_staff_read_the_pack_but_only_officers_record_outcomes(
+    web: httpx.AsyncClient, settings: Settings
+) -> None:
+    Users(make_engine(settings.database)).add("ops.pack@lmc.example", "ops", "a long outcomes password")
+    assert (await sign_in(web, "ops.pack@lmc.example", "a long outcomes password")).status_code == 303
+    meeting = next_working_day(datetime.now(UTC).date() + timedelta(days=2))
+    page = await web.get("/console/meeting", params={"icb": ICB, "date": meeting.isoformat()})
+    assert page.status_code == 200
+    form = {"csrf": csrf_in(page), "icb": ICB, "date": meeting.isoformat(), "row_count": "1"}
+    form["rows.0.outcome"] = "Noted."
+    refused = await web.post("/console/meeting/outcomes", data=form)
+    assert refused.status_code == 403 and "officers record what a meeting agreed" in refused.text
+    assert Meetings(make_engine(settings.database)).outcomes(ICB, meeting) == []

@@ -23,10 +23,10 @@ from persistence.audit_log import AuditLog
 from persistence.database import make_engine
 from persistence.meetings import Meetings
 from persistence.users import Users
-from service import meeting_pack, starting
+from service import acting, meeting_outcomes, meeting_pack, starting
 from service.meeting_pack import MeetingPack
 from settings import ROOT, Settings
-from tests.helpers import DEREGISTRATION, csrf_in, sign_in
+from tests.helpers import DEREGISTRATION, ICB_L1, OFFICER, csrf_in, payer, sign_in
 from tests.meeting_seed import start_stalled_claim
 from web.app import create_app
 
@@ -142,3 +142,48 @@ async def test_no_choice_or_form_makes_a_server_error(
     else:
         answer = await web.get("/console/meeting" if with_csrf else "/console/meeting/pack.docx", params=params)
     assert answer.status_code < 500, (answer.status_code, answer.text[:500])
+
+
+async def test_the_next_pack_reports_back_on_the_last_meetings_commitments(
+    dev_env: WorkflowEnvironment, dev_worker: Worker, settings: Settings, web: httpx.AsyncClient
+) -> None:
+    engine = make_engine(settings.database)
+    meetings = Meetings(engine)
+    icb = "QKS"
+    last = next_working_day(datetime.now(UTC).date())
+    upcoming = next_working_day(last + timedelta(days=28))
+    form = {
+        "rows.0.outcome": "The ICB will send practices its guidance on onward referrals.",
+        "rows.0.commitment": "Send practices the onward referral guidance",
+        "rows.0.contact": ICB_L1,
+        "rows.0.due": next_working_day(last + timedelta(days=10)).isoformat(),
+        "rows.1.outcome": "Mental health: the ICB will update the next meeting.",
+    }
+    [kept, _] = await meeting_outcomes.record(
+        dev_env.client, settings, meetings, OFFICER, icb, last, uuid.uuid4().hex, form, 2, {}
+    )
+    assert kept.commitment_id is not None
+    await acting.respond(dev_env.client, kept.commitment_id, payer("confirm", text="ICB bulletin 14, item 3"))
+
+    for _ in range(100):
+        pack = await meeting_pack.gather(
+            dev_env.client, settings.escalation_config(), AuditLog(engine), meetings, icb, upcoming
+        )
+        changed = [line.what for c in pack.changes if c.reference == kept.commitment_id for line in c.lines]
+        if "Closed" in changed:  # the confirmation's last audit step is written
+            break
+        await asyncio.sleep(0.2)
+    [line] = [c for c in pack.commitments if c.reference == kept.commitment_id]
+    assert line.status == "confirmed" and line.contact == ICB_L1 and line.meeting_date == last
+    assert pack.previous_meeting == last and pack.since == last, "changes counted from the last meeting"
+    [change] = [c for c in pack.changes if c.reference == kept.commitment_id]
+    assert any(line.what.startswith("Response recorded: confirm by") for line in change.lines), change.lines
+
+    assert (await sign_in(web, "pack.officer@lmc.example", "a long pack password")).status_code == 303
+    document = await web.get("/console/meeting/pack.docx", params={"icb": icb, "date": upcoming.isoformat()})
+    table = docx.Document(io.BytesIO(document.content)).tables[0]
+    rows = [[cell.text for cell in row.cells] for row in table.rows]
+    assert rows[0] == ["Reference", "Commitment", "Who", "By", "Now"]
+    assert [kept.commitment_id, "Send practices the onward referral guidance", ICB_L1] in [r[:3] for r in rows]
+    page = await web.get("/console/meeting", params={"icb": icb, "date": upcoming.isoformat()})
+    assert "(the previous meeting)" in page.text and kept.commitment_id in page.text
