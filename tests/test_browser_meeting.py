@@ -146,6 +146,9 @@ async def test_an_officer_makes_the_pack_and_records_a_commitment_in_the_browser
                     break
                 await asyncio.sleep(0.2)
             assert any(reference in text and DIRECTOR in text for text in sent)
+            await page.click(f"a[href='/console/e/{reference}']")  # the commitment is an escalation like any other
+            await page.wait_for_url(f"**/console/e/{reference}")
+            assert "Liaison meeting commitment: Confirm the funding for fit notes in writing" in await page.content()
     finally:
         server.should_exit = True
         await serving
