@@ -128,6 +128,13 @@ class MeetingPack:
     commitments: list[CommitmentLine] = listed(default_factory=list)
 
     @property
+    def intro(self) -> str:
+        return (
+            f"For the liaison meeting between the Local Medical Committee (LMC) and {self.icb.name}, the Integrated "
+            "Care Board (ICB): what the LMC asks of the ICB, item by item, and what has happened since the last meeting."
+        )
+
+    @property
     def title(self) -> str:
         return f"{self.icb.name}: LMC liaison meeting, {describe_date(self.meeting_date)}"
 

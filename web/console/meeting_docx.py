@@ -35,6 +35,7 @@ def pack_docx(pack: MeetingPack) -> bytes:
     doc = Document()
     doc.core_properties.title = pack.title
     doc.add_heading(pack.title, level=0)
+    doc.add_paragraph(pack.intro)
     since = f"Changes since {describe_date(pack.since)}"
     since += " (the previous meeting)." if pack.previous_meeting == pack.since else "."
     doc.add_paragraph(since)
