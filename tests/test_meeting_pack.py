@@ -150,13 +150,15 @@ async def test_the_next_pack_reports_back_on_the_last_meetings_commitments(
     engine = make_engine(settings.database)
     meetings = Meetings(engine)
     icb = "QKS"
-    last = next_working_day(datetime.now(UTC).date())
+    today = datetime.now(UTC).date()
+    # Meetings months ago (no other test meets QKS then); the commitment is due in the future all the same.
+    last = next_working_day(today - timedelta(days=150))
     upcoming = next_working_day(last + timedelta(days=28))
     form = {
         "rows.0.outcome": "The ICB will send practices its guidance on onward referrals.",
         "rows.0.commitment": "Send practices the onward referral guidance",
         "rows.0.contact": ICB_L1,
-        "rows.0.due": next_working_day(last + timedelta(days=10)).isoformat(),
+        "rows.0.due": next_working_day(today + timedelta(days=10)).isoformat(),
         "rows.1.outcome": "Mental health: the ICB will update the next meeting.",
     }
     [kept, _] = await meeting_outcomes.record(
