@@ -8,9 +8,10 @@ import hashlib
 from datetime import date
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_serializer, model_validator
 
 from domain.identifiers import HeaderText
+from domain.legacy_calendar import FIRST_YEAR, LAST_YEAR, LEGACY_HOLIDAYS, LEGACY_VERSION
 
 DIVISION = "england-and-wales"
 
@@ -41,6 +42,13 @@ class Calendar(BaseModel):
             raise ValueError(f"date: {day:%-d %B %Y} is already a bank holiday")
         holidays = sorted([*self.holidays, BankHoliday(day=day, title=title)], key=lambda h: h.day)
         return calendar_of(holidays, min(self.first_year, day.year), max(self.last_year, day.year))
+
+    def working(self, from_year: int | None = None) -> WorkingCalendar:
+        """The dates a case counts over, from `from_year` on (a case never looks years back): bounded
+        in size, so it can travel in every start input and update."""
+        first = max(self.first_year, from_year) if from_year is not None else self.first_year
+        days = tuple(sorted(h.day for h in self.holidays if h.day.year >= first))
+        return WorkingCalendar(version=self.version, first_year=first, last_year=self.last_year, holidays=days)
 
     def changes_from(self, older: Calendar) -> tuple[list[BankHoliday], list[BankHoliday]]:
         """(added, removed) relative to `older`."""
@@ -73,3 +81,78 @@ def from_govuk(data: Any) -> Calendar:
 def to_govuk(calendar: Calendar) -> dict[str, Any]:
     events = [{"title": h.title, "date": h.day.isoformat(), "notes": "", "bunting": True} for h in calendar.holidays]
     return {DIVISION: {"division": DIVISION, "events": events}}
+
+
+class WorkingCalendar(BaseModel):
+    """The bank holidays an escalation counts working days over: a version and dates (no titles),
+    part of the escalation's history, so replay never depends on what is installed at replay time.
+
+    The frozen legacy calendar (`domain.legacy_calendar`) travels by its name alone: a case or start
+    recorded before calendars travelled reads as it, and it is written back as just its name."""
+
+    model_config = ConfigDict(frozen=True)
+
+    version: str = Field(min_length=1, max_length=40)
+    first_year: int = FIRST_YEAR
+    last_year: int = LAST_YEAR
+    holidays: tuple[date, ...] = ()
+    _days: frozenset[date] = PrivateAttr(default_factory=frozenset)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_by_name(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("version") == LEGACY_VERSION:
+            return {
+                "version": LEGACY_VERSION,
+                "first_year": FIRST_YEAR,
+                "last_year": LAST_YEAR,
+                "holidays": LEGACY_HOLIDAYS,
+            }
+        return data
+
+    def model_post_init(self, context: Any) -> None:
+        self._days = frozenset(self.holidays)
+
+    @model_serializer(mode="wrap")
+    def _legacy_as_name(self, handler: Any) -> Any:
+        return {"version": LEGACY_VERSION} if self.is_legacy else handler(self)
+
+    @property
+    def is_legacy(self) -> bool:
+        return self.version == LEGACY_VERSION
+
+    def covers(self, day: date) -> bool:
+        return self.first_year <= day.year <= self.last_year
+
+    def is_holiday(self, day: date) -> bool:
+        return day in self._days
+
+
+LEGACY_CALENDAR = WorkingCalendar(version=LEGACY_VERSION)
+"""What a history recorded without a calendar counted over (see `domain.legacy_calendar`)."""
+
+
+def calendar_of_case(case: dict[str, Any]) -> WorkingCalendar:
+    """The calendar a case (as JSON, from a view) counts over; one recorded without it, the legacy one."""
+    carried = case.get("calendar")
+    return WorkingCalendar.model_validate(carried) if isinstance(carried, dict) else LEGACY_CALENDAR
+
+
+def legacy_calendar() -> WorkingCalendar:
+    """A field default: the frozen legacy calendar."""
+    return LEGACY_CALENDAR
+
+
+class CalendarChange(BaseModel):
+    """What a running escalation is told when ops install a calendar: the new dates, and only the
+    holidays that changed (with their titles, for the audit trail and the email), so it stays small."""
+
+    calendar: WorkingCalendar
+    added: list[BankHoliday] = Field(default_factory=list, max_length=400)
+    removed: list[BankHoliday] = Field(default_factory=list, max_length=400)
+    by: str = Field(default="ops", max_length=320)
+
+    def changed_between(self, after: date, until: date) -> list[BankHoliday]:
+        """The holidays added or withdrawn in (`after`, `until`]: why a deadline in that window moved."""
+        changed = [*self.added, *self.removed]
+        return [h for h in sorted(changed, key=lambda h: h.day) if after < h.day <= until]

@@ -9,6 +9,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field, model_validator
 
+from domain.calendar import LEGACY_CALENDAR, WorkingCalendar
 from domain.contacts import Contact, Lmc, Organisation, Role
 from domain.escalation import CURRENT_RULES, AuditEffect, DeadlinePolicy, Effect, EscalationCase, ResponseRefused
 from domain.money import format_pence
@@ -61,6 +62,7 @@ class ConfirmationCase(EscalationCase):
         policy: DeadlinePolicy,
         now: datetime,
         rules: int = CURRENT_RULES,
+        calendar: WorkingCalendar = LEGACY_CALENDAR,
     ) -> tuple[ConfirmationCase, list[Effect]]:
         case = cls(
             escalation_id=escalation_id,
@@ -73,6 +75,7 @@ class ConfirmationCase(EscalationCase):
             status="awaiting",
             request=request,
             rules=rules,
+            calendar=calendar,
             as_of=now,
         )
         if request.deadline_date is not None:

@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from domain.calendar import WorkingCalendar, legacy_calendar
 from domain.confirmation import ConfirmationRequest
 from domain.contacts import Organisation, Role
 from domain.escalation import LEGACY_RULES, AuditEffect, Command, Effect, EscalationCase, ResponseRefused
@@ -42,6 +43,7 @@ class StartPractices(Command):
     returns_deadline: datetime
     context: list[tuple[str, str]]
     rules: int = LEGACY_RULES  # the incident's rules, which its practices run under
+    calendar: WorkingCalendar = Field(default_factory=legacy_calendar)  # and its calendar
     window_start: date | None = None  # a deregistration's window: dates in a return lie within it
     cut_off: date | None = None
 
@@ -149,6 +151,7 @@ class IncidentCase(EscalationCase):
                 returns_deadline=self.returns_deadline,
                 context=context,
                 rules=self.rules,
+                calendar=self.calendar,
                 window_start=window[0] if window else None,
                 cut_off=window[1] if window else None,
             ),
