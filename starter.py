@@ -326,12 +326,12 @@ async def _calendar(args: argparse.Namespace, settings: Settings) -> int:
     by = args.by or f"{getpass.getuser()} (command line)"
     client = await connect(settings)
     if args.calendar_command == "load":
-        told = await calendar_admin.load(engine, client, args.file, by)
+        told = await calendar_admin.load(engine, client, settings.task_queue, args.file, by)
     else:
-        told = await calendar_admin.add(engine, client, args.date, args.title, by)
+        told = await calendar_admin.add(engine, client, settings.task_queue, args.date, args.title, by)
     print(f"Calendar {told.calendar.version} {'installed' if told.changed else 'was installed already'}.")
     print(f"Told {told.told} running escalations; {len(told.moved)} deadlines moved.")
-    for line in told.moved + told.missed:
+    for line in told.moved + [f"not told: {n}" for n in told.not_told]:
         print(f"  {line}")
     return 0
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import structlog
@@ -20,13 +20,20 @@ from domain.configuration import EscalationConfig
 from domain.identifiers import HeaderText
 from persistence.calendars import Calendars
 from service.gate import admit, refuse_field
-from service.refusals import Refused, Why, temporal_refusals
+from service.refusals import Refused, temporal_refusals
 from workflows import search_attributes as sa
 from workflows.escalation_workflow import EscalationWorkflow
 
 log = structlog.get_logger(__name__)
 
 TELL_AT_ONCE = 20  # updates in flight together: an incident's thousands of practices are told in a stream
+UPDATE_TIMEOUT = timedelta(seconds=15)  # per escalation: one whose worker is away is listed, not waited on
+
+
+class QueueName(BaseModel):
+    """The task queue goes into a visibility query: nothing that could change the query."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,200}$")
 
 
 class ChangedBy(BaseModel):
@@ -50,7 +57,7 @@ class Told:
     changed: bool
     told: int = 0
     moved: list[str] = field(default_factory=list)  # what each escalation whose deadline moved said
-    missed: list[str] = field(default_factory=list)  # escalations that could not be told (finished meanwhile)
+    not_told: list[str] = field(default_factory=list)  # finished meanwhile, or did not answer in time
 
 
 def working_calendar(engine: Engine, today: date | None = None) -> WorkingCalendar:
@@ -68,38 +75,51 @@ def show(engine: Engine) -> Calendar:
     return Calendars(engine).current()
 
 
-async def load(engine: Engine, client: Client, path: Path, by: str) -> Told:
+async def load(engine: Engine, client: Client, task_queue: str, path: Path, by: str) -> Told:
     """Install gov.uk's `bank-holidays.json` from `path` and tell every running escalation. Loading the file
     that is installed already changes nothing, and tells them again (harmless: each has it already)."""
     by = admit(ChangedBy, {"by": by}).by
+    running = await running_escalations(client, task_queue)  # first: if Temporal is away, nothing is installed
     calendars = Calendars(engine)
     before = calendars.current()
     try:
         calendar, changed = calendars.load_file(path, by, datetime.now(UTC))
     except ValueError as err:
         raise _refusal(err) from err
-    return await tell_running(client, before, calendar, changed, by)
+    return await tell(client, running, before, calendar, changed, by)
 
 
-async def add(engine: Engine, client: Client, day: str, title: str, by: str) -> Told:
+async def add(engine: Engine, client: Client, task_queue: str, day: str, title: str, by: str) -> Told:
     """Add one announced holiday (a State Funeral, a Coronation) and tell every running escalation."""
     wanted = admit(AnnouncedHoliday, {"day": day, "title": title}, renamed={"day": "date"})
     by = admit(ChangedBy, {"by": by}).by
-    calendars = Calendars(engine)
-    before = calendars.current()
     if wanted.day.weekday() >= 5:
         raise refuse_field("date", f"{wanted.day:%A %-d %B %Y} is a weekend day; a bank holiday is on a weekday")
+    running = await running_escalations(client, task_queue)
+    calendars = Calendars(engine)
+    before = calendars.current()
     try:
         calendar = calendars.add_holiday(wanted.day, wanted.title, by, datetime.now(UTC))
     except ValueError as err:
         raise _refusal(err) from err
-    return await tell_running(client, before, calendar, True, by)
+    return await tell(client, running, before, calendar, True, by)
 
 
-async def tell_running(client: Client, before: Calendar, after: Calendar, changed: bool, by: str) -> Told:
-    """Send `after` to every running escalation and part of one (listed by Temporal visibility)."""
+async def running_escalations(client: Client, task_queue: str) -> list[str]:
+    """Every running escalation and part of one on this engine's task queue, by Temporal visibility."""
     from kinds import case_kinds  # here: the registry imports every workflow
 
+    kinds = ", ".join(f"'{k}'" for k in sorted(case_kinds()))
+    queue = admit(QueueName, {"name": task_queue}).name
+    query = f"ExecutionStatus = 'Running' AND TaskQueue = '{queue}' AND {sa.KIND.name} IN ({kinds})"
+    with temporal_refusals("the list of running escalations"):
+        return [wf.id async for wf in client.list_workflows(query)]
+
+
+async def tell(client: Client, running: list[str], before: Calendar, after: Calendar, changed: bool, by: str) -> Told:
+    """Send `after` to each of `running`. One that does not answer in time, or finished meanwhile, is
+    listed as not told, never waited for: loading the same file again tells it again (each update is
+    named by the calendar's version, so none is applied twice)."""
     added, removed = after.changes_from(before)
     today = datetime.now(UTC).date()
     change = CalendarChange(
@@ -109,30 +129,27 @@ async def tell_running(client: Client, before: Calendar, after: Calendar, change
         by=by,
     )
     told = Told(calendar=after, changed=changed)
-    kinds = ", ".join(f"'{k}'" for k in sorted(case_kinds()))
-    query = f"ExecutionStatus = 'Running' AND {sa.KIND.name} IN ({kinds})"
-    with temporal_refusals("the list of running escalations"):
-        ids = [wf.id async for wf in client.list_workflows(query)]
     gate = asyncio.Semaphore(TELL_AT_ONCE)
 
-    async def tell(escalation_id: str) -> None:
+    async def tell_one(escalation_id: str) -> None:
         async with gate:
             try:
                 with temporal_refusals(escalation_id):
                     said = await client.get_workflow_handle(escalation_id).execute_update(
-                        EscalationWorkflow.change_calendar, change, id=f"calendar-{change.calendar.version}"
+                        EscalationWorkflow.change_calendar,
+                        change,
+                        id=f"calendar-{change.calendar.version}",
+                        rpc_timeout=UPDATE_TIMEOUT,
                     )
             except Refused as refused:
-                if refused.why is Why.UNAVAILABLE:
-                    raise
-                told.missed.append(f"{escalation_id}: {refused.message}")
+                told.not_told.append(f"{escalation_id}: {refused.message}")
                 return
             told.told += 1
-            if "deadline moved" in str(said):
-                told.moved.append(str(said))
+            if said.moved:
+                told.moved.append(said.message)
 
-    await asyncio.gather(*(tell(i) for i in ids))
-    log.info("calendar_told", version=after.version, told=told.told, moved=len(told.moved), missed=len(told.missed))
+    await asyncio.gather(*(tell_one(i) for i in running))
+    log.info("calendar_told", version=after.version, told=told.told, moved=len(told.moved), missed=len(told.not_told))
     return told
 
 

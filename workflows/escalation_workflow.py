@@ -164,6 +164,13 @@ class ReplaceContact(BaseModel):
     keep_old_links: bool = False
 
 
+class CalendarAdopted(BaseModel):
+    """What an escalation says when told of a new calendar: whether its deadline moved, and in words."""
+
+    moved: bool
+    message: str
+
+
 class SettleHeld(Command):
     """Ops' decision on a held email, queued with the case's effects so it is audited in order."""
 
@@ -257,12 +264,13 @@ class EscalationWorkflow:
             raise ApplicationError(str(refused), type="ResponseRefused", non_retryable=True) from refused
 
     @workflow.update
-    def change_calendar(self, change: CalendarChange) -> str:
+    def change_calendar(self, change: CalendarChange) -> CalendarAdopted:
         """Ops installed a bank-holiday calendar: count over it from now on; a pending deadline it moves is
         recomputed, audited and, where someone was given the old date, sent to them again."""
         message, effects = self.case.adopt_calendar(change, workflow.now(), self.progress.last_email)
         self.outbox.extend(effects)
-        return message
+        moved = any(isinstance(e, AuditEffect) and e.event == "deadline_moved" for e in effects)
+        return CalendarAdopted(moved=moved, message=message)
 
     @change_calendar.validator
     def _check_calendar(self, change: CalendarChange) -> None:
