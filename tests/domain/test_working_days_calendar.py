@@ -1,0 +1,90 @@
+"""Working-day arithmetic over an explicit calendar (issue #18), for any calendar: a deadline lands at 17:00
+London on a working day with exactly N working days before it; a holiday added inside the window moves it on
+by one working day, one outside leaves it; recomputing a running deadline agrees with counting afresh, and
+withdrawing the holiday brings it back. Plus: the frozen legacy calendar is what the `holidays` package
+gave, and travels by its name alone."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import holidays
+from hypothesis import given
+from hypothesis import strategies as st
+
+from domain.calendar import LEGACY_CALENDAR, WorkingCalendar, calendar_of_case
+from domain.legacy_calendar import LEGACY_VERSION
+from domain.working_days import (
+    LONDON,
+    add_working_days,
+    at_close_of_day,
+    is_working_day,
+    london_date,
+    morning_of_working_days_before,
+    moved_deadline,
+    next_working_day,
+    working_days_left,
+)
+
+days_2026 = st.dates(min_value=date(2026, 1, 1), max_value=date(2027, 6, 30))
+calendars = st.sets(days_2026, max_size=40).map(
+    lambda days: WorkingCalendar(version="test", first_year=2025, last_year=2028, holidays=tuple(sorted(days)))
+)
+instants = st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2026, 12, 31), timezones=st.just(UTC))
+allowances = st.integers(min_value=1, max_value=40)
+
+
+def plus(calendar: WorkingCalendar, day: date) -> WorkingCalendar:
+    return WorkingCalendar(
+        version="test+1", first_year=2025, last_year=2028, holidays=tuple(sorted({*calendar.holidays, day}))
+    )
+
+
+@given(calendars, instants, allowances)
+def test_a_deadline_is_five_pm_on_a_working_day_n_working_days_on(
+    calendar: WorkingCalendar, sent: datetime, days: int
+) -> None:
+    deadline = add_working_days(calendar, sent, days)
+    local = deadline.astimezone(LONDON)
+    assert (local.hour, local.minute) == (17, 0) and is_working_day(calendar, local.date())
+    assert working_days_left(calendar, sent, deadline) == days
+    assert morning_of_working_days_before(calendar, deadline, 0).date() == local.date()
+    first = next_working_day(calendar, london_date(sent) + timedelta(days=1))
+    assert morning_of_working_days_before(calendar, deadline, days - 1).date() == first
+
+
+@given(calendars, instants, allowances, days_2026)
+def test_a_holiday_inside_the_window_moves_the_deadline_one_working_day_and_outside_leaves_it(
+    calendar: WorkingCalendar, sent: datetime, days: int, holiday: date
+) -> None:
+    before = add_working_days(calendar, sent, days)
+    with_holiday = plus(calendar, holiday)
+    after = add_working_days(with_holiday, sent, days)
+    inside = london_date(sent) < holiday <= london_date(before) and is_working_day(calendar, holiday)
+    if inside:
+        assert after == at_close_of_day(next_working_day(with_holiday, london_date(before) + timedelta(days=1)))
+    else:
+        assert after == before
+    # A running escalation told of it at the moment it was sent recomputes to the same deadline as counting afresh,
+    # and the holiday withdrawn brings the deadline back.
+    assert moved_deadline(calendar, with_holiday, before, sent) == after
+    assert moved_deadline(with_holiday, calendar, after, sent) == before
+
+
+@given(calendars, instants, allowances, days_2026, st.integers(min_value=0, max_value=60))
+def test_a_deadline_that_has_passed_never_moves(
+    calendar: WorkingCalendar, sent: datetime, days: int, holiday: date, later: int
+) -> None:
+    deadline = add_working_days(calendar, sent, days)
+    now = deadline + timedelta(hours=later)
+    assert moved_deadline(calendar, plus(calendar, holiday), deadline, now) == deadline
+
+
+def test_the_legacy_calendar_is_the_holidays_package_frozen_and_travels_by_name() -> None:
+    package = holidays.country_holidays("GB", subdiv="ENG", years=range(2000, 2076), language="en_GB")
+    assert set(LEGACY_CALENDAR.holidays) == set(package.keys())
+    assert LEGACY_CALENDAR.model_dump(mode="json") == {"version": LEGACY_VERSION}
+    assert WorkingCalendar.model_validate({"version": LEGACY_VERSION}) == LEGACY_CALENDAR
+    assert calendar_of_case({"kind": "unfunded_claim"}) == LEGACY_CALENDAR, "a case recorded without one"
+    dated = WorkingCalendar(version="ew-x", first_year=2026, last_year=2027, holidays=(date(2026, 12, 25),))
+    assert WorkingCalendar.model_validate(dated.model_dump(mode="json")) == dated
