@@ -6,16 +6,17 @@ moves, audits why and tells whoever had the old date. The change itself is in th
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import structlog
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import Engine
 from temporalio.client import Client
 
-from domain.calendar import BankHoliday, Calendar, CalendarChange, WorkingCalendar
+from domain.calendar import BankHoliday, Calendar, CalendarChange, WorkingCalendar, from_govuk
 from domain.configuration import EscalationConfig
 from domain.identifiers import HeaderText
 from persistence.calendars import Calendars
@@ -78,14 +79,29 @@ def show(engine: Engine) -> Calendar:
 async def load(engine: Engine, client: Client, task_queue: str, path: Path, by: str) -> Told:
     """Install gov.uk's `bank-holidays.json` from `path` and tell every running escalation. Loading the file
     that is installed already changes nothing, and tells them again (harmless: each has it already)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise refuse_field("file", f"cannot read {path} ({err})") from err
+    return await load_text(engine, client, task_queue, text, by, f"file {path.name}")
+
+
+async def load_text(engine: Engine, client: Client, task_queue: str, text: str, by: str, source: str) -> Told:
+    """gov.uk's `bank-holidays.json` as text (a file, or pasted into the console): install it, tell them."""
     by = admit(ChangedBy, {"by": by}).by
+    try:
+        calendar = from_govuk(json.loads(text))
+    except json.JSONDecodeError as err:
+        raise refuse_field("file", f"not JSON (line {err.lineno}, column {err.colno}: {err.msg})") from err
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()[:3])
+        raise refuse_field("file", f"an event is not a bank holiday gov.uk would list ({problems})") from err
+    except ValueError as err:
+        raise _refusal(err) from err
     running = await running_escalations(client, task_queue)  # first: if Temporal is away, nothing is installed
     calendars = Calendars(engine)
     before = calendars.current()
-    try:
-        calendar, changed = calendars.load_file(path, by, datetime.now(UTC))
-    except ValueError as err:
-        raise _refusal(err) from err
+    calendar, changed = calendars.install(calendar, by, datetime.now(UTC), source)
     return await tell(client, running, before, calendar, changed, by)
 
 

@@ -6,9 +6,10 @@ The calendar the test installs lives in a database of its own, so other tests ke
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -16,14 +17,16 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from domain.calendar import calendar_of_case
+from domain.calendar import calendar_of_case, to_govuk
 from domain.working_days import at_close_of_day, describe_deadline, london_date, next_working_day
 from persistence.audit_log import AuditLog
+from persistence.calendars import Calendars
 from persistence.database import make_engine
 from persistence.security_log import SecurityLog
+from persistence.users import Users
 from settings import Settings
 from tests.conftest import Inbox, body_text
-from tests.helpers import EXAMPLE, summary_of
+from tests.helpers import EXAMPLE, csrf_of, sign_in, summary_of
 from tests.test_starter_cli import cli_env, run_cli
 from web.app import create_app
 
@@ -121,3 +124,38 @@ async def test_what_ops_type_is_refused_naming_the_field(
     (tmp_path / "broken.json").write_text("{}")
     code, _, err = await run_cli(env, "calendar", "load", str(tmp_path / "broken.json"))
     assert code == 2 and "file:" in err and "england-and-wales" in err, err
+
+
+async def test_ops_keep_the_calendar_from_the_console_and_officers_only_read_it(
+    dev_env: WorkflowEnvironment, dev_worker: Worker, settings: Settings, tmp_path: Path
+) -> None:
+    own = settings.model_copy(update={"database_url": f"sqlite:///{tmp_path}/console.db"})
+    users = Users(make_engine(own.database))
+    users.add("ops@lmc.example", "ops", "correct horse battery")
+    users.add("ceo@lmc.example", "officer", "another long password")
+    app = create_app(own, dev_env.client)
+    transport = httpx.ASGITransport(app=app)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        await sign_in(http, "ceo@lmc.example", "another long password")
+        page = await http.get("/console/calendar")
+        assert page.status_code == 200 and "Holidays ahead" in page.text and "Add an announced" not in page.text
+        token = await csrf_of(http, "/console/start/unfunded_claim")  # the officer session's token
+        refused = await http.post("/console/calendar", data={"csrf": token, "date": "2027-06-07", "title": TITLE})
+        assert refused.status_code == 403 and "only ops staff" in refused.text
+        await http.post("/logout")
+
+        await sign_in(http, "ops@lmc.example", "correct horse battery")
+        token = await csrf_of(http, "/console/calendar")
+        weekend = await http.post("/console/calendar", data={"csrf": token, "date": "2027-06-05", "title": TITLE})
+        assert weekend.status_code == 422 and "weekend" in weekend.text and TITLE in weekend.text, "typed text kept"
+        added = await http.post("/console/calendar", data={"csrf": token, "date": "2027-06-07", "title": TITLE})
+        assert added.status_code == 200 and "installed" in added.text and "Monday 7 June 2027" in added.text
+        calendar = Calendars(make_engine(own.database)).current()
+        govuk = json.dumps(to_govuk(calendar.with_holiday(date(2027, 6, 8), "A second day")))
+        loaded = await http.post("/console/calendar", data={"csrf": token, "govuk_json": govuk})
+        assert loaded.status_code == 200 and "Tuesday 8 June 2027" in loaded.text
+        broken = await http.post("/console/calendar", data={"csrf": token, "govuk_json": "{not json"})
+        assert broken.status_code == 422 and "not JSON" in broken.text
+    logged = [e for e in SecurityLog(make_engine(own.database)).recent() if e.event == "calendar_changed"]
+    assert [e.detail["source"] for e in logged] == ["console", "announced holiday"]
+    assert all(e.by == "ops@lmc.example" for e in logged)
