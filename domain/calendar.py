@@ -43,6 +43,17 @@ class Calendar(BaseModel):
         holidays = sorted([*self.holidays, BankHoliday(day=day, title=title)], key=lambda h: h.day)
         return calendar_of(holidays, min(self.first_year, day.year), max(self.last_year, day.year))
 
+    def updated_by(self, published: Calendar) -> Calendar:
+        """`published` (gov.uk's file, which lists only a few years) for the years it covers, and this
+        calendar for the years it does not: loading a newer file never shrinks what running escalations
+        can count over."""
+        inside = range(published.first_year, published.last_year + 1)
+        kept = [h for h in self.holidays if h.day.year not in inside]
+        holidays = sorted([*kept, *published.holidays], key=lambda h: h.day)
+        return calendar_of(
+            holidays, min(self.first_year, published.first_year), max(self.last_year, published.last_year)
+        )
+
     def working(self, from_year: int | None = None) -> WorkingCalendar:
         """The dates a case counts over, from `from_year` on (a case never looks years back): bounded
         in size, so it can travel in every start input and update."""

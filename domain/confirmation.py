@@ -11,7 +11,15 @@ from pydantic import BaseModel, Field, model_validator
 
 from domain.calendar import LEGACY_CALENDAR, WorkingCalendar
 from domain.contacts import Contact, Lmc, Organisation, Role
-from domain.escalation import CURRENT_RULES, AuditEffect, DeadlinePolicy, Effect, EscalationCase, ResponseRefused
+from domain.escalation import (
+    CURRENT_RULES,
+    AuditEffect,
+    DeadlinePolicy,
+    Effect,
+    EscalationCase,
+    ResponseRefused,
+    Wait,
+)
 from domain.money import format_pence
 from domain.negotiation import response_detail
 from domain.responses import FieldSpec, ResponseInput, ResponseOutcome
@@ -50,6 +58,12 @@ class ConfirmationCase(EscalationCase):
     amount_pence: int | None = None
     on_date: date | None = None
     reasons: str | None = None
+
+    def counts_working_days(self, wait: Wait) -> bool:
+        """A wait recorded before waits said which, for a date the request gave, is that date."""
+        if wait.in_working_days is None and wait.misses == 0 and self.request.deadline_date is not None:
+            return False
+        return super().counts_working_days(wait)
 
     @classmethod
     def open(

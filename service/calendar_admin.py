@@ -87,7 +87,8 @@ async def load(engine: Engine, client: Client, task_queue: str, path: Path, by: 
 
 
 async def load_text(engine: Engine, client: Client, task_queue: str, text: str, by: str, source: str) -> Told:
-    """gov.uk's `bank-holidays.json` as text (a file, or pasted into the console): install it, tell them."""
+    """gov.uk's `bank-holidays.json` as text (a file, or pasted into the console): install it for the years
+    it lists (the installed calendar stays for the others), and tell every running escalation."""
     by = admit(ChangedBy, {"by": by}).by
     try:
         calendar = from_govuk(json.loads(text))
@@ -101,7 +102,7 @@ async def load_text(engine: Engine, client: Client, task_queue: str, text: str, 
     running = await running_escalations(client, task_queue)  # first: if Temporal is away, nothing is installed
     calendars = Calendars(engine)
     before = calendars.current()
-    calendar, changed = calendars.install(calendar, by, datetime.now(UTC), source)
+    calendar, changed = calendars.install(before.updated_by(calendar), by, datetime.now(UTC), source)
     return await tell(client, running, before, calendar, changed, by)
 
 

@@ -281,9 +281,11 @@ class EscalationWorkflow:
                 type="ResponseRefused",
                 non_retryable=True,
             )
-        if not change.calendar.covers(today):
+        wait = self.case.wait
+        due = wait.deadline.date() if wait is not None and wait.deadline is not None else today
+        if not (change.calendar.covers(today) and change.calendar.covers(due)):
             raise ApplicationError(
-                f"calendar: {change.calendar.version} does not cover {today.year}.",
+                f"calendar: {change.calendar.version} does not cover {today.year} to {due.year}.",
                 type="ResponseRefused",
                 non_retryable=True,
             )

@@ -6,13 +6,15 @@ gave, and travels by its name alone."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 
 import holidays
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.calendar import LEGACY_CALENDAR, WorkingCalendar, calendar_of_case
+from domain.calendar import LEGACY_CALENDAR, BankHoliday, CalendarChange, WorkingCalendar, calendar_of_case, from_govuk
+from domain.contacts import Role
 from domain.legacy_calendar import LEGACY_VERSION
 from domain.working_days import (
     LONDON,
@@ -25,6 +27,7 @@ from domain.working_days import (
     next_working_day,
     working_days_left,
 )
+from tests.domain.builders import ROOT, audit_entries, audits, emails, five_pm, london, open_claim
 
 days_2026 = st.dates(min_value=date(2026, 1, 1), max_value=date(2027, 6, 30))
 calendars = st.sets(days_2026, max_size=40).map(
@@ -88,3 +91,67 @@ def test_the_legacy_calendar_is_the_holidays_package_frozen_and_travels_by_name(
     assert calendar_of_case({"kind": "unfunded_claim"}) == LEGACY_CALENDAR, "a case recorded without one"
     dated = WorkingCalendar(version="ew-x", first_year=2026, last_year=2027, holidays=(date(2026, 12, 25),))
     assert WorkingCalendar.model_validate(dated.model_dump(mode="json")) == dated
+
+
+# --- a running case told of a new calendar (EscalationCase.adopt_calendar), without Temporal ----------------
+SENT = london(2026, 11, 23)  # Monday: acknowledgement due 17:00 Thursday 26 November 2026
+ANNOUNCED = BankHoliday(day=date(2026, 11, 25), title="Bank holiday for a national occasion")
+
+
+def told_of(calendar: WorkingCalendar, *added: BankHoliday) -> CalendarChange:
+    days = tuple(sorted({*calendar.holidays, *(h.day for h in added)}))
+    newer = WorkingCalendar(
+        version="ew-newer", first_year=calendar.first_year, last_year=calendar.last_year, holidays=days
+    )
+    return CalendarChange(calendar=newer, added=list(added), by="ops@lmc.example")
+
+
+def test_a_holiday_in_the_window_moves_the_deadline_audits_why_and_tells_whoever_had_the_old_date() -> None:
+    case, effects = open_claim(SENT)
+    [request] = emails(effects)
+    assert case.wait is not None and case.wait.deadline == five_pm(2026, 11, 26)
+    message, moved = case.adopt_calendar(told_of(case.calendar, ANNOUNCED), london(2026, 11, 24), request)
+    assert case.wait.deadline == five_pm(2026, 11, 27) and "deadline moved" in message
+    [(event, actor, detail)] = audit_entries(moved)
+    assert (event, actor) == ("deadline_moved", "ops@lmc.example")
+    assert detail["why"] == "2026-11-25 Bank holiday for a national occasion added as a bank holiday"
+    [email] = emails(moved)
+    assert email.to == request.to and email.cc == request.cc and email.actions == request.actions
+    assert "Friday 27 November 2026" in email.subject and ANNOUNCED.title in " ".join(email.paragraphs)
+    # Told again of the same calendar: nothing more.
+    assert case.adopt_calendar(told_of(case.calendar), london(2026, 11, 24), request)[1] == []
+
+
+def test_nothing_moves_outside_the_window_after_the_deadline_or_for_a_date_someone_gave() -> None:
+    case, effects = open_claim(SENT)
+    later = BankHoliday(day=date(2026, 12, 2), title="After the deadline")
+    assert case.adopt_calendar(told_of(case.calendar, later), london(2026, 11, 24), None)[1] == []
+    assert case.wait is not None and case.wait.deadline == five_pm(2026, 11, 26) and case.calendar.version == "ew-newer"
+
+    passed, _ = open_claim(SENT)
+    assert passed.adopt_calendar(told_of(passed.calendar, ANNOUNCED), london(2026, 11, 27), None)[1] == []
+    assert passed.wait is not None and passed.wait.deadline == five_pm(2026, 11, 26), "a passed deadline stays"
+
+    paying, _ = open_claim(SENT)
+    paying.wait_until_date("payment", Role.PAYER, five_pm(2026, 11, 27))
+    assert paying.adopt_calendar(told_of(paying.calendar, ANNOUNCED), london(2026, 11, 24), None)[1] == []
+    assert paying.wait is not None and paying.wait.deadline == five_pm(2026, 11, 27), "the payer's own date stands"
+
+    unemailed, effects = open_claim(SENT)
+    _, moved = unemailed.adopt_calendar(told_of(unemailed.calendar, ANNOUNCED), london(2026, 11, 24), None)
+    assert audits(moved) == ["deadline_moved"] and emails(moved) == [], "no one was given the old date"
+
+
+def test_a_newer_govuk_file_replaces_the_years_it_lists_and_keeps_the_rest() -> None:
+    shipped = from_govuk(json.loads((ROOT / "config" / "bank-holidays.json").read_text()))
+    published = from_govuk(
+        {
+            "england-and-wales": {
+                "events": [{"title": "New Year's Day", "date": "2027-01-01"}, {"title": "Extra", "date": "2027-06-07"}]
+            }
+        }
+    )
+    merged = shipped.updated_by(published)
+    assert (merged.first_year, merged.last_year) == (shipped.first_year, shipped.last_year)
+    assert [h.day for h in merged.holidays if h.day.year == 2027] == [date(2027, 1, 1), date(2027, 6, 7)]
+    assert [h for h in merged.holidays if h.day.year != 2027] == [h for h in shipped.holidays if h.day.year != 2027]
