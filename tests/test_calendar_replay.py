@@ -29,13 +29,15 @@ from temporalio.workflow import ActivityHandle
 
 from activities.audit import AuditEntry
 from domain.calendar import LEGACY_CALENDAR, calendar_of_case
+from domain.contacts import Role
+from domain.responses import ResponseInput
 from domain.working_days import add_working_days, london_date, next_working_day
 from persistence.calendars import Calendars
 from persistence.database import make_engine
 from service import acting, calendar_admin, starting
-from settings import Settings
+from settings import ROOT, Settings
 from tests.conftest import Inbox
-from tests.helpers import CLAIM, example_data, officer, payer, skip_past_deadline, summary_of
+from tests.helpers import CLAIM, OFFICER, PATHOLOGY, example_data, officer, payer, skip_past_deadline, summary_of
 from tests.test_replay import HISTORIES, replay_and_maybe_record
 from worker import WORKFLOWS
 from workflows.unfunded_claim import StartClaim
@@ -150,3 +152,44 @@ async def test_a_claim_told_of_a_new_holiday_replays_and_can_be_recorded(
     await acting.respond(time_client, eid, officer("withdraw", reasons="Recorded scenario complete"))
     await time_client.get_workflow_handle(eid).result()
     await replay_and_maybe_record(time_client, eid, "unfunded_claim_calendar_changed")
+
+
+async def test_an_incident_passes_its_calendar_to_every_part_and_each_part_is_told(
+    time_env: WorkflowEnvironment, time_client: Client, settings: Settings, inbox: Inbox, tmp_path: Path
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path}/calendar.db")
+    now = await time_env.get_current_time()
+    data = json.loads((ROOT / "examples" / "pathology_nwl_uacr.json").read_text())
+    data["practices"] = data["practices"][:3]
+    data["year_end_reconciliation_date"] = (now + timedelta(days=150)).date().isoformat()
+    config = settings.escalation_config().model_copy(
+        update={"calendar": calendar_admin.working_calendar(engine, london_date(now))}
+    )
+    eid = f"PEC-CAL-{uuid.uuid4().hex[:8].upper()}"
+    start = starting.prepare(PATHOLOGY, config, data, eid)
+    await starting.start(time_client, settings, PATHOLOGY, start)
+    await inbox.wait_for(eid, 5, family=True)  # three return requests, the ICB's year-end and the trust's report
+    parts = [f"{eid}-{p['ods']}" for p in data["practices"]] + [f"{eid}-YEAR-END", f"{eid}-INCIDENT-REPORT"]
+    for case_id in [eid, *parts]:
+        view = await summary_of(time_client, case_id)
+        assert calendar_of_case(view.case) == start.calendar, case_id
+
+    calendars = Calendars(engine)
+    before = calendars.current()
+    report = await summary_of(time_client, f"{eid}-INCIDENT-REPORT")
+    assert report.wait is not None and report.wait.deadline is not None
+    holiday = next_working_day(start.calendar, london_date(now) + timedelta(days=1))
+    after = calendars.add_holiday(holiday, "Bank holiday for a national occasion", "ops@lmc.example", now)
+    told = await calendar_admin.tell(time_client, [eid, *parts], before, after, True, "ops@lmc.example")
+    assert told.told == 1 + len(parts) and not told.not_told, told
+    assert any(f"{eid}-INCIDENT-REPORT" in line for line in told.moved), told.moved
+    for case_id in [eid, *parts]:
+        assert calendar_of_case((await summary_of(time_client, case_id)).case).is_holiday(holiday), case_id
+    moved = await summary_of(time_client, f"{eid}-INCIDENT-REPORT")
+    assert moved.wait is not None and moved.wait.deadline is not None
+    assert datetime.fromisoformat(moved.wait.deadline) > datetime.fromisoformat(report.wait.deadline)
+    await acting.respond(
+        time_client,
+        eid,
+        ResponseInput(action="close_incident", actor_email=OFFICER, actor_role=Role.OFFICER, reasons="Done"),
+    )
