@@ -40,6 +40,7 @@ from tests.conftest import Inbox
 from tests.helpers import CLAIM, OFFICER, PATHOLOGY, example_data, officer, payer, skip_past_deadline, summary_of
 from tests.test_replay import HISTORIES, replay_and_maybe_record
 from worker import WORKFLOWS
+from workflows.pathology import StartPathology
 from workflows.unfunded_claim import StartClaim
 
 DEADLINE_EVENTS = ("deadline_missed", "deadline_moved")
@@ -167,6 +168,7 @@ async def test_an_incident_passes_its_calendar_to_every_part_and_each_part_is_to
     )
     eid = f"PEC-CAL-{uuid.uuid4().hex[:8].upper()}"
     start = starting.prepare(PATHOLOGY, config, data, eid)
+    assert isinstance(start, StartPathology) and not start.calendar.is_legacy
     await starting.start(time_client, settings, PATHOLOGY, start)
     await inbox.wait_for(eid, 5, family=True)  # three return requests, the ICB's year-end and the trust's report
     parts = [f"{eid}-{p['ods']}" for p in data["practices"]] + [f"{eid}-YEAR-END", f"{eid}-INCIDENT-REPORT"]
