@@ -85,7 +85,12 @@ def from_govuk(data: Any) -> Calendar:
     if not isinstance(events, list) or not events:
         raise ValueError(f"file: the '{DIVISION}' division lists no events")
     holidays = [BankHoliday(day=e.get("date"), title=e.get("title")) for e in events if isinstance(e, dict)]
-    years = [h.day.year for h in holidays]
+    years = {h.day.year for h in holidays}
+    if not years or min(years) < 2000 or max(years) > 2100:
+        raise ValueError("file: gov.uk lists England and Wales bank holidays between 2000 and 2100; this file does not")
+    missing = sorted(set(range(min(years), max(years) + 1)) - years)
+    if missing:  # the calendar vouches for every year from its first to its last
+        raise ValueError(f"file: lists no holidays in {missing[0]} (gov.uk's file lists every year it covers)")
     return calendar_of(sorted(holidays, key=lambda h: h.day), min(years), max(years))
 
 

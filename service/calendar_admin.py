@@ -112,8 +112,17 @@ async def add(engine: Engine, client: Client, task_queue: str, day: str, title: 
     by = admit(ChangedBy, {"by": by}).by
     if wanted.day.weekday() >= 5:
         raise refuse_field("date", f"{wanted.day:%A %-d %B %Y} is a weekend day; a bank holiday is on a weekday")
-    running = await running_escalations(client, task_queue)
+    if wanted.day <= datetime.now(UTC).date():
+        raise refuse_field("date", f"{wanted.day:%-d %B %Y} has passed; a newly announced holiday is ahead")
     calendars = Calendars(engine)
+    if not calendars.current().covers(wanted.day):
+        installed = calendars.current()
+        raise refuse_field(
+            "date",
+            f"{wanted.day:%-d %B %Y} is outside the installed calendar ({installed.first_year} to "
+            f"{installed.last_year}); load gov.uk's bank-holidays.json for {wanted.day.year} first",
+        )
+    running = await running_escalations(client, task_queue)
     before = calendars.current()
     try:
         calendar = calendars.add_holiday(wanted.day, wanted.title, by, datetime.now(UTC))

@@ -14,6 +14,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as settings_of
+from hypothesis import strategies as st
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -159,3 +162,51 @@ async def test_ops_keep_the_calendar_from_the_console_and_officers_only_read_it(
     logged = [e for e in SecurityLog(make_engine(own.database)).recent() if e.event == "calendar_changed"]
     assert [e.detail["source"] for e in logged] == ["console", "announced holiday"]
     assert all(e.by == "ops@lmc.example" for e in logged)
+
+
+@pytest.fixture(scope="module")
+async def ops_console(
+    dev_env: WorkflowEnvironment, dev_worker: Worker, settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The console signed in as ops, over a database of its own (the calendars it installs stay there)."""
+    own = settings.model_copy(update={"database_url": f"sqlite:///{tmp_path_factory.mktemp('fuzz')}/console.db"})
+    Users(make_engine(own.database)).add("ops@lmc.example", "ops", "correct horse battery")
+    app = create_app(own, dev_env.client)
+    transport = httpx.ASGITransport(app=app)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        await sign_in(http, "ops@lmc.example", "correct horse battery")
+        yield http
+
+
+@settings_of(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    form=st.fixed_dictionaries(
+        {},
+        optional={
+            "date": st.one_of(st.text(max_size=30), st.dates().map(date.isoformat)),
+            "title": st.text(max_size=200),
+            "govuk_json": st.one_of(
+                st.text(max_size=300),
+                st.recursive(
+                    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                    lambda inner: (
+                        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=20), inner, max_size=3)
+                    ),
+                    max_leaves=12,
+                ).map(json.dumps),
+                st.builds(
+                    lambda events: json.dumps({"england-and-wales": {"events": events}}),
+                    st.lists(
+                        st.fixed_dictionaries({"date": st.text(max_size=12), "title": st.text(max_size=30)}), max_size=3
+                    ),
+                ),
+            ),
+        },
+    )
+)
+async def test_whatever_ops_post_to_the_calendar_page_is_answered_without_a_5xx(
+    form: dict[str, str], ops_console: httpx.AsyncClient
+) -> None:
+    token = await csrf_of(ops_console, "/console/calendar")
+    answer = await ops_console.post("/console/calendar", data={**form, "csrf": token})
+    assert answer.status_code < 500, (form, answer.text[:300])
