@@ -8,7 +8,16 @@ import hashlib
 from datetime import date
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_serializer, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_serializer,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from domain.identifiers import HeaderText
 from domain.legacy_calendar import FIRST_YEAR, LAST_YEAR, LEGACY_HOLIDAYS, LEGACY_VERSION
@@ -104,7 +113,9 @@ class WorkingCalendar(BaseModel):
     part of the escalation's history, so replay never depends on what is installed at replay time.
 
     The frozen legacy calendar (`domain.legacy_calendar`) travels by its name alone: a case or start
-    recorded before calendars travelled reads as it, and it is written back as just its name."""
+    recorded before calendars travelled reads as it, and it is written back as just its name. Others
+    write their dates compactly ("2026-01-01 04-03 04-06 ... 2027-01-01 ..."): every practice of an
+    incident carries one in its start, so a few hundred bytes each, not a list of ISO strings."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -125,6 +136,30 @@ class WorkingCalendar(BaseModel):
                 "holidays": LEGACY_HOLIDAYS,
             }
         return data
+
+    @field_validator("holidays", mode="before")
+    @classmethod
+    def _from_compact(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        days, year = [], None
+        for token in value.split():
+            if len(token) == 10:  # YYYY-MM-DD opens a year
+                days.append(date.fromisoformat(token))
+                year = days[-1].year
+            elif year is not None and len(token) == 5:  # MM-DD within it
+                days.append(date.fromisoformat(f"{year:04d}-{token}"))
+            else:
+                raise ValueError(f"'{token[:12]}' is not YYYY-MM-DD or MM-DD after one")
+        return tuple(days)
+
+    @field_serializer("holidays", when_used="json")
+    def _to_compact(self, holidays: tuple[date, ...]) -> str:
+        tokens, year = [], None
+        for day in sorted(holidays):
+            tokens.append(day.isoformat() if day.year != year else f"{day:%m-%d}")
+            year = day.year
+        return " ".join(tokens)
 
     def model_post_init(self, context: Any) -> None:
         self._days = frozenset(self.holidays)

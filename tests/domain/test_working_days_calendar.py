@@ -83,6 +83,13 @@ def test_a_deadline_that_has_passed_never_moves(
     assert moved_deadline(calendar, plus(calendar, holiday), deadline, now) == deadline
 
 
+@given(calendars)
+def test_a_calendar_travels_compactly_and_reads_back_the_same(calendar: WorkingCalendar) -> None:
+    wire = calendar.model_dump_json()
+    assert WorkingCalendar.model_validate_json(wire) == calendar
+    assert len(wire) <= 120 + 6 * len(calendar.holidays) + 5 * (calendar.last_year - calendar.first_year + 1)
+
+
 def test_the_legacy_calendar_is_the_holidays_package_frozen_and_travels_by_name() -> None:
     package = holidays.country_holidays("GB", subdiv="ENG", years=range(2000, 2076), language="en_GB")
     assert set(LEGACY_CALENDAR.holidays) == set(package.keys())
