@@ -21,7 +21,7 @@ from domain.configuration import EscalationConfig
 from domain.identifiers import HeaderText
 from persistence.calendars import Calendars
 from service.gate import admit, refuse_field
-from service.refusals import Refused, temporal_refusals
+from service.refusals import Refused, Why, temporal_refusals
 from workflows import search_attributes as sa
 from workflows.escalation_workflow import EscalationWorkflow
 
@@ -168,7 +168,8 @@ async def tell(client: Client, running: list[str], before: Calendar, after: Cale
                         rpc_timeout=UPDATE_TIMEOUT,
                     )
             except Refused as refused:
-                told.not_told.append(f"{escalation_id}: {refused.message}")
+                if refused.why is not Why.CLOSED:  # one that closed meanwhile has no deadline to move
+                    told.not_told.append(f"{escalation_id}: {refused.message}")
                 return
             told.told += 1
             if said.moved:
