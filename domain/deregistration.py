@@ -142,6 +142,7 @@ class DeregistrationCase(IncidentCase):
             practices=practices,
             return_kind="groups",
             returns_deadline=add_working_days(calendar, now, policy.practice_return_days),
+            returns_in_working_days=True,
             rules=rules,
             calendar=calendar,
             as_of=now,

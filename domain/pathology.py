@@ -131,6 +131,7 @@ class PathologyCase(IncidentCase):
             practices=practices,
             return_kind="counts",
             returns_deadline=deadline,
+            returns_in_working_days=request.return_deadline is None,
             items=[ReturnItem(key=t.key, label=t.label, rate_pence=t.rate_pence) for t in request.tariff],
             rules=rules,
             calendar=calendar,

@@ -178,6 +178,7 @@ async def test_an_incident_passes_its_calendar_to_every_part_and_each_part_is_to
 
     calendars = Calendars(engine)
     before = calendars.current()
+    before_returns = (await summary_of(time_client, eid)).case["returns_deadline"]
     report = await summary_of(time_client, f"{eid}-INCIDENT-REPORT")
     assert report.wait is not None and report.wait.deadline is not None
     holiday = next_working_day(start.calendar, london_date(now) + timedelta(days=1))
@@ -190,6 +191,15 @@ async def test_an_incident_passes_its_calendar_to_every_part_and_each_part_is_to
     moved = await summary_of(time_client, f"{eid}-INCIDENT-REPORT")
     assert moved.wait is not None and moved.wait.deadline is not None
     assert datetime.fromisoformat(moved.wait.deadline) > datetime.fromisoformat(report.wait.deadline)
+    # The return deadline was counted in working days (none was given): it moves on, and every practice is told.
+    returns_before = datetime.fromisoformat(str(before_returns))
+    incident = await summary_of(time_client, eid)
+    returns_after = datetime.fromisoformat(incident.case["returns_deadline"])
+    assert returns_after > returns_before and any(f"{eid}: return deadline moved" in line for line in told.moved)
+    await inbox.wait_for(eid, 5 + 1 + len(data["practices"]), family=True)  # the report's new date, each practice's
+    for ods in (p["ods"] for p in data["practices"]):
+        practice = await summary_of(time_client, f"{eid}-{ods}")
+        assert datetime.fromisoformat(practice.case["returns_deadline"]) == returns_after, ods
     await acting.respond(
         time_client,
         eid,
