@@ -5,6 +5,7 @@ python starter.py show ID [--json] | list [--kind K] [--status S] [--overdue] [-
 python starter.py supply-info ID --text "..." | accept-offer ID | dispute ID --reasons "..."
 python starter.py confirm-payment ID [--amount-pence N] | withdraw ID --reasons "..."
 python starter.py extend-returns ID --date YYYY-MM-DD | close-returns ID | close-incident ID --reasons "..."
+python starter.py calendar show | calendar load bank-holidays.json | calendar add YYYY-MM-DD --title "..."   (ops)
 """
 
 from __future__ import annotations
@@ -37,10 +38,14 @@ def print_case(view: CaseView) -> None:
         if view.wait.deadline:
             from datetime import UTC, datetime
 
+            from domain.calendar import calendar_of_case
             from domain.working_days import describe_deadline, working_days_left
 
             due = datetime.fromisoformat(view.wait.deadline)
-            deadline = f"{describe_deadline(due)} ({working_days_left(datetime.now(UTC), due)} working days left)"
+            calendar = calendar_of_case(view.case)
+            deadline = (
+                f"{describe_deadline(due)} ({working_days_left(calendar, datetime.now(UTC), due)} working days left)"
+            )
         elif view.wait.paused_days_left:
             deadline = f"paused with {view.wait.paused_days_left} working days left"
         else:
@@ -123,7 +128,7 @@ class _LightParser(argparse.ArgumentParser):
 
 # Commands whose parsing never needs the kind registry's start commands.
 def _light_commands() -> frozenset[str]:
-    return frozenset({"show", "list", "history", "add-user", *OFFICER_COMMANDS})
+    return frozenset({"show", "list", "history", "add-user", "calendar", *OFFICER_COMMANDS})
 
 
 def _parser(
@@ -158,6 +163,16 @@ def _parser(
     p.add_argument("email")
     p.add_argument("--role", required=True).choices = _Lazy(_roles)
     p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    p = sub.add_parser("calendar", help="ops: the bank-holiday calendar (show, load gov.uk's file, add a holiday)")
+    calendar = p.add_subparsers(dest="calendar_command", required=True)
+    calendar.add_parser("show", help="the installed calendar and the holidays ahead")
+    p = calendar.add_parser("load", help="install gov.uk's bank-holidays.json and tell running escalations")
+    p.add_argument("file", type=Path)
+    p.add_argument("--by", help="who makes the change (default: your login name)")
+    p = calendar.add_parser("add", help="add one announced bank holiday and tell running escalations")
+    p.add_argument("date", help="YYYY-MM-DD")
+    p.add_argument("--title", required=True, help="as gov.uk names it, e.g. 'Bank holiday for the State Funeral'")
+    p.add_argument("--by", help="who makes the change (default: your login name)")
     for name, needs in OFFICER_COMMANDS.items():
         p = sub.add_parser(name, help=f"officer action: {name.replace('-', ' ')}")
         p.add_argument("id")
@@ -215,12 +230,16 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         from persistence.database import make_engine
 
         return 0 if print_history(AuditLog(make_engine(settings.database)), args.id) else 1
+    if args.command == "calendar":
+        return await _calendar(args, settings)
     if getattr(args, "kind", None) is not None:
-        from service import starting
+        from persistence.database import make_engine
+        from service import calendar_admin, starting
         from temporal_client import connect
 
         spec = args.kind
-        prepared = starting.prepare(spec, settings.escalation_config(), starting.read_json(args.file))
+        config = calendar_admin.with_calendar(settings.escalation_config(), make_engine(settings.database))
+        prepared = starting.prepare(spec, config, starting.read_json(args.file))
         client = await connect(settings)
         print(spec.announce(prepared))
         print(await starting.start(client, settings, spec, prepared))
@@ -284,6 +303,36 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     )
     outcome = await acting.respond(client, args.id, response)
     print(f"{outcome.message} (status: {outcome.status})")
+    return 0
+
+
+async def _calendar(args: argparse.Namespace, settings: Settings) -> int:
+    import getpass
+    from datetime import UTC, datetime
+
+    from persistence.database import make_engine
+    from service import calendar_admin
+
+    engine = make_engine(settings.database)
+    if args.calendar_command == "show":
+        calendar = calendar_admin.show(engine)
+        print(f"Calendar {calendar.version}: England and Wales, {calendar.first_year} to {calendar.last_year}")
+        today = datetime.now(UTC).date()
+        for holiday in [h for h in calendar.holidays if h.day >= today][:12]:
+            print(f"  {holiday.day:%a %d %b %Y}  {holiday.title}")
+        return 0
+    from temporal_client import connect
+
+    by = args.by or f"{getpass.getuser()} (command line)"
+    client = await connect(settings)
+    if args.calendar_command == "load":
+        told = await calendar_admin.load(engine, client, settings.task_queue, args.file, by)
+    else:
+        told = await calendar_admin.add(engine, client, settings.task_queue, args.date, args.title, by)
+    print(f"Calendar {told.calendar.version} {'installed' if told.changed else 'was installed already'}.")
+    print(f"Told {told.told} running escalations; {len(told.moved)} deadlines moved.")
+    for line in told.moved + [f"not told: {n}" for n in told.not_told]:
+        print(f"  {line}")
     return 0
 
 

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from pydantic import Field
 
+from domain.calendar import LEGACY_CALENDAR, WorkingCalendar
 from domain.contacts import Contact, Lmc, Organisation, Role
 from domain.escalation import CURRENT_RULES, AuditEffect, DeadlinePolicy, Effect
 from domain.money import format_pence
@@ -38,6 +39,7 @@ class CompensationClaimCase(NegotiationCase):
         policy: DeadlinePolicy,
         now: datetime,
         rules: int = CURRENT_RULES,
+        calendar: WorkingCalendar = LEGACY_CALENDAR,
     ) -> tuple[CompensationClaimCase, list[Effect]]:
         case = cls(
             escalation_id=escalation_id,
@@ -52,6 +54,7 @@ class CompensationClaimCase(NegotiationCase):
             icb=icb,
             claim_facts=claim_facts,
             rules=rules,
+            calendar=calendar,
             as_of=now,
         )
         case.wait_for("acknowledgement", Role.PAYER, policy.acknowledgement_days, now)

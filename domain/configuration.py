@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field, model_validator
 
+from domain.calendar import WorkingCalendar, legacy_calendar
 from domain.contacts import Lmc, Organisation
 from domain.deregistration import CapitationRate
 from domain.escalation import DeadlinePolicy
@@ -22,6 +23,8 @@ class EscalationConfig(BaseModel):
     deadlines: dict[str, DeadlinePolicy] = Field(default_factory=dict)
     tariff: dict[str, TariffRate] = Field(default_factory=dict)
     capitation_rates: dict[str, CapitationRate] = Field(default_factory=dict)
+    calendar: WorkingCalendar = Field(default_factory=legacy_calendar)
+    """Not configured: the installed bank-holiday calendar, set by the service when it starts an escalation."""
 
     @model_validator(mode="after")
     def _unique_codes(self) -> EscalationConfig:

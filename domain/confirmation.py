@@ -9,8 +9,17 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field, model_validator
 
+from domain.calendar import LEGACY_CALENDAR, WorkingCalendar
 from domain.contacts import Contact, Lmc, Organisation, Role
-from domain.escalation import CURRENT_RULES, AuditEffect, DeadlinePolicy, Effect, EscalationCase, ResponseRefused
+from domain.escalation import (
+    CURRENT_RULES,
+    AuditEffect,
+    DeadlinePolicy,
+    Effect,
+    EscalationCase,
+    ResponseRefused,
+    Wait,
+)
 from domain.money import format_pence
 from domain.negotiation import response_detail
 from domain.responses import FieldSpec, ResponseInput, ResponseOutcome
@@ -50,6 +59,12 @@ class ConfirmationCase(EscalationCase):
     on_date: date | None = None
     reasons: str | None = None
 
+    def counts_working_days(self, wait: Wait) -> bool:
+        """A wait recorded before waits said which, for a date the request gave, is that date."""
+        if wait.in_working_days is None and wait.misses == 0 and self.request.deadline_date is not None:
+            return False
+        return super().counts_working_days(wait)
+
     @classmethod
     def open(
         cls,
@@ -61,6 +76,7 @@ class ConfirmationCase(EscalationCase):
         policy: DeadlinePolicy,
         now: datetime,
         rules: int = CURRENT_RULES,
+        calendar: WorkingCalendar = LEGACY_CALENDAR,
     ) -> tuple[ConfirmationCase, list[Effect]]:
         case = cls(
             escalation_id=escalation_id,
@@ -73,6 +89,7 @@ class ConfirmationCase(EscalationCase):
             status="awaiting",
             request=request,
             rules=rules,
+            calendar=calendar,
             as_of=now,
         )
         if request.deadline_date is not None:

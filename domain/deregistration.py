@@ -14,6 +14,7 @@ from fractions import Fraction
 
 from pydantic import BaseModel, Field, model_validator
 
+from domain.calendar import LEGACY_CALENDAR, WorkingCalendar
 from domain.confirmation import ConfirmationRequest
 from domain.contacts import Contact, Lmc, Organisation
 from domain.escalation import CURRENT_RULES, DeadlinePolicy, Effect
@@ -125,6 +126,7 @@ class DeregistrationCase(IncidentCase):
         policy: DeadlinePolicy,
         now: datetime,
         rules: int = CURRENT_RULES,
+        calendar: WorkingCalendar = LEGACY_CALENDAR,
     ) -> tuple[DeregistrationCase, list[Effect]]:
         case = cls(
             escalation_id=escalation_id,
@@ -139,8 +141,10 @@ class DeregistrationCase(IncidentCase):
             rate=rate,
             practices=practices,
             return_kind="groups",
-            returns_deadline=add_working_days(now, policy.practice_return_days),
+            returns_deadline=add_working_days(calendar, now, policy.practice_return_days),
+            returns_in_working_days=True,
             rules=rules,
+            calendar=calendar,
             as_of=now,
         )
         context = [

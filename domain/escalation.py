@@ -13,19 +13,24 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
+from domain.calendar import CalendarChange, WorkingCalendar, legacy_calendar
 from domain.contacts import Contact, Interest, Lmc, Organisation, Role
 from domain.report import ReportLine
 from domain.responses import FieldSpec, ResponseInput, ResponseOutcome
 from domain.working_days import (
     add_working_days,
     at_close_of_day,
+    describe_day,
     describe_deadline,
     london_date,
+    moved_deadline,
     working_day_problem,
     working_days_left,
 )
 
 TOP_LEVEL = 3
+DATE_WAITS = frozenset({"payment", "returns"})
+"""Waits for a date someone gave, not counted in working days: a new bank holiday does not move them."""
 
 LEGACY_RULES = 1
 """The rules every escalation ran under before issue #12; a case recorded without `rules` reads as this."""
@@ -65,6 +70,9 @@ class Wait(BaseModel):
     deadline: datetime | None
     misses: int = 0
     paused_days_left: int | None = None
+    in_working_days: bool | None = None
+    """Whether the deadline was counted in working days (so a new bank holiday moves it) or is a date
+    someone gave; None in waits recorded before this was kept (see `EscalationCase.counts_working_days`)."""
 
     @property
     def overdue(self) -> bool:
@@ -152,6 +160,9 @@ class EscalationCase(BaseModel):
     former_contacts: list[str] = Field(default_factory=list)  # replaced payer contacts whose links still act
     rules: int = LEGACY_RULES
     as_of: datetime | None = None  # the latest instant the case acted at: "today" for a check given no time
+    calendar: WorkingCalendar = Field(default_factory=legacy_calendar)
+    """The bank holidays this case counts working days over, from its start (or the latest change ops sent
+    it); a case recorded before calendars travelled reads as the frozen legacy calendar."""
 
     # --- what kinds provide -------------------------------------------------------------
     def payer_actions(self) -> list[str]:
@@ -216,7 +227,7 @@ class EscalationCase(BaseModel):
 
     def require_working_day(self, field: str, what: str, day: date, now: datetime | None = None) -> None:
         """Refuse a date someone sets that must be a working day and not in the past, offering the next one."""
-        problem = working_day_problem(day, self.today(now))
+        problem = working_day_problem(self.calendar, day, self.today(now))
         if problem is not None:
             raise ResponseRefused(f"{field}: {what} must be a working day, not in the past; {problem}.")
 
@@ -333,10 +344,12 @@ class EscalationCase(BaseModel):
         return []
 
     def wait_for(self, purpose: str, holder: Role, days: int, now: datetime) -> None:
-        self.wait = Wait(purpose=purpose, holder=holder, deadline=add_working_days(now, days))
+        deadline = add_working_days(self.calendar, now, days)
+        self.wait = Wait(purpose=purpose, holder=holder, deadline=deadline, in_working_days=True)
 
     def wait_until_date(self, purpose: str, holder: Role, deadline: datetime) -> None:
-        self.wait = Wait(purpose=purpose, holder=holder, deadline=at_close_of_day(london_date(deadline)))
+        day = at_close_of_day(london_date(deadline))
+        self.wait = Wait(purpose=purpose, holder=holder, deadline=day, in_working_days=False)
 
     def default_payment_date(self, now: datetime) -> datetime:
         return at_close_of_day(london_date(now + timedelta(days=self.policy.payment_calendar_days)))
@@ -355,14 +368,15 @@ class EscalationCase(BaseModel):
         if self.wait is None or self.wait.holder is not Role.PAYER or self.wait.deadline is None:
             return self.wait
         paused = self.wait.model_copy()
-        paused.paused_days_left = max(1, working_days_left(now, self.wait.deadline))
+        paused.paused_days_left = max(1, working_days_left(self.calendar, now, self.wait.deadline))
         paused.deadline = None
         return paused
 
     def resume_payer_clock(self, paused: Wait, now: datetime) -> None:
         resumed = paused.model_copy()
         days = resumed.paused_days_left or self.policy.reminder_grace_days
-        resumed.deadline = add_working_days(now, days)
+        resumed.deadline = add_working_days(self.calendar, now, days)
+        resumed.in_working_days = True
         resumed.paused_days_left = None
         self.wait = resumed
 
@@ -435,7 +449,7 @@ class EscalationCase(BaseModel):
         what = wait.purpose.replace("_", " ")
         if wait.holder is not Role.PAYER:
             if wait.misses == 1:
-                wait.deadline = add_working_days(now, grace)
+                wait.deadline, wait.in_working_days = add_working_days(self.calendar, now, grace), True
                 effects.append(
                     self.email_officer(
                         f"reminder-{wait.purpose}",
@@ -452,7 +466,7 @@ class EscalationCase(BaseModel):
             return effects
 
         if wait.misses % 2 == 1:
-            wait.deadline = add_working_days(now, grace)
+            wait.deadline, wait.in_working_days = add_working_days(self.calendar, now, grace), True
             effects.append(
                 self.email_payer(
                     f"reminder-{wait.purpose}-L{self.ladder.level}",
@@ -468,7 +482,7 @@ class EscalationCase(BaseModel):
 
         if self.ladder.level < TOP_LEVEL:
             self.ladder.level += 1
-            wait.deadline = add_working_days(now, grace)
+            wait.deadline, wait.in_working_days = add_working_days(self.calendar, now, grace), True
             paragraphs = [
                 f"{self.payer.contact_at(self.ladder.level - 1).name} has not given the "
                 f"{wait.purpose.replace('_', ' ')} we asked for by {describe_deadline(missed)}, nor after a reminder.",
@@ -533,6 +547,79 @@ class EscalationCase(BaseModel):
                 detail={"old": old, "new": new.email, "reason": reason, "old_links_kept": keep_old_links},
             )
         ]
+
+    # --- a new bank-holiday calendar ----------------------------------------------------
+    def counts_working_days(self, wait: Wait) -> bool:
+        """Whether `wait`'s deadline was counted in working days; a wait recorded before `in_working_days`
+        was kept is, unless it waits for a date someone gave (a payment, a return deadline)."""
+        if wait.in_working_days is not None:
+            return wait.in_working_days
+        return wait.purpose not in DATE_WAITS
+
+    def adopt_calendar(
+        self, change: CalendarChange, now: datetime, last_email: EmailEffect | None
+    ) -> tuple[str, list[Effect]]:
+        """Count over `change.calendar` from now on. A pending working-day deadline that the change moves
+        (and that has not passed: a passed deadline is never reopened) is recomputed, the audit trail says
+        why, and whoever the latest email gave the old date is sent the new one."""
+        if change.calendar.version == self.calendar.version:
+            return f"{self.escalation_id} already counts over calendar {self.calendar.version}.", []
+        old = self.calendar
+        self.calendar = change.calendar
+        self.touch()
+        wait = self.wait
+        if self.is_closed or wait is None or wait.deadline is None or not self.counts_working_days(wait):
+            return f"{self.escalation_id} now counts over calendar {change.calendar.version}; no deadline moved.", []
+        before = wait.deadline
+        after = moved_deadline(old, change.calendar, before, now)
+        if after == before:
+            return f"{self.escalation_id} now counts over calendar {change.calendar.version}; its deadline stands.", []
+        wait.deadline = after
+        changed = change.changed_between(london_date(now), max(london_date(before), london_date(after)))
+        added = [h for h in changed if change.calendar.is_holiday(h.day)]
+        effects: list[Effect] = [
+            AuditEffect(
+                event="deadline_moved",
+                actor=change.by,
+                detail={
+                    "wait": wait.purpose,
+                    "from": before.isoformat(),
+                    "to": after.isoformat(),
+                    "why": "; ".join(
+                        f"{h.day.isoformat()} {h.title} {'added' if h in added else 'withdrawn'} as a bank holiday"
+                        for h in changed
+                    )
+                    or "the bank-holiday calendar was replaced",
+                    "calendar": change.calendar.version,
+                    "previous_calendar": old.version,
+                },
+            )
+        ]
+        if last_email is not None and any(describe_deadline(before) in p for p in last_email.paragraphs):
+            what = wait.purpose.replace("_", " ")
+            if added:
+                because = "; ".join(f"{h.title}, {describe_day(h.day)}" for h in added)
+                reason = f"A bank holiday has been announced ({because}), so the deadline moves on."
+            else:
+                reason = "The bank holidays have changed, so the deadline has moved."
+            effects.append(
+                self.email_to(
+                    last_email.to,
+                    last_email.to_role,
+                    f"deadline-moved-{wait.purpose}-{london_date(after).isoformat()}",
+                    f"New deadline for the {what}: {describe_deadline(after)}",
+                    [
+                        f"We asked for the {what} by {describe_deadline(before)}.",
+                        reason,
+                        f"The new deadline is {describe_deadline(after)}.",
+                    ],
+                    cc=last_email.cc,
+                )
+            )
+        return (
+            f"{self.escalation_id}: deadline moved from {describe_deadline(before)} to {describe_deadline(after)}.",
+            effects,
+        )
 
     def close_by_parent(self, reason: str) -> list[Effect]:
         """The larger escalation this belongs to was closed by the officer."""

@@ -13,14 +13,23 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from domain.calendar import CalendarChange, WorkingCalendar, legacy_calendar
 from domain.confirmation import ConfirmationRequest
 from domain.contacts import Organisation, Role
-from domain.escalation import LEGACY_RULES, AuditEffect, Command, Effect, EscalationCase, ResponseRefused
+from domain.escalation import (
+    LEGACY_RULES,
+    AuditEffect,
+    Command,
+    Effect,
+    EmailEffect,
+    EscalationCase,
+    ResponseRefused,
+)
 from domain.money import allocate_largest_remainder, format_pence
 from domain.negotiation import response_detail
 from domain.practice_return import Practice, ReturnItem, ReturnRecord, ShareNotice
 from domain.responses import FieldSpec, ResponseInput, ResponseOutcome
-from domain.working_days import at_close_of_day, describe_deadline
+from domain.working_days import at_close_of_day, describe_deadline, london_date, moved_deadline
 
 EXTEND_RETURNS = "extend_returns"
 CLOSE_RETURNS = "close_returns"
@@ -42,6 +51,7 @@ class StartPractices(Command):
     returns_deadline: datetime
     context: list[tuple[str, str]]
     rules: int = LEGACY_RULES  # the incident's rules, which its practices run under
+    calendar: WorkingCalendar = Field(default_factory=legacy_calendar)  # and its calendar
     window_start: date | None = None  # a deregistration's window: dates in a return lie within it
     cut_off: date | None = None
 
@@ -99,6 +109,9 @@ class IncidentCase(EscalationCase):
     practice_outcomes: dict[str, int] = Field(default_factory=dict)  # how practices closed, counted
     closes_as: str = "settled"  # the outcome once everything is done: never "settled" when nothing was paid
     closing_reason: str | None = None
+    returns_in_working_days: bool = False
+    """The return deadline was counted in working days (the kind's default), not given by the officer: a
+    bank holiday announced inside it moves it on. False in incidents recorded before this was kept."""
 
     # --- kinds decide --------------------------------------------------------------------
     def claim_for(self, record: ReturnRecord) -> int:
@@ -149,6 +162,7 @@ class IncidentCase(EscalationCase):
                 returns_deadline=self.returns_deadline,
                 context=context,
                 rules=self.rules,
+                calendar=self.calendar,
                 window_start=window[0] if window else None,
                 cut_off=window[1] if window else None,
             ),
@@ -159,6 +173,43 @@ class IncidentCase(EscalationCase):
         self.children[topic] = ChildState(child_id=child_id)
         return StartChild(
             topic=topic, child_id=child_id, payer=payer, confirmation=request, parties=sorted(self.parties())
+        )
+
+    def adopt_calendar(
+        self, change: CalendarChange, now: datetime, last_email: EmailEffect | None
+    ) -> tuple[str, list[Effect]]:
+        """As every case; and a return deadline counted in working days that a new holiday puts later is
+        moved, and every practice is told (as an extension: a deadline never comes sooner for them)."""
+        old = self.calendar
+        message, effects = super().adopt_calendar(change, now, last_email)
+        if old.version == change.calendar.version or self.is_closed or not self.returns_open:
+            return message, effects
+        before = self.returns_deadline
+        after = moved_deadline(old, change.calendar, before, now) if self.returns_in_working_days else before
+        if after <= before:
+            return message, effects
+        self.returns_deadline = after
+        self.wait_until_date("returns", Role.PRACTICE, after)
+        changed = change.changed_between(london_date(now), london_date(after))
+        effects += [
+            AuditEffect(
+                event="deadline_moved",
+                actor=change.by,
+                detail={
+                    "wait": "returns",
+                    "from": before.isoformat(),
+                    "to": after.isoformat(),
+                    "why": "; ".join(f"{h.day.isoformat()} {h.title} added as a bank holiday" for h in changed)
+                    or "the bank-holiday calendar was replaced",
+                    "calendar": change.calendar.version,
+                    "previous_calendar": old.version,
+                },
+            ),
+            TellPractices(message="extend", deadline=after),
+        ]
+        return (
+            f"{self.escalation_id}: return deadline moved from {describe_deadline(before)} to {describe_deadline(after)}.",
+            effects,
         )
 
     def next_timer(self) -> datetime | None:

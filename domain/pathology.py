@@ -10,6 +10,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field, model_validator
 
+from domain.calendar import LEGACY_CALENDAR, WorkingCalendar
 from domain.confirmation import ConfirmationRequest
 from domain.contacts import Contact, Lmc, Organisation
 from domain.escalation import CURRENT_RULES, MONEY_AND_DATES, DeadlinePolicy, Effect
@@ -69,7 +70,7 @@ class PathologyRequest(BaseModel):
         return self
 
 
-def request_problems(request: PathologyRequest, today: date | None = None) -> dict[str, str]:
+def request_problems(request: PathologyRequest, calendar: WorkingCalendar, today: date | None = None) -> dict[str, str]:
     """What the money-and-dates rules refuse in a request, by field: a tariff rate of £0 (a rate is
     money owed per item), and a return deadline that is not a working day, or (given `today`) is past."""
     problems: dict[str, str] = {}
@@ -79,7 +80,7 @@ def request_problems(request: PathologyRequest, today: date | None = None) -> di
                 f"a rate must be more than £0.00 (a whole number of pence, e.g. 2500); '{item.key}' has none"
             )
     if request.return_deadline is not None:
-        problem = working_day_problem(request.return_deadline, today)
+        problem = working_day_problem(calendar, request.return_deadline, today)
         if problem is not None:
             problems["return_deadline"] = f"a return deadline must be a working day, not in the past; {problem}"
     return problems
@@ -104,16 +105,17 @@ class PathologyCase(IncidentCase):
         policy: DeadlinePolicy,
         now: datetime,
         rules: int = CURRENT_RULES,
+        calendar: WorkingCalendar = LEGACY_CALENDAR,
     ) -> tuple[PathologyCase, list[Effect]]:
         """Raises ValueError for what `request_problems` finds under the money-and-dates rules: the
         kind's builder refuses those first, naming the field, so a workflow never opens one."""
-        problems = request_problems(request) if rules >= MONEY_AND_DATES else {}
+        problems = request_problems(request, calendar) if rules >= MONEY_AND_DATES else {}
         if problems:
             raise ValueError("; ".join(f"{field}: {problem}" for field, problem in problems.items()))
         deadline = (
             at_close_of_day(request.return_deadline)
             if request.return_deadline
-            else add_working_days(now, policy.practice_return_days)
+            else add_working_days(calendar, now, policy.practice_return_days)
         )
         case = cls(
             escalation_id=escalation_id,
@@ -129,8 +131,10 @@ class PathologyCase(IncidentCase):
             practices=practices,
             return_kind="counts",
             returns_deadline=deadline,
+            returns_in_working_days=request.return_deadline is None,
             items=[ReturnItem(key=t.key, label=t.label, rate_pence=t.rate_pence) for t in request.tariff],
             rules=rules,
+            calendar=calendar,
             as_of=now,
         )
         window = f"{request.error_start:%-d %b %Y} to {request.error_end:%-d %b %Y}"

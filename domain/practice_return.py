@@ -172,7 +172,7 @@ class PracticeCase(EscalationCase):
     def next_timer(self) -> datetime | None:
         if self.status == "awaiting_return":
             pending = [d for d in REMINDER_DAYS_BEFORE if d not in self.reminders_sent]
-            return morning_of_working_days_before(self.returns_deadline, pending[0]) if pending else None
+            return morning_of_working_days_before(self.calendar, self.returns_deadline, pending[0]) if pending else None
         return super().next_timer()
 
     def on_timer(self, now: datetime) -> list[Effect]:
@@ -183,7 +183,8 @@ class PracticeCase(EscalationCase):
         due = [
             d
             for d in REMINDER_DAYS_BEFORE
-            if d not in self.reminders_sent and morning_of_working_days_before(self.returns_deadline, d) <= now
+            if d not in self.reminders_sent
+            and morning_of_working_days_before(self.calendar, self.returns_deadline, d) <= now
         ]
         if not due:
             return []
@@ -216,7 +217,8 @@ class PracticeCase(EscalationCase):
             )
         ]
         if wait.misses == 1:
-            wait.deadline = add_working_days(now, self.policy.reminder_grace_days)
+            wait.deadline = add_working_days(self.calendar, now, self.policy.reminder_grace_days)
+            wait.in_working_days = True
             effects.append(
                 self.email_practice(
                     "payment-check",

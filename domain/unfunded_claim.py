@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, Field, StrictInt, model_validator
 
 from domain import payment
+from domain.calendar import LEGACY_CALENDAR, WorkingCalendar
 from domain.configuration import TariffRate
 from domain.contacts import Contact, Lmc, Organisation, Role
 from domain.escalation import CURRENT_RULES, AuditEffect, DeadlinePolicy, Effect, ResponseRefused
@@ -181,6 +182,7 @@ class ClaimCase(NegotiationCase):
         policy: DeadlinePolicy,
         now: datetime,
         rules: int = CURRENT_RULES,
+        calendar: WorkingCalendar = LEGACY_CALENDAR,
     ) -> tuple[ClaimCase, list[Effect]]:
         case = cls(
             escalation_id=escalation_id,
@@ -194,6 +196,7 @@ class ClaimCase(NegotiationCase):
             claim=claim,
             claimed_pence=claim.total_pence,
             rules=rules,
+            calendar=calendar,
             as_of=now,
         )
         case.wait_for("acknowledgement", Role.PAYER, policy.acknowledgement_days, now)

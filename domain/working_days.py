@@ -1,8 +1,9 @@
 """Working-day deadlines: Monday to Friday except England and Wales bank holidays.
 
 A deadline of N working days falls at 17:00 Europe/London on the Nth working day after
-the day the request was sent (DOMAIN.md). Pure functions of their arguments, so
-workflow code can call them and replay gives the same answer.
+the day the request was sent (DOMAIN.md). Pure functions of their arguments, the calendar
+included: workflow code passes the calendar its escalation carries in its history (never one
+read at import or from the database), so replay gives the same answer whatever is installed.
 """
 
 from __future__ import annotations
@@ -10,24 +11,16 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-import holidays
+from domain.calendar import WorkingCalendar
 
 LONDON = ZoneInfo("Europe/London")
 DEADLINE_TIME = time(17, 0)
 
 
-COVERED_YEARS = range(2000, 2076)
-# England's bank holidays (Wales shares them), read once when the module is imported and frozen:
-# workflow code only ever looks dates up, so replay sees the same calendar and does no I/O.
-BANK_HOLIDAYS: frozenset[date] = frozenset(
-    holidays.country_holidays("GB", subdiv="ENG", years=COVERED_YEARS, language="en_GB").keys()
-)
-
-
-def is_working_day(day: date) -> bool:
-    if day.year not in COVERED_YEARS:
+def is_working_day(calendar: WorkingCalendar, day: date) -> bool:
+    if not calendar.covers(day):
         raise ValueError(f"no bank-holiday calendar for {day.year}")
-    return day.weekday() < 5 and day not in BANK_HOLIDAYS
+    return day.weekday() < 5 and not calendar.is_holiday(day)
 
 
 def london_date(instant: datetime) -> date:
@@ -41,7 +34,7 @@ def at_close_of_day(day: date) -> datetime:
     return datetime.combine(day, DEADLINE_TIME, tzinfo=LONDON)
 
 
-def add_working_days(sent: datetime, days: int) -> datetime:
+def add_working_days(calendar: WorkingCalendar, sent: datetime, days: int) -> datetime:
     """The deadline `days` working days after the London date on which `sent` falls."""
     if days < 1:
         raise ValueError("a deadline is at least one working day")
@@ -49,12 +42,12 @@ def add_working_days(sent: datetime, days: int) -> datetime:
     counted = 0
     while counted < days:
         day += timedelta(days=1)
-        if is_working_day(day):
+        if is_working_day(calendar, day):
             counted += 1
     return at_close_of_day(day)
 
 
-def working_days_left(now: datetime, deadline: datetime) -> int:
+def working_days_left(calendar: WorkingCalendar, now: datetime, deadline: datetime) -> int:
     """Working days from today (exclusive) to the deadline's date (inclusive); 0 once past."""
     if now >= deadline:
         return 0
@@ -62,7 +55,7 @@ def working_days_left(now: datetime, deadline: datetime) -> int:
     left = 0
     while day < end:
         day += timedelta(days=1)
-        if is_working_day(day):
+        if is_working_day(calendar, day):
             left += 1
     return left
 
@@ -73,13 +66,13 @@ def describe_deadline(deadline: datetime) -> str:
     return f"{local:%H:%M} on {local:%A} {local.day} {local:%B %Y}"
 
 
-def morning_of_working_days_before(deadline: datetime, days: int) -> datetime:
+def morning_of_working_days_before(calendar: WorkingCalendar, deadline: datetime, days: int) -> datetime:
     """09:00 London on the working day `days` working days before the deadline's date (0: that day)."""
     day = london_date(deadline)
     counted = 0
     while counted < days:
         day -= timedelta(days=1)
-        if is_working_day(day):
+        if is_working_day(calendar, day):
             counted += 1
     return datetime.combine(day, time(9, 0), tzinfo=LONDON)
 
@@ -94,27 +87,44 @@ def describe_day(day: date) -> str:
     return f"{day:%A} {describe_date(day)}"
 
 
-def next_working_day(day: date) -> date:
+def next_working_day(calendar: WorkingCalendar, day: date) -> date:
     """`day` itself if it is a working day, else the first working day after it."""
-    while not is_working_day(day):
+    while not is_working_day(calendar, day):
         day += timedelta(days=1)
     return day
 
 
-def working_day_problem(day: date, today: date | None = None) -> str | None:
+def working_day_problem(calendar: WorkingCalendar, day: date, today: date | None = None) -> str | None:
     """Why `day` cannot be a payment date or a deadline someone sets, or None if it can.
 
     It must be a working day (not a weekend or an England and Wales bank holiday) and, when
     `today` is known, not before it. A refusal offers the day that would be taken instead:
     '28 December 2026 is a bank holiday; the next working day is Tuesday 29 December 2026'."""
-    if day.year not in COVERED_YEARS or (today is not None and today.year not in COVERED_YEARS):
-        first, last = COVERED_YEARS[0], COVERED_YEARS[-1]
+    if not calendar.covers(day) or (today is not None and not calendar.covers(today)):
+        first, last = calendar.first_year, calendar.last_year
         return f"{describe_date(day)} is outside the bank-holiday calendar ({first} to {last})"
     if today is not None and day < today:
-        return (
-            f"{describe_date(day)} is in the past; the earliest working day is {describe_day(next_working_day(today))}"
-        )
-    if is_working_day(day):
+        return f"{describe_date(day)} is in the past; the earliest working day is {describe_day(next_working_day(calendar, today))}"
+    if is_working_day(calendar, day):
         return None
     why = f"a {day:%A}" if day.weekday() >= 5 else "a bank holiday"
-    return f"{describe_date(day)} is {why}; the next working day is {describe_day(next_working_day(day))}"
+    return f"{describe_date(day)} is {why}; the next working day is {describe_day(next_working_day(calendar, day))}"
+
+
+def moved_deadline(old: WorkingCalendar, new: WorkingCalendar, deadline: datetime, now: datetime) -> datetime:
+    """Where a working-day deadline falls under `new` when it was counted under `old`: the same number
+    of working days after today (so a holiday announced inside the window moves it on by a day, and
+    one withdrawn brings it back). A deadline that has passed, or that `old` did not put on a working
+    day (a date someone gave), stays where it is."""
+    if now >= deadline or not is_working_day(old, london_date(deadline)):
+        return deadline
+    today = london_date(now)
+    left = working_days_left(old, now, deadline)
+    if left == 0:  # due today: it moves only if today has become a holiday
+        return at_close_of_day(next_working_day(new, today))
+    day, counted = today, 0
+    while counted < left:
+        day += timedelta(days=1)
+        if is_working_day(new, day):
+            counted += 1
+    return at_close_of_day(day)

@@ -24,7 +24,7 @@ from workflows.practice_cohort import PracticeCohortWorkflow
 
 def build(config: EscalationConfig, data: dict[str, Any], escalation_id: str) -> StartPathology:
     request = admit(PathologyRequest, data)
-    problems = request_problems(request, london_date(datetime.now(UTC)))
+    problems = request_problems(request, config.calendar, london_date(datetime.now(UTC)))
     if problems:
         raise Refused.invalid(problems)
     officer = resolve.officer(config, request.officer_email)

@@ -75,7 +75,7 @@ class Calendars:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
             raise ValueError(f"file: cannot read {path} as gov.uk's bank-holidays.json ({err})") from err
-        return self.install(from_govuk(data), by, now, source=f"file {path.name}")
+        return self.install(self.current().updated_by(from_govuk(data)), by, now, source=f"file {path.name}")
 
     def add_holiday(self, day: date, title: str, by: str, now: datetime) -> Calendar:
         calendar, _ = self.install(self.current().with_holiday(day, title), by, now, source="announced holiday")

@@ -36,7 +36,8 @@ def prepare(spec: KindSpec, config: EscalationConfig, data: Any, escalation_id: 
     """The kind's start model from officer data, or `Refused` naming the field."""
     if not isinstance(data, dict):
         raise refuse_field("input", "expected a JSON object with the escalation's fields")
-    return spec.build(config, data, escalation_id or new_escalation_id(spec))
+    prepared = spec.build(config, data, escalation_id or new_escalation_id(spec))
+    return prepared.model_copy(update={"calendar": config.calendar})  # the calendar the builder checked dates on
 
 
 def read_json(path: Path) -> Any:

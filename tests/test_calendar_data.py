@@ -58,7 +58,20 @@ def test_a_file_in_govuks_published_format_loads(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("data", "problem"),
-    [({}, "england-and-wales"), ({"england-and-wales": {"events": []}}, "no events"), ([], "england-and-wales")],
+    [
+        ({}, "england-and-wales"),
+        ({"england-and-wales": {"events": []}}, "no events"),
+        ([], "england-and-wales"),
+        (
+            {
+                "england-and-wales": {
+                    "events": [{"title": "A", "date": "2027-01-01"}, {"title": "B", "date": "2029-01-01"}]
+                }
+            },
+            "no holidays in 2028",
+        ),
+        ({"england-and-wales": {"events": [{"title": "Far", "date": "3000-01-01"}]}}, "between 2000 and 2100"),
+    ],
 )
 def test_a_file_that_is_not_govuks_is_refused(data: object, problem: str) -> None:
     with pytest.raises(ValueError, match=problem):

@@ -12,6 +12,7 @@ from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from domain.calendar import LEGACY_CALENDAR
 from domain.unfunded_claim import ClaimCase
 from domain.working_days import add_working_days, working_days_left
 from persistence.audit_log import AuditLog
@@ -126,7 +127,7 @@ async def test_information_request_pauses_the_payer_clock(
     assert before.wait is not None and before.wait.deadline is not None
     await time_env.sleep(timedelta(days=7))
     now = await time_env.get_current_time()
-    left = working_days_left(now, datetime.fromisoformat(before.wait.deadline))
+    left = working_days_left(LEGACY_CALENDAR, now, datetime.fromisoformat(before.wait.deadline))
     await acting.respond(client, eid, payer("request_info", text="Which letters relate to fit notes?"))
     paused = await summary_of(client, eid)
     assert paused.status == "information_requested" and paused.wait is not None
@@ -143,7 +144,7 @@ async def test_information_request_pauses_the_payer_clock(
     resumed = await summary_of(client, eid)
     assert resumed.wait is not None and resumed.wait.deadline is not None
     restart = await time_env.get_current_time()
-    assert datetime.fromisoformat(resumed.wait.deadline) == add_working_days(restart, left)
+    assert datetime.fromisoformat(resumed.wait.deadline) == add_working_days(LEGACY_CALENDAR, restart, left)
     answered = (await inbox.wait_for(eid, len(subjects) + 1))[-1]
     assert _addressees(answered)[0] == ICB_L1
 

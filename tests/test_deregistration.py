@@ -13,6 +13,7 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from domain.calendar import LEGACY_CALENDAR
 from domain.contacts import Role
 from domain.deregistration import DeregistrationCase, capitation_loss
 from domain.responses import DeregisteredGroup, ResponseInput
@@ -71,7 +72,7 @@ async def start_example(client: Client, settings: Settings) -> tuple[str, list[s
 async def payment_date(env: WorkflowEnvironment, days: int = 30) -> date:
     """A working day ahead of the test server's clock (which earlier tests move on): a payment date
     must be a working day and not in the past."""
-    return next_working_day((await env.get_current_time()).date() + timedelta(days=days))
+    return next_working_day(LEGACY_CALENDAR, (await env.get_current_time()).date() + timedelta(days=days))
 
 
 async def skip_to(env: WorkflowEnvironment, instant: datetime) -> None:

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from domain.calendar import LEGACY_CALENDAR
 from domain.identifiers import contains_nhs_number, is_valid_nhs_number
 from domain.money import allocate_largest_remainder, format_pence, parse_pounds
 from domain.unfunded_claim import ClaimLine, ClaimRequest
@@ -35,18 +36,19 @@ def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> date
     ],
 )
 def test_deadlines_fall_at_five_on_the_nth_working_day(sent: datetime, days: int, due: date) -> None:
-    deadline = add_working_days(sent, days)
+    deadline = add_working_days(LEGACY_CALENDAR, sent, days)
     local = deadline.astimezone(LONDON)
     assert local.date() == due and (local.hour, local.minute) == (17, 0)
-    assert working_days_left(sent, deadline) == days
+    assert working_days_left(LEGACY_CALENDAR, sent, deadline) == days
 
 
 def test_bank_holidays_are_not_working_days() -> None:
-    assert not is_working_day(date(2026, 8, 31))  # summer bank holiday
-    assert not is_working_day(date(2026, 12, 28))  # Boxing Day substitute
-    assert is_working_day(date(2026, 11, 30)) and not is_working_day(date(2026, 11, 29))
+    assert not is_working_day(LEGACY_CALENDAR, date(2026, 8, 31))  # summer bank holiday
+    assert not is_working_day(LEGACY_CALENDAR, date(2026, 12, 28))  # Boxing Day substitute
+    assert is_working_day(LEGACY_CALENDAR, date(2026, 11, 30))
+    assert not is_working_day(LEGACY_CALENDAR, date(2026, 11, 29))
     with pytest.raises(ValueError):
-        add_working_days(datetime(2026, 1, 1), 1)  # naive datetimes are refused
+        add_working_days(LEGACY_CALENDAR, datetime(2026, 1, 1), 1)  # naive datetimes are refused
 
 
 def test_nhs_numbers_are_recognised_by_their_check_digit() -> None:

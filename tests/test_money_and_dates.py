@@ -22,10 +22,11 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from domain.calendar import LEGACY_CALENDAR
 from domain.contacts import Role
 from domain.deregistration import DeregistrationCase
 from domain.responses import ResponseInput
-from domain.working_days import BANK_HOLIDAYS, describe_date, describe_day, london_date, next_working_day
+from domain.working_days import describe_date, describe_day, london_date, next_working_day
 from service import acting, starting
 from settings import ROOT, Settings
 from tests.conftest import Inbox, body_text
@@ -75,11 +76,11 @@ def today() -> date:
 
 def a_bank_holiday_ahead() -> date:
     """The first weekday bank holiday at least a week from today: refused, its next working day offered."""
-    return min(d for d in BANK_HOLIDAYS if d >= today() + timedelta(days=7) and d.weekday() < 5)
+    return min(d for d in LEGACY_CALENDAR.holidays if d >= today() + timedelta(days=7) and d.weekday() < 5)
 
 
 def a_working_day_ahead(days: int) -> date:
-    return next_working_day(today() + timedelta(days=days))
+    return next_working_day(LEGACY_CALENDAR, today() + timedelta(days=days))
 
 
 async def start_file(env: dict[str, str], command: str, data: dict[str, Any], tmp_path: Path) -> tuple[int, str, str]:
@@ -190,7 +191,7 @@ async def test_a_date_on_a_bank_holiday_weekend_or_in_the_past_is_refused_with_t
     client = dev_env.client
     eid, link = await start_claim(env, inbox)
     holiday = a_bank_holiday_ahead()
-    offered = describe_day(next_working_day(holiday))
+    offered = describe_day(next_working_day(LEGACY_CALENDAR, holiday))
     on_holiday = await web.post(link, data={"action": "accept", "on_date": holiday.isoformat()})
     assert on_holiday.status_code == 422, on_holiday.text
     assert (
@@ -204,7 +205,7 @@ async def test_a_date_on_a_bank_holiday_weekend_or_in_the_past_is_refused_with_t
     )
     assert in_the_past.status_code == 422 and f"{describe_date(past)} is in the past" in in_the_past.text
     assert (await summary_of(client, eid)).status == "submitted"  # nothing was recorded
-    good = next_working_day(holiday)
+    good = next_working_day(LEGACY_CALENDAR, holiday)
     accepted = await web.post(link, data={"action": "accept", "on_date": good.isoformat()})
     assert accepted.status_code == 200 and describe_date(good) in accepted.text
     await acting.respond(
@@ -224,8 +225,10 @@ async def test_a_date_on_a_bank_holiday_weekend_or_in_the_past_is_refused_with_t
         f"on_date: a return deadline must be a working day, not in the past; {describe_date(saturday)} is a Saturday"
         in err
     )
-    assert f"the next working day is {describe_day(next_working_day(saturday))}" in err
-    code, out, err = await run_cli(env, "extend-returns", incident, "--date", next_working_day(saturday).isoformat())
+    assert f"the next working day is {describe_day(next_working_day(LEGACY_CALENDAR, saturday))}" in err
+    code, out, err = await run_cli(
+        env, "extend-returns", incident, "--date", next_working_day(LEGACY_CALENDAR, saturday).isoformat()
+    )
     assert code == 0, err
     await run_cli(env, "close-incident", incident, "--reasons", "test over")
 

@@ -45,6 +45,7 @@ class CompensationClaimWorkflow(EscalationWorkflow):
                 start.policy,
                 workflow.now(),
                 start.rules,
+                calendar=start.calendar,
             )
             case.related_parties = start.parties
             return case, effects

@@ -39,6 +39,7 @@ class ConfirmationWorkflow(EscalationWorkflow):
                 start.policy,
                 workflow.now(),
                 start.rules,
+                calendar=start.calendar,
             )
             case.related_parties = start.parties
             return case, effects

@@ -41,6 +41,7 @@ class DeregistrationWorkflow(IncidentWorkflow):
             start.policy,
             workflow.now(),
             start.rules,
+            calendar=start.calendar,
         )
         self.begin(start, case, None, effects)
 

@@ -14,10 +14,11 @@ from temporalio.common import RetryPolicy, SearchAttributePair
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel, model_validator
+    from pydantic import BaseModel, Field, model_validator
 
     from activities.audit import AuditActivities, AuditEntry
     from activities.email import EmailActivities, EmailRequest, SettleHeldEmail
+    from domain.calendar import CalendarChange, WorkingCalendar, legacy_calendar
     from domain.contacts import Contact, Lmc, Role
     from domain.escalation import (
         COMMON_FIELDS,
@@ -137,6 +138,9 @@ class EscalationStart(BaseModel):
     rules: int = LEGACY_RULES
     """The rules the case opens under (`EscalationCase.rules`): the kinds' builders set the current ones, an
     incident passes its own to its parts, and a start recorded before the field existed reads as the old."""
+    calendar: WorkingCalendar = Field(default_factory=legacy_calendar)
+    """The bank holidays the case counts over: the installed calendar when it starts (set by the service), its
+    incident's for a part; a start recorded before calendars travelled reads as the frozen legacy calendar."""
 
 
 class CloseRequest(BaseModel):
@@ -158,6 +162,13 @@ class ReplaceContact(BaseModel):
     by: str
     reason: str
     keep_old_links: bool = False
+
+
+class CalendarAdopted(BaseModel):
+    """What an escalation says when told of a new calendar: whether its deadline moved, and in words."""
+
+    moved: bool
+    message: str
 
 
 class SettleHeld(Command):
@@ -251,6 +262,33 @@ class EscalationWorkflow:
                 )
         except ResponseRefused as refused:
             raise ApplicationError(str(refused), type="ResponseRefused", non_retryable=True) from refused
+
+    @workflow.update
+    def change_calendar(self, change: CalendarChange) -> CalendarAdopted:
+        """Ops installed a bank-holiday calendar: count over it from now on; a pending deadline it moves is
+        recomputed, audited and, where someone was given the old date, sent to them again."""
+        message, effects = self.case.adopt_calendar(change, workflow.now(), self.progress.last_email)
+        self.outbox.extend(effects)
+        moved = any(isinstance(e, AuditEffect) and e.event == "deadline_moved" for e in effects)
+        return CalendarAdopted(moved=moved, message=message)
+
+    @change_calendar.validator
+    def _check_calendar(self, change: CalendarChange) -> None:
+        today = workflow.now().date()
+        if self.case.is_closed:
+            raise ApplicationError(
+                f"{self.case.escalation_id} is closed ({self.case.outcome}); its deadlines stay as they were.",
+                type="ResponseRefused",
+                non_retryable=True,
+            )
+        wait = self.case.wait
+        due = wait.deadline.date() if wait is not None and wait.deadline is not None else today
+        if not (change.calendar.covers(today) and change.calendar.covers(due)):
+            raise ApplicationError(
+                f"calendar: {change.calendar.version} does not cover {today.year} to {due.year}.",
+                type="ResponseRefused",
+                non_retryable=True,
+            )
 
     @workflow.signal
     def settle_held_email(self, decision: SettleHeldEmail) -> None:

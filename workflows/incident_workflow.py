@@ -140,6 +140,7 @@ class IncidentWorkflow(EscalationWorkflow):
             payer=case.payer,
             policy=case.policy,
             rules=command.rules,
+            calendar=command.calendar,
             window_start=command.window_start,
             cut_off=command.cut_off,
         )
@@ -212,6 +213,7 @@ class IncidentWorkflow(EscalationWorkflow):
                     policy=case.policy,
                     parties=command.parties,
                     rules=case.rules,
+                    calendar=case.calendar,
                 ),
                 id=command.child_id,
                 parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,

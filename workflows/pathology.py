@@ -46,6 +46,7 @@ class PathologyWorkflow(IncidentWorkflow):
             start.policy,
             workflow.now(),
             start.rules,
+            calendar=start.calendar,
         )
         self.begin(start, case, None, effects)
 
@@ -70,6 +71,7 @@ class PathologyWorkflow(IncidentWorkflow):
                 policy=case.policy,
                 parties=command.parties,
                 rules=case.rules,
+                calendar=case.calendar,
             ),
             id=command.child_id,
             parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,

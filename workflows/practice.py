@@ -83,6 +83,7 @@ class PracticeWorkflow(EscalationWorkflow):
                 returns_deadline=start.returns_deadline,
                 context=start.context,
                 rules=start.rules,
+                calendar=start.calendar,
                 as_of=workflow.now(),
                 window_start=start.window_start,
                 cut_off=start.cut_off,

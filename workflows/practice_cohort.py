@@ -19,8 +19,9 @@ from temporalio import workflow
 from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel
+    from pydantic import BaseModel, Field
 
+    from domain.calendar import WorkingCalendar, legacy_calendar
     from domain.contacts import Contact, Lmc, Organisation
     from domain.escalation import LEGACY_RULES, DeadlinePolicy
     from domain.practice_return import Practice, ReturnItem, ShareNotice
@@ -47,6 +48,7 @@ class PracticeCommon(BaseModel):
     payer: Organisation
     policy: DeadlinePolicy
     rules: int = LEGACY_RULES
+    calendar: WorkingCalendar = Field(default_factory=legacy_calendar)
     window_start: date | None = None
     cut_off: date | None = None
 

@@ -39,6 +39,7 @@ class UnfundedClaimWorkflow(EscalationWorkflow):
                 start.policy,
                 workflow.now(),
                 start.rules,
+                calendar=start.calendar,
             ),
         )
 

@@ -18,6 +18,7 @@ from datetime import date
 
 import pytest
 
+from domain.calendar import LEGACY_CALENDAR
 from domain.compensation_claim import CompensationClaimCase
 from domain.contacts import Role
 from domain.deregistration import DeregistrationCase, DeregistrationRequest, group_days
@@ -75,12 +76,12 @@ PM = "pm.e87700@nhs.example"
     ],
 )  # fmt: skip
 def test_a_date_someone_sets_must_be_a_working_day_not_in_the_past(day: date, today: date | None, problem: str) -> None:
-    assert working_day_problem(day, today) == problem
+    assert working_day_problem(LEGACY_CALENDAR, day, today) == problem
 
 
 def test_the_next_working_day_is_the_day_itself_when_it_is_one() -> None:
-    assert next_working_day(date(2026, 12, 29)) == date(2026, 12, 29)
-    assert next_working_day(date(2026, 12, 26)) == date(2026, 12, 29)
+    assert next_working_day(LEGACY_CALENDAR, date(2026, 12, 29)) == date(2026, 12, 29)
+    assert next_working_day(LEGACY_CALENDAR, date(2026, 12, 26)) == date(2026, 12, 29)
 
 
 # --- the unfunded claim: payment dates, amounts, the counter-offer's terms -------------------
@@ -415,13 +416,13 @@ def test_a_tariff_rate_of_nothing_or_a_return_deadline_on_a_bank_holiday_is_refu
     data["tariff"][1]["rate_pence"] = 0
     data["return_deadline"] = "2026-12-28"
     request = PathologyRequest.model_validate(data)
-    assert request_problems(request) == {
+    assert request_problems(request, LEGACY_CALENDAR) == {
         "tariff.1.rate_pence": "a rate must be more than £0.00 (a whole number of pence, e.g. 2500); "
         "'recall_appointments' has none",
         "return_deadline": "a return deadline must be a working day, not in the past; 28 December 2026 is a bank "
         "holiday; the next working day is Tuesday 29 December 2026",
     }
-    assert "in the past" in request_problems(request, date(2027, 1, 4))["return_deadline"]
+    assert "in the past" in request_problems(request, LEGACY_CALENDAR, date(2027, 1, 4))["return_deadline"]
     with pytest.raises(ValueError, match="tariff.1.rate_pence"):
         open_pathology(london(2026, 12, 1, 10), tariff=data["tariff"])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from web.console import actions, dashboard, escalation_page, meeting_pack, report, start, users
+from web.console import actions, calendar_page, dashboard, escalation_page, meeting_pack, report, start, users
 from web.console.guard import Console
 
 
@@ -18,4 +18,5 @@ def console_routes(console: Console) -> list[Route]:
         *report.routes(console),
         *users.routes(console),
         *meeting_pack.routes(console),
+        *calendar_page.routes(console),
     ]

@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from kinds import kind
 from kinds.spec import KindSpec
-from service import starting
+from service import calendar_admin, starting
 from service.refusals import Refused, Why
 from web.console.guard import OFFICERS, Console
 from web.forms import posted_form
@@ -59,7 +59,8 @@ def routes(console: Console) -> list[Route]:
                 request, spec, form, f"{who.email} is signed in as {who.role}; officers start escalations.", 403
             )
         try:
-            prepared = starting.prepare(spec, settings.escalation_config(), form_data(spec, form, who.email))
+            config = calendar_admin.with_calendar(settings.escalation_config(), console.engine)
+            prepared = starting.prepare(spec, config, form_data(spec, form, who.email))
         except Refused as refused:
             return page(request, spec, form, refused.message, refused.http_status)
         escalation_id = await starting.start(request.app.state.client, settings, spec, prepared)

@@ -1,0 +1,164 @@
+"""Working-day arithmetic over an explicit calendar (issue #18), for any calendar: a deadline lands at 17:00
+London on a working day with exactly N working days before it; a holiday added inside the window moves it on
+by one working day, one outside leaves it; recomputing a running deadline agrees with counting afresh, and
+withdrawing the holiday brings it back. Plus: the frozen legacy calendar is what the `holidays` package
+gave, and travels by its name alone."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+
+import holidays
+from hypothesis import given
+from hypothesis import strategies as st
+
+from domain.calendar import LEGACY_CALENDAR, BankHoliday, CalendarChange, WorkingCalendar, calendar_of_case, from_govuk
+from domain.contacts import Role
+from domain.legacy_calendar import LEGACY_VERSION
+from domain.working_days import (
+    LONDON,
+    add_working_days,
+    at_close_of_day,
+    is_working_day,
+    london_date,
+    morning_of_working_days_before,
+    moved_deadline,
+    next_working_day,
+    working_days_left,
+)
+from tests.domain.builders import ROOT, audit_entries, audits, emails, five_pm, london, open_claim
+
+days_2026 = st.dates(min_value=date(2026, 1, 1), max_value=date(2027, 6, 30))
+calendars = st.sets(days_2026, max_size=40).map(
+    lambda days: WorkingCalendar(version="test", first_year=2025, last_year=2028, holidays=tuple(sorted(days)))
+)
+instants = st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2026, 12, 31), timezones=st.just(UTC))
+allowances = st.integers(min_value=1, max_value=40)
+
+
+def plus(calendar: WorkingCalendar, day: date) -> WorkingCalendar:
+    return WorkingCalendar(
+        version="test+1", first_year=2025, last_year=2028, holidays=tuple(sorted({*calendar.holidays, day}))
+    )
+
+
+@given(calendars, instants, allowances)
+def test_a_deadline_is_five_pm_on_a_working_day_n_working_days_on(
+    calendar: WorkingCalendar, sent: datetime, days: int
+) -> None:
+    deadline = add_working_days(calendar, sent, days)
+    local = deadline.astimezone(LONDON)
+    assert (local.hour, local.minute) == (17, 0) and is_working_day(calendar, local.date())
+    assert working_days_left(calendar, sent, deadline) == days
+    assert morning_of_working_days_before(calendar, deadline, 0).date() == local.date()
+    first = next_working_day(calendar, london_date(sent) + timedelta(days=1))
+    assert morning_of_working_days_before(calendar, deadline, days - 1).date() == first
+
+
+@given(calendars, instants, allowances, days_2026)
+def test_a_holiday_inside_the_window_moves_the_deadline_one_working_day_and_outside_leaves_it(
+    calendar: WorkingCalendar, sent: datetime, days: int, holiday: date
+) -> None:
+    before = add_working_days(calendar, sent, days)
+    with_holiday = plus(calendar, holiday)
+    after = add_working_days(with_holiday, sent, days)
+    inside = london_date(sent) < holiday <= london_date(before) and is_working_day(calendar, holiday)
+    if inside:
+        assert after == at_close_of_day(next_working_day(with_holiday, london_date(before) + timedelta(days=1)))
+    else:
+        assert after == before
+    # A running escalation told of it at the moment it was sent recomputes to the same deadline as counting afresh,
+    # and the holiday withdrawn brings the deadline back.
+    assert moved_deadline(calendar, with_holiday, before, sent) == after
+    assert moved_deadline(with_holiday, calendar, after, sent) == before
+
+
+@given(calendars, instants, allowances, days_2026, st.integers(min_value=0, max_value=60))
+def test_a_deadline_that_has_passed_never_moves(
+    calendar: WorkingCalendar, sent: datetime, days: int, holiday: date, later: int
+) -> None:
+    deadline = add_working_days(calendar, sent, days)
+    now = deadline + timedelta(hours=later)
+    assert moved_deadline(calendar, plus(calendar, holiday), deadline, now) == deadline
+
+
+@given(calendars)
+def test_a_calendar_travels_compactly_and_reads_back_the_same(calendar: WorkingCalendar) -> None:
+    wire = calendar.model_dump_json()
+    assert WorkingCalendar.model_validate_json(wire) == calendar
+    assert len(wire) <= 120 + 6 * len(calendar.holidays) + 5 * (calendar.last_year - calendar.first_year + 1)
+
+
+def test_the_legacy_calendar_is_the_holidays_package_frozen_and_travels_by_name() -> None:
+    package = holidays.country_holidays("GB", subdiv="ENG", years=range(2000, 2076), language="en_GB")
+    assert set(LEGACY_CALENDAR.holidays) == set(package.keys())
+    assert LEGACY_CALENDAR.model_dump(mode="json") == {"version": LEGACY_VERSION}
+    assert WorkingCalendar.model_validate({"version": LEGACY_VERSION}) == LEGACY_CALENDAR
+    assert calendar_of_case({"kind": "unfunded_claim"}) == LEGACY_CALENDAR, "a case recorded without one"
+    dated = WorkingCalendar(version="ew-x", first_year=2026, last_year=2027, holidays=(date(2026, 12, 25),))
+    assert WorkingCalendar.model_validate(dated.model_dump(mode="json")) == dated
+
+
+# --- a running case told of a new calendar (EscalationCase.adopt_calendar), without Temporal ----------------
+SENT = london(2026, 11, 23)  # Monday: acknowledgement due 17:00 Thursday 26 November 2026
+ANNOUNCED = BankHoliday(day=date(2026, 11, 25), title="Bank holiday for a national occasion")
+
+
+def told_of(calendar: WorkingCalendar, *added: BankHoliday) -> CalendarChange:
+    days = tuple(sorted({*calendar.holidays, *(h.day for h in added)}))
+    newer = WorkingCalendar(
+        version="ew-newer", first_year=calendar.first_year, last_year=calendar.last_year, holidays=days
+    )
+    return CalendarChange(calendar=newer, added=list(added), by="ops@lmc.example")
+
+
+def test_a_holiday_in_the_window_moves_the_deadline_audits_why_and_tells_whoever_had_the_old_date() -> None:
+    case, effects = open_claim(SENT)
+    [request] = emails(effects)
+    assert case.wait is not None and case.wait.deadline == five_pm(2026, 11, 26)
+    message, moved = case.adopt_calendar(told_of(case.calendar, ANNOUNCED), london(2026, 11, 24), request)
+    assert case.wait.deadline == five_pm(2026, 11, 27) and "deadline moved" in message
+    [(event, actor, detail)] = audit_entries(moved)
+    assert (event, actor) == ("deadline_moved", "ops@lmc.example")
+    assert detail["why"] == "2026-11-25 Bank holiday for a national occasion added as a bank holiday"
+    [email] = emails(moved)
+    assert email.to == request.to and email.cc == request.cc and email.actions == request.actions
+    assert "Friday 27 November 2026" in email.subject and ANNOUNCED.title in " ".join(email.paragraphs)
+    # Told again of the same calendar: nothing more.
+    assert case.adopt_calendar(told_of(case.calendar), london(2026, 11, 24), request)[1] == []
+
+
+def test_nothing_moves_outside_the_window_after_the_deadline_or_for_a_date_someone_gave() -> None:
+    case, effects = open_claim(SENT)
+    later = BankHoliday(day=date(2026, 12, 2), title="After the deadline")
+    assert case.adopt_calendar(told_of(case.calendar, later), london(2026, 11, 24), None)[1] == []
+    assert case.wait is not None and case.wait.deadline == five_pm(2026, 11, 26) and case.calendar.version == "ew-newer"
+
+    passed, _ = open_claim(SENT)
+    assert passed.adopt_calendar(told_of(passed.calendar, ANNOUNCED), london(2026, 11, 27), None)[1] == []
+    assert passed.wait is not None and passed.wait.deadline == five_pm(2026, 11, 26), "a passed deadline stays"
+
+    paying, _ = open_claim(SENT)
+    paying.wait_until_date("payment", Role.PAYER, five_pm(2026, 11, 27))
+    assert paying.adopt_calendar(told_of(paying.calendar, ANNOUNCED), london(2026, 11, 24), None)[1] == []
+    assert paying.wait is not None and paying.wait.deadline == five_pm(2026, 11, 27), "the payer's own date stands"
+
+    unemailed, effects = open_claim(SENT)
+    _, moved = unemailed.adopt_calendar(told_of(unemailed.calendar, ANNOUNCED), london(2026, 11, 24), None)
+    assert audits(moved) == ["deadline_moved"] and emails(moved) == [], "no one was given the old date"
+
+
+def test_a_newer_govuk_file_replaces_the_years_it_lists_and_keeps_the_rest() -> None:
+    shipped = from_govuk(json.loads((ROOT / "config" / "bank-holidays.json").read_text()))
+    published = from_govuk(
+        {
+            "england-and-wales": {
+                "events": [{"title": "New Year's Day", "date": "2027-01-01"}, {"title": "Extra", "date": "2027-06-07"}]
+            }
+        }
+    )
+    merged = shipped.updated_by(published)
+    assert (merged.first_year, merged.last_year) == (shipped.first_year, shipped.last_year)
+    assert [h.day for h in merged.holidays if h.day.year == 2027] == [date(2027, 1, 1), date(2027, 6, 7)]
+    assert [h for h in merged.holidays if h.day.year != 2027] == [h for h in shipped.holidays if h.day.year != 2027]
