@@ -74,6 +74,10 @@ class Meetings:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
     def record(
         self,
         submission: str,

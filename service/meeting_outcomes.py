@@ -20,6 +20,7 @@ from domain.liaison import TOPIC, MeetingOutcomes, OutcomeRow, commitment_reques
 from domain.working_days import working_day_problem
 from kinds import resolve
 from persistence.meetings import Meetings, NewOutcome, RecordedOutcome
+from service.calendar_admin import with_calendar
 from service.gate import admit
 from service.meeting_pack import icb_of
 from service.refusals import Refused, temporal_refusals
@@ -61,7 +62,7 @@ def admit_outcomes(
             errors[f"{prefix}.{name}"] = problem
         if row.contact and not icb.knows(row.contact):
             errors[f"{prefix}.contact"] = f"{row.contact} is not one of {icb.name}'s contacts"
-        if row.due and (why := working_day_problem(row.due, today)):
+        if row.due and (why := working_day_problem(config.calendar, row.due, today)):
             errors[f"{prefix}.due"] = f"The date must be a working day, not in the past: {why}"
     if errors:
         raise Refused.invalid(errors)
@@ -89,7 +90,7 @@ async def record(
 ) -> list[RecordedOutcome]:
     """Store the meeting's outcomes and start a chased request for each commitment; `titles` names the
     items discussed (by reference), for the words the ICB contact is sent."""
-    config = settings.escalation_config()
+    config = with_calendar(settings.escalation_config(), meetings.engine)
     icb = icb_of(config, icb_code)
     officer = resolve.officer(config, officer_email)
     now = datetime.now(UTC)
@@ -129,6 +130,7 @@ async def start_commitment(
         policy=config.policy(TOPIC),
         payer=ladder_from(icb, contact),
         rules=CURRENT_RULES,
+        calendar=config.calendar,
     )
     # Already started (this form was sent before): its commitment is being chased already.
     with temporal_refusals(outcome.commitment_id), suppress(WorkflowAlreadyStartedError):

@@ -21,6 +21,7 @@ from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, Page, async_playwright
 from temporalio.testing import WorkflowEnvironment
 
+from domain.calendar import LEGACY_CALENDAR
 from domain.working_days import next_working_day
 from mail.sink import start_sink
 from persistence.audit_log import AuditLog
@@ -76,7 +77,7 @@ async def test_an_officer_makes_the_pack_and_records_a_commitment_in_the_browser
     serving = asyncio.create_task(server.serve())
     base = local.base_url
     shots = DOCS if os.environ.get("UPDATE_SCREENSHOTS") else tmp_path
-    meeting = next_working_day(datetime.now(UTC).date() + timedelta(days=3))
+    meeting = next_working_day(LEGACY_CALENDAR, datetime.now(UTC).date() + timedelta(days=3))
     try:
         async with build_worker(dev_env.client, local):
             claim = await start_stalled_claim(
@@ -126,7 +127,7 @@ async def test_an_officer_makes_the_pack_and_records_a_commitment_in_the_browser
             assert any(claim in p.text for p in document.paragraphs)
 
             # After the meeting: the stalled claim's outcome, with a commitment from the director.
-            due = next_working_day(meeting + timedelta(days=14))
+            due = next_working_day(LEGACY_CALENDAR, meeting + timedelta(days=14))
             row = await page.locator("fieldset", has_text=claim).get_attribute("class")
             assert row == "outcome-row"
             item = page.locator("fieldset", has_text=claim)

@@ -14,6 +14,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from domain.calendar import LEGACY_CALENDAR
 from domain.working_days import next_working_day
 from persistence.audit_log import AuditLog
 from persistence.database import make_engine
@@ -39,7 +40,7 @@ async def test_a_commitment_is_reminded_when_it_falls_due_then_climbs_the_ladder
     engine = make_engine(settings.database)
     today = datetime.now(UTC).date()
     server_today = (await time_env.get_current_time()).date()  # ahead of today if other tests skipped time
-    due = next_working_day(max(today, server_today) + timedelta(days=7))
+    due = next_working_day(LEGACY_CALENDAR, max(today, server_today) + timedelta(days=7))
     form = {
         "rows.0.item": "UWC-2026-ABCDEF",
         "rows.0.outcome": "The ICB accepts the principle that practices are paid for this work.",
@@ -100,7 +101,7 @@ def test_a_commitment_needs_what_who_and_when_each_refused_beside_its_field(sett
     assert set(fields) == {"rows.2.contact", "rows.2.due"}
     assert "Saturday" in fields["rows.2.due"] and "next working day" in fields["rows.2.due"]
     form["rows.2.contact"] = "someone@elsewhere.example"
-    form["rows.2.due"] = next_working_day(today + timedelta(days=10)).isoformat()
+    form["rows.2.due"] = next_working_day(LEGACY_CALENDAR, today + timedelta(days=10)).isoformat()
     with pytest.raises(Refused) as refused:
         meeting_outcomes.admit_outcomes(config, ICB, form, 4, today)
     assert set(refused.value.fields) == {"rows.2.contact"} and "is not one of" in refused.value.fields["rows.2.contact"]
@@ -126,7 +127,7 @@ async def test_the_form_keeps_what_was_typed_shows_each_error_beside_its_field_t
     web: httpx.AsyncClient, settings: Settings, inbox: Inbox
 ) -> None:
     assert (await sign_in(web, OFFICER, "a long outcomes password")).status_code == 303
-    meeting = next_working_day(datetime.now(UTC).date() + timedelta(days=2))
+    meeting = next_working_day(LEGACY_CALENDAR, datetime.now(UTC).date() + timedelta(days=2))
     page = await web.get("/console/meeting", params={"icb": ICB, "date": meeting.isoformat()})
     assert page.status_code == 200 and 'name="row_count"' in page.text
     saturday = a_saturday_after(meeting)
@@ -146,7 +147,7 @@ async def test_the_form_keeps_what_was_typed_shows_each_error_beside_its_field_t
     assert 'id="rows.1.due-error"' in refused.text and "is a Saturday" in refused.text
     assert "Report back on the shared care protocol review" in refused.text, "what was typed is kept"
     assert f'value="{saturday.isoformat()}"' in refused.text
-    form["rows.1.due"] = next_working_day(saturday).isoformat()
+    form["rows.1.due"] = next_working_day(LEGACY_CALENDAR, saturday).isoformat()
     done = await web.post("/console/meeting/outcomes", data=form)
     assert done.status_code == 303 and "recorded=1" in done.headers["location"]
     shown = await web.get(done.headers["location"])
@@ -170,7 +171,7 @@ async def test_ops_staff_read_the_pack_but_only_officers_record_outcomes(
 ) -> None:
     Users(make_engine(settings.database)).add("ops.pack@lmc.example", "ops", "a long outcomes password")
     assert (await sign_in(web, "ops.pack@lmc.example", "a long outcomes password")).status_code == 303
-    meeting = next_working_day(datetime.now(UTC).date() + timedelta(days=2))
+    meeting = next_working_day(LEGACY_CALENDAR, datetime.now(UTC).date() + timedelta(days=2))
     page = await web.get("/console/meeting", params={"icb": ICB, "date": meeting.isoformat()})
     assert page.status_code == 200
     form = {"csrf": csrf_in(page), "icb": ICB, "date": meeting.isoformat(), "row_count": "1"}

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from domain.calendar import LEGACY_CALENDAR
 from domain.working_days import next_working_day
 from persistence.audit_log import AuditLog
 from persistence.database import make_engine
@@ -46,7 +47,7 @@ async def web(dev_env: WorkflowEnvironment, dev_worker: Worker, settings: Settin
 async def pack_with(dev_env: WorkflowEnvironment, settings: Settings, *references: str) -> MeetingPack:
     """The pack once visibility lists every one of `references` (search attributes land a moment after a start)."""
     engine = make_engine(settings.database)
-    meeting = next_working_day(datetime.now(UTC).date() + timedelta(days=3))
+    meeting = next_working_day(LEGACY_CALENDAR, datetime.now(UTC).date() + timedelta(days=3))
     for _ in range(100):
         pack = await meeting_pack.gather(
             dev_env.client, settings.escalation_config(), AuditLog(engine), Meetings(engine), ICB, meeting
@@ -152,13 +153,13 @@ async def test_the_next_pack_reports_back_on_the_last_meetings_commitments(
     icb = "QKS"
     today = datetime.now(UTC).date()
     # Meetings months ago (no other test meets QKS then); the commitment is due in the future all the same.
-    last = next_working_day(today - timedelta(days=150))
-    upcoming = next_working_day(last + timedelta(days=28))
+    last = next_working_day(LEGACY_CALENDAR, today - timedelta(days=150))
+    upcoming = next_working_day(LEGACY_CALENDAR, last + timedelta(days=28))
     form = {
         "rows.0.outcome": "The ICB will send practices its guidance on onward referrals.",
         "rows.0.commitment": "Send practices the onward referral guidance",
         "rows.0.contact": ICB_L1,
-        "rows.0.due": next_working_day(today + timedelta(days=10)).isoformat(),
+        "rows.0.due": next_working_day(LEGACY_CALENDAR, today + timedelta(days=10)).isoformat(),
         "rows.1.outcome": "Mental health: the ICB will update the next meeting.",
     }
     [kept, _] = await meeting_outcomes.record(

@@ -3,14 +3,14 @@ sections as the printable page, in the same words."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from io import BytesIO
 
 from docx import Document
 from docx.document import Document as DocumentObject
 
-from domain.working_days import describe_date
+from domain.working_days import describe_date, describe_deadline
 from service.meeting_pack import MeetingPack, PackItem, due_words
-from web.templating import deadline_in_words
 
 
 def _items(doc: DocumentObject, heading: str, items: list[PackItem], none: str) -> None:
@@ -21,7 +21,7 @@ def _items(doc: DocumentObject, heading: str, items: list[PackItem], none: str) 
         doc.add_heading(f"{item.title} ({item.reference})", level=2)
         doc.add_paragraph(f"{item.kind_label}; status {item.status}; ladder level {item.level}. {item.why}.")
         if item.deadline:
-            doc.add_paragraph(f"Deadline: {deadline_in_words(item.deadline)}")
+            doc.add_paragraph(f"Deadline: {describe_deadline(datetime.fromisoformat(item.deadline))}")
         ask = doc.add_paragraph()
         ask.add_run("The ask: ").bold = True
         ask.add_run(item.ask)
