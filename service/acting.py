@@ -30,12 +30,15 @@ async def respond(
         )
 
 
-async def resend_latest_email(client: Client, escalation_id: str, by: str, reason: str) -> None:
-    """Ops ask for the latest email again; the workflow audits the request in its own order."""
+async def resend_latest_email(
+    client: Client, escalation_id: str, by: str, reason: str, submission_id: str | None = None
+) -> None:
+    """Ops ask for the latest email again; the workflow audits the request in its own order. With the
+    form's one-time `submission_id`, the workflow resends once however often the form is sent."""
     why = admit(OpsReason, {"reason": reason or "resent by ops"})
     with temporal_refusals(escalation_id):
         await client.get_workflow_handle(escalation_id).signal(
-            EscalationWorkflow.resend, ResendRequest(by=by, reason=why.reason)
+            EscalationWorkflow.resend, ResendRequest(by=by, reason=why.reason, submission=submission_id)
         )
 
 

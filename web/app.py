@@ -38,9 +38,11 @@ from web.console import console_routes
 from web.console.guard import Console, client_of
 from web.dev_mail import dev_mail_routes
 from web.forms import GROUP_ROWS, SUBMISSION, plain_line, posted_form, submitted, typed_again
+from web.health import health_routes
 from web.refusal_pages import EXCEPTION_HANDLERS, RETRY_AFTER_SECONDS
 from web.security_headers import SecurityHeaders
 from web.templating import templates
+from web.temporal_budget import RequestBudget, bounded
 from workflows.escalation_workflow import CaseView
 
 log = structlog.get_logger(__name__)
@@ -56,7 +58,8 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.client = client or await connect(settings)
+        # Lazy: the app starts (and answers /livez, and 503 elsewhere) while Temporal is down.
+        app.state.client = bounded(client or await connect(settings, lazy=True))
         yield
 
     def link_refused(request: Request, message: str) -> Response:
@@ -212,6 +215,7 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
             *console_routes(Console(settings, signer, engine)),
             Route("/", home),
             Route("/healthz", health),
+            *health_routes(settings, engine),
             Route("/r/{token}", show, methods=["GET", "HEAD"]),
             Route("/r/{token}", act, methods=["POST"]),
             Route("/login", login_form, methods=["GET"]),
@@ -222,6 +226,7 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
         middleware=[
             Middleware(SecurityHeaders, base_url=settings.base_url, ui_url=settings.temporal_ui_url),
             Middleware(BodyLimit),
+            Middleware(RequestBudget),
         ],
         lifespan=lifespan,
         exception_handlers=EXCEPTION_HANDLERS,

@@ -117,6 +117,7 @@ class Progress(BaseModel):
     email_step: int = 0
     thread_root: str | None = None
     last_email: EmailEffect | None = None  # what ops can ask to send again
+    resend_submissions: list[str] = []  # the latest ops' resend forms seen, so one sent twice resends once
 
 
 class Carried(BaseModel, Generic[CaseT]):
@@ -148,6 +149,7 @@ class ResendRequest(BaseModel):
 
     by: str
     reason: str
+    submission: str | None = None  # the ops form's one-time id: the same form sent twice resends once
 
 
 class ReplaceContact(BaseModel):
@@ -208,6 +210,10 @@ class EscalationWorkflow:
 
     @workflow.signal
     def resend(self, request: ResendRequest) -> None:
+        if request.submission is not None:
+            if request.submission in self.progress.resend_submissions:  # that form was sent before
+                return
+            self.progress.resend_submissions = [*self.progress.resend_submissions[-19:], request.submission]
         last = self.progress.last_email
         self.outbox.append(
             AuditEffect(
