@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         EscalationCase,
         ResponseRefused,
     )
+    from domain.mail_delay import allow_for_mail_delay, working_days_waited
     from domain.report import ReportLine
     from domain.responses import FieldSpec, ResponseInput, ResponseOutcome
     from workflows import search_attributes as sa
@@ -44,6 +45,7 @@ HELD_EMAIL_EVENTS = {
     "held": "held_email_held_again",
     "confirmed": "held_email_confirmed_arrived",
 }
+MAIL_DELAY_PATCH = "deadline-moved-for-mail-delay"
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=10))
 
 
@@ -418,6 +420,7 @@ class EscalationWorkflow:
 
     async def _send(self, effect: EmailEffect) -> None:
         self.progress.email_step += 1
+        requested_at = workflow.now()
         sent = await workflow.execute_activity_method(
             EmailActivities.send_email,
             EmailRequest(
@@ -447,6 +450,16 @@ class EscalationWorkflow:
                 "message_id": sent.message_id,
             },
         )
+        # The mail server was down past the end of a day: the deadline this request carries moves on by
+        # the working days it waited (domain/mail_delay.py). Runs recorded before the rule keep theirs.
+        if (
+            effect.actions
+            and not sent.held
+            and working_days_waited(requested_at, workflow.now())
+            and workflow.patched(MAIL_DELAY_PATCH)
+        ):
+            for moved in allow_for_mail_delay(self.case, effect.to_role, requested_at, workflow.now()):
+                await self._audit(moved.event, moved.actor, moved.detail)
 
     async def _settle(self, decision: SettleHeldEmail) -> None:
         settled = await workflow.execute_activity_method(

@@ -17,6 +17,7 @@ from kinds import KINDS
 from persistence.sent_mail import SentMailLedger
 from service import reading
 from service.gate import ListFilters, admit
+from service.mail_delay import mail_delay
 from service.reading import EscalationRow
 from service.refusals import Refused, Why
 from web.console.guard import OPS, Console
@@ -98,6 +99,7 @@ def routes(console: Console) -> list[Route]:
             "kinds": KINDS,
             "failing": await trouble(request.app.state.client, rows) if ops else [],
             "held": ledger.held() if ops else [],
+            "mail_delay": mail_delay(ledger),
         }
         return templates.TemplateResponse(request, "dashboard.html", context)
 
