@@ -25,6 +25,7 @@ from service.mail_delay import mail_delay
 from settings import Settings
 from tests.conftest import Inbox, free_port
 from tests.helpers import CLAIM, OFFICER, example_start, running_worker, sign_in, summary_of
+from tests.test_replay import replay_and_maybe_record
 from web.app import create_app
 
 ACKNOWLEDGE_DAYS = 3  # config/escalations.toml's acknowledgement wait for a claim
@@ -96,6 +97,7 @@ async def test_an_hour_without_the_mail_server_delays_but_never_doubles_or_short
             smtp.stop()
         after = await summary_of(time_env.client, eid)
         await time_env.client.get_workflow_handle(eid).terminate(reason="test over")
+    await replay_and_maybe_record(time_env.client, eid, "unfunded_claim_mail_delayed")  # the moved deadline's shape
 
     sent = Counter(str(m["Message-ID"]) for m in inbox.for_case(eid))
     assert list(sent.values()) == [1]  # exactly once
