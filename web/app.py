@@ -122,6 +122,11 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
             grant = verify_link(settings.link_keys, request.path_params["token"])  # verified already
             log.info("response_unavailable", escalation_id=grant.escalation_id)
             message = "Your response was not recorded. Nothing you typed is lost: press the button again in a minute."
+            if view is not None:  # it was sent, and not answered in time: it may yet be recorded, once
+                message = (
+                    "We could not confirm that your response was recorded. Nothing you typed is lost: press the "
+                    "button again in a minute; however often you press it, it is recorded only once."
+                )
             headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
             if view is not None:
                 answer = page(request, grant, view, form=typed_again(form), refusal=message, status_code=503)
