@@ -9,9 +9,11 @@ import asyncio
 import re
 import socket
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
+import psycopg
 import pytest
 from starlette.applications import Starlette
 from temporalio.testing import WorkflowEnvironment
@@ -23,7 +25,7 @@ from persistence.users import Users
 from service import starting
 from settings import ROOT, Settings
 from temporal_client import connect
-from tests.conftest import Inbox, free_port
+from tests.conftest import POSTGRES_ADMIN_URL, Inbox, free_port
 from tests.helpers import CLAIM, OFFICER, csrf_in, example_start, sign_in
 from web import temporal_budget
 from web.app import create_app
@@ -237,3 +239,29 @@ def test_every_console_form_that_reaches_temporal_carries_a_submission_id() -> N
     for path in ("/act", "/replace-contact", "/resend"):
         assert 'name="submission"' in template.split(f'{path}">', 1)[1].split("</form>", 1)[0], path
     assert 'name="submission"' in (ROOT / "web" / "templates" / "start.html").read_text()
+
+
+async def test_a_console_form_while_the_database_is_gone_comes_back_typed_with_503(
+    dev_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    """The database goes away under a running web app (its PostgreSQL database dropped): the readiness
+    probe names it, a console page is 503, and a form sent meanwhile comes back as typed."""
+    name = f"lmc_test_gone_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    local = settings.model_copy(update={"database_url": f"postgresql://127.0.0.1:5432/{name}"})
+    Users(make_engine(local.database)).add(OFFICER, "officer", "another long password")
+    app = create_app(local, dev_env.client)
+    transport = httpx.ASGITransport(app=app)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        await sign_in(http, OFFICER, "another long password")
+        csrf = csrf_in(await http.get("/console/start/unfunded_claim"))
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        ready = await http.get("/readyz")
+        assert ready.status_code == 503 and "the database unreachable" in ready.json()["message"], ready.text
+        assert (await http.get("/console")).status_code == 503
+        form = {"csrf": csrf, "recipient": "someone@kmicb.example", "reason": "left <the> ICB"}
+        answer = await http.post("/console/e/UWC-2026-ABCDEF/withdraw-links", data=form)
+        assert answer.status_code == 503 and answer.headers["retry-after"] == "60", answer.text[:500]
+        assert "database did not answer" in answer.text and ">left &lt;the&gt; ICB</textarea>" in answer.text
