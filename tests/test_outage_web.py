@@ -231,12 +231,21 @@ async def test_ops_resend_and_a_contact_change_sent_twice_are_carried_out_once(
     await asyncio.sleep(2)
     to_new = [m for m in inbox.for_case(eid) if "sam.patel@kmicb.example" in str(m["To"])]
     assert len(to_new) == 1  # the latest request went to the new contact once
-    await dev_env.client.get_workflow_handle(eid).terminate(reason="test over")
+
+    await sign_in(web, OPS, "correct horse battery")
+    page = await web.get(f"/console/e/{eid}")
+    stop = form_in(page.text, f"/console/e/{eid}/terminate")
+    submission = SUBMISSION.search(stop).group(1)  # type: ignore[union-attr]
+    ended = {"csrf": csrf_in(page), "submission": submission, "reason": "duplicate of another", "how": "terminate"}
+    for _ in range(2):  # the second is answered as the first, not "already finished"
+        answer = await web.post(f"/console/e/{eid}/terminate", data=ended)
+        assert answer.status_code == 303, answer.text[:500]
+    await audit_count(settings, eid, "terminated", 1)
 
 
 def test_every_console_form_that_reaches_temporal_carries_a_submission_id() -> None:
     template = (ROOT / "web" / "templates" / "escalation.html").read_text()
-    for path in ("/act", "/replace-contact", "/resend"):
+    for path in ("/act", "/replace-contact", "/resend", "/terminate"):
         assert 'name="submission"' in template.split(f'{path}">', 1)[1].split("</form>", 1)[0], path
     assert 'name="submission"' in (ROOT / "web" / "templates" / "start.html").read_text()
 

@@ -60,6 +60,7 @@ def routes(console: Console) -> list[Route]:
             who.email,
             form.get("reason", "").strip(),
             cancel=form.get("how") == "cancel",
+            submission_id=submission_from_form(form) if SUBMISSION in form else None,  # sent twice, audited once
         )
         return RedirectResponse(f"/console/e/{escalation_id}", status_code=303)
 
