@@ -175,7 +175,12 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
                 request, grant, view, form=typed_again(form), refusal=refused.message, status_code=refused.http_status
             )
         log.info("response_recorded", escalation_id=grant.escalation_id, action=response.action)
-        return page(request, grant, await reading.summary(client, grant.escalation_id), recorded=outcome)
+        try:
+            return page(request, grant, await reading.summary(client, grant.escalation_id), recorded=outcome)
+        except Refused as refused:  # recorded, but the engine did not answer again: say so, offer nothing stale
+            if refused.why is not Why.UNAVAILABLE:
+                raise
+            return page(request, grant, view, actions=[], recorded=outcome)
 
     async def health(_: Request) -> Response:
         return PlainTextResponse("ok")
