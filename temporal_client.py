@@ -31,13 +31,15 @@ def metrics_runtime(bind_address: str) -> Runtime:
     return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=bind_address)))
 
 
-async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
+async def connect(settings: Settings, runtime: Runtime | None = None, lazy: bool = False) -> Client:
+    """`lazy`: connect on first use, so a process can start (and say it is not ready) while Temporal is down."""
     return await Client.connect(
         settings.temporal_address,
         runtime=runtime,
         namespace=settings.temporal_namespace,
         data_converter=data_converter(settings.payload_keys, settings.payload_key_id),
         tls=tls_config(settings),
+        lazy=lazy,
     )
 
 

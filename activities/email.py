@@ -17,9 +17,11 @@ none is ever sent about a notice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from datetime import datetime, timedelta
 
+import aiosmtplib
 import structlog
 from pydantic import BaseModel, Field
 from temporalio import activity
@@ -82,6 +84,18 @@ def officer_of(request: EmailRequest) -> Contact | None:
 def names(reason: str, address: str) -> bool:
     """Whether `reason` names `address` (as a whole address, not part of a longer one)."""
     return re.search(rf"(?<![\w.%+-]){re.escape(address)}(?![\w-]|\.\w)", reason, re.IGNORECASE) is not None
+
+
+def waiting_problem(err: Exception) -> str | None:
+    """What keeps an email waiting, in words for the dashboard (never the server's own text, which may
+    quote an address); None when the failure is not the mail server's."""
+    if isinstance(err, aiosmtplib.SMTPResponseException):
+        return f"the mail server answered {err.code} (try later)"
+    if isinstance(err, (aiosmtplib.SMTPTimeoutError, TimeoutError)):
+        return "the mail server did not answer in time"
+    if isinstance(err, (aiosmtplib.SMTPException, OSError)):
+        return "no connection to the mail server"
+    return None
 
 
 class EmailActivities:
@@ -152,9 +166,17 @@ class EmailActivities:
         else:
             try:
                 outcome = await self._delivery.send_once(message, row, accepted=lambda: activity.heartbeat(message_id))
-            except Exception:  # what a retry may cure: no connection, a timeout, a 4xx
+            except Exception as err:  # what a retry may cure: no connection, a timeout, a 4xx
                 meter.create_counter("lmc_emails_failed", "email sends that failed").add(1, {"purpose": effect.purpose})
+                problem = waiting_problem(err)
+                if problem is not None:  # the dashboard says mail is delayed while any email waits
+                    with contextlib.suppress(Exception):  # never hide the send's own failure
+                        await asyncio.to_thread(
+                            self._ledger.note_waiting, message_id, request.escalation_id, effect.purpose, problem
+                        )
                 raise
+        if activity.info().attempt > 1:  # an earlier attempt may have left it waiting: it is not now
+            await asyncio.to_thread(self._ledger.done_waiting, message_id)
         context = {"escalation_id": request.escalation_id, "message_id": message_id, "purpose": effect.purpose}
         if outcome.held:
             why = "unsendable" if outcome.delivery is Delivery.UNSENDABLE else "cut_off"

@@ -27,7 +27,8 @@ def make_engine(url: str) -> Engine:
     else:
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-        engine = create_engine(url, pool_pre_ping=True)
+        # A database that does not answer is refused in seconds (503 on the web), not waited on for minutes.
+        engine = create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
     migrate(engine, url)
     return engine
 

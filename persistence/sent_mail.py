@@ -45,6 +45,25 @@ class SentEmail(SQLModel, table=True):
     held_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
+class WaitingEmail(SQLModel, table=True):
+    """An email whose send is failing for now (no connection, a timeout, a 4xx) and being retried with
+    backoff: what the dashboard's "mail is delayed" banner reads. The row goes once it is sent or held."""
+
+    __tablename__ = "mail_waiting"
+
+    message_id: str = Field(primary_key=True, max_length=255)
+    escalation_id: str = Field(index=True, max_length=64)
+    purpose: str = Field(max_length=120)
+    first_failed_at: datetime
+    last_failed_at: datetime = Field(index=True)
+    attempts: int = 1
+    problem: str = Field(max_length=200)  # in words, never the server's text (it may quote an address)
+
+
+# An email still being retried fails again at least this often (the activity's retry policy caps its
+# backoff at 10 minutes); one whose last failure is older has gone, or its escalation has stopped.
+STILL_RETRYING = timedelta(minutes=25)
+
 # No send holds its claim this long (every SMTP command times out in 30 s): a claim older than
 # this belongs to a process that died without a retry to notice, such as a web request.
 STALE_CLAIM = timedelta(minutes=10)
@@ -159,6 +178,46 @@ class SentMailLedger:
             return list(
                 session.exec(
                     select(SentEmail).where(SentEmail.escalation_id == escalation_id).order_by(col(SentEmail.sent_at))
+                ).all()
+            )
+
+    def note_waiting(self, message_id: str, escalation_id: str, purpose: str, problem: str) -> None:
+        """An attempt to send `message_id` failed for now and will be retried."""
+        now = _utc_now()
+        with Session(self._engine, expire_on_commit=False) as session:
+            row = session.get(WaitingEmail, message_id)
+            if row is None:
+                row = WaitingEmail(
+                    message_id=message_id,
+                    escalation_id=escalation_id,
+                    purpose=purpose,
+                    first_failed_at=now,
+                    last_failed_at=now,
+                    problem=problem[:200],
+                )
+            else:
+                row.last_failed_at, row.attempts, row.problem = now, row.attempts + 1, problem[:200]
+            session.add(row)
+            try:
+                session.commit()
+            except IntegrityError:  # another attempt wrote it first: it is waiting, which is what counts
+                session.rollback()
+
+    def done_waiting(self, message_id: str) -> None:
+        """`message_id` is sent (or held for ops): no longer waiting on the mail server."""
+        with Session(self._engine, expire_on_commit=False) as session:
+            session.exec(delete(WaitingEmail).where(col(WaitingEmail.message_id) == message_id))  # type: ignore[call-overload]
+            session.commit()
+
+    def waiting(self, now: datetime | None = None) -> list[WaitingEmail]:
+        """Emails still being retried (failed within `STILL_RETRYING`), the longest-waiting first."""
+        since = (now or _utc_now()) - STILL_RETRYING
+        with Session(self._engine, expire_on_commit=False) as session:
+            return list(
+                session.exec(
+                    select(WaitingEmail)
+                    .where(col(WaitingEmail.last_failed_at) >= since)
+                    .order_by(col(WaitingEmail.first_failed_at))
                 ).all()
             )
 

@@ -30,25 +30,42 @@ async def respond(
         )
 
 
-async def resend_latest_email(client: Client, escalation_id: str, by: str, reason: str) -> None:
-    """Ops ask for the latest email again; the workflow audits the request in its own order."""
+async def resend_latest_email(
+    client: Client, escalation_id: str, by: str, reason: str, submission_id: str | None = None
+) -> None:
+    """Ops ask for the latest email again; the workflow audits the request in its own order. With the
+    form's one-time `submission_id`, the workflow resends once however often the form is sent."""
     why = admit(OpsReason, {"reason": reason or "resent by ops"})
     with temporal_refusals(escalation_id):
         await client.get_workflow_handle(escalation_id).signal(
-            EscalationWorkflow.resend, ResendRequest(by=by, reason=why.reason)
+            EscalationWorkflow.resend, ResendRequest(by=by, reason=why.reason, submission=submission_id)
         )
 
 
-async def stop(client: Client, audit: AuditLog, escalation_id: str, by: str, reason: str, cancel: bool) -> str:
+async def stop(
+    client: Client,
+    audit: AuditLog,
+    escalation_id: str,
+    by: str,
+    reason: str,
+    cancel: bool,
+    submission_id: str | None = None,
+) -> str:
     """Ops stop an escalation: cancel asks the workflow to stop; terminate stops it outright. The
-    reason is audited after the escalation's last step."""
+    reason is audited after the escalation's last step. With the form's one-time `submission_id`, the
+    same form sent again (after a timeout, say) is answered as the first and audited once."""
     why = admit(OpsReason, {"reason": reason})
+    event = "cancelled" if cancel else "terminated"
+    if submission_id is not None and any(
+        row.event == event and row.detail.get("submission") == submission_id for row in audit.timeline(escalation_id)
+    ):
+        return event
     handle = client.get_workflow_handle(escalation_id)
     with temporal_refusals(escalation_id):
         if cancel:
             await handle.cancel()
         else:
             await handle.terminate(reason=f"{by}: {why.reason}")
-    event = "cancelled" if cancel else "terminated"
-    audit.append_next(escalation_id, datetime.now(UTC), event, by, {"reason": why.reason})
+    detail = {"reason": why.reason, **({"submission": submission_id} if submission_id else {})}
+    audit.append_next(escalation_id, datetime.now(UTC), event, by, detail)
     return event

@@ -42,9 +42,16 @@ def withdraw_links(
 
 
 async def replace_contact(
-    client: Client, engine: Engine, escalation_id: str, by: str, form: dict[str, str], client_address: str | None
+    client: Client,
+    engine: Engine,
+    escalation_id: str,
+    by: str,
+    form: dict[str, str],
+    client_address: str | None,
+    submission_id: str | None = None,
 ) -> str:
-    """The new contact takes over; the old one's links are withdrawn unless the officer keeps them."""
+    """The new contact takes over; the old one's links are withdrawn unless the officer keeps them.
+    `submission_id` (the form's one-time id) is the update's id: the same form sent twice changes it once."""
     wanted = admit(
         Replacement,
         {
@@ -62,7 +69,9 @@ async def replace_contact(
     )
     with temporal_refusals(escalation_id):
         said = await client.get_workflow_handle(escalation_id).execute_update(
-            EscalationWorkflow.replace_contact, request
+            EscalationWorkflow.replace_contact,
+            request,
+            id=f"{escalation_id}:{submission_id}" if submission_id else None,
         )
     if wanted.withdraw_old:
         withdraw_links(

@@ -111,6 +111,12 @@ def _unavailable() -> Refused:
     )
 
 
+def never_connected(err: BaseException) -> bool:
+    """A client made lazily (the web app, started while Temporal was down) that still cannot connect:
+    the SDK says so with a plain `RuntimeError`. Once connected, an outage is an `RPCError`."""
+    return isinstance(err, RuntimeError) and str(err).startswith("Failed client connect")
+
+
 @contextmanager
 def temporal_refusals(escalation_id: str) -> Iterator[None]:
     """Turn what Temporal says about one escalation into a `Refused` a person can read.
@@ -150,8 +156,12 @@ def temporal_refusals(escalation_id: str) -> Iterator[None]:
         raise _finished(escalation_id) from err
     except WorkflowAlreadyStartedError as err:
         raise Refused(Why.NOT_OPEN, f"There is already an escalation {shown(escalation_id)}.") from err
-    except RPCTimeoutOrCancelledError as err:
-        raise _unavailable() from err
+    except RPCTimeoutOrCancelledError as err:  # asked, but no answer in time: it may yet be carried out
+        raise Refused(
+            Why.UNAVAILABLE,
+            "The escalation engine did not answer in time, so we cannot tell whether this was recorded. "
+            "Please send it again in a minute: it will be recorded only once.",
+        ) from err
     except RPCError as err:
         if err.status is RPCStatusCode.NOT_FOUND:
             if any(p in err.message.lower() for p in _CLOSED_PHRASES):
@@ -163,4 +173,9 @@ def temporal_refusals(escalation_id: str) -> Iterator[None]:
                 f"There is no escalation {shown(escalation_id)}: that is not a reference the engine issues.",
             ) from err
         log.warning("temporal_unavailable", status=err.status.name if err.status else None)
+        raise _unavailable() from err
+    except RuntimeError as err:
+        if not never_connected(err):
+            raise
+        log.warning("temporal_unavailable", status="not_connected")
         raise _unavailable() from err

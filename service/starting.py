@@ -3,6 +3,7 @@ workflow under its own reference, with the search attributes ops filter on."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 from datetime import UTC, date, datetime
@@ -11,7 +12,12 @@ from typing import Any
 
 from pydantic import BaseModel
 from temporalio.client import Client
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 
 from domain.configuration import EscalationConfig
 from kinds.spec import KindSpec
@@ -29,6 +35,16 @@ def new_escalation_id(spec: KindSpec, today: date | None = None) -> str:
     suffix starts with a letter, so year and suffix never read as ten digits (an NHS number's shape)."""
     year = (today or datetime.now(UTC).date()).year
     suffix = secrets.choice(_LETTERS) + "".join(secrets.choice(_ID_ALPHABET) for _ in range(5))
+    return f"{spec.id_prefix}-{year}-{suffix}"
+
+
+def escalation_id_for(spec: KindSpec, submission_id: str, today: date | None = None) -> str:
+    """The reference a start form's one-time submission id stands for, the same every time it is sent,
+    so a form sent twice starts one escalation (`start(..., once=True)`). Random-looking as
+    `new_escalation_id`'s, from a hash of the id; the suffix starts with a letter, likewise."""
+    year = (today or datetime.now(UTC).date()).year
+    digest = hashlib.sha256(submission_id.encode()).digest()
+    suffix = _LETTERS[digest[0] % len(_LETTERS)] + "".join(_ID_ALPHABET[b % len(_ID_ALPHABET)] for b in digest[1:6])
     return f"{spec.id_prefix}-{year}-{suffix}"
 
 
@@ -54,14 +70,26 @@ def read_json(path: Path) -> Any:
         ) from err
 
 
-async def start(client: Client, settings: Settings, spec: KindSpec, prepared: BaseModel) -> str:
+async def start(client: Client, settings: Settings, spec: KindSpec, prepared: BaseModel, once: bool = False) -> str:
+    """Start the escalation. With `once` (its reference came from a form's submission id), starting it
+    again while it runs is the same start, answered with the same reference; after it has finished,
+    refused as already there."""
     escalation_id = str(getattr(prepared, "escalation_id"))  # noqa: B009 - every start model carries it
+    repeat: dict[str, Any] = (
+        {
+            "id_conflict_policy": WorkflowIDConflictPolicy.USE_EXISTING,
+            "id_reuse_policy": WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        }
+        if once
+        else {}
+    )
     with temporal_refusals(escalation_id):
         await client.start_workflow(
             spec.run,
             prepared,
             id=escalation_id,
             task_queue=settings.task_queue,
+            **repeat,
             search_attributes=TypedSearchAttributes(
                 [
                     SearchAttributePair(sa.KIND, spec.name),

@@ -69,3 +69,11 @@ def test_no_secret_is_written_in_the_file_and_env_example_names_every_variable()
         for key, value in (service.get("environment") or {}).items():
             if SECRET_NAMES.search(key) and value:
                 assert str(value).startswith("${"), f"{key} must come from .env"
+
+
+def test_the_app_services_are_checked_by_readiness_and_restarted() -> None:
+    """Issue #20: the orchestrator reads each app process's readiness, and brings a stopped one back."""
+    for name, port in (("web", 8000), ("worker", 8081)):
+        service = SERVICES[name]
+        assert f"localhost:{port}/readyz" in " ".join(service["healthcheck"]["test"]), name
+        assert service["restart"] == "unless-stopped", name

@@ -214,7 +214,7 @@ async def test_the_update_unanswered_gives_the_page_back_as_typed_with_503(
     monkeypatch.setattr(acting, "respond", unanswered)
     answer = await web.post(path, data={"action": "reject", "reasons": "Not ours to fund", "submission": submission})
     assert answer.status_code == 503 and answer.headers["retry-after"] == "60"
-    assert "Nothing you typed is lost: press the button again in a minute." in answer.text
+    assert "We could not confirm that your response was recorded. Nothing you typed is lost" in answer.text
     assert ">Not ours to fund</textarea>" in answer.text and "Acknowledge receipt" in answer.text
     assert submission_for(answer, "reject") == submission
     await audited(settings, eid, "response:reject", 0)

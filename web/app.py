@@ -38,9 +38,11 @@ from web.console import console_routes
 from web.console.guard import Console, client_of
 from web.dev_mail import dev_mail_routes
 from web.forms import GROUP_ROWS, SUBMISSION, plain_line, posted_form, submitted, typed_again
+from web.health import health_routes
 from web.refusal_pages import EXCEPTION_HANDLERS, RETRY_AFTER_SECONDS
 from web.security_headers import SecurityHeaders
 from web.templating import templates
+from web.temporal_budget import RequestBudget, bounded
 from workflows.escalation_workflow import CaseView
 
 log = structlog.get_logger(__name__)
@@ -56,7 +58,8 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.client = client or await connect(settings)
+        # Lazy: the app starts (and answers /livez, and 503 elsewhere) while Temporal is down.
+        app.state.client = bounded(client or await connect(settings, lazy=True))
         yield
 
     def link_refused(request: Request, message: str) -> Response:
@@ -119,6 +122,11 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
             grant = verify_link(settings.link_keys, request.path_params["token"])  # verified already
             log.info("response_unavailable", escalation_id=grant.escalation_id)
             message = "Your response was not recorded. Nothing you typed is lost: press the button again in a minute."
+            if view is not None:  # it was sent, and not answered in time: it may yet be recorded, once
+                message = (
+                    "We could not confirm that your response was recorded. Nothing you typed is lost: press the "
+                    "button again in a minute; however often you press it, it is recorded only once."
+                )
             headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
             if view is not None:
                 answer = page(request, grant, view, form=typed_again(form), refusal=message, status_code=503)
@@ -167,7 +175,12 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
                 request, grant, view, form=typed_again(form), refusal=refused.message, status_code=refused.http_status
             )
         log.info("response_recorded", escalation_id=grant.escalation_id, action=response.action)
-        return page(request, grant, await reading.summary(client, grant.escalation_id), recorded=outcome)
+        try:
+            return page(request, grant, await reading.summary(client, grant.escalation_id), recorded=outcome)
+        except Refused as refused:  # recorded, but the engine did not answer again: say so, offer nothing stale
+            if refused.why is not Why.UNAVAILABLE:
+                raise
+            return page(request, grant, view, actions=[], recorded=outcome)
 
     async def health(_: Request) -> Response:
         return PlainTextResponse("ok")
@@ -212,6 +225,7 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
             *console_routes(Console(settings, signer, engine)),
             Route("/", home),
             Route("/healthz", health),
+            *health_routes(settings, engine),
             Route("/r/{token}", show, methods=["GET", "HEAD"]),
             Route("/r/{token}", act, methods=["POST"]),
             Route("/login", login_form, methods=["GET"]),
@@ -222,6 +236,7 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
         middleware=[
             Middleware(SecurityHeaders, base_url=settings.base_url, ui_url=settings.temporal_ui_url),
             Middleware(BodyLimit),
+            Middleware(RequestBudget),
         ],
         lifespan=lifespan,
         exception_handlers=EXCEPTION_HANDLERS,

@@ -15,9 +15,10 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from temporalio.client import RPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
-from service.refusals import Refused, Why
+from service.refusals import Refused, Why, never_connected
 from web.templating import templates
 
 log = structlog.get_logger(__name__)
@@ -123,11 +124,12 @@ async def handle_database_unavailable(request: Request, exc: Exception) -> Respo
 
 
 async def handle_temporal_unavailable(request: Request, exc: Exception) -> Response:
-    """Temporal cannot be reached: 503 with Retry-After. Any other Temporal error is a bug: re-raised."""
-    assert isinstance(exc, RPCError)
-    if exc.status not in _UNREACHABLE:
+    """Temporal cannot be reached (down, over the request's budget, or never connected since the app
+    started): 503 with Retry-After. Any other Temporal error is a bug: re-raised."""
+    if as_unavailable(exc) is None:  # a RuntimeError of another kind, or an RPCError that is a bug
         raise exc
-    log.warning("temporal_unavailable", path=request.url.path, status=exc.status.name)
+    status = exc.status.name if isinstance(exc, RPCError) else type(exc).__name__
+    log.warning("temporal_unavailable", path=request.url.path, status=status)
     return refusal_response(
         request,
         Refused(
@@ -135,6 +137,26 @@ async def handle_temporal_unavailable(request: Request, exc: Exception) -> Respo
             "The escalation engine did not answer in time; nothing was recorded. Please try again in a minute.",
         ),
     )
+
+
+def as_unavailable(exc: Exception) -> Refused | None:
+    """The refusal an exception is when it means the engine cannot answer now (Temporal or the
+    database down or over the request's budget), or None when it means something else. For routes
+    that answer such a moment with their form as typed instead of the plain refusal page."""
+    if isinstance(exc, Refused):
+        return exc if exc.why is Why.UNAVAILABLE else None
+    if isinstance(exc, OperationalError):
+        return Refused(Why.UNAVAILABLE, "The escalation engine's database did not answer; nothing was recorded.")
+    if (
+        isinstance(exc, RPCTimeoutOrCancelledError)
+        or (isinstance(exc, RPCError) and exc.status in _UNREACHABLE)
+        or never_connected(exc)
+    ):
+        return Refused(
+            Why.UNAVAILABLE,
+            "The escalation engine did not answer in time, so we cannot tell you that this was recorded.",
+        )
+    return None
 
 
 def _path_for_log(request: Request) -> str:
@@ -167,6 +189,8 @@ EXCEPTION_HANDLERS = {
     HTTPException: handle_http_exception,
     OperationalError: handle_database_unavailable,
     RPCError: handle_temporal_unavailable,
+    RPCTimeoutOrCancelledError: handle_temporal_unavailable,
+    RuntimeError: handle_temporal_unavailable,  # only the SDK's "Failed client connect"; others re-raised
     Exception: handle_crash,  # a 500 that is still raised: see `handle_crash`
 }
 """Registered on the app (each `Why`'s status is in `service.refusals.HTTP_STATUS`)."""

@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         EscalationCase,
         ResponseRefused,
     )
+    from domain.mail_delay import allow_for_mail_delay, working_days_waited
     from domain.report import ReportLine
     from domain.responses import FieldSpec, ResponseInput, ResponseOutcome
     from workflows import search_attributes as sa
@@ -45,6 +46,7 @@ HELD_EMAIL_EVENTS = {
     "held": "held_email_held_again",
     "confirmed": "held_email_confirmed_arrived",
 }
+MAIL_DELAY_PATCH = "deadline-moved-for-mail-delay"
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=10))
 
 
@@ -118,6 +120,7 @@ class Progress(BaseModel):
     email_step: int = 0
     thread_root: str | None = None
     last_email: EmailEffect | None = None  # what ops can ask to send again
+    resend_submissions: list[str] = []  # the latest ops' resend forms seen, so one sent twice resends once
 
 
 class Carried(BaseModel, Generic[CaseT]):
@@ -152,6 +155,7 @@ class ResendRequest(BaseModel):
 
     by: str
     reason: str
+    submission: str | None = None  # the ops form's one-time id: the same form sent twice resends once
 
 
 class ReplaceContact(BaseModel):
@@ -219,6 +223,10 @@ class EscalationWorkflow:
 
     @workflow.signal
     def resend(self, request: ResendRequest) -> None:
+        if request.submission is not None:
+            if request.submission in self.progress.resend_submissions:  # that form was sent before
+                return
+            self.progress.resend_submissions = [*self.progress.resend_submissions[-19:], request.submission]
         last = self.progress.last_email
         self.outbox.append(
             AuditEffect(
@@ -450,6 +458,7 @@ class EscalationWorkflow:
 
     async def _send(self, effect: EmailEffect) -> None:
         self.progress.email_step += 1
+        requested_at = workflow.now()
         sent = await workflow.execute_activity_method(
             EmailActivities.send_email,
             EmailRequest(
@@ -479,6 +488,16 @@ class EscalationWorkflow:
                 "message_id": sent.message_id,
             },
         )
+        # The mail server was down past the end of a day: the deadline this request carries moves on by
+        # the working days it waited (domain/mail_delay.py). Runs recorded before the rule keep theirs.
+        if (
+            effect.actions
+            and not sent.held
+            and working_days_waited(requested_at, workflow.now())
+            and workflow.patched(MAIL_DELAY_PATCH)
+        ):
+            for moved in allow_for_mail_delay(self.case, effect.to_role, requested_at, workflow.now()):
+                await self._audit(moved.event, moved.actor, moved.detail)
 
     async def _settle(self, decision: SettleHeldEmail) -> None:
         settled = await workflow.execute_activity_method(

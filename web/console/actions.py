@@ -16,7 +16,8 @@ from service import acting, held_emails, links_admin, reading
 from service.gate import refuse_field
 from service.refusals import Refused, Why, shown
 from web.console.guard import OFFICERS, OPS, Console, client_of
-from web.forms import SUBMISSION, plain_line, submitted
+from web.console.resubmit import resubmittable
+from web.forms import SUBMISSION, plain_line, submission_from_form, submitted
 
 
 def routes(console: Console) -> list[Route]:
@@ -59,6 +60,7 @@ def routes(console: Console) -> list[Route]:
             who.email,
             form.get("reason", "").strip(),
             cancel=form.get("how") == "cancel",
+            submission_id=submission_from_form(form) if SUBMISSION in form else None,  # sent twice, audited once
         )
         return RedirectResponse(f"/console/e/{escalation_id}", status_code=303)
 
@@ -91,6 +93,7 @@ def routes(console: Console) -> list[Route]:
             who.email,
             form,
             client_of(request),
+            submission_id=submission_from_form(form),  # sent twice, it is carried out once
         )
         return RedirectResponse(f"/console/e/{escalation_id}?replaced=1", status_code=303)
 
@@ -99,7 +102,11 @@ def routes(console: Console) -> list[Route]:
         who, form = await console.posted_by(request, OPS, "only ops staff resend")
         escalation_id = request.path_params["escalation_id"]
         await acting.resend_latest_email(
-            request.app.state.client, escalation_id, who.email, form.get("reason", "").strip()
+            request.app.state.client,
+            escalation_id,
+            who.email,
+            form.get("reason", "").strip(),
+            submission_id=submission_from_form(form) if SUBMISSION in form else None,  # sent twice, resent once
         )
         return RedirectResponse(f"/console/e/{escalation_id}", status_code=303)
 
@@ -118,11 +125,12 @@ def routes(console: Console) -> list[Route]:
         )
         return RedirectResponse(f"/console/e/{escalation_id}?settled={settled}", status_code=303)
 
+    # Each answers the engine being down or slow with its form again, filled in (503, Retry-After).
     return [
-        Route("/console/e/{escalation_id}/act", act, methods=["POST"]),
-        Route("/console/e/{escalation_id}/terminate", terminate, methods=["POST"]),
-        Route("/console/e/{escalation_id}/resend", resend, methods=["POST"]),
-        Route("/console/e/{escalation_id}/withdraw-links", withdraw_links, methods=["POST"]),
-        Route("/console/e/{escalation_id}/replace-contact", replace_contact, methods=["POST"]),
-        Route("/console/e/{escalation_id}/held", settle_held, methods=["POST"]),
+        Route("/console/e/{escalation_id}/act", resubmittable(act), methods=["POST"]),
+        Route("/console/e/{escalation_id}/terminate", resubmittable(terminate), methods=["POST"]),
+        Route("/console/e/{escalation_id}/resend", resubmittable(resend), methods=["POST"]),
+        Route("/console/e/{escalation_id}/withdraw-links", resubmittable(withdraw_links), methods=["POST"]),
+        Route("/console/e/{escalation_id}/replace-contact", resubmittable(replace_contact), methods=["POST"]),
+        Route("/console/e/{escalation_id}/held", resubmittable(settle_held), methods=["POST"]),
     ]

@@ -17,10 +17,12 @@ from kinds import KINDS
 from persistence.sent_mail import SentMailLedger
 from service import reading
 from service.gate import ListFilters, admit
+from service.mail_delay import mail_delay
 from service.reading import EscalationRow
-from service.refusals import Refused
+from service.refusals import Refused, Why
 from web.console.guard import OPS, Console
 from web.templating import templates
+from web.temporal_budget import rpc_timeout
 
 FILTERS = ("kind", "status", "payer", "overdue", "stalled", "underpaid", "level")
 FINISHED = (
@@ -39,7 +41,8 @@ async def trouble(client: Client, rows: list[EscalationRow]) -> list[dict[str, A
             described = await client.workflow_service.describe_workflow_execution(
                 DescribeWorkflowExecutionRequest(
                     namespace=client.namespace, execution=WorkflowExecution(workflow_id=row.id)
-                )
+                ),
+                timeout=rpc_timeout(),
             )
         except RPCError as err:
             if err.status is RPCStatusCode.NOT_FOUND:  # gone since it was listed (retention): nothing failing
@@ -83,6 +86,8 @@ def routes(console: Console) -> list[Route]:
             )
             rows = await reading.list_escalations(request.app.state.client, reading.list_query(filters))
         except Refused as refused:
+            if refused.why is Why.UNAVAILABLE:  # the engine down or slow: 503 with Retry-After, not an empty list
+                raise
             error = refused.message
         ops = who.role in OPS
         ledger.hold_stale_claims()
@@ -94,6 +99,7 @@ def routes(console: Console) -> list[Route]:
             "kinds": KINDS,
             "failing": await trouble(request.app.state.client, rows) if ops else [],
             "held": ledger.held() if ops else [],
+            "mail_delay": mail_delay(ledger),
         }
         return templates.TemplateResponse(request, "dashboard.html", context)
 

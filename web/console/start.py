@@ -15,7 +15,9 @@ from kinds.spec import KindSpec
 from service import calendar_admin, starting
 from service.refusals import Refused, Why
 from web.console.guard import OFFICERS, Console
-from web.forms import posted_form
+from web.console.resubmit import SEND_AGAIN
+from web.forms import posted_form, submission_from_form, typed_again
+from web.refusal_pages import RETRY_AFTER_SECONDS, as_unavailable
 from web.templating import templates
 
 
@@ -59,11 +61,21 @@ def routes(console: Console) -> list[Route]:
                 request, spec, form, f"{who.email} is signed in as {who.role}; officers start escalations.", 403
             )
         try:
+            # The form's one-time submission id names the escalation: the form sent twice starts it once.
+            reference = starting.escalation_id_for(spec, submission_from_form(form))
             config = calendar_admin.with_calendar(settings.escalation_config(), console.engine)
-            prepared = starting.prepare(spec, config, form_data(spec, form, who.email))
+            prepared = starting.prepare(spec, config, form_data(spec, form, who.email), reference)
         except Refused as refused:
             return page(request, spec, form, refused.message, refused.http_status)
-        escalation_id = await starting.start(request.app.state.client, settings, spec, prepared)
+        try:
+            escalation_id = await starting.start(request.app.state.client, settings, spec, prepared, once=True)
+        except Exception as exc:
+            unavailable = as_unavailable(exc)
+            if unavailable is None:
+                raise
+            again = page(request, spec, typed_again(form), f"{unavailable.message} {SEND_AGAIN}", 503)
+            again.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            return again
         return RedirectResponse(f"/console/e/{escalation_id}", status_code=303)
 
     return [Route("/console/start/{kind}", start, methods=["GET", "POST"])]
