@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from domain.calendar import WorkingCalendar
 from domain.contacts import Role
 from domain.escalation import AuditEffect, EscalationCase
 from domain.working_days import add_working_days, describe_deadline, is_working_day, london_date
@@ -19,13 +20,13 @@ from domain.working_days import add_working_days, describe_deadline, is_working_
 MOVED_EVENT = "deadline_moved_for_mail_delay"
 
 
-def working_days_waited(requested_at: datetime, sent_at: datetime) -> int:
+def working_days_waited(calendar: WorkingCalendar, requested_at: datetime, sent_at: datetime) -> int:
     """Working days after the request's London date, up to and including the sending's."""
     day, last = london_date(requested_at), london_date(sent_at)
     waited = 0
     while day < last:
         day += timedelta(days=1)
-        waited += is_working_day(day)
+        waited += is_working_day(calendar, day)
     return waited
 
 
@@ -34,11 +35,11 @@ def allow_for_mail_delay(
 ) -> list[AuditEffect]:
     """Move the deadline of the wait on the email's recipient by the working days its email waited."""
     wait = case.wait
-    waited = working_days_waited(requested_at, sent_at)
+    waited = working_days_waited(case.calendar, requested_at, sent_at)
     if wait is None or wait.deadline is None or wait.holder is not to_role or waited == 0:
         return []
     was = wait.deadline
-    wait.deadline = add_working_days(was, waited)
+    wait.deadline = add_working_days(case.calendar, was, waited)
     detail = {
         "wait": wait.purpose,
         "deadline_was": was.isoformat(),

@@ -14,6 +14,7 @@ import httpx
 from aiosmtpd.controller import Controller
 from temporalio.testing import WorkflowEnvironment
 
+from domain.calendar import LEGACY_CALENDAR
 from domain.mail_delay import MOVED_EVENT
 from domain.working_days import LONDON, add_working_days, is_working_day, london_date
 from persistence.audit_log import AuditLog
@@ -36,7 +37,7 @@ def late_evening_before_a_working_day(now: datetime) -> datetime:
     day = now.astimezone(LONDON).date()
     while True:
         at = datetime.combine(day, time(23, 15), tzinfo=LONDON)
-        if at > now + timedelta(minutes=5) and is_working_day(day + timedelta(days=1)):
+        if at > now + timedelta(minutes=5) and is_working_day(LEGACY_CALENDAR, day + timedelta(days=1)):
             return at
         day += timedelta(days=1)
 
@@ -112,6 +113,8 @@ async def test_an_hour_without_the_mail_server_delays_but_never_doubles_or_short
     assert london_date(sent_at) > london_date(rows[0].occurred_at)  # it went out the day after it was asked
     assert after.wait is not None and after.wait.deadline is not None
     deadline = datetime.fromisoformat(after.wait.deadline)
-    assert deadline == add_working_days(sent_at, ACKNOWLEDGE_DAYS) > written  # counted from the day it went
+    assert (
+        deadline == add_working_days(LEGACY_CALENDAR, sent_at, ACKNOWLEDGE_DAYS) > written
+    )  # counted from the day it went
     assert rows[2].detail["deadline_was"] == written.isoformat()
     assert audit.verify(eid).ok

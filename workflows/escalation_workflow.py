@@ -493,7 +493,7 @@ class EscalationWorkflow:
         if (
             effect.actions
             and not sent.held
-            and working_days_waited(requested_at, workflow.now())
+            and working_days_waited(self.case.calendar, requested_at, workflow.now())
             and workflow.patched(MAIL_DELAY_PATCH)
         ):
             for moved in allow_for_mail_delay(self.case, effect.to_role, requested_at, workflow.now()):
