@@ -158,6 +158,9 @@ def _parser(
     p.add_argument("email")
     p.add_argument("--role", required=True).choices = _Lazy(_roles)
     p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    p = sub.add_parser("practices", help="the LMC's practices: load or update them from an ODS-shaped CSV")
+    p.add_argument("practices_command", choices=["load"])
+    p.add_argument("file", type=Path)
     for name, needs in OFFICER_COMMANDS.items():
         p = sub.add_parser(name, help=f"officer action: {name.replace('-', ' ')}")
         p.add_argument("id")
@@ -209,6 +212,12 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         except ValueError as err:
             raise Refused(Why.INVALID, str(err)) from err
         print(f"{args.email} can sign in as {args.role}.")
+        return 0
+    if args.command == "practices":
+        from persistence.database import make_engine
+        from service import practices
+
+        print((await practices.load(settings, make_engine(settings.database), args.file)).summary())
         return 0
     if args.command == "history":
         from persistence.audit_log import AuditLog

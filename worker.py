@@ -23,7 +23,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.audit import AuditActivities
 from activities.email import EmailActivities
 from activities.returns import ReturnActivities
-from kinds import all_workflows
+from kinds import KINDS, all_workflows
 from logging_setup import configure_logging
 from persistence.audit_log import AuditLog
 from persistence.database import make_engine
@@ -50,7 +50,8 @@ def sandbox_runner() -> SandboxedWorkflowRunner:
 def build_worker(client: Client, settings: Settings, **overrides: Any) -> Worker:
     engine = make_engine(settings.database)
     audit = AuditActivities(AuditLog(engine))
-    email = EmailActivities(settings, SentMailLedger(engine))
+    ledger = SentMailLedger(engine)
+    email = EmailActivities(settings, ledger)
     returns = ReturnActivities(PracticeReturns(engine))
     options: dict[str, Any] = {
         "task_queue": settings.task_queue,
@@ -61,6 +62,7 @@ def build_worker(client: Client, settings: Settings, **overrides: Any) -> Worker
             email.settle_held_email,
             returns.record_return,
             returns.load_returns,
+            *(made for spec in KINDS for made in spec.activities(settings, ledger)),
         ],
         "activity_executor": concurrent.futures.ThreadPoolExecutor(max_workers=32),
         "max_concurrent_activities": 32,  # no more than the threads the database activities run on

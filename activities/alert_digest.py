@@ -1,0 +1,114 @@
+"""The day's digest of interface alerts to one provider: one email, each alert with its own signed link
+(bound to that alert, the provider's primary care liaison and the payer's role), sent at most once
+through the sent-mail ledger like every other email."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from pydantic import BaseModel, Field
+from temporalio import activity
+
+from domain.contacts import Organisation, Role
+from domain.escalation import EmailEffect
+from links.signing import LinkGrant, sign_link
+from mail.compose import Unsendable, compose, message_id_for
+from mail.delivery import SmtpDelivery
+from persistence.sent_mail import SentEmail, SentMailLedger
+from settings import Settings
+
+
+class DigestItem(BaseModel):
+    """One alert as the digest lists it: nothing about patients, only what the practice reported."""
+
+    reference: str
+    practice: str
+    service: str
+    category: str
+    occurred_on: date
+    document_ref: str
+    items: int
+    staff_minutes: int
+    what_happened: str
+    answer_by: str
+
+
+class DigestRequest(BaseModel):
+    digest_id: str
+    batch: int = Field(ge=1)
+    provider: Organisation
+    day: date
+    sent_at: datetime
+    items: list[DigestItem]
+
+
+def digest_effect(request: DigestRequest, links: dict[str, str]) -> EmailEffect:
+    provider = request.provider
+    count = len(request.items)
+    paragraphs = [
+        f"{count} interface alert{'s' if count != 1 else ''} reported by practices about {provider.name} on "
+        f"{request.day:%A} {request.day.day} {request.day:%B %Y}. Each has its own link: acknowledge it with "
+        "the action taken, dispute it with your reason, or ask the practice for information.",
+    ]
+    for n, item in enumerate(request.items, start=1):
+        paragraphs.append(
+            f"{n}. {item.reference}: {item.category}. {item.practice}, {item.service}, "
+            f"{item.occurred_on.day} {item.occurred_on:%B %Y}, document {item.document_ref}; {item.items} "
+            f"item{'s' if item.items != 1 else ''}, {item.staff_minutes} minutes of staff time. "
+            f"{item.what_happened} Answer by {item.answer_by}: {links[item.reference]}"
+        )
+    return EmailEffect(
+        purpose="alert-digest",
+        to=provider.contact_at(1),
+        to_role=Role.PAYER,
+        subject=f"[{request.digest_id}] {count} interface alert{'s' if count != 1 else ''} from practices",
+        headline=f"Interface alerts from practices: {request.day.day} {request.day:%B %Y}",
+        paragraphs=paragraphs,
+    )
+
+
+class DigestActivities:
+    def __init__(self, settings: Settings, ledger: SentMailLedger) -> None:
+        self._settings = settings
+        self._ledger = ledger
+        self._delivery = SmtpDelivery(settings, ledger)
+
+    def link(self, reference: str, recipient: str, sent_at: datetime) -> str:
+        grant = LinkGrant(
+            escalation_id=reference,
+            recipient=recipient,
+            role=Role.PAYER,
+            expires_at=sent_at + timedelta(days=self._settings.link_valid_days),
+        )
+        return f"{self._settings.base_url.rstrip('/')}/r/{sign_link(self._settings.link_keys, grant)}"
+
+    @activity.defn(name="send_alert_digest")
+    async def send_alert_digest(self, request: DigestRequest) -> str:
+        """The digest's Message-ID; sent once however often this runs (a retry finds it in the ledger)."""
+        to = request.provider.contact_at(1).email
+        links = {item.reference: self.link(item.reference, to, request.sent_at) for item in request.items}
+        effect = digest_effect(request, links)
+        message_id = message_id_for(request.digest_id, request.batch, self._settings.message_id_domain)
+        row = SentEmail(
+            message_id=message_id,
+            escalation_id=request.digest_id,
+            purpose=effect.purpose,
+            recipient=to,
+            subject=effect.subject,
+        )
+        try:
+            message = compose(
+                effect,
+                mail_from=self._settings.mail_from,
+                message_id=message_id,
+                in_reply_to=None,
+                link=None,
+                facts=[],
+                action_labels={},
+                sent_at=request.sent_at,
+            )
+        except Unsendable as unsendable:
+            await self._delivery.hold_unsendable(row, unsendable.reason)
+            return message_id
+        await self._delivery.send_once(message, row, accepted=lambda: activity.heartbeat(message_id))
+        return message_id
