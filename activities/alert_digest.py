@@ -11,26 +11,13 @@ from temporalio import activity
 
 from domain.contacts import Organisation, Role
 from domain.escalation import EmailEffect
+from domain.interface_alert import DigestEntry, JoinDigest
+from domain.working_days import london_date
 from links.signing import LinkGrant, sign_link
 from mail.compose import Unsendable, compose, message_id_for
 from mail.delivery import SmtpDelivery
 from persistence.sent_mail import SentEmail, SentMailLedger
 from settings import Settings
-
-
-class DigestItem(BaseModel):
-    """One alert as the digest lists it: nothing about patients, only what the practice reported."""
-
-    reference: str
-    practice: str
-    service: str
-    category: str
-    occurred_on: date
-    document_ref: str
-    items: int
-    staff_minutes: int
-    what_happened: str
-    answer_by: str
 
 
 class DigestRequest(BaseModel):
@@ -39,7 +26,18 @@ class DigestRequest(BaseModel):
     provider: Organisation
     day: date
     sent_at: datetime
-    items: list[DigestItem]
+    items: list[DigestEntry]
+
+
+class DigestStart(BaseModel):
+    digest_id: str
+    provider: Organisation
+    day: date
+    send_at: datetime
+
+
+DIGEST_WORKFLOW = "InterfaceAlertDigest"
+"""The digest's workflow type, by name: activities sit below workflows and never import them."""
 
 
 def digest_effect(request: DigestRequest, links: dict[str, str]) -> EmailEffect:
@@ -81,6 +79,22 @@ class DigestActivities:
             expires_at=sent_at + timedelta(days=self._settings.link_valid_days),
         )
         return f"{self._settings.base_url.rstrip('/')}/r/{sign_link(self._settings.link_keys, grant)}"
+
+    @activity.defn(name="join_alert_digest")
+    async def join_alert_digest(self, join: JoinDigest) -> None:
+        """Start the provider's digest for the day with this alert, or add it to the one running. Idempotent:
+        the digest takes each alert once, however often this runs."""
+        start = DigestStart(
+            digest_id=join.digest_id, provider=join.provider, day=london_date(join.send_at), send_at=join.send_at
+        )
+        await activity.client().start_workflow(
+            DIGEST_WORKFLOW,
+            start,
+            id=join.digest_id,
+            task_queue=activity.info().task_queue,
+            start_signal="add",
+            start_signal_args=[join.entry],
+        )
 
     @activity.defn(name="send_alert_digest")
     async def send_alert_digest(self, request: DigestRequest) -> str:

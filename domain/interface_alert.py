@@ -17,7 +17,15 @@ from enum import StrEnum
 from pydantic import BaseModel, Field, StrictInt
 
 from domain.contacts import Contact, Lmc, Organisation, Role
-from domain.escalation import CURRENT_RULES, AuditEffect, DeadlinePolicy, Effect, EscalationCase, ResponseRefused
+from domain.escalation import (
+    CURRENT_RULES,
+    AuditEffect,
+    Command,
+    DeadlinePolicy,
+    Effect,
+    EscalationCase,
+    ResponseRefused,
+)
 from domain.identifiers import FreeText, HeaderText, OdsCode, SafeEmail
 from domain.report import ReportLine
 from domain.responses import FieldSpec, ResponseInput, ResponseOutcome
@@ -92,6 +100,30 @@ def digest_time(reported: datetime) -> datetime:
 def digest_id(provider_code: str, reported: datetime) -> str:
     """The digest a routine alert joins: one per provider per working day."""
     return f"IFA-DIGEST-{provider_code.upper()}-{london_date(digest_time(reported)):%Y%m%d}"
+
+
+class DigestEntry(BaseModel):
+    """One alert as the day's digest lists it: only what the practice reported, nothing about patients."""
+
+    reference: str
+    practice: str
+    service: str
+    category: str
+    occurred_on: date
+    document_ref: str
+    items: int
+    staff_minutes: int
+    what_happened: str
+    answer_by: str
+
+
+class JoinDigest(Command):
+    """Put a routine alert in its provider's digest for the working day (`digest_id`, sent at `send_at`)."""
+
+    digest_id: str
+    provider: Organisation
+    send_at: datetime
+    entry: DigestEntry
 
 
 class AlertStatus(StrEnum):
@@ -197,7 +229,27 @@ class AlertCase(EscalationCase):
                 },
             )
         ]
-        if urgent:
+        if not urgent:
+            effects.append(
+                JoinDigest(
+                    digest_id=digest_id(provider.code, now),
+                    provider=provider,
+                    send_at=reaches,
+                    entry=DigestEntry(
+                        reference=escalation_id,
+                        practice=f"{alert.practice_name} ({alert.practice_ods})",
+                        service=alert.service,
+                        category=CATEGORY_LABELS[alert.category],
+                        occurred_on=alert.occurred_on,
+                        document_ref=alert.document_ref,
+                        items=alert.items,
+                        staff_minutes=alert.staff_minutes,
+                        what_happened=alert.what_happened,
+                        answer_by=case.deadline_text(),
+                    ),
+                )
+            )
+        else:
             effects.append(
                 case.email_payer(
                     "urgent-alert",

@@ -88,6 +88,10 @@ def announce(start: StartAlert) -> str:
     return f"Alert from {alert.practice_name} sent to {start.provider.name} {when}."
 
 
+def _activities(digests: DigestActivities) -> tuple[Any, ...]:
+    return (digests.join_alert_digest, digests.send_alert_digest)
+
+
 SPEC = KindSpec(
     name=KIND,
     label="Interface alert",
@@ -109,5 +113,5 @@ SPEC = KindSpec(
         Role.PRACTICE: (SUPPLY_INFO,),
     },
     labels=ACTION_LABELS,
-    activities=lambda settings, ledger: (DigestActivities(settings, ledger).send_alert_digest,),
+    activities=lambda settings, ledger: _activities(DigestActivities(settings, ledger)),
 )

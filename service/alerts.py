@@ -19,27 +19,24 @@ from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from activities.alert_digest import DigestItem
+from domain.configuration import TariffRate
 from domain.interface_alert import (
     CATEGORY_LABELS,
     KIND,
     AlertCase,
     AlertRequest,
-    Risk,
-    answer_days,
-    digest_id,
-    digest_time,
 )
+from domain.money import format_pence
 from domain.unfunded_claim import Category
-from domain.working_days import add_working_days, describe_deadline, london_date
+from domain.working_days import london_date
 from kinds import BY_NAME
 from persistence.practices import AlertRow, Alerts, PracticeRow
 from service import reading, starting
 from service.gate import refuse_field
-from service.refusals import Refused, Why, temporal_refusals
+from service.refusals import Refused, Why
 from settings import Settings
 from workflows.escalation_workflow import CaseView
-from workflows.interface_alert import AlertClaimed, AlertDigestWorkflow, DigestStart, InterfaceAlertWorkflow
+from workflows.interface_alert import AlertClaimed, InterfaceAlertWorkflow
 
 _ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
 DEFAULT_PATTERN_MIN = 10
@@ -94,40 +91,7 @@ async def report(
             reported_at=now,
         )
     )
-    if alert.risk is Risk.ROUTINE:
-        stored = alerts.get_many([reference])
-        reported = stored[0].reported_at if stored else now
-        await join_digest(client, settings, prepared, reference, reported.replace(tzinfo=reported.tzinfo or UTC))
     return reference
-
-
-async def join_digest(client: Client, settings: Settings, prepared: Any, reference: str, reported: datetime) -> None:
-    """Put a routine alert in its provider's digest for the working day (started by the day's first alert)."""
-    alert: AlertRequest = prepared.request
-    provider = prepared.provider
-    send_at = digest_time(reported)
-    item = DigestItem(
-        reference=reference,
-        practice=f"{alert.practice_name} ({alert.practice_ods})",
-        service=alert.service,
-        category=CATEGORY_LABELS[alert.category],
-        occurred_on=alert.occurred_on,
-        document_ref=alert.document_ref,
-        items=alert.items,
-        staff_minutes=alert.staff_minutes,
-        what_happened=alert.what_happened,
-        answer_by=describe_deadline(add_working_days(send_at, answer_days(prepared.policy, alert.risk))),
-    )
-    the_digest = digest_id(provider.code, reported)
-    with temporal_refusals(the_digest):
-        await client.start_workflow(
-            AlertDigestWorkflow.run,
-            DigestStart(digest_id=the_digest, provider=provider, day=london_date(send_at), send_at=send_at),
-            id=the_digest,
-            task_queue=settings.task_queue,
-            start_signal="add",
-            start_signal_args=[item],
-        )
 
 
 @dataclass
@@ -224,6 +188,7 @@ def claim_data(settings: Settings, rows: list[AlertRow], officer_email: str, pay
         for category, found in sorted(by_category.items())
     ]
     return {
+        "summary": claim_summary(config.tariff, rows, lines),
         "title": f"Unfunded work by {provider.name}, {start.day} {start:%B %Y} to {end.day} {end:%B %Y}",
         "officer_email": officer_email,
         "payer_code": payer_code,
@@ -231,9 +196,34 @@ def claim_data(settings: Settings, rows: list[AlertRow], officer_email: str, pay
         "practices": sorted({r.ods for r in rows}),
         "period_start": start.isoformat(),
         "period_end": end.isoformat(),
-        "summary": f"From {len(rows)} interface alerts reported by practices through the LMC.",
         "lines": lines,
     }
+
+
+SUMMARY_LIMIT = 3900
+
+
+def claim_summary(tariff: dict[str, TariffRate], rows: list[AlertRow], lines: list[dict[str, Any]]) -> str:
+    """The claim's lines in words, each citing its alerts, for the payer's email (the claim's own lines carry
+    every reference in full as their evidence)."""
+    parts = [f"From {len(rows)} interface alerts reported by practices through the LMC."]
+    for line in lines:
+        rate = tariff.get(line["category"])
+        priced = (
+            f" at {format_pence(rate.unit_rate_pence)} = {format_pence(rate.unit_rate_pence * line['count'])}"
+            if rate is not None
+            else ""
+        )
+        parts.append(
+            f"{CATEGORY_LABELS[Category(line['category'])]}: {line['count']} items{priced}; "
+            f"alerts {', '.join(line['evidence_refs'])}."
+        )
+    text = "\n".join(parts)
+    return (
+        text
+        if len(text) <= SUMMARY_LIMIT
+        else text[: SUMMARY_LIMIT - 60] + "… (every alert is cited in the claim's lines)"
+    )
 
 
 async def start_claim(

@@ -4,7 +4,7 @@ liaison in a single email, each alert with its own link."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -12,10 +12,10 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel, Field
 
-    from activities.alert_digest import DigestActivities, DigestItem, DigestRequest
+    from activities.alert_digest import DIGEST_WORKFLOW, DigestActivities, DigestRequest, DigestStart
     from domain.contacts import Organisation
-    from domain.escalation import Effect
-    from domain.interface_alert import AlertCase, AlertRequest
+    from domain.escalation import Command, Effect
+    from domain.interface_alert import AlertCase, AlertRequest, DigestEntry, JoinDigest
     from workflows.escalation_workflow import (
         ACTIVITY_RETRY,
         Carried,
@@ -67,6 +67,16 @@ class InterfaceAlertWorkflow(EscalationWorkflow):
     async def run(self, start: StartAlert) -> CaseView:
         return await self.run_until_closed()
 
+    async def carry_out_command(self, command: Command) -> None:
+        if not isinstance(command, JoinDigest):
+            raise NotImplementedError(type(command).__name__)
+        await workflow.execute_activity_method(
+            DigestActivities.join_alert_digest,
+            command,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=ACTIVITY_RETRY,
+        )
+
     @workflow.signal
     def digest_sent(self, sent: DigestSent) -> None:
         assert isinstance(self.case, AlertCase)
@@ -78,30 +88,23 @@ class InterfaceAlertWorkflow(EscalationWorkflow):
         self.outbox.extend(self.case.claimed(claim.claim_ref, claim.by))
 
 
-class DigestStart(BaseModel):
-    digest_id: str
-    provider: Organisation
-    day: date
-    send_at: datetime
-
-
 class DigestResult(BaseModel):
     sent: list[str] = Field(default_factory=list)  # message ids, one per batch (a second only for stragglers)
     alerts: list[str] = Field(default_factory=list)
 
 
-@workflow.defn(name="InterfaceAlertDigest")
+@workflow.defn(name=DIGEST_WORKFLOW)
 class AlertDigestWorkflow:
     """Collects the day's routine alerts for one provider (signal `add`, sent with start), sends them at
     the close of the working day as one email, then tells each alert it went. An alert added after the
     send (a race of seconds) goes in a second batch rather than being lost."""
 
     def __init__(self) -> None:
-        self.pending: list[DigestItem] = []
+        self.pending: list[DigestEntry] = []
         self.seen: set[str] = set()
 
     @workflow.signal
-    def add(self, item: DigestItem) -> None:
+    def add(self, item: DigestEntry) -> None:
         if item.reference not in self.seen:  # the same alert signalled twice joins once
             self.seen.add(item.reference)
             self.pending.append(item)
