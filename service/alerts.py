@@ -10,7 +10,7 @@ import contextlib
 import hashlib
 import tomllib
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -19,6 +19,7 @@ from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
+from domain.alert_analysis import AlertFigures
 from domain.configuration import TariffRate
 from domain.interface_alert import (
     CATEGORY_LABELS,
@@ -121,27 +122,7 @@ def answers(view: CaseView) -> list[tuple[str, str, str]]:
     ]
 
 
-# --- the officer's pattern view ----------------------------------------------------------------------------
-@dataclass
-class PatternRow:
-    provider: str
-    category: str
-    month: str  # YYYY-MM
-    alerts: list[AlertRow] = field(default_factory=list)
-
-    @property
-    def count(self) -> int:
-        return len(self.alerts)
-
-    @property
-    def items(self) -> int:
-        return sum(a.items for a in self.alerts)
-
-    @property
-    def staff_minutes(self) -> int:
-        return sum(a.staff_minutes for a in self.alerts)
-
-
+# --- the officer's pattern view and the analysis ---------------------------------------------------------
 def pattern_threshold(settings: Settings) -> int:
     """`[alert_patterns] min_alerts` in the LMC's configuration: alerts of one category from one provider in
     one month that make a pattern worth claiming for."""
@@ -150,12 +131,20 @@ def pattern_threshold(settings: Settings) -> int:
     return int(found) if isinstance(found, int) and found >= 1 else DEFAULT_PATTERN_MIN
 
 
-def patterns(rows: list[AlertRow]) -> list[PatternRow]:
-    grouped: dict[tuple[str, str, str], PatternRow] = {}
-    for row in rows:
-        key = (row.provider, row.category, f"{row.occurred_on:%Y-%m}")
-        grouped.setdefault(key, PatternRow(*key)).alerts.append(row)
-    return [grouped[k] for k in sorted(grouped)]
+def figures(engine: Engine, start: date, end: date, provider: str | None = None) -> list[AlertFigures]:
+    return [
+        AlertFigures(
+            reference=r.reference,
+            ods=r.ods,
+            provider=r.provider,
+            category=r.category,
+            occurred_on=r.occurred_on,
+            items=r.items,
+            staff_minutes=r.staff_minutes,
+            claim_ref=r.claim_ref,
+        )
+        for r in Alerts(engine).between(start, end, provider)
+    ]
 
 
 # --- from alerts to a claim ---------------------------------------------------------------------------------

@@ -6,6 +6,8 @@ the officer starts a claim from that trust's alerts, and the ICB is sent the lin
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import uuid
 from collections import Counter
@@ -22,9 +24,11 @@ from domain.unfunded_claim import ClaimCase
 from domain.working_days import LONDON, london_date, next_working_day
 from persistence.database import make_engine
 from persistence.practices import Alerts
-from service import alerts, practices, reading
+from persistence.users import Users
+from service import practices, reading
 from settings import Settings
 from tests.conftest import Inbox, body_text
+from tests.helpers import csrf_in, sign_in
 from web.app import create_app
 
 RYJ_LIAISON = "gp.liaison@imperial.example"
@@ -183,8 +187,24 @@ async def test_alerts_from_practices_to_a_claim(
             assert any("Reminder" in str(m["Subject"]) and m["To"].addresses[0].addr_spec == RWF_LIAISON for m in sent)
             assert any(m["To"].addresses[0].addr_spec == RWF_DIRECTOR for m in sent)
 
-        # The officer claims for Maidstone's alerts: lines by category at the tariff rate, citing the alerts.
-        claim_ref = await alerts.start_claim(time_client, settings, engine, rwf, OFFICER, "QKS")
+        # The officer sees the pattern and claims for Maidstone's alerts in one action: lines by category at
+        # the tariff rate, each citing its alerts.
+        Users(engine).add(OFFICER, "officer", "alerts test password")
+        assert (await sign_in(web, OFFICER, "alerts test password")).status_code == 303
+        view_page = await web.get("/console/alerts", params={"provider": "RWF"})
+        assert view_page.status_code == 200 and all(ref in view_page.text for ref in rwf)
+        assert "Maidstone and Tunbridge Wells NHS Trust" in view_page.text
+        mixed = {f"alert.{rwf[0]}": "on", f"alert.{ryj_any(reported)}": "on"}
+        refused = await web.post(
+            "/console/alerts/claim", data={"csrf": csrf_in(view_page), "payer_code": "QKS", **mixed}
+        )
+        assert refused.status_code == 422 and "one provider" in refused.text
+        started = await web.post(
+            "/console/alerts/claim",
+            data={"csrf": csrf_in(view_page), "payer_code": "QKS", **{f"alert.{ref}": "on" for ref in rwf}},
+        )
+        assert started.status_code == 303, started.text
+        claim_ref = started.headers["location"].rsplit("/", 1)[1]
         rows = Alerts(engine).get_many(rwf)
         tariff = settings.escalation_config().tariff
         expected = sum(row.items * tariff[row.category].unit_rate_pence for row in rows)
@@ -205,11 +225,25 @@ async def test_alerts_from_practices_to_a_claim(
         # ... and the alerts name the claim.
         assert all(row.claim_ref == claim_ref for row in rows)
 
+        # The analysis: shares of items by category, provider, practice and month, each adding up to 100%.
+        analysis = await web.get("/console/alerts/analysis.csv")
+        assert analysis.status_code == 200
+        table = list(csv.DictReader(io.StringIO(analysis.text)))
+        for by in ("category", "provider", "ods", "month"):
+            assert sum(int(row["share_percent"]) for row in table if row["by"] == by) == 100
+        by_provider = {row["key"]: int(row["items"]) for row in table if row["by"] == "provider"}
+        assert by_provider["RWF"] >= sum(row.items for row in rows)
+        assert (await web.get("/console/alerts/analysis")).status_code == 200
+
         async def names_the_claim() -> bool:
             view = await reading.summary(time_client, rwf[0])
             return ("Claimed in", claim_ref) in [tuple(f) for f in view.facts]
 
         await wait_until(names_the_claim, "the alert names its claim")
+
+
+def ryj_any(reported: dict[str, str]) -> str:
+    return next(ref for ref, trust in reported.items() if trust == "RYJ")
 
 
 async def _async(value: bool) -> bool:
