@@ -88,6 +88,11 @@ def shares(alerts: list[AlertFigures], key: str) -> list[Share]:
     return rows if key == "month" else sorted(rows, key=lambda s: (-s.items, s.key))
 
 
+def month_words(month: str) -> str:
+    """'November 2026' from '2026-11'."""
+    return f"{date.fromisoformat(month + '-01'):%B %Y}"
+
+
 def hours(minutes: int) -> str:
     """Staff time as people say it: '3 hours 5 minutes'."""
     h, m = divmod(minutes, 60)

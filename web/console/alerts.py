@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from domain.alert_analysis import hours, patterns, shares
+from domain.alert_analysis import hours, month_words, patterns, shares
 from domain.interface_alert import CATEGORY_LABELS
 from domain.unfunded_claim import Category
 from service import alerts
@@ -83,6 +83,7 @@ def routes(console: Console) -> list[Route]:
             "names": {o.code: o.name for o in config.organisations},
             "category_name": category_name,
             "hours": hours,
+            "month_words": month_words,
             "error": error,
         }
         return templates.TemplateResponse(request, "alerts/patterns.html", context, status_code=status)
@@ -131,7 +132,13 @@ def routes(console: Console) -> list[Route]:
             "hours": hours,
             "params": dict(request.query_params),
             "query": request.url.query,
-            "label": lambda key, value: category_name(value) if key == "category" else names.get(value, value),
+            "label": lambda key, value: (
+                category_name(value)
+                if key == "category"
+                else month_words(value)
+                if key == "month"
+                else names.get(value, value)
+            ),
         }
         return templates.TemplateResponse(request, "alerts/analysis.html", context)
 
