@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import uuid
 from collections import Counter
@@ -17,18 +18,24 @@ from pathlib import Path
 
 import httpx
 from temporalio.client import Client
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from domain.interface_alert import AlertCase
+from domain.contacts import Role
+from domain.interface_alert import AlertCase, digest_id, digest_time
+from domain.responses import ResponseInput
 from domain.unfunded_claim import ClaimCase
 from domain.working_days import LONDON, london_date, next_working_day
+from kinds import BY_NAME
+from persistence.audit_log import AuditLog
 from persistence.database import make_engine
 from persistence.practices import Alerts
 from persistence.users import Users
-from service import practices, reading
-from settings import Settings
+from service import acting, practices, reading, starting
+from settings import ROOT, Settings
 from tests.conftest import Inbox, body_text
 from tests.helpers import csrf_in, sign_in
+from tests.test_replay import replay_and_maybe_record
 from web.app import create_app
 
 RYJ_LIAISON = "gp.liaison@imperial.example"
@@ -248,3 +255,51 @@ def ryj_any(reported: dict[str, str]) -> str:
 
 async def _async(value: bool) -> bool:
     return value
+
+
+async def test_an_alert_and_its_digest_replay_and_can_be_recorded(
+    time_env: WorkflowEnvironment, time_client: Client, settings: Settings, inbox: Inbox
+) -> None:
+    """Every kind of step once: joins the day's digest, carried by it, asked, answered by the practice,
+    reminded, acknowledged; and the digest itself."""
+    spec = BY_NAME["interface_alert"]
+    data = json.loads((ROOT / spec.example).read_text())
+    reference = f"IFA-2026-R{uuid.uuid4().hex[:5].upper()}"
+    await sleep_until(
+        time_env, morning(next_working_day(london_date(await time_env.get_current_time()) + timedelta(days=1)))
+    )
+    prepared = starting.prepare(spec, settings.escalation_config(), data, reference)
+    await starting.start(time_client, settings, spec, prepared)
+    the_digest = digest_id("RWF", await time_env.get_current_time())
+
+    async def digest_started() -> bool:
+        try:
+            await time_client.get_workflow_handle(the_digest).describe()
+            return True
+        except RPCError:
+            return False
+
+    await wait_until(digest_started, "the digest started")
+    await sleep_until(time_env, digest_time(await time_env.get_current_time()) + timedelta(minutes=5))
+    await inbox.wait_for(the_digest, 1)
+    practice = data["practice_email"]
+    await acting.respond(time_client, reference, _said("request_info", RWF_LIAISON, Role.PAYER, "Which clinic?"))
+    await acting.respond(time_client, reference, _said("supply_info", practice, Role.PRACTICE, "The Tuesday clinic."))
+    view = await reading.summary(time_client, reference)
+    assert view.wait is not None and view.wait.deadline
+    await sleep_until(time_env, datetime.fromisoformat(view.wait.deadline) + timedelta(minutes=5))  # reminded
+    await acting.respond(time_client, reference, _said("acknowledge", RWF_LIAISON, Role.PAYER, "Clinic told."))
+    final = await time_client.get_workflow_handle(reference).result()
+    assert final["outcome"] if isinstance(final, dict) else final.outcome == "acknowledged"
+    events = [e.event for e in AuditLog(make_engine(settings.database)).timeline(reference)]
+    assert (
+        events[:2] == ["reported", "email_sent"]
+        and "deadline_missed" in events
+        and events[-1] in ("closed", "email_sent")
+    )
+    await replay_and_maybe_record(time_client, reference, "interface_alert_complete")
+    await replay_and_maybe_record(time_client, the_digest, "interface_alert_digest")
+
+
+def _said(action: str, email: str, role: Role, text: str) -> ResponseInput:
+    return ResponseInput(action=action, actor_email=email, actor_role=role, text=text)
