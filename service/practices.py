@@ -28,7 +28,8 @@ from mail.delivery import SmtpDelivery
 from persistence.practices import PracticeRow, Practices
 from persistence.sent_mail import SentEmail, SentMailLedger
 from service.gate import admit, refuse_field
-from service.refusals import Refused
+from service.links_admin import withdraw_links
+from service.refusals import Refused, Why
 from settings import Settings
 
 STANDING_LINK_DAYS = 5 * 365
@@ -70,7 +71,22 @@ class LoadResult:
 
 
 def page_id(ods: str) -> str:
+    """The practice's page, as its emails and the sent-mail ledger name it."""
     return f"{PAGE_PREFIX}{ods.upper()}"
+
+
+def link_id(ods: str, generation: int) -> str:
+    """What one standing link is bound to: the practice's page and the link's number, so a new link (the
+    contact changed, or the LMC sent a new one) replaces the old, and a withdrawn one stays withdrawn."""
+    return f"{page_id(ods)}-{generation}"
+
+
+def parse_link_id(escalation_id: str) -> tuple[str, int] | None:
+    """(ODS code, link number) from a standing link's binding; None if it is not one."""
+    ods, _, number = escalation_id.removeprefix(PAGE_PREFIX).partition("-")
+    if not escalation_id.startswith(PAGE_PREFIX) or not number.isascii() or not number.isdigit():
+        return None
+    return ods, int(number)
 
 
 def read_csv(text: str) -> list[PracticeEntry]:
@@ -131,9 +147,10 @@ async def load(settings: Settings, engine: Engine, path: Path, now: datetime | N
     return result
 
 
-def standing_link(settings: Settings, practice: PracticeRow, now: datetime) -> str:
+def standing_link(settings: Settings, practice: PracticeRow, now: datetime, generation: int | None = None) -> str:
+    """The practice's link number `generation` (by default the one it was last sent)."""
     grant = LinkGrant(
-        escalation_id=page_id(practice.ods),
+        escalation_id=link_id(practice.ods, practice.link_generation if generation is None else generation),
         recipient=practice.email,
         role=Role.PRACTICE,
         expires_at=now + timedelta(days=STANDING_LINK_DAYS),
@@ -144,7 +161,7 @@ def standing_link(settings: Settings, practice: PracticeRow, now: datetime) -> s
 async def send_standing_link(settings: Settings, engine: Engine, practice: PracticeRow, now: datetime) -> None:
     """Email the practice its link, once per contact (the ledger keeps a second run from sending again)."""
     generation = practice.link_generation + 1
-    link = standing_link(settings, practice, now)
+    link = standing_link(settings, practice, now, generation)
     effect = EmailEffect(
         purpose="practice-standing-link",
         to=Contact(name=practice.name, title="Practice", email=practice.email),
@@ -181,3 +198,26 @@ async def send_standing_link(settings: Settings, engine: Engine, practice: Pract
     )
     await SmtpDelivery(settings, SentMailLedger(engine)).send_once(message, row)
     Practices(engine).link_sent(practice.ods, practice.email, now, generation)
+
+
+def practice_named(engine: Engine, ods: str) -> PracticeRow:
+    found = Practices(engine).get(ods.strip())
+    if found is None:
+        raise Refused(Why.NOT_FOUND, f"No practice {ods[:12]} is loaded; load it with `practices load FILE`.")
+    return found
+
+
+async def new_link(settings: Settings, engine: Engine, ods: str) -> str:
+    """Send the practice a new standing link; its old one stops opening the page."""
+    practice = practice_named(engine, ods)
+    await send_standing_link(settings, engine, practice, datetime.now(UTC))
+    return f"A new link was sent to {practice.email}; the old one no longer opens {practice.name}'s page."
+
+
+def withdraw_link(engine: Engine, ods: str, by: str, reason: str) -> str:
+    """Withdraw the practice's current standing link (in the security log); `new_link` sends another."""
+    practice = practice_named(engine, ods)
+    withdrawn = withdraw_links(
+        engine, link_id(practice.ods, practice.link_generation), by, practice.email, reason, "the LMC office", None
+    )
+    return f"{practice.name}'s link {'is now' if withdrawn else 'was already'} withdrawn."

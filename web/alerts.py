@@ -23,7 +23,7 @@ from links.signing import LinkGrant, LinkRefused, verify_link
 from persistence.practices import PracticeRow, Practices
 from persistence.revoked_links import RevokedLinks
 from service import alerts
-from service.practices import PAGE_PREFIX
+from service.practices import parse_link_id
 from service.refusals import Refused, Why
 from settings import Settings
 from web.forms import posted_form, submission_from_form, typed_again
@@ -47,11 +47,19 @@ def alert_routes(settings: Settings, engine: Engine) -> list[Route]:
             grant = verify_link(settings.link_keys, request.path_params["token"])
         except LinkRefused as refused:
             return refused_page(request, "This link cannot be used", str(refused), 403)
-        if grant.role is not Role.PRACTICE or not grant.escalation_id.startswith(PAGE_PREFIX):
+        bound = parse_link_id(grant.escalation_id)
+        if grant.role is not Role.PRACTICE or bound is None:
             return refused_page(request, "This link cannot be used", "This is not a practice's alert link.", 403)
-        practice = practices.get(grant.escalation_id.removeprefix(PAGE_PREFIX))
+        ods, generation = bound
+        practice = practices.get(ods)
         withdrawn = revoked.find(grant.escalation_id, grant.recipient)
-        if practice is None or not practice.active or withdrawn is not None or practice.email != grant.recipient:
+        if (
+            practice is None
+            or not practice.active
+            or withdrawn is not None
+            or practice.email != grant.recipient
+            or practice.link_generation != generation
+        ):
             return refused_page(
                 request,
                 "This link has been withdrawn",
