@@ -21,19 +21,22 @@ from temporalio.service import RPCError
 
 from domain.alert_analysis import AlertFigures
 from domain.configuration import TariffRate
+from domain.contacts import Role
 from domain.interface_alert import (
     CATEGORY_LABELS,
     KIND,
+    SUPPLY_INFO,
     AlertCase,
     AlertRequest,
 )
 from domain.money import format_pence
+from domain.responses import ResponseInput
 from domain.unfunded_claim import Category
 from domain.working_days import london_date
 from kinds import BY_NAME
 from persistence.practices import AlertRow, Alerts, PracticeRow
-from service import reading, starting
-from service.gate import refuse_field
+from service import acting, reading, starting
+from service.gate import admit, refuse_field
 from service.refusals import Refused, Why
 from settings import Settings
 from workflows.escalation_workflow import CaseView
@@ -112,6 +115,21 @@ async def for_practice(client: Client, engine: Engine, ods: str) -> list[Practic
             return PracticeAlert(row, None)
 
     return list(await asyncio.gather(*(read(row) for row in rows)))
+
+
+async def practice_answers(
+    client: Client, engine: Engine, practice: PracticeRow, reference: str, text: str, submission: str
+) -> str:
+    """The practice answers the provider's question about one of its own alerts, from its own page."""
+    rows = [row for row in Alerts(engine).get_many([reference]) if row.ods == practice.ods]
+    if not rows:
+        raise Refused(Why.NOT_FOUND, f"{practice.name} has no alert {reference[:40]}.")
+    response = admit(
+        ResponseInput,
+        {"action": SUPPLY_INFO, "actor_email": practice.email, "actor_role": Role.PRACTICE, "text": text},
+    )
+    outcome = await acting.respond(client, reference, response, submission)
+    return outcome.message
 
 
 def answers(view: CaseView) -> list[tuple[str, str, str]]:

@@ -24,7 +24,7 @@ from web.app import create_app
 
 FIELDS = [
     "provider_code", "service", "category", "occurred_on", "document_ref", "items", "what_happened",
-    "staff_minutes", "risk", "submission", "payer_code", "alert.IFA-2026-AAAAAA", "csrf",
+    "staff_minutes", "risk", "submission", "reference", "text", "payer_code", "alert.IFA-2026-AAAAAA", "csrf",
 ]  # fmt: skip
 VALUES = st.one_of(
     st.sampled_from(["", "RWF", "RYJ", "QKS", "onward_referral", "other", "urgent", "2026-11-24", "3", "-1", "9" * 12]),
@@ -55,14 +55,14 @@ async def web(
 
 
 @FUZZ
-@given(form=FORMS, garbage=st.booleans())
+@given(form=FORMS, garbage=st.booleans(), tail=st.sampled_from(["", "/answer"]))
 async def test_the_practice_page_never_answers_5xx(
-    web: tuple[httpx.AsyncClient, str, str], form: dict[str, str], garbage: bool
+    web: tuple[httpx.AsyncClient, str, str], form: dict[str, str], garbage: bool, tail: str
 ) -> None:
     http, page, _ = web
-    answer = await http.post(page + ("x" if garbage else ""), data=form)
+    answer = await http.post(page + ("x" if garbage else "") + tail, data=form)
     assert answer.status_code < 500, (form, answer.status_code, answer.text[:300])
-    assert answer.status_code in ((403,) if garbage else (200, 409, 422)), answer.status_code
+    assert answer.status_code in ((403,) if garbage else (200, 404, 409, 422)), answer.status_code
 
 
 @FUZZ

@@ -158,10 +158,18 @@ async def test_alerts_from_practices_to_a_claim(
         assert answer.status_code == 200 and "clock stops" in answer.text
         asked_ref = next(ref for ref in reported if ref in answer.text)
         [question] = await inbox.wait_for(asked_ref, 1)
-        [practice_link] = links_in(question, "/r/")
+        assert links_in(question, "/r/"), "the practice may answer through the emailed link, or its own page"
+        asker = Alerts(engine).get_many([asked_ref])[0].ods
+        empty = await web.post(
+            f"{pages[asker]}/answer", data={"reference": asked_ref, "text": " ", "submission": uuid.uuid4().hex}
+        )
+        assert empty.status_code == 422 and f'id="answer-{asked_ref}-error"' in empty.text
+        not_theirs = next(code for code in codes if code != asker)
+        other = await web.post(f"{pages[not_theirs]}/answer", data={"reference": asked_ref, "text": "x"})
+        assert other.status_code == 404
         supplied = await web.post(
-            practice_link,
-            data={"action": "supply_info", "text": "The Tuesday dermatology clinic.", "submission": uuid.uuid4().hex},
+            f"{pages[asker]}/answer",
+            data={"reference": asked_ref, "text": "The Tuesday dermatology clinic.", "submission": uuid.uuid4().hex},
         )
         assert supplied.status_code == 200 and "sent to Imperial" in supplied.text
         for link in ryj_links:

@@ -79,6 +79,11 @@ def alert_routes(settings: Settings, engine: Engine) -> list[Route]:
             "reported": None,
             "alerts": [],
             "answers": alerts.answers,
+            "answering": None,
+            "answer_form": {},
+            "answer_error": None,
+            "answered": None,
+            "page_path": f"/p/{request.path_params['token']}",
         }
         context.update(extra)
         try:
@@ -115,7 +120,30 @@ def alert_routes(settings: Settings, engine: Engine) -> list[Route]:
         log.info("alert_reported", practice=practice.ods, reference=reference)
         return await page(request, practice, reported=reference)
 
+    async def answer(request: Request) -> Response:
+        """The practice answers a provider's question from its own page (as it can from the emailed link)."""
+        found = practice_of(request)
+        if isinstance(found, Response):
+            return found
+        _, practice = found
+        form = await posted_form(request)
+        reference = form.get("reference", "")
+        try:
+            said = await alerts.practice_answers(
+                request.app.state.client, engine, practice, reference, form.get("text", ""), submission_from_form(form)
+            )
+        except Refused as refused:
+            log.info("alert_answer_refused", practice=practice.ods, why=refused.why.value)
+            status = refused.http_status
+            answer = await page(request, practice, status, answering=reference, answer_form=typed_again(form),
+                                answer_error=refused.message)  # fmt: skip
+            if refused.why is Why.UNAVAILABLE:
+                answer.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            return answer
+        return await page(request, practice, answered=said)
+
     return [
+        Route("/p/{token}/answer", answer, methods=["POST"]),
         Route("/p/{token}", show, methods=["GET", "HEAD"]),
         Route("/p/{token}", report, methods=["POST"]),
     ]
