@@ -4,6 +4,7 @@ through the sent-mail ledger like every other email."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel, Field
@@ -27,6 +28,12 @@ class DigestRequest(BaseModel):
     day: date
     sent_at: datetime
     items: list[DigestEntry]
+
+
+class DigestDelivered(BaseModel):
+    message_id: str
+    held: bool = False  # cannot go as it is, or cut off mid-send: held for ops, like any email
+    held_reason: str | None = None
 
 
 class DigestStart(BaseModel):
@@ -97,8 +104,8 @@ class DigestActivities:
         )
 
     @activity.defn(name="send_alert_digest")
-    async def send_alert_digest(self, request: DigestRequest) -> str:
-        """The digest's Message-ID; sent once however often this runs (a retry finds it in the ledger)."""
+    async def send_alert_digest(self, request: DigestRequest) -> DigestDelivered:
+        """Sent once however often this runs (a retry finds it in the ledger); held for ops if it cannot go."""
         to = request.provider.contact_at(1).email
         links = {item.reference: self.link(item.reference, to, request.sent_at) for item in request.items}
         effect = digest_effect(request, links)
@@ -122,7 +129,12 @@ class DigestActivities:
                 sent_at=request.sent_at,
             )
         except Unsendable as unsendable:
-            await self._delivery.hold_unsendable(row, unsendable.reason)
-            return message_id
-        await self._delivery.send_once(message, row, accepted=lambda: activity.heartbeat(message_id))
-        return message_id
+            outcome = await self._delivery.hold_unsendable(row, unsendable.reason)
+        else:
+            if message_id in activity.info().heartbeat_details:  # an earlier attempt's last word: accepted
+                await asyncio.to_thread(self._ledger.mark_sent, message_id)
+                return DigestDelivered(message_id=message_id)
+            outcome = await self._delivery.send_once(message, row, accepted=lambda: activity.heartbeat(message_id))
+        return DigestDelivered(
+            message_id=message_id, held=outcome.held, held_reason=outcome.reason if outcome.held else None
+        )

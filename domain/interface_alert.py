@@ -391,8 +391,9 @@ class AlertCase(EscalationCase):
         )
 
     # --- the digest and the claim ------------------------------------------------------------
-    def digest_sent(self, message_id: str, to: str, now: datetime) -> list[Effect]:
-        """The day's digest carried this alert to the provider: the answer clock runs from its send."""
+    def digest_sent(self, message_id: str, to: str, now: datetime, held: bool = False) -> list[Effect]:
+        """The day's digest carried this alert to the provider (or was held for ops, who send it or confirm it
+        arrived, like any held email). The answer clock runs from the close of the day either way."""
         if self.digest_message_id is not None:
             return []
         self.digest_message_id = message_id
@@ -401,7 +402,7 @@ class AlertCase(EscalationCase):
         self.touch()
         return [
             AuditEffect(
-                event="email_sent",
+                event="email_held" if held else "email_sent",
                 actor="engine",
                 detail={"purpose": "alert-digest", "to": to, "message_id": message_id},
             )

@@ -36,6 +36,7 @@ class StartAlert(EscalationStart):
 class DigestSent(BaseModel):
     message_id: str
     to: str
+    held: bool = False
 
 
 class AlertClaimed(BaseModel):
@@ -80,7 +81,7 @@ class InterfaceAlertWorkflow(EscalationWorkflow):
     @workflow.signal
     def digest_sent(self, sent: DigestSent) -> None:
         assert isinstance(self.case, AlertCase)
-        self.outbox.extend(self.case.digest_sent(sent.message_id, sent.to, workflow.now()))
+        self.outbox.extend(self.case.digest_sent(sent.message_id, sent.to, workflow.now(), sent.held))
 
     @workflow.signal
     def claimed(self, claim: AlertClaimed) -> None:
@@ -126,7 +127,7 @@ class AlertDigestWorkflow:
                 break
             items, self.pending = self.pending, []
             batch += 1
-            message_id = await workflow.execute_activity_method(
+            delivered = await workflow.execute_activity_method(
                 DigestActivities.send_alert_digest,
                 DigestRequest(
                     digest_id=start.digest_id,
@@ -139,13 +140,16 @@ class AlertDigestWorkflow:
                 start_to_close_timeout=timedelta(seconds=60),
                 retry_policy=ACTIVITY_RETRY,
             )
-            result.sent.append(message_id)
+            result.sent.append(delivered.message_id)
             to = start.provider.contact_at(1).email
             for item in items:
                 result.alerts.append(item.reference)
                 handle = workflow.get_external_workflow_handle(item.reference)
                 try:
-                    await handle.signal(InterfaceAlertWorkflow.digest_sent, DigestSent(message_id=message_id, to=to))
+                    await handle.signal(
+                        InterfaceAlertWorkflow.digest_sent,
+                        DigestSent(message_id=delivered.message_id, to=to, held=delivered.held),
+                    )
                 except ApplicationError:  # the alert is gone (withdrawn and closed): nothing to tell it
                     workflow.logger.info("alert not running", extra={"reference": item.reference})
         return result

@@ -161,3 +161,10 @@ def test_risk_is_routine_unless_said() -> None:
         ).risk
         is Risk.ROUTINE
     )
+
+
+def test_a_held_digest_is_audited_as_held_and_the_clock_still_runs() -> None:
+    case, _ = opened(london(2026, 11, 25))
+    [audit] = case.digest_sent("<d@x>", LIAISON, five_pm(2026, 11, 25), held=True)
+    assert isinstance(audit, AuditEffect) and audit.event == "email_held"
+    assert case.wait is not None and case.wait.deadline == five_pm(2026, 12, 2)
