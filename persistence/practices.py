@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
 
@@ -92,12 +93,15 @@ class Alerts:
 
     def add(self, row: AlertRow) -> bool:
         """Index a reported alert; False if it was indexed already (the same form sent twice)."""
-        with Session(self._engine) as session:
-            if session.get(AlertRow, row.reference) is not None:
-                return False
-            session.add(row)
-            session.commit()
-            return True
+        try:
+            with Session(self._engine, expire_on_commit=False) as session:
+                if session.get(AlertRow, row.reference) is not None:
+                    return False
+                session.add(row)
+                session.commit()
+                return True
+        except IntegrityError:  # the same form, sent twice at once: the other request indexed it
+            return False
 
     def for_practice(self, ods: str) -> list[AlertRow]:
         with Session(self._engine) as session:

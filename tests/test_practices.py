@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import httpx
@@ -15,6 +16,7 @@ from temporalio.client import Client
 
 import starter
 from persistence.database import make_engine
+from persistence.practices import AlertRow, Alerts, PracticeRow, Practices
 from persistence.security_log import SecurityLog
 from service import practices
 from service.refusals import Refused, Why
@@ -94,3 +96,21 @@ async def test_links_are_sent_replaced_and_withdrawn(
     path.write_text(HEADER + f"{ods},The Surgery,1 High Street,ME1 1AA,QKS,C,pm.two@practice.example\n")
     await practices.load(settings, engine, path)
     assert (await web.get(third)).status_code == 410
+
+
+def test_practices_and_alerts_on_postgresql(postgres_url: str) -> None:
+    engine = make_engine(postgres_url)
+    when = datetime.now(UTC)
+    store = Practices(engine)
+    row = PracticeRow(ods="J00001", name="PG Surgery", email="pm@pg.example", loaded_at=when)
+    assert store.upsert(row)[0] == "added" and store.upsert(row)[0] == "unchanged"
+    alerts = Alerts(engine)
+    alert = AlertRow(
+        reference="IFA-2026-PGAAAA", ods="J00001", provider="RWF", category="fit_note", service="Orthopaedics",
+        occurred_on=date(2026, 11, 24), document_ref="FN-1", items=3, staff_minutes=30, risk="routine",
+        reported_at=when,
+    )  # fmt: skip
+    assert alerts.add(alert) and not alerts.add(alert)
+    alerts.mark_claimed(["IFA-2026-PGAAAA"], "UWC-2026-PGBBBB")
+    [found] = alerts.between(date(2026, 11, 1), date(2026, 11, 30), "RWF")
+    assert found.claim_ref == "UWC-2026-PGBBBB" and alerts.for_practice("J00001")[0].items == 3
