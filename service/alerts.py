@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from limits import parse
+from limits.strategies import FixedWindowRateLimiter
 from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -35,6 +37,7 @@ from domain.unfunded_claim import Category
 from domain.working_days import london_date
 from kinds import BY_NAME
 from persistence.practices import AlertRow, Alerts, PracticeRow
+from persistence.rate_limits import DatabaseStorage
 from service import acting, reading, starting
 from service.gate import admit, refuse_field
 from service.refusals import Refused, Why
@@ -44,6 +47,8 @@ from workflows.interface_alert import AlertClaimed, InterfaceAlertWorkflow
 
 _ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
 DEFAULT_PATTERN_MIN = 10
+ALERTS_PER_PRACTICE = parse("60 per hour")
+"""A ceiling on one practice's link: a busy practice stays far below it; a leaked link cannot flood the engine."""
 
 
 def reference_for(ods: str, submission: str, today: date) -> str:
@@ -74,6 +79,13 @@ async def report(
     reference = reference_for(practice.ods, submission, london_date(now))
     prepared = starting.prepare(spec, config, data, reference)
     alert: AlertRequest = prepared.request  # type: ignore[attr-defined]
+    limiter = FixedWindowRateLimiter(DatabaseStorage(engine))
+    if not limiter.hit(ALERTS_PER_PRACTICE, "practice-alerts", practice.ods):
+        raise Refused(
+            Why.NOT_PERMITTED,
+            f"{practice.name} has reported more than {ALERTS_PER_PRACTICE.amount} alerts in the last hour; nothing "
+            "more was recorded. If that is right, please send the rest later or tell the LMC office.",
+        )
     try:
         await starting.start(client, settings, spec, prepared)
     except Refused as refused:

@@ -12,13 +12,16 @@ from pathlib import Path
 
 import httpx
 import pytest
+from limits.strategies import FixedWindowRateLimiter
 from temporalio.client import Client
 
 import starter
 from persistence.database import make_engine
 from persistence.practices import AlertRow, Alerts, PracticeRow, Practices
+from persistence.rate_limits import DatabaseStorage
 from persistence.security_log import SecurityLog
 from service import practices
+from service.alerts import ALERTS_PER_PRACTICE
 from service.refusals import Refused, Why
 from settings import Settings
 from tests.conftest import Inbox, body_text
@@ -114,3 +117,25 @@ def test_practices_and_alerts_on_postgresql(postgres_url: str) -> None:
     alerts.mark_claimed(["IFA-2026-PGAAAA"], "UWC-2026-PGBBBB")
     [found] = alerts.between(date(2026, 11, 1), date(2026, 11, 30), "RWF")
     assert found.claim_ref == "UWC-2026-PGBBBB" and alerts.for_practice("J00001")[0].items == 3
+
+
+async def test_a_practice_link_cannot_flood_the_engine(
+    web: httpx.AsyncClient, settings: Settings, inbox: Inbox, tmp_path: Path
+) -> None:
+    engine = make_engine(settings.database)
+    ods = f"K{uuid.uuid4().int % 100000:05d}"
+    path = tmp_path / "practices.csv"
+    path.write_text(HEADER + f"{ods},Busy Surgery,1 High Street,ME1 1AA,QKS,A,pm.busy@practice.example\n")
+    await practices.load(settings, engine, path)
+    [link] = links_to(inbox, ods)
+    limiter = FixedWindowRateLimiter(DatabaseStorage(engine))
+    for _ in range(ALERTS_PER_PRACTICE.amount):
+        assert limiter.hit(ALERTS_PER_PRACTICE, "practice-alerts", ods)
+    form = {
+        "provider_code": "RWF", "service": "Orthopaedics", "category": "fit_note", "occurred_on": "2026-11-24",
+        "document_ref": "FN-77", "items": "1", "what_happened": "Fit note left to the practice.",
+        "staff_minutes": "10", "risk": "routine", "submission": uuid.uuid4().hex,
+    }  # fmt: skip
+    page = await web.post(link, data=form)
+    assert page.status_code == 403 and "nothing more was recorded" in page.text
+    assert 'value="FN-77"' in page.text  # nothing typed is lost
