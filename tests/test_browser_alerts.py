@@ -97,6 +97,10 @@ async def test_a_practice_reports_an_alert_the_provider_answers_and_the_officer_
             text = await reported.inner_text()
             reference = text.split("Your alert ")[1].split(" ")[0]
             await page.locator("#alerts").get_by_text(reference).wait_for()
+            # Ready for the next alert from the same clinic: provider, service and date kept, the rest empty.
+            assert await page.input_value("#provider_code") == "RWF"
+            assert await page.input_value("#service") == "Dermatology outpatients"
+            assert await page.input_value("#document_ref") == "" and await page.input_value("#what_happened") == ""
             await page.screenshot(path=str(shots / "alert-form.png"), full_page=True)
 
             # The provider, through the link the day's digest gives it for this alert.

@@ -9,6 +9,7 @@ reached, 503 with the form as typed and the same submission id, so sending it ag
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -18,6 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from domain.contacts import Role
+from domain.working_days import london_date
 from kinds import BY_NAME
 from links.signing import LinkGrant, LinkRefused, verify_link
 from persistence.practices import PracticeRow, Practices
@@ -73,7 +75,7 @@ def alert_routes(settings: Settings, engine: Engine) -> list[Route]:
         context: dict[str, Any] = {
             **BY_NAME["interface_alert"].form.context(config),
             "practice": practice,
-            "form": {},
+            "form": {"occurred_on": london_date(datetime.now(UTC)).isoformat()},
             "errors": {},
             "refusal": None,
             "reported": None,
@@ -118,7 +120,9 @@ def alert_routes(settings: Settings, engine: Engine) -> list[Route]:
                 return await page(request, practice, refused.http_status, form=kept, errors=refused.fields)
             return await page(request, practice, refused.http_status, form=kept, refusal=refused.message)
         log.info("alert_reported", practice=practice.ods, reference=reference)
-        return await page(request, practice, reported=reference)
+        # The next alert is often from the same clinic on the same day: those stay filled in, nothing else.
+        kept = {name: form.get(name, "") for name in ("provider_code", "service", "occurred_on")}
+        return await page(request, practice, reported=reference, form=kept)
 
     async def answer(request: Request) -> Response:
         """The practice answers a provider's question from its own page (as it can from the emailed link)."""
