@@ -139,6 +139,16 @@ class Outcome(StrEnum):
     WITHDRAWN = "withdrawn"
 
 
+STATE_WORDS: dict[str, str] = {
+    AlertStatus.WAITING: "goes to the provider at 5pm on the working day it was reported",
+    AlertStatus.AWAITING_ANSWER: "waiting for the provider's answer",
+    AlertStatus.INFORMATION_REQUESTED: "the provider asks you a question",
+    Outcome.ACKNOWLEDGED: "acknowledged by the provider",
+    Outcome.DISPUTED: "disputed by the provider",
+    Outcome.WITHDRAWN: "withdrawn by the LMC",
+}
+"""Where an alert stands, as the practice reads it."""
+
 ACKNOWLEDGE = "acknowledge"
 DISPUTE = "dispute_alert"
 REQUEST_INFO = "request_info"

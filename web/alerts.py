@@ -19,6 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from domain.contacts import Role
+from domain.interface_alert import STATE_WORDS
 from domain.working_days import london_date
 from kinds import BY_NAME
 from links.signing import LinkGrant, LinkRefused, verify_link
@@ -81,6 +82,8 @@ def alert_routes(settings: Settings, engine: Engine) -> list[Route]:
             "reported": None,
             "alerts": [],
             "answers": alerts.answers,
+            "state_words": STATE_WORDS,
+            "provider_names": {o.code: o.name for o in config.organisations},
             "answering": None,
             "answer_form": {},
             "answer_error": None,
