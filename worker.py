@@ -50,8 +50,7 @@ def sandbox_runner() -> SandboxedWorkflowRunner:
 def build_worker(client: Client, settings: Settings, **overrides: Any) -> Worker:
     engine = make_engine(settings.database)
     audit = AuditActivities(AuditLog(engine))
-    ledger = SentMailLedger(engine)
-    email = EmailActivities(settings, ledger)
+    email = EmailActivities(settings, SentMailLedger(engine))
     returns = ReturnActivities(PracticeReturns(engine))
     options: dict[str, Any] = {
         "task_queue": settings.task_queue,
@@ -62,7 +61,7 @@ def build_worker(client: Client, settings: Settings, **overrides: Any) -> Worker
             email.settle_held_email,
             returns.record_return,
             returns.load_returns,
-            *(made for spec in KINDS for made in spec.activities(settings, ledger)),
+            *(made for spec in KINDS for made in spec.activities(settings, engine)),
         ],
         "activity_executor": concurrent.futures.ThreadPoolExecutor(max_workers=32),
         "max_concurrent_activities": 32,  # no more than the threads the database activities run on

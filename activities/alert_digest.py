@@ -1,4 +1,4 @@
-"""The day's digest of interface alerts to one provider: one email, each alert with its own signed link
+"""The interface alert's activities: its index row, and the day's digest of interface alerts to one provider: one email, each alert with its own signed link
 (bound to that alert, the provider's primary care liaison and the payer's role), sent at most once
 through the sent-mail ledger like every other email."""
 
@@ -8,15 +8,17 @@ import asyncio
 from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel, Field
+from sqlalchemy import Engine
 from temporalio import activity
 
 from domain.contacts import Organisation, Role
 from domain.escalation import EmailEffect
-from domain.interface_alert import DigestEntry, JoinDigest
+from domain.interface_alert import DigestEntry, IndexAlert, JoinDigest
 from domain.working_days import london_date
 from links.signing import LinkGrant, sign_link
 from mail.compose import Unsendable, compose, message_id_for
 from mail.delivery import SmtpDelivery
+from persistence.practices import AlertRow, Alerts
 from persistence.sent_mail import SentEmail, SentMailLedger
 from settings import Settings
 
@@ -73,10 +75,18 @@ def digest_effect(request: DigestRequest, links: dict[str, str]) -> EmailEffect:
 
 
 class DigestActivities:
-    def __init__(self, settings: Settings, ledger: SentMailLedger) -> None:
+    """The interface alert's own activities: its index row, its place in the day's digest, the digest's email."""
+
+    def __init__(self, settings: Settings, engine: Engine) -> None:
         self._settings = settings
-        self._ledger = ledger
-        self._delivery = SmtpDelivery(settings, ledger)
+        self._ledger = SentMailLedger(engine)
+        self._alerts = Alerts(engine)
+        self._delivery = SmtpDelivery(settings, self._ledger)
+
+    @activity.defn(name="index_alert")
+    def index_alert(self, index: IndexAlert) -> bool:
+        """Idempotent: an alert already indexed (a retry, or the practice's page got there first) stays as it is."""
+        return self._alerts.add(AlertRow(**index.model_dump(exclude={"kind"})))
 
     def link(self, reference: str, recipient: str, sent_at: datetime) -> str:
         grant = LinkGrant(

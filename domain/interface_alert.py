@@ -126,6 +126,23 @@ class JoinDigest(Command):
     entry: DigestEntry
 
 
+class IndexAlert(Command):
+    """Write the alert's index row (what the practice's page, the pattern view and the analysis read), however
+    the alert was started: a practice's page, the console's form or a JSON file."""
+
+    reference: str
+    ods: str
+    provider: str
+    category: str
+    service: str
+    occurred_on: date
+    document_ref: str
+    items: int
+    staff_minutes: int
+    risk: str
+    reported_at: datetime
+
+
 class AlertStatus(StrEnum):
     WAITING = "awaiting_digest"  # routine: until the day's digest goes
     AWAITING_ANSWER = "awaiting_answer"
@@ -239,6 +256,21 @@ class AlertCase(EscalationCase):
                 },
             )
         ]
+        effects.append(
+            IndexAlert(
+                reference=escalation_id,
+                ods=alert.practice_ods,
+                provider=provider.code.upper(),
+                category=alert.category.value,
+                service=alert.service,
+                occurred_on=alert.occurred_on,
+                document_ref=alert.document_ref,
+                items=alert.items,
+                staff_minutes=alert.staff_minutes,
+                risk=alert.risk.value,
+                reported_at=now,
+            )
+        )
         if not urgent:
             effects.append(
                 JoinDigest(

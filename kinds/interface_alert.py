@@ -89,7 +89,7 @@ def announce(start: StartAlert) -> str:
 
 
 def _activities(digests: DigestActivities) -> tuple[Any, ...]:
-    return (digests.join_alert_digest, digests.send_alert_digest)
+    return (digests.index_alert, digests.join_alert_digest, digests.send_alert_digest)
 
 
 SPEC = KindSpec(
@@ -113,5 +113,5 @@ SPEC = KindSpec(
         Role.PRACTICE: (SUPPLY_INFO,),
     },
     labels=ACTION_LABELS,
-    activities=lambda settings, ledger: _activities(DigestActivities(settings, ledger)),
+    activities=lambda settings, engine: _activities(DigestActivities(settings, engine)),
 )

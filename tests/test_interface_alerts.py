@@ -288,6 +288,11 @@ async def test_an_alert_and_its_digest_replay_and_can_be_recorded(
             return False
 
     await wait_until(digest_started, "the digest started")
+
+    async def indexed() -> bool:  # started from a JSON file, not a practice's page: indexed all the same
+        return bool(Alerts(make_engine(settings.database)).get_many([reference]))
+
+    await wait_until(indexed, "the alert indexed by its workflow")
     await sleep_until(time_env, digest_time(await time_env.get_current_time()) + timedelta(minutes=5))
     await inbox.wait_for(the_digest, 1)
     practice = data["practice_email"]

@@ -15,7 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.alert_digest import DIGEST_WORKFLOW, DigestActivities, DigestRequest, DigestStart
     from domain.contacts import Organisation
     from domain.escalation import Command, Effect
-    from domain.interface_alert import AlertCase, AlertRequest, DigestEntry, JoinDigest
+    from domain.interface_alert import AlertCase, AlertRequest, DigestEntry, IndexAlert, JoinDigest
     from workflows.escalation_workflow import (
         ACTIVITY_RETRY,
         Carried,
@@ -69,6 +69,14 @@ class InterfaceAlertWorkflow(EscalationWorkflow):
         return await self.run_until_closed()
 
     async def carry_out_command(self, command: Command) -> None:
+        if isinstance(command, IndexAlert):
+            await workflow.execute_activity_method(
+                DigestActivities.index_alert,
+                command,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=ACTIVITY_RETRY,
+            )
+            return
         if not isinstance(command, JoinDigest):
             raise NotImplementedError(type(command).__name__)
         await workflow.execute_activity_method(
