@@ -29,6 +29,9 @@ from service import alerts
 from service.practices import parse_link_id
 from service.refusals import Refused, Why
 from settings import Settings
+from web.auth import ConsoleAuth
+from web.console import alerts as console_alerts
+from web.console.guard import Console
 from web.forms import posted_form, submission_from_form, typed_again
 from web.refusal_pages import RETRY_AFTER_SECONDS
 from web.templating import templates
@@ -36,7 +39,8 @@ from web.templating import templates
 log = structlog.get_logger(__name__)
 
 
-def alert_routes(settings: Settings, engine: Engine) -> list[Route]:
+def alert_routes(settings: Settings, engine: Engine, signer: ConsoleAuth) -> list[Route]:
+    """The practice's page, and the console's alert pages (`web/console/alerts.py`)."""
     practices = Practices(engine)
     revoked = RevokedLinks(engine)
 
@@ -150,6 +154,7 @@ def alert_routes(settings: Settings, engine: Engine) -> list[Route]:
         return await page(request, practice, answered=said)
 
     return [
+        *console_alerts.routes(Console(settings, signer, engine)),
         Route("/p/{token}/answer", answer, methods=["POST"]),
         Route("/p/{token}", show, methods=["GET", "HEAD"]),
         Route("/p/{token}", report, methods=["POST"]),

@@ -215,7 +215,7 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
             Route("/healthz", health),
             Route("/r/{token}", show, methods=["GET", "HEAD"]),
             Route("/r/{token}", act, methods=["POST"]),
-            *alert_routes(settings, engine),
+            *alert_routes(settings, engine, signer),
             Route("/login", login_form, methods=["GET"]),
             Route("/login", login, methods=["POST"]),
             Route("/logout", logout, methods=["POST"]),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from web.console import actions, alerts, dashboard, escalation_page, report, start, users
+from web.console import actions, dashboard, escalation_page, report, start, users
 from web.console.guard import Console
 
 
@@ -17,5 +17,4 @@ def console_routes(console: Console) -> list[Route]:
         *start.routes(console),
         *report.routes(console),
         *users.routes(console),
-        *alerts.routes(console),
     ]
