@@ -10,6 +10,8 @@ from datetime import date, datetime, timedelta
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 from temporalio import activity
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from domain.contacts import Organisation, Role
 from domain.escalation import EmailEffect
@@ -43,6 +45,11 @@ class DigestStart(BaseModel):
     provider: Organisation
     day: date
     send_at: datetime
+
+
+class DigestResult(BaseModel):
+    sent: list[str] = Field(default_factory=list)  # message ids, one per batch (a second only for stragglers)
+    alerts: list[str] = Field(default_factory=list)
 
 
 DIGEST_WORKFLOW = "InterfaceAlertDigest"
@@ -100,15 +107,26 @@ class DigestActivities:
     @activity.defn(name="join_alert_digest")
     async def join_alert_digest(self, join: JoinDigest) -> None:
         """Start the provider's digest for the day with this alert, or add it to the one running. Idempotent:
-        the digest takes each alert once, however often this runs."""
+        the digest takes each alert once, however often this runs; and once the day's digest has gone (this
+        ran late: a retry after a crash), an alert it carried is left alone, one it did not goes on its own."""
+        client = activity.client()
+        try:
+            await self._start_digest(join.digest_id, join)
+        except WorkflowAlreadyStartedError:
+            done = await client.get_workflow_handle(join.digest_id, result_type=DigestResult).result()
+            if join.entry.reference not in done.alerts:
+                await self._start_digest(f"{join.digest_id}-{join.entry.reference}", join)
+
+    async def _start_digest(self, digest_id: str, join: JoinDigest) -> None:
         start = DigestStart(
-            digest_id=join.digest_id, provider=join.provider, day=london_date(join.send_at), send_at=join.send_at
+            digest_id=digest_id, provider=join.provider, day=london_date(join.send_at), send_at=join.send_at
         )
         await activity.client().start_workflow(
             DIGEST_WORKFLOW,
             start,
-            id=join.digest_id,
+            id=digest_id,
             task_queue=activity.info().task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,  # a digest that has gone is not sent again
             start_signal="add",
             start_signal_args=[join.entry],
         )

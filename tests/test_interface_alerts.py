@@ -7,6 +7,7 @@ the officer starts a claim from that trust's alerts, and the ICB is sent the lin
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import re
@@ -19,10 +20,11 @@ from pathlib import Path
 import httpx
 from temporalio.client import Client
 from temporalio.service import RPCError
-from temporalio.testing import WorkflowEnvironment
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
+from activities.alert_digest import DigestActivities
 from domain.contacts import Role
-from domain.interface_alert import AlertCase, digest_id, digest_time
+from domain.interface_alert import AlertCase, DigestEntry, JoinDigest, digest_id, digest_time
 from domain.responses import ResponseInput
 from domain.unfunded_claim import ClaimCase
 from domain.working_days import LONDON, london_date, next_working_day
@@ -316,3 +318,36 @@ async def test_an_alert_and_its_digest_replay_and_can_be_recorded(
 
 def _said(action: str, email: str, role: Role, text: str) -> ResponseInput:
     return ResponseInput(action=action, actor_email=email, actor_role=role, text=text)
+
+
+async def test_a_join_that_runs_after_its_digest_went_never_sends_an_alert_twice(
+    time_env: WorkflowEnvironment, time_client: Client, settings: Settings, inbox: Inbox
+) -> None:
+    """The join activity retried after the day's digest has gone: an alert it carried is not sent again; one it
+    did not carry goes on its own, at once."""
+    provider = settings.escalation_config().organisation("RWF")
+    now = await time_env.get_current_time()
+    send_at = digest_time(now)
+    the_digest = f"IFA-DIGEST-TEST-{uuid.uuid4().hex[:8].upper()}"
+
+    def join(reference: str) -> JoinDigest:
+        entry = DigestEntry(
+            reference=reference, practice="Example Surgery (G82001)", service="Cardiology", category="Fit note",
+            occurred_on=london_date(now), document_ref="FN-1", items=1, staff_minutes=5,
+            what_happened="Fit note left to the practice.", answer_by="17:00 on a working day",
+        )  # fmt: skip
+        return JoinDigest(digest_id=the_digest, provider=provider, send_at=send_at, entry=entry)
+
+    activities = DigestActivities(settings, make_engine(settings.database))
+    env = ActivityEnvironment(client=time_client)
+    env.info = dataclasses.replace(env.info, task_queue=settings.task_queue)
+    await env.run(activities.join_alert_digest, join("IFA-2026-LATEAA"))
+    await env.run(activities.join_alert_digest, join("IFA-2026-LATEAA"))  # a retry while it waits: joins once
+    await sleep_until(time_env, send_at + timedelta(minutes=5))
+    [sent] = await inbox.wait_for(the_digest, 1)
+    assert body_text(sent).count("IFA-2026-LATEAA") == 1
+    await env.run(activities.join_alert_digest, join("IFA-2026-LATEAA"))  # after it went: nothing more
+    await env.run(activities.join_alert_digest, join("IFA-2026-LATEBB"))  # never in it: goes on its own
+    late = await inbox.wait_for(the_digest, 2, family=True)
+    assert len(late) == 2 and "IFA-2026-LATEBB" in str(late[1]["Subject"]) + body_text(late[1])
+    assert "IFA-2026-LATEAA" not in body_text(late[1])

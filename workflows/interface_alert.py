@@ -10,9 +10,9 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel, Field
+    from pydantic import BaseModel
 
-    from activities.alert_digest import DIGEST_WORKFLOW, DigestActivities, DigestRequest, DigestStart
+    from activities.alert_digest import DIGEST_WORKFLOW, DigestActivities, DigestRequest, DigestResult, DigestStart
     from domain.contacts import Organisation
     from domain.escalation import Command, Effect
     from domain.interface_alert import AlertCase, AlertRequest, DigestEntry, IndexAlert, JoinDigest
@@ -95,11 +95,6 @@ class InterfaceAlertWorkflow(EscalationWorkflow):
     def claimed(self, claim: AlertClaimed) -> None:
         assert isinstance(self.case, AlertCase)
         self.outbox.extend(self.case.claimed(claim.claim_ref, claim.by))
-
-
-class DigestResult(BaseModel):
-    sent: list[str] = Field(default_factory=list)  # message ids, one per batch (a second only for stragglers)
-    alerts: list[str] = Field(default_factory=list)
 
 
 @workflow.defn(name=DIGEST_WORKFLOW)
