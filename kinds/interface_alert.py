@@ -5,6 +5,7 @@ or a JSON file like any kind."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from activities.alert_digest import DigestActivities
@@ -25,9 +26,10 @@ from domain.interface_alert import (
     Risk,
     category_text,
 )
+from domain.working_days import describe_date, london_date
 from kinds import resolve
 from kinds.spec import KindSpec, StartForm
-from service.gate import admit
+from service.gate import admit, refuse_field
 from workflows.interface_alert import AlertDigestWorkflow, InterfaceAlertWorkflow, StartAlert
 
 DEFAULT_POLICY = DeadlinePolicy(response_days=5, acknowledgement_days=1)
@@ -45,6 +47,9 @@ def policy(config: EscalationConfig) -> DeadlinePolicy:
 
 def build(config: EscalationConfig, data: dict[str, Any], escalation_id: str) -> StartAlert:
     alert = admit(AlertRequest, data)
+    today = london_date(datetime.now(UTC))
+    if alert.occurred_on > today:
+        raise refuse_field("occurred_on", f"the date cannot be after today ({describe_date(today)})")
     officer = resolve.officer(config, alert.officer_email)
     provider = resolve.organisation(config, "provider_code", alert.provider_code, "trust")
     return StartAlert(

@@ -18,6 +18,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
+import pytest
 from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
@@ -34,6 +35,7 @@ from persistence.database import make_engine
 from persistence.practices import Alerts
 from persistence.users import Users
 from service import acting, practices, reading, starting
+from service.refusals import Refused
 from settings import ROOT, Settings
 from tests.conftest import Inbox, body_text
 from tests.helpers import csrf_in, sign_in
@@ -121,7 +123,7 @@ async def test_alerts_from_practices_to_a_claim(
                     "provider_code": trust,
                     "service": "Dermatology outpatients",
                     "category": CATEGORIES[i % 4],
-                    "occurred_on": day.isoformat(),
+                    "occurred_on": min(day, date.today()).isoformat(),  # a letter's date: not after today
                     "document_ref": f"LTR-{day:%m%d}-{i}",
                     "items": str(1 + i % 3),
                     "what_happened": "The clinic letter asks the practice to do what the trust should do itself.",
@@ -351,3 +353,15 @@ async def test_a_join_that_runs_after_its_digest_went_never_sends_an_alert_twice
     late = await inbox.wait_for(the_digest, 2, family=True)
     assert len(late) == 2 and "IFA-2026-LATEBB" in str(late[1]["Subject"]) + body_text(late[1])
     assert "IFA-2026-LATEAA" not in body_text(late[1])
+
+
+def test_an_alert_dated_after_today_or_against_an_icb_is_refused_naming_the_field(settings: Settings) -> None:
+    spec = BY_NAME["interface_alert"]
+    data = json.loads((ROOT / spec.example).read_text())
+    tomorrow = (datetime.now(LONDON) + timedelta(days=1)).date().isoformat()
+    with pytest.raises(Refused) as refused:
+        starting.prepare(spec, settings.escalation_config(), {**data, "occurred_on": tomorrow})
+    assert set(refused.value.fields) == {"occurred_on"}
+    with pytest.raises(Refused) as refused:
+        starting.prepare(spec, settings.escalation_config(), {**data, "provider_code": "QKS"})
+    assert "provider_code" in refused.value.fields and "not a trust" in refused.value.fields["provider_code"]
