@@ -115,6 +115,17 @@ class Alerts:
                 query = query.where(AlertRow.provider == provider)
             return list(session.exec(query.order_by(col(AlertRow.occurred_on), col(AlertRow.reference))))
 
+    def for_icb(self, icb: str, start: date, end: date) -> list[AlertRow]:
+        """Alerts from the practices of one ICB (the ODS file's commissioner) about things between the dates."""
+        with Session(self._engine) as session:
+            query = (
+                select(AlertRow)
+                .join(PracticeRow, col(PracticeRow.ods) == col(AlertRow.ods))
+                .where(PracticeRow.icb == icb.upper(), AlertRow.occurred_on >= start, AlertRow.occurred_on <= end)
+                .order_by(col(AlertRow.occurred_on), col(AlertRow.reference))
+            )
+            return list(session.exec(query))
+
     def get_many(self, references: Iterable[str]) -> list[AlertRow]:
         wanted = sorted(set(references))
         with Session(self._engine) as session:

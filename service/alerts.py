@@ -162,6 +162,15 @@ def pattern_threshold(settings: Settings) -> int:
 
 
 def figures(engine: Engine, start: date, end: date, provider: str | None = None) -> list[AlertFigures]:
+    return as_figures(Alerts(engine).between(start, end, provider))
+
+
+def for_icb(engine: Engine, icb: str, start: date, end: date) -> list[AlertFigures]:
+    """The alerts of one ICB's practices between the dates: what the liaison meeting pack reports."""
+    return as_figures(Alerts(engine).for_icb(icb, start, end))
+
+
+def as_figures(rows: list[AlertRow]) -> list[AlertFigures]:
     return [
         AlertFigures(
             reference=r.reference,
@@ -173,7 +182,7 @@ def figures(engine: Engine, start: date, end: date, provider: str | None = None)
             staff_minutes=r.staff_minutes,
             claim_ref=r.claim_ref,
         )
-        for r in Alerts(engine).between(start, end, provider)
+        for r in rows
     ]
 
 

@@ -117,6 +117,9 @@ def test_practices_and_alerts_on_postgresql(postgres_url: str) -> None:
     alerts.mark_claimed(["IFA-2026-PGAAAA"], "UWC-2026-PGBBBB")
     [found] = alerts.between(date(2026, 11, 1), date(2026, 11, 30), "RWF")
     assert found.claim_ref == "UWC-2026-PGBBBB" and alerts.for_practice("J00001")[0].items == 3
+    store.upsert(PracticeRow(ods="J00001", name="PG Surgery", icb="QKS", email="pm@pg.example", loaded_at=when))
+    assert [a.reference for a in alerts.for_icb("qks", date(2026, 11, 1), date(2026, 11, 30))] == ["IFA-2026-PGAAAA"]
+    assert alerts.for_icb("QRV", date(2026, 11, 1), date(2026, 11, 30)) == []
 
 
 async def test_a_practice_link_cannot_flood_the_engine(
