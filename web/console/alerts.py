@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 from pydantic import BaseModel, model_validator
@@ -14,6 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from domain.alert_analysis import hours, month_words, patterns, shares
+from domain.configuration import EscalationConfig
 from domain.interface_alert import CATEGORY_LABELS
 from domain.unfunded_claim import Category
 from service import alerts
@@ -56,6 +58,18 @@ def category_name(value: str) -> str:
         return CATEGORY_LABELS[Category(value)]
     except ValueError:
         return value
+
+
+def alert_label(config: EscalationConfig) -> Callable[[str, str], str]:
+    """How an analysis table names its rows: a category in words, a provider by name, a month in words."""
+    names = {o.code: o.name for o in config.organisations}
+
+    def label(key: str, value: str) -> str:
+        if key == "category":
+            return category_name(value)
+        return month_words(value) if key == "month" else names.get(value, value)
+
+    return label
 
 
 def routes(console: Console) -> list[Route]:
@@ -121,8 +135,6 @@ def routes(console: Console) -> list[Route]:
                 media_type="text/csv",
                 headers={"Content-Disposition": 'attachment; filename="interface-alerts.csv"'},
             )
-        config = settings.escalation_config()
-        names = {o.code: o.name for o in config.organisations}
         context = {
             "who": who,
             "tables": tables,
@@ -132,13 +144,7 @@ def routes(console: Console) -> list[Route]:
             "hours": hours,
             "params": dict(request.query_params),
             "query": request.url.query,
-            "label": lambda key, value: (
-                category_name(value)
-                if key == "category"
-                else month_words(value)
-                if key == "month"
-                else names.get(value, value)
-            ),
+            "label": alert_label(settings.escalation_config()),
         }
         return templates.TemplateResponse(request, "alerts/analysis.html", context)
 
