@@ -173,6 +173,11 @@ def _parser(
     p.add_argument("date", help="YYYY-MM-DD")
     p.add_argument("--title", required=True, help="as gov.uk names it, e.g. 'Bank holiday for the State Funeral'")
     p.add_argument("--by", help="who makes the change (default: your login name)")
+    p = sub.add_parser("practices", help="the LMC's practices: load or update them from an ODS-shaped CSV")
+    p.add_argument("practices_command", choices=["load", "new-link", "withdraw-link"])
+    p.add_argument("file", help="load: the CSV file; new-link, withdraw-link: the practice's ODS code")
+    p.add_argument("--reasons", default="", help="withdraw-link: why (goes into the security log)")
+    p.add_argument("--officer", default="", help="withdraw-link: your email")
     for name, needs in OFFICER_COMMANDS.items():
         p = sub.add_parser(name, help=f"officer action: {name.replace('-', ' ')}")
         p.add_argument("id")
@@ -224,6 +229,18 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         except ValueError as err:
             raise Refused(Why.INVALID, str(err)) from err
         print(f"{args.email} can sign in as {args.role}.")
+        return 0
+    if args.command == "practices":
+        from persistence.database import make_engine
+        from service import practices
+
+        engine = make_engine(settings.database)
+        if args.practices_command == "load":
+            print((await practices.load(settings, engine, Path(args.file))).summary())
+        elif args.practices_command == "new-link":
+            print(await practices.new_link(settings, engine, args.file))
+        else:
+            print(practices.withdraw_link(engine, args.file, args.officer or "officer (CLI)", args.reasons))
         return 0
     if args.command == "history":
         from persistence.audit_log import AuditLog

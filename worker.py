@@ -23,7 +23,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.audit import AuditActivities
 from activities.email import EmailActivities
 from activities.returns import ReturnActivities
-from kinds import all_workflows
+from kinds import KINDS, all_workflows
 from logging_setup import configure_logging
 from persistence.audit_log import AuditLog
 from persistence.database import make_engine
@@ -61,6 +61,7 @@ def build_worker(client: Client, settings: Settings, **overrides: Any) -> Worker
             email.settle_held_email,
             returns.record_return,
             returns.load_returns,
+            *(made for spec in KINDS for made in spec.activities(settings, engine)),
         ],
         "activity_executor": concurrent.futures.ThreadPoolExecutor(max_workers=32),
         "max_concurrent_activities": 32,  # no more than the threads the database activities run on

@@ -11,12 +11,13 @@ from kinds.spec import KindSpec
 
 
 def _registry() -> tuple[KindSpec, ...]:
-    from kinds import deregistration, pathology, unfunded_claim
+    from kinds import deregistration, interface_alert, pathology, unfunded_claim
 
     return (
         unfunded_claim.SPEC,
         pathology.SPEC,
         deregistration.SPEC,
+        interface_alert.SPEC,
     )
 
 

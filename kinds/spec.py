@@ -62,3 +62,6 @@ class KindSpec:
     """Every action of `parties`, in words."""
     parts: tuple[str, ...] = ()
     """The kinds of its child escalations (a practice's return, a payer's confirmation), searchable too."""
+    activities: Callable[[Any, Any], tuple[Callable[..., Any], ...]] = field(default=lambda settings, engine: ())
+    """The kind's own activities beyond audit, email and returns, made from the worker's `Settings` and database
+    `Engine` (an interface alert's index row and daily digest)."""

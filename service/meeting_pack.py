@@ -6,6 +6,7 @@ history and the ask. Read from Temporal visibility, each case's summary and the 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field as listed
 from datetime import UTC, date, datetime, timedelta
@@ -13,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from pydantic import BaseModel, Field
 from temporalio.client import Client
 
+from domain.alert_analysis import AlertFigures, Share, shares
 from domain.configuration import EscalationConfig
 from domain.confirmation import KIND as CONFIRMATION
 from domain.contacts import Organisation, Role
@@ -126,6 +128,13 @@ class MeetingPack:
     incidents: list[PackItem] = listed(default_factory=list)
     changes: list[Change] = listed(default_factory=list)
     commitments: list[CommitmentLine] = listed(default_factory=list)
+    alerts: list[AlertFigures] = listed(default_factory=list)
+    """Interface alerts from the ICB's practices since the last meeting (issue #17)."""
+
+    @property
+    def alert_shares(self) -> dict[str, list[Share]]:
+        """The Kent-style analysis of `alerts`: share of items by category and by provider."""
+        return {key: shares(self.alerts, key) for key in ("category", "provider")}
 
     @property
     def intro(self) -> str:
@@ -247,6 +256,7 @@ async def gather(
     icb_code: str,
     meeting_date: date,
     since: date | None = None,
+    alerts_between: Callable[[date, date], list[AlertFigures]] | None = None,
 ) -> MeetingPack:
     """The pack for `icb_code`'s meeting on `meeting_date`; what changed is counted from `since`, else
     from the previous recorded meeting, else from eight weeks before."""
@@ -300,6 +310,7 @@ async def gather(
         incidents=incident_items,
         changes=changes,
         commitments=commitments,
+        alerts=alerts_between(since, meeting_date) if alerts_between is not None else [],
     )
 
 

@@ -233,6 +233,10 @@ START_FIELDS_BY_KIND = {  # each kind's start form (web/templates/start/)
         "lines.7.count",
     ],
     "deregistration": ["title", "icb_code", "summary", "rate_year", "still_off_until", "practices"],
+    "interface_alert": [
+        "title", "practice_ods", "practice_name", "practice_email", "provider_code", "service", "category",
+        "occurred_on", "document_ref", "items", "what_happened", "staff_minutes", "risk",
+    ],  # fmt: skip
     "pathology_error": [
         "title",
         "trust_code",

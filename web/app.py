@@ -31,6 +31,7 @@ from service.accounts import Accounts, SessionPolicy
 from service.refusals import Refused, Why
 from settings import Settings
 from temporal_client import connect
+from web.alerts import alert_routes
 from web.auth import ConsoleAuth
 from web.body_limit import BodyLimit
 from web.codec_endpoint import codec_routes
@@ -228,6 +229,7 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
             *health_routes(settings, engine),
             Route("/r/{token}", show, methods=["GET", "HEAD"]),
             Route("/r/{token}", act, methods=["POST"]),
+            *alert_routes(settings, engine, signer),
             Route("/login", login_form, methods=["GET"]),
             Route("/login", login, methods=["POST"]),
             Route("/logout", logout, methods=["POST"]),

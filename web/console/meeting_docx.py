@@ -3,12 +3,14 @@ sections as the printable page, in the same words."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from io import BytesIO
 
 from docx import Document
 from docx.document import Document as DocumentObject
 
+from domain.alert_analysis import hours
 from domain.working_days import describe_date, describe_deadline
 from service.meeting_pack import MeetingPack, PackItem, due_words
 
@@ -31,7 +33,7 @@ def _items(doc: DocumentObject, heading: str, items: list[PackItem], none: str) 
                 doc.add_paragraph(f"{describe_date(line.on)}: {line.what}", style="List Bullet")
 
 
-def pack_docx(pack: MeetingPack) -> bytes:
+def pack_docx(pack: MeetingPack, label: Callable[[str, str], str] = lambda key, value: value) -> bytes:
     doc = Document()
     doc.core_properties.title = pack.title
     doc.add_heading(pack.title, level=0)
@@ -54,6 +56,26 @@ def pack_docx(pack: MeetingPack) -> bytes:
             values = (c.reference, c.commitment, c.contact, due_words(c.due), c.status)
             for cell, text in zip(cells, values, strict=True):
                 cell.text = text
+    doc.add_heading(f"Interface alerts from practices since {describe_date(pack.since)}", level=1)
+    if not pack.alerts:
+        doc.add_paragraph("None reported.")
+    else:
+        items = sum(a.items for a in pack.alerts)
+        minutes = sum(a.staff_minutes for a in pack.alerts)
+        doc.add_paragraph(
+            f"{len(pack.alerts)} alerts from practices in this ICB, {items} items of work moved onto them, "
+            f"{hours(minutes)} of staff time."
+        )
+        for key, heading in (("category", "Category"), ("provider", "Provider")):
+            table = doc.add_table(rows=1, cols=4)
+            table.style = "Table Grid"
+            for cell, text in zip(table.rows[0].cells, (heading, "Alerts", "Items", "Share of items"), strict=True):
+                cell.text = text
+            for row in pack.alert_shares[key]:
+                cells = table.add_row().cells
+                shown = (label(key, row.key), str(row.alerts), str(row.items), f"{row.percent}%")
+                for cell, text in zip(cells, shown, strict=True):
+                    cell.text = text
     doc.add_heading(f"What changed since {describe_date(pack.since)}", level=1)
     if not pack.changes:
         doc.add_paragraph("Nothing recorded.")

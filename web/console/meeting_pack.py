@@ -12,14 +12,16 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from domain.alert_analysis import hours
 from domain.working_days import describe_date
 from persistence.audit_log import AuditLog
 from persistence.meetings import Meetings
-from service import meeting_outcomes, meeting_pack
+from service import alerts, meeting_outcomes, meeting_pack
 from service.gate import admit
 from service.meeting_pack import MeetingPack
 from service.refusals import Refused
 from web.auth import Who
+from web.console.alerts import alert_label
 from web.console.guard import OFFICERS, Console
 from web.console.meeting_docx import pack_docx
 from web.forms import submission_from_form, typed_again
@@ -59,6 +61,7 @@ def routes(console: Console) -> list[Route]:
             choice.icb,
             choice.meeting_date,
             choice.since,
+            alerts_between=lambda start, end: alerts.for_icb(console.engine, choice.icb, start, end),
         )
 
     def render(
@@ -88,6 +91,8 @@ def routes(console: Console) -> list[Route]:
             "recorded": recorded,
             "csrf": console.signer.csrf_for(request),
             "notice": RECORDED_NOTICE if request.query_params.get("recorded") else None,
+            "alert_label": alert_label(config),
+            "hours": hours,
         }
         return templates.TemplateResponse(request, "meeting_pack.html", context, status_code=status)
 
@@ -140,7 +145,9 @@ def routes(console: Console) -> list[Route]:
         pack = await build(request, {k: request.query_params.get(k, "") for k in ("icb", "date", "since")})
         name = f"liaison-meeting-{pack.icb.code}-{pack.meeting_date.isoformat()}.docx"
         return Response(
-            pack_docx(pack), media_type=DOCX, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+            pack_docx(pack, alert_label(settings.escalation_config())),
+            media_type=DOCX,
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
 
     return [
