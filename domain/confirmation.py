@@ -9,6 +9,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field, model_validator
 
+from domain import wording
 from domain.contacts import Contact, Lmc, Organisation, Role
 from domain.escalation import CURRENT_RULES, AuditEffect, DeadlinePolicy, Effect, EscalationCase, ResponseRefused
 from domain.money import format_pence
@@ -20,7 +21,11 @@ KIND = "confirmation"
 CONFIRM = "confirm"
 REFUSE = "refuse"
 WITHDRAW = "withdraw"
-LABELS = {CONFIRM: "Confirm", REFUSE: "Refuse, with reasons", WITHDRAW: "Close this request, with reasons"}
+LABELS = {
+    CONFIRM: "Confirm, with the details asked for",
+    REFUSE: "Refuse, with reasons",
+    WITHDRAW: "Close this request, with reasons",
+}
 
 
 class ConfirmationRequest(BaseModel):
@@ -115,7 +120,7 @@ class ConfirmationCase(EscalationCase):
             ("Request", self.title),
             *self.request.facts,
             ("Asked of", self.payer.name),
-            ("Status", self.status),
+            ("Status", wording.status(self.status)),
         ]
         if self.reference:
             facts.append(("Confirmed with", self.reference))

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
+from domain import wording
 from domain.contacts import Role
 from domain.escalation import TOP_LEVEL, AuditEffect, Effect, EscalationCase, ResponseRefused, Wait
 from domain.money import format_pence
@@ -49,14 +50,14 @@ WITHDRAWN = "withdrawn"
 
 LABELS: dict[str, str] = {
     "acknowledge": "Acknowledge receipt",
-    "accept": "Accept the claim in full",
-    "accept_part": "Accept in part (counter-offer)",
-    "reject": "Reject the claim",
+    "accept": "Accept the full amount",
+    "accept_part": "Offer a different amount",
+    "reject": "Reject the claim, with reasons",
     "request_info": "Ask the LMC for more information",
-    "supply_info": "Supply the information requested",
-    "accept_offer": "Accept the counter-offer",
-    "dispute": "Dispute (escalates)",
-    "withdraw": "Withdraw",
+    "supply_info": "Reply with the information asked for",
+    "accept_offer": "Accept the amount offered",
+    "dispute": "Dispute the response (goes to a more senior contact)",
+    "withdraw": "Withdraw the claim, with reasons",
 }
 
 FIELDS: dict[str, list[FieldSpec]] = {
@@ -157,7 +158,7 @@ class NegotiationCase(EscalationCase):
         return [*own, *self.extra_officer_actions(), Act.WITHDRAW.value]
 
     def money_facts(self) -> list[tuple[str, str]]:
-        facts = [("Claimed", format_pence(self.claimed_pence)), ("Status", self.status.replace("_", " "))]
+        facts = [("Claimed", format_pence(self.claimed_pence)), ("Status", wording.status(self.status))]
         if self.offered_pence is not None:
             paid_by = f", to be paid by {describe_date(self.offered_on)}" if self.offered_on else ""
             facts.append(("Offered", format_pence(self.offered_pence) + paid_by))

@@ -10,6 +10,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field, model_validator
 
+from domain import wording
 from domain.confirmation import ConfirmationRequest
 from domain.contacts import Contact, Lmc, Organisation
 from domain.escalation import CURRENT_RULES, MONEY_AND_DATES, DeadlinePolicy, Effect
@@ -133,7 +134,7 @@ class PathologyCase(IncidentCase):
             rules=rules,
             as_of=now,
         )
-        window = f"{request.error_start:%-d %b %Y} to {request.error_end:%-d %b %Y}"
+        window = f"{request.error_start:%-d %B %Y} to {request.error_end:%-d %B %Y}"
         context = [("Trust", trust.name), ("Test", f"{request.test} ({request.service})"), ("Error window", window)]
         effects = case.begin(now, context)
         effects.append(
@@ -202,7 +203,7 @@ class PathologyCase(IncidentCase):
             ("Trust", self.payer.name),
             ("ICB", self.icb.name),
             ("Practices", str(len(self.practices))),
-            ("Status", self.status.replace("_", " ")),
+            ("Status", wording.status(self.status)),
         ]
         if not self.returns_open:
             facts.append(("Claimed", format_pence(self.total_claimed)))
@@ -214,7 +215,7 @@ class PathologyCase(IncidentCase):
         if terms:
             facts.append(("Terms agreed", terms))
         for topic, child in self.children.items():
-            facts.append((topic.replace("_", " ").capitalize(), child.outcome or "open"))
+            facts.append((wording.topic(topic), wording.outcome(child.outcome) if child.outcome else "open"))
         return facts + self.outcome_facts()
 
     def after_returns(self, now: datetime) -> list[Effect]:

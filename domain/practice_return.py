@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from domain import payment
+from domain import payment, wording
 from domain.contacts import Contact, Role
 from domain.escalation import AuditEffect, Command, Effect, EscalationCase, ResponseRefused
 from domain.identifiers import HeaderText, OdsCode
@@ -153,7 +153,7 @@ class PracticeCase(EscalationCase):
             *self.context,
             ("Practice", f"{self.practice.name} ({self.practice.ods})"),
             ("Return due by", describe_deadline(self.returns_deadline)),
-            ("Status", self.status.replace("_", " ") + (" (late)" if self.late else "")),
+            ("Status", wording.status(self.status) + (" (late)" if self.late else "")),
         ]
         if self.counts is not None:
             facts.append(("Your return", ", ".join(f"{k}: {v}" for k, v in self.counts.items())))

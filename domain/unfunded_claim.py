@@ -265,7 +265,7 @@ class ClaimCase(NegotiationCase):
             ("Provider responsible", self.claim.provider),
             ("Payer", self.payer.name),
             ("Practices", ", ".join(self.claim.practices)),
-            ("Period", f"{self.claim.period_start:%-d %b %Y} to {self.claim.period_end:%-d %b %Y}"),
+            ("Period", f"{self.claim.period_start:%-d %B %Y} to {self.claim.period_end:%-d %B %Y}"),
             *self.money_facts(),
         ]
         if self.agreed_pence is not None:

@@ -281,7 +281,7 @@ def test_agreement_closes_the_claim_with_the_amount_and_the_date_each_practice_i
         (trust("accept_part", amount_pence=CLAIMED, reasons="All"), "must be less than the £12,345.00"),
         (trust("accept_part", amount_pence=OFFER), "reasons: give your reasons"),
         (trust("request_info", text=""), "text: say what information"),
-        (trust("commission", on_date=date(2027, 4, 1)), "not open while this is submitted"),
+        (trust("commission", on_date=date(2027, 4, 1)), "not open at this stage \\(sent, waiting for acknowledgement\\)"),
     ],
 )
 def test_refusals(response: ResponseInput, error: str) -> None:

@@ -95,7 +95,7 @@ def test_opening_asks_the_payers_named_contact_by_the_deadline(topic: str) -> No
     [email] = emails(effects)
     assert email.subject == f"[{child_id}] {case.title}"
     assert email.actions == (["confirm", "refuse"] if refusable else ["confirm"])
-    assert email.paragraphs[-1] == f"Please respond by 17:00 on {deadline:%A} {deadline.day} {deadline:%B %Y}."
+    assert email.paragraphs[-1] == f"Please respond by {deadline:%A} {deadline.day} {deadline:%B %Y}, 5pm."
 
 
 def test_a_deadline_by_date_is_five_pm_london_on_that_date() -> None:
@@ -184,7 +184,7 @@ def test_the_officer_may_close_a_request_and_the_payer_is_told(topic: str) -> No
             payer("confirm", email=NWL[0], amount_pence=250_000, on_date=date(2026, 12, 18)),
             "on_date: .*18 December 2026 is in the past; the earliest working day is Wednesday 23 December 2026",
         ),
-        ("icb_message", officer("confirm", text="x"), "'Confirm' is not open.*open now: withdraw, declare_interest"),
+        ("icb_message", officer("confirm", text="x"), "'Confirm, with the details asked for' is not open.*open now: 'Close this request, with reasons'"),
         ("year_end", payer("withdraw", email=NWL[0], reasons="x"), "'Close this request, with reasons' is not open"),
         ("year_end", payer("confirm", email=IMPERIAL[0], text="x"), "not a contact of NHS North West London ICB"),
         ("incident_report", payer("confirm", email=NWL[0], text="x"), "not a contact of Imperial College"),

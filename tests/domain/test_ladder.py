@@ -99,15 +99,25 @@ def test_missed_deadlines_remind_then_climb_to_level_three_then_stall() -> None:
 def test_what_each_ladder_email_says() -> None:
     case = claim()
     reminder, climb2, _, climb3, _, stall = (emails(fire(case))[0] for _ in LADDER)
-    assert reminder.subject == "[UWC-2026-TEST01] Reminder: acknowledgement overdue"
-    assert reminder.paragraphs == [
-        "We asked for your acknowledgement by 17:00 on Tuesday 29 December 2026 and have not had it.",
-        "Please respond by 17:00 on Wednesday 6 January 2027; after that this escalation goes to a more senior contact.",
-    ]
-    assert climb2.headline == "Escalated to you: acknowledgement overdue"
-    assert climb2.paragraphs[0].startswith("Ian Ayres has not given the acknowledgement")
+    assert reminder.subject == (
+        "[UWC-2026-TEST01] Reminder: acknowledgement overdue, please respond by Wednesday 6 January 2027"
+    )
+    assert reminder.paragraphs[0].startswith(
+        "On Tuesday 22 December 2026, Example Local Medical Committee asked NHS Kent and Medway ICB for an "
+        "acknowledgement that the claim was received about"
+    )
+    assert "by Tuesday 29 December 2026, 5pm. We have not had it, so it is now overdue." in reminder.paragraphs[0]
+    assert reminder.paragraphs[1] == (
+        "Please respond by Wednesday 6 January 2027, 5pm, using the link below. "
+        "If we have no response by then, the LMC will write to Bobbie Bowes, Director of Primary Care."
+    )
+    assert climb2.headline.startswith("Escalated to you: acknowledgement overdue")
+    assert "asked Ian Ayres (Primary Care Contracting Manager) for an acknowledgement" in climb2.paragraphs[1]
+    assert "A reminder followed on" in climb2.paragraphs[1]
     assert not any("liaison" in p for p in climb2.paragraphs)
-    assert climb3.paragraphs[0].startswith("Bobbie Bowes has not given")
+    assert "Ian Ayres (Primary Care Contracting Manager) and Bobbie Bowes (Director of Primary Care)" in (
+        climb3.paragraphs[1]
+    )
     assert "agenda of the next LMC liaison meeting" in climb3.paragraphs[-1]
     assert stall.headline == "Stalled: no response at the top of the ladder"
     assert "(Chief Medical Officer)" in stall.paragraphs[0]

@@ -97,7 +97,7 @@ def test_opening_starts_every_practice_and_both_payer_requests() -> None:
     assert start.context == [
         ("Trust", "Imperial College Healthcare NHS Trust"),
         ("Test", "urine albumin:creatinine ratio (uACR) (North West London Pathology)"),
-        ("Error window", "1 Oct 2024 to 31 Jan 2025"),
+        ("Error window", "1 October 2024 to 31 January 2025"),
     ]
     year_end, report = of_type(effects, StartChild)
     assert (year_end.topic, year_end.child_id, year_end.payer.code) == ("year_end", "PEC-2026-TEST01-YEAR-END", "QRV")
@@ -163,7 +163,7 @@ def test_extending_returns_moves_the_deadline_and_tells_the_practices() -> None:
     assert audits(effects) == ["response:extend_returns"]
     assert effects[0].model_dump()["detail"] == {"status_before": "collecting_returns", "on_date": "2027-01-29"}
     assert of_type(effects, TellPractices) == [TellPractices(message="extend", deadline=five_pm(2027, 1, 29))]
-    assert result.message == "Returns now close at 17:00 on Friday 29 January 2027."
+    assert result.message == "Returns now close at Friday 29 January 2027, 5pm."
 
 
 def test_closing_returns_early_tells_the_practices_and_stops_the_timer() -> None:
@@ -180,12 +180,12 @@ def test_closing_returns_early_tells_the_practices_and_stops_the_timer() -> None
     [
         (opened, officer("extend_returns"), "on_date: give the new return deadline"),
         (opened, officer("extend_returns", on_date=date(2027, 1, 15)),
-         "must be after the current one \\(17:00 on Friday 15 January 2027\\)"),
+         "must be after the current one \\(Friday 15 January 2027, 5pm\\)"),
         (opened, officer("extend_returns", on_date=date(2027, 1, 8)), "must be after the current one"),
         (opened, officer("close_incident"), "reasons: say why the incident is being closed"),
         (opened, officer("close_incident", reasons="  "), "reasons: say why"),
         (claiming, officer("extend_returns", on_date=date(2027, 2, 26)), "'Extend the return deadline' is not open"),
-        (claiming, officer("close_returns"), "'Close returns now' is not open while this is claiming"),
+        (claiming, officer("close_returns"), "'Close returns now' is not open at this stage \\(claim with the payer\\)"),
         (opened, officer("withdraw", reasons="x"), "'withdraw' is not open"),
         (opened, officer("close_returns", email=CHAIR), "not an officer of Example Local Medical Committee"),
         (opened, payer("close_returns", email=IMPERIAL[0]), "nothing is open to you now"),
