@@ -17,6 +17,7 @@ from domain import formatting, wording
 from domain.contacts import Contact, Interest, Lmc, Organisation, Role
 from domain.report import ReportLine
 from domain.responses import FieldSpec, ResponseInput, ResponseOutcome
+from domain.tables import Table
 from domain.working_days import (
     add_working_days,
     at_close_of_day,
@@ -172,6 +173,10 @@ class EscalationCase(BaseModel):
     def action_labels(self) -> dict[str, str]:
         """How each of this kind's actions is named to people."""
         raise NotImplementedError
+
+    def tables(self) -> list[Table]:
+        """Tables a recipient needs to decide (a claim's lines), in emails and on link pages."""
+        return []
 
     def action_fields(self) -> dict[str, list[FieldSpec]]:
         """The inputs each action's form asks for."""
@@ -397,11 +402,19 @@ class EscalationCase(BaseModel):
             to=to,
             to_role=role,
             cc=cc or [],
-            subject=f"[{self.escalation_id}] {headline}",
+            subject=f"[{self.escalation_id}] {headline}{self.by_when(role, headline)}",
             headline=headline,
             paragraphs=paragraphs,
             actions=self.actions_for(role),
         )
+
+    def by_when(self, role: Role, headline: str) -> str:
+        """', reply by Friday 5 December 2025' for a subject, when the case waits on `role` and the
+        headline does not already say by when."""
+        wait = self.wait
+        if wait is None or wait.deadline is None or wait.holder is not role or " by " in headline:
+            return ""
+        return f", reply by {formatting.day(london_date(wait.deadline))}"
 
     def email_payer(self, purpose: str, headline: str, paragraphs: list[str]) -> EmailEffect:
         return self.email_to(self.payer_contact, Role.PAYER, purpose, headline, paragraphs, self.payer_cc())

@@ -321,7 +321,8 @@ class PracticeCase(EscalationCase):
                 f"Your share: {format_pence(notice.amount_pence)}",
                 [
                     notice.explanation,
-                    f"Payment is expected by {describe_deadline(self.payment_due)}. "
+                    f"{self.payer.name} is to pay {self.practice.name} (ODS code {self.practice.ods}) "
+                    f"{format_pence(notice.amount_pence)} by {describe_deadline(self.payment_due)}. "
                     "Please confirm through the link when it arrives.",
                 ],
             ),

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, StrictInt, model_validator
 
-from domain import payment
+from domain import formatting, payment
 from domain.configuration import TariffRate
 from domain.contacts import Contact, Lmc, Organisation, Role
 from domain.escalation import CURRENT_RULES, AuditEffect, DeadlinePolicy, Effect, ResponseRefused
@@ -19,6 +19,7 @@ from domain.money import Pence, format_pence
 from domain.negotiation import FIELDS, LABELS, NegotiationCase, Status
 from domain.report import ReportLine, spread
 from domain.responses import FieldSpec, ResponseInput
+from domain.tables import Table
 from domain.working_days import at_close_of_day
 
 KIND = "unfunded_claim"
@@ -51,6 +52,18 @@ CONTRACT_DUTIES: dict[Category, tuple[str, str | None]] = {
     Category.OTHER: ("as described", None),
 }
 CONTRACT_YEAR = "2017/19"
+CATEGORY_WORDS: dict[Category, str] = {
+    Category.ONWARD_REFERRAL: "Onward referrals sent back to the practice",
+    Category.DNA_REREFERRAL: "Re-referrals after a missed appointment",
+    Category.DISCHARGE_SUMMARY: "Late discharge summaries",
+    Category.CLINIC_LETTER: "Late clinic letters",
+    Category.DISCHARGE_MEDICATION: "Discharge medication supply",
+    Category.OUTPATIENT_MEDICATION: "Outpatient medication",
+    Category.FIT_NOTE: "Fit notes",
+    Category.SHARED_CARE: "Prescribing moved without a shared care agreement",
+    Category.TEST_RESULTS: "Test results left to the practice",
+    Category.OTHER: "Other work",
+}
 
 
 class ClaimLine(BaseModel):
@@ -275,6 +288,40 @@ class ClaimCase(NegotiationCase):
         if self.payment_due is not None:
             facts.append(("Payment expected by", f"{self.payment_due:%-d %B %Y}"))
         return facts
+
+    def tables(self) -> list[Table]:
+        """Each claim line as the ICB needs it to decide: the work, the contract duty breached, count,
+        rate, amount and the evidence, with the total."""
+        rows = []
+        for line in self.claim.lines:
+            duty, clause = CONTRACT_DUTIES[line.category]
+            what = CATEGORY_WORDS[line.category] + (f": {line.description}" if line.description else "")
+            rows.append(
+                [
+                    what,
+                    f"{clause} ({CONTRACT_YEAR}): {duty}" if clause else f"{duty} ({CONTRACT_YEAR})",
+                    formatting.count(line.count),
+                    formatting.money(line.unit_rate_pence) + (" (example rate)" if line.rate_is_example else ""),
+                    formatting.money(line.amount_pence),
+                    ", ".join(line.evidence_refs) or "none given",
+                ]
+            )
+        return [
+            Table(
+                caption="The claim, line by line",
+                columns=["Work", "NHS Standard Contract duty", "Count", "Unit rate", "Amount", "Evidence"],
+                rows=rows,
+                total=[
+                    "Total",
+                    "",
+                    formatting.count(sum(line.count for line in self.claim.lines)),
+                    "",
+                    formatting.money(self.claimed_pence),
+                    "",
+                ],
+                numeric=[2, 3, 4],
+            )
+        ]
 
     def require_extra(self, response: ResponseInput) -> None:
         if response.action == COMMISSION and response.on_date is None:

@@ -94,6 +94,13 @@ def wait_short(purpose: str) -> str:
     return SHORT_WAITS.get(purpose, _words(purpose))
 
 
+def waiting(purpose: str, role: str) -> str:
+    """What the case waits for and from whom: 'a decision on the claim from the payer'."""
+    if purpose == "payment" and role == "practice":
+        return "the practice to confirm that its payment arrived"
+    return f"{wait(purpose)} from {holder(role)}"
+
+
 def status(key: str) -> str:
     """A case's state in words: 'acknowledged, waiting for a decision'."""
     late = key.endswith(" (late)")

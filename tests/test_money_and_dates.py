@@ -194,7 +194,7 @@ async def test_a_date_on_a_bank_holiday_weekend_or_in_the_past_is_refused_with_t
     on_holiday = await web.post(link, data={"action": "accept", "on_date": holiday.isoformat()})
     assert on_holiday.status_code == 422, on_holiday.text
     assert (
-        f"on_date: a payment date must be a working day, not in the past; {describe_date(holiday)} is a bank holiday"
+        f"a payment date must be a working day, not in the past; {describe_date(holiday)} is a bank holiday"
         in on_holiday.text
     )
     assert f"the next working day is {offered}" in on_holiday.text

@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.report import ReportLine
     from domain.responses import FieldSpec, ResponseInput, ResponseOutcome
+    from domain.tables import Table
     from workflows import search_attributes as sa
 
 CaseT = TypeVar("CaseT", bound=EscalationCase)
@@ -72,6 +73,7 @@ class CaseView(BaseModel):
     on_liaison_agenda: bool
     wait: WaitView | None
     facts: list[tuple[str, str]]
+    tables: list[Table] = []
     payer_actions: list[str]
     officer_actions: list[str]
     practice_actions: list[str] = []
@@ -317,6 +319,7 @@ class EscalationWorkflow:
                 paused_days_left=wait.paused_days_left,
             ),
             facts=case.facts(),
+            tables=case.tables(),
             payer_actions=case.actions_for(Role.PAYER),
             officer_actions=case.actions_for(Role.OFFICER),
             practice_actions=case.actions_for(Role.PRACTICE),
@@ -422,6 +425,7 @@ class EscalationWorkflow:
                 effect=effect,
                 facts=self.case.facts(),
                 action_labels=self.case.action_labels(),
+                tables=self.case.tables(),
             ),
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=ACTIVITY_RETRY,

@@ -93,7 +93,7 @@ def test_opening_asks_the_payers_named_contact_by_the_deadline(topic: str) -> No
     assert effects[0].model_dump()["detail"] == {"topic": topic, "payer": case.payer.code}
     assert mail(effects) == [(topic, contacts[0], [OFFICER])]
     [email] = emails(effects)
-    assert email.subject == f"[{child_id}] {case.title}"
+    assert email.subject == f"[{child_id}] {case.title}, reply by {deadline:%A} {deadline.day} {deadline:%B %Y}"
     assert email.actions == (["confirm", "refuse"] if refusable else ["confirm"])
     assert email.paragraphs[-1] == f"Please respond by {deadline:%A} {deadline.day} {deadline:%B %Y}, 5pm."
 
