@@ -10,12 +10,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
+from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
 
 from domain.working_days import LONDON, working_days_left
 
-LOCALE = "en_GB"
+LOCALE = Locale.parse("en_GB")
+# Read babel's locale data once, at import, so no workflow task reads files when it formats (babel is
+# passed through the workflow sandbox: worker.py's PASSTHROUGH).
+_LOADED = (LOCALE.currency_formats, LOCALE.currency_symbols, LOCALE.number_symbols, LOCALE.decimal_formats)
+_LOADED_DATES = (LOCALE.days, LOCALE.months, LOCALE.date_formats)
 
 
 def money(pence: int) -> str:

@@ -69,7 +69,7 @@ async def test_link_get_changes_nothing_and_post_acts(
     assert (await reading.summary(client, eid)).status == "submitted"
 
     bad = await web.post(path, data={"action": "accept_part", "amount": "12.345", "reasons": "Part only"})
-    assert bad.status_code == 422 and "amount: an amount cannot have fractions of a penny" in bad.text
+    assert bad.status_code == 422 and "Amount you offer (£): an amount cannot have fractions of a penny" in bad.text
     assert "Part only" in bad.text  # what was typed is kept
     too_much = await web.post(path, data={"action": "accept_part", "amount": "99999", "reasons": "Generous"})
     assert too_much.status_code == 422 and "must be less than" in too_much.text  # beside the amount

@@ -28,6 +28,7 @@ FIELD_WORDS = {
     "counts": "Counts",
     "groups": "Patients deregistered",
     "action": "Action",
+    "submission": "This form",
 }
 
 
