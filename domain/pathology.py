@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, PrivateAttr, model_validator
 
-from domain import wording
+from domain import formatting, wording
 from domain.confirmation import ConfirmationRequest
 from domain.contacts import Contact, Lmc, Organisation
 from domain.escalation import CURRENT_RULES, MONEY_AND_DATES, DeadlinePolicy, Effect
@@ -19,6 +19,7 @@ from domain.incident import ChildState, IncidentCase, StartChild
 from domain.money import Pence, format_pence
 from domain.practice_return import Practice, ReturnItem, ReturnRecord
 from domain.report import ReportLine, spread
+from domain.tables import ScheduleLine
 from domain.working_days import add_working_days, at_close_of_day, working_day_problem
 
 KIND = "pathology_error"
@@ -91,6 +92,7 @@ class PathologyCase(IncidentCase):
     icb: Organisation
     agreed_pence: int | None = None
     item_totals: dict[str, int] = Field(default_factory=dict)
+    _schedule: list[ScheduleLine] = PrivateAttr(default_factory=list)  # from the returns just loaded
 
     @classmethod
     def open(
@@ -230,6 +232,8 @@ class PathologyCase(IncidentCase):
                 parties=sorted(self.parties()),
                 payer=self.payer,
                 claimed_pence=self.total_claimed,
+                schedule_items=[_priced(t.label, t.rate_pence) for t in self.request.tariff],
+                schedule=self._schedule,
                 claim_facts=[
                     ("Practices claiming", str(len(self.claimed))),
                     *((f"{t.label} (count)", str(self.item_totals.get(t.key, 0))) for t in self.request.tariff),
@@ -242,7 +246,22 @@ class PathologyCase(IncidentCase):
     def on_returns_loaded(self, records: list[ReturnRecord], now: datetime) -> list[Effect]:
         on_time = [r for r in records if not r.late]
         self.item_totals = {t.key: sum((r.counts or {}).get(t.key, 0) for r in on_time) for t in self.request.tariff}
+        self._schedule = self.schedule_of(on_time)
         return super().on_returns_loaded(records, now)
+
+    def schedule_of(self, on_time: list[ReturnRecord]) -> list[ScheduleLine]:
+        """The trust's payment schedule: each practice that returned on time, its counts and amount, by ODS code."""
+        names = {p.ods: p.name for p in self.practices}
+        return [
+            ScheduleLine(
+                ods=r.ods,
+                name=names[r.ods],
+                counts=[(r.counts or {}).get(t.key, 0) for t in self.request.tariff],
+                pence=self.claim_for(r),
+            )
+            for r in sorted(on_time, key=lambda r: r.ods)
+            if r.ods in names
+        ]
 
     def after_child(self, topic: str, child: ChildState, now: datetime) -> list[Effect]:
         if topic != CLAIM:
@@ -258,3 +277,9 @@ class PathologyCase(IncidentCase):
         if self.money_and_dates:  # the officer withdrew it: practices are told, and it ends unpaid, never settled
             self.closes_as = "not_agreed"
         return self.pay_shares(0, now.date(), "The compensation claim closed without agreement: nothing is due.")
+
+
+def _priced(label: str, rate_pence: int) -> str:
+    """'Recall appointment at £25.00 (example rate)': a tariff item as a schedule's column heading."""
+    example = " (example rate)"
+    return f"{label.replace(example, '')} at {formatting.money(rate_pence)}" + (example if example in label else "")
