@@ -45,6 +45,7 @@ class EmailRequest(BaseModel):
     facts: list[tuple[str, str]] = Field(default_factory=list)
     action_labels: dict[str, str] = Field(default_factory=dict)
     tables: list[Table] = Field(default_factory=list)  # what the recipient needs to decide (a claim's lines)
+    reply_to: Contact | None = None  # the responsible officer, whom a reply reaches
     # Who is told if the email cannot be sent; when not given, the officer the effect names (its To on
     # an officer's email, its first Cc on a payer's). A practice's or observer's email names none.
     officer: Contact | None = None
@@ -149,7 +150,7 @@ class EmailActivities:
                 action_labels=request.action_labels,
                 sent_at=request.sent_at,
                 tables=request.tables if effect is request.effect else [],
-                reply_to=officer_of(request) if effect.to_role is not Role.OFFICER else None,
+                reply_to=(request.reply_to or officer_of(request)) if effect.to_role is not Role.OFFICER else None,
             )
         except Unsendable as unsendable:  # the same effect fails the same way every time: never retried
             outcome = await self._delivery.hold_unsendable(row, unsendable.reason)

@@ -414,6 +414,8 @@ class EscalationCase(BaseModel):
         wait = self.wait
         if wait is None or wait.deadline is None or wait.holder is not role or " by " in headline:
             return ""
+        if wait.purpose == "payment":  # the payer's to make, not a reply
+            return ""
         return f", reply by {formatting.day(london_date(wait.deadline))}"
 
     def email_payer(self, purpose: str, headline: str, paragraphs: list[str]) -> EmailEffect:
@@ -567,8 +569,9 @@ class EscalationCase(BaseModel):
         return [
             f"{self.lmc.name} is pursuing \u201c{self.title}\u201d (reference {self.escalation_id}) with "
             f"{self.payer.name}. You are receiving this because it has not been answered at a less senior level.",
-            f"What happened so far: {self.lmc.name} asked {who} for {what}{asked}, by {describe_deadline(missed)}."
-            + reminded,
+            f"What happened so far: {self.lmc.name} asked {who} for {what}{asked}."
+            + reminded
+            + f" The latest deadline, {describe_deadline(missed)}, has passed without a response.",
             f"Outstanding: {what}. The details are below and behind the link.",
         ]
 

@@ -236,9 +236,19 @@ class PathologyCase(IncidentCase):
                 schedule=self._schedule,
                 claim_facts=[
                     ("Practices claiming", str(len(self.claimed))),
-                    *((f"{t.label} (count)", str(self.item_totals.get(t.key, 0))) for t in self.request.tariff),
-                    *schedule[:60],
-                    *([("…", f"{len(schedule) - 60} more practices in the schedule")] if len(schedule) > 60 else []),
+                    *(
+                        (
+                            f"{t.label.replace(' (example rate)', '')}, in all",
+                            formatting.count(self.item_totals.get(t.key, 0)),
+                        )
+                        for t in self.request.tariff
+                    ),
+                    *([] if self._schedule else schedule[:60]),  # each practice's line is in the schedule itself
+                    *(
+                        [("…", f"{len(schedule) - 60} more practices")]
+                        if len(schedule) > 60 and not self._schedule
+                        else []
+                    ),
                 ],
             )
         ]

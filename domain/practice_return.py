@@ -151,12 +151,19 @@ class PracticeCase(EscalationCase):
             ("Reference", self.escalation_id),
             ("Incident", self.title),
             *self.context,
+            ("Who pays", self.payer.name),
             ("Practice", f"{self.practice.name} ({self.practice.ods})"),
             ("Return due by", describe_deadline(self.returns_deadline)),
             ("Status", wording.status(self.status) + (" (late)" if self.late else "")),
         ]
         if self.counts is not None:
-            facts.append(("Your return", ", ".join(f"{k}: {v}" for k, v in self.counts.items())))
+            labels = {item.key: item.label for item in self.items}
+            facts.append(
+                (
+                    "Your return",
+                    "; ".join(f"{labels.get(k, k.replace('_', ' '))}: {v:,}" for k, v in self.counts.items()),
+                )
+            )
         if self.groups is not None:
             facts.append(("Your return", "; ".join(_describe_group(g) for g in self.groups)))
         if self.share_pence is not None:

@@ -42,6 +42,9 @@ STATUSES: dict[str, str] = {
     "paying": "paying practices their shares",
     "awaiting_payment": "waiting for payment",
     "paid": "paid",
+    "share_notified": "share notified, waiting for the payment to arrive",
+    "awaiting_pot": "waiting for the ICB to confirm the pot",
+    "nothing_due": "nothing due",
 }
 
 OUTCOMES: dict[str, str] = {

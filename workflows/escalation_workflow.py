@@ -426,6 +426,7 @@ class EscalationWorkflow:
                 facts=self.case.facts(),
                 action_labels=self.case.action_labels(),
                 tables=self.case.tables(),
+                reply_to=self.case.officer,
             ),
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=ACTIVITY_RETRY,

@@ -268,13 +268,12 @@ def test_loaded_returns_are_priced_late_ones_left_out_and_the_claim_started() ->
     )  # fmt: skip
     assert claim.claim_facts == [
         ("Practices claiming", "2"),
-        ("Affected patient reviewed (example rate) (count)", "15"),
-        ("Recall appointment (example rate) (count)", "4"),
-        ("Repeat test arranged (example rate) (count)", "2"),
-        ("Hour of admin time (example rate) (count)", "3"),
-        ("E87700", "£266.00"),
-        ("E87701", "£120.00"),
-    ]
+        ("Affected patient reviewed, in all", "15"),
+        ("Recall appointment, in all", "4"),
+        ("Repeat test arranged, in all", "2"),
+        ("Hour of admin time, in all", "3"),
+    ]  # each practice's line is in the schedule
+    assert [(line.ods, line.pence) for line in claim.schedule] == [("E87700", 26_600), ("E87701", 12_000)]
     assert case.must_wait_for() == ["year_end", "incident_report", "claim"]
     facts = dict(case.facts())
     assert facts["Claimed"] == "£386.00" and facts["Late returns (not claimed)"] == "E87702"
