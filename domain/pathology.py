@@ -154,6 +154,7 @@ class PathologyCase(IncidentCase):
                     ],
                     reference_label="Describe the mechanism",
                     may_refuse=True,
+                    refusal_answered=True,
                     deadline_date=request.year_end_reconciliation_date,
                     facts=[("Incident", request.title), ("Error window", window)],
                 ),

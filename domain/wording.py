@@ -42,6 +42,7 @@ STATUSES: dict[str, str] = {
     "paying": "paying practices their shares",
     "awaiting_payment": "waiting for payment",
     "paid": "paid",
+    "refused": "refused by the payer, waiting for the LMC's next step",
     "share_notified": "share notified, waiting for the payment to arrive",
     "awaiting_pot": "waiting for the ICB to confirm the pot",
     "nothing_due": "nothing due",

@@ -139,9 +139,12 @@ def test_a_confirmed_pot_shows_its_amount_and_date() -> None:
 def test_year_end_recognition_may_be_refused_with_reasons() -> None:
     case = request_for("year_end")
     result, effects = case.apply(payer("refuse", email=NWL[1], reasons="Reconciliation is national"), ACT)
-    assert (case.outcome, case.reasons, result.status) == ("refused", "Reconciliation is national", "refused")
-    assert audits(effects) == ["response:refuse", "closed"]
+    # It waits for the officer's next step (tests/domain/test_refusal_next_steps.py) rather than closing.
+    assert (case.status, case.reasons, result.status) == ("refused", "Reconciliation is national", "refused")
+    assert audits(effects) == ["response:refuse"]
     assert mail(effects) == [("year_end-refused", OFFICER, [])]
+    case.apply(officer("accept_refusal"), ACT)
+    assert case.outcome == "refused"
 
 
 @pytest.mark.parametrize("topic", REQUESTS)

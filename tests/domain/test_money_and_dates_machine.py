@@ -294,6 +294,7 @@ def test_the_icb_may_refuse_to_pay_the_pot_with_reasons() -> None:
     assert case.action_labels()["refuse"] == "Refuse to pay, with reasons"
     assert emails(effects)[0].paragraphs[1].endswith("or refuse to pay, with your reasons.")
     case.apply(payer("refuse", email=NWL[0], reasons="No budget this year"), london(2027, 1, 20))
+    # The incident offers the officer's next step on a refused pot (pot_refused), so the request closes.
     assert (case.outcome, case.reasons) == ("refused", "No budget this year")
 
 
