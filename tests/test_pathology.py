@@ -145,8 +145,8 @@ async def test_an_incident_from_returns_to_every_practice_paid(
         client, f"{eid}-YEAR-END", ResponseInput(action="refuse", reasons="No mechanism this year", **icb)
     )
     # The refusal waits for the officer's next step (issue #14): here, to accept it.
-    year_end = await summary_of(client, f"{eid}-YEAR-END")
-    assert year_end.status == "refused" and "accept_refusal" in year_end.officer_actions
+    asked = await summary_of(client, f"{eid}-YEAR-END")
+    assert asked.status == "refused" and "accept_refusal" in asked.officer_actions
     await acting.respond(
         client,
         f"{eid}-YEAR-END",
