@@ -183,10 +183,8 @@ def _add_tables(
     message.clear_content()
     message.set_content(_env.get_template("message.txt.j2").render(context))
     message.add_alternative(_env.get_template("message.html").render(context), subtype="html")
-    for table in tables:
-        message.add_attachment(
-            table_csv(table).encode("utf-8"), maintype="text", subtype="csv", filename=csv_name(table)
-        )
+    for table in tables:  # UTF-8 with a byte-order mark, so Excel shows "£" as it is
+        message.add_attachment("\ufeff" + table_csv(table), subtype="csv", filename=csv_name(table))
 
 
 def csv_name(table: Table) -> str:

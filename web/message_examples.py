@@ -139,7 +139,7 @@ def email_example(name: str, message: EmailMessage) -> Example:
 def _lines(content: str | bytes) -> str:
     """An attachment's text with its line ends as the files hold them (CSV's CRLF as LF)."""
     text = content.decode("utf-8") if isinstance(content, bytes) else content
-    return text.replace("\r\n", "\n")
+    return text.removeprefix("\ufeff").replace("\r\n", "\n")
 
 
 def view_of(case: EscalationCase) -> CaseView:
