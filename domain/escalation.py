@@ -244,7 +244,9 @@ class EscalationCase(BaseModel):
     def check_actor(self, response: ResponseInput) -> None:
         """Refuse responses to a closed case, from strangers, or of actions not open to them now."""
         if self.is_closed:
-            raise ResponseRefused(f"This escalation is closed ({self.outcome}); nothing more can be recorded.")
+            raise ResponseRefused(
+                f"This escalation is closed ({wording.outcome(self.outcome or '')}); nothing more can be recorded."
+            )
         role = response.actor_role
         if (
             role is Role.PAYER

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from domain import wording
+from domain import formatting, wording
 from domain.contacts import Role
 from domain.escalation import TOP_LEVEL, AuditEffect, Effect, EscalationCase, ResponseRefused, Wait
 from domain.money import format_pence
@@ -231,7 +231,8 @@ class NegotiationCase(EscalationCase):
                     [
                         f"{who} offered {offered} against {format_pence(self.claimed_pence)} claimed.",
                         f"Their reasons: {response.reasons}",
-                        f"Please accept or dispute by {self.deadline_text()}.",
+                        f"Your next step, by {self.deadline_text()}, through the link below: "
+                        + self.next_steps_in_words(),
                     ],
                 )
             )
@@ -246,7 +247,8 @@ class NegotiationCase(EscalationCase):
                     f"{noun.capitalize()} rejected",
                     [
                         f"{who} rejected the {noun}. Their reasons: {response.reasons}",
-                        f"Dispute it (which escalates) or withdraw by {self.deadline_text()}.",
+                        f"Your next step, by {self.deadline_text()}, through the link below: "
+                        + self.next_steps_in_words(),
                     ],
                 )
             )
@@ -263,7 +265,9 @@ class NegotiationCase(EscalationCase):
                     "Information requested",
                     [
                         f"{who} asks: {response.text}",
-                        f"Please supply it by {self.deadline_text()}. {self.payer.name}'s clock is paused meanwhile.",
+                        f"Your next step, by {self.deadline_text()}, through the link below: "
+                        + self.next_steps_in_words()
+                        + f" {self.payer.name}'s clock is paused meanwhile.",
                     ],
                 )
             )
@@ -344,6 +348,12 @@ class NegotiationCase(EscalationCase):
     def agreed_payment_due(self, response: ResponseInput, now: datetime) -> datetime:
         """17:00 on the agreed payment date, or the default (30 calendar days on)."""
         return self.payment_date(self.agreed_payment_date(response), now)
+
+    def next_steps_in_words(self) -> str:
+        """The officer's actions open now, as their buttons say them: “Accept the amount offered” or ..."""
+        labels = self.action_labels()
+        steps = [f"\u201c{labels.get(a, a)}\u201d" for a in self.officer_actions()]
+        return formatting.listing(steps, "or") + "."
 
     def deadline_text(self) -> str:
         if self.wait is None or self.wait.deadline is None:

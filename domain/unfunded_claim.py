@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, StrictInt, model_validator
 
-from domain import formatting, payment
+from domain import formatting, payment, wording
 from domain.configuration import TariffRate
 from domain.contacts import Contact, Lmc, Organisation, Role
 from domain.escalation import CURRENT_RULES, AuditEffect, DeadlinePolicy, Effect, ResponseRefused
@@ -348,6 +348,7 @@ class ClaimCase(NegotiationCase):
         who = response.actor_email
         if response.action == COMMISSION:
             self.commissioned_from = response.on_date
+            since = formatting.short_day(response.on_date) if response.on_date else "the date given"
             self.last_reasons = response.reasons
             back = response.amount_pence or 0
             if back:
@@ -356,10 +357,10 @@ class ClaimCase(NegotiationCase):
                     message = self._expect_payment(self.default_payment_date(now))
                 else:
                     message = self._expect_payment_legacy(response, now, date_given=False)
-                message = f"Commissioned from {response.on_date}, with back-payment of {format_pence(back)}. {message}"
+                message = f"Commissioned from {since}, with back-payment of {format_pence(back)}. {message}"
             else:
                 self.close(Outcome.COMMISSIONED)
-                message = f"Commissioned from {response.on_date}, without back-payment. The claim is closed."
+                message = f"Commissioned from {since}, without back-payment. The claim is closed."
             return message, [self.email_officer("commissioned", "Work to be commissioned", [f"{who}: {message}"])]
         if response.action == CONFIRM_PAYMENT and self.money_and_dates:
             return self._payment_received(response, now)
@@ -447,7 +448,7 @@ class ClaimCase(NegotiationCase):
         self.difference_reasons = response.reasons
         self.close(Outcome.PAID_SHORT if gap < 0 else Outcome.PAID_OVER)
         accepted = payment.describe_gap(self.agreed_pence or 0, self.paid_pence or 0)
-        message = f"Accepted: {accepted}. The claim is closed ({self.outcome})."
+        message = f"Accepted: {accepted}. The claim is closed ({wording.outcome(self.outcome or '')})."
         return message, [
             self.email_payer(
                 "difference_accepted",

@@ -89,7 +89,7 @@ async def test_link_get_changes_nothing_and_post_acts(
     assert view.status == "payment_expected"
     await acting.respond(client, eid, officer("withdraw", reasons="test over"))
     closed = await web.post(path, data={"action": "accept"})
-    assert closed.status_code == 409 and "is closed (withdrawn)" in closed.text and "<form" not in closed.text
+    assert closed.status_code == 409 and "is closed (withdrawn by the LMC)" in closed.text and "<form" not in closed.text
 
 
 @pytest.mark.parametrize(

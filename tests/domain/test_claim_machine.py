@@ -140,7 +140,7 @@ def test_every_action_is_taken_only_by_its_side_in_its_states(status: str, actio
     if action in OPEN[status][0 if role is Role.PAYER else 1]:
         case.check(response)
     else:
-        expected = "closed \\(withdrawn\\)" if status == "closed" else f"is not open at this stage \\({re.escape(wording.status(status))}\\)"
+        expected = "closed \\(withdrawn by the LMC\\)" if status == "closed" else f"is not open at this stage \\({re.escape(wording.status(status))}\\)"
         with pytest.raises(ResponseRefused, match=expected):
             case.check(response)
         with pytest.raises(ResponseRefused):

@@ -125,7 +125,7 @@ def test_every_action_is_taken_only_by_its_side_in_its_states(status: str, actio
     if action in OPEN[status][0 if role is Role.PAYER else 1]:
         case.check(response)
     else:
-        with pytest.raises(ResponseRefused, match="closed \\(withdrawn\\)" if status == "closed" else "is not open"):
+        with pytest.raises(ResponseRefused, match="closed \\(withdrawn by the LMC\\)" if status == "closed" else "is not open"):
             case.check(response)
     assert state(case) == before
 

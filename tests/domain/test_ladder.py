@@ -5,11 +5,13 @@ it waits on the LMC; conflicts of interest; and a closed case refuses everything
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 import pytest
 
+from domain import wording
 from domain.contacts import Role
 from domain.escalation import EscalationCase, ResponseRefused
 from domain.practice_return import ShareNotice
@@ -446,7 +448,7 @@ def test_a_closed_case_refuses_everything_and_wakes_for_nothing(build: Callable[
     before = state(case)
     assert [case.actions_for(role) for role in Role] == [[], [], [], []]
     for response in ANYONE:
-        with pytest.raises(ResponseRefused, match=f"closed \\({case.outcome}\\); nothing more can be recorded"):
+        with pytest.raises(ResponseRefused, match=f"closed \\({re.escape(wording.outcome(case.outcome or ''))}\\); nothing more can be recorded"):
             case.check_actor(response)
         with pytest.raises(ResponseRefused, match="closed"):
             case.check(response)

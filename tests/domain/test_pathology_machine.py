@@ -191,7 +191,7 @@ def test_closing_returns_early_tells_the_practices_and_stops_the_timer() -> None
         (opened, payer("close_returns", email=IMPERIAL[0]), "nothing is open to you now"),
         (opened, payer("close_returns", email=KENT[0]), "not a contact of Imperial College Healthcare NHS Trust"),
         (opened, as_role(Role.PRACTICE, "close_returns", "pm.e87700@nhs.example"), "nothing is open to you now"),
-        (closed, officer("close_incident", reasons="Again"), "closed \\(closed_by_officer\\)"),
+        (closed, officer("close_incident", reasons="Again"), "closed \\(closed by the LMC officer\\)"),
     ],
 )  # fmt: skip
 def test_refusals_change_nothing(build: Callable[[], PathologyCase], response: ResponseInput, error: str) -> None:

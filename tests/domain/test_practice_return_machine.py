@@ -101,7 +101,7 @@ def test_each_state_offers_the_practice_its_actions_and_nobody_else_anything(
         ("returned", practice("submit_return", counts={**COUNTS, "repeat_tests": 2}),
          "counts.repeat_tests: not an item of this incident's tariff"),
         ("awaiting_return", practice("submit_return"), "counts.patients_reviewed: give a count"),
-        ("closed", practice("submit_return", counts=COUNTS), "closed \\(paid\\)"),
+        ("closed", practice("submit_return", counts=COUNTS), "closed \\(paid in full\\)"),
     ],
 )  # fmt: skip
 def test_refusals_change_nothing(status: str, response: ResponseInput, error: str) -> None:
