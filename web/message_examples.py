@@ -30,7 +30,7 @@ from domain.escalation import COMMON_FIELDS, COMMON_LABELS, Effect, EmailEffect,
 from domain.incident import StartChild, StartPractices
 from domain.pathology import PathologyCase, PathologyRequest
 from domain.practice_return import Practice, PracticeCase, ReturnRecord, ShareNotice
-from domain.responses import DeregisteredGroup, ResponseInput
+from domain.responses import DeregisteredGroup, ResponseInput, ResponseOutcome
 from domain.unfunded_claim import ClaimCase, priced_claim
 from domain.working_days import LONDON
 from mail.compose import compose, message_id_for
@@ -192,6 +192,7 @@ def render_page(
     recipient: str,
     form: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
+    recorded: ResponseOutcome | None = None,
 ) -> str:
     view = view_of(scene.case)
     actions = {Role.PAYER: view.payer_actions, Role.OFFICER: view.officer_actions}.get(role, view.practice_actions)
@@ -205,7 +206,7 @@ def render_page(
         "form": form or {},
         "errors": errors or {},
         "refusal": None,
-        "recorded": None,
+        "recorded": recorded,
         "new_submission_id": lambda: "FORM-ID",
     }
     return _page_env(scene.now).get_template("respond.html").render(context)
@@ -282,11 +283,17 @@ def claim_examples(emit: Emit, page: Page) -> None:
         case, _ = opened()
         now = at(2026, 12, 2)
         case.apply(_as(Role.PAYER, "acknowledge", payer.contact_at(1).email), now)
-        _, effects = case.apply(reply, at(2026, 12, 3))
+        result, effects = case.apply(reply, at(2026, 12, 3))
         for email in _emails(effects):
             emit(f"claim-reply-{name}-to-{email.to_role.value}", email, Scene(case, at(2026, 12, 3)))
         page(f"claim-page-officer-after-{name}", Scene(case, at(2026, 12, 3)), Role.OFFICER, officer.email)
-        page(f"claim-page-icb-after-{name}", Scene(case, at(2026, 12, 3)), Role.PAYER, payer.contact_at(1).email)
+        page(
+            f"claim-page-icb-after-{name}",
+            Scene(case, at(2026, 12, 3)),
+            Role.PAYER,
+            payer.contact_at(1).email,
+            recorded=result,
+        )
 
 
 def pathology_examples(emit: Emit, page: Page) -> None:
@@ -355,6 +362,26 @@ def pathology_examples(emit: Emit, page: Page) -> None:
                 Role.OFFICER,
                 officer.email,
             )
+            disputed_at = at(2027, 1, 13)
+            _, disputed = confirmation.apply(
+                _as(Role.OFFICER, "dispute", officer.email, reasons="Other ICBs have recognised such errors"),
+                disputed_at,
+            )
+            for email in _emails(disputed):
+                emit("pathology-year-end-3-disputed-to-level-2", email, Scene(confirmation, disputed_at))
+            page(
+                "pathology-page-year-end-level-2",
+                Scene(confirmation, disputed_at),
+                Role.PAYER,
+                payer.contact_at(2).email,
+            )
+            confirmation.apply(_as(Role.PAYER, "refuse", payer.contact_at(2).email, reasons="Still fixed"), disputed_at)
+            _, replied = confirmation.apply(
+                _as(Role.OFFICER, "supply_info", officer.email, text="NHS England's guidance allows a local mechanism"),
+                disputed_at,
+            )
+            for email in _emails(replied):
+                emit("pathology-year-end-5-reply-to-level-2", email, Scene(confirmation, disputed_at))
 
     # Returns close: the claim and its schedule go to the trust, the ICB copied.
     records = [
