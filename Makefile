@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench messages clean
 
 # Runtime dependencies plus the `local` extra (`make run`'s Temporal dev server and SMTP sink, which the tests
 # use too) and the `dev` extra (tests, lint). Production installs the runtime dependencies only (Dockerfile).
@@ -32,6 +32,10 @@ lint: $(STAMP)
 ARGS ?=
 bench: $(STAMP)
 	$(PY) -m bench.run $(ARGS)
+
+# Every email and link page a recipient sees, for every kind, party and ladder level (docs/messages/).
+messages: $(STAMP)
+	$(PY) -m web.message_examples
 
 clean:
 	rm -rf $(VENV) var

@@ -186,6 +186,8 @@ def _parser(
             p.add_argument("--text", required=True)
         if "reasons" in needs:
             p.add_argument("--reasons", required=True)
+        if "optional-reasons" in needs:
+            p.add_argument("--reasons")
         if "amount" in needs:
             p.add_argument("--amount-pence", type=int)
         if "date" in needs:
@@ -212,6 +214,7 @@ OFFICER_COMMANDS: dict[str, tuple[str, ...]] = {
     "chase-balance": ("optional-date",),
     "accept-shortfall": ("reasons",),
     "accept-overpayment": ("reasons",),
+    "accept-refusal": ("optional-reasons",),
 }
 
 

@@ -40,7 +40,7 @@ log = structlog.get_logger(__name__)
 # Pure, deterministic modules workflow code calls, imported once and shared rather than re-imported by
 # the sandbox for every workflow run: the libraries, and the domain itself (no I/O, clocks or mutable
 # globals; import-linter keeps it that way).
-PASSTHROUGH = ("pydantic", "pydantic_core", "email_validator", "structlog", "holidays", "domain")
+PASSTHROUGH = ("pydantic", "pydantic_core", "email_validator", "structlog", "holidays", "babel", "domain")
 
 
 def sandbox_runner() -> SandboxedWorkflowRunner:

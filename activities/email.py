@@ -28,6 +28,7 @@ from temporalio import activity
 
 from domain.contacts import Contact, Role
 from domain.escalation import EmailEffect
+from domain.tables import Table
 from links.signing import LinkGrant, sign_link
 from mail.compose import HELD_NOTICE, Unsendable, check_headers, compose, held_notice, message_id_for, notice_id_for
 from mail.delivery import Delivery, Outcome, SmtpDelivery
@@ -45,6 +46,8 @@ class EmailRequest(BaseModel):
     effect: EmailEffect
     facts: list[tuple[str, str]] = Field(default_factory=list)
     action_labels: dict[str, str] = Field(default_factory=dict)
+    tables: list[Table] = Field(default_factory=list)  # what the recipient needs to decide (a claim's lines)
+    reply_to: Contact | None = None  # the responsible officer, whom a reply reaches
     # Who is told if the email cannot be sent; when not given, the officer the effect names (its To on
     # an officer's email, its first Cc on a payer's). A practice's or observer's email names none.
     officer: Contact | None = None
@@ -160,6 +163,8 @@ class EmailActivities:
                 facts=request.facts if effect is request.effect else [],
                 action_labels=request.action_labels,
                 sent_at=request.sent_at,
+                tables=request.tables if effect is request.effect else [],
+                reply_to=(request.reply_to or officer_of(request)) if effect.to_role is not Role.OFFICER else None,
             )
         except Unsendable as unsendable:  # the same effect fails the same way every time: never retried
             outcome = await self._delivery.hold_unsendable(row, unsendable.reason)

@@ -15,6 +15,7 @@ from domain.escalation import CURRENT_RULES, AuditEffect, DeadlinePolicy, Effect
 from domain.money import format_pence
 from domain.negotiation import NegotiationCase, Status
 from domain.responses import ResponseInput
+from domain.tables import ScheduleLine, Table, schedule_table
 from domain.working_days import at_close_of_day
 
 KIND = "compensation_claim"
@@ -24,6 +25,8 @@ class CompensationClaimCase(NegotiationCase):
     icb: Organisation
     claim_facts: list[tuple[str, str]] = Field(default_factory=list)
     payment_due: datetime | None = None
+    schedule_items: list[str] = Field(default_factory=list)  # the tariff items counted, in words
+    schedule: list[ScheduleLine] = Field(default_factory=list)  # each practice's line
 
     @classmethod
     def open(
@@ -98,6 +101,16 @@ class CompensationClaimCase(NegotiationCase):
         if self.payment_due is not None:
             facts.append(("Payment expected by", f"{self.payment_due:%-d %B %Y}"))
         return facts
+
+    def tables(self) -> list[Table]:
+        """The per-practice payment schedule the trust is asked to pay (none on claims recorded before it)."""
+        if not self.schedule:
+            return []
+        return [
+            schedule_table(
+                "Payment schedule, practice by practice", self.schedule_items, self.schedule, self.claimed_pence
+            )
+        ]
 
     def on_agreed(self, response: ResponseInput, now: datetime) -> str:
         if self.money_and_dates:  # a counter-offer's payment date carries into the agreement too

@@ -9,10 +9,12 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field, model_validator
 
+from domain import formatting, wording
 from domain.calendar import LEGACY_CALENDAR, WorkingCalendar
 from domain.contacts import Contact, Lmc, Organisation, Role
 from domain.escalation import (
     CURRENT_RULES,
+    TOP_LEVEL,
     AuditEffect,
     DeadlinePolicy,
     Effect,
@@ -29,7 +31,21 @@ KIND = "confirmation"
 CONFIRM = "confirm"
 REFUSE = "refuse"
 WITHDRAW = "withdraw"
-LABELS = {CONFIRM: "Confirm", REFUSE: "Refuse, with reasons", WITHDRAW: "Close this request, with reasons"}
+# The officer's next steps after a refusal (issue #14), for requests that ask for them (`refusal_answered`).
+DISPUTE = "dispute"
+SUPPLY_INFO = "supply_info"
+ACCEPT_REFUSAL = "accept_refusal"
+REFUSED = "refused"
+NEXT_STEPS = {
+    DISPUTE: "Dispute the refusal (goes to a more senior contact)",
+    SUPPLY_INFO: "Reply with more information and ask again",
+    ACCEPT_REFUSAL: "Accept the refusal and close this request",
+}
+LABELS = {
+    CONFIRM: "Confirm, with the details asked for",
+    REFUSE: "Refuse, with reasons",
+    WITHDRAW: "Close this request, with reasons",
+}
 
 
 class ConfirmationRequest(BaseModel):
@@ -44,6 +60,9 @@ class ConfirmationRequest(BaseModel):
     deadline_days: int | None = Field(default=None, ge=1)
     deadline_date: date | None = None
     facts: list[tuple[str, str]] = Field(default_factory=list)
+    # A refusal waits for the officer's next step (dispute, reply, accept, close) instead of closing the
+    # request. Requests made before issue #14 lack it, so their recorded runs replay as they ran.
+    refusal_answered: bool = False
 
     @model_validator(mode="after")
     def _one_deadline(self) -> ConfirmationRequest:
@@ -103,7 +122,7 @@ class ConfirmationCase(EscalationCase):
         ]
 
     def action_labels(self) -> dict[str, str]:
-        return {**LABELS, REFUSE: self.request.refuse_label or LABELS[REFUSE]}
+        return {**LABELS, **NEXT_STEPS, REFUSE: self.request.refuse_label or LABELS[REFUSE]}
 
     def action_fields(self) -> dict[str, list[FieldSpec]]:
         r = self.request
@@ -118,12 +137,17 @@ class ConfirmationCase(EscalationCase):
             CONFIRM: confirm,
             REFUSE: [FieldSpec("reasons", "Reasons", "text", True)],
             WITHDRAW: [FieldSpec("reasons", "Reasons", "text", True)],
+            DISPUTE: [FieldSpec("reasons", "Why the LMC disputes the refusal", "text", True)],
+            SUPPLY_INFO: [FieldSpec("text", "The information or argument for the payer", "text", True)],
+            ACCEPT_REFUSAL: [FieldSpec("reasons", "Why the LMC accepts the refusal", "text")],
         }
 
     def payer_actions(self) -> list[str]:
         return [CONFIRM, *([REFUSE] if self.request.may_refuse else [])]
 
     def officer_actions(self) -> list[str]:
+        if self.status == REFUSED:
+            return [DISPUTE, SUPPLY_INFO, ACCEPT_REFUSAL, WITHDRAW]
         return [WITHDRAW]
 
     def facts(self) -> list[tuple[str, str]]:
@@ -132,7 +156,7 @@ class ConfirmationCase(EscalationCase):
             ("Request", self.title),
             *self.request.facts,
             ("Asked of", self.payer.name),
-            ("Status", self.status),
+            ("Status", wording.status(self.status)),
         ]
         if self.reference:
             facts.append(("Confirmed with", self.reference))
@@ -181,6 +205,10 @@ class ConfirmationCase(EscalationCase):
                     *(f"{k}: {v}" for k, v in self.facts()[-3:]),
                 ],
             )
+        elif response.action == REFUSE and self.request.refusal_answered:
+            return self._refused(response, now, audit)
+        elif response.action in NEXT_STEPS:
+            return self._next_step(response, now, audit)
         elif response.action == REFUSE:
             self.reasons = response.reasons
             self.close("refused")
@@ -205,3 +233,71 @@ class ConfirmationCase(EscalationCase):
             )
         closed = AuditEffect(event="closed", actor="engine", detail={"outcome": self.outcome})
         return ResponseOutcome(status=self.outcome or self.status, message=message), [audit, notice, closed]
+
+    # --- after a refusal: the officer's next step (requests with `refusal_answered`) -----------------
+    def _refused(
+        self, response: ResponseInput, now: datetime, audit: AuditEffect
+    ) -> tuple[ResponseOutcome, list[Effect]]:
+        """The payer refused: the request stays open and waits for the officer's next step."""
+        self.reasons = response.reasons
+        self.status = REFUSED
+        self.wait_for("officer_reply", Role.OFFICER, self.policy.officer_reply_days, now)
+        steps = formatting.listing([f"\u201c{label}\u201d" for label in NEXT_STEPS.values()], "or")
+        notice = self.email_officer(
+            f"{self.request.topic}-refused",
+            f"Refused: {self.title}; your next step by {describe_deadline(self.wait.deadline) if self.wait and self.wait.deadline else 'soon'}",
+            [
+                f"{response.actor_email} of {self.payer.name} refused: {response.reasons}",
+                f"The request stays open. Your next step, through the link below: {steps}; "
+                f"or \u201c{LABELS[WITHDRAW]}\u201d.",
+            ],
+        )
+        message = "Refusal recorded; the LMC has been told and will reply."
+        return ResponseOutcome(status=self.status, message=message), [audit, notice]
+
+    def _next_step(
+        self, response: ResponseInput, now: datetime, audit: AuditEffect
+    ) -> tuple[ResponseOutcome, list[Effect]]:
+        refusal = self.reasons or "no reasons given"
+        if response.action == ACCEPT_REFUSAL:
+            self.close("refused")
+            closed = AuditEffect(event="closed", actor="engine", detail={"outcome": self.outcome})
+            why = f" The LMC's reasons: {response.reasons}" if response.reasons else ""
+            notice = self.email_payer(
+                f"{self.request.topic}-refusal-accepted",
+                f"Refusal accepted: {self.title}",
+                [f"The LMC accepts your refusal ({refusal}) and has closed this request.{why}"],
+            )
+            return ResponseOutcome(status="refused", message="Refusal accepted; the request is closed."), [
+                audit,
+                notice,
+                closed,
+            ]
+        days = self.request.deadline_days or self.policy.response_days
+        if response.action == DISPUTE and self.ladder.level < TOP_LEVEL:
+            self.ladder.level += 1
+            self.ladder.on_liaison_agenda = self.ladder.on_liaison_agenda or self.ladder.level == TOP_LEVEL
+        self.status = "awaiting"
+        self.wait_for(self.request.topic, Role.PAYER, days, now)
+        due = describe_deadline(self.wait.deadline) if self.wait and self.wait.deadline else "soon"
+        asked = formatting.listing(self.request.ask[-1:]) if self.request.ask else ""
+        if response.action == DISPUTE:
+            headline = f"Refusal disputed: {self.title}"
+            paragraphs = [
+                f"{self.lmc.name} asked {self.payer.name}: {asked} {self.payer.name} refused: {refusal}",
+                f"The LMC disputes the refusal: {response.reasons}",
+                f"We now ask you, as {self.payer_contact.title}, to respond by {due}, using the link below.",
+            ]
+            message = f"Dispute sent to {self.payer_contact.name}, {self.payer_contact.title}."
+        else:
+            headline = f"The LMC has replied to your refusal: {self.title}"
+            paragraphs = [
+                f"You refused: {refusal}",
+                f"The LMC replies: {response.text}",
+                f"Please confirm, or refuse with your reasons, by {due}, using the link below.",
+            ]
+            message = "Reply sent; the payer's deadline runs again."
+        return ResponseOutcome(status=self.status, message=message), [
+            audit,
+            self.email_payer(f"{self.request.topic}-{response.action}", headline, paragraphs),
+        ]

@@ -14,6 +14,7 @@ from fractions import Fraction
 
 from pydantic import BaseModel, Field, model_validator
 
+from domain import wording
 from domain.calendar import LEGACY_CALENDAR, WorkingCalendar
 from domain.confirmation import ConfirmationRequest
 from domain.contacts import Contact, Lmc, Organisation
@@ -205,7 +206,7 @@ class DeregistrationCase(IncidentCase):
             ("Incident", self.title),
             ("ICB", self.payer.name),
             ("Practices", str(len(self.practices))),
-            ("Status", self.status.replace("_", " ")),
+            ("Status", wording.status(self.status)),
             ("Rate", f"{format_pence(self.rate.pence_per_weighted_patient)} per weighted patient ({self.rate.year})"),
         ]
         if not self.returns_open:
@@ -213,7 +214,7 @@ class DeregistrationCase(IncidentCase):
         if self.pot_pence is not None:
             facts.append(("Pot confirmed", format_pence(self.pot_pence)))
         for topic, child in self.children.items():
-            facts.append((topic.replace("_", " ").capitalize(), child.outcome or "open"))
+            facts.append((wording.topic(topic), wording.outcome(child.outcome) if child.outcome else "open"))
         return facts + self.outcome_facts()
 
     def after_returns(self, now: datetime) -> list[Effect]:

@@ -13,10 +13,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
+from domain import formatting, wording
 from domain.calendar import CalendarChange, WorkingCalendar, legacy_calendar
 from domain.contacts import Contact, Interest, Lmc, Organisation, Role
 from domain.report import ReportLine
 from domain.responses import FieldSpec, ResponseInput, ResponseOutcome
+from domain.tables import Table
 from domain.working_days import (
     add_working_days,
     at_close_of_day,
@@ -73,6 +75,8 @@ class Wait(BaseModel):
     in_working_days: bool | None = None
     """Whether the deadline was counted in working days (so a new bank holiday moves it) or is a date
     someone gave; None in waits recorded before this was kept (see `EscalationCase.counts_working_days`)."""
+    since: datetime | None = None  # when it was asked, for letters that stand alone (None: recorded before)
+    reminded_at: datetime | None = None  # when the last reminder went
 
     @property
     def overdue(self) -> bool:
@@ -181,6 +185,10 @@ class EscalationCase(BaseModel):
         """How each of this kind's actions is named to people."""
         raise NotImplementedError
 
+    def tables(self) -> list[Table]:
+        """Tables a recipient needs to decide (a claim's lines), in emails and on link pages."""
+        return []
+
     def action_fields(self) -> dict[str, list[FieldSpec]]:
         """The inputs each action's form asks for."""
         return {}
@@ -247,7 +255,9 @@ class EscalationCase(BaseModel):
     def check_actor(self, response: ResponseInput) -> None:
         """Refuse responses to a closed case, from strangers, or of actions not open to them now."""
         if self.is_closed:
-            raise ResponseRefused(f"This escalation is closed ({self.outcome}); nothing more can be recorded.")
+            raise ResponseRefused(
+                f"This escalation is closed ({wording.outcome(self.outcome or '')}); nothing more can be recorded."
+            )
         role = response.actor_role
         if (
             role is Role.PAYER
@@ -259,10 +269,12 @@ class EscalationCase(BaseModel):
             raise ResponseRefused(f"{response.actor_email} is not an officer of {self.lmc.name}.")
         open_now = self.actions_for(role)
         if response.action not in open_now:
-            label = self.action_labels().get(response.action, response.action)
+            labels = {**self.action_labels(), **COMMON_LABELS}
+            label = labels.get(response.action, response.action)
+            named = [f"'{labels.get(action, action)}'" for action in open_now]
             raise ResponseRefused(
-                f"'{label}' is not open while this is {self.status.replace('_', ' ')}"
-                + (f"; open now: {', '.join(open_now)}." if open_now else "; nothing is open to you now.")
+                f"'{label}' is not open at this stage ({wording.status(self.status)})"
+                + (f"; open now: {', '.join(named)}." if open_now else "; nothing is open to you now.")
             )
 
     def actions_for(self, role: Role) -> list[str]:
@@ -345,11 +357,11 @@ class EscalationCase(BaseModel):
 
     def wait_for(self, purpose: str, holder: Role, days: int, now: datetime) -> None:
         deadline = add_working_days(self.calendar, now, days)
-        self.wait = Wait(purpose=purpose, holder=holder, deadline=deadline, in_working_days=True)
+        self.wait = Wait(purpose=purpose, holder=holder, deadline=deadline, in_working_days=True, since=now)
 
-    def wait_until_date(self, purpose: str, holder: Role, deadline: datetime) -> None:
+    def wait_until_date(self, purpose: str, holder: Role, deadline: datetime, now: datetime | None = None) -> None:
         day = at_close_of_day(london_date(deadline))
-        self.wait = Wait(purpose=purpose, holder=holder, deadline=day, in_working_days=False)
+        self.wait = Wait(purpose=purpose, holder=holder, deadline=day, in_working_days=False, since=now or self.as_of)
 
     def default_payment_date(self, now: datetime) -> datetime:
         return at_close_of_day(london_date(now + timedelta(days=self.policy.payment_calendar_days)))
@@ -404,11 +416,21 @@ class EscalationCase(BaseModel):
             to=to,
             to_role=role,
             cc=cc or [],
-            subject=f"[{self.escalation_id}] {headline}",
+            subject=f"[{self.escalation_id}] {headline}{self.by_when(role, headline)}",
             headline=headline,
             paragraphs=paragraphs,
             actions=self.actions_for(role),
         )
+
+    def by_when(self, role: Role, headline: str) -> str:
+        """', reply by Friday 5 December 2025' for a subject, when the case waits on `role` and the
+        headline does not already say by when."""
+        wait = self.wait
+        if wait is None or wait.deadline is None or wait.holder is not role or " by " in headline:
+            return ""
+        if wait.purpose == "payment":  # the payer's to make, not a reply
+            return ""
+        return f", reply by {formatting.day(london_date(wait.deadline))}"
 
     def email_payer(self, purpose: str, headline: str, paragraphs: list[str]) -> EmailEffect:
         return self.email_to(self.payer_contact, Role.PAYER, purpose, headline, paragraphs, self.payer_cc())
@@ -446,17 +468,21 @@ class EscalationCase(BaseModel):
             )
         ]
         grace = self.policy.reminder_grace_days
-        what = wait.purpose.replace("_", " ")
+        what = wording.wait(wait.purpose)
         if wait.holder is not Role.PAYER:
             if wait.misses == 1:
                 wait.deadline, wait.in_working_days = add_working_days(self.calendar, now, grace), True
                 effects.append(
                     self.email_officer(
                         f"reminder-{wait.purpose}",
-                        f"Reminder: {wait.purpose.replace('_', ' ')} is due from the LMC",
+                        f"Reminder: {wording.wait_short(wait.purpose)} due from the LMC by "
+                        f"{formatting.day(london_date(wait.deadline))}",
                         [
-                            f"The deadline of {describe_deadline(missed)} has passed. "
-                            f"Please respond by {describe_deadline(wait.deadline)}."
+                            f"{self.payer.name} is waiting for {wording.wait(wait.purpose)} on {self.title}"
+                            + (f", due since {formatting.day(london_date(wait.since))}" if wait.since else "")
+                            + f". The deadline of {describe_deadline(missed)} has passed.",
+                            f"Please respond by {describe_deadline(wait.deadline)}, using the link below. "
+                            "If there is still no reply then, the escalation is marked overdue on the dashboard.",
                         ],
                     )
                 )
@@ -467,14 +493,18 @@ class EscalationCase(BaseModel):
 
         if wait.misses % 2 == 1:
             wait.deadline, wait.in_working_days = add_working_days(self.calendar, now, grace), True
+            wait.reminded_at = now
             effects.append(
                 self.email_payer(
                     f"reminder-{wait.purpose}-L{self.ladder.level}",
-                    f"Reminder: {wait.purpose.replace('_', ' ')} overdue",
+                    f"Reminder: {wording.wait_short(wait.purpose)} overdue, "
+                    f"please respond by {formatting.day(london_date(wait.deadline))}",
                     [
-                        f"We asked for your {what} by {describe_deadline(missed)} and have not had it.",
-                        f"Please respond by {describe_deadline(wait.deadline)}; "
-                        "after that this escalation goes to a more senior contact.",
+                        (f"On {formatting.day(london_date(wait.since))}, " if wait.since else "")
+                        + f"{self.lmc.name} asked {self.payer.name} for {what} about \u201c{self.title}\u201d, "
+                        f"by {describe_deadline(missed)}. We have not had it, so it is now overdue.",
+                        f"Please respond by {describe_deadline(wait.deadline)}, using the link below. "
+                        + self.next_on_ladder(),
                     ],
                 )
             )
@@ -484,9 +514,9 @@ class EscalationCase(BaseModel):
             self.ladder.level += 1
             wait.deadline, wait.in_working_days = add_working_days(self.calendar, now, grace), True
             paragraphs = [
-                f"{self.payer.contact_at(self.ladder.level - 1).name} has not given the "
-                f"{wait.purpose.replace('_', ' ')} we asked for by {describe_deadline(missed)}, nor after a reminder.",
-                f"We now ask you to respond by {describe_deadline(wait.deadline)}.",
+                *self.history_so_far(missed),
+                f"We now ask you, as {self.payer_contact.title}, to respond by {describe_deadline(wait.deadline)}, "
+                "using the link below. " + self.next_on_ladder(),
             ]
             if self.ladder.level == TOP_LEVEL:
                 self.ladder.on_liaison_agenda = True
@@ -503,7 +533,8 @@ class EscalationCase(BaseModel):
             effects.append(
                 self.email_payer(
                     f"escalated-{wait.purpose}-L{self.ladder.level}",
-                    f"Escalated to you: {wait.purpose.replace('_', ' ')} overdue",
+                    f"Escalated to you: {wording.wait_short(wait.purpose)} overdue, "
+                    f"please respond by {formatting.day(london_date(wait.deadline))}",
                     paragraphs,
                 )
             )
@@ -518,12 +549,45 @@ class EscalationCase(BaseModel):
                 "Stalled: no response at the top of the ladder",
                 [
                     f"{self.payer.name} has not responded even at the most senior level "
-                    f"({self.payer_contact.title}). The escalation stays open: any contact can still respond "
+                    f"({self.payer_contact.title}) to {wording.wait(wait.purpose)} on {self.title}. "
+                    "The escalation stays open: any contact can still respond "
                     "through their link, or you may decide what to do next.",
                 ],
             )
         )
         return effects
+
+    def next_on_ladder(self) -> str:
+        """What happens if the payer's current contact does not respond in time, in words."""
+        if self.ladder.level < TOP_LEVEL:
+            senior = self.payer.contact_at(self.ladder.level + 1)
+            return f"If we have no response by then, the LMC will write to {senior.name}, {senior.title}."
+        return (
+            "If we have no response by then, the LMC officer will be told that the escalation has stalled at "
+            "the most senior level, and will decide what to do next."
+        )
+
+    def history_so_far(self, missed: datetime) -> list[str]:
+        """For a senior contact who has not seen the earlier thread: what was asked of whom and when,
+        the reminder, and what is outstanding."""
+        wait = self.wait
+        what = wording.wait(wait.purpose) if wait is not None else "a response"
+        earlier = [self.payer.contact_at(level) for level in range(1, self.ladder.level)]
+        who = formatting.listing([f"{c.name} ({c.title})" for c in earlier])
+        asked = f" on {formatting.day(london_date(wait.since))}" if wait is not None and wait.since else ""
+        reminded = (
+            f" A reminder followed on {formatting.day(london_date(wait.reminded_at))}."
+            if wait is not None and wait.reminded_at
+            else " A reminder followed."
+        )
+        return [
+            f"{self.lmc.name} is pursuing \u201c{self.title}\u201d (reference {self.escalation_id}) with "
+            f"{self.payer.name}. You are receiving this because it has not been answered at a less senior level.",
+            f"What happened so far: {self.lmc.name} asked {who} for {what}{asked}."
+            + reminded
+            + f" The latest deadline, {describe_deadline(missed)}, has passed without a response.",
+            f"Outstanding: {what}. The details are below and behind the link.",
+        ]
 
     def replace_contact(self, old_email: str, new: Contact, by: str, reason: str, keep_old_links: bool) -> list[Effect]:
         """The payer's contact `old_email` (they left, they are on leave) is replaced by `new` wherever

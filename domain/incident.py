@@ -29,6 +29,7 @@ from domain.money import allocate_largest_remainder, format_pence
 from domain.negotiation import response_detail
 from domain.practice_return import Practice, ReturnItem, ReturnRecord, ShareNotice
 from domain.responses import FieldSpec, ResponseInput, ResponseOutcome
+from domain.tables import ScheduleLine
 from domain.working_days import at_close_of_day, describe_deadline, london_date, moved_deadline
 
 EXTEND_RETURNS = "extend_returns"
@@ -79,6 +80,8 @@ class StartChild(Command):
     parties: list[str] = Field(default_factory=list)
     claimed_pence: int | None = None
     claim_facts: list[tuple[str, str]] = Field(default_factory=list)
+    schedule_items: list[str] = Field(default_factory=list)  # a claim's tariff items, in words with rates
+    schedule: list[ScheduleLine] = Field(default_factory=list)  # a claim's per-practice lines
 
 
 class CloseChildren(Command):

@@ -7,6 +7,8 @@ from typing import Annotated, TypeVar
 
 from pydantic import Field, StrictInt
 
+from domain.formatting import money
+
 Pence = Annotated[StrictInt, Field(ge=0)]
 """A non-negative whole number of pence; floats and strings like "1.5" are refused."""
 
@@ -14,10 +16,8 @@ K = TypeVar("K")
 
 
 def format_pence(pence: int) -> str:
-    """£1,234.56 style, for people; never parsed back."""
-    sign = "-" if pence < 0 else ""
-    pounds, pennies = divmod(abs(pence), 100)
-    return f"{sign}£{pounds:,}.{pennies:02d}"
+    """£1,234.56 style, for people; never parsed back (domain/formatting.py)."""
+    return money(pence)
 
 
 def allocate_largest_remainder(pot: int, weights: Mapping[K, int]) -> dict[K, int]:

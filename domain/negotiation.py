@@ -12,6 +12,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
+from domain import formatting, wording
 from domain.contacts import Role
 from domain.escalation import TOP_LEVEL, AuditEffect, Effect, EscalationCase, ResponseRefused, Wait
 from domain.money import format_pence
@@ -49,14 +50,14 @@ WITHDRAWN = "withdrawn"
 
 LABELS: dict[str, str] = {
     "acknowledge": "Acknowledge receipt",
-    "accept": "Accept the claim in full",
-    "accept_part": "Accept in part (counter-offer)",
-    "reject": "Reject the claim",
+    "accept": "Accept the full amount",
+    "accept_part": "Offer a different amount",
+    "reject": "Reject the claim, with reasons",
     "request_info": "Ask the LMC for more information",
-    "supply_info": "Supply the information requested",
-    "accept_offer": "Accept the counter-offer",
-    "dispute": "Dispute (escalates)",
-    "withdraw": "Withdraw",
+    "supply_info": "Reply with the information asked for",
+    "accept_offer": "Accept the amount offered",
+    "dispute": "Dispute the response (goes to a more senior contact)",
+    "withdraw": "Withdraw the claim, with reasons",
 }
 
 FIELDS: dict[str, list[FieldSpec]] = {
@@ -157,7 +158,7 @@ class NegotiationCase(EscalationCase):
         return [*own, *self.extra_officer_actions(), Act.WITHDRAW.value]
 
     def money_facts(self) -> list[tuple[str, str]]:
-        facts = [("Claimed", format_pence(self.claimed_pence)), ("Status", self.status.replace("_", " "))]
+        facts = [("Claimed", format_pence(self.claimed_pence)), ("Status", wording.status(self.status))]
         if self.offered_pence is not None:
             paid_by = f", to be paid by {describe_date(self.offered_on)}" if self.offered_on else ""
             facts.append(("Offered", format_pence(self.offered_pence) + paid_by))
@@ -230,7 +231,8 @@ class NegotiationCase(EscalationCase):
                     [
                         f"{who} offered {offered} against {format_pence(self.claimed_pence)} claimed.",
                         f"Their reasons: {response.reasons}",
-                        f"Please accept or dispute by {self.deadline_text()}.",
+                        f"Your next step, by {self.deadline_text()}, through the link below: "
+                        + self.next_steps_in_words(),
                     ],
                 )
             )
@@ -245,7 +247,8 @@ class NegotiationCase(EscalationCase):
                     f"{noun.capitalize()} rejected",
                     [
                         f"{who} rejected the {noun}. Their reasons: {response.reasons}",
-                        f"Dispute it (which escalates) or withdraw by {self.deadline_text()}.",
+                        f"Your next step, by {self.deadline_text()}, through the link below: "
+                        + self.next_steps_in_words(),
                     ],
                 )
             )
@@ -262,7 +265,9 @@ class NegotiationCase(EscalationCase):
                     "Information requested",
                     [
                         f"{who} asks: {response.text}",
-                        f"Please supply it by {self.deadline_text()}. {self.payer.name}'s clock is paused meanwhile.",
+                        f"Your next step, by {self.deadline_text()}, through the link below: "
+                        + self.next_steps_in_words()
+                        + f" {self.payer.name}'s clock is paused meanwhile.",
                     ],
                 )
             )
@@ -343,6 +348,12 @@ class NegotiationCase(EscalationCase):
     def agreed_payment_due(self, response: ResponseInput, now: datetime) -> datetime:
         """17:00 on the agreed payment date, or the default (30 calendar days on)."""
         return self.payment_date(self.agreed_payment_date(response), now)
+
+    def next_steps_in_words(self) -> str:
+        """The officer's actions open now, as their buttons say them: “Accept the amount offered” or ..."""
+        labels = self.action_labels()
+        steps = [f"\u201c{labels.get(a, a)}\u201d" for a in self.officer_actions()]
+        return formatting.listing(steps, "or") + "."
 
     def deadline_text(self) -> str:
         if self.wait is None or self.wait.deadline is None:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, PrivateAttr, model_validator
 
+from domain import formatting, wording
 from domain.calendar import LEGACY_CALENDAR, WorkingCalendar
 from domain.confirmation import ConfirmationRequest
 from domain.contacts import Contact, Lmc, Organisation
@@ -19,6 +20,7 @@ from domain.incident import ChildState, IncidentCase, StartChild
 from domain.money import Pence, format_pence
 from domain.practice_return import Practice, ReturnItem, ReturnRecord
 from domain.report import ReportLine, spread
+from domain.tables import ScheduleLine
 from domain.working_days import add_working_days, at_close_of_day, working_day_problem
 
 KIND = "pathology_error"
@@ -91,6 +93,7 @@ class PathologyCase(IncidentCase):
     icb: Organisation
     agreed_pence: int | None = None
     item_totals: dict[str, int] = Field(default_factory=dict)
+    _schedule: list[ScheduleLine] = PrivateAttr(default_factory=list)  # from the returns just loaded
 
     @classmethod
     def open(
@@ -137,7 +140,7 @@ class PathologyCase(IncidentCase):
             calendar=calendar,
             as_of=now,
         )
-        window = f"{request.error_start:%-d %b %Y} to {request.error_end:%-d %b %Y}"
+        window = f"{request.error_start:%-d %B %Y} to {request.error_end:%-d %B %Y}"
         context = [("Trust", trust.name), ("Test", f"{request.test} ({request.service})"), ("Error window", window)]
         effects = case.begin(now, context)
         effects.append(
@@ -155,6 +158,7 @@ class PathologyCase(IncidentCase):
                     ],
                     reference_label="Describe the mechanism",
                     may_refuse=True,
+                    refusal_answered=True,
                     deadline_date=request.year_end_reconciliation_date,
                     facts=[("Incident", request.title), ("Error window", window)],
                 ),
@@ -206,7 +210,7 @@ class PathologyCase(IncidentCase):
             ("Trust", self.payer.name),
             ("ICB", self.icb.name),
             ("Practices", str(len(self.practices))),
-            ("Status", self.status.replace("_", " ")),
+            ("Status", wording.status(self.status)),
         ]
         if not self.returns_open:
             facts.append(("Claimed", format_pence(self.total_claimed)))
@@ -218,7 +222,7 @@ class PathologyCase(IncidentCase):
         if terms:
             facts.append(("Terms agreed", terms))
         for topic, child in self.children.items():
-            facts.append((topic.replace("_", " ").capitalize(), child.outcome or "open"))
+            facts.append((wording.topic(topic), wording.outcome(child.outcome) if child.outcome else "open"))
         return facts + self.outcome_facts()
 
     def after_returns(self, now: datetime) -> list[Effect]:
@@ -233,11 +237,23 @@ class PathologyCase(IncidentCase):
                 parties=sorted(self.parties()),
                 payer=self.payer,
                 claimed_pence=self.total_claimed,
+                schedule_items=[_priced(t.label, t.rate_pence) for t in self.request.tariff],
+                schedule=self._schedule,
                 claim_facts=[
                     ("Practices claiming", str(len(self.claimed))),
-                    *((f"{t.label} (count)", str(self.item_totals.get(t.key, 0))) for t in self.request.tariff),
-                    *schedule[:60],
-                    *([("…", f"{len(schedule) - 60} more practices in the schedule")] if len(schedule) > 60 else []),
+                    *(
+                        (
+                            f"{t.label.replace(' (example rate)', '')}, in all",
+                            formatting.count(self.item_totals.get(t.key, 0)),
+                        )
+                        for t in self.request.tariff
+                    ),
+                    *([] if self._schedule else schedule[:60]),  # each practice's line is in the schedule itself
+                    *(
+                        [("…", f"{len(schedule) - 60} more practices")]
+                        if len(schedule) > 60 and not self._schedule
+                        else []
+                    ),
                 ],
             )
         ]
@@ -245,7 +261,22 @@ class PathologyCase(IncidentCase):
     def on_returns_loaded(self, records: list[ReturnRecord], now: datetime) -> list[Effect]:
         on_time = [r for r in records if not r.late]
         self.item_totals = {t.key: sum((r.counts or {}).get(t.key, 0) for r in on_time) for t in self.request.tariff}
+        self._schedule = self.schedule_of(on_time)
         return super().on_returns_loaded(records, now)
+
+    def schedule_of(self, on_time: list[ReturnRecord]) -> list[ScheduleLine]:
+        """The trust's payment schedule: each practice that returned on time, its counts and amount, by ODS code."""
+        names = {p.ods: p.name for p in self.practices}
+        return [
+            ScheduleLine(
+                ods=r.ods,
+                name=names[r.ods],
+                counts=[(r.counts or {}).get(t.key, 0) for t in self.request.tariff],
+                pence=self.claim_for(r),
+            )
+            for r in sorted(on_time, key=lambda r: r.ods)
+            if r.ods in names
+        ]
 
     def after_child(self, topic: str, child: ChildState, now: datetime) -> list[Effect]:
         if topic != CLAIM:
@@ -261,3 +292,9 @@ class PathologyCase(IncidentCase):
         if self.money_and_dates:  # the officer withdrew it: practices are told, and it ends unpaid, never settled
             self.closes_as = "not_agreed"
         return self.pay_shares(0, now.date(), "The compensation claim closed without agreement: nothing is due.")
+
+
+def _priced(label: str, rate_pence: int) -> str:
+    """'Recall appointment at £25.00 (example rate)': a tariff item as a schedule's column heading."""
+    example = " (example rate)"
+    return f"{label.replace(example, '')} at {formatting.money(rate_pence)}" + (example if example in label else "")

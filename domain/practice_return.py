@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from domain import payment
+from domain import payment, wording
 from domain.contacts import Contact, Role
 from domain.escalation import AuditEffect, Command, Effect, EscalationCase, ResponseRefused
 from domain.identifiers import HeaderText, OdsCode
@@ -151,12 +151,19 @@ class PracticeCase(EscalationCase):
             ("Reference", self.escalation_id),
             ("Incident", self.title),
             *self.context,
+            ("Who pays", self.payer.name),
             ("Practice", f"{self.practice.name} ({self.practice.ods})"),
             ("Return due by", describe_deadline(self.returns_deadline)),
-            ("Status", self.status.replace("_", " ") + (" (late)" if self.late else "")),
+            ("Status", wording.status(self.status) + (" (late)" if self.late else "")),
         ]
         if self.counts is not None:
-            facts.append(("Your return", ", ".join(f"{k}: {v}" for k, v in self.counts.items())))
+            labels = {item.key: item.label for item in self.items}
+            facts.append(
+                (
+                    "Your return",
+                    "; ".join(f"{labels.get(k, k.replace('_', ' '))}: {v:,}" for k, v in self.counts.items()),
+                )
+            )
         if self.groups is not None:
             facts.append(("Your return", "; ".join(_describe_group(g) for g in self.groups)))
         if self.share_pence is not None:
@@ -323,7 +330,8 @@ class PracticeCase(EscalationCase):
                 f"Your share: {format_pence(notice.amount_pence)}",
                 [
                     notice.explanation,
-                    f"Payment is expected by {describe_deadline(self.payment_due)}. "
+                    f"{self.payer.name} is to pay {self.practice.name} (ODS code {self.practice.ods}) "
+                    f"{format_pence(notice.amount_pence)} by {describe_deadline(self.payment_due)}. "
                     "Please confirm through the link when it arrives.",
                 ],
             ),

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, StrictInt, model_validator
 
-from domain import payment
+from domain import formatting, payment, wording
 from domain.calendar import LEGACY_CALENDAR, WorkingCalendar
 from domain.configuration import TariffRate
 from domain.contacts import Contact, Lmc, Organisation, Role
@@ -20,6 +20,7 @@ from domain.money import Pence, format_pence
 from domain.negotiation import FIELDS, LABELS, NegotiationCase, Status
 from domain.report import ReportLine, spread
 from domain.responses import FieldSpec, ResponseInput
+from domain.tables import Table
 from domain.working_days import at_close_of_day
 
 KIND = "unfunded_claim"
@@ -52,6 +53,18 @@ CONTRACT_DUTIES: dict[Category, tuple[str, str | None]] = {
     Category.OTHER: ("as described", None),
 }
 CONTRACT_YEAR = "2017/19"
+CATEGORY_WORDS: dict[Category, str] = {
+    Category.ONWARD_REFERRAL: "Onward referrals sent back to the practice",
+    Category.DNA_REREFERRAL: "Re-referrals after a missed appointment",
+    Category.DISCHARGE_SUMMARY: "Late discharge summaries",
+    Category.CLINIC_LETTER: "Late clinic letters",
+    Category.DISCHARGE_MEDICATION: "Discharge medication supply",
+    Category.OUTPATIENT_MEDICATION: "Outpatient medication",
+    Category.FIT_NOTE: "Fit notes",
+    Category.SHARED_CARE: "Prescribing moved without a shared care agreement",
+    Category.TEST_RESULTS: "Test results left to the practice",
+    Category.OTHER: "Other work",
+}
 
 
 class ClaimLine(BaseModel):
@@ -268,7 +281,7 @@ class ClaimCase(NegotiationCase):
             ("Provider responsible", self.claim.provider),
             ("Payer", self.payer.name),
             ("Practices", ", ".join(self.claim.practices)),
-            ("Period", f"{self.claim.period_start:%-d %b %Y} to {self.claim.period_end:%-d %b %Y}"),
+            ("Period", f"{self.claim.period_start:%-d %B %Y} to {self.claim.period_end:%-d %B %Y}"),
             *self.money_facts(),
         ]
         if self.agreed_pence is not None:
@@ -278,6 +291,40 @@ class ClaimCase(NegotiationCase):
         if self.payment_due is not None:
             facts.append(("Payment expected by", f"{self.payment_due:%-d %B %Y}"))
         return facts
+
+    def tables(self) -> list[Table]:
+        """Each claim line as the ICB needs it to decide: the work, the contract duty breached, count,
+        rate, amount and the evidence, with the total."""
+        rows = []
+        for line in self.claim.lines:
+            duty, clause = CONTRACT_DUTIES[line.category]
+            what = CATEGORY_WORDS[line.category] + (f": {line.description}" if line.description else "")
+            rows.append(
+                [
+                    what,
+                    f"{clause} ({CONTRACT_YEAR}): {duty}" if clause else f"{duty} ({CONTRACT_YEAR})",
+                    formatting.count(line.count),
+                    formatting.money(line.unit_rate_pence) + (" (example rate)" if line.rate_is_example else ""),
+                    formatting.money(line.amount_pence),
+                    ", ".join(line.evidence_refs) or "none given",
+                ]
+            )
+        return [
+            Table(
+                caption="The claim, line by line",
+                columns=["Work", "NHS Standard Contract duty", "Count", "Unit rate", "Amount", "Evidence"],
+                rows=rows,
+                total=[
+                    "Total",
+                    "",
+                    formatting.count(sum(line.count for line in self.claim.lines)),
+                    "",
+                    formatting.money(self.claimed_pence),
+                    "",
+                ],
+                numeric=[2, 3, 4],
+            )
+        ]
 
     def require_extra(self, response: ResponseInput) -> None:
         if response.action == COMMISSION and response.on_date is None:
@@ -304,6 +351,7 @@ class ClaimCase(NegotiationCase):
         who = response.actor_email
         if response.action == COMMISSION:
             self.commissioned_from = response.on_date
+            since = formatting.short_day(response.on_date) if response.on_date else "the date given"
             self.last_reasons = response.reasons
             back = response.amount_pence or 0
             if back:
@@ -312,10 +360,10 @@ class ClaimCase(NegotiationCase):
                     message = self._expect_payment(self.default_payment_date(now))
                 else:
                     message = self._expect_payment_legacy(response, now, date_given=False)
-                message = f"Commissioned from {response.on_date}, with back-payment of {format_pence(back)}. {message}"
+                message = f"Commissioned from {since}, with back-payment of {format_pence(back)}. {message}"
             else:
                 self.close(Outcome.COMMISSIONED)
-                message = f"Commissioned from {response.on_date}, without back-payment. The claim is closed."
+                message = f"Commissioned from {since}, without back-payment. The claim is closed."
             return message, [self.email_officer("commissioned", "Work to be commissioned", [f"{who}: {message}"])]
         if response.action == CONFIRM_PAYMENT and self.money_and_dates:
             return self._payment_received(response, now)
@@ -403,7 +451,7 @@ class ClaimCase(NegotiationCase):
         self.difference_reasons = response.reasons
         self.close(Outcome.PAID_SHORT if gap < 0 else Outcome.PAID_OVER)
         accepted = payment.describe_gap(self.agreed_pence or 0, self.paid_pence or 0)
-        message = f"Accepted: {accepted}. The claim is closed ({self.outcome})."
+        message = f"Accepted: {accepted}. The claim is closed ({wording.outcome(self.outcome or '')})."
         return message, [
             self.email_payer(
                 "difference_accepted",

@@ -61,9 +61,10 @@ def working_days_left(calendar: WorkingCalendar, now: datetime, deadline: dateti
 
 
 def describe_deadline(deadline: datetime) -> str:
-    """'17:00 on Wednesday 30 December 2026' in London time, for emails and pages."""
-    local = deadline.astimezone(LONDON)
-    return f"{local:%H:%M} on {local:%A} {local.day} {local:%B %Y}"
+    """'Wednesday 30 December 2026, 5pm' in London time, for emails and pages (domain/formatting.py)."""
+    from domain.formatting import moment  # formatting builds on this module
+
+    return moment(deadline)
 
 
 def morning_of_working_days_before(calendar: WorkingCalendar, deadline: datetime, days: int) -> datetime:

@@ -10,6 +10,8 @@ way, so retrying it cannot help. `held_notice` is what the officer is told about
 
 from __future__ import annotations
 
+import csv
+import io
 import unicodedata
 from collections.abc import Iterable
 from datetime import datetime
@@ -23,6 +25,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from domain.contacts import Contact, Role
 from domain.escalation import EmailEffect
+from domain.tables import Table
 
 _TEMPLATES = Path(__file__).parent / "templates"
 _env = Environment(
@@ -110,11 +113,16 @@ def compose(
     facts: list[tuple[str, str]],
     action_labels: dict[str, str],
     sent_at: datetime,
+    tables: list[Table] | None = None,
+    reply_to: Contact | None = None,
 ) -> EmailMessage:
     """The message for `effect`; raises `Unsendable` if it can never be built as it is."""
     check_headers(effect)
     try:
         message = _build(effect, mail_from, message_id, in_reply_to, link, facts, action_labels, sent_at)
+        if reply_to is not None and reply_to.email != effect.to.email and _header_fault(reply_to.email) is None:
+            message["Reply-To"] = formataddr((printable(reply_to.name), reply_to.email))
+        _add_tables(message, effect, tables or [], facts, action_labels, link)
         for flattening in (policy.SMTP, policy.SMTP.clone(cte_type="7bit")):  # as delivery will write it
             message.as_bytes(policy=flattening)
     except (ValueError, MessageError) as err:  # the same effect fails the same way every time
@@ -152,6 +160,52 @@ def _build(
     message.set_content(_env.get_template("message.txt.j2").render(context))
     message.add_alternative(_env.get_template("message.html").render(context), subtype="html")
     return message
+
+
+def _add_tables(
+    message: EmailMessage,
+    effect: EmailEffect,
+    tables: list[Table],
+    facts: list[tuple[str, str]],
+    action_labels: dict[str, str],
+    link: str | None,
+) -> None:
+    """Re-render both parts with the tables, and attach each table as a CSV a spreadsheet can add up."""
+    if not tables:
+        return
+    context = {
+        "effect": effect,
+        "facts": facts,
+        "link": link,
+        "actions": [action_labels.get(a, a) for a in effect.actions],
+        "tables": tables,
+    }
+    message.clear_content()
+    message.set_content(_env.get_template("message.txt.j2").render(context))
+    message.add_alternative(_env.get_template("message.html").render(context), subtype="html")
+    for table in tables:  # UTF-8 with a byte-order mark, so Excel shows "£" as it is
+        message.add_attachment("\ufeff" + table_csv(table), subtype="csv", filename=csv_name(table))
+
+
+def csv_name(table: Table) -> str:
+    """'the-claim-line-by-line.csv' from the table's caption."""
+    words = "".join(ch.lower() if ch.isalnum() else " " for ch in table.caption).split()
+    return "-".join(words) + ".csv"
+
+
+def table_csv(table: Table) -> str:
+    """The table as CSV: money and counts as plain numbers ('1600.00'), so a spreadsheet sums them."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(table.columns)
+    for row in [*table.rows, *([table.total] if table.total else [])]:
+        writer.writerow([_plain(cell) if i in table.numeric else cell for i, cell in enumerate(row)])
+    return out.getvalue()
+
+
+def _plain(cell: str) -> str:
+    """'£1,600.00 (example rate)' -> '1600.00'; '1,250' -> '1250'."""
+    return cell.split(" (")[0].replace("£", "").replace(",", "").strip()
 
 
 def held_notice(escalation_id: str, held: EmailEffect, reason: str, officer: Contact) -> EmailEffect:

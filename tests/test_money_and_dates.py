@@ -166,7 +166,7 @@ async def test_nothing_is_refused_as_a_rate_or_a_pot_and_the_icb_says_no_by_refu
     payday = a_working_day_ahead(30).isoformat()
     nothing = await web.post(pot_link, data={"action": "confirm", "amount": "0", "on_date": payday})
     assert nothing.status_code == 422, nothing.text
-    assert "amount: Pot for redistribution (£) must be more than £0.00" in nothing.text
+    assert "Error: Pot for redistribution (£) must be more than £0.00" in nothing.text
     assert "Refuse to pay, with reasons" in nothing.text
     refused = await web.post(pot_link, data={"action": "refuse", "reasons": "No budget for redistribution"})
     assert refused.status_code == 200 and "Refusal recorded" in refused.text
@@ -195,7 +195,7 @@ async def test_a_date_on_a_bank_holiday_weekend_or_in_the_past_is_refused_with_t
     on_holiday = await web.post(link, data={"action": "accept", "on_date": holiday.isoformat()})
     assert on_holiday.status_code == 422, on_holiday.text
     assert (
-        f"on_date: a payment date must be a working day, not in the past; {describe_date(holiday)} is a bank holiday"
+        f"a payment date must be a working day, not in the past; {describe_date(holiday)} is a bank holiday"
         in on_holiday.text
     )
     assert f"the next working day is {offered}" in on_holiday.text
@@ -258,14 +258,14 @@ async def test_a_practices_return_outside_the_incident_is_refused_and_days_still
     }
     refused = await web.post(link, data=after)
     assert refused.status_code == 422, refused.text
-    assert "groups.0.off_since: 10 April 2025 is after the cut-off" in refused.text
+    assert "Patients deregistered, group 1: 10 April 2025 is after the cut-off" in refused.text
     assert "from 1 April 2024 to 31 March 2025" in refused.text
     too_long = await web.post(
         link, data={"action": "submit_return", "groups.0.patients": "10", "groups.0.days_off": "400"}
     )
     assert (
         too_long.status_code == 422
-        and "groups.0.days_off: 400 days is longer than the incident (365 days" in too_long.text
+        and "Patients deregistered, group 1: 400 days is longer than the incident (365 days" in too_long.text
     )
     good = {
         "action": "submit_return",
@@ -371,7 +371,7 @@ async def test_a_practice_paid_short_stays_open_and_the_incident_is_not_settled_
     assert short.status_code == 200 and "£90.00 received against £92.47 due: £2.47 short" in short.text
 
     code, out, _ = await run_cli(env, "show", practice_id)
-    assert code == 0 and re.search(r"Underpaid by: £2\.47", out) and "underpaid" in out
+    assert code == 0 and re.search(r"Underpaid by: £2\.47", out) and "paid less than agreed" in out
     await underpaid_attribute(client, practice_id, True)
     incident = await summary_of(client, eid)
     assert incident.outcome is None and not incident.case_as(DeregistrationCase).practices_settled

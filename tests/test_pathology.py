@@ -144,6 +144,14 @@ async def test_an_incident_from_returns_to_every_practice_paid(
     await acting.respond(
         client, f"{eid}-YEAR-END", ResponseInput(action="refuse", reasons="No mechanism this year", **icb)
     )
+    # The refusal waits for the officer's next step (issue #14): here, to accept it.
+    asked = await summary_of(client, f"{eid}-YEAR-END")
+    assert asked.status == "refused" and "accept_refusal" in asked.officer_actions
+    await acting.respond(
+        client,
+        f"{eid}-YEAR-END",
+        ResponseInput(action="accept_refusal", actor_email=OFFICER, actor_role=Role.OFFICER, reasons="Noted"),
+    )
     final = await client.get_workflow_handle_for(PathologyWorkflow.run, eid).result()
     assert final.outcome == "settled"
     events = [r.event for r in AuditLog(make_engine(settings.database)).timeline(eid)]

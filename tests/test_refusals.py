@@ -266,7 +266,7 @@ async def test_a_link_post_to_a_withdrawn_escalation_is_refused_409_without_a_fo
     for form in ({"action": "accept"}, {"action": "accept_part", "amount": "12.345"}, {}):
         answer = await web.post(path, data=form)
         assert answer.status_code == 409, answer.text
-        assert "closed (withdrawn)" in answer.text and "<form" not in answer.text
+        assert "closed (withdrawn by the LMC)" in answer.text and "<form" not in answer.text
     unknown = LinkGrant("UWC-2026-NOSUCH", ICB_L1, Role.PAYER, datetime.now(UTC) + timedelta(days=1))
     answer = await web.post(f"/r/{sign_link(settings.link_keys, unknown)}", data={"action": "accept"})
     assert answer.status_code == 404 and "There is no escalation UWC-2026-NOSUCH" in answer.text

@@ -69,7 +69,7 @@ async def test_link_get_changes_nothing_and_post_acts(
     assert (await reading.summary(client, eid)).status == "submitted"
 
     bad = await web.post(path, data={"action": "accept_part", "amount": "12.345", "reasons": "Part only"})
-    assert bad.status_code == 422 and "amount: an amount cannot have fractions of a penny" in bad.text
+    assert bad.status_code == 422 and "Amount you offer (£): an amount cannot have fractions of a penny" in bad.text
     assert "Part only" in bad.text  # what was typed is kept
     too_much = await web.post(path, data={"action": "accept_part", "amount": "99999", "reasons": "Generous"})
     assert too_much.status_code == 422 and "must be less than" in too_much.text  # beside the amount
@@ -89,7 +89,7 @@ async def test_link_get_changes_nothing_and_post_acts(
     assert view.status == "payment_expected"
     await acting.respond(client, eid, officer("withdraw", reasons="test over"))
     closed = await web.post(path, data={"action": "accept"})
-    assert closed.status_code == 409 and "is closed (withdrawn)" in closed.text and "<form" not in closed.text
+    assert closed.status_code == 409 and "is closed (withdrawn by the LMC)" in closed.text and "<form" not in closed.text
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 from temporalio.client import Client
 
+from domain import wording
 from domain.contacts import Role
 from links.signing import LinkGrant, LinkRefused, verify_link
 from payload_codec import payload_codec
@@ -149,7 +150,8 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
         form = await posted_form(request)
         client = request.app.state.client
         try:
-            closed = Refused(Why.CLOSED, f"This escalation is closed ({view.outcome}); nothing more can be recorded.")
+            ended = wording.outcome(view.outcome or "")
+            closed = Refused(Why.CLOSED, f"This escalation is closed ({ended}); nothing more can be recorded.")
             fields = view.action_fields.get(form.get("action", ""), [])
             try:
                 response, submission = submitted(form, fields, grant.recipient, grant.role)

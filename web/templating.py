@@ -9,22 +9,50 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 from starlette.templating import Jinja2Templates
 
+from domain import formatting, wording
 from domain.calendar import calendar_of_case
-from domain.working_days import describe_deadline, working_days_left
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 
 @pass_context
 def deadline_in_words(context: Context, deadline: str | None) -> str | None:
-    """'17:00 on Monday 30 November 2026 (3 working days left)' from a view's ISO deadline, the working
+    """'Monday 30 November 2026, 5pm (3 working days left)' from a view's ISO deadline, the working
     days counted over the calendar the page's escalation (`view`) carries."""
     if not deadline:
         return None
-    due = datetime.fromisoformat(deadline)
     view = context.get("view")
     calendar = calendar_of_case(view.case if view is not None and isinstance(view.case, dict) else {})
-    return f"{describe_deadline(due)} ({working_days_left(calendar, datetime.now(UTC), due)} working days left)"
+    return formatting.deadline(datetime.fromisoformat(deadline), datetime.now(UTC), calendar)
+
+
+FIELD_WORDS = {
+    "text": "Details",
+    "reasons": "Reasons",
+    "amount": "Amount",
+    "amount_pence": "Amount",
+    "on_date": "Date",
+    "counts": "Counts",
+    "groups": "Patients deregistered",
+    "action": "Action",
+    "submission": "This form",
+}
+
+
+def field_words(name: str) -> str:
+    """A form field's name as a person reads it, when the form's own label is not at hand."""
+    if name.startswith("count."):
+        return "Count: " + name.removeprefix("count.").replace("_", " ")
+    if name.startswith("groups."):
+        parts = name.split(".")
+        row = f"group {int(parts[1]) + 1}" if len(parts) > 1 and parts[1].isdigit() else "a group"
+        return f"Patients deregistered, {row}"
+    return FIELD_WORDS.get(name, name.replace("_", " ").capitalize())
 
 
 templates.env.filters["deadline_in_words"] = deadline_in_words
+templates.env.filters["wait_words"] = wording.wait
+templates.env.filters["outcome_words"] = wording.outcome
+templates.env.filters["holder_words"] = wording.holder
+templates.env.globals["waiting_words"] = wording.waiting
+templates.env.filters["field_words"] = field_words

@@ -10,6 +10,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.compensation_claim import CompensationClaimCase
     from domain.contacts import Organisation
     from domain.escalation import Effect
+    from domain.tables import ScheduleLine
     from workflows.escalation_workflow import Carried, CaseView, EscalationStart, EscalationWorkflow
 
 
@@ -20,6 +21,8 @@ class StartCompensationClaim(EscalationStart):
     title: str
     claimed_pence: int = Field(ge=0)
     claim_facts: list[tuple[str, str]] = Field(default_factory=list)
+    schedule_items: list[str] = Field(default_factory=list)
+    schedule: list[ScheduleLine] = Field(default_factory=list)
     trust: Organisation
     icb: Organisation
     parties: list[str] = Field(default_factory=list)
@@ -48,6 +51,7 @@ class CompensationClaimWorkflow(EscalationWorkflow):
                 calendar=start.calendar,
             )
             case.related_parties = start.parties
+            case.schedule_items, case.schedule = start.schedule_items, start.schedule
             return case, effects
 
         self.begin_or_resume(start, open_case)

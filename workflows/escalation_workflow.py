@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.mail_delay import allow_for_mail_delay, working_days_waited
     from domain.report import ReportLine
     from domain.responses import FieldSpec, ResponseInput, ResponseOutcome
+    from domain.tables import Table
     from workflows import search_attributes as sa
 
 CaseT = TypeVar("CaseT", bound=EscalationCase)
@@ -75,6 +76,7 @@ class CaseView(BaseModel):
     on_liaison_agenda: bool
     wait: WaitView | None
     facts: list[tuple[str, str]]
+    tables: list[Table] = []
     payer_actions: list[str]
     officer_actions: list[str]
     practice_actions: list[str] = []
@@ -363,6 +365,7 @@ class EscalationWorkflow:
                 paused_days_left=wait.paused_days_left,
             ),
             facts=case.facts(),
+            tables=case.tables(),
             payer_actions=case.actions_for(Role.PAYER),
             officer_actions=case.actions_for(Role.OFFICER),
             practice_actions=case.actions_for(Role.PRACTICE),
@@ -469,6 +472,8 @@ class EscalationWorkflow:
                 effect=effect,
                 facts=self.case.facts(),
                 action_labels=self.case.action_labels(),
+                tables=self.case.tables(),
+                reply_to=self.case.officer,
             ),
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=ACTIVITY_RETRY,

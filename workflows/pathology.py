@@ -64,6 +64,8 @@ class PathologyWorkflow(IncidentWorkflow):
                 title=case.title,
                 claimed_pence=command.claimed_pence or 0,
                 claim_facts=command.claim_facts,
+                schedule_items=command.schedule_items,
+                schedule=command.schedule,
                 lmc=case.lmc,
                 officer=case.officer,
                 trust=case.payer,

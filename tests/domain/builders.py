@@ -39,7 +39,11 @@ KENT = ("primarycare.contracts@kmicb.example", "director.primarycare@kmicb.examp
 # NHS North West London ICB (QRV): the deregistration payer, copied on the pathology claim
 NWL = ("pc.commissioning@nwlicb.example", "director.primarycare@nwlicb.example", "chief.executive@nwlicb.example")
 # Imperial College Healthcare NHS Trust (RYJ): the pathology payer
-IMPERIAL = ("gp.liaison@imperial.example", "medical.director@imperial.example", "medical.director.office@imperial.example")
+IMPERIAL = (
+    "gp.liaison@imperial.example",
+    "medical.director@imperial.example",
+    "medical.director.office@imperial.example",
+)
 
 
 # --- time: everything in London, as the rules are ------------------------------------------
@@ -162,7 +166,9 @@ def open_confirmation(
     cfg = config()
     officer = cfg.lmc.officer(OFFICER)
     assert officer is not None and start.confirmation is not None
-    case, effects = ConfirmationCase.open(start.child_id, start.confirmation, cfg.lmc, officer, start.payer, policy, now)
+    case, effects = ConfirmationCase.open(
+        start.child_id, start.confirmation, cfg.lmc, officer, start.payer, policy, now
+    )
     case.related_parties = start.parties
     return case, effects
 

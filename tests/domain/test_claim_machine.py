@@ -12,11 +12,13 @@ every state, every action's transition and refusal, and every deadline.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 
+from domain import wording
 from domain.contacts import Role
 from domain.escalation import DeadlinePolicy, ResponseRefused
 from domain.responses import ResponseInput
@@ -115,7 +117,7 @@ def test_opening_sends_the_claim_to_the_named_icb_contact() -> None:
     [email] = emails(effects)
     assert email.to_role is Role.PAYER and email.subject.startswith("[UWC-2026-TEST01] Claim for unfunded work")
     assert email.actions == ["acknowledge", "accept", "accept_part", "commission", "reject", "request_info"]
-    assert "£2,837.00" in email.paragraphs[0] and "17:00 on Thursday 17 December 2026" in email.paragraphs[-1]
+    assert "£2,837.00" in email.paragraphs[0] and "Thursday 17 December 2026, 5pm" in email.paragraphs[-1]
 
 
 @pytest.mark.parametrize("status", OPEN)
@@ -138,7 +140,11 @@ def test_every_action_is_taken_only_by_its_side_in_its_states(status: str, actio
     if action in OPEN[status][0 if role is Role.PAYER else 1]:
         case.check(response)
     else:
-        expected = "closed \\(withdrawn\\)" if status == "closed" else f"is not open while this is {status.replace('_', ' ')}"
+        expected = (
+            "closed \\(withdrawn by the LMC\\)"
+            if status == "closed"
+            else f"is not open at this stage \\({re.escape(wording.status(status))}\\)"
+        )
         with pytest.raises(ResponseRefused, match=expected):
             case.check(response)
         with pytest.raises(ResponseRefused):
@@ -311,7 +317,11 @@ def test_each_action_moves_the_claim_on(
 
 def test_money_follows_the_negotiation() -> None:
     offered = reach("counter_offered")
-    assert (offered.offered_pence, offered.agreed_pence, offered.last_reasons) == (OFFER, None, "Fit notes are the GP's job")
+    assert (offered.offered_pence, offered.agreed_pence, offered.last_reasons) == (
+        OFFER,
+        None,
+        "Fit notes are the GP's job",
+    )
     offered.apply(VALID["accept_offer"], ACT)
     assert offered.agreed_pence == OFFER and offered.payment_due == PAYMENT_DUE
 
@@ -329,7 +339,11 @@ def test_money_follows_the_negotiation() -> None:
     assert "back-payment of £500.00" in emails(effects)[0].paragraphs[0]
     without = reach("acknowledged")
     without.apply(VALID["commission"], ACT)
-    assert (without.commissioned_from, without.agreed_pence, without.outcome) == (date(2027, 4, 1), None, "commissioned")
+    assert (without.commissioned_from, without.agreed_pence, without.outcome) == (
+        date(2027, 4, 1),
+        None,
+        "commissioned",
+    )
 
 
 def test_a_question_pauses_the_payer_and_the_answer_restores_the_state_it_interrupted() -> None:
@@ -385,9 +399,12 @@ def test_an_action_without_what_it_needs_is_refused_naming_the_field(
         (officer("withdraw", email=KENT[0], reasons="x"), "not an officer"),
         (as_role(Role.PRACTICE, "acknowledge", "pm.g82001@nhs.example"), "nothing is open to you now"),
         (as_role(Role.OBSERVER, "acknowledge", NWL[0]), "nothing is open to you now"),
-        (payer("pay_now"), "'pay_now' is not open while this is submitted"),
-        (payer("withdraw", reasons="x"), "'Withdraw the claim' is not open.*open now: acknowledge"),
-        (officer("acknowledge"), "'Acknowledge receipt' is not open.*open now: withdraw, declare_interest"),
+        (payer("pay_now"), "'pay_now' is not open at this stage \\(sent, waiting for acknowledgement\\)"),
+        (payer("withdraw", reasons="x"), "'Withdraw the claim' is not open.*open now: 'Acknowledge receipt'"),
+        (
+            officer("acknowledge"),
+            "'Acknowledge receipt' is not open.*open now: 'Withdraw the claim', 'Declare an interest in a party'",
+        ),
     ],
 )
 def test_strangers_and_the_wrong_side_are_refused(response: ResponseInput, error: str) -> None:
@@ -437,7 +454,7 @@ def test_acknowledgement_is_due_at_five_on_the_third_working_day(sent: datetime,
     case, effects = open_claim(sent)
     assert case.wait is not None and case.wait.deadline == due
     assert case.wait.deadline.astimezone(LONDON).hour == 17 and case.next_timer() == due
-    assert f"17:00 on {due:%A} {due.day} {due:%B %Y}" in emails(effects)[0].paragraphs[-1]
+    assert f"{due:%A} {due.day} {due:%B %Y}, 5pm" in emails(effects)[0].paragraphs[-1]
 
 
 def test_a_bst_deadline_is_five_pm_london_not_utc() -> None:

@@ -125,7 +125,9 @@ def test_every_action_is_taken_only_by_its_side_in_its_states(status: str, actio
     if action in OPEN[status][0 if role is Role.PAYER else 1]:
         case.check(response)
     else:
-        with pytest.raises(ResponseRefused, match="closed \\(withdrawn\\)" if status == "closed" else "is not open"):
+        with pytest.raises(
+            ResponseRefused, match="closed \\(withdrawn by the LMC\\)" if status == "closed" else "is not open"
+        ):
             case.check(response)
     assert state(case) == before
 
@@ -281,7 +283,10 @@ def test_agreement_closes_the_claim_with_the_amount_and_the_date_each_practice_i
         (trust("accept_part", amount_pence=CLAIMED, reasons="All"), "must be less than the £12,345.00"),
         (trust("accept_part", amount_pence=OFFER), "reasons: give your reasons"),
         (trust("request_info", text=""), "text: say what information"),
-        (trust("commission", on_date=date(2027, 4, 1)), "not open while this is submitted"),
+        (
+            trust("commission", on_date=date(2027, 4, 1)),
+            "not open at this stage \\(sent, waiting for acknowledgement\\)",
+        ),
     ],
 )
 def test_refusals(response: ResponseInput, error: str) -> None:

@@ -93,9 +93,9 @@ def test_opening_asks_the_payers_named_contact_by_the_deadline(topic: str) -> No
     assert effects[0].model_dump()["detail"] == {"topic": topic, "payer": case.payer.code}
     assert mail(effects) == [(topic, contacts[0], [OFFICER])]
     [email] = emails(effects)
-    assert email.subject == f"[{child_id}] {case.title}"
+    assert email.subject == f"[{child_id}] {case.title}, reply by {deadline:%A} {deadline.day} {deadline:%B %Y}"
     assert email.actions == (["confirm", "refuse"] if refusable else ["confirm"])
-    assert email.paragraphs[-1] == f"Please respond by 17:00 on {deadline:%A} {deadline.day} {deadline:%B %Y}."
+    assert email.paragraphs[-1] == f"Please respond by {deadline:%A} {deadline.day} {deadline:%B %Y}, 5pm."
 
 
 def test_a_deadline_by_date_is_five_pm_london_on_that_date() -> None:
@@ -139,9 +139,12 @@ def test_a_confirmed_pot_shows_its_amount_and_date() -> None:
 def test_year_end_recognition_may_be_refused_with_reasons() -> None:
     case = request_for("year_end")
     result, effects = case.apply(payer("refuse", email=NWL[1], reasons="Reconciliation is national"), ACT)
-    assert (case.outcome, case.reasons, result.status) == ("refused", "Reconciliation is national", "refused")
-    assert audits(effects) == ["response:refuse", "closed"]
+    # It waits for the officer's next step (tests/domain/test_refusal_next_steps.py) rather than closing.
+    assert (case.status, case.reasons, result.status) == ("refused", "Reconciliation is national", "refused")
+    assert audits(effects) == ["response:refuse"]
     assert mail(effects) == [("year_end-refused", OFFICER, [])]
+    case.apply(officer("accept_refusal"), ACT)
+    assert case.outcome == "refused"
 
 
 @pytest.mark.parametrize("topic", REQUESTS)
@@ -149,7 +152,11 @@ def test_the_officer_may_close_a_request_and_the_payer_is_told(topic: str) -> No
     contacts = REQUESTS[topic][1]
     case = request_for(topic)
     result, effects = case.apply(officer("withdraw", reasons="Raised at the liaison meeting instead"), ACT)
-    assert (case.outcome, case.reasons, result.status) == ("withdrawn", "Raised at the liaison meeting instead", "withdrawn")
+    assert (case.outcome, case.reasons, result.status) == (
+        "withdrawn",
+        "Raised at the liaison meeting instead",
+        "withdrawn",
+    )
     assert audits(effects) == ["response:withdraw", "closed"]
     assert mail(effects) == [(f"{topic}-withdrawn", contacts[0], [OFFICER])]
     assert emails(effects)[0].actions == []  # the link offers nothing any more
@@ -159,7 +166,11 @@ def test_the_officer_may_close_a_request_and_the_payer_is_told(topic: str) -> No
     ("topic", "response", "error"),
     [
         ("year_end", payer("confirm", email=NWL[0]), "text: Describe the mechanism is required"),
-        ("incident_report", payer("confirm", email=IMPERIAL[0], text="  "), "text: Report reference or URL is required"),
+        (
+            "incident_report",
+            payer("confirm", email=IMPERIAL[0], text="  "),
+            "text: Report reference or URL is required",
+        ),
         ("icb_message", payer("confirm", email=NWL[0]), "text: Date sent, or the message's reference is required"),
         ("pot", payer("confirm", email=NWL[0], on_date=date(2027, 2, 26)), "amount: Pot for redistribution"),
         ("pot", payer("confirm", email=NWL[0], amount_pence=250_000), "on_date: Payment date is required"),
@@ -184,7 +195,11 @@ def test_the_officer_may_close_a_request_and_the_payer_is_told(topic: str) -> No
             payer("confirm", email=NWL[0], amount_pence=250_000, on_date=date(2026, 12, 18)),
             "on_date: .*18 December 2026 is in the past; the earliest working day is Wednesday 23 December 2026",
         ),
-        ("icb_message", officer("confirm", text="x"), "'Confirm' is not open.*open now: withdraw, declare_interest"),
+        (
+            "icb_message",
+            officer("confirm", text="x"),
+            "'Confirm, with the details asked for' is not open.*open now: 'Close this request, with reasons'",
+        ),
         ("year_end", payer("withdraw", email=NWL[0], reasons="x"), "'Close this request, with reasons' is not open"),
         ("year_end", payer("confirm", email=IMPERIAL[0], text="x"), "not a contact of NHS North West London ICB"),
         ("incident_report", payer("confirm", email=NWL[0], text="x"), "not a contact of Imperial College"),
@@ -215,7 +230,12 @@ def test_an_unanswered_request_climbs_the_ladder_then_stalls_and_never_closes_it
         (five_pm(2027, 2, 5), ("reminder-icb_message-L3", NWL[2]), 3),
         (five_pm(2027, 2, 12), ("stalled-icb_message", OFFICER), 3),
     ]
-    assert (case.ladder.stalled, case.ladder.on_liaison_agenda, case.status, case.outcome) == (True, True, "awaiting", None)
+    assert (case.ladder.stalled, case.ladder.on_liaison_agenda, case.status, case.outcome) == (
+        True,
+        True,
+        "awaiting",
+        None,
+    )
     case.apply(payer("confirm", email=NWL[0], text="Sent at last"), london(2027, 3, 1))  # the first contact, still
     assert case.outcome == "confirmed"
 

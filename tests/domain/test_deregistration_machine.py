@@ -91,7 +91,11 @@ def test_opening_starts_every_practice_and_chases_the_icbs_message() -> None:
         ("Capitation rate", "£112.50 per weighted patient (2024/25)"),
     ]
     [message] = of_type(effects, StartChild)
-    assert (message.topic, message.child_id, message.payer.code) == ("icb_message", "PDR-2026-TEST01-ICB-MESSAGE", "QRV")
+    assert (message.topic, message.child_id, message.payer.code) == (
+        "icb_message",
+        "PDR-2026-TEST01-ICB-MESSAGE",
+        "QRV",
+    )
     assert message.confirmation is not None
     assert (message.confirmation.deadline_days, message.confirmation.may_refuse) == (10, False)
     assert message.confirmation.reference_label == "Date sent, or the message's reference"
@@ -186,7 +190,12 @@ def test_loaded_returns_are_priced_and_the_icb_asked_for_the_pot() -> None:
     case = opened()
     case.apply(officer("close_returns"), london(2027, 1, 11))
     effects = case.on_returns_loaded(RETURNS, london(2027, 1, 11, 11))
-    assert (case.status, case.claimed, case.total_claimed, case.late_returns) == ("awaiting_pot", LOSSES, TOTAL, ["E85017"])
+    assert (case.status, case.claimed, case.total_claimed, case.late_returns) == (
+        "awaiting_pot",
+        LOSSES,
+        TOTAL,
+        ["E85017"],
+    )
     assert audits(effects) == ["returns_collected"]
     detail = effects[0].model_dump()["detail"]
     assert (detail["returned"], detail["missing"], detail["total_pence"]) == (4, 7, TOTAL)

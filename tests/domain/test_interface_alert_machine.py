@@ -57,7 +57,9 @@ def test_after_five_pm_or_at_the_weekend_the_alert_waits_for_the_next_working_da
     assert digest_time(LEGACY_CALENDAR, london(2026, 11, 25, 17, 0)) == five_pm(2026, 11, 26)
     assert digest_time(LEGACY_CALENDAR, london(2026, 11, 27, 18)) == five_pm(2026, 11, 30)  # Friday evening: Monday
     assert digest_time(LEGACY_CALENDAR, london(2026, 11, 28, 11)) == five_pm(2026, 11, 30)  # Saturday
-    assert digest_time(LEGACY_CALENDAR, london(2026, 12, 24, 18)) == five_pm(2026, 12, 29)  # Christmas and Boxing Day (Monday 28th)
+    assert digest_time(LEGACY_CALENDAR, london(2026, 12, 24, 18)) == five_pm(
+        2026, 12, 29
+    )  # Christmas and Boxing Day (Monday 28th)
     assert digest_id(LEGACY_CALENDAR, "rwf", london(2026, 11, 28, 11)) == "IFA-DIGEST-RWF-20261130"
 
 

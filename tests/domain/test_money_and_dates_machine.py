@@ -198,7 +198,7 @@ def test_chasing_the_rest_waits_for_the_balance_with_the_usual_reminders_then_cl
     assert mail(effects) == [("balance_chased", KENT[0], [OFFICER])]
     assert emails(effects)[0].paragraphs == [
         "The LMC has received £2,800.00 of the £2,837.00 agreed.",
-        "Please pay the remaining £37.00 by 17:00 on Friday 26 February 2027.",
+        "Please pay the remaining £37.00 by Friday 26 February 2027, 5pm.",
     ]
     missed = case.on_timer(five_pm(2027, 2, 26))  # the payer's wait: a reminder, then the ladder
     assert mail(missed) == [("reminder-payment-L1", KENT[0], [OFFICER])]
@@ -295,6 +295,7 @@ def test_the_icb_may_refuse_to_pay_the_pot_with_reasons() -> None:
     assert case.action_labels()["refuse"] == "Refuse to pay, with reasons"
     assert emails(effects)[0].paragraphs[1].endswith("or refuse to pay, with your reasons.")
     case.apply(payer("refuse", email=NWL[0], reasons="No budget this year"), london(2027, 1, 20))
+    # The incident offers the officer's next step on a refused pot (pot_refused), so the request closes.
     assert (case.outcome, case.reasons) == ("refused", "No budget this year")
 
 

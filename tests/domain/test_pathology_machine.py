@@ -48,8 +48,12 @@ RETURNS_DUE = five_pm(2027, 1, 15)  # 15 working days on: 25, 28 Dec and 1 Jan a
 CLOSED_AT = london(2027, 1, 18, 9)
 CODES = [f"E877{n:02d}" for n in range(40)]
 ON_TIME = [
-    ReturnRecord(ods="E87700", counts={"patients_reviewed": 10, "recall_appointments": 4, "repeat_tests": 2, "admin_hours": 1}),
-    ReturnRecord(ods="E87701", counts={"patients_reviewed": 5, "recall_appointments": 0, "repeat_tests": 0, "admin_hours": 2}),
+    ReturnRecord(
+        ods="E87700", counts={"patients_reviewed": 10, "recall_appointments": 4, "repeat_tests": 2, "admin_hours": 1}
+    ),
+    ReturnRecord(
+        ods="E87701", counts={"patients_reviewed": 5, "recall_appointments": 0, "repeat_tests": 0, "admin_hours": 2}
+    ),
 ]
 LATE = ReturnRecord(ods="E87702", counts={"patients_reviewed": 99, "recall_appointments": 0, "repeat_tests": 0, "admin_hours": 0}, late=True)  # fmt: skip
 CLAIMED = {"E87700": 26_600, "E87701": 12_000}  # 10 x £12 + 4 x £25 + 2 x £8 + 1 x £30; 5 x £12 + 2 x £30
@@ -93,17 +97,23 @@ def test_opening_starts_every_practice_and_both_payer_requests() -> None:
     [start] = of_type(effects, StartPractices)
     assert [p.ods for p in start.practices] == CODES
     assert (start.return_kind, start.returns_deadline) == ("counts", RETURNS_DUE)
-    assert start.items[1] == ReturnItem(key="recall_appointments", label="Recall appointment (example rate)", rate_pence=2500)
+    assert start.items[1] == ReturnItem(
+        key="recall_appointments", label="Recall appointment (example rate)", rate_pence=2500
+    )
     assert start.context == [
         ("Trust", "Imperial College Healthcare NHS Trust"),
         ("Test", "urine albumin:creatinine ratio (uACR) (North West London Pathology)"),
-        ("Error window", "1 Oct 2024 to 31 Jan 2025"),
+        ("Error window", "1 October 2024 to 31 January 2025"),
     ]
     year_end, report = of_type(effects, StartChild)
     assert (year_end.topic, year_end.child_id, year_end.payer.code) == ("year_end", "PEC-2026-TEST01-YEAR-END", "QRV")
     assert year_end.confirmation is not None
     assert (year_end.confirmation.deadline_date, year_end.confirmation.may_refuse) == (date(2027, 3, 31), True)
-    assert (report.topic, report.child_id, report.payer.code) == ("incident_report", "PEC-2026-TEST01-INCIDENT-REPORT", "RYJ")
+    assert (report.topic, report.child_id, report.payer.code) == (
+        "incident_report",
+        "PEC-2026-TEST01-INCIDENT-REPORT",
+        "RYJ",
+    )
     assert report.confirmation is not None
     assert (report.confirmation.deadline_days, report.confirmation.may_refuse) == (20, False)
     assert set(year_end.parties) == set(report.parties) == {*CODES, "RYJ", "QRV"}
@@ -158,12 +168,16 @@ def test_only_the_officer_acts_on_the_incident(
 def test_extending_returns_moves_the_deadline_and_tells_the_practices() -> None:
     case = opened()
     result, effects = case.apply(officer("extend_returns", on_date=date(2027, 1, 29)), london(2027, 1, 11))
-    assert (case.status, case.returns_deadline, case.next_timer()) == ("collecting_returns", five_pm(2027, 1, 29), five_pm(2027, 1, 29))
+    assert (case.status, case.returns_deadline, case.next_timer()) == (
+        "collecting_returns",
+        five_pm(2027, 1, 29),
+        five_pm(2027, 1, 29),
+    )
     assert wait_of(case) == ("returns", Role.PRACTICE, five_pm(2027, 1, 29))
     assert audits(effects) == ["response:extend_returns"]
     assert effects[0].model_dump()["detail"] == {"status_before": "collecting_returns", "on_date": "2027-01-29"}
     assert of_type(effects, TellPractices) == [TellPractices(message="extend", deadline=five_pm(2027, 1, 29))]
-    assert result.message == "Returns now close at 17:00 on Friday 29 January 2027."
+    assert result.message == "Returns now close at Friday 29 January 2027, 5pm."
 
 
 def test_closing_returns_early_tells_the_practices_and_stops_the_timer() -> None:
@@ -180,18 +194,18 @@ def test_closing_returns_early_tells_the_practices_and_stops_the_timer() -> None
     [
         (opened, officer("extend_returns"), "on_date: give the new return deadline"),
         (opened, officer("extend_returns", on_date=date(2027, 1, 15)),
-         "must be after the current one \\(17:00 on Friday 15 January 2027\\)"),
+         "must be after the current one \\(Friday 15 January 2027, 5pm\\)"),
         (opened, officer("extend_returns", on_date=date(2027, 1, 8)), "must be after the current one"),
         (opened, officer("close_incident"), "reasons: say why the incident is being closed"),
         (opened, officer("close_incident", reasons="  "), "reasons: say why"),
         (claiming, officer("extend_returns", on_date=date(2027, 2, 26)), "'Extend the return deadline' is not open"),
-        (claiming, officer("close_returns"), "'Close returns now' is not open while this is claiming"),
+        (claiming, officer("close_returns"), "'Close returns now' is not open at this stage \\(claim with the payer\\)"),
         (opened, officer("withdraw", reasons="x"), "'withdraw' is not open"),
         (opened, officer("close_returns", email=CHAIR), "not an officer of Example Local Medical Committee"),
         (opened, payer("close_returns", email=IMPERIAL[0]), "nothing is open to you now"),
         (opened, payer("close_returns", email=KENT[0]), "not a contact of Imperial College Healthcare NHS Trust"),
         (opened, as_role(Role.PRACTICE, "close_returns", "pm.e87700@nhs.example"), "nothing is open to you now"),
-        (closed, officer("close_incident", reasons="Again"), "closed \\(closed_by_officer\\)"),
+        (closed, officer("close_incident", reasons="Again"), "closed \\(closed by the LMC officer\\)"),
     ],
 )  # fmt: skip
 def test_refusals_change_nothing(build: Callable[[], PathologyCase], response: ResponseInput, error: str) -> None:
@@ -205,7 +219,11 @@ def test_refusals_change_nothing(build: Callable[[], PathologyCase], response: R
 def test_the_officer_closes_the_incident_with_reasons_naming_what_was_still_open() -> None:
     case = claiming()
     result, effects = case.apply(officer("close_incident", reasons="Agreed at the liaison meeting"), london(2027, 2, 1))
-    assert (case.status, case.outcome, case.closing_reason) == ("closed", "closed_by_officer", "Agreed at the liaison meeting")
+    assert (case.status, case.outcome, case.closing_reason) == (
+        "closed",
+        "closed_by_officer",
+        "Agreed at the liaison meeting",
+    )
     assert audits(effects) == ["response:close_incident", "closed"]
     assert effects[-1].model_dump() == {
         "kind": "audit",
@@ -268,13 +286,12 @@ def test_loaded_returns_are_priced_late_ones_left_out_and_the_claim_started() ->
     )  # fmt: skip
     assert claim.claim_facts == [
         ("Practices claiming", "2"),
-        ("Affected patient reviewed (example rate) (count)", "15"),
-        ("Recall appointment (example rate) (count)", "4"),
-        ("Repeat test arranged (example rate) (count)", "2"),
-        ("Hour of admin time (example rate) (count)", "3"),
-        ("E87700", "£266.00"),
-        ("E87701", "£120.00"),
-    ]
+        ("Affected patient reviewed, in all", "15"),
+        ("Recall appointment, in all", "4"),
+        ("Repeat test arranged, in all", "2"),
+        ("Hour of admin time, in all", "3"),
+    ]  # each practice's line is in the schedule
+    assert [(line.ods, line.pence) for line in claim.schedule] == [("E87700", 26_600), ("E87701", 12_000)]
     assert case.must_wait_for() == ["year_end", "incident_report", "claim"]
     facts = dict(case.facts())
     assert facts["Claimed"] == "£386.00" and facts["Late returns (not claimed)"] == "E87702"
@@ -287,14 +304,21 @@ def test_a_payer_request_closing_is_recorded_and_changes_nothing_else() -> None:
         "year_end", ChildState(child_id="PEC-2026-TEST01-YEAR-END", outcome="refused"), london(2027, 2, 1)
     )
     assert audits(effects) == ["child_closed"]
-    assert effects[0].model_dump()["detail"] == {"topic": "year_end", "child": "PEC-2026-TEST01-YEAR-END", "outcome": "refused"}
+    assert effects[0].model_dump()["detail"] == {
+        "topic": "year_end",
+        "child": "PEC-2026-TEST01-YEAR-END",
+        "outcome": "refused",
+    }
     assert (case.status, case.outcome, case.must_wait_for()) == ("claiming", None, ["incident_report", "claim"])
 
 
 @pytest.mark.parametrize(
     ("pot", "shares"),
     [
-        (30_000, {"E87700": 20_674, "E87701": 9_326}),  # 20,673.57 and 9,326.42: the spare penny to the larger remainder
+        (
+            30_000,
+            {"E87700": 20_674, "E87701": 9_326},
+        ),  # 20,673.57 and 9,326.42: the spare penny to the larger remainder
         (38_600, CLAIMED),  # agreed in full
         (1, {"E87700": 1, "E87701": 0}),
     ],
@@ -313,7 +337,9 @@ def test_an_agreed_claim_pays_each_practice_its_share_exactly(pot: int, shares: 
     }
     [tell] = of_type(effects, TellPractices)
     assert tell.message == "shares" and tell.shares is not None and len(tell.shares) == 40
-    assert {ods: n.amount_pence for ods, n in tell.shares.items() if n.amount_pence} == {k: v for k, v in shares.items() if v}
+    assert {ods: n.amount_pence for ods, n in tell.shares.items() if n.amount_pence} == {
+        k: v for k, v in shares.items() if v
+    }
     notice = tell.shares["E87700"]
     assert notice.due == date(2027, 3, 31) and "has agreed" in notice.explanation
     assert tell.shares["E87739"] == ShareNotice(amount_pence=0, due=date(2027, 3, 31), explanation=notice.explanation)
@@ -329,7 +355,9 @@ def test_an_agreed_claim_without_a_date_is_due_the_day_it_closed() -> None:
 @pytest.mark.parametrize("outcome", ["withdrawn", "closed_by_officer"])
 def test_a_claim_closed_without_agreement_tells_every_practice_nothing_is_due(outcome: str) -> None:
     case = claiming()
-    effects = case.on_child_closed("claim", ChildState(child_id="PEC-2026-TEST01-CLAIM", outcome=outcome), london(2027, 2, 1))
+    effects = case.on_child_closed(
+        "claim", ChildState(child_id="PEC-2026-TEST01-CLAIM", outcome=outcome), london(2027, 2, 1)
+    )
     assert case.status == "paying" and set(case.shares.values()) == {0}
     [tell] = of_type(effects, TellPractices)
     assert tell.shares is not None and {n.amount_pence for n in tell.shares.values()} == {0}
@@ -379,7 +407,9 @@ def test_the_incidents_parties_are_the_trust_the_icb_and_every_practice() -> Non
     [(date(2026, 12, 28), "29 December 2026"), (date(2027, 1, 2), "4 January 2027")],
     ids=["boxing-day-substitute", "saturday"],
 )
-def test_extending_to_a_bank_holiday_or_weekend_is_refused_offering_the_next_working_day(on: date, offered: str) -> None:
+def test_extending_to_a_bank_holiday_or_weekend_is_refused_offering_the_next_working_day(
+    on: date, offered: str
+) -> None:
     case, _ = open_pathology(london(2026, 12, 1, 10))  # returns close 17:00 Tuesday 22 December 2026
     assert case.returns_deadline == five_pm(2026, 12, 22)
     with pytest.raises(ResponseRefused, match=offered):

@@ -85,8 +85,8 @@ def test_each_state_offers_the_practice_its_actions_and_nobody_else_anything(
 @pytest.mark.parametrize(
     ("status", "response", "error"),
     [
-        ("awaiting_return", practice("confirm_receipt"), "'Confirm the payment was received' is not open while this is awaiting return"),
-        ("returned", practice("confirm_receipt"), "not open while this is returned; open now: submit_return"),
+        ("awaiting_return", practice("confirm_receipt"), "'Confirm the payment was received' is not open at this stage \\(waiting for the practice's return\\)"),
+        ("returned", practice("confirm_receipt"), "not open at this stage \\(return received\\); open now: 'Send \\(or correct\\) your return'"),
         ("share_notified", practice("submit_return", counts=COUNTS), "'Send \\(or correct\\) your return' is not open"),
         ("awaiting_return", practice("submit_return", email="pm.e87701@nhs.example", counts=COUNTS),
          "pm.e87701@nhs.example is not the contact for E87700"),
@@ -94,14 +94,14 @@ def test_each_state_offers_the_practice_its_actions_and_nobody_else_anything(
         ("awaiting_return", payer("submit_return", email=IMPERIAL[0], counts=COUNTS), "nothing is open to you now"),
         ("awaiting_return", payer("submit_return", email=KENT[0], counts=COUNTS),
          "not a contact of Imperial College Healthcare NHS Trust"),
-        ("awaiting_return", officer("submit_return", counts=COUNTS), "open now: declare_interest"),
+        ("awaiting_return", officer("submit_return", counts=COUNTS), "open now: 'Declare an interest in a party'"),
         ("awaiting_return", as_role(Role.OBSERVER, "submit_return", PM, counts=COUNTS), "nothing is open to you now"),
         ("awaiting_return", practice("submit_return", counts={"patients_reviewed": 3}),
          "counts.recall_appointments: give a count \\(0 if none\\)"),
         ("returned", practice("submit_return", counts={**COUNTS, "repeat_tests": 2}),
          "counts.repeat_tests: not an item of this incident's tariff"),
         ("awaiting_return", practice("submit_return"), "counts.patients_reviewed: give a count"),
-        ("closed", practice("submit_return", counts=COUNTS), "closed \\(paid\\)"),
+        ("closed", practice("submit_return", counts=COUNTS), "closed \\(paid in full\\)"),
     ],
 )  # fmt: skip
 def test_refusals_change_nothing(status: str, response: ResponseInput, error: str) -> None:
@@ -131,7 +131,7 @@ def test_opening_asks_the_practice_for_its_return() -> None:
     assert mail(effects) == [("return-requested", PM, [])]
     [email] = emails(effects)
     assert email.to_role is Role.PRACTICE and email.actions == ["submit_return"]
-    assert "by 17:00 on Tuesday 5 January 2027" in email.paragraphs[1]
+    assert "by Tuesday 5 January 2027, 5pm" in email.paragraphs[1]
     assert case.wait is None  # the reminders are the practice's timer, not a wait
 
 
@@ -333,8 +333,8 @@ def test_no_timer_between_returning_and_the_share(status: str) -> None:
 def test_facts_show_the_practice_its_share_and_when_it_is_due() -> None:
     facts = dict(reach("share_notified").facts())
     assert facts["Practice"] == "Paddington Medical Centre (E87700)"
-    assert facts["Return due by"] == "17:00 on Tuesday 5 January 2027"
-    assert facts["Your share"] == "£244.00" and facts["Payment due by"] == "17:00 on Friday 26 February 2027"
+    assert facts["Return due by"] == "Tuesday 5 January 2027, 5pm"
+    assert facts["Your share"] == "£244.00" and facts["Payment due by"] == "Friday 26 February 2027, 5pm"
     assert dict(reach("returns_closed", returned=False).facts())["Status"] == "returns closed"
 
 

@@ -1,0 +1,133 @@
+"""The engine's internal names (a wait's purpose, a case's status or outcome, a payer request's
+topic) as a recipient reads them: one place, so no email or page shows a snake_case key.
+
+Unknown names fall back to their words with underscores as spaces, never to the key itself.
+"""
+
+from __future__ import annotations
+
+WAITS: dict[str, str] = {
+    "acknowledgement": "an acknowledgement that the claim was received",
+    "decision": "a decision on the claim",
+    "payment": "the payment",
+    "officer_reply": "the LMC's reply to the response",
+    "information": "the information the payer asked the LMC for",
+    "payment_decision": "the LMC's decision on the payment received",
+    "officer_decision": "the LMC officer's decision",
+    "returns": "the practices' workload returns",
+    "year_end": "confirmation of a year-end reconciliation mechanism",
+    "incident_report": "confirmation that the incident report was sent",
+    "icb_message": "confirmation that the message to practices was sent",
+    "pot": "confirmation of the capitation pot for redistribution",
+    "claim": "a decision on the compensation claim",
+}
+
+STATUSES: dict[str, str] = {
+    "submitted": "sent, waiting for acknowledgement",
+    "acknowledged": "acknowledged, waiting for a decision",
+    "information_requested": "more information asked of the LMC",
+    "counter_offered": "a different amount offered",
+    "rejected": "rejected by the payer",
+    "disputed": "disputed by the LMC, waiting for a new decision",
+    "payment_expected": "agreed, waiting for payment",
+    "underpaid": "paid less than agreed",
+    "overpaid": "paid more than agreed",
+    "closed": "closed",
+    "awaiting": "waiting for a reply",
+    "awaiting_return": "waiting for the practice's return",
+    "returned": "return received",
+    "collecting_returns": "collecting practices' returns",
+    "returns_closed": "returns closed",
+    "claiming": "claim with the payer",
+    "paying": "paying practices their shares",
+    "awaiting_payment": "waiting for payment",
+    "paid": "paid",
+    "refused": "refused by the payer, waiting for the LMC's next step",
+    "share_notified": "share notified, waiting for the payment to arrive",
+    "awaiting_pot": "waiting for the ICB to confirm the pot",
+    "nothing_due": "nothing due",
+}
+
+OUTCOMES: dict[str, str] = {
+    "paid": "paid in full",
+    "paid_short": "paid less than agreed, accepted by the LMC",
+    "paid_over": "paid more than agreed, accepted by the LMC",
+    "commissioned": "the work is to be commissioned",
+    "withdrawn": "withdrawn by the LMC",
+    "agreed": "agreed",
+    "confirmed": "confirmed",
+    "refused": "refused",
+    "settled": "settled",
+    "not_agreed": "closed without agreement",
+    "closed_by_officer": "closed by the LMC officer",
+}
+
+HOLDERS: dict[str, str] = {
+    "payer": "the payer",
+    "officer": "the LMC",
+    "practice": "the practice",
+    "observer": "an observer",
+}
+
+
+def _words(key: str) -> str:
+    return key.replace("_", " ").replace("-", " ")
+
+
+def wait(purpose: str) -> str:
+    """What a wait is for: 'an acknowledgement that the claim was received'."""
+    return WAITS.get(purpose, _words(purpose))
+
+
+SHORT_WAITS: dict[str, str] = {
+    "officer_reply": "LMC reply",
+    "information": "information for the payer",
+    "payment_decision": "LMC decision on the payment",
+    "officer_decision": "LMC decision",
+    "returns": "workload return",
+    "year_end": "year-end confirmation",
+    "incident_report": "incident report confirmation",
+    "icb_message": "confirmation of the ICB's message",
+    "pot": "confirmation of the pot",
+    "claim": "claim decision",
+}
+
+
+def wait_short(purpose: str) -> str:
+    """What a wait is for, in a subject line: 'acknowledgement', 'year-end confirmation'."""
+    return SHORT_WAITS.get(purpose, _words(purpose))
+
+
+def waiting(purpose: str, role: str) -> str:
+    """What the case waits for and from whom: 'a decision on the claim from the payer'."""
+    if purpose == "payment" and role == "practice":
+        return "the practice to confirm that its payment arrived"
+    return f"{wait(purpose)} from {holder(role)}"
+
+
+def status(key: str) -> str:
+    """A case's state in words: 'acknowledged, waiting for a decision'."""
+    late = key.endswith(" (late)")
+    base = key.removesuffix(" (late)")
+    return STATUSES.get(base, _words(base)) + (" (late)" if late else "")
+
+
+def outcome(key: str) -> str:
+    """How a case ended: 'closed by the LMC officer'."""
+    return OUTCOMES.get(key, _words(key))
+
+
+def holder(role: str) -> str:
+    """Who holds the ball: 'the payer', 'the LMC'."""
+    return HOLDERS.get(role, _words(role))
+
+
+def topic(key: str) -> str:
+    """A payer request's topic as a heading: 'Year-end reconciliation'."""
+    return {
+        "year_end": "Year-end reconciliation",
+        "incident_report": "Incident report",
+        "icb_message": "ICB message to practices",
+        "pot": "Capitation pot",
+        "claim": "Compensation claim",
+    }.get(key, _words(key).capitalize())
