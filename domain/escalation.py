@@ -8,6 +8,7 @@ re-implements deadlines, the ladder, or how emails to the payer are addressed.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
@@ -24,6 +25,8 @@ from domain.working_days import (
     working_day_problem,
     working_days_left,
 )
+
+PRACTICE_CODE = re.compile(r"[A-Z][0-9]{5}")  # a GP practice's ODS code; ICBs' and trusts' codes differ
 
 TOP_LEVEL = 3
 
@@ -269,6 +272,14 @@ class EscalationCase(BaseModel):
     def parties(self) -> set[str]:
         """Codes of the organisations this escalation involves; kinds add their practices."""
         return {self.payer.code.upper(), *self.related_parties}
+
+    def practice_codes(self) -> list[str]:
+        """The practices this escalation is for (not a parent's), as the console lists and searches them."""
+        return sorted(c for c in self.parties() - set(self.related_parties) if PRACTICE_CODE.fullmatch(c))
+
+    def contact_emails(self) -> list[str]:
+        """Every contact's work address the console may find this escalation by (NHS staff, never patients)."""
+        return [c.email for c in self.payer.ladder]
 
     def conflict(self, response: ResponseInput) -> Interest | None:
         """The declared interest that bars this officer from acting here, if any."""

@@ -113,6 +113,9 @@ class PracticeCase(EscalationCase):
     def parties(self) -> set[str]:
         return {*super().parties(), self.practice.ods}
 
+    def contact_emails(self) -> list[str]:
+        return [self.practice.contact.email, *super().contact_emails()]
+
     def practice_actions(self) -> list[str]:
         if self.status in ("awaiting_return", "returned", "returns_closed"):
             return [SUBMIT_RETURN]

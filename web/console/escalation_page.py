@@ -13,6 +13,7 @@ from domain.money import format_pence
 from persistence.audit_log import AuditLog
 from persistence.sent_mail import MailStatus, SentMailLedger
 from service import reading
+from web.console import timeline
 from web.console.guard import Console
 from web.templating import templates
 
@@ -44,6 +45,7 @@ def routes(console: Console) -> list[Route]:
         escalation_id = request.path_params["escalation_id"]
         view = await reading.summary(request.app.state.client, escalation_id)
         ledger.hold_stale_claims()
+        rows, chain = audit.timeline(escalation_id), audit.verify(escalation_id)
         emails, held = [], []
         for sent in ledger.for_escalation(escalation_id):
             if sent.status == MailStatus.HELD:
@@ -58,8 +60,9 @@ def routes(console: Console) -> list[Route]:
             "fields": view.action_fields,
             "labels": view.action_labels,
             "done": request.query_params.get("done"),
-            "timeline": audit.timeline(escalation_id),
-            "chain": audit.verify(escalation_id),
+            "timeline": timeline.entries(rows, chain),
+            "deadlines": timeline.deadlines(rows, view.case),
+            "chain": chain,
             "emails": emails,
             "held": held,
             "settled": SETTLED_NOTICES.get(request.query_params.get("settled", ""))

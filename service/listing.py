@@ -1,0 +1,212 @@
+"""The dashboard's page of escalations: one visibility query per page, paged by Temporal's page tokens,
+sorted by any column, with counts per state; never a call per row and never a write.
+
+Temporal's SQL visibility (the dev server, SQLite, PostgreSQL) refuses `ORDER BY`; Elasticsearch
+accepts it. So a sort other than newest-first asks the server to order first and, where it cannot,
+reads up to `SORT_LIMIT` matching rows in one paged query and sorts them here; beyond that the page
+says the sort covers the first `SORT_LIMIT` and asks for a narrower search.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar, cast
+
+from temporalio.api.workflowservice.v1 import ListWorkflowExecutionsRequest
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from service.reading import EscalationRow, row_from_record
+from service.refusals import temporal_refusals
+from workflows import search_attributes as sa
+
+PAGE_SIZE = 50
+SORT_LIMIT = 2000
+COUNTS_FOR_SECONDS = 2.0
+"""Counts are a handful of count queries; one user's refreshes and many users at once share them this long."""
+SHARED_FOR_SECONDS = 1.0
+"""A page of rows is shared this long by everyone asking for the same one (visibility lags about as much)."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Column:
+    label: str
+    attribute: str | None  # the search attribute the server orders by, where it can
+    key: Callable[[EscalationRow], Any]
+
+
+COLUMNS: dict[str, Column] = {
+    "reference": Column("Reference", "WorkflowId", lambda r: r.id),
+    "title": Column("Title", None, lambda r: (r.title or "").lower()),
+    "kind": Column("Kind", sa.KIND.name, lambda r: r.kind or ""),
+    "counterpart": Column("ICB or trust", sa.PAYER.name, lambda r: r.payer or ""),
+    "practices": Column("Practices", sa.PRACTICE_COUNT.name, lambda r: r.practice_count or 0),
+    "claimed": Column("Claimed", sa.CLAIMED.name, lambda r: r.claimed_pence or 0),
+    "agreed": Column("Agreed", sa.AGREED.name, lambda r: r.agreed_pence or 0),
+    "paid": Column("Paid", sa.PAID.name, lambda r: r.paid_pence or 0),
+    "deadline": Column(
+        "Next deadline", sa.NEXT_DEADLINE.name, lambda r: (r.next_deadline is None, r.next_deadline or _EPOCH)
+    ),
+    "level": Column("Ladder level", sa.LADDER_LEVEL.name, lambda r: r.level or 1),
+    "holder": Column("Whose move", sa.BALL_HOLDER.name, lambda r: r.holder or ""),
+    "status": Column("Status", sa.STATUS.name, lambda r: r.status or ""),
+    "started": Column("Started", "StartTime", lambda r: r.started),
+}
+DEFAULT_SORT = ("started", "desc")
+
+
+@dataclass
+class Page:
+    rows: list[EscalationRow]
+    next_token: str | None = None  # the next page's token (newest-first or server-ordered)
+    offset: int = 0  # rows before this page
+    next_offset: int | None = None  # sorted here: where the next page starts
+    capped: bool = False  # more matched than SORT_LIMIT: sorted among the first SORT_LIMIT only
+
+
+@dataclass
+class Counts:
+    total: int
+    by_filter: dict[str, int] = field(default_factory=dict)
+    by_holder: dict[str, int] = field(default_factory=dict)
+
+
+def encode_token(token: bytes) -> str:
+    return base64.urlsafe_b64encode(token).decode("ascii")
+
+
+def decode_token(text: str) -> bytes | None:
+    """A page token from a URL; anything that is not one reads as the first page."""
+    try:
+        return base64.urlsafe_b64decode(text.encode("ascii")) if text else None
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        return None
+
+
+_server_orders: dict[str, bool] = {}  # per Temporal address: does its visibility accept ORDER BY?
+
+
+async def page(client: Client, query: str, sort: str, descending: bool, token: str, offset: int) -> Page:
+    """One page of rows matching `query`, sorted by the column `sort`."""
+    column = COLUMNS.get(sort) or COLUMNS[DEFAULT_SORT[0]]
+    with temporal_refusals("the list"):
+        if column is COLUMNS["started"] and descending:  # the server's own order: page tokens, any size
+            return await _server_page(client, query, token, offset)
+        address = client.service_client.config.target_host
+        if column.attribute and _server_orders.get(address, True):
+            ordered = f"{query} ORDER BY {column.attribute} {'DESC' if descending else 'ASC'}".strip()
+            try:
+                found = await _server_page(client, ordered, token, offset)
+                _server_orders[address] = True
+                return found
+            except RPCError as err:
+                if err.status is not RPCStatusCode.INVALID_ARGUMENT or "ORDER BY" not in err.message:
+                    raise
+                _server_orders[address] = False
+        return await _sorted_here(client, query, column, descending, offset)
+
+
+async def _listed(client: Client, query: str, size: int, token: bytes | None) -> tuple[list[EscalationRow], bytes]:
+    """One page of visibility records as rows, shared for SHARED_FOR_SECONDS by everyone asking the same."""
+
+    async def ask() -> tuple[list[EscalationRow], bytes]:
+        answer = await client.workflow_service.list_workflow_executions(
+            ListWorkflowExecutionsRequest(
+                namespace=client.namespace, page_size=size, next_page_token=token or b"", query=query
+            )
+        )
+        return [row_from_record(info) for info in answer.executions], answer.next_page_token
+
+    key = ("page", client.service_client.config.target_host, query, size, token)
+    return await _shared(key, SHARED_FOR_SECONDS, ask)
+
+
+async def _server_page(client: Client, query: str, token: str, offset: int) -> Page:
+    rows, after = await _listed(client, query, PAGE_SIZE, decode_token(token))
+    return Page(rows=rows, next_token=encode_token(after) if after else None, offset=offset)
+
+
+async def _sorted_here(client: Client, query: str, column: Column, descending: bool, offset: int) -> Page:
+    rows: list[EscalationRow] = []
+    token: bytes | None = None
+    while True:
+        found, token = await _listed(client, query, 1000, token)
+        rows += found
+        if not token or len(rows) >= SORT_LIMIT:
+            break
+    capped = len(rows) > SORT_LIMIT or (len(rows) == SORT_LIMIT and bool(token))
+    rows = sorted(rows[:SORT_LIMIT], key=column.key, reverse=descending)
+    offset = max(0, min(offset, len(rows)))
+    shown = rows[offset : offset + PAGE_SIZE]
+    more = offset + PAGE_SIZE < len(rows)
+    return Page(rows=shown, offset=offset, next_offset=offset + PAGE_SIZE if more else None, capped=capped)
+
+
+FLAG_CLAUSES = {
+    "overdue": f"{sa.OVERDUE.name} = true",
+    "stalled": f"{sa.STALLED.name} = true",
+    "underpaid": f"{sa.UNDERPAID.name} = true",
+    "held": f"{sa.EMAILS_HELD.name} = 'yes'",
+    "open": "ExecutionStatus = 'Running'",
+}
+HOLDERS = ("payer", "officer", "practice")
+
+async def counts(client: Client, query: str) -> Counts:
+    """How many match `query`, and of those how many are open, overdue, stalled, underpaid, with emails
+    held, and whose move it is: count queries at once, kept for COUNTS_FOR_SECONDS."""
+    key = ("counts", client.service_client.config.target_host, query)
+    return await _shared(key, COUNTS_FOR_SECONDS, lambda: _count(client, query))
+
+
+async def _count(client: Client, query: str) -> Counts:
+    def within(clause: str) -> str:
+        return f"({query}) AND {clause}" if query else clause
+
+    flags = list(FLAG_CLAUSES)
+    queries = [
+        query,
+        *(within(FLAG_CLAUSES[f]) for f in flags),
+        *(within(f"{sa.BALL_HOLDER.name} = '{h}' AND ExecutionStatus = 'Running'") for h in HOLDERS),
+    ]
+    with temporal_refusals("the counts"):
+        answers = await asyncio.gather(*(client.count_workflows(q) for q in queries))
+    return Counts(
+        total=answers[0].count,
+        by_filter={f: a.count for f, a in zip(flags, answers[1 : 1 + len(flags)], strict=True)},
+        by_holder={h: a.count for h, a in zip(HOLDERS, answers[1 + len(flags) :], strict=True)},
+    )
+
+
+T = TypeVar("T")
+_kept: dict[tuple[Any, ...], tuple[float, asyncio.Future[Any]]] = {}
+
+
+async def _shared(key: tuple[Any, ...], seconds: float, ask: Callable[[], Awaitable[T]]) -> T:
+    """`ask()`'s answer, shared by every caller with the same key for `seconds` (visibility lags about a
+    second anyway); callers arriving while it is being asked wait for the same answer, so twenty officers
+    opening the dashboard at once cost Temporal one query, not twenty. A failure is not kept."""
+    now = time.monotonic()
+    kept = _kept.get(key)
+    if kept is not None and now - kept[0] < seconds:
+        return cast(T, await asyncio.shield(kept[1]))
+    if len(_kept) > 512:
+        _kept.clear()
+    future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+    _kept[key] = (now, future)
+    try:
+        answer = await ask()
+    except BaseException as err:
+        _kept.pop(key, None)
+        future.set_exception(err)
+        future.exception()  # retrieved: callers waiting on it raise it themselves
+        raise
+    future.set_result(answer)
+    return answer

@@ -1,0 +1,71 @@
+"""The console's dashboard over HTTP against the dev server: each row from search attributes alone (title,
+counterpart, practices, money, deadline in words, ladder, whose move), search by words of the title, a
+reference, an ODS code or a contact's address, practices' requests found alongside, sorting, and counts."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from persistence.database import make_engine
+from persistence.users import Users
+from service import acting, starting
+from settings import Settings
+from tests.conftest import Inbox
+from tests.helpers import CLAIM, example_start, officer, sign_in
+from web.app import create_app
+
+
+@pytest.fixture
+async def console(dev_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    Users(make_engine(settings.database)).add("dash@lmc.example", "officer", "a long dashboard password")
+    app = create_app(settings, dev_env.client)
+    transport = httpx.ASGITransport(app=app)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        await sign_in(http, "dash@lmc.example", "a long dashboard password")
+        yield http
+
+
+async def until_listed(console: httpx.AsyncClient, params: dict[str, str], wanted: str) -> str:
+    """The dashboard's HTML once `wanted` shows (visibility is eventually consistent)."""
+    for _ in range(60):
+        page = await console.get("/console", params=params)
+        assert page.status_code == 200, page.text
+        if wanted in page.text:
+            return page.text
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"{wanted!r} never showed for {params}")
+
+
+async def test_rows_come_from_search_attributes_and_every_search_finds_them(
+    console: httpx.AsyncClient, dev_env: WorkflowEnvironment, dev_worker: Worker, settings: Settings, inbox: Inbox
+) -> None:
+    word = f"Zebra{uuid.uuid4().hex[:6]}"
+    start = example_start(settings, title=f"Onward referrals {word} quarter two", practices=["G82001", "G82077"])
+    eid = await starting.start(dev_env.client, settings, CLAIM, start)
+    await inbox.wait_for(eid, 1)
+
+    page = await until_listed(console, {"q": word}, eid)
+    row = page.split(f'href="/console/e/{eid}"')[1].split("</tr>")[0]
+    assert f"Onward referrals {word} quarter two" in row
+    assert "NHS Kent and Medway ICB" in row  # the counterpart by name, not its code
+    assert "£" in row and "working days left" in row and "ICB or trust" in row  # money, deadline, whose move
+
+    for search in (eid[:12], "g82077", "G82077", "PrimaryCare.Contracts@kmicb.example"):
+        assert eid in await until_listed(console, {"q": search}, eid), search
+    elsewhere = await console.get("/console", params={"q": f"{word} nowhere{uuid.uuid4().hex[:4]}"})
+    assert eid not in elsewhere.text  # every word must match
+
+    refused = await console.get("/console", params={"q": "x' OR 1=1"})
+    assert refused.status_code == 200 and 'href="#q"' in refused.text and 'id="q-error"' in refused.text
+
+    by_claimed = await console.get("/console", params={"q": word, "sort": "claimed", "dir": "asc"})
+    assert 'aria-sort="ascending"' in by_claimed.text and eid in by_claimed.text
+    assert "1 match" in by_claimed.text.replace("<strong>", "").replace("</strong>", "")
+    await acting.respond(dev_env.client, eid, officer("withdraw", reasons="dashboard test over"))
