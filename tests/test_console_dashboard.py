@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -19,7 +20,9 @@ from service import acting, starting
 from settings import Settings
 from tests.conftest import Inbox
 from tests.helpers import CLAIM, example_start, officer, sign_in
+from tests.test_replay import complete_claim, replay_and_maybe_record
 from web.app import create_app
+from workflows import search_attributes as sa
 
 
 @pytest.fixture
@@ -69,3 +72,20 @@ async def test_rows_come_from_search_attributes_and_every_search_finds_them(
     assert 'aria-sort="ascending"' in by_claimed.text and eid in by_claimed.text
     assert "1 match" in by_claimed.text.replace("<strong>", "").replace("</strong>", "")
     await acting.respond(dev_env.client, eid, officer("withdraw", reasons="dashboard test over"))
+
+
+async def test_a_claim_publishing_the_console_attributes_replays_and_can_be_recorded(
+    time_env: WorkflowEnvironment, time_client: Client, settings: Settings, inbox: Inbox
+) -> None:
+    """The shape under the console-search-attributes patch (its marker, the wider upserts), recorded as
+    tests/histories/unfunded_claim_console_attributes.json and replayed with the others."""
+    eid = await complete_claim(time_env, time_client, settings, inbox)
+    history = await time_client.get_workflow_handle(eid).fetch_history()
+    upserted = [
+        e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
+        for e in history.events
+        if e.HasField("upsert_workflow_search_attributes_event_attributes")
+    ]
+    assert b"Recorded complete claim" in upserted[1][sa.TITLE.name].data  # [0]: the patch marker's own
+    assert sa.pence_keyword(2837_00).encode() in upserted[-1][sa.PAID.name].data
+    await replay_and_maybe_record(time_client, eid, "unfunded_claim_console_attributes")
