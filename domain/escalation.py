@@ -277,6 +277,15 @@ class EscalationCase(BaseModel):
         """The practices this escalation is for (not a parent's), as the console lists and searches them."""
         return sorted(c for c in self.parties() - set(self.related_parties) if PRACTICE_CODE.fullmatch(c))
 
+    def amounts(self) -> tuple[int, int, int]:
+        """Claimed, agreed and paid in pence, as the console lists them: by default the report's lines summed."""
+        lines = self.report_lines()
+        return (
+            sum(line.claimed_pence for line in lines),
+            sum(line.agreed_pence for line in lines),
+            sum(line.paid_pence for line in lines),
+        )
+
     def contact_emails(self) -> list[str]:
         """Every contact's work address the console may find this escalation by (NHS staff, never patients)."""
         return [c.email for c in self.payer.ladder]

@@ -129,6 +129,19 @@ async def _listed(client: Client, query: str, size: int, token: bytes | None) ->
     return await _shared(key, SHARED_FOR_SECONDS, ask)
 
 
+async def all_rows(client: Client, query: str, limit: int = 10_000) -> list[EscalationRow]:
+    """Every row matching `query` (up to `limit`), a thousand a page."""
+    rows: list[EscalationRow] = []
+    token: bytes | None = None
+    with temporal_refusals("the list"):
+        while len(rows) < limit:
+            found, token = await _listed(client, query, 1000, token)
+            rows += found
+            if not token:
+                break
+    return rows[:limit]
+
+
 async def _server_page(client: Client, query: str, token: str, offset: int) -> Page:
     rows, after = await _listed(client, query, PAGE_SIZE, decode_token(token))
     return Page(rows=rows, next_token=encode_token(after) if after else None, offset=offset)
@@ -158,6 +171,7 @@ FLAG_CLAUSES = {
     "open": "ExecutionStatus = 'Running'",
 }
 HOLDERS = ("payer", "officer", "practice")
+
 
 async def counts(client: Client, query: str) -> Counts:
     """How many match `query`, and of those how many are open, overdue, stalled, underpaid, with emails

@@ -478,11 +478,11 @@ class EscalationWorkflow:
             pairs.append(SearchAttributePair(sa.UNDERPAID, case.underpaid))
         console = workflow.patched(CONSOLE_ATTRIBUTES)
         if console:
-            lines = case.report_lines()
+            claimed, agreed, paid = case.amounts()
             pairs += [
-                SearchAttributePair(sa.CLAIMED, sa.pence_keyword(sum(line.claimed_pence for line in lines))),
-                SearchAttributePair(sa.AGREED, sa.pence_keyword(sum(line.agreed_pence for line in lines))),
-                SearchAttributePair(sa.PAID, sa.pence_keyword(sum(line.paid_pence for line in lines))),
+                SearchAttributePair(sa.CLAIMED, sa.pence_keyword(claimed)),
+                SearchAttributePair(sa.AGREED, sa.pence_keyword(agreed)),
+                SearchAttributePair(sa.PAID, sa.pence_keyword(paid)),
                 SearchAttributePair(sa.EMAILS_HELD, "yes" if self.progress.held_emails else "no"),
             ]
         deadline = wait.deadline if wait is not None else None
