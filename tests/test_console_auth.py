@@ -129,7 +129,14 @@ async def test_console_actions_are_refused_server_side_for_the_wrong_role_csrf_o
         act, data={"action": "declare_interest", "text": "G82001", "reasons": "partner", "csrf": token}
     )
     assert declared.status_code == 303
-    conflicted = await console.post(act, data={"action": "withdraw", "reasons": "mine", "csrf": token})
+    unconfirmed = await console.post(act, data={"action": "withdraw", "reasons": "mine", "csrf": token})
+    assert (
+        unconfirmed.status_code == 422
+        and 'id="confirm-error"' in unconfirmed.text
+        and ">mine</textarea>" in unconfirmed.text
+    )
+    withdraw = {"action": "withdraw", "reasons": "mine", "csrf": token, "confirm": "yes"}
+    conflicted = await console.post(act, data=withdraw)
     assert conflicted.status_code == 403 and "declared an interest in G82001" in conflicted.text
 
     await sign_in(console, "ceo@lmc.example", "another long password")
@@ -146,7 +153,10 @@ async def test_console_actions_are_refused_server_side_for_the_wrong_role_csrf_o
     assert again["Message-ID"] != inbox.for_case(eid)[before - 1]["Message-ID"] and again["In-Reply-To"]
     assert (await console.post(stop, data={"reason": "", "csrf": token})).status_code == 422
     assert (await console.post(stop, data={"reason": "Raised in error", "csrf": token})).status_code == 422  # no choice
-    stopped = await console.post(stop, data={"reason": "Raised in error", "how": "terminate", "csrf": token})
+    unconfirmed = await console.post(stop, data={"reason": "Raised in error", "how": "terminate", "csrf": token})
+    assert unconfirmed.status_code == 422 and 'value="terminate" checked' in unconfirmed.text  # as typed
+    stop_form = {"reason": "Raised in error", "how": "terminate", "csrf": token, "confirm": "yes"}
+    stopped = await console.post(stop, data=stop_form)
     assert stopped.status_code == 303
     events = [r.event for r in AuditLog(make_engine(settings.database)).timeline(eid)]
     assert "refused:conflict_of_interest" in events and "resend_requested" in events and events[-1] == "terminated"
@@ -196,7 +206,7 @@ async def test_officers_start_escalations_from_forms_and_keep_what_they_typed(
         "lines.0.evidence_refs": "KLMC-1730",
     }
     bad = await console.post("/console/start/unfunded_claim", data=form)
-    assert bad.status_code == 422 and "lines.0.count" in bad.text
+    assert bad.status_code == 422 and "lines.0.count" in bad.text and 'id="lines-0-count-error"' in bad.text
     assert 'value="eleven"' in bad.text and "Fit notes pushed to practices" in bad.text and "KLMC-1730" in bad.text
     started = await console.post("/console/start/unfunded_claim", data={**form, "lines.0.count": "11"})
     assert started.status_code == 303 and started.headers["location"].startswith("/console/e/UWC-")
