@@ -15,6 +15,7 @@ from temporalio.common import SearchAttributeKey
 
 from domain.escalation import PRACTICE_CODE
 from domain.report import ReportLine, in_period
+from domain.report_breakdown import Placed
 from service.gate import ListFilters, admit
 from service.refusals import Refused, temporal_refusals
 from workflows import search_attributes as sa
@@ -200,3 +201,29 @@ async def report_lines(
 
     found = await asyncio.gather(*(contribution(row.id) for row in rows))
     return {row.id: within for row, within in zip(rows, found, strict=True) if within}
+
+
+async def report_entries(client: Client, payer: str | None, start: date | None, end: date | None) -> list[Placed]:
+    """Every report line of every kind for the period [start, end] and `payer` (all if None), each with its
+    escalation and the ICB it sits under; an escalation whose worker cannot answer in time is left out."""
+    query = list_query(admit(ListFilters, {"payer": payer})) + " AND ExecutionStatus != 'Terminated'"
+    rows = await list_escalations(client, query)
+    gate = asyncio.Semaphore(REPORT_QUERIES_AT_ONCE)
+
+    async def contribution(escalation_id: str) -> list[Placed]:
+        async with gate:
+            try:
+                view = await summary(client, escalation_id, timeout=REPORT_QUERY_TIMEOUT)
+            except Refused:
+                return []
+        payer_org = view.header.payer
+        icb = view.case.get("icb") if payer_org.kind != "icb" else None
+        icb_name = icb.get("name", payer_org.name) if isinstance(icb, dict) else payer_org.name
+        return [
+            Placed(escalation_id=escalation_id, icb=icb_name, line=line)
+            for line in view.report_lines
+            if in_period(line, start, end)
+        ]
+
+    found = await asyncio.gather(*(contribution(row.id) for row in rows))
+    return [placed for within in found for placed in within]

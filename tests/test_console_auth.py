@@ -7,6 +7,7 @@ import base64
 import os
 import uuid
 from collections.abc import AsyncIterator
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -179,10 +180,12 @@ async def test_the_report_shows_claimed_agreed_and_paid_with_a_chart_and_csv(
         await asyncio.sleep(0.2)
     assert "1 escalation(s)" in page.text and "<svg" in page.text and "onward referral" in page.text
     assert page.text.count("£2,837.00") >= 2  # claimed and agreed in total
+    assert "Amount (£)" in page.text and "NHS Kent and Medway ICB" in page.text and "April 2031" in page.text
     csv_text = (await console.get("/console/report.csv", params=params)).text
-    header, *rows = csv_text.strip().splitlines()
-    assert header == "provider,category,items,claimed_pence,agreed_pence,paid_pence"
-    assert sum(int(r.split(",")[-2]) for r in rows) == 283_700
+    period, header, *rows = csv_text.strip().splitlines()
+    assert "1 April 2031 to" in period and "30 June 2031" in period
+    assert header.startswith("Breakdown,Group,Escalations,Items") and "Claimed (GBP)" in header
+    assert sum(Decimal(r.split(",")[-2]) for r in rows if r.startswith("Category")) == Decimal("2837.00")
     await acting.respond(dev_env.client, eid, officer("withdraw", reasons="report test over"))
 
 
