@@ -12,7 +12,7 @@ SERIES = (
     ("agreed_pence", "Agreed", "#007f3b"),
     ("paid_pence", "Paid", "#330072"),
 )
-LABEL_WIDTH = 230
+LABEL_WIDTH = 300
 PLOT_WIDTH = 520
 BAR = 9
 GAP = 10

@@ -30,7 +30,7 @@ from web.templating import templates
 FILTERS = ("q", "kind", "status", "payer", "level")
 FLAGS = ("overdue", "stalled", "underpaid", "held", "parts")
 FLAG_LABELS = {"overdue": "Overdue", "stalled": "Stalled", "underpaid": "Underpaid", "held": "Emails held"}
-HOLDER_LABELS = {"payer": "ICB or trust", "officer": "LMC", "practice": "Practices"}
+HOLDER_LABELS = {"payer": "ICB or trust", "officer": "LMC", "practice": "Practice"}
 FINISHED = (
     "closed", "paid", "paid_short", "paid_over", "withdrawn", "commissioned", "settled", "not_agreed",
     "closed_by_officer",
