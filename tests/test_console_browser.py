@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -31,8 +32,8 @@ from persistence.users import Users
 from service import acting, starting
 from service.refusals import Refused
 from settings import ROOT, Settings
-from tests.conftest import free_port
-from tests.helpers import payer
+from tests.conftest import Inbox, free_port
+from tests.helpers import CLAIM, ICB_L1, example_start, officer, payer, skip_past_deadline
 from tests.test_browser import CHROMIUM, FLAGS
 from tests.test_pathology import counts, practice
 from web.app import create_app
@@ -290,3 +291,50 @@ async def test_an_incidents_practices_a_form_error_the_report_and_axe_on_every_p
         await no_serious_violations(page)
     await client.get_workflow_handle(eid).terminate(reason="browser test over")
     await client.get_workflow_handle(claim_id).terminate(reason="browser test over")
+
+
+async def test_a_contact_changed_in_the_browser_gets_the_next_reminder_and_the_old_link_is_withdrawn(
+    browser: Browser, time_env: WorkflowEnvironment, time_client: Client, settings: Settings, inbox: Inbox
+) -> None:
+    """On the time-skipping server: the officer changes the ICB's contact on the escalation's page; the latest
+    request goes again to the new contact, the next reminder goes to them too, and the old link is withdrawn."""
+    eid = await starting.start(time_client, settings, CLAIM, example_start(settings))
+    [first] = await inbox.wait_for(eid, 1)
+    old = re.search(r"/r/\S+", first.get_body(("plain",)).get_content())  # type: ignore[union-attr]
+    assert old is not None and ICB_L1 in str(first["To"])
+    Users(make_engine(settings.database)).add("contacts@lmc.example", "officer", PASSWORD)
+    web_port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, time_client), port=web_port, log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    base = f"http://127.0.0.1:{web_port}"
+    try:
+        while not server.started:
+            await asyncio.sleep(0.05)
+        page = await browser.new_page()
+        await page.goto(f"{base}/login")
+        await page.fill("#email", "contacts@lmc.example")
+        await page.fill("#password", PASSWORD)
+        await page.click("button[type=submit]")
+        await page.wait_for_url(f"{base}/console")
+        await page.goto(f"{base}/console/e/{eid}")
+        await page.select_option("#replace-recipient", ICB_L1)
+        await page.fill("#replace-new_name", "Robin Newcombe")
+        await page.fill("#replace-new_email", "robin.newcombe@kmicb.example")
+        await page.fill("#replace-reason", "Ian has left the ICB")
+        await page.click("button:has-text('Change the contact')")
+        await page.wait_for_url("**replaced=1")
+
+        resent = (await inbox.wait_for(eid, 2))[-1]
+        assert "robin.newcombe@kmicb.example" in str(resent["To"])
+        await skip_past_deadline(time_env, eid)  # the acknowledgement is missed: a reminder
+        reminder = (await inbox.wait_for(eid, 3))[-1]
+        assert "robin.newcombe@kmicb.example" in str(reminder["To"]) and ICB_L1 not in str(reminder["To"])
+        assert "Reminder" in str(reminder["Subject"])
+
+        answer = await page.goto(f"{base}{old.group(0)}")
+        assert answer is not None and answer.status == 410
+        assert "withdrawn" in (await page.content()).lower()
+    finally:
+        server.should_exit = True
+        await serving
+        await acting.respond(time_client, eid, officer("withdraw", reasons="contact test over"))
