@@ -126,7 +126,7 @@ async def _listed(client: Client, query: str, size: int, token: bytes | None) ->
         return [row_from_record(info) for info in answer.executions], answer.next_page_token
 
     key = ("page", client.service_client.config.target_host, query, size, token)
-    return await _shared(key, SHARED_FOR_SECONDS, ask)
+    return await shared(key, SHARED_FOR_SECONDS, ask)
 
 
 async def all_rows(client: Client, query: str, limit: int = 10_000) -> list[EscalationRow]:
@@ -177,7 +177,7 @@ async def counts(client: Client, query: str) -> Counts:
     """How many match `query`, and of those how many are open, overdue, stalled, underpaid, with emails
     held, and whose move it is: count queries at once, kept for COUNTS_FOR_SECONDS."""
     key = ("counts", client.service_client.config.target_host, query)
-    return await _shared(key, COUNTS_FOR_SECONDS, lambda: _count(client, query))
+    return await shared(key, COUNTS_FOR_SECONDS, lambda: _count(client, query))
 
 
 async def _count(client: Client, query: str) -> Counts:
@@ -203,7 +203,7 @@ T = TypeVar("T")
 _kept: dict[tuple[Any, ...], tuple[float, asyncio.Future[Any]]] = {}
 
 
-async def _shared(key: tuple[Any, ...], seconds: float, ask: Callable[[], Awaitable[T]]) -> T:
+async def shared(key: tuple[Any, ...], seconds: float, ask: Callable[[], Awaitable[T]]) -> T:
     """`ask()`'s answer, shared by every caller with the same key for `seconds` (visibility lags about a
     second anyway); callers arriving while it is being asked wait for the same answer, so twenty officers
     opening the dashboard at once cost Temporal one query, not twenty. A failure is not kept."""

@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -74,12 +75,12 @@ def _link(chosen: dict[str, str], **changes: str | int | None) -> str:
 
 def routes(console: Console) -> list[Route]:
     ledger = SentMailLedger(console.engine)
+    rows_template = templates.env.get_template("dashboard_rows.html")
     names = {org.code.upper(): org.name for org in console.settings.escalation_config().organisations}
 
-    async def dashboard(request: Request) -> Response:
-        who = console.who(request)
-        if isinstance(who, Response):
-            return who
+    async def rows_html(request: Request) -> Markup:
+        """The search form, counts, rows and paging for the URL's query: the same for everyone asking it, so
+        drawn once and shared for a second (`listing.shared`) by every officer opening the same view."""
         params = request.query_params
         chosen = {k: params.get(k, "").strip() for k in FILTERS}
         chosen |= {k: "on" if params.get(k) == "on" else "" for k in FLAGS}
@@ -114,10 +115,8 @@ def routes(console: Console) -> list[Route]:
             if refused.why is not Why.INVALID:
                 raise
             error = dict(refused.fields)
-        ops = who.role in OPS
         base = {**chosen, "sort": sort, "dir": direction}
         context = {
-            "who": who,
             "rows": found.rows,
             "found": found,
             "counts": counted,
@@ -140,7 +139,19 @@ def routes(console: Console) -> list[Route]:
             if found.next_token
             else (_link(base, at=found.next_offset) if found.next_offset is not None else None),
             "first_link": _link(base) if (found.offset or params.get("page")) else None,
-            "held": ledger.held() if ops else [],
+        }
+        return Markup(rows_template.render(context))  # noqa: S704 - the template escapes what it shows
+
+    async def dashboard(request: Request) -> Response:
+        who = console.who(request)
+        if isinstance(who, Response):
+            return who
+        key = ("dashboard", console.settings.temporal_address, request.url.query)
+        context = {
+            "who": who,
+            "kinds": KINDS,
+            "rows_html": await listing.shared(key, listing.SHARED_FOR_SECONDS, lambda: rows_html(request)),
+            "held": ledger.held() if who.role in OPS else [],
         }
         return templates.TemplateResponse(request, "dashboard.html", context)
 
