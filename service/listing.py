@@ -206,21 +206,21 @@ _kept: dict[tuple[Any, ...], tuple[float, asyncio.Future[Any]]] = {}
 async def shared(key: tuple[Any, ...], seconds: float, ask: Callable[[], Awaitable[T]]) -> T:
     """`ask()`'s answer, shared by every caller with the same key for `seconds` (visibility lags about a
     second anyway); callers arriving while it is being asked wait for the same answer, so twenty officers
-    opening the dashboard at once cost Temporal one query, not twenty. A failure is not kept."""
+    opening the dashboard at once cost Temporal one query, not twenty. The asking runs as a task of its own, so
+    a caller that goes away (a closed browser tab) never cancels it for the others. A failure is not kept."""
     now = time.monotonic()
     kept = _kept.get(key)
-    if kept is not None and now - kept[0] < seconds:
-        return cast(T, await asyncio.shield(kept[1]))
-    if len(_kept) > 512:
-        _kept.clear()
-    future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-    _kept[key] = (now, future)
-    try:
-        answer = await ask()
-    except BaseException as err:
-        _kept.pop(key, None)
-        future.set_exception(err)
-        future.exception()  # retrieved: callers waiting on it raise it themselves
-        raise
-    future.set_result(answer)
-    return answer
+    if kept is None or now - kept[0] >= seconds:
+        if len(_kept) > 512:
+            _kept.clear()
+        task: asyncio.Task[T] = asyncio.ensure_future(ask())
+        task.add_done_callback(lambda done: _forget_failure(key, done))
+        kept = (now, task)
+        _kept[key] = kept
+    return cast(T, await asyncio.shield(kept[1]))
+
+
+def _forget_failure(key: tuple[Any, ...], done: asyncio.Future[Any]) -> None:
+    failed = done.cancelled() or done.exception() is not None
+    if failed and (kept := _kept.get(key)) is not None and kept[1] is done:
+        del _kept[key]

@@ -16,7 +16,7 @@ from temporalio.worker import Worker
 
 from persistence.database import make_engine
 from persistence.users import Users
-from service import acting, starting
+from service import acting, listing, starting
 from settings import Settings
 from tests.conftest import Inbox
 from tests.helpers import CLAIM, example_start, officer, sign_in
@@ -89,3 +89,31 @@ async def test_a_claim_publishing_the_console_attributes_replays_and_can_be_reco
     assert b"Recorded complete claim" in upserted[1][sa.TITLE.name].data  # [0]: the patch marker's own
     assert sa.pence_keyword(2837_00).encode() in upserted[-1][sa.PAID.name].data
     await replay_and_maybe_record(time_client, eid, "unfunded_claim_console_attributes")
+
+
+async def test_answers_are_shared_a_failure_is_not_kept_and_a_caller_leaving_cancels_nothing() -> None:
+    asked: list[int] = []
+
+    async def ask() -> int:
+        asked.append(1)
+        await asyncio.sleep(0.05)
+        return len(asked)
+
+    key = ("test", uuid.uuid4().hex)
+    assert await asyncio.gather(*(listing.shared(key, 5, ask) for _ in range(20))) == [1] * 20
+    assert len(asked) == 1
+
+    async def broken() -> int:
+        raise RuntimeError("visibility down")
+
+    other = ("test", uuid.uuid4().hex)
+    with pytest.raises(RuntimeError):
+        await listing.shared(other, 5, broken)
+    assert await listing.shared(other, 5, ask) == 2  # asked again, not the kept failure
+
+    third = ("test", uuid.uuid4().hex)
+    leaving = asyncio.create_task(listing.shared(third, 5, ask))
+    staying = asyncio.create_task(listing.shared(third, 5, ask))
+    await asyncio.sleep(0.01)
+    leaving.cancel()
+    assert await staying == 3
