@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -15,6 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from persistence.database import make_engine
+from persistence.sent_mail import STALE_CLAIM, MailStatus, SentEmail, SentMailLedger
 from persistence.users import Users
 from service import acting, listing, starting
 from settings import Settings
@@ -117,3 +119,17 @@ async def test_answers_are_shared_a_failure_is_not_kept_and_a_caller_leaving_can
     await asyncio.sleep(0.01)
     leaving.cancel()
     assert await staying == 3
+
+
+def test_a_stale_send_shows_as_held_without_a_write_until_someone_acts(settings: Settings) -> None:
+    ledger = SentMailLedger(make_engine(settings.database))
+    message_id = f"<UWC-LOOK.{uuid.uuid4().hex[:6]}@x>"
+    assert ledger.begin_sending(
+        SentEmail(message_id=message_id, escalation_id="UWC-LOOK", purpose="p", recipient="a@b.example", subject="s")
+    )
+    later = datetime.now(UTC) + STALE_CLAIM + timedelta(minutes=1)
+    assert message_id not in [h.message_id for h in ledger.held_or_stale()]  # it may still be sending
+    assert message_id in [h.message_id for h in ledger.held_or_stale(later)]
+    [sent] = ledger.for_escalation("UWC-LOOK")
+    assert ledger.is_held(sent, later) and not ledger.is_held(sent)
+    assert ledger.get(message_id).status == MailStatus.SENDING  # type: ignore[union-attr]  # nothing written

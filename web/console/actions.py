@@ -149,6 +149,7 @@ def routes(console: Console) -> list[Route]:
         who, form = await console.posted_by(request, OPS, "only ops staff decide about held emails")
         escalation_id = request.path_params["escalation_id"]
         message_id = form.get("message_id", "")
+        ledger.hold_stale_claims()  # a send whose sender died is held now, so it can be decided about
         held = ledger.get(message_id) if plain_line(message_id, 998) else None
         if held is None or held.escalation_id != escalation_id:
             raise refuse_field("message_id", "no such email in this escalation")

@@ -151,7 +151,7 @@ def routes(console: Console) -> list[Route]:
             "who": who,
             "kinds": KINDS,
             "rows_html": await listing.shared(key, listing.SHARED_FOR_SECONDS, lambda: rows_html(request)),
-            "held": ledger.held() if who.role in OPS else [],
+            "held": ledger.held_or_stale() if who.role in OPS else [],  # read only: never a write on a GET
         }
         return templates.TemplateResponse(request, "dashboard.html", context)
 

@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from domain.money import format_pence
 from persistence.audit_log import AuditLog
-from persistence.sent_mail import MailStatus, SentMailLedger
+from persistence.sent_mail import SentMailLedger
 from service import reading
 from web.console import timeline
 from web.console.guard import Console, Who
@@ -56,11 +56,10 @@ async def render(
     ledger = SentMailLedger(console.engine)
     settings = console.settings
     view = await reading.summary(request.app.state.client, escalation_id)
-    ledger.hold_stale_claims()
     rows, chain = audit.timeline(escalation_id), audit.verify(escalation_id)
     emails, held = [], []
     for sent in ledger.for_escalation(escalation_id):
-        if sent.status == MailStatus.HELD:
+        if ledger.is_held(sent):  # a stale claim shows as held; it is held in fact when ops decide (a POST)
             held.append(sent)
         message = message_from_string(sent.raw, policy=policy.default) if sent.raw else None
         html = message.get_body(("html",)) if message is not None else None  # type: ignore[attr-defined]
