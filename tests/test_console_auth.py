@@ -280,7 +280,9 @@ async def test_admins_manage_accounts_and_nobody_else_can(console: httpx.AsyncCl
         data={"csrf": token, "email": "new@lmc.example", "role": "officer", "password": "new officer password"},
     )
     assert made.status_code == 200 and "new@lmc.example can sign in as officer" in made.text
-    await console.post("/console/users", data={"csrf": token, "disable": "new@lmc.example"})
+    unconfirmed = await console.post("/console/users", data={"csrf": token, "disable": "new@lmc.example"})
+    assert unconfirmed.status_code == 422 and "confirm disabling" in unconfirmed.text
+    await console.post("/console/users", data={"csrf": token, "disable": "new@lmc.example", "confirm": "yes"})
     assert (await sign_in(console, "new@lmc.example", "new officer password")).status_code == 401
 
 
