@@ -1,5 +1,6 @@
-"""The dashboard's page of escalations: one visibility query per page, paged by Temporal's page tokens,
-sorted by any column, with counts per state; never a call per row and never a write.
+"""Lists of escalations through Temporal visibility, from search attributes alone (no call per row): the rows
+and their query (the dashboard's and `starter.py list`'s), and the dashboard's page of them: one visibility query
+per page, paged by Temporal's page tokens, sorted by any column, with counts per state; never a write.
 
 Temporal's SQL visibility (the dev server, SQLite, PostgreSQL) refuses `ORDER BY`; Elasticsearch
 accepts it. So a sort other than newest-first asks the server to order first and, where it cannot,
@@ -12,19 +13,175 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import json
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
+from temporalio.api.workflow.v1 import WorkflowExecutionInfo
 from temporalio.api.workflowservice.v1 import ListWorkflowExecutionsRequest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecution
+from temporalio.common import SearchAttributeKey
 from temporalio.service import RPCError, RPCStatusCode
 
-from service.reading import EscalationRow, row_from_record
+from service.gate import ListFilters
 from service.refusals import temporal_refusals
 from workflows import search_attributes as sa
+
+
+@dataclass(frozen=True)
+class EscalationRow:
+    """One escalation as a list shows it, from its search attributes alone (no call per row)."""
+
+    id: str
+    kind: str | None
+    status: str | None
+    payer: str | None
+    level: int | None
+    overdue: bool
+    stalled: bool
+    underpaid: bool
+    holder: str | None
+    next_deadline: datetime | None
+    started: datetime
+    title: str | None = None
+    practices: tuple[str, ...] = ()
+    practice_count: int | None = None
+    claimed_pence: int | None = None
+    agreed_pence: int | None = None
+    paid_pence: int | None = None
+    held: bool = False
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "status": self.status,
+            "payer": self.payer,
+            "level": self.level,
+            "overdue": self.overdue,
+            "stalled": self.stalled,
+            "underpaid": self.underpaid,
+            "holder": self.holder,
+            "next_deadline": self.next_deadline.isoformat() if self.next_deadline else None,
+            "started": self.started.isoformat(),
+            "title": self.title,
+            "practices": list(self.practices),
+            "claimed_pence": self.claimed_pence,
+            "agreed_pence": self.agreed_pence,
+            "paid_pence": self.paid_pence,
+            "emails_held": self.held,
+        }
+
+
+def list_query(filters: ListFilters) -> str:
+    """A visibility query; without a kind, the escalations officers start (not their parts)."""
+    from kinds import KINDS  # here, not at import: `show` and `history` never need the registry
+
+    kinds = ", ".join(f"'{spec.name}'" for spec in KINDS)
+    # Without a kind, the escalations officers start; but a short-paid practice is listed with them.
+    parts = filters.kind or filters.underpaid or filters.parts or filters.search
+    clauses = [] if parts else [f"{sa.KIND.name} IN ({kinds})"]
+    for key, value in ((sa.KIND, filters.kind), (sa.STATUS, filters.status), (sa.PAYER, filters.payer)):
+        if value:  # the gate allowed only letters, digits and underscores
+            clauses.append(f"{key.name} = '{value}'")
+    if filters.overdue:
+        clauses.append(f"{sa.OVERDUE.name} = true")
+    if filters.stalled:
+        clauses.append(f"{sa.STALLED.name} = true")
+    if filters.underpaid:
+        clauses.append(f"{sa.UNDERPAID.name} = true")
+    if filters.level:
+        clauses.append(f"{sa.LADDER_LEVEL.name} = {int(filters.level)}")
+    if filters.held:
+        clauses.append(f"{sa.EMAILS_HELD.name} = 'yes'")
+    clauses += [search_clause(word) for word in (filters.search or "").split()]
+    return " AND ".join(clauses)
+
+
+_REFERENCE = re.compile(r"[A-Z]{2,5}-[A-Z0-9-]*")
+_PRACTICE_CODE = re.compile(r"[A-Z][0-9]{5}")  # domain.escalation.PRACTICE_CODE, not imported: `list` stays light
+
+
+def search_clause(word: str) -> str:
+    """One searched word as a visibility clause: an ODS code, a contact's address, the start of a
+    reference, or a word of the title. The gate (`SearchWords`) let through no quote or operator."""
+    if _PRACTICE_CODE.fullmatch(word.upper()):
+        return f"{sa.PRACTICES.name} = '{word.upper()}'"
+    if "@" in word:
+        return f"{sa.CONTACTS.name} = '{word.lower()}'"
+    if _REFERENCE.fullmatch(word.upper()):
+        return f"WorkflowId STARTS_WITH '{word.upper()}'"
+    return f"{sa.TITLE.name} = '{word}'"
+
+
+def row_from_record(info: WorkflowExecutionInfo) -> EscalationRow:
+    """A list row straight from a visibility record: search attributes are plain JSON payloads (never
+    encoded by the payload codec), so each is read with one `json.loads`, not the SDK's typed decoding."""
+    fields = info.search_attributes.indexed_fields
+
+    def value(key: SearchAttributeKey[Any]) -> Any:
+        payload = fields.get(key.name)
+        return json.loads(payload.data) if payload is not None and payload.data else None
+
+    deadline = value(sa.NEXT_DEADLINE)
+    return EscalationRow(
+        id=info.execution.workflow_id,
+        kind=value(sa.KIND),
+        status=value(sa.STATUS),
+        payer=value(sa.PAYER),
+        level=value(sa.LADDER_LEVEL),
+        overdue=bool(value(sa.OVERDUE)),
+        stalled=bool(value(sa.STALLED)),
+        underpaid=bool(value(sa.UNDERPAID)),
+        holder=value(sa.BALL_HOLDER),
+        next_deadline=datetime.fromisoformat(deadline) if isinstance(deadline, str) else None,
+        started=info.start_time.ToDatetime(tzinfo=UTC),
+        title=value(sa.TITLE),
+        practices=tuple(value(sa.PRACTICES) or ()),
+        practice_count=value(sa.PRACTICE_COUNT),
+        claimed_pence=sa.pence_of(value(sa.CLAIMED)),
+        agreed_pence=sa.pence_of(value(sa.AGREED)),
+        paid_pence=sa.pence_of(value(sa.PAID)),
+        held=value(sa.EMAILS_HELD) == "yes",
+    )
+
+
+def row_of(wf: WorkflowExecution) -> EscalationRow:
+    """A list row from one visibility record's search attributes."""
+    attrs = wf.typed_search_attributes
+    return EscalationRow(
+        id=wf.id,
+        kind=attrs.get(sa.KIND),
+        status=attrs.get(sa.STATUS),
+        payer=attrs.get(sa.PAYER),
+        level=attrs.get(sa.LADDER_LEVEL),
+        overdue=bool(attrs.get(sa.OVERDUE)),
+        stalled=bool(attrs.get(sa.STALLED)),
+        underpaid=bool(attrs.get(sa.UNDERPAID)),
+        holder=attrs.get(sa.BALL_HOLDER),
+        next_deadline=attrs.get(sa.NEXT_DEADLINE),
+        started=wf.start_time,
+        title=attrs.get(sa.TITLE),
+        practices=tuple(attrs.get(sa.PRACTICES) or ()),
+        practice_count=attrs.get(sa.PRACTICE_COUNT),
+        claimed_pence=sa.pence_of(attrs.get(sa.CLAIMED)),
+        agreed_pence=sa.pence_of(attrs.get(sa.AGREED)),
+        paid_pence=sa.pence_of(attrs.get(sa.PAID)),
+        held=attrs.get(sa.EMAILS_HELD) == "yes",
+    )
+
+
+async def list_escalations(client: Client, query: str) -> list[EscalationRow]:
+    rows = []
+    with temporal_refusals("the list"):
+        async for wf in client.list_workflows(query):
+            rows.append(row_of(wf))
+    return rows
+
 
 PAGE_SIZE = 50
 SORT_LIMIT = 2000
