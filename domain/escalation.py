@@ -35,7 +35,11 @@ LEGACY_RULES = 1
 MONEY_AND_DATES = 2
 """Issue #12: amounts above £0, working-day dates not in the past, deregistration windows, a counter-offer's
 terms carried into the agreement, and a payment other than the agreed amount kept open for the officer."""
-CURRENT_RULES = MONEY_AND_DATES
+CONSOLE_LISTING = 3
+"""Issue #15: the case publishes what the console's dashboard lists (title, practices, contacts, money, held
+emails) in its search-attribute upserts. A version of the rules, not a `workflow.patched` marker: a patch costs
+every workflow two history events (the marker and its own upsert), and an incident runs hundreds."""
+CURRENT_RULES = CONSOLE_LISTING
 """What a case opened now runs under."""
 DECLARE_INTEREST = "declare_interest"
 COMMON_LABELS = {DECLARE_INTEREST: "Declare an interest in a party"}
@@ -206,6 +210,11 @@ class EscalationCase(BaseModel):
     @property
     def is_closed(self) -> bool:
         return self.outcome is not None
+
+    @property
+    def console_listing(self) -> bool:
+        """Whether this case publishes the console's search attributes (see `CONSOLE_LISTING`)."""
+        return self.rules >= CONSOLE_LISTING
 
     @property
     def money_and_dates(self) -> bool:

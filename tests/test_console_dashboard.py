@@ -79,7 +79,7 @@ async def test_rows_come_from_search_attributes_and_every_search_finds_them(
 async def test_a_claim_publishing_the_console_attributes_replays_and_can_be_recorded(
     time_env: WorkflowEnvironment, time_client: Client, settings: Settings, inbox: Inbox
 ) -> None:
-    """The shape under the console-search-attributes patch (its marker, the wider upserts), recorded as
+    """The shape under the console-listing rules (the wider upserts, no marker), recorded as
     tests/histories/unfunded_claim_console_attributes.json and replayed with the others."""
     eid = await complete_claim(time_env, time_client, settings, inbox)
     history = await time_client.get_workflow_handle(eid).fetch_history()
@@ -88,7 +88,8 @@ async def test_a_claim_publishing_the_console_attributes_replays_and_can_be_reco
         for e in history.events
         if e.HasField("upsert_workflow_search_attributes_event_attributes")
     ]
-    assert b"Recorded complete claim" in upserted[1][sa.TITLE.name].data  # [0]: the patch marker's own
+    assert b"Recorded complete claim" in upserted[0][sa.TITLE.name].data
+    assert not any(e.HasField("marker_recorded_event_attributes") for e in history.events)  # no patch marker
     assert sa.pence_keyword(2837_00).encode() in upserted[-1][sa.PAID.name].data
     await replay_and_maybe_record(time_client, eid, "unfunded_claim_console_attributes")
 

@@ -44,8 +44,6 @@ HELD_EMAIL_EVENTS = {
     "held": "held_email_held_again",
     "confirmed": "held_email_confirmed_arrived",
 }
-CONSOLE_ATTRIBUTES = "console-search-attributes"
-"""Runs under this patch publish what the console's rows show (sa.CONSOLE) in their upserts."""
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=10))
 
 
@@ -476,7 +474,7 @@ class EscalationWorkflow:
         ]
         if case.money_and_dates:  # older runs upsert the keys they were recorded with, no more
             pairs.append(SearchAttributePair(sa.UNDERPAID, case.underpaid))
-        console = workflow.patched(CONSOLE_ATTRIBUTES)
+        console = case.console_listing  # cases opened under these rules publish what the console lists
         if console:
             claimed, agreed, paid = case.amounts()
             pairs += [

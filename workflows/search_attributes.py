@@ -36,7 +36,7 @@ EMAILS_HELD = SearchAttributeKey.for_keyword("EmailsHeld")
 it is), else 'no' (a Keyword: SQL visibility's three Bool columns are taken)."""
 CONSOLE: list[SearchAttributeKey[Any]] = [TITLE, PRACTICES, CONTACTS, PRACTICE_COUNT, CLAIMED, AGREED, PAID, EMAILS_HELD]
 """What the console's dashboard rows need beyond the filters: published by runs under the
-`console-search-attributes` patch, so one visibility query fills a page with no call per row."""
+console-listing rules (domain.escalation.CONSOLE_LISTING), so one visibility query fills a page with no call per row."""
 
 PENCE_DIGITS = 13
 
