@@ -34,7 +34,16 @@ ladder level) and a Double would make money a float; padded, the text orders as 
 EMAILS_HELD = SearchAttributeKey.for_keyword("EmailsHeld")
 """'yes' while an email of this escalation is held for ops' decision (a send cut off, or one that cannot go as
 it is), else 'no' (a Keyword: SQL visibility's three Bool columns are taken)."""
-CONSOLE: list[SearchAttributeKey[Any]] = [TITLE, PRACTICES, CONTACTS, PRACTICE_COUNT, CLAIMED, AGREED, PAID, EMAILS_HELD]
+CONSOLE: list[SearchAttributeKey[Any]] = [
+    TITLE,
+    PRACTICES,
+    CONTACTS,
+    PRACTICE_COUNT,
+    CLAIMED,
+    AGREED,
+    PAID,
+    EMAILS_HELD,
+]
 """What the console's dashboard rows need beyond the filters: published by runs under the
 console-listing rules (domain.escalation.CONSOLE_LISTING), so one visibility query fills a page with no call per row."""
 
