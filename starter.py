@@ -1,7 +1,7 @@
 """The LMC officer's command line: start escalations, inspect them, take the officer's actions.
 
 python starter.py start-claim examples/unfunded_claim_kent.json   (one start-* command per kind in `kinds/`)
-python starter.py show ID [--json] | list [--kind K] [--status S] [--overdue] [--stalled] [--underpaid] | history ID
+python starter.py show ID [--json] | list [--kind K] [--status S] [--overdue] [--stalled] [--underpaid] [--held] [--search WORDS] [--parts] | history ID
 python starter.py supply-info ID --text "..." | accept-offer ID | dispute ID --reasons "..."
 python starter.py confirm-payment ID [--amount-pence N] | withdraw ID --reasons "..."
 python starter.py extend-returns ID --date YYYY-MM-DD | close-returns ID | close-incident ID --reasons "..."
@@ -156,6 +156,9 @@ def _parser(
     p.add_argument("--overdue", action="store_true")
     p.add_argument("--stalled", action="store_true")
     p.add_argument("--underpaid", action="store_true", help="paid less than agreed (practices included)")
+    p.add_argument("--held", action="store_true", help="an email is held for ops' decision")
+    p.add_argument("--search", help="words of the title, a reference, an ODS code or a contact's email")
+    p.add_argument("--parts", action="store_true", help="with incidents' parts (practices' and payers' requests)")
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("history", help="the audit timeline, with its hash chain verified")
     p.add_argument("id")
@@ -286,7 +289,11 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
                 "overdue": args.overdue,
                 "stalled": args.stalled,
                 "underpaid": args.underpaid,
+                "held": args.held,
+                "search": args.search,
+                "parts": args.parts,
             },
+            renamed={"search": "--search"},
         )
         rows = await reading.list_escalations(client, reading.list_query(filters))
         if args.json:

@@ -8,6 +8,7 @@ re-implements deadlines, the ladder, or how emails to the payer are addressed.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
@@ -30,6 +31,8 @@ from domain.working_days import (
     working_days_left,
 )
 
+PRACTICE_CODE = re.compile(r"[A-Z][0-9]{5}")  # a GP practice's ODS code; ICBs' and trusts' codes differ
+
 TOP_LEVEL = 3
 DATE_WAITS = frozenset({"payment", "returns"})
 """Waits for a date someone gave, not counted in working days: a new bank holiday does not move them."""
@@ -39,7 +42,11 @@ LEGACY_RULES = 1
 MONEY_AND_DATES = 2
 """Issue #12: amounts above £0, working-day dates not in the past, deregistration windows, a counter-offer's
 terms carried into the agreement, and a payment other than the agreed amount kept open for the officer."""
-CURRENT_RULES = MONEY_AND_DATES
+CONSOLE_LISTING = 3
+"""Issue #15: the case publishes what the console's dashboard lists (title, practices, contacts, money, held
+emails) in its search-attribute upserts. A version of the rules, not a `workflow.patched` marker: a patch costs
+every workflow two history events (the marker and its own upsert), and an incident runs hundreds."""
+CURRENT_RULES = CONSOLE_LISTING
 """What a case opened now runs under."""
 DECLARE_INTEREST = "declare_interest"
 COMMON_LABELS = {DECLARE_INTEREST: "Declare an interest in a party"}
@@ -224,6 +231,11 @@ class EscalationCase(BaseModel):
         return self.outcome is not None
 
     @property
+    def console_listing(self) -> bool:
+        """Whether this case publishes the console's search attributes (see `CONSOLE_LISTING`)."""
+        return self.rules >= CONSOLE_LISTING
+
+    @property
     def money_and_dates(self) -> bool:
         """Whether this case runs under issue #12's rules (see `rules`)."""
         return self.rules >= MONEY_AND_DATES
@@ -292,6 +304,23 @@ class EscalationCase(BaseModel):
     def parties(self) -> set[str]:
         """Codes of the organisations this escalation involves; kinds add their practices."""
         return {self.payer.code.upper(), *self.related_parties}
+
+    def practice_codes(self) -> list[str]:
+        """The practices this escalation is for (not a parent's), as the console lists and searches them."""
+        return sorted(c for c in self.parties() - set(self.related_parties) if PRACTICE_CODE.fullmatch(c))
+
+    def amounts(self) -> tuple[int, int, int]:
+        """Claimed, agreed and paid in pence, as the console lists them: by default the report's lines summed."""
+        lines = self.report_lines()
+        return (
+            sum(line.claimed_pence for line in lines),
+            sum(line.agreed_pence for line in lines),
+            sum(line.paid_pence for line in lines),
+        )
+
+    def contact_emails(self) -> list[str]:
+        """Every contact's work address the console may find this escalation by (NHS staff, never patients)."""
+        return [c.email for c in self.payer.ladder]
 
     def conflict(self, response: ResponseInput) -> Interest | None:
         """The declared interest that bars this officer from acting here, if any."""

@@ -140,6 +140,9 @@ class IncidentCase(EscalationCase):
     def parties(self) -> set[str]:
         return {*super().parties(), *(p.ods for p in self.practices)}
 
+    def contact_emails(self) -> list[str]:
+        return [*super().contact_emails(), *(p.contact.email for p in self.practices)]
+
     # --- shared behaviour ---------------------------------------------------------------
     @property
     def total_claimed(self) -> int:

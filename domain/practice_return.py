@@ -113,6 +113,13 @@ class PracticeCase(EscalationCase):
     def parties(self) -> set[str]:
         return {*super().parties(), self.practice.ods}
 
+    def contact_emails(self) -> list[str]:
+        return [self.practice.contact.email, *super().contact_emails()]
+
+    def amounts(self) -> tuple[int, int, int]:
+        """A practice's part is in its incident's report; listed, it shows its share and what it received."""
+        return 0, self.share_pence or 0, self.received_pence or 0
+
     def practice_actions(self) -> list[str]:
         if self.status in ("awaiting_return", "returned", "returns_closed"):
             return [SUBMIT_RETURN]

@@ -165,6 +165,32 @@ class SentMailLedger:
             session.commit()
             return int(changed)
 
+    def held_or_stale(self, now: datetime | None = None) -> list[SentEmail]:
+        """What `held()` will hold once `hold_stale_claims()` runs, read without writing (pages that only look)."""
+        cutoff = (now or _utc_now()) - STALE_CLAIM
+        stale = (col(SentEmail.status) == MailStatus.SENDING) & (col(SentEmail.claimed_at) < cutoff)
+        with Session(self._engine, expire_on_commit=False) as session:
+            return list(
+                session.exec(
+                    select(SentEmail)
+                    .where((col(SentEmail.status) == MailStatus.HELD) | stale)
+                    .order_by(col(SentEmail.sent_at))
+                ).all()
+            )
+
+    @staticmethod
+    def is_held(sent: SentEmail, now: datetime | None = None) -> bool:
+        """Held, or a send whose sender died (a stale claim) that will be held when anyone acts on it."""
+        if sent.status == MailStatus.HELD:
+            return True
+        claimed = sent.claimed_at
+        if sent.status != MailStatus.SENDING or claimed is None:
+            return False
+        current = now or _utc_now()
+        if claimed.tzinfo is None:
+            claimed = claimed.replace(tzinfo=current.tzinfo)
+        return claimed < current - STALE_CLAIM
+
     def held(self) -> list[SentEmail]:
         with Session(self._engine, expire_on_commit=False) as session:
             return list(

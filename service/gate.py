@@ -48,6 +48,23 @@ def _keyword(value: str) -> str:
 Keyword = Annotated[str, AfterValidator(_keyword)]
 """A value that goes into a Temporal visibility query: nothing that could change the query."""
 
+_SEARCH_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@._+-")
+
+
+def _search(value: str) -> str:
+    words = value.split()
+    if len(words) > 8 or any(len(w) > 80 or not set(w) <= _SEARCH_CHARACTERS for w in words):
+        raise ValueError(
+            "search for up to 8 words, references, ODS codes or email addresses "
+            "(letters, digits and @ . _ + - only)"
+        )
+    return " ".join(words)
+
+
+SearchWords = Annotated[FreeText, AfterValidator(_search)]
+"""What an officer searches escalations by; each word goes into a visibility query, so nothing that could
+change the query (and, as free text, no NHS number)."""
+
 
 class WithdrawLinks(BaseModel):
     """An officer withdraws every link one recipient was sent for one escalation."""
@@ -77,3 +94,7 @@ class ListFilters(BaseModel):
     overdue: bool = False
     stalled: bool = False
     underpaid: bool = False
+    held: bool = False
+    search: SearchWords | None = None
+    parts: bool = False
+    """Include the parts of incidents (practices' requests, payers' confirmations); a search always does."""

@@ -124,7 +124,7 @@ async def test_an_officer_and_an_icb_contact_in_the_browser(
             await page.wait_for_selector("text=Recorded.")
 
             await page.goto(escalation_url)
-            await page.wait_for_selector("text=response:acknowledge")
+            await page.wait_for_selector("text=response: acknowledge")  # the timeline, in words
             assert "acknowledged" in (await page.content())
             await page.screenshot(path=str(shots / "escalation.png"), full_page=True)
             await page.goto(f"{base}/console?kind=unfunded_claim")
@@ -134,7 +134,7 @@ async def test_an_officer_and_an_icb_contact_in_the_browser(
                 await asyncio.sleep(0.2)
                 await page.reload()
             assert "acknowledged" in await page.content()
-            await page.screenshot(path=str(shots / "dashboard.png"), full_page=True)
+            await page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)  # docs/: test_console_browser
     finally:
         server.should_exit = True
         await serving

@@ -7,6 +7,7 @@ import base64
 import os
 import uuid
 from collections.abc import AsyncIterator
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -129,7 +130,14 @@ async def test_console_actions_are_refused_server_side_for_the_wrong_role_csrf_o
         act, data={"action": "declare_interest", "text": "G82001", "reasons": "partner", "csrf": token}
     )
     assert declared.status_code == 303
-    conflicted = await console.post(act, data={"action": "withdraw", "reasons": "mine", "csrf": token})
+    unconfirmed = await console.post(act, data={"action": "withdraw", "reasons": "mine", "csrf": token})
+    assert (
+        unconfirmed.status_code == 422
+        and 'id="confirm-error"' in unconfirmed.text
+        and ">mine</textarea>" in unconfirmed.text
+    )
+    withdraw = {"action": "withdraw", "reasons": "mine", "csrf": token, "confirm": "yes"}
+    conflicted = await console.post(act, data=withdraw)
     assert conflicted.status_code == 403 and "declared an interest in G82001" in conflicted.text
 
     await sign_in(console, "ceo@lmc.example", "another long password")
@@ -146,7 +154,10 @@ async def test_console_actions_are_refused_server_side_for_the_wrong_role_csrf_o
     assert again["Message-ID"] != inbox.for_case(eid)[before - 1]["Message-ID"] and again["In-Reply-To"]
     assert (await console.post(stop, data={"reason": "", "csrf": token})).status_code == 422
     assert (await console.post(stop, data={"reason": "Raised in error", "csrf": token})).status_code == 422  # no choice
-    stopped = await console.post(stop, data={"reason": "Raised in error", "how": "terminate", "csrf": token})
+    unconfirmed = await console.post(stop, data={"reason": "Raised in error", "how": "terminate", "csrf": token})
+    assert unconfirmed.status_code == 422 and 'value="terminate" checked' in unconfirmed.text  # as typed
+    stop_form = {"reason": "Raised in error", "how": "terminate", "csrf": token, "confirm": "yes"}
+    stopped = await console.post(stop, data=stop_form)
     assert stopped.status_code == 303
     events = [r.event for r in AuditLog(make_engine(settings.database)).timeline(eid)]
     assert "refused:conflict_of_interest" in events and "resend_requested" in events and events[-1] == "terminated"
@@ -169,10 +180,12 @@ async def test_the_report_shows_claimed_agreed_and_paid_with_a_chart_and_csv(
         await asyncio.sleep(0.2)
     assert "1 escalation(s)" in page.text and "<svg" in page.text and "onward referral" in page.text
     assert page.text.count("£2,837.00") >= 2  # claimed and agreed in total
+    assert "Amount (£)" in page.text and "NHS Kent and Medway ICB" in page.text and "April 2031" in page.text
     csv_text = (await console.get("/console/report.csv", params=params)).text
-    header, *rows = csv_text.strip().splitlines()
-    assert header == "provider,category,items,claimed_pence,agreed_pence,paid_pence"
-    assert sum(int(r.split(",")[-2]) for r in rows) == 283_700
+    period, header, *rows = csv_text.strip().splitlines()
+    assert "1 April 2031 to" in period and "30 June 2031" in period
+    assert header.startswith("Breakdown,Group,Escalations,Items") and "Claimed (GBP)" in header
+    assert sum(Decimal(r.split(",")[-2]) for r in rows if r.startswith("Category")) == Decimal("2837.00")
     await acting.respond(dev_env.client, eid, officer("withdraw", reasons="report test over"))
 
 
@@ -196,7 +209,7 @@ async def test_officers_start_escalations_from_forms_and_keep_what_they_typed(
         "lines.0.evidence_refs": "KLMC-1730",
     }
     bad = await console.post("/console/start/unfunded_claim", data=form)
-    assert bad.status_code == 422 and "lines.0.count" in bad.text
+    assert bad.status_code == 422 and "lines.0.count" in bad.text and 'id="lines-0-count-error"' in bad.text
     assert 'value="eleven"' in bad.text and "Fit notes pushed to practices" in bad.text and "KLMC-1730" in bad.text
     started = await console.post("/console/start/unfunded_claim", data={**form, "lines.0.count": "11"})
     assert started.status_code == 303 and started.headers["location"].startswith("/console/e/UWC-")
@@ -238,13 +251,13 @@ async def test_ops_see_activities_that_are_failing(
             await asyncio.sleep(0.2)
         await sign_in(console, "ops@lmc.example", "correct horse battery")
         for _ in range(50):
-            board = await console.get("/console", params={"kind": "unfunded_claim"})
-            if eid in board.text and "Failing and retrying" in board.text:
+            board = await console.get("/console/failing")
+            if eid in board.text and "send_email" in board.text:
                 break
             await asyncio.sleep(0.2)
         assert "Failing and retrying" in board.text and "send_email" in board.text
         await sign_in(console, "ceo@lmc.example", "another long password")
-        assert "Failing and retrying" not in (await console.get("/console", params={"kind": "unfunded_claim"})).text
+        assert (await console.get("/console/failing")).status_code == 403
         await handle.terminate(reason="test over")
 
 
@@ -267,7 +280,9 @@ async def test_admins_manage_accounts_and_nobody_else_can(console: httpx.AsyncCl
         data={"csrf": token, "email": "new@lmc.example", "role": "officer", "password": "new officer password"},
     )
     assert made.status_code == 200 and "new@lmc.example can sign in as officer" in made.text
-    await console.post("/console/users", data={"csrf": token, "disable": "new@lmc.example"})
+    unconfirmed = await console.post("/console/users", data={"csrf": token, "disable": "new@lmc.example"})
+    assert unconfirmed.status_code == 422 and "confirm disabling" in unconfirmed.text
+    await console.post("/console/users", data={"csrf": token, "disable": "new@lmc.example", "confirm": "yes"})
     assert (await sign_in(console, "new@lmc.example", "new officer password")).status_code == 401
 
 

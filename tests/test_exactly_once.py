@@ -152,7 +152,7 @@ async def test_the_console_officer_form_twice_is_recorded_once(
     assert third.status_code == 303
     await audited(settings, eid, "interest_declared", 2)
 
-    withdraw = {"action": "withdraw", "reasons": "exactly once test over", "csrf": csrf}
+    withdraw = {"action": "withdraw", "reasons": "exactly once test over", "csrf": csrf, "confirm": "yes"}
     once = await web.post(act, data={**withdraw, "submission": "withdraw-submission-1"})
     assert once.status_code == 303 and once.headers["location"].endswith("?done=closed")
     # the escalation has finished; the same submission still answers with its outcome, not "finished"

@@ -123,6 +123,7 @@ class Progress(BaseModel):
     thread_root: str | None = None
     last_email: EmailEffect | None = None  # what ops can ask to send again
     resend_submissions: list[str] = []  # the latest ops' resend forms seen, so one sent twice resends once
+    held_emails: int = 0  # emails held for ops' decision and not yet settled (the EmailsHeld search attribute)
 
 
 class Carried(BaseModel, Generic[CaseT]):
@@ -201,6 +202,7 @@ class EscalationWorkflow:
         self.progress = progress or Progress()
         self.outbox = list(effects)
         self._published: tuple[Any, ...] | None = None
+        self._static_published = False  # title, practices, contacts: once a run, with the first upsert
 
     def begin_or_resume(self, start: Any, open_case: Callable[[], tuple[EscalationCase, list[Effect]]]) -> None:
         """Resume from what a previous run carried over, or open the case afresh."""
@@ -248,6 +250,7 @@ class EscalationWorkflow:
             request.old_email, request.new, request.by, request.reason, request.keep_old_links
         )
         self.outbox.extend(effects)
+        self._static_published = False  # the contacts the console searches by have changed
         last = self.progress.last_email
         if last is not None and last.to.email == request.old_email.lower():
             resent = last.model_copy(update={"to": request.new.model_copy(update={"title": last.to.title})})
@@ -481,6 +484,8 @@ class EscalationWorkflow:
         if self.progress.thread_root is None:
             self.progress.thread_root = sent.message_id
         self.progress.last_email = effect
+        if sent.held:
+            self.progress.held_emails += 1
         await self._audit(
             "email_held" if sent.held else "email_sent",
             "engine",
@@ -512,6 +517,8 @@ class EscalationWorkflow:
             retry_policy=ACTIVITY_RETRY,
         )
         event = HELD_EMAIL_EVENTS.get(settled)  # a decision carried out already changes nothing: not audited
+        if settled != "held":
+            self.progress.held_emails = max(self.progress.held_emails - 1, 0)
         if event is not None:
             await self._audit(event, decision.by, {"message_id": decision.message_id})
 
@@ -529,10 +536,19 @@ class EscalationWorkflow:
         ]
         if case.money_and_dates:  # older runs upsert the keys they were recorded with, no more
             pairs.append(SearchAttributePair(sa.UNDERPAID, case.underpaid))
+        console = case.console_listing  # cases opened under these rules publish what the console lists
+        if console:
+            claimed, agreed, paid = case.amounts()
+            pairs += [
+                SearchAttributePair(sa.CLAIMED, sa.pence_keyword(claimed)),
+                SearchAttributePair(sa.AGREED, sa.pence_keyword(agreed)),
+                SearchAttributePair(sa.PAID, sa.pence_keyword(paid)),
+                SearchAttributePair(sa.EMAILS_HELD, "yes" if self.progress.held_emails else "no"),
+            ]
         deadline = wait.deadline if wait is not None else None
         signature = (tuple(p.value for p in pairs), deadline)
-        if signature == self._published:  # unchanged: no command, no history event
-            return
+        if signature == self._published and (self._static_published or not console):
+            return  # unchanged: no command, no history event
         status = case.outcome or case.status
         if self._published is None or self._published[0][1] != status:
             workflow.metric_meter().create_counter(
@@ -540,5 +556,14 @@ class EscalationWorkflow:
             ).add(1, {"kind": case.kind, "status": status})
         self._published = signature
         updates = [pair.key.value_set(pair.value) for pair in pairs]
+        if console and not self._static_published:
+            self._static_published = True
+            practices = case.practice_codes()
+            updates += [
+                sa.TITLE.value_set(case.title),
+                sa.PRACTICES.value_set(practices),
+                sa.CONTACTS.value_set(sorted(set(case.contact_emails()))),
+                sa.PRACTICE_COUNT.value_set(len(practices)),
+            ]
         updates.append(sa.NEXT_DEADLINE.value_set(deadline) if deadline else sa.NEXT_DEADLINE.value_unset())
         workflow.upsert_search_attributes(updates)

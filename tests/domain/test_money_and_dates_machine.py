@@ -22,7 +22,7 @@ from domain.calendar import LEGACY_CALENDAR
 from domain.compensation_claim import CompensationClaimCase
 from domain.contacts import Role
 from domain.deregistration import DeregistrationCase, DeregistrationRequest, group_days
-from domain.escalation import LEGACY_RULES, ResponseRefused
+from domain.escalation import CURRENT_RULES, LEGACY_RULES, ResponseRefused
 from domain.incident import ChildState, StartChild, StartPractices, TellPractices
 from domain.pathology import PathologyRequest, request_problems
 from domain.practice_return import PracticeCase, ReturnRecord, ShareNotice
@@ -338,7 +338,7 @@ def test_a_refused_pot_waits_for_the_officer_and_never_settles(outcome: str, amo
 def test_returns_carry_the_window_and_the_rules_to_every_practice() -> None:
     _, effects = open_deregistration(london(2026, 12, 22, 10))
     [start] = of_type(effects, StartPractices)
-    assert (start.rules, start.window_start, start.cut_off) == (2, date(2024, 4, 1), date(2025, 3, 31))
+    assert (start.rules, start.window_start, start.cut_off) == (CURRENT_RULES, date(2024, 4, 1), date(2025, 3, 31))
     _, effects = open_deregistration(london(2026, 12, 22, 10), incident_start="2024-10-01")
     [start] = of_type(effects, StartPractices)
     assert start.window_start == date(2024, 10, 1)

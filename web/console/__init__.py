@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from web.console import actions, calendar_page, dashboard, escalation_page, meeting_pack, report, start, users
+from web.console import (
+    actions,
+    calendar_page,
+    dashboard,
+    escalation_page,
+    meeting_pack,
+    practices_page,
+    report,
+    start,
+    users,
+)
 from web.console.guard import Console
 
 
@@ -13,6 +23,7 @@ def console_routes(console: Console) -> list[Route]:
     return [
         *dashboard.routes(console),
         *escalation_page.routes(console),
+        *practices_page.routes(console),
         *actions.routes(console),
         *start.routes(console),
         *report.routes(console),

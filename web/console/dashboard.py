@@ -1,10 +1,14 @@
-"""The dashboard: escalations filtered by their search attributes; for ops, activities failing
-and emails held."""
+"""The dashboard: escalations searched, filtered, sorted and paged from their search attributes alone
+(one visibility query a page, counts beside it; no call per row, no write on a GET); for ops, the emails
+held, and failing activities on a page of their own."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
+from urllib.parse import urlencode
 
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -13,10 +17,12 @@ from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from domain.money import format_pence
 from kinds import KINDS
 from persistence.sent_mail import SentMailLedger
-from service import reading
+from service import listing, reading
 from service.gate import ListFilters, admit
+from service.listing import COLUMNS, DEFAULT_SORT, Counts, Page
 from service.mail_delay import mail_delay
 from service.reading import EscalationRow
 from service.refusals import Refused, Why
@@ -24,7 +30,10 @@ from web.console.guard import OPS, Console
 from web.templating import templates
 from web.temporal_budget import rpc_timeout
 
-FILTERS = ("kind", "status", "payer", "overdue", "stalled", "underpaid", "level")
+FILTERS = ("q", "kind", "status", "payer", "level")
+FLAGS = ("overdue", "stalled", "underpaid", "held", "parts")
+FLAG_LABELS = {"overdue": "Overdue", "stalled": "Stalled", "underpaid": "Underpaid", "held": "Emails held"}
+HOLDER_LABELS = {"payer": "ICB or trust", "officer": "LMC", "practice": "Practice"}
 FINISHED = (
     "closed", "paid", "paid_short", "paid_over", "withdrawn", "commissioned", "settled", "not_agreed",
     "closed_by_officer",
@@ -32,7 +41,7 @@ FINISHED = (
 
 
 async def trouble(client: Client, rows: list[EscalationRow]) -> list[dict[str, Any]]:
-    """Activities that are failing and being retried, for ops to see at a glance."""
+    """Activities that are failing and being retried, for ops (a describe per open escalation: its own page)."""
     found = []
     for row in rows[:100]:
         if row.status in FINISHED:
@@ -61,16 +70,31 @@ async def trouble(client: Client, rows: list[EscalationRow]) -> list[dict[str, A
     return found
 
 
+def _link(chosen: dict[str, str], **changes: str | int | None) -> str:
+    """The dashboard's address with `chosen` changed; empty values left out."""
+    merged = {**chosen, **{k: ("" if v is None else str(v)) for k, v in changes.items()}}
+    return "/console?" + urlencode({k: v for k, v in merged.items() if v})
+
+
 def routes(console: Console) -> list[Route]:
     ledger = SentMailLedger(console.engine)
+    rows_template = templates.env.get_template("dashboard_rows.html")
+    names = {org.code.upper(): org.name for org in console.settings.escalation_config().organisations}
 
-    async def dashboard(request: Request) -> Response:
-        who = console.who(request)
-        if isinstance(who, Response):
-            return who
-        chosen = {k: request.query_params.get(k, "") for k in FILTERS}
-        error = None
-        rows: list[EscalationRow] = []
+    async def rows_html(request: Request) -> Markup:
+        """The search form, counts, rows and paging for the URL's query: the same for everyone asking it, so
+        drawn once and shared for a second (`listing.shared`) by every officer opening the same view."""
+        params = request.query_params
+        chosen = {k: params.get(k, "").strip() for k in FILTERS}
+        chosen |= {k: "on" if params.get(k) == "on" else "" for k in FLAGS}
+        sort = params.get("sort", "") if params.get("sort", "") in COLUMNS else DEFAULT_SORT[0]
+        direction = "asc" if params.get("dir") == "asc" else "desc"
+        if sort == DEFAULT_SORT[0] and "dir" not in params:
+            direction = DEFAULT_SORT[1]
+        offset = int(params["at"]) if params.get("at", "").isdigit() else 0
+        error: dict[str, str] = {}
+        found = Page(rows=[])
+        counted = Counts(total=0)
         try:
             filters = admit(
                 ListFilters,
@@ -79,28 +103,72 @@ def routes(console: Console) -> list[Route]:
                     "status": chosen["status"] or None,
                     "payer": chosen["payer"] or None,
                     "level": chosen["level"] or None,
-                    "overdue": chosen["overdue"] == "on",
-                    "stalled": chosen["stalled"] == "on",
-                    "underpaid": chosen["underpaid"] == "on",
+                    "search": chosen["q"] or None,
+                    **{flag: chosen[flag] == "on" for flag in FLAGS},
                 },
+                renamed={"search": "q"},
             )
-            rows = await reading.list_escalations(request.app.state.client, reading.list_query(filters))
+            query = reading.list_query(filters)
+            found = await listing.page(
+                request.app.state.client, query, sort, direction == "desc", params.get("page", ""), offset
+            )
+            counted = await listing.counts(request.app.state.client, query)
+            counted = replace(counted, total=max(counted.total, found.offset + len(found.rows)))  # counts lag
         except Refused as refused:
-            if refused.why is Why.UNAVAILABLE:  # the engine down or slow: 503 with Retry-After, not an empty list
+            if refused.why is not Why.INVALID:
                 raise
-            error = refused.message
-        ops = who.role in OPS
-        ledger.hold_stale_claims()
+            error = dict(refused.fields)
+        base = {**chosen, "sort": sort, "dir": direction}
         context = {
-            "who": who,
-            "rows": rows,
+            "rows": found.rows,
+            "found": found,
+            "counts": counted,
             "chosen": chosen,
+            "sort": sort,
+            "direction": direction,
+            "columns": COLUMNS,
             "error": error,
             "kinds": KINDS,
-            "failing": await trouble(request.app.state.client, rows) if ops else [],
-            "held": ledger.held() if ops else [],
+            "kind_labels": {spec.name: spec.label for spec in KINDS},
+            "names": names,
+            "flag_labels": FLAG_LABELS,
+            "holder_labels": HOLDER_LABELS,
+            "format_pence": format_pence,
+            "sort_link": lambda column: _link(
+                chosen, sort=column, dir="asc" if (column == sort and direction == "desc") else "desc"
+            ),
+            "flag_link": lambda flag: _link(chosen, **{flag: "" if chosen[flag] else "on"}),
+            "next_link": _link(base, page=found.next_token, at=found.offset + len(found.rows))
+            if found.next_token
+            else (_link(base, at=found.next_offset) if found.next_offset is not None else None),
+            "first_link": _link(base) if (found.offset or params.get("page")) else None,
+        }
+        return Markup(rows_template.render(context))  # noqa: S704 - the template escapes what it shows
+
+    async def dashboard(request: Request) -> Response:
+        who = console.who(request)
+        if isinstance(who, Response):
+            return who
+        key = ("dashboard", console.settings.temporal_address, request.url.query)
+        context = {
+            "who": who,
+            "kinds": KINDS,
+            "rows_html": await listing.shared(key, listing.SHARED_FOR_SECONDS, lambda: rows_html(request)),
+            "held": ledger.held_or_stale() if who.role in OPS else [],  # read only: never a write on a GET
             "mail_delay": mail_delay(ledger),
         }
         return templates.TemplateResponse(request, "dashboard.html", context)
 
-    return [Route("/console", dashboard)]
+    async def failing(request: Request) -> Response:
+        """Ops: activities failing and being retried, among the newest open escalations."""
+        who = console.who(request)
+        if isinstance(who, Response):
+            return who
+        if who.role not in OPS:
+            raise Refused(Why.NOT_PERMITTED, "Only ops staff see failing activities.")
+        client = request.app.state.client
+        found = await listing.page(client, "ExecutionStatus = 'Running'", "started", True, "", 0)
+        context = {"who": who, "failing": await trouble(client, found.rows)}
+        return templates.TemplateResponse(request, "failing.html", context)
+
+    return [Route("/console", dashboard), Route("/console/failing", failing)]

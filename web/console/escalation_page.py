@@ -11,9 +11,10 @@ from starlette.routing import Route
 
 from domain.money import format_pence
 from persistence.audit_log import AuditLog
-from persistence.sent_mail import MailStatus, SentMailLedger
+from persistence.sent_mail import SentMailLedger
 from service import reading
-from web.console.guard import Console
+from web.console import timeline
+from web.console.guard import Console, Who
 from web.templating import templates
 
 SETTLED_NOTICES = {
@@ -32,43 +33,68 @@ WITHDRAWN_NOTICES = {
 }
 
 
-def routes(console: Console) -> list[Route]:
+ERROR_PREFIXES = {"stop": "stop-", "withdraw-links": "withdraw-", "replace-contact": "replace-", "resend": "resend-"}
+"""Each console form's field ids begin with its prefix (an officer's action: the action's name and '-')."""
+DESTRUCTIVE_ACTIONS = frozenset({"withdraw", "close_incident"})
+"""Officer actions that end an escalation: each asks for a confirmation beside its reason."""
+
+
+async def render(
+    console: Console,
+    request: Request,
+    who: Who,
+    escalation_id: str,
+    *,
+    errors: dict[str, str] | None = None,
+    typed: dict[str, str] | None = None,
+    form_name: str | None = None,
+    status: int = 200,
+) -> Response:
+    """The page; after a refused form, that form comes back with each error beside its field and everything
+    typed in it (`form_name` says which form, `typed` what was in it)."""
     audit = AuditLog(console.engine)
     ledger = SentMailLedger(console.engine)
     settings = console.settings
+    view = await reading.summary(request.app.state.client, escalation_id)
+    rows, chain = audit.timeline(escalation_id), audit.verify(escalation_id)
+    emails, held = [], []
+    for sent in ledger.for_escalation(escalation_id):
+        if ledger.is_held(sent):  # a stale claim shows as held; it is held in fact when ops decide (a POST)
+            held.append(sent)
+        message = message_from_string(sent.raw, policy=policy.default) if sent.raw else None
+        html = message.get_body(("html",)) if message is not None else None  # type: ignore[attr-defined]
+        emails.append({"sent": sent, "html": html.get_content() if html is not None else ""})
+    context = {
+        "who": who,
+        "view": view,
+        "csrf": console.signer.csrf_for(request),
+        "fields": view.action_fields,
+        "labels": view.action_labels,
+        "destructive": DESTRUCTIVE_ACTIONS,
+        "errors": errors or {},
+        "typed": typed or {},
+        "form_name": form_name,
+        "error_prefix": ERROR_PREFIXES.get(form_name or "", (form_name or "").removeprefix("act-") + "-"),
+        "done": request.query_params.get("done"),
+        "timeline": timeline.entries(rows, chain),
+        "deadlines": timeline.deadlines(rows, view.case),
+        "chain": chain,
+        "emails": emails,
+        "held": held,
+        "settled": SETTLED_NOTICES.get(request.query_params.get("settled", ""))
+        or WITHDRAWN_NOTICES.get(request.query_params.get("withdrawn", ""))
+        or (REPLACED_NOTICE if request.query_params.get("replaced") else None),
+        "format_pence": format_pence,
+        "temporal_url": f"{settings.temporal_ui_url}/namespaces/{settings.temporal_namespace}/workflows/{escalation_id}",
+    }
+    return templates.TemplateResponse(request, "escalation.html", context, status_code=status)
 
+
+def routes(console: Console) -> list[Route]:
     async def escalation(request: Request) -> Response:
         who = console.who(request)
         if isinstance(who, Response):
             return who
-        escalation_id = request.path_params["escalation_id"]
-        view = await reading.summary(request.app.state.client, escalation_id)
-        ledger.hold_stale_claims()
-        emails, held = [], []
-        for sent in ledger.for_escalation(escalation_id):
-            if sent.status == MailStatus.HELD:
-                held.append(sent)
-            message = message_from_string(sent.raw, policy=policy.default) if sent.raw else None
-            html = message.get_body(("html",)) if message is not None else None  # type: ignore[attr-defined]
-            emails.append({"sent": sent, "html": html.get_content() if html is not None else ""})
-        context = {
-            "who": who,
-            "view": view,
-            "csrf": console.signer.csrf_for(request),
-            "fields": view.action_fields,
-            "labels": view.action_labels,
-            "done": request.query_params.get("done"),
-            "timeline": audit.timeline(escalation_id),
-            "chain": audit.verify(escalation_id),
-            "emails": emails,
-            "held": held,
-            "settled": SETTLED_NOTICES.get(request.query_params.get("settled", ""))
-            or WITHDRAWN_NOTICES.get(request.query_params.get("withdrawn", ""))
-            or (REPLACED_NOTICE if request.query_params.get("replaced") else None),
-            "format_pence": format_pence,
-            "temporal_url": f"{settings.temporal_ui_url}/namespaces/{settings.temporal_namespace}/workflows/{escalation_id}",
-        }
-        page = templates.TemplateResponse(request, "escalation.html", context)
-        return page
+        return await render(console, request, who, request.path_params["escalation_id"])
 
     return [Route("/console/e/{escalation_id}", escalation)]

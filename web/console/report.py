@@ -1,5 +1,6 @@
-"""The work report: counts and money by provider and category for a period and payer, from every
-kind's own report lines, as a page or a CSV."""
+"""The report: every kind's own report lines for a chosen period (and ICB or trust), as escalations, items and
+money claimed, agreed and paid by category, provider, ICB and month; the Kent-style share of items by
+category; a chart per breakdown with axes in pounds; a CSV in pounds headed by its period; printable."""
 
 from __future__ import annotations
 
@@ -13,9 +14,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from domain.money import format_pence
-from domain.report import work_report
+from domain.report_breakdown import BREAKDOWNS, grouped, item_shares
+from domain.working_days import describe_date
 from service import reading
 from service.gate import Keyword, admit
+from service.refusals import Refused, Why
+from web.console.charts import bar_chart
 from web.console.guard import Console
 from web.templating import templates
 
@@ -26,49 +30,85 @@ class ReportPeriod(BaseModel):
     payer: Keyword | None = None  # goes into a visibility query
 
 
+def _pounds(pence: int) -> str:
+    return f"{pence // 100}.{pence % 100:02d}"
+
+
+def period_words(period: ReportPeriod) -> str:
+    start = describe_date(period.start) if period.start else "the first escalation"
+    end = describe_date(period.end) if period.end else "today"
+    return f"{start} to {end}"
+
+
 def routes(console: Console) -> list[Route]:
+    names = {org.code.upper(): org.name for org in console.settings.escalation_config().organisations}
+
     async def report(request: Request) -> Response:
         who = console.who(request)
         if isinstance(who, Response):
             return who
         params = request.query_params
-        period = admit(
-            ReportPeriod,
-            {
-                "start": params.get("from") or None,
-                "end": params.get("to") or None,
-                "payer": params.get("payer") or None,
-            },
-            renamed={"start": "from", "end": "to"},
-        )
-        found = await reading.report_lines(request.app.state.client, period.payer, period.start, period.end)
-        rows = work_report([line for lines in found.values() for line in lines])
+        errors: dict[str, str] = {}
+        try:
+            period = admit(
+                ReportPeriod,
+                {
+                    "start": params.get("from") or None,
+                    "end": params.get("to") or None,
+                    "payer": params.get("payer") or None,
+                },
+                renamed={"start": "from", "end": "to"},
+            )
+            if period.start and period.end and period.start > period.end:
+                raise Refused.invalid({"to": "the end of the period must not be before its start"})
+        except Refused as refused:
+            if refused.why is not Why.INVALID:
+                raise
+            errors, period = refused.fields, ReportPeriod()
+        entries = await reading.report_entries(request.app.state.client, period.payer, period.start, period.end)
+        breakdowns = {by: grouped(entries, by) for by in BREAKDOWNS}
+        shares = item_shares(breakdowns["category"])
+        payer = names.get((period.payer or "").upper(), period.payer) if period.payer else "every ICB and trust"
+        heading = f"Report for {period_words(period)}; {payer}"
         if request.url.path.endswith(".csv"):
             out = io.StringIO()
             writer = csv.writer(out)
-            writer.writerow(["provider", "category", "items", "claimed_pence", "agreed_pence", "paid_pence"])
-            for r in rows:
-                writer.writerow([r.provider, r.category, r.items, r.claimed_pence, r.agreed_pence, r.paid_pence])
+            writer.writerow([heading])
+            writer.writerow(
+                ["Breakdown", "Group", "Escalations", "Items", "Share of items (%)",
+                 "Claimed (GBP)", "Agreed (GBP)", "Paid (GBP)"]
+            )  # fmt: skip
+            for by, groups in breakdowns.items():
+                for g in groups:
+                    writer.writerow(
+                        [BREAKDOWNS[by], g.label, len(g.escalations), g.items,
+                         shares.get(g.key, "") if by == "category" else "",
+                         _pounds(g.claimed_pence), _pounds(g.agreed_pence), _pounds(g.paid_pence)]
+                    )  # fmt: skip
+            stamp = f"{period.start or 'start'}-to-{period.end or 'today'}"
             return Response(
                 out.getvalue(),
                 media_type="text/csv",
-                headers={"Content-Disposition": 'attachment; filename="unfunded-work.csv"'},
+                headers={"Content-Disposition": f'attachment; filename="report-{stamp}.csv"'},
             )
-        total_items = sum(r.items for r in rows) or 1
-        widest = max((r.claimed_pence for r in rows), default=1) or 1
         context = {
             "who": who,
-            "rows": rows,
+            "heading": heading,
             "params": dict(params),
-            "claims": len(found),
+            "errors": errors,
+            "escalations": len({e.escalation_id for e in entries}),
+            "kinds": sorted({e.line.kind.replace("_", " ") for e in entries}),
+            "breakdowns": breakdowns,
+            "titles": BREAKDOWNS,
+            "charts": {by: bar_chart(groups, BREAKDOWNS[by]) for by, groups in breakdowns.items() if groups},
+            "shares": shares,
             "format_pence": format_pence,
-            "share": lambda r: round(100 * r.items / total_items),
-            "bar": lambda r: round(400 * r.claimed_pence / widest),
             "totals": {
-                k: sum(getattr(r, k) for r in rows) for k in ("items", "claimed_pence", "agreed_pence", "paid_pence")
+                k: sum(getattr(e.line, k) for e in entries)
+                for k in ("items", "claimed_pence", "agreed_pence", "paid_pence")
             },
             "query": request.url.query,
         }
-        return templates.TemplateResponse(request, "report.html", context)
+        return templates.TemplateResponse(request, "report.html", context, status_code=422 if errors else 200)
 
     return [Route("/console/report", report), Route("/console/report.csv", report)]

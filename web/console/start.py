@@ -37,10 +37,25 @@ def form_data(spec: KindSpec, form: dict[str, str], officer_email: str) -> dict[
 def routes(console: Console) -> list[Route]:
     settings, signer = console.settings, console.signer
 
-    def page(request: Request, spec: KindSpec, form: dict[str, str], error: str | None, status: int = 200) -> Response:
+    def page(
+        request: Request,
+        spec: KindSpec,
+        form: dict[str, str],
+        error: str | None,
+        status: int = 200,
+        errors: dict[str, str] | None = None,
+    ) -> Response:
+        """The form, as typed; a refusal naming fields shows each beside its field, with a summary at the top."""
         config = settings.escalation_config()
         token = signer.csrf_for(request)
-        context = {"spec": spec, "form": form, "error": error, "csrf": token, **spec.form.context(config)}
+        context = {
+            "spec": spec,
+            "form": form,
+            "error": error,
+            "errors": errors or {},
+            "csrf": token,
+            **spec.form.context(config),
+        }
         response = templates.TemplateResponse(request, "start.html", context, status_code=status)
         return response
 
@@ -66,6 +81,8 @@ def routes(console: Console) -> list[Route]:
             config = calendar_admin.with_calendar(settings.escalation_config(), console.engine)
             prepared = starting.prepare(spec, config, form_data(spec, form, who.email), reference)
         except Refused as refused:
+            if refused.fields:
+                return page(request, spec, form, None, refused.http_status, refused.fields)
             return page(request, spec, form, refused.message, refused.http_status)
         try:
             escalation_id = await starting.start(request.app.state.client, settings, spec, prepared, once=True)

@@ -33,6 +33,8 @@ def routes(console: Console) -> list[Route]:
         who = signer.read(request)
         assert who is not None
         message, status = None, 200
+        errors: dict[str, str] = {}
+        typed: dict[str, str] = {}
         if request.method == "POST":
             form = await posted_form(request)
             if not signer.csrf_ok(request, form.get("csrf", "")):
@@ -41,6 +43,8 @@ def routes(console: Console) -> list[Route]:
                 if form.get("disable"):
                     if not plain_line(form["disable"]):
                         raise Refused(Why.NOT_FOUND, "disable: no account has that address")
+                    if form.get("confirm") != "yes":
+                        raise Refused.invalid({"confirm": f"tick the box to confirm disabling {form['disable']}"})
                     message = accounts.disable(who.email, form["disable"], client_of(request))
                 else:
                     message = accounts.save_account(
@@ -52,10 +56,14 @@ def routes(console: Console) -> list[Route]:
                     )
             except Refused as refused:
                 message, status = refused.message, refused.http_status
+                errors = refused.fields
+                typed = {k: form.get(k, "") for k in ("email", "role")}  # never the password
         context = {
             "who": who,
             "accounts": accounts.users.all(),
-            "message": message,
+            "message": None if errors else message,
+            "errors": errors,
+            "typed": typed,
             "status": status,
             "csrf": signer.csrf_for(request),
             "roles": ROLES,
