@@ -52,7 +52,7 @@ async def test_an_incidents_practices_in_one_table_filtered_exported_and_found(
     for n, ods in enumerate(codes[:2]):
         await acting.respond(dev_env.client, f"{eid}-{ods}", practice(ods, counts=counts(n + 1)))
 
-    for _ in range(60):  # the requests' statuses reach visibility a moment later
+    for _ in range(160):  # the requests' statuses reach visibility a moment later (later on a loaded machine)
         page = await console.get(f"/console/e/{eid}/practices")
         assert page.status_code == 200, page.text
         if page.text.count(">returned<") >= 2 or page.text.count("returned ") >= 2:

@@ -242,7 +242,13 @@ async def test_ops_resend_and_a_contact_change_sent_twice_are_carried_out_once(
     page = await web.get(f"/console/e/{eid}")
     stop = form_in(page.text, f"/console/e/{eid}/terminate")
     submission = SUBMISSION.search(stop).group(1)  # type: ignore[union-attr]
-    ended = {"csrf": csrf_in(page), "submission": submission, "reason": "duplicate of another", "how": "terminate"}
+    ended = {
+        "csrf": csrf_in(page),
+        "submission": submission,
+        "reason": "duplicate of another",
+        "how": "terminate",
+        "confirm": "yes",
+    }
     for _ in range(2):  # the second is answered as the first, not "already finished"
         answer = await web.post(f"/console/e/{eid}/terminate", data=ended)
         assert answer.status_code == 303, answer.text[:500]
@@ -252,7 +258,7 @@ async def test_ops_resend_and_a_contact_change_sent_twice_are_carried_out_once(
 def test_every_console_form_that_reaches_temporal_carries_a_submission_id() -> None:
     template = (ROOT / "web" / "templates" / "escalation.html").read_text()
     for path in ("/act", "/replace-contact", "/resend", "/terminate"):
-        assert 'name="submission"' in template.split(f'{path}">', 1)[1].split("</form>", 1)[0], path
+        assert 'name="submission"' in template.split(f'{path}"', 1)[1].split("</form>", 1)[0], path
     assert 'name="submission"' in (ROOT / "web" / "templates" / "start.html").read_text()
 
 

@@ -51,7 +51,8 @@ def remaining() -> float:
 
 
 @asynccontextmanager
-async def _within_budget() -> AsyncIterator[None]:
+async def within_budget() -> AsyncIterator[None]:
+    """Calls the interceptor cannot see (raw `workflow_service` RPCs) held to what is left of the budget."""
     try:
         async with asyncio.timeout(remaining()):
             yield
@@ -78,38 +79,38 @@ class RequestBudget:
 
 class _Bounded(OutboundInterceptor):
     async def start_workflow(self, input: StartWorkflowInput) -> Any:
-        async with _within_budget():
+        async with within_budget():
             return await self.next.start_workflow(input)
 
     async def cancel_workflow(self, input: CancelWorkflowInput) -> None:
-        async with _within_budget():
+        async with within_budget():
             await self.next.cancel_workflow(input)
 
     async def describe_workflow(self, input: DescribeWorkflowInput) -> Any:
-        async with _within_budget():
+        async with within_budget():
             return await self.next.describe_workflow(input)
 
     def list_workflows(self, input: ListWorkflowsInput) -> Any:
         return _BoundedPages(self.next.list_workflows(replace(input, rpc_timeout=rpc_timeout())))
 
     async def count_workflows(self, input: CountWorkflowsInput) -> Any:
-        async with _within_budget():
+        async with within_budget():
             return await self.next.count_workflows(input)
 
     async def query_workflow(self, input: QueryWorkflowInput) -> Any:
-        async with _within_budget():
+        async with within_budget():
             return await self.next.query_workflow(input)
 
     async def signal_workflow(self, input: SignalWorkflowInput) -> None:
-        async with _within_budget():
+        async with within_budget():
             await self.next.signal_workflow(input)
 
     async def terminate_workflow(self, input: TerminateWorkflowInput) -> None:
-        async with _within_budget():
+        async with within_budget():
             await self.next.terminate_workflow(input)
 
     async def start_workflow_update(self, input: StartWorkflowUpdateInput) -> Any:
-        async with _within_budget():
+        async with within_budget():
             return await self.next.start_workflow_update(input)
 
 
@@ -123,7 +124,7 @@ class _BoundedPages:
         return self
 
     async def __anext__(self) -> Any:
-        async with _within_budget():
+        async with within_budget():
             return await self._pages.__anext__()
 
 

@@ -28,7 +28,7 @@ from service.reading import EscalationRow
 from service.refusals import Refused, Why
 from web.console.guard import OPS, Console
 from web.templating import templates
-from web.temporal_budget import rpc_timeout
+from web.temporal_budget import rpc_timeout, within_budget
 
 FILTERS = ("q", "kind", "status", "payer", "level")
 FLAGS = ("overdue", "stalled", "underpaid", "held", "parts")
@@ -109,10 +109,11 @@ def routes(console: Console) -> list[Route]:
                 renamed={"search": "q"},
             )
             query = reading.list_query(filters)
-            found = await listing.page(
-                request.app.state.client, query, sort, direction == "desc", params.get("page", ""), offset
-            )
-            counted = await listing.counts(request.app.state.client, query)
+            async with within_budget():  # raw visibility RPCs: held to the request's budget here
+                found = await listing.page(
+                    request.app.state.client, query, sort, direction == "desc", params.get("page", ""), offset
+                )
+                counted = await listing.counts(request.app.state.client, query)
             counted = replace(counted, total=max(counted.total, found.offset + len(found.rows)))  # counts lag
         except Refused as refused:
             if refused.why is not Why.INVALID:
@@ -167,7 +168,8 @@ def routes(console: Console) -> list[Route]:
         if who.role not in OPS:
             raise Refused(Why.NOT_PERMITTED, "Only ops staff see failing activities.")
         client = request.app.state.client
-        found = await listing.page(client, "ExecutionStatus = 'Running'", "started", True, "", 0)
+        async with within_budget():
+            found = await listing.page(client, "ExecutionStatus = 'Running'", "started", True, "", 0)
         context = {"who": who, "failing": await trouble(client, found.rows)}
         return templates.TemplateResponse(request, "failing.html", context)
 

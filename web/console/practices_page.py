@@ -17,6 +17,7 @@ from service.practice_table import PAYMENT_FILTERS, chosen, practice_table
 from service.refusals import Refused, Why
 from web.console.guard import Console
 from web.templating import templates
+from web.temporal_budget import within_budget
 
 
 def _pounds(pence: int | None) -> str:
@@ -36,7 +37,8 @@ def routes(console: Console) -> list[Route]:
         view = await reading.summary(request.app.state.client, escalation_id)
         if "practices" not in view.case or not isinstance(view.case["practices"], list):
             raise Refused(Why.NOT_FOUND, f"{escalation_id} is not an incident with practices.")
-        lines = await practice_table(request.app.state.client, console.engine, view)
+        async with within_budget():  # its visibility RPCs held to the request's budget
+            lines = await practice_table(request.app.state.client, console.engine, view)
         params = request.query_params
         filters = {
             "q": params.get("q", "").strip()[:100],
