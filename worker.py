@@ -22,11 +22,13 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.audit import AuditActivities
 from activities.email import EmailActivities
+from activities.incident_lists import IncidentListActivities
 from activities.returns import ReturnActivities
 from kinds import all_workflows
 from logging_setup import configure_logging
 from persistence.audit_log import AuditLog
 from persistence.database import make_engine
+from persistence.incident_practices import IncidentPractices
 from persistence.practice_returns import PracticeReturns
 from persistence.sent_mail import SentMailLedger
 from service.health import readiness
@@ -52,6 +54,7 @@ def build_worker(client: Client, settings: Settings, **overrides: Any) -> Worker
     audit = AuditActivities(AuditLog(engine))
     email = EmailActivities(settings, SentMailLedger(engine))
     returns = ReturnActivities(PracticeReturns(engine))
+    lists = IncidentListActivities(IncidentPractices(engine), PracticeReturns(engine))
     options: dict[str, Any] = {
         "task_queue": settings.task_queue,
         "workflows": WORKFLOWS,
@@ -61,6 +64,9 @@ def build_worker(client: Client, settings: Settings, **overrides: Any) -> Worker
             email.settle_held_email,
             returns.record_return,
             returns.load_returns,
+            lists.load_practice_chunk,
+            lists.load_returns_page,
+            lists.missing_returns,
         ],
         "activity_executor": concurrent.futures.ThreadPoolExecutor(max_workers=32),
         "max_concurrent_activities": 32,  # no more than the threads the database activities run on

@@ -16,12 +16,19 @@ class TariffRate(BaseModel):
     example: bool = Field(default=True, description="an illustrative rate, not one agreed with a payer")
 
 
+class IncidentLimits(BaseModel):
+    """How large one incident may be: past this many practices it is refused at start, naming the field."""
+
+    max_practices: int = Field(default=25_000, ge=1)
+
+
 class EscalationConfig(BaseModel):
     lmc: Lmc
     organisations: list[Organisation] = Field(min_length=1)
     deadlines: dict[str, DeadlinePolicy] = Field(default_factory=dict)
     tariff: dict[str, TariffRate] = Field(default_factory=dict)
     capitation_rates: dict[str, CapitationRate] = Field(default_factory=dict)
+    incidents: IncidentLimits = Field(default_factory=IncidentLimits)
 
     @model_validator(mode="after")
     def _unique_codes(self) -> EscalationConfig:

@@ -9,6 +9,7 @@ report, and says so as commands its workflow carries out.
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -34,9 +35,12 @@ DECLARE_INTEREST = "declare_interest"
 
 
 class StartPractices(Command):
-    """Start a case for every affected practice."""
+    """Start a case for every affected practice: those listed here, or (`stored`) the `practice_count`
+    practices of the incident's list stored outside Temporal, which its cohorts read in chunks."""
 
     practices: list[Practice]
+    practice_count: int = 0
+    stored: bool = False
     return_kind: Literal["counts", "groups"]
     items: list[ReturnItem]
     returns_deadline: datetime
@@ -52,6 +56,9 @@ class TellPractices(Command):
     message: Literal["extend", "close_returns", "shares", "close"]
     deadline: datetime | None = None
     shares: dict[str, ShareNotice] | None = None
+    default_share: ShareNotice | None = (
+        None  # for practices not in `shares` (a stored list: those that claimed nothing)
+    )
     reason: str | None = None
 
 
@@ -75,6 +82,20 @@ class CloseChildren(Command):
     reason: str
 
 
+class ListedReturn(ReturnRecord):
+    """A return read back beside its practice's entry in the incident's stored list."""
+
+    position: int | None = None  # in the list, so in the cohort that runs the practice
+    weighting: Decimal | None = None  # a deregistration practice's list weighting
+
+
+class MissingReturns(BaseModel):
+    """Listed practices that sent no return: how many, and the first few by code."""
+
+    count: int
+    first: list[str]
+
+
 class ChildState(BaseModel):
     child_id: str
     outcome: str | None = None
@@ -86,7 +107,10 @@ class ChildState(BaseModel):
 
 
 class IncidentCase(EscalationCase):
-    practices: list[Practice]
+    practices: list[Practice] = Field(default_factory=list)  # empty when the list is stored (`practices_stored`)
+    practices_stored: bool = False
+    practice_count: int = 0  # of a stored list
+    practice_parties: list[str] = Field(default_factory=list)  # a stored list's codes the LMC declared an interest in
     return_kind: Literal["counts", "groups"]
     items: list[ReturnItem] = Field(default_factory=list)
     returns_deadline: datetime
@@ -122,9 +146,20 @@ class IncidentCase(EscalationCase):
         return [topic for topic, child in self.children.items() if child.outcome is None]
 
     def parties(self) -> set[str]:
-        return {*super().parties(), *(p.ods for p in self.practices)}
+        return {*super().parties(), *(p.ods for p in self.practices), *self.practice_parties}
 
     # --- shared behaviour ---------------------------------------------------------------
+    @property
+    def number_of_practices(self) -> int:
+        return self.practice_count if self.practices_stored else len(self.practices)
+
+    def store_practices(self, count: int, interested: list[str]) -> None:
+        """The practice list lives outside the case (and outside Temporal): keep its size, and the codes
+        among it that officers declared an interest in, for conflicts."""
+        self.practices_stored = True
+        self.practice_count = count
+        self.practice_parties = sorted(interested)
+
     @property
     def total_claimed(self) -> int:
         return sum(self.claimed.values())
@@ -137,13 +172,15 @@ class IncidentCase(EscalationCase):
                 event="incident_opened",
                 actor=self.officer.email,
                 detail={
-                    "practices": len(self.practices),
+                    "practices": self.number_of_practices,
                     "payer": self.payer.code,
                     "returns_deadline": self.returns_deadline.isoformat(),
                 },
             ),
             StartPractices(
                 practices=self.practices,
+                practice_count=self.number_of_practices,
+                stored=self.practices_stored,
                 return_kind=self.return_kind,
                 items=self.items,
                 returns_deadline=self.returns_deadline,
@@ -188,12 +225,20 @@ class IncidentCase(EscalationCase):
         """Every practice has closed and stored its return: read them."""
         return [LoadReturns()]
 
-    def on_returns_loaded(self, records: list[ReturnRecord], now: datetime) -> list[Effect]:
-        known = {p.ods for p in self.practices}
+    def on_returns_loaded(
+        self, records: list[ReturnRecord], now: datetime, stored_missing: MissingReturns | None = None
+    ) -> list[Effect]:
+        """`stored_missing`: for a stored list, what the store found missing (the case does not hold the list)."""
+        if stored_missing is None:
+            known = {p.ods for p in self.practices}
+            found = sorted(known - {r.ods for r in records})
+            stored_missing = MissingReturns(count=len(found), first=found)
+        else:
+            known = {r.ods for r in records}
         # A return after the close is recorded and flagged, not claimed.
         self.claimed = {r.ods: self.claim_for(r) for r in records if r.ods in known and not r.late}
         self.late_returns = sorted(r.ods for r in records if r.late)
-        missing = sorted(known - {r.ods for r in records})
+        missing = stored_missing.first
         self.touch()
         return [
             AuditEffect(
@@ -201,7 +246,7 @@ class IncidentCase(EscalationCase):
                 actor="engine",
                 detail={
                     "returned": len(self.claimed),
-                    "missing": len(missing),
+                    "missing": stored_missing.count,
                     "first_missing": missing[:50],
                     "total_pence": self.total_claimed,
                 },
@@ -210,9 +255,9 @@ class IncidentCase(EscalationCase):
                 "returns-collected",
                 "Returns closed",
                 [
-                    f"{len(self.claimed)} of {len(self.practices)} practices returned, totalling "
+                    f"{len(self.claimed)} of {self.number_of_practices} practices returned, totalling "
                     f"{format_pence(self.total_claimed)}.",
-                    *([f"No return from: {_first(missing, 20)}."] if missing else []),
+                    *([f"No return from: {first_few(missing, 20, stored_missing.count)}."] if missing else []),
                 ],
             ),
             *self.after_returns(now),
@@ -292,10 +337,18 @@ class IncidentCase(EscalationCase):
         self.shares = shares
         self.status = "paying"
         self.touch()
-        notices = {
-            p.ods: ShareNotice(amount_pence=shares.get(p.ods, 0), due=due, explanation=explanation)
-            for p in self.practices
-        }
+        default_share: ShareNotice | None = None
+        if self.practices_stored:  # practices that claimed nothing are told so by the default notice
+            notices = {
+                ods: ShareNotice(amount_pence=amount, due=due, explanation=explanation)
+                for ods, amount in shares.items()
+            }
+            default_share = ShareNotice(amount_pence=0, due=due, explanation=explanation)
+        else:
+            notices = {
+                p.ods: ShareNotice(amount_pence=shares.get(p.ods, 0), due=due, explanation=explanation)
+                for p in self.practices
+            }
         effects: list[Effect] = [
             AuditEffect(
                 event="shares_allocated",
@@ -307,7 +360,7 @@ class IncidentCase(EscalationCase):
                     "surplus_pence": max(pot - total, 0),
                 },
             ),
-            TellPractices(message="shares", shares=notices),
+            TellPractices(message="shares", shares=notices, default_share=default_share),
         ]
         if pot > total:
             effects.append(
@@ -387,7 +440,7 @@ class IncidentCase(EscalationCase):
         return ResponseOutcome(status=self.status, message=message), effects
 
 
-def _first(codes: list[str], shown: int) -> str:
-    """A list for people: the first few, then how many more."""
-    more = len(codes) - shown
+def first_few(codes: list[str], shown: int, total: int | None = None) -> str:
+    """A list for people: the first few, then how many more (of `total`, if more than listed)."""
+    more = (len(codes) if total is None else total) - shown
     return ", ".join(codes[:shown]) + (f" and {more} more" if more > 0 else "")

@@ -14,7 +14,7 @@ from domain.confirmation import ConfirmationRequest
 from domain.contacts import Contact, Lmc, Organisation
 from domain.escalation import CURRENT_RULES, MONEY_AND_DATES, DeadlinePolicy, Effect
 from domain.identifiers import FreeText, HeaderText, OdsCode, SafeEmail
-from domain.incident import ChildState, IncidentCase, StartChild
+from domain.incident import ChildState, IncidentCase, MissingReturns, StartChild, first_few
 from domain.money import Pence, format_pence
 from domain.practice_return import Practice, ReturnItem, ReturnRecord
 from domain.report import ReportLine, spread
@@ -69,6 +69,18 @@ class PathologyRequest(BaseModel):
         return self
 
 
+class PathologyDetails(PathologyRequest):
+    """The request as a running incident carries it: without its practices when the list is stored
+    once outside Temporal (`IncidentCase.practices_stored`)."""
+
+    practices: list[IncidentPractice] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, request: PathologyRequest, with_practices: bool = True) -> PathologyDetails:
+        fields = {name: getattr(request, name) for name in PathologyRequest.model_fields}
+        return cls.model_construct(**{**fields, "practices": fields["practices"] if with_practices else []})
+
+
 def request_problems(request: PathologyRequest, today: date | None = None) -> dict[str, str]:
     """What the money-and-dates rules refuse in a request, by field: a tariff rate of £0 (a rate is
     money owed per item), and a return deadline that is not a working day, or (given `today`) is past."""
@@ -86,7 +98,7 @@ def request_problems(request: PathologyRequest, today: date | None = None) -> di
 
 
 class PathologyCase(IncidentCase):
-    request: PathologyRequest
+    request: PathologyDetails
     icb: Organisation
     agreed_pence: int | None = None
     item_totals: dict[str, int] = Field(default_factory=dict)
@@ -104,9 +116,13 @@ class PathologyCase(IncidentCase):
         policy: DeadlinePolicy,
         now: datetime,
         rules: int = CURRENT_RULES,
+        stored: tuple[int, list[str]] | None = None,
     ) -> tuple[PathologyCase, list[Effect]]:
         """Raises ValueError for what `request_problems` finds under the money-and-dates rules: the
-        kind's builder refuses those first, naming the field, so a workflow never opens one."""
+        kind's builder refuses those first, naming the field, so a workflow never opens one.
+
+        `stored`: the practice list is stored outside Temporal; its size, and its codes officers declared an
+        interest in."""
         problems = request_problems(request) if rules >= MONEY_AND_DATES else {}
         if problems:
             raise ValueError("; ".join(f"{field}: {problem}" for field, problem in problems.items()))
@@ -124,7 +140,7 @@ class PathologyCase(IncidentCase):
             payer=trust,
             policy=policy,
             status="collecting_returns",
-            request=request,
+            request=request if isinstance(request, PathologyDetails) else PathologyDetails.of(request),
             icb=icb,
             practices=practices,
             return_kind="counts",
@@ -133,6 +149,8 @@ class PathologyCase(IncidentCase):
             rules=rules,
             as_of=now,
         )
+        if stored is not None:
+            case.store_practices(*stored)
         window = f"{request.error_start:%-d %b %Y} to {request.error_end:%-d %b %Y}"
         context = [("Trust", trust.name), ("Test", f"{request.test} ({request.service})"), ("Error window", window)]
         effects = case.begin(now, context)
@@ -145,7 +163,7 @@ class PathologyCase(IncidentCase):
                     title=f"Recognise the {request.test} error at year-end reconciliation",
                     ask=[
                         f"{trust.name}'s {request.test} error ({window}) created inappropriate workload for "
-                        f"{len(practices)} practices. {request.description}",
+                        f"{case.number_of_practices} practices. {request.description}",
                         "Please confirm that year-end reconciliation of enhanced services will include a mechanism to "
                         "recognise its impact on practices' achievement, or tell us that it will not, with reasons.",
                     ],
@@ -201,13 +219,13 @@ class PathologyCase(IncidentCase):
             ("Incident", self.title),
             ("Trust", self.payer.name),
             ("ICB", self.icb.name),
-            ("Practices", str(len(self.practices))),
+            ("Practices", str(self.number_of_practices)),
             ("Status", self.status.replace("_", " ")),
         ]
         if not self.returns_open:
             facts.append(("Claimed", format_pence(self.total_claimed)))
             if self.late_returns:
-                facts.append(("Late returns (not claimed)", ", ".join(self.late_returns)))
+                facts.append(("Late returns (not claimed)", first_few(self.late_returns, 20)))
         if self.agreed_pence is not None:
             facts.append(("Agreed", format_pence(self.agreed_pence)))
         terms = self.children[CLAIM].terms if CLAIM in self.children else None
@@ -238,10 +256,12 @@ class PathologyCase(IncidentCase):
             )
         ]
 
-    def on_returns_loaded(self, records: list[ReturnRecord], now: datetime) -> list[Effect]:
+    def on_returns_loaded(
+        self, records: list[ReturnRecord], now: datetime, stored_missing: MissingReturns | None = None
+    ) -> list[Effect]:
         on_time = [r for r in records if not r.late]
         self.item_totals = {t.key: sum((r.counts or {}).get(t.key, 0) for r in on_time) for t in self.request.tariff}
-        return super().on_returns_loaded(records, now)
+        return super().on_returns_loaded(records, now, stored_missing)
 
     def after_child(self, topic: str, child: ChildState, now: datetime) -> list[Effect]:
         if topic != CLAIM:

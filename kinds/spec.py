@@ -62,3 +62,6 @@ class KindSpec:
     """Every action of `parties`, in words."""
     parts: tuple[str, ...] = ()
     """The kinds of its child escalations (a practice's return, a payer's confirmation), searchable too."""
+    practice_list: Callable[[Any], tuple[list[dict[str, Any]], BaseModel]] | None = None
+    """Incidents: the start model -> its practices (stored once, before it starts) and the start model that
+    carries only their count, so no Temporal payload grows with the incident."""

@@ -5,19 +5,23 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from pydantic import Field
+
     from domain.contacts import Organisation
-    from domain.deregistration import CapitationRate, DeregistrationCase, DeregistrationRequest
+    from domain.deregistration import CapitationRate, DeregistrationCase, DeregistrationDetails
     from domain.practice_return import Practice
     from workflows.escalation_workflow import Carried, CaseView, EscalationStart
-    from workflows.incident_workflow import IncidentWorkflow
+    from workflows.incident_workflow import IncidentWorkflow, stored_list
 
 
 CarriedDeregistration = Carried[DeregistrationCase]
 
 
 class StartDeregistration(EscalationStart):
-    request: DeregistrationRequest
-    practices: list[Practice]
+    request: DeregistrationDetails
+    practices: list[Practice] = Field(default_factory=list)  # as first recorded; now empty, the list stored
+    practice_count: int = 0  # the stored list's size (persistence/incident_practices.py), when stored
+    practice_parties: list[str] = Field(default_factory=list)  # its codes the LMC declared an interest in
     rate: CapitationRate
     icb: Organisation
     carried: CarriedDeregistration | None = None
@@ -41,6 +45,7 @@ class DeregistrationWorkflow(IncidentWorkflow):
             start.policy,
             workflow.now(),
             start.rules,
+            stored=stored_list(start.practices, start.practice_count, start.practice_parties),
         )
         self.begin(start, case, None, effects)
 

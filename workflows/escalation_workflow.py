@@ -324,8 +324,12 @@ class EscalationWorkflow:
             action_fields={**case.action_fields(), **COMMON_FIELDS},
             report_lines=case.report_lines(),
             payment_gap_pence=case.payment_gap(),
-            case=case.model_dump(mode="json"),
+            case=self.case_json(),
         )
+
+    def case_json(self) -> dict[str, Any]:
+        """The case as `summary` shows it; kinds whose state can grow large bound it here."""
+        return self.case.model_dump(mode="json")
 
     # --- the loop -----------------------------------------------------------------------
     async def run_until_closed(self) -> CaseView:

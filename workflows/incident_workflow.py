@@ -15,6 +15,7 @@ from temporalio import workflow
 from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
+    from activities.incident_lists import IncidentListActivities, PracticeChunk, ReturnsPageRequest
     from activities.returns import ReturnActivities
     from domain.compensation_claim import CompensationClaimCase
     from domain.confirmation import KIND as CONFIRMATION
@@ -24,11 +25,13 @@ with workflow.unsafe.imports_passed_through():
         ChildState,
         CloseChildren,
         IncidentCase,
+        ListedReturn,
         LoadReturns,
         StartChild,
         StartPractices,
         TellPractices,
     )
+    from domain.practice_return import ShareNotice
     from workflows import upward_signals
     from workflows.children import signal_if_running
     from workflows.confirmation import ConfirmationWorkflow, StartConfirmation
@@ -70,6 +73,10 @@ def child_state(child_id: str, view: CaseView) -> ChildState:
 
 
 COHORTS_PER_TASK = 10
+PER_PRACTICE_SHOWN = 1_000
+"""A stored-list incident's per-practice collections (claims, shares, late returns) appear in its `summary`
+(and its result) only up to this many entries each, so neither grows with the incident; `facts` still
+give the totals."""
 
 
 class IncidentWorkflow(EscalationWorkflow):
@@ -82,6 +89,7 @@ class IncidentWorkflow(EscalationWorkflow):
         self._tasks: list[asyncio.Task[None]] = []
         self._cohorts_closed: set[str] = set()
         self._cohorts_done = False
+        self._positions: dict[str, int] = {}  # a stored list's practices by code: where each is in it
 
     @workflow.signal(name=upward_signals.COHORT_RETURNS_CLOSED)
     def cohort_returns_closed(self, closed: CohortClosed) -> None:
@@ -107,6 +115,8 @@ class IncidentWorkflow(EscalationWorkflow):
             await self._start_cohorts(command)
         elif isinstance(command, TellPractices):
             await self._tell_practices(command)
+        elif isinstance(command, LoadReturns) and self.incident.practices_stored:
+            await self._load_stored_returns()
         elif isinstance(command, LoadReturns):
             records = await workflow.execute_activity_method(
                 ReturnActivities.load_returns,
@@ -126,6 +136,48 @@ class IncidentWorkflow(EscalationWorkflow):
         else:
             await super().carry_out_command(command)
 
+    def case_json(self) -> dict[str, Any]:
+        case = self.incident
+        if not case.practices_stored:
+            return super().case_json()
+        big = {name for name in ("claimed", "shares", "late_returns") if len(getattr(case, name)) > PER_PRACTICE_SHOWN}
+        return case.model_dump(mode="json", exclude=big)
+
+    async def _load_stored_returns(self) -> None:
+        """Every return a page at a time (each activity result bounded), and what is missing, counted."""
+        records: list[ListedReturn] = []
+        after = ""
+        while True:
+            page = await workflow.execute_activity_method(
+                IncidentListActivities.load_returns_page,
+                ReturnsPageRequest(parent_id=self.case.escalation_id, after_ods=after),
+                start_to_close_timeout=timedelta(minutes=1),
+                retry_policy=ACTIVITY_RETRY,
+            )
+            records += page.records
+            if page.last or not page.records:
+                break
+            after = page.records[-1].ods
+        missing = await workflow.execute_activity_method(
+            IncidentListActivities.missing_returns,
+            self.case.escalation_id,
+            start_to_close_timeout=timedelta(minutes=1),
+            retry_policy=ACTIVITY_RETRY,
+        )
+        self._positions = {r.ods: r.position for r in records if r.position is not None}
+        self.outbox.extend(self.incident.on_returns_loaded(list(records), workflow.now(), missing))
+
+    def _stored_cohorts(self, command: StartPractices, common: PracticeCommon) -> list[StartCohort]:
+        parent = self.case.escalation_id
+        return [
+            StartCohort(
+                cohort_id=f"{parent}-C{n:02d}",
+                common=common,
+                chunk=PracticeChunk(parent_id=parent, offset=offset, limit=COHORT_SIZE),
+            )
+            for n, offset in enumerate(range(0, command.practice_count, COHORT_SIZE), start=1)
+        ]
+
     async def _start_cohorts(self, command: StartPractices) -> None:
         case = self.incident
         common = PracticeCommon(
@@ -144,12 +196,16 @@ class IncidentWorkflow(EscalationWorkflow):
             cut_off=command.cut_off,
         )
         practices = command.practices
-        cohorts = [
-            StartCohort(
-                cohort_id=f"{case.escalation_id}-C{n:02d}", common=common, practices=practices[i : i + COHORT_SIZE]
-            )
-            for n, i in enumerate(range(0, len(practices), COHORT_SIZE), start=1)
-        ]
+        cohorts = (
+            self._stored_cohorts(command, common)
+            if command.stored
+            else [
+                StartCohort(
+                    cohort_id=f"{case.escalation_id}-C{n:02d}", common=common, practices=practices[i : i + COHORT_SIZE]
+                )
+                for n, i in enumerate(range(0, len(practices), COHORT_SIZE), start=1)
+            ]
+        )
         for wave in range(0, len(cohorts), COHORTS_PER_TASK):  # bounded commands per workflow task
             self._cohorts += await asyncio.gather(
                 *(
@@ -177,6 +233,17 @@ class IncidentWorkflow(EscalationWorkflow):
         if self._cohorts_done:
             return
         sends = []
+        if command.message == "shares" and self.incident.practices_stored:
+            by_cohort: list[dict[str, ShareNotice]] = [{} for _ in self._cohorts]
+            for ods, notice in (command.shares or {}).items():
+                position = self._positions.get(ods)
+                if position is not None:
+                    by_cohort[position // COHORT_SIZE][ods] = notice
+            for handle, shares in zip(self._cohorts, by_cohort, strict=True):
+                notices = CohortShares(shares=shares, default=command.default_share)
+                sends.append(signal_if_running(handle, PracticeCohortWorkflow.notify_shares, notices))
+            await asyncio.gather(*sends)
+            return
         for handle, members in zip(self._cohorts, self._cohort_members, strict=True):
             if command.message == "extend":
                 assert command.deadline is not None
@@ -224,3 +291,8 @@ class IncidentWorkflow(EscalationWorkflow):
     async def _await_child(self, topic: str, child_id: str, handle: ChildWorkflowHandle[Any, CaseView]) -> None:
         view = await handle
         self.outbox.extend(self.incident.on_child_closed(topic, child_state(child_id, view), workflow.now()))
+
+
+def stored_list(practices: list[Any], count: int, parties: list[str]) -> tuple[int, list[str]] | None:
+    """A start that lists no practices but counts them has its list stored: the case keeps count and parties."""
+    return (count, parties) if count and not practices else None
