@@ -20,6 +20,8 @@ class IncidentLimits(BaseModel):
     """How large one incident may be: past this many practices it is refused at start, naming the field."""
 
     max_practices: int = Field(default=25_000, ge=1)
+    cohorts_at_once: int = Field(default=10, ge=1)
+    """Cohorts starting their practices at one time: bounds the work in flight as an incident fans out."""
 
 
 class EscalationConfig(BaseModel):

@@ -41,6 +41,7 @@ def build(config: EscalationConfig, data: dict[str, Any], escalation_id: str) ->
         icb=icb,
         policy=config.policy(KIND),
         rules=CURRENT_RULES,
+        cohorts_at_once=config.incidents.cohorts_at_once,
     )
 
 

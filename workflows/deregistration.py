@@ -5,23 +5,17 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import Field
-
     from domain.contacts import Organisation
     from domain.deregistration import CapitationRate, DeregistrationCase, DeregistrationDetails
-    from domain.practice_return import Practice
-    from workflows.escalation_workflow import Carried, CaseView, EscalationStart
-    from workflows.incident_workflow import IncidentWorkflow, stored_list
+    from workflows.escalation_workflow import Carried, CaseView
+    from workflows.incident_workflow import IncidentStart, IncidentWorkflow, stored_list
 
 
 CarriedDeregistration = Carried[DeregistrationCase]
 
 
-class StartDeregistration(EscalationStart):
+class StartDeregistration(IncidentStart):
     request: DeregistrationDetails
-    practices: list[Practice] = Field(default_factory=list)  # as first recorded; now empty, the list stored
-    practice_count: int = 0  # the stored list's size (persistence/incident_practices.py), when stored
-    practice_parties: list[str] = Field(default_factory=list)  # its codes the LMC declared an interest in
     rate: CapitationRate
     icb: Organisation
     carried: CarriedDeregistration | None = None

@@ -15,6 +15,8 @@ from temporalio import workflow
 from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
+    from pydantic import Field
+
     from activities.incident_lists import IncidentListActivities, PracticeChunk, ReturnsPageRequest
     from activities.returns import ReturnActivities
     from domain.compensation_claim import CompensationClaimCase
@@ -31,11 +33,17 @@ with workflow.unsafe.imports_passed_through():
         StartPractices,
         TellPractices,
     )
-    from domain.practice_return import ShareNotice
+    from domain.practice_return import Practice, ShareNotice
     from workflows import upward_signals
     from workflows.children import signal_if_running
     from workflows.confirmation import ConfirmationWorkflow, StartConfirmation
-    from workflows.escalation_workflow import ACTIVITY_RETRY, CaseView, CloseRequest, EscalationWorkflow
+    from workflows.escalation_workflow import (
+        ACTIVITY_RETRY,
+        CaseView,
+        CloseRequest,
+        EscalationStart,
+        EscalationWorkflow,
+    )
     from workflows.practice import CloseReturns, ExtendReturns
     from workflows.practice_cohort import (
         COHORT_SIZE,
@@ -46,6 +54,16 @@ with workflow.unsafe.imports_passed_through():
         PracticeCommon,
         StartCohort,
     )
+
+
+class IncidentStart(EscalationStart):
+    """What the many-practice kinds' start models share: their practices listed (as first recorded) or,
+    now, stored once outside Temporal (`persistence.incident_practices`) and counted here."""
+
+    practices: list[Practice] = Field(default_factory=list)  # as first recorded; empty when stored
+    practice_count: int = 0  # the stored list's size
+    practice_parties: list[str] = Field(default_factory=list)  # its codes the LMC declared an interest in
+    cohorts_at_once: int = 0  # cohorts starting their practices at one time (0: as many as a task starts)
 
 
 def child_state(child_id: str, view: CaseView) -> ChildState:
@@ -90,12 +108,14 @@ class IncidentWorkflow(EscalationWorkflow):
         self._cohorts_closed: set[str] = set()
         self._cohorts_done = False
         self._positions: dict[str, int] = {}  # a stored list's practices by code: where each is in it
+        self._cohorts_ready: set[str] = set()  # a stored list's cohorts that have started all their practices
+        self._cohort_total: int | None = None  # how many cohorts a stored list has (they start progressively)
 
     @workflow.signal(name=upward_signals.COHORT_RETURNS_CLOSED)
     def cohort_returns_closed(self, closed: CohortClosed) -> None:
         """A cohort's practices have all closed returns and stored them; when every cohort has, read them."""
         self._cohorts_closed.add(closed.cohort_id)
-        if len(self._cohorts_closed) == len(self._cohorts):
+        if len(self._cohorts_closed) == (self._cohort_total if self._cohort_total is not None else len(self._cohorts)):
             self.outbox.extend(self.incident.on_returns_closed_everywhere())
 
     @property
@@ -167,16 +187,54 @@ class IncidentWorkflow(EscalationWorkflow):
         self._positions = {r.ods: r.position for r in records if r.position is not None}
         self.outbox.extend(self.incident.on_returns_loaded(list(records), workflow.now(), missing))
 
-    def _stored_cohorts(self, command: StartPractices, common: PracticeCommon) -> list[StartCohort]:
+    @workflow.signal(name=upward_signals.COHORT_PRACTICES_STARTED)
+    def cohort_practices_started(self, started: CohortClosed) -> None:
+        """A cohort has started all its practices: the next may start (`IncidentStart.cohorts_at_once`)."""
+        self._cohorts_ready.add(started.cohort_id)
+
+    async def _start_stored_cohorts(self, command: StartPractices, common: PracticeCommon) -> None:
+        """Cohorts over a stored list, started no more than `cohorts_at_once` at a time (each reads its chunk
+        and starts its practices before the next begins), so the work in flight stays bounded at any size.
+
+        Each starts with the incident's returns as they are then: the deadline as extended so far, and told
+        at once if returns have closed meanwhile."""
         parent = self.case.escalation_id
-        return [
-            StartCohort(
-                cohort_id=f"{parent}-C{n:02d}",
-                common=common,
-                chunk=PracticeChunk(parent_id=parent, offset=offset, limit=COHORT_SIZE),
-            )
-            for n, offset in enumerate(range(0, command.practice_count, COHORT_SIZE), start=1)
-        ]
+        at_once = max(int(getattr(self.start, "cohorts_at_once", 0) or COHORTS_PER_TASK), 1)
+        offsets = list(range(0, command.practice_count, COHORT_SIZE))
+        self._cohort_total = len(offsets)
+        for wave in range(0, len(offsets), COHORTS_PER_TASK):
+            for n, offset in enumerate(offsets[wave : wave + COHORTS_PER_TASK], start=wave + 1):
+                await workflow.wait_condition(
+                    lambda: len(self._cohorts) - len(self._cohorts_ready) < at_once or self.case.is_closed
+                )
+                if self.case.is_closed:  # closed by the officer: the rest are never started
+                    self._cohort_total = len(self._cohorts)
+                    break
+                deadline = self.incident.returns_deadline
+                cohort = StartCohort(
+                    cohort_id=f"{parent}-C{n:02d}",
+                    common=common.model_copy(update={"returns_deadline": deadline}),
+                    chunk=PracticeChunk(parent_id=parent, offset=offset, limit=COHORT_SIZE),
+                )
+                handle = await workflow.start_child_workflow(
+                    PracticeCohortWorkflow.run,
+                    cohort,
+                    id=cohort.cohort_id,
+                    parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
+                )
+                self._cohorts.append(handle)
+                self._cohort_members.append(set())
+                if self.incident.returns_deadline != deadline:  # extended while it was starting
+                    extend = ExtendReturns(deadline=self.incident.returns_deadline)
+                    await signal_if_running(handle, PracticeCohortWorkflow.extend, extend)
+                if not self.incident.returns_open:  # closed while it was starting
+                    await signal_if_running(handle, PracticeCohortWorkflow.close_returns, CloseReturns())
+                if self.case.is_closed:
+                    close = CloseRequest(reason=self.incident.closing_reason or "closed")
+                    await signal_if_running(handle, PracticeCohortWorkflow.close_all, close)
+            if self.case.is_closed:
+                break
+        await self._await_cohorts()
 
     async def _start_cohorts(self, command: StartPractices) -> None:
         case = self.incident
@@ -195,17 +253,16 @@ class IncidentWorkflow(EscalationWorkflow):
             window_start=command.window_start,
             cut_off=command.cut_off,
         )
+        if command.stored:
+            self._tasks.append(asyncio.create_task(self._start_stored_cohorts(command, common)))
+            return
         practices = command.practices
-        cohorts = (
-            self._stored_cohorts(command, common)
-            if command.stored
-            else [
-                StartCohort(
-                    cohort_id=f"{case.escalation_id}-C{n:02d}", common=common, practices=practices[i : i + COHORT_SIZE]
-                )
-                for n, i in enumerate(range(0, len(practices), COHORT_SIZE), start=1)
-            ]
-        )
+        cohorts = [
+            StartCohort(
+                cohort_id=f"{case.escalation_id}-C{n:02d}", common=common, practices=practices[i : i + COHORT_SIZE]
+            )
+            for n, i in enumerate(range(0, len(practices), COHORT_SIZE), start=1)
+        ]
         for wave in range(0, len(cohorts), COHORTS_PER_TASK):  # bounded commands per workflow task
             self._cohorts += await asyncio.gather(
                 *(

@@ -8,25 +8,19 @@ from temporalio import workflow
 from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import Field
-
     from domain.contacts import Organisation
     from domain.incident import StartChild
     from domain.pathology import PathologyCase, PathologyDetails
-    from domain.practice_return import Practice
     from workflows.compensation_claim import CompensationClaimWorkflow, StartCompensationClaim
-    from workflows.escalation_workflow import Carried, CaseView, EscalationStart
-    from workflows.incident_workflow import IncidentWorkflow, stored_list
+    from workflows.escalation_workflow import Carried, CaseView
+    from workflows.incident_workflow import IncidentStart, IncidentWorkflow, stored_list
 
 
 CarriedPathology = Carried[PathologyCase]
 
 
-class StartPathology(EscalationStart):
+class StartPathology(IncidentStart):
     request: PathologyDetails
-    practices: list[Practice] = Field(default_factory=list)  # as first recorded; now empty, the list stored
-    practice_count: int = 0  # the stored list's size (persistence/incident_practices.py), when stored
-    practice_parties: list[str] = Field(default_factory=list)  # its codes the LMC declared an interest in
     trust: Organisation
     icb: Organisation
     carried: CarriedPathology | None = None

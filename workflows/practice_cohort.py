@@ -134,6 +134,11 @@ class PracticeCohortWorkflow:
             )
             self._handles.update({p.practice.ods: handle for p, handle in zip(wave, started, strict=True)})
         self._started = True
+        parent = workflow.info().parent
+        if parent is not None:  # the incident may start its next cohort
+            await workflow.get_external_workflow_handle(parent.workflow_id).signal(
+                upward_signals.COHORT_PRACTICES_STARTED, CohortClosed(cohort_id=self._cohort_id)
+            )
 
     async def _start_listed(self, start: StartCohort) -> None:
         """As first recorded: every listed practice started in one workflow task."""

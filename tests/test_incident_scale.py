@@ -1,0 +1,134 @@
+"""An incident of any size keeps every Temporal payload small: its practice list is stored once, outside
+Temporal, and its workflows carry references and counts (issue #19)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from typing import Any
+
+import pytest
+from google.protobuf.message import Message
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.testing import WorkflowEnvironment
+
+from persistence.database import make_engine
+from persistence.incident_practices import IncidentPractices
+from service import starting
+from service.refusals import Refused
+from settings import ROOT, Settings
+from tests.conftest import Inbox
+from tests.helpers import PATHOLOGY
+from worker import build_worker
+from workflows.practice_cohort import COHORT_SIZE
+
+LIMIT = 256 * 1024
+_PAYLOAD = "temporal.api.common.v1.Payload"
+
+
+def incident_data(count: int) -> dict[str, Any]:
+    """The NWL uACR example with `count` made-up practices in place of its own."""
+    data = json.loads((ROOT / "examples" / "pathology_nwl_uacr.json").read_text())
+    data["practices"] = [
+        {
+            "ods": f"Y{i:05d}",
+            "name": f"Scale Test Practice {i}",
+            "contact_name": "Practice Manager",
+            "contact_email": f"pm.y{i:05d}@scale.example",
+        }
+        for i in range(1, count + 1)
+    ]
+    return data
+
+
+def payloads(message: Message) -> list[int]:
+    """The size of each Payload inside `message` (inputs, results, signal and update arguments, headers)."""
+    if message.DESCRIPTOR.full_name == _PAYLOAD:
+        return [message.ByteSize()]
+    sizes: list[int] = []
+    for descriptor, value in message.ListFields():
+        if descriptor.message_type is None:
+            continue
+        if descriptor.message_type.GetOptions().map_entry:
+            if descriptor.message_type.fields_by_name["value"].message_type is not None:
+                sizes += [s for v in value.values() for s in payloads(v)]
+        elif descriptor.is_repeated:
+            sizes += [s for v in value for s in payloads(v)]
+        else:
+            sizes += payloads(value)
+    return sizes
+
+
+async def largest_payload(client: Client, workflow_id: str) -> int:
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    return max(size for event in history.events for size in payloads(event))
+
+
+async def started_children(client: Client, workflow_id: str) -> int:
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    return sum(1 for e in history.events if e.event_type == EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED)
+
+
+async def test_an_incident_of_20000_practices_keeps_every_payload_under_256_kb(
+    dev_env: WorkflowEnvironment, settings: Settings, inbox: Inbox
+) -> None:
+    """Started for real; the test stops once the first cohort has started its practices (the rest of the
+    fan-out is the same shape again, and `make bench` runs one through)."""
+    client = dev_env.client
+    local = settings.model_copy(update={"task_queue": f"scale-{uuid.uuid4().hex[:8]}"})
+    data = incident_data(20_000)
+    eid = f"PEC-SCALE-{uuid.uuid4().hex[:6].upper()}"
+    prepared = starting.prepare(PATHOLOGY, local.escalation_config(), data, eid)
+    prepared = prepared.model_copy(update={"cohorts_at_once": 1})  # the next cohort waits for the first
+    async with build_worker(client, local):
+        await starting.start(client, local, PATHOLOGY, prepared)
+        first_cohort = f"{eid}-C01"
+        deadline = time.monotonic() + 120
+        while await _started(client, first_cohort) < COHORT_SIZE:
+            assert time.monotonic() < deadline, "the first cohort did not start its practices in two minutes"
+            await asyncio.sleep(0.5)
+        summary = await client.get_workflow_handle(eid).query("summary")
+        await client.get_workflow_handle(eid).terminate("test: the first cohort is all the test needs")
+
+    assert IncidentPractices(make_engine(local.database)).count(eid) == 20_000
+    assert len(json.dumps(summary)) < LIMIT  # the query result too
+    incident, cohort = await largest_payload(client, eid), await largest_payload(client, first_cohort)
+    print(f"largest payload: incident {incident:,} bytes, first cohort {cohort:,} bytes")
+    assert 0 < incident < LIMIT, f"the incident's largest payload is {incident:,} bytes"
+    assert 0 < cohort < LIMIT, f"the first cohort's largest payload is {cohort:,} bytes"
+    # Not just under the limit: a few kilobytes, whatever the incident's size.
+    assert max(incident, cohort) < 32 * 1024, (incident, cohort)
+
+
+async def _started(client: Client, workflow_id: str) -> int:
+    try:
+        described = await client.get_workflow_handle(workflow_id).describe()
+    except Exception:  # not started yet
+        return 0
+    if described.status not in (WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED):
+        return 0
+    return await started_children(client, workflow_id)
+
+
+def test_an_incident_over_the_configured_maximum_is_refused_at_start_naming_the_field(settings: Settings) -> None:
+    config = settings.escalation_config()
+    maximum = config.incidents.max_practices
+    eid = f"PEC-BIG-{uuid.uuid4().hex[:6].upper()}"
+    with pytest.raises(Refused) as refused:
+        starting.prepare(PATHOLOGY, config, incident_data(maximum + 1), eid)
+    assert "practices" in refused.value.fields
+    assert f"{maximum:,}" in refused.value.fields["practices"]
+    assert IncidentPractices(make_engine(settings.database)).count(eid) == 0  # nothing stored
+
+
+def test_storing_a_practice_list_again_replaces_it_rather_than_doubling_it(settings: Settings) -> None:
+    store = IncidentPractices(make_engine(settings.database))
+    eid = f"PEC-LIST-{uuid.uuid4().hex[:6].upper()}"
+    rows = [{"ods": f"X{i:05d}", "name": f"P{i}"} for i in range(250)]
+    store.store(eid, rows)
+    store.store(eid, rows)  # a retried start
+    assert store.count(eid) == 250
+    assert [r["ods"] for r in store.chunk(eid, 200, COHORT_SIZE)] == [f"X{i:05d}" for i in range(200, 250)]
