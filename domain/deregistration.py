@@ -234,7 +234,8 @@ class DeregistrationCase(IncidentCase):
 
     def after_returns(self, now: datetime) -> list[Effect]:
         self.status = "awaiting_pot"
-        schedule = [(ods, format_pence(pence)) for ods, pence in sorted(self.claimed.items())]
+        claimed = sorted(self.claimed.items())
+        schedule = [(ods, format_pence(pence)) for ods, pence in claimed[:60]]
         return [
             self.ask(
                 "pot",
@@ -259,7 +260,7 @@ class DeregistrationCase(IncidentCase):
                         ("Incident", self.title),
                         ("Total loss", format_pence(self.total_claimed)),
                         *schedule[:60],
-                        *([("…", f"{len(schedule) - 60} more practices")] if len(schedule) > 60 else []),
+                        *([("…", f"{len(claimed) - 60} more practices")] if len(claimed) > 60 else []),
                     ],
                 ),
             )

@@ -56,9 +56,8 @@ class TellPractices(Command):
     message: Literal["extend", "close_returns", "shares", "close"]
     deadline: datetime | None = None
     shares: dict[str, ShareNotice] | None = None
-    default_share: ShareNotice | None = (
-        None  # for practices not in `shares` (a stored list: those that claimed nothing)
-    )
+    amounts: dict[str, int] | None = None  # a stored list's shares: each practice's amount in pence, 0 if absent
+    notice: ShareNotice | None = None  # ... told with this notice (its amount replaced)
     reason: str | None = None
 
 
@@ -225,19 +224,31 @@ class IncidentCase(EscalationCase):
         """Every practice has closed and stored its return: read them."""
         return [LoadReturns()]
 
-    def on_returns_loaded(
-        self, records: list[ReturnRecord], now: datetime, stored_missing: MissingReturns | None = None
-    ) -> list[Effect]:
-        """`stored_missing`: for a stored list, what the store found missing (the case does not hold the list)."""
-        if stored_missing is None:
-            known = {p.ods for p in self.practices}
-            found = sorted(known - {r.ods for r in records})
-            stored_missing = MissingReturns(count=len(found), first=found)
-        else:
-            known = {r.ods for r in records}
-        # A return after the close is recorded and flagged, not claimed.
-        self.claimed = {r.ods: self.claim_for(r) for r in records if r.ods in known and not r.late}
-        self.late_returns = sorted(r.ods for r in records if r.late)
+    def count_returns(self, on_time: list[ReturnRecord]) -> None:
+        """Kinds keep their own totals of returns as they are tallied (a page at a time for a stored list)."""
+
+    def tally_returns(self, records: list[ReturnRecord]) -> None:
+        """Price some returns: all at once (`on_returns_loaded`), or for a stored list a page per workflow task,
+        so no task's work grows with the incident. A return after the close is recorded and flagged, not claimed."""
+        known = None if self.practices_stored else {p.ods for p in self.practices}
+        for r in records:
+            if r.late:
+                self.late_returns.append(r.ods)
+            elif known is None or r.ods in known:
+                self.claimed[r.ods] = self.claim_for(r)
+        self.count_returns([r for r in records if not r.late])
+
+    def on_returns_loaded(self, records: list[ReturnRecord], now: datetime) -> list[Effect]:
+        """Every return at once (a practice list carried in the case)."""
+        self.claimed, self.late_returns = {}, []
+        self.tally_returns(records)
+        known = {p.ods for p in self.practices}
+        found = sorted(known - {r.ods for r in records})
+        return self.on_returns_tallied(now, MissingReturns(count=len(found), first=found))
+
+    def on_returns_tallied(self, now: datetime, stored_missing: MissingReturns) -> list[Effect]:
+        """Every return is tallied; `stored_missing` says which listed practices sent none."""
+        self.late_returns = sorted(self.late_returns)
         missing = stored_missing.first
         self.touch()
         return [
@@ -337,18 +348,16 @@ class IncidentCase(EscalationCase):
         self.shares = shares
         self.status = "paying"
         self.touch()
-        default_share: ShareNotice | None = None
-        if self.practices_stored:  # practices that claimed nothing are told so by the default notice
-            notices = {
-                ods: ShareNotice(amount_pence=amount, due=due, explanation=explanation)
-                for ods, amount in shares.items()
-            }
-            default_share = ShareNotice(amount_pence=0, due=due, explanation=explanation)
+        if self.practices_stored:  # each cohort makes its practices' notices: amounts here, and one notice
+            tell = TellPractices(
+                message="shares", amounts=shares, notice=ShareNotice(amount_pence=0, due=due, explanation=explanation)
+            )
         else:
             notices = {
                 p.ods: ShareNotice(amount_pence=shares.get(p.ods, 0), due=due, explanation=explanation)
                 for p in self.practices
             }
+            tell = TellPractices(message="shares", shares=notices)
         effects: list[Effect] = [
             AuditEffect(
                 event="shares_allocated",
@@ -360,7 +369,7 @@ class IncidentCase(EscalationCase):
                     "surplus_pence": max(pot - total, 0),
                 },
             ),
-            TellPractices(message="shares", shares=notices, default_share=default_share),
+            tell,
         ]
         if pot > total:
             effects.append(

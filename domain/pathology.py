@@ -14,7 +14,7 @@ from domain.confirmation import ConfirmationRequest
 from domain.contacts import Contact, Lmc, Organisation
 from domain.escalation import CURRENT_RULES, MONEY_AND_DATES, DeadlinePolicy, Effect
 from domain.identifiers import FreeText, HeaderText, OdsCode, SafeEmail
-from domain.incident import ChildState, IncidentCase, MissingReturns, StartChild, first_few
+from domain.incident import ChildState, IncidentCase, StartChild, first_few
 from domain.money import Pence, format_pence
 from domain.practice_return import Practice, ReturnItem, ReturnRecord
 from domain.report import ReportLine, spread
@@ -239,7 +239,8 @@ class PathologyCase(IncidentCase):
         self.status = "claiming"
         child_id = f"{self.escalation_id}-CLAIM"
         self.children[CLAIM] = ChildState(child_id=child_id)
-        schedule = [(f"{ods}", format_pence(pence)) for ods, pence in sorted(self.claimed.items())]
+        claimed = sorted(self.claimed.items())
+        schedule = [(f"{ods}", format_pence(pence)) for ods, pence in claimed[:60]]
         return [
             StartChild(
                 topic=CLAIM,
@@ -251,17 +252,16 @@ class PathologyCase(IncidentCase):
                     ("Practices claiming", str(len(self.claimed))),
                     *((f"{t.label} (count)", str(self.item_totals.get(t.key, 0))) for t in self.request.tariff),
                     *schedule[:60],
-                    *([("…", f"{len(schedule) - 60} more practices in the schedule")] if len(schedule) > 60 else []),
+                    *([("…", f"{len(claimed) - 60} more practices in the schedule")] if len(claimed) > 60 else []),
                 ],
             )
         ]
 
-    def on_returns_loaded(
-        self, records: list[ReturnRecord], now: datetime, stored_missing: MissingReturns | None = None
-    ) -> list[Effect]:
-        on_time = [r for r in records if not r.late]
-        self.item_totals = {t.key: sum((r.counts or {}).get(t.key, 0) for r in on_time) for t in self.request.tariff}
-        return super().on_returns_loaded(records, now, stored_missing)
+    def count_returns(self, on_time: list[ReturnRecord]) -> None:
+        self.item_totals = {
+            t.key: self.item_totals.get(t.key, 0) + sum((r.counts or {}).get(t.key, 0) for r in on_time)
+            for t in self.request.tariff
+        }
 
     def after_child(self, topic: str, child: ChildState, now: datetime) -> list[Effect]:
         if topic != CLAIM:

@@ -27,13 +27,12 @@ with workflow.unsafe.imports_passed_through():
         ChildState,
         CloseChildren,
         IncidentCase,
-        ListedReturn,
         LoadReturns,
         StartChild,
         StartPractices,
         TellPractices,
     )
-    from domain.practice_return import Practice, ShareNotice
+    from domain.practice_return import Practice
     from workflows import upward_signals
     from workflows.children import signal_if_running
     from workflows.confirmation import ConfirmationWorkflow, StartConfirmation
@@ -165,7 +164,6 @@ class IncidentWorkflow(EscalationWorkflow):
 
     async def _load_stored_returns(self) -> None:
         """Every return a page at a time (each activity result bounded), and what is missing, counted."""
-        records: list[ListedReturn] = []
         after = ""
         while True:
             page = await workflow.execute_activity_method(
@@ -174,7 +172,8 @@ class IncidentWorkflow(EscalationWorkflow):
                 start_to_close_timeout=timedelta(minutes=1),
                 retry_policy=ACTIVITY_RETRY,
             )
-            records += page.records
+            self.incident.tally_returns(list(page.records))  # a page per workflow task
+            self._positions.update((r.ods, r.position) for r in page.records if r.position is not None)
             if page.last or not page.records:
                 break
             after = page.records[-1].ods
@@ -184,8 +183,7 @@ class IncidentWorkflow(EscalationWorkflow):
             start_to_close_timeout=timedelta(minutes=1),
             retry_policy=ACTIVITY_RETRY,
         )
-        self._positions = {r.ods: r.position for r in records if r.position is not None}
-        self.outbox.extend(self.incident.on_returns_loaded(list(records), workflow.now(), missing))
+        self.outbox.extend(self.incident.on_returns_tallied(workflow.now(), missing))
 
     @workflow.signal(name=upward_signals.COHORT_PRACTICES_STARTED)
     def cohort_practices_started(self, started: CohortClosed) -> None:
@@ -291,13 +289,13 @@ class IncidentWorkflow(EscalationWorkflow):
             return
         sends = []
         if command.message == "shares" and self.incident.practices_stored:
-            by_cohort: list[dict[str, ShareNotice]] = [{} for _ in self._cohorts]
-            for ods, notice in (command.shares or {}).items():
+            by_cohort: list[dict[str, int]] = [{} for _ in self._cohorts]
+            for ods, amount in (command.amounts or {}).items():
                 position = self._positions.get(ods)
-                if position is not None:
-                    by_cohort[position // COHORT_SIZE][ods] = notice
-            for handle, shares in zip(self._cohorts, by_cohort, strict=True):
-                notices = CohortShares(shares=shares, default=command.default_share)
+                if position is not None and amount:
+                    by_cohort[position // COHORT_SIZE][ods] = amount
+            for handle, amounts in zip(self._cohorts, by_cohort, strict=True):
+                notices = CohortShares(amounts=amounts, notice=command.notice)
                 sends.append(signal_if_running(handle, PracticeCohortWorkflow.notify_shares, notices))
             await asyncio.gather(*sends)
             return

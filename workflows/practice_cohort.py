@@ -76,8 +76,16 @@ class StartCohort(BaseModel):
 
 
 class CohortShares(BaseModel):
-    shares: dict[str, ShareNotice]
-    default: ShareNotice | None = None  # for the cohort's practices not in `shares`
+    """Each practice's notice (as first recorded), or its amount and one notice for all (0 if not listed)."""
+
+    shares: dict[str, ShareNotice] = Field(default_factory=dict)
+    amounts: dict[str, int] | None = None
+    notice: ShareNotice | None = None
+
+    def for_practice(self, ods: str) -> ShareNotice | None:
+        if self.notice is not None:
+            return self.notice.model_copy(update={"amount_pence": (self.amounts or {}).get(ods, 0)})
+        return self.shares.get(ods)
 
 
 class CohortClosed(BaseModel):
@@ -187,7 +195,7 @@ class PracticeCohortWorkflow:
 
     @workflow.signal
     async def notify_shares(self, shares: CohortShares) -> None:
-        await self._each(PracticeWorkflow.notify_share, lambda ods: shares.shares.get(ods, shares.default))
+        await self._each(PracticeWorkflow.notify_share, shares.for_practice)
 
     @workflow.signal
     async def close_all(self, request: CloseRequest) -> None:
