@@ -67,6 +67,7 @@ def build_worker(client: Client, settings: Settings, **overrides: Any) -> Worker
             lists.load_practice_chunk,
             lists.load_returns_page,
             lists.missing_returns,
+            lists.is_listed,
         ],
         "activity_executor": concurrent.futures.ThreadPoolExecutor(max_workers=32),
         "max_concurrent_activities": 32,  # no more than the threads the database activities run on

@@ -31,6 +31,11 @@ class ReturnsPageRequest(BaseModel):
     limit: int = RETURNS_PAGE
 
 
+class ListedQuery(BaseModel):
+    parent_id: str
+    ods: str
+
+
 class ReturnsPage(BaseModel):
     records: list[ListedReturn]
     last: bool
@@ -60,6 +65,10 @@ class IncidentListActivities:
                 ListedReturn.model_validate({**row, "position": position, "weighting": entry.get("weighting")})
             )
         return ReturnsPage(records=records, last=len(rows) < limit)
+
+    @activity.defn(name="is_listed")
+    def is_listed(self, query: ListedQuery) -> bool:
+        return bool(self._practices.listed(query.parent_id, [query.ods]))
 
     @activity.defn(name="missing_returns")
     def missing_returns(self, parent_id: str) -> MissingReturns:

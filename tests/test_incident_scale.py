@@ -15,9 +15,11 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
+from domain.contacts import Role
+from domain.responses import ResponseInput
 from persistence.database import make_engine
 from persistence.incident_practices import IncidentPractices
-from service import starting
+from service import acting, starting
 from service.refusals import Refused
 from settings import ROOT, Settings
 from tests.conftest import Inbox
@@ -132,3 +134,27 @@ def test_storing_a_practice_list_again_replaces_it_rather_than_doubling_it(setti
     store.store(eid, rows)  # a retried start
     assert store.count(eid) == 250
     assert [r["ods"] for r in store.chunk(eid, 200, COHORT_SIZE)] == [f"X{i:05d}" for i in range(200, 250)]
+
+
+async def test_an_interest_declared_in_a_stored_practice_bars_the_officer_from_the_incident(
+    time_env: WorkflowEnvironment, time_client: Client, settings: Settings
+) -> None:
+    """The list is not in the case: the incident looks the declared party up in the store."""
+    data = json.loads((ROOT / "examples" / "pathology_nwl_uacr.json").read_text())
+    listed, unlisted = data["practices"][3]["ods"], "Y99999"
+    eid = f"PEC-COI-{uuid.uuid4().hex[:6].upper()}"
+    await starting.start(
+        time_client, settings, PATHOLOGY, starting.prepare(PATHOLOGY, settings.escalation_config(), data, eid)
+    )
+
+    def officer(action: str, **fields: Any) -> ResponseInput:
+        return ResponseInput(action=action, actor_email="ceo@lmc.example", actor_role=Role.OFFICER, **fields)
+
+    elsewhere = await acting.respond(time_client, eid, officer("declare_interest", text=unlisted, reasons="Partner"))
+    assert "party to this escalation" not in elsewhere.message
+    involved = await acting.respond(time_client, eid, officer("declare_interest", text=listed, reasons="Partner"))
+    assert "It is a party to this escalation" in involved.message
+    with pytest.raises(Refused) as refused:
+        await acting.respond(time_client, eid, officer("close_returns"))
+    assert listed in str(refused.value)
+    await time_client.get_workflow_handle(eid).terminate("test over")

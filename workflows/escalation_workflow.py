@@ -267,6 +267,7 @@ class EscalationWorkflow:
             raise ApplicationError(message, type="ConflictOfInterest", non_retryable=True)
         try:
             if response.action == DECLARE_INTEREST:
+                await self.before_declaring(response)
                 outcome, effects = self.case.declare_interest(response)
             else:
                 outcome, effects = self.case.apply(response, workflow.now())
@@ -278,6 +279,9 @@ class EscalationWorkflow:
             extra={"escalation_id": self.case.escalation_id, "action": response.action, "status": outcome.status},
         )
         return outcome
+
+    async def before_declaring(self, response: ResponseInput) -> None:
+        """Kinds whose parties are not all in the case (an incident's stored practice list) look the party up."""
 
     @respond.validator
     def _check_response(self, response: ResponseInput) -> None:

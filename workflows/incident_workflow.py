@@ -17,7 +17,7 @@ from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 with workflow.unsafe.imports_passed_through():
     from pydantic import Field
 
-    from activities.incident_lists import IncidentListActivities, PracticeChunk, ReturnsPageRequest
+    from activities.incident_lists import IncidentListActivities, ListedQuery, PracticeChunk, ReturnsPageRequest
     from activities.returns import ReturnActivities
     from domain.compensation_claim import CompensationClaimCase
     from domain.confirmation import KIND as CONFIRMATION
@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         TellPractices,
     )
     from domain.practice_return import Practice
+    from domain.responses import ResponseInput
     from workflows import upward_signals
     from workflows.children import signal_if_running
     from workflows.confirmation import ConfirmationWorkflow, StartConfirmation
@@ -154,6 +155,21 @@ class IncidentWorkflow(EscalationWorkflow):
             )
         else:
             await super().carry_out_command(command)
+
+    async def before_declaring(self, response: ResponseInput) -> None:
+        """A declared interest in one of a stored list's practices makes it a party here, as a listed one is."""
+        case = self.incident
+        party = (response.text or "").strip().upper()
+        if not case.practices_stored or not party or party in case.parties():
+            return
+        listed = await workflow.execute_activity_method(
+            IncidentListActivities.is_listed,
+            ListedQuery(parent_id=case.escalation_id, ods=party),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=ACTIVITY_RETRY,
+        )
+        if listed:
+            case.practice_parties = sorted({*case.practice_parties, party})
 
     def case_json(self) -> dict[str, Any]:
         case = self.incident
