@@ -6,19 +6,17 @@ from __future__ import annotations
 import json
 import secrets
 from datetime import UTC, date, datetime
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from domain.configuration import EscalationConfig
 from kinds.spec import KindSpec
-from persistence.database import make_engine
+from persistence.database import shared_engine
 from persistence.incident_practices import IncidentPractices
 from service.gate import refuse_field
 from service.refusals import Refused, Why, temporal_refusals
@@ -58,11 +56,6 @@ def read_json(path: Path) -> Any:
         ) from err
 
 
-@cache
-def _engine(url: str) -> Engine:
-    return make_engine(url)
-
-
 def store_practice_list(settings: Settings, spec: KindSpec, prepared: BaseModel) -> BaseModel:
     """An incident's practices, stored once under its reference before its workflow starts (idempotent:
     a retried start writes the same rows); the start model then carries only their count."""
@@ -71,7 +64,7 @@ def store_practice_list(settings: Settings, spec: KindSpec, prepared: BaseModel)
     rows, slim = spec.practice_list(prepared)
     if rows:
         try:
-            IncidentPractices(_engine(settings.database)).store(str(getattr(prepared, "escalation_id")), rows)  # noqa: B009
+            IncidentPractices(shared_engine(settings.database)).store(str(getattr(prepared, "escalation_id")), rows)  # noqa: B009
         except SQLAlchemyError as err:
             raise Refused(
                 Why.UNAVAILABLE, "The database did not answer; nothing was started. Please try again in a minute."

@@ -19,7 +19,7 @@ from domain.contacts import Role
 from domain.responses import ResponseInput
 from persistence.database import make_engine
 from persistence.incident_practices import IncidentPractices
-from service import acting, starting
+from service import acting, incident_lists, starting
 from service.refusals import Refused
 from settings import ROOT, Settings
 from tests.conftest import Inbox
@@ -158,3 +158,15 @@ async def test_an_interest_declared_in_a_stored_practice_bars_the_officer_from_t
         await acting.respond(time_client, eid, officer("close_returns"))
     assert listed in str(refused.value)
     await time_client.get_workflow_handle(eid).terminate("test over")
+
+
+def test_the_console_reads_a_stored_list_a_page_at_a_time(settings: Settings) -> None:
+    data = incident_data(150)
+    eid = f"PEC-READ-{uuid.uuid4().hex[:6].upper()}"
+    prepared = starting.store_practice_list(
+        settings, PATHOLOGY, starting.prepare(PATHOLOGY, settings.escalation_config(), data, eid)
+    )
+    assert prepared.practice_count == 150 and not prepared.practices  # type: ignore[attr-defined]
+    page = incident_lists.practices_of(settings, eid, offset=100, limit=100)
+    assert [p.ods for p in page] == [p["ods"] for p in data["practices"][100:]]
+    assert incident_lists.practices_of(settings, "PEC-2026-NOSUCH") == []
