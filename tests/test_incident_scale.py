@@ -14,6 +14,7 @@ from google.protobuf.message import Message
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 from domain.contacts import Role
 from domain.responses import ResponseInput
@@ -137,9 +138,11 @@ def test_storing_a_practice_list_again_replaces_it_rather_than_doubling_it(setti
 
 
 async def test_an_interest_declared_in_a_stored_practice_bars_the_officer_from_the_incident(
-    time_env: WorkflowEnvironment, time_client: Client, settings: Settings
+    dev_env: WorkflowEnvironment, dev_worker: Worker, settings: Settings
 ) -> None:
-    """The list is not in the case: the incident looks the declared party up in the store."""
+    """The list is not in the case: the incident looks the declared party up in the store. (On the dev
+    server: ended by terminating it, which the time-skipping server's clock would wait on.)"""
+    time_client = dev_env.client
     data = json.loads((ROOT / "examples" / "pathology_nwl_uacr.json").read_text())
     listed, unlisted = data["practices"][3]["ods"], "Y99999"
     eid = f"PEC-COI-{uuid.uuid4().hex[:6].upper()}"
