@@ -248,6 +248,7 @@ class IncidentCase(EscalationCase):
 
     def on_returns_tallied(self, now: datetime, stored_missing: MissingReturns) -> list[Effect]:
         """Every return is tallied; `stored_missing` says which listed practices sent none."""
+        self.count_returns([])  # kinds' totals exist even when no page held a return
         self.late_returns = sorted(self.late_returns)
         missing = stored_missing.first
         self.touch()

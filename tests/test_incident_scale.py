@@ -7,17 +7,24 @@ import asyncio
 import json
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from google.protobuf.message import Message
+from hypothesis import given
+from hypothesis import settings as settings_
+from hypothesis import strategies as st
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from domain.contacts import Role
+from domain.incident import ListedReturn, MissingReturns
+from domain.pathology import PathologyCase
 from domain.responses import ResponseInput
+from kinds import incident_list
 from persistence.database import make_engine
 from persistence.incident_practices import IncidentPractices
 from service import acting, incident_lists, starting
@@ -26,6 +33,7 @@ from settings import ROOT, Settings
 from tests.conftest import Inbox
 from tests.helpers import PATHOLOGY
 from worker import build_worker
+from workflows.pathology import StartPathology
 from workflows.practice_cohort import COHORT_SIZE
 
 LIMIT = 256 * 1024
@@ -173,3 +181,58 @@ def test_the_console_reads_a_stored_list_a_page_at_a_time(settings: Settings) ->
     page = incident_lists.practices_of(settings, eid, offset=100, limit=100)
     assert [p.ods for p in page] == [p["ods"] for p in data["practices"][100:]]
     assert incident_lists.practices_of(settings, "PEC-2026-NOSUCH") == []
+
+
+@given(
+    returns=st.lists(
+        st.tuples(st.integers(0, 40), st.integers(0, 9), st.booleans()),
+        min_size=0,
+        max_size=60,
+        unique_by=lambda r: r[0],
+    ),
+    page=st.integers(1, 25),
+)
+@settings_(max_examples=40, deadline=None)
+def test_returns_tallied_a_page_at_a_time_price_as_they_would_all_at_once(
+    returns: list[tuple[int, int, bool]], page: int
+) -> None:
+    config = Settings(_env_file=None).escalation_config()  # type: ignore[call-arg]
+    data = incident_data(41)
+    start = starting.prepare(PATHOLOGY, config, data, "PEC-2026-TALLYA")
+    _, slim = incident_list.split(start)
+    now = datetime(2026, 6, 1, 9, tzinfo=UTC)
+
+    def case(stored: bool) -> PathologyCase:
+        listed = StartPathology.model_validate(slim if stored else start)
+        opened, _ = PathologyCase.open(
+            listed.escalation_id,
+            listed.request,
+            listed.practices,
+            listed.lmc,
+            listed.officer,
+            listed.trust,
+            listed.icb,
+            listed.policy,
+            now,
+            listed.rules,
+            stored=(41, []) if stored else None,
+        )
+        return opened
+
+    records = [
+        ListedReturn(ods=f"Y{n + 1:05d}", counts={"patients_reviewed": k, "repeat_tests": 2 * k}, late=late, position=n)
+        for n, k, late in returns
+    ]
+    whole, paged = case(stored=False), case(stored=True)
+    whole.on_returns_loaded(list(records), now)
+    for i in range(0, len(records), page):
+        paged.tally_returns(list(records[i : i + page]))
+    returned = {r.ods for r in records}
+    missing = sorted(p["ods"] for p in data["practices"] if p["ods"] not in returned)
+    paged.on_returns_tallied(now, MissingReturns(count=len(missing), first=missing[:50]))
+    assert (paged.claimed, paged.late_returns, paged.item_totals) == (
+        whole.claimed,
+        whole.late_returns,
+        whole.item_totals,
+    )
+    assert paged.total_claimed == whole.total_claimed
