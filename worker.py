@@ -22,11 +22,13 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.audit import AuditActivities
 from activities.email import EmailActivities
+from activities.incident_lists import IncidentListActivities
 from activities.returns import ReturnActivities
 from kinds import KINDS, all_workflows
 from logging_setup import configure_logging
 from persistence.audit_log import AuditLog
 from persistence.database import make_engine
+from persistence.incident_practices import IncidentPractices
 from persistence.practice_returns import PracticeReturns
 from persistence.sent_mail import SentMailLedger
 from service.health import readiness
@@ -52,6 +54,7 @@ def build_worker(client: Client, settings: Settings, **overrides: Any) -> Worker
     audit = AuditActivities(AuditLog(engine))
     email = EmailActivities(settings, SentMailLedger(engine))
     returns = ReturnActivities(PracticeReturns(engine))
+    lists = IncidentListActivities(IncidentPractices(engine), PracticeReturns(engine))
     options: dict[str, Any] = {
         "task_queue": settings.task_queue,
         "workflows": WORKFLOWS,
@@ -62,6 +65,10 @@ def build_worker(client: Client, settings: Settings, **overrides: Any) -> Worker
             returns.record_return,
             returns.load_returns,
             *(made for spec in KINDS for made in spec.activities(settings, engine)),
+            lists.load_practice_chunk,
+            lists.load_returns_page,
+            lists.missing_returns,
+            lists.is_listed,
         ],
         "activity_executor": concurrent.futures.ThreadPoolExecutor(max_workers=32),
         "max_concurrent_activities": 32,  # no more than the threads the database activities run on

@@ -17,6 +17,14 @@ class TariffRate(BaseModel):
     example: bool = Field(default=True, description="an illustrative rate, not one agreed with a payer")
 
 
+class IncidentLimits(BaseModel):
+    """How large one incident may be: past this many practices it is refused at start, naming the field."""
+
+    max_practices: int = Field(default=25_000, ge=1)
+    cohorts_at_once: int = Field(default=10, ge=1)
+    """Cohorts starting their practices at one time: bounds the work in flight as an incident fans out."""
+
+
 class EscalationConfig(BaseModel):
     lmc: Lmc
     organisations: list[Organisation] = Field(min_length=1)
@@ -25,6 +33,7 @@ class EscalationConfig(BaseModel):
     capitation_rates: dict[str, CapitationRate] = Field(default_factory=dict)
     calendar: WorkingCalendar = Field(default_factory=legacy_calendar)
     """Not configured: the installed bank-holiday calendar, set by the service when it starts an escalation."""
+    incidents: IncidentLimits = Field(default_factory=IncidentLimits)
 
     @model_validator(mode="after")
     def _unique_codes(self) -> EscalationConfig:

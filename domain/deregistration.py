@@ -20,7 +20,7 @@ from domain.confirmation import ConfirmationRequest
 from domain.contacts import Contact, Lmc, Organisation
 from domain.escalation import CURRENT_RULES, DeadlinePolicy, Effect
 from domain.identifiers import FreeText, HeaderText, OdsCode, SafeEmail
-from domain.incident import ChildState, IncidentCase
+from domain.incident import ChildState, IncidentCase, ListedReturn
 from domain.money import format_pence
 from domain.practice_return import Practice, ReturnRecord
 from domain.report import ReportLine, spread
@@ -77,6 +77,18 @@ class DeregistrationRequest(BaseModel):
         return start, self.still_off_until
 
 
+class DeregistrationDetails(DeregistrationRequest):
+    """The request as a running incident carries it: without its practices when the list is stored
+    once outside Temporal (`IncidentCase.practices_stored`; each stored entry keeps its weighting)."""
+
+    practices: list[AffectedPractice] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, request: DeregistrationRequest, with_practices: bool = True) -> DeregistrationDetails:
+        fields = {name: getattr(request, name) for name in DeregistrationRequest.model_fields}
+        return cls.model_construct(**{**fields, "practices": fields["practices"] if with_practices else []})
+
+
 def group_days(group: DeregisteredGroup, still_off_until: date, both_ends: bool = True) -> int:
     """Days a group was off the list. Still off: from the day of deregistration to the cut-off, both
     included (DOMAIN.md); a deregistration after the cut-off is refused, never counted as 0.
@@ -110,7 +122,7 @@ def capitation_loss(
 
 
 class DeregistrationCase(IncidentCase):
-    request: DeregistrationRequest
+    request: DeregistrationDetails
     rate: CapitationRate
     pot_pence: int | None = None
 
@@ -128,7 +140,10 @@ class DeregistrationCase(IncidentCase):
         now: datetime,
         rules: int = CURRENT_RULES,
         calendar: WorkingCalendar = LEGACY_CALENDAR,
+        stored: tuple[int, list[str]] | None = None,
     ) -> tuple[DeregistrationCase, list[Effect]]:
+        """`stored`: the practice list is stored outside Temporal; its size, and its codes officers declared
+        an interest in."""
         case = cls(
             escalation_id=escalation_id,
             kind=KIND,
@@ -138,7 +153,7 @@ class DeregistrationCase(IncidentCase):
             payer=icb,
             policy=policy,
             status="collecting_returns",
-            request=request,
+            request=request if isinstance(request, DeregistrationDetails) else DeregistrationDetails.of(request),
             rate=rate,
             practices=practices,
             return_kind="groups",
@@ -148,6 +163,8 @@ class DeregistrationCase(IncidentCase):
             calendar=calendar,
             as_of=now,
         )
+        if stored is not None:
+            case.store_practices(*stored)
         context = [
             ("ICB", icb.name),
             ("Capitation rate", f"{format_pence(rate.pence_per_weighted_patient)} per weighted patient ({rate.year})"),
@@ -175,7 +192,10 @@ class DeregistrationCase(IncidentCase):
         return case, effects
 
     def claim_for(self, record: ReturnRecord) -> int:
-        weighting = next((p.weighting for p in self.request.practices if p.ods == record.ods), Decimal(1))
+        if isinstance(record, ListedReturn) and record.weighting is not None:  # read beside the stored list
+            weighting = record.weighting
+        else:
+            weighting = next((p.weighting for p in self.request.practices if p.ods == record.ods), Decimal(1))
         return capitation_loss(
             record.groups or [],
             weighting,
@@ -205,7 +225,7 @@ class DeregistrationCase(IncidentCase):
             ("Reference", self.escalation_id),
             ("Incident", self.title),
             ("ICB", self.payer.name),
-            ("Practices", str(len(self.practices))),
+            ("Practices", str(self.number_of_practices)),
             ("Status", wording.status(self.status)),
             ("Rate", f"{format_pence(self.rate.pence_per_weighted_patient)} per weighted patient ({self.rate.year})"),
         ]
@@ -219,7 +239,8 @@ class DeregistrationCase(IncidentCase):
 
     def after_returns(self, now: datetime) -> list[Effect]:
         self.status = "awaiting_pot"
-        schedule = [(ods, format_pence(pence)) for ods, pence in sorted(self.claimed.items())]
+        claimed = sorted(self.claimed.items())
+        schedule = [(ods, format_pence(pence)) for ods, pence in claimed[:60]]
         return [
             self.ask(
                 "pot",
@@ -244,7 +265,7 @@ class DeregistrationCase(IncidentCase):
                         ("Incident", self.title),
                         ("Total loss", format_pence(self.total_claimed)),
                         *schedule[:60],
-                        *([("…", f"{len(schedule) - 60} more practices")] if len(schedule) > 60 else []),
+                        *([("…", f"{len(claimed) - 60} more practices")] if len(claimed) > 60 else []),
                     ],
                 ),
             )

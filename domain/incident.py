@@ -9,6 +9,7 @@ report, and says so as commands its workflow carries out.
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -44,9 +45,12 @@ DECLARE_INTEREST = "declare_interest"
 
 
 class StartPractices(Command):
-    """Start a case for every affected practice."""
+    """Start a case for every affected practice: those listed here, or (`stored`) the `practice_count`
+    practices of the incident's list stored outside Temporal, which its cohorts read in chunks."""
 
     practices: list[Practice]
+    practice_count: int = 0
+    stored: bool = False
     return_kind: Literal["counts", "groups"]
     items: list[ReturnItem]
     returns_deadline: datetime
@@ -63,6 +67,8 @@ class TellPractices(Command):
     message: Literal["extend", "close_returns", "shares", "close"]
     deadline: datetime | None = None
     shares: dict[str, ShareNotice] | None = None
+    amounts: dict[str, int] | None = None  # a stored list's shares: each practice's amount in pence, 0 if absent
+    notice: ShareNotice | None = None  # ... told with this notice (its amount replaced)
     reason: str | None = None
 
 
@@ -88,6 +94,21 @@ class CloseChildren(Command):
     reason: str
 
 
+class ListedReturn(ReturnRecord):
+    """A return read back beside its practice's entry in the incident's stored list."""
+
+    position: int | None = None  # in the list, so in the cohort that runs the practice
+    weighting: Decimal | None = None  # a deregistration practice's list weighting
+    name: str | None = None  # the practice's name in the list, for the trust's schedule
+
+
+class MissingReturns(BaseModel):
+    """Listed practices that sent no return: how many, and the first few by code."""
+
+    count: int
+    first: list[str]
+
+
 class ChildState(BaseModel):
     child_id: str
     outcome: str | None = None
@@ -99,7 +120,10 @@ class ChildState(BaseModel):
 
 
 class IncidentCase(EscalationCase):
-    practices: list[Practice]
+    practices: list[Practice] = Field(default_factory=list)  # empty when the list is stored (`practices_stored`)
+    practices_stored: bool = False
+    practice_count: int = 0  # of a stored list
+    practice_parties: list[str] = Field(default_factory=list)  # a stored list's codes the LMC declared an interest in
     return_kind: Literal["counts", "groups"]
     items: list[ReturnItem] = Field(default_factory=list)
     returns_deadline: datetime
@@ -138,12 +162,23 @@ class IncidentCase(EscalationCase):
         return [topic for topic, child in self.children.items() if child.outcome is None]
 
     def parties(self) -> set[str]:
-        return {*super().parties(), *(p.ods for p in self.practices)}
+        return {*super().parties(), *(p.ods for p in self.practices), *self.practice_parties}
 
     def contact_emails(self) -> list[str]:
         return [*super().contact_emails(), *(p.contact.email for p in self.practices)]
 
     # --- shared behaviour ---------------------------------------------------------------
+    @property
+    def number_of_practices(self) -> int:
+        return self.practice_count if self.practices_stored else len(self.practices)
+
+    def store_practices(self, count: int, interested: list[str]) -> None:
+        """The practice list lives outside the case (and outside Temporal): keep its size, and the codes
+        among it that officers declared an interest in, for conflicts."""
+        self.practices_stored = True
+        self.practice_count = count
+        self.practice_parties = sorted(interested)
+
     @property
     def total_claimed(self) -> int:
         return sum(self.claimed.values())
@@ -156,13 +191,15 @@ class IncidentCase(EscalationCase):
                 event="incident_opened",
                 actor=self.officer.email,
                 detail={
-                    "practices": len(self.practices),
+                    "practices": self.number_of_practices,
                     "payer": self.payer.code,
                     "returns_deadline": self.returns_deadline.isoformat(),
                 },
             ),
             StartPractices(
                 practices=self.practices,
+                practice_count=self.number_of_practices,
+                stored=self.practices_stored,
                 return_kind=self.return_kind,
                 items=self.items,
                 returns_deadline=self.returns_deadline,
@@ -245,12 +282,33 @@ class IncidentCase(EscalationCase):
         """Every practice has closed and stored its return: read them."""
         return [LoadReturns()]
 
+    def count_returns(self, on_time: list[ReturnRecord]) -> None:
+        """Kinds keep their own totals of returns as they are tallied (a page at a time for a stored list)."""
+
+    def tally_returns(self, records: list[ReturnRecord]) -> None:
+        """Price some returns: all at once (`on_returns_loaded`), or for a stored list a page per workflow task,
+        so no task's work grows with the incident. A return after the close is recorded and flagged, not claimed."""
+        known = None if self.practices_stored else {p.ods for p in self.practices}
+        for r in records:
+            if r.late:
+                self.late_returns.append(r.ods)
+            elif known is None or r.ods in known:
+                self.claimed[r.ods] = self.claim_for(r)
+        self.count_returns([r for r in records if not r.late])
+
     def on_returns_loaded(self, records: list[ReturnRecord], now: datetime) -> list[Effect]:
+        """Every return at once (a practice list carried in the case)."""
+        self.claimed, self.late_returns = {}, []
+        self.tally_returns(records)
         known = {p.ods for p in self.practices}
-        # A return after the close is recorded and flagged, not claimed.
-        self.claimed = {r.ods: self.claim_for(r) for r in records if r.ods in known and not r.late}
-        self.late_returns = sorted(r.ods for r in records if r.late)
-        missing = sorted(known - {r.ods for r in records})
+        found = sorted(known - {r.ods for r in records})
+        return self.on_returns_tallied(now, MissingReturns(count=len(found), first=found))
+
+    def on_returns_tallied(self, now: datetime, stored_missing: MissingReturns) -> list[Effect]:
+        """Every return is tallied; `stored_missing` says which listed practices sent none."""
+        self.count_returns([])  # kinds' totals exist even when no page held a return
+        self.late_returns = sorted(self.late_returns)
+        missing = stored_missing.first
         self.touch()
         return [
             AuditEffect(
@@ -258,7 +316,7 @@ class IncidentCase(EscalationCase):
                 actor="engine",
                 detail={
                     "returned": len(self.claimed),
-                    "missing": len(missing),
+                    "missing": stored_missing.count,
                     "first_missing": missing[:50],
                     "total_pence": self.total_claimed,
                 },
@@ -267,9 +325,9 @@ class IncidentCase(EscalationCase):
                 "returns-collected",
                 "Returns closed",
                 [
-                    f"{len(self.claimed)} of {len(self.practices)} practices returned, totalling "
+                    f"{len(self.claimed)} of {self.number_of_practices} practices returned, totalling "
                     f"{format_pence(self.total_claimed)}.",
-                    *([f"No return from: {_first(missing, 20)}."] if missing else []),
+                    *([f"No return from: {first_few(missing, 20, stored_missing.count)}."] if missing else []),
                 ],
             ),
             *self.after_returns(now),
@@ -349,10 +407,16 @@ class IncidentCase(EscalationCase):
         self.shares = shares
         self.status = "paying"
         self.touch()
-        notices = {
-            p.ods: ShareNotice(amount_pence=shares.get(p.ods, 0), due=due, explanation=explanation)
-            for p in self.practices
-        }
+        if self.practices_stored:  # each cohort makes its practices' notices: amounts here, and one notice
+            tell = TellPractices(
+                message="shares", amounts=shares, notice=ShareNotice(amount_pence=0, due=due, explanation=explanation)
+            )
+        else:
+            notices = {
+                p.ods: ShareNotice(amount_pence=shares.get(p.ods, 0), due=due, explanation=explanation)
+                for p in self.practices
+            }
+            tell = TellPractices(message="shares", shares=notices)
         effects: list[Effect] = [
             AuditEffect(
                 event="shares_allocated",
@@ -364,7 +428,7 @@ class IncidentCase(EscalationCase):
                     "surplus_pence": max(pot - total, 0),
                 },
             ),
-            TellPractices(message="shares", shares=notices),
+            tell,
         ]
         if pot > total:
             effects.append(
@@ -444,7 +508,7 @@ class IncidentCase(EscalationCase):
         return ResponseOutcome(status=self.status, message=message), effects
 
 
-def _first(codes: list[str], shown: int) -> str:
-    """A list for people: the first few, then how many more."""
-    more = len(codes) - shown
+def first_few(codes: list[str], shown: int, total: int | None = None) -> str:
+    """A list for people: the first few, then how many more (of `total`, if more than listed)."""
+    more = (len(codes) if total is None else total) - shown
     return ", ".join(codes[:shown]) + (f" and {more} more" if more > 0 else "")

@@ -16,7 +16,7 @@ from domain.confirmation import ConfirmationRequest
 from domain.contacts import Contact, Lmc, Organisation
 from domain.escalation import CURRENT_RULES, MONEY_AND_DATES, DeadlinePolicy, Effect
 from domain.identifiers import FreeText, HeaderText, OdsCode, SafeEmail
-from domain.incident import ChildState, IncidentCase, StartChild
+from domain.incident import ChildState, IncidentCase, StartChild, first_few
 from domain.money import Pence, format_pence
 from domain.practice_return import Practice, ReturnItem, ReturnRecord
 from domain.report import ReportLine, spread
@@ -27,6 +27,8 @@ KIND = "pathology_error"
 CLAIM = "claim"
 YEAR_END = "year_end"
 REPORT = "incident_report"
+SCHEDULE_LIMIT = 1000
+"""Schedule lines a claim carries (about 70 bytes each): beyond it the trust is told how many more there are."""
 
 
 class TariffItem(BaseModel):
@@ -72,6 +74,18 @@ class PathologyRequest(BaseModel):
         return self
 
 
+class PathologyDetails(PathologyRequest):
+    """The request as a running incident carries it: without its practices when the list is stored
+    once outside Temporal (`IncidentCase.practices_stored`)."""
+
+    practices: list[IncidentPractice] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, request: PathologyRequest, with_practices: bool = True) -> PathologyDetails:
+        fields = {name: getattr(request, name) for name in PathologyRequest.model_fields}
+        return cls.model_construct(**{**fields, "practices": fields["practices"] if with_practices else []})
+
+
 def request_problems(request: PathologyRequest, calendar: WorkingCalendar, today: date | None = None) -> dict[str, str]:
     """What the money-and-dates rules refuse in a request, by field: a tariff rate of £0 (a rate is
     money owed per item), and a return deadline that is not a working day, or (given `today`) is past."""
@@ -89,7 +103,7 @@ def request_problems(request: PathologyRequest, calendar: WorkingCalendar, today
 
 
 class PathologyCase(IncidentCase):
-    request: PathologyRequest
+    request: PathologyDetails
     icb: Organisation
     agreed_pence: int | None = None
     item_totals: dict[str, int] = Field(default_factory=dict)
@@ -109,9 +123,13 @@ class PathologyCase(IncidentCase):
         now: datetime,
         rules: int = CURRENT_RULES,
         calendar: WorkingCalendar = LEGACY_CALENDAR,
+        stored: tuple[int, list[str]] | None = None,
     ) -> tuple[PathologyCase, list[Effect]]:
         """Raises ValueError for what `request_problems` finds under the money-and-dates rules: the
-        kind's builder refuses those first, naming the field, so a workflow never opens one."""
+        kind's builder refuses those first, naming the field, so a workflow never opens one.
+
+        `stored`: the practice list is stored outside Temporal; its size, and its codes officers declared an
+        interest in."""
         problems = request_problems(request, calendar) if rules >= MONEY_AND_DATES else {}
         if problems:
             raise ValueError("; ".join(f"{field}: {problem}" for field, problem in problems.items()))
@@ -129,7 +147,7 @@ class PathologyCase(IncidentCase):
             payer=trust,
             policy=policy,
             status="collecting_returns",
-            request=request,
+            request=request if isinstance(request, PathologyDetails) else PathologyDetails.of(request),
             icb=icb,
             practices=practices,
             return_kind="counts",
@@ -140,6 +158,8 @@ class PathologyCase(IncidentCase):
             calendar=calendar,
             as_of=now,
         )
+        if stored is not None:
+            case.store_practices(*stored)
         window = f"{request.error_start:%-d %B %Y} to {request.error_end:%-d %B %Y}"
         context = [("Trust", trust.name), ("Test", f"{request.test} ({request.service})"), ("Error window", window)]
         effects = case.begin(now, context)
@@ -152,7 +172,7 @@ class PathologyCase(IncidentCase):
                     title=f"Recognise the {request.test} error at year-end reconciliation",
                     ask=[
                         f"{trust.name}'s {request.test} error ({window}) created inappropriate workload for "
-                        f"{len(practices)} practices. {request.description}",
+                        f"{case.number_of_practices} practices. {request.description}",
                         "Please confirm that year-end reconciliation of enhanced services will include a mechanism to "
                         "recognise its impact on practices' achievement, or tell us that it will not, with reasons.",
                     ],
@@ -209,13 +229,13 @@ class PathologyCase(IncidentCase):
             ("Incident", self.title),
             ("Trust", self.payer.name),
             ("ICB", self.icb.name),
-            ("Practices", str(len(self.practices))),
+            ("Practices", str(self.number_of_practices)),
             ("Status", wording.status(self.status)),
         ]
         if not self.returns_open:
             facts.append(("Claimed", format_pence(self.total_claimed)))
             if self.late_returns:
-                facts.append(("Late returns (not claimed)", ", ".join(self.late_returns)))
+                facts.append(("Late returns (not claimed)", first_few(self.late_returns, 20)))
         if self.agreed_pence is not None:
             facts.append(("Agreed", format_pence(self.agreed_pence)))
         terms = self.children[CLAIM].terms if CLAIM in self.children else None
@@ -229,7 +249,8 @@ class PathologyCase(IncidentCase):
         self.status = "claiming"
         child_id = f"{self.escalation_id}-CLAIM"
         self.children[CLAIM] = ChildState(child_id=child_id)
-        schedule = [(f"{ods}", format_pence(pence)) for ods, pence in sorted(self.claimed.items())]
+        claimed = sorted(self.claimed.items())
+        schedule = [(f"{ods}", format_pence(pence)) for ods, pence in claimed[:60]]
         return [
             StartChild(
                 topic=CLAIM,
@@ -248,10 +269,20 @@ class PathologyCase(IncidentCase):
                         )
                         for t in self.request.tariff
                     ),
-                    *([] if self._schedule else schedule[:60]),  # each practice's line is in the schedule itself
+                    *([] if self._schedule else schedule),  # each practice's line is in the schedule itself
                     *(
-                        [("…", f"{len(schedule) - 60} more practices")]
-                        if len(schedule) > 60 and not self._schedule
+                        [("…", f"{len(claimed) - 60} more practices")]
+                        if len(claimed) > 60 and not self._schedule
+                        else []
+                    ),
+                    *(
+                        [
+                            (
+                                "…",
+                                f"{len(claimed) - len(self._schedule)} more practices beyond the schedule's first lines",
+                            )
+                        ]
+                        if self._schedule and len(claimed) > len(self._schedule)
                         else []
                     ),
                 ],
@@ -259,10 +290,18 @@ class PathologyCase(IncidentCase):
         ]
 
     def on_returns_loaded(self, records: list[ReturnRecord], now: datetime) -> list[Effect]:
-        on_time = [r for r in records if not r.late]
-        self.item_totals = {t.key: sum((r.counts or {}).get(t.key, 0) for r in on_time) for t in self.request.tariff}
-        self._schedule = self.schedule_of(on_time)
+        self._schedule = []
         return super().on_returns_loaded(records, now)
+
+    def count_returns(self, on_time: list[ReturnRecord]) -> None:
+        """Totals per tariff item, and the trust's schedule line for each practice claiming (a page at a time
+        for a stored list); the schedule stops at SCHEDULE_LIMIT lines so no payload grows without bound."""
+        self.item_totals = {
+            t.key: self.item_totals.get(t.key, 0) + sum((r.counts or {}).get(t.key, 0) for r in on_time)
+            for t in self.request.tariff
+        }
+        self._schedule.extend(self.schedule_of(on_time)[: max(0, SCHEDULE_LIMIT - len(self._schedule))])
+        self._schedule.sort(key=lambda line: line.ods)
 
     def schedule_of(self, on_time: list[ReturnRecord]) -> list[ScheduleLine]:
         """The trust's payment schedule: each practice that returned on time, its counts and amount, by ODS code."""
@@ -270,12 +309,12 @@ class PathologyCase(IncidentCase):
         return [
             ScheduleLine(
                 ods=r.ods,
-                name=names[r.ods],
+                name=names.get(r.ods) or getattr(r, "name", None) or r.ods,
                 counts=[(r.counts or {}).get(t.key, 0) for t in self.request.tariff],
                 pence=self.claim_for(r),
             )
             for r in sorted(on_time, key=lambda r: r.ods)
-            if r.ods in names
+            if r.ods in self.claimed
         ]
 
     def after_child(self, topic: str, child: ChildState, now: datetime) -> list[Effect]:

@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from domain.configuration import EscalationConfig
-from domain.deregistration import KIND, DeregistrationCase, DeregistrationRequest
+from domain.deregistration import KIND, DeregistrationCase, DeregistrationDetails, DeregistrationRequest
 from domain.escalation import CURRENT_RULES
-from kinds import incident_parties, resolve
+from kinds import incident_list, incident_parties, resolve
 from kinds.spec import KindSpec, StartForm
-from service.gate import admit, refuse_field
+from service.gate import admit, admit_count, refuse_field
 from workflows.confirmation import ConfirmationWorkflow
 from workflows.deregistration import DeregistrationWorkflow, StartDeregistration
 from workflows.practice import PracticeWorkflow
@@ -18,6 +18,7 @@ from workflows.practice_cohort import PracticeCohortWorkflow
 
 
 def build(config: EscalationConfig, data: dict[str, Any], escalation_id: str) -> StartDeregistration:
+    admit_count("practices", data, config.incidents.max_practices, "practices")
     request = admit(DeregistrationRequest, data)
     officer = resolve.officer(config, request.officer_email)
     icb = resolve.organisation(config, "icb_code", request.icb_code, kind="icb")
@@ -27,7 +28,7 @@ def build(config: EscalationConfig, data: dict[str, Any], escalation_id: str) ->
         raise refuse_field("rate_year", str(err).removeprefix("rate_year: ")) from err
     return StartDeregistration(
         escalation_id=escalation_id,
-        request=request,
+        request=DeregistrationDetails.of(request),
         practices=resolve.practices(request.practices),
         rate=rate,
         lmc=config.lmc,
@@ -35,6 +36,7 @@ def build(config: EscalationConfig, data: dict[str, Any], escalation_id: str) ->
         icb=icb,
         policy=config.policy(KIND),
         rules=CURRENT_RULES,
+        cohorts_at_once=config.incidents.cohorts_at_once,
     )
 
 
@@ -56,7 +58,9 @@ def form_context(config: EscalationConfig) -> dict[str, Any]:
 
 
 def announce(start: StartDeregistration) -> str:
-    return f"Returns requested from {len(start.practices)} practices; {start.icb.name} asked to confirm its message."
+    return (
+        f"Returns requested from {incident_list.count(start)} practices; {start.icb.name} asked to confirm its message."
+    )
 
 
 SPEC = KindSpec(
@@ -77,4 +81,5 @@ SPEC = KindSpec(
     parties=incident_parties.PARTIES_CONFIRMING,
     labels=incident_parties.LABELS,
     parts=("practice_return", "confirmation"),
+    practice_list=incident_list.split,
 )

@@ -9,11 +9,11 @@ from typing import Any
 from domain.configuration import EscalationConfig
 from domain.escalation import CURRENT_RULES
 from domain.money import parse_pounds
-from domain.pathology import KIND, PathologyCase, PathologyRequest, request_problems
+from domain.pathology import KIND, PathologyCase, PathologyDetails, PathologyRequest, request_problems
 from domain.working_days import london_date
-from kinds import incident_parties, resolve
+from kinds import incident_list, incident_parties, resolve
 from kinds.spec import KindSpec, StartForm
-from service.gate import admit
+from service.gate import admit, admit_count
 from service.refusals import Refused
 from workflows.compensation_claim import CompensationClaimWorkflow
 from workflows.confirmation import ConfirmationWorkflow
@@ -23,6 +23,7 @@ from workflows.practice_cohort import PracticeCohortWorkflow
 
 
 def build(config: EscalationConfig, data: dict[str, Any], escalation_id: str) -> StartPathology:
+    admit_count("practices", data, config.incidents.max_practices, "practices")
     request = admit(PathologyRequest, data)
     problems = request_problems(request, config.calendar, london_date(datetime.now(UTC)))
     if problems:
@@ -32,7 +33,7 @@ def build(config: EscalationConfig, data: dict[str, Any], escalation_id: str) ->
     icb = resolve.organisation(config, "icb_code", request.icb_code, kind="icb")
     return StartPathology(
         escalation_id=escalation_id,
-        request=request,
+        request=PathologyDetails.of(request),
         practices=resolve.practices(request.practices),
         lmc=config.lmc,
         officer=officer,
@@ -40,6 +41,7 @@ def build(config: EscalationConfig, data: dict[str, Any], escalation_id: str) ->
         icb=icb,
         policy=config.policy(KIND),
         rules=CURRENT_RULES,
+        cohorts_at_once=config.incidents.cohorts_at_once,
     )
 
 
@@ -73,7 +75,7 @@ def form_to_data(form: Mapping[str, str], officer_email: str) -> dict[str, Any]:
 
 def announce(start: StartPathology) -> str:
     return (
-        f"Returns requested from {len(start.practices)} practices; {start.icb.name} asked about "
+        f"Returns requested from {incident_list.count(start)} practices; {start.icb.name} asked about "
         f"year-end recognition and {start.trust.name} for its incident report."
     )
 
@@ -102,4 +104,5 @@ SPEC = KindSpec(
     parties=incident_parties.PARTIES_NEGOTIATING,
     labels=incident_parties.NEGOTIATION_LABELS,
     parts=("practice_return", "confirmation", "compensation_claim"),
+    practice_list=incident_list.split,
 )

@@ -65,3 +65,6 @@ class KindSpec:
     activities: Callable[[Any, Any], tuple[Callable[..., Any], ...]] = field(default=lambda settings, engine: ())
     """The kind's own activities beyond audit, email and returns, made from the worker's `Settings` and database
     `Engine` (an interface alert's index row and daily digest)."""
+    practice_list: Callable[[Any], tuple[list[dict[str, Any]], BaseModel]] | None = None
+    """Incidents: the start model -> its practices (stored once, before it starts) and the start model that
+    carries only their count, so no Temporal payload grows with the incident."""

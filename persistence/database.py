@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 
 from alembic import command
@@ -31,6 +32,12 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
     migrate(engine, url)
     return engine
+
+
+@cache
+def shared_engine(url: str) -> Engine:
+    """One engine per database for a process's service calls (the CLI, the web app), migrated once."""
+    return make_engine(url)
 
 
 def migrate(engine: Engine, url: str) -> None:

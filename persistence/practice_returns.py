@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import JSON, Column, Field, Session, SQLModel, select
+from sqlmodel import JSON, Column, Field, Session, SQLModel, col, select
 
 
 class PracticeReturnRow(SQLModel, table=True):
@@ -41,3 +41,19 @@ class PracticeReturns:
         with Session(self._engine) as session:
             rows = session.exec(select(PracticeReturnRow).where(PracticeReturnRow.parent_id == parent_id))
             return [row.record for row in rows]
+
+    def page(self, parent_id: str, after_ods: str, limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` returns with codes after `after_ods`, by code: an incident reads them a page at a time."""
+        with Session(self._engine) as session:
+            rows = session.exec(
+                select(PracticeReturnRow)
+                .where(PracticeReturnRow.parent_id == parent_id)
+                .where(col(PracticeReturnRow.ods) > after_ods)
+                .order_by(col(PracticeReturnRow.ods))
+                .limit(limit)
+            )
+            return [row.record for row in rows]
+
+    def codes(self, parent_id: str) -> set[str]:
+        with Session(self._engine) as session:
+            return set(session.exec(select(PracticeReturnRow.ods).where(PracticeReturnRow.parent_id == parent_id)))

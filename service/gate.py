@@ -33,6 +33,17 @@ def refuse_field(field: str, problem: str) -> Refused:
     return Refused.invalid({field: problem})
 
 
+def admit_count(field: str, data: Any, maximum: int, what: str) -> None:
+    """Refuse a list of more than `maximum` entries before any of it is validated, stored or started."""
+    entries = data.get(field) if isinstance(data, dict) else None
+    if isinstance(entries, list) and len(entries) > maximum:
+        raise refuse_field(
+            field,
+            f"{len(entries):,} {what} is more than one incident may name ({maximum:,}, set in the configuration); "
+            f"split it into incidents of at most {maximum:,}",
+        )
+
+
 class OpsReason(BaseModel):
     """Why ops stop, cancel or resend: written to the audit log, so it passes the IG rules."""
 
@@ -55,8 +66,7 @@ def _search(value: str) -> str:
     words = value.split()
     if len(words) > 8 or any(len(w) > 80 or not set(w) <= _SEARCH_CHARACTERS for w in words):
         raise ValueError(
-            "search for up to 8 words, references, ODS codes or email addresses "
-            "(letters, digits and @ . _ + - only)"
+            "search for up to 8 words, references, ODS codes or email addresses (letters, digits and @ . _ + - only)"
         )
     return " ".join(words)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
+from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Client
 from temporalio.common import (
     SearchAttributePair,
@@ -21,8 +22,10 @@ from temporalio.common import (
 
 from domain.configuration import EscalationConfig
 from kinds.spec import KindSpec
+from persistence.database import shared_engine
+from persistence.incident_practices import IncidentPractices
 from service.gate import refuse_field
-from service.refusals import temporal_refusals
+from service.refusals import Refused, Why, temporal_refusals
 from settings import Settings
 from workflows import search_attributes as sa
 
@@ -70,6 +73,22 @@ def read_json(path: Path) -> Any:
         ) from err
 
 
+def store_practice_list(settings: Settings, spec: KindSpec, prepared: BaseModel) -> BaseModel:
+    """An incident's practices, stored once under its reference before its workflow starts (idempotent:
+    a retried start writes the same rows); the start model then carries only their count."""
+    if spec.practice_list is None:
+        return prepared
+    rows, slim = spec.practice_list(prepared)
+    if rows:
+        try:
+            IncidentPractices(shared_engine(settings.database)).store(str(getattr(prepared, "escalation_id")), rows)  # noqa: B009
+        except SQLAlchemyError as err:
+            raise Refused(
+                Why.UNAVAILABLE, "The database did not answer; nothing was started. Please try again in a minute."
+            ) from err
+    return slim
+
+
 async def start(client: Client, settings: Settings, spec: KindSpec, prepared: BaseModel, once: bool = False) -> str:
     """Start the escalation. With `once` (its reference came from a form's submission id), starting it
     again while it runs is the same start, answered with the same reference; after it has finished,
@@ -83,6 +102,7 @@ async def start(client: Client, settings: Settings, spec: KindSpec, prepared: Ba
         if once
         else {}
     )
+    prepared = store_practice_list(settings, spec, prepared)
     with temporal_refusals(escalation_id):
         await client.start_workflow(
             spec.run,

@@ -156,7 +156,7 @@ async def test_an_incident_from_returns_to_every_practice_paid(
     assert final.outcome == "settled"
     events = [r.event for r in AuditLog(make_engine(settings.database)).timeline(eid)]
     assert {"returns_collected", "shares_allocated", "practices_settled", "closed"} <= set(events)
-    await replay_and_maybe_record(client, eid, "pathology_complete")
+    await replay_and_maybe_record(client, eid, "pathology_stored_list_complete")
     await replay_and_maybe_record(client, claim_id, "compensation_claim_counter_offer_accepted")
 
 

@@ -6,18 +6,16 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from domain.contacts import Organisation
-    from domain.deregistration import CapitationRate, DeregistrationCase, DeregistrationRequest
-    from domain.practice_return import Practice
-    from workflows.escalation_workflow import Carried, CaseView, EscalationStart
-    from workflows.incident_workflow import IncidentWorkflow
+    from domain.deregistration import CapitationRate, DeregistrationCase, DeregistrationDetails
+    from workflows.escalation_workflow import Carried, CaseView
+    from workflows.incident_workflow import IncidentStart, IncidentWorkflow, stored_list
 
 
 CarriedDeregistration = Carried[DeregistrationCase]
 
 
-class StartDeregistration(EscalationStart):
-    request: DeregistrationRequest
-    practices: list[Practice]
+class StartDeregistration(IncidentStart):
+    request: DeregistrationDetails
     rate: CapitationRate
     icb: Organisation
     carried: CarriedDeregistration | None = None
@@ -42,6 +40,7 @@ class DeregistrationWorkflow(IncidentWorkflow):
             workflow.now(),
             start.rules,
             calendar=start.calendar,
+            stored=stored_list(start.practices, start.practice_count, start.practice_parties),
         )
         self.begin(start, case, None, effects)
 

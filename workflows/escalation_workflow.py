@@ -318,6 +318,7 @@ class EscalationWorkflow:
             raise ApplicationError(message, type="ConflictOfInterest", non_retryable=True)
         try:
             if response.action == DECLARE_INTEREST:
+                await self.before_declaring(response)
                 outcome, effects = self.case.declare_interest(response)
             else:
                 outcome, effects = self.case.apply(response, workflow.now())
@@ -329,6 +330,9 @@ class EscalationWorkflow:
             extra={"escalation_id": self.case.escalation_id, "action": response.action, "status": outcome.status},
         )
         return outcome
+
+    async def before_declaring(self, response: ResponseInput) -> None:
+        """Kinds whose parties are not all in the case (an incident's stored practice list) look the party up."""
 
     @respond.validator
     def _check_response(self, response: ResponseInput) -> None:
@@ -376,8 +380,12 @@ class EscalationWorkflow:
             action_fields={**case.action_fields(), **COMMON_FIELDS},
             report_lines=case.report_lines(),
             payment_gap_pence=case.payment_gap(),
-            case=case.model_dump(mode="json"),
+            case=self.case_json(),
         )
+
+    def case_json(self) -> dict[str, Any]:
+        """The case as `summary` shows it; kinds whose state can grow large bound it here."""
+        return self.case.model_dump(mode="json")
 
     # --- the loop -----------------------------------------------------------------------
     async def run_until_closed(self) -> CaseView:

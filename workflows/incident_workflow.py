@@ -2,7 +2,13 @@
 starting practice cohorts and child cases, relaying messages, and reporting back to the case.
 
 Its own history stays small (a handful of cohorts and children), so it never continues as
-new: that would drop the handles of the children it is waiting on.
+new: that would drop the handles of the children it is waiting on (and their parent-close policy
+would cancel them). Each extension of the returns deadline costs it about two events per cohort
+(and a cohort two per practice), the one way its history grows with use.
+
+An incident's practices are listed in its start (as first recorded) or, now, stored once outside
+Temporal (`persistence.incident_practices`): its cohorts then read their chunks by an activity,
+returns are read back a page at a time, and no payload grows with the incident.
 """
 
 from __future__ import annotations
@@ -15,6 +21,9 @@ from temporalio import workflow
 from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
+    from pydantic import Field
+
+    from activities.incident_lists import IncidentListActivities, ListedQuery, PracticeChunk, ReturnsPageRequest
     from activities.returns import ReturnActivities
     from domain.compensation_claim import CompensationClaimCase
     from domain.confirmation import KIND as CONFIRMATION
@@ -29,10 +38,18 @@ with workflow.unsafe.imports_passed_through():
         StartPractices,
         TellPractices,
     )
+    from domain.practice_return import Practice
+    from domain.responses import ResponseInput
     from workflows import upward_signals
     from workflows.children import signal_if_running
     from workflows.confirmation import ConfirmationWorkflow, StartConfirmation
-    from workflows.escalation_workflow import ACTIVITY_RETRY, CaseView, CloseRequest, EscalationWorkflow
+    from workflows.escalation_workflow import (
+        ACTIVITY_RETRY,
+        CaseView,
+        CloseRequest,
+        EscalationStart,
+        EscalationWorkflow,
+    )
     from workflows.practice import CloseReturns, ExtendReturns
     from workflows.practice_cohort import (
         COHORT_SIZE,
@@ -43,6 +60,16 @@ with workflow.unsafe.imports_passed_through():
         PracticeCommon,
         StartCohort,
     )
+
+
+class IncidentStart(EscalationStart):
+    """What the many-practice kinds' start models share: their practices listed (as first recorded) or,
+    now, stored once outside Temporal (`persistence.incident_practices`) and counted here."""
+
+    practices: list[Practice] = Field(default_factory=list)  # as first recorded; empty when stored
+    practice_count: int = 0  # the stored list's size
+    practice_parties: list[str] = Field(default_factory=list)  # its codes the LMC declared an interest in
+    cohorts_at_once: int = 0  # cohorts starting their practices at one time (0: as many as a task starts)
 
 
 def child_state(child_id: str, view: CaseView) -> ChildState:
@@ -70,6 +97,10 @@ def child_state(child_id: str, view: CaseView) -> ChildState:
 
 
 COHORTS_PER_TASK = 10
+PER_PRACTICE_SHOWN = 1_000
+"""A stored-list incident's per-practice collections (claims, shares, late returns) appear in its `summary`
+(and its result) only up to this many entries each, so neither grows with the incident; `facts` still
+give the totals."""
 
 
 class IncidentWorkflow(EscalationWorkflow):
@@ -82,12 +113,15 @@ class IncidentWorkflow(EscalationWorkflow):
         self._tasks: list[asyncio.Task[None]] = []
         self._cohorts_closed: set[str] = set()
         self._cohorts_done = False
+        self._positions: dict[str, int] = {}  # a stored list's practices by code: where each is in it
+        self._cohorts_ready: set[str] = set()  # a stored list's cohorts that have started all their practices
+        self._cohort_total: int | None = None  # how many cohorts a stored list has (they start progressively)
 
     @workflow.signal(name=upward_signals.COHORT_RETURNS_CLOSED)
     def cohort_returns_closed(self, closed: CohortClosed) -> None:
         """A cohort's practices have all closed returns and stored them; when every cohort has, read them."""
         self._cohorts_closed.add(closed.cohort_id)
-        if len(self._cohorts_closed) == len(self._cohorts):
+        if len(self._cohorts_closed) == (self._cohort_total if self._cohort_total is not None else len(self._cohorts)):
             self.outbox.extend(self.incident.on_returns_closed_everywhere())
 
     @property
@@ -107,6 +141,8 @@ class IncidentWorkflow(EscalationWorkflow):
             await self._start_cohorts(command)
         elif isinstance(command, TellPractices):
             await self._tell_practices(command)
+        elif isinstance(command, LoadReturns) and self.incident.practices_stored:
+            await self._load_stored_returns()
         elif isinstance(command, LoadReturns):
             records = await workflow.execute_activity_method(
                 ReturnActivities.load_returns,
@@ -126,6 +162,100 @@ class IncidentWorkflow(EscalationWorkflow):
         else:
             await super().carry_out_command(command)
 
+    async def before_declaring(self, response: ResponseInput) -> None:
+        """A declared interest in one of a stored list's practices makes it a party here, as a listed one is."""
+        case = self.incident
+        party = (response.text or "").strip().upper()
+        if not case.practices_stored or not party or party in case.parties():
+            return
+        listed = await workflow.execute_activity_method(
+            IncidentListActivities.is_listed,
+            ListedQuery(parent_id=case.escalation_id, ods=party),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=ACTIVITY_RETRY,
+        )
+        if listed:
+            case.practice_parties = sorted({*case.practice_parties, party})
+
+    def case_json(self) -> dict[str, Any]:
+        case = self.incident
+        if not case.practices_stored:
+            return super().case_json()
+        big = {name for name in ("claimed", "shares", "late_returns") if len(getattr(case, name)) > PER_PRACTICE_SHOWN}
+        return case.model_dump(mode="json", exclude=big)
+
+    async def _load_stored_returns(self) -> None:
+        """Every return a page at a time (each activity result bounded), and what is missing, counted."""
+        after = ""
+        while True:
+            page = await workflow.execute_activity_method(
+                IncidentListActivities.load_returns_page,
+                ReturnsPageRequest(parent_id=self.case.escalation_id, after_ods=after),
+                start_to_close_timeout=timedelta(minutes=1),
+                retry_policy=ACTIVITY_RETRY,
+            )
+            self.incident.tally_returns(list(page.records))  # a page per workflow task
+            self._positions.update((r.ods, r.position) for r in page.records if r.position is not None)
+            if page.last or not page.records:
+                break
+            after = page.records[-1].ods
+        missing = await workflow.execute_activity_method(
+            IncidentListActivities.missing_returns,
+            self.case.escalation_id,
+            start_to_close_timeout=timedelta(minutes=1),
+            retry_policy=ACTIVITY_RETRY,
+        )
+        self.outbox.extend(self.incident.on_returns_tallied(workflow.now(), missing))
+
+    @workflow.signal(name=upward_signals.COHORT_PRACTICES_STARTED)
+    def cohort_practices_started(self, started: CohortClosed) -> None:
+        """A cohort has started all its practices: the next may start (`IncidentStart.cohorts_at_once`)."""
+        self._cohorts_ready.add(started.cohort_id)
+
+    async def _start_stored_cohorts(self, command: StartPractices, common: PracticeCommon) -> None:
+        """Cohorts over a stored list, started no more than `cohorts_at_once` at a time (each reads its chunk
+        and starts its practices before the next begins), so the work in flight stays bounded at any size.
+
+        Each starts with the incident's returns as they are then: the deadline as extended so far, and told
+        at once if returns have closed meanwhile."""
+        parent = self.case.escalation_id
+        at_once = max(int(getattr(self.start, "cohorts_at_once", 0) or COHORTS_PER_TASK), 1)
+        offsets = list(range(0, command.practice_count, COHORT_SIZE))
+        self._cohort_total = len(offsets)
+        for wave in range(0, len(offsets), COHORTS_PER_TASK):
+            for n, offset in enumerate(offsets[wave : wave + COHORTS_PER_TASK], start=wave + 1):
+                await workflow.wait_condition(
+                    lambda: len(self._cohorts) - len(self._cohorts_ready) < at_once or self.case.is_closed
+                )
+                if self.case.is_closed:  # closed by the officer: the rest are never started
+                    self._cohort_total = len(self._cohorts)
+                    break
+                deadline = self.incident.returns_deadline
+                cohort = StartCohort(
+                    cohort_id=f"{parent}-C{n:02d}",
+                    common=common.model_copy(update={"returns_deadline": deadline}),
+                    chunk=PracticeChunk(parent_id=parent, offset=offset, limit=COHORT_SIZE),
+                )
+                handle = await workflow.start_child_workflow(
+                    PracticeCohortWorkflow.run,
+                    cohort,
+                    id=cohort.cohort_id,
+                    parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
+                )
+                self._cohorts.append(handle)
+                self._cohort_members.append(set())
+                if self.incident.returns_deadline != deadline:  # extended while it was starting
+                    extend = ExtendReturns(deadline=self.incident.returns_deadline)
+                    await signal_if_running(handle, PracticeCohortWorkflow.extend, extend)
+                if not self.incident.returns_open:  # closed while it was starting
+                    await signal_if_running(handle, PracticeCohortWorkflow.close_returns, CloseReturns())
+                if self.case.is_closed:
+                    close = CloseRequest(reason=self.incident.closing_reason or "closed")
+                    await signal_if_running(handle, PracticeCohortWorkflow.close_all, close)
+            if self.case.is_closed:
+                break
+        await self._await_cohorts()
+
     async def _start_cohorts(self, command: StartPractices) -> None:
         case = self.incident
         common = PracticeCommon(
@@ -144,6 +274,9 @@ class IncidentWorkflow(EscalationWorkflow):
             window_start=command.window_start,
             cut_off=command.cut_off,
         )
+        if command.stored:
+            self._tasks.append(asyncio.create_task(self._start_stored_cohorts(command, common)))
+            return
         practices = command.practices
         cohorts = [
             StartCohort(
@@ -178,6 +311,17 @@ class IncidentWorkflow(EscalationWorkflow):
         if self._cohorts_done:
             return
         sends = []
+        if command.message == "shares" and self.incident.practices_stored:
+            by_cohort: list[dict[str, int]] = [{} for _ in self._cohorts]
+            for ods, amount in (command.amounts or {}).items():
+                position = self._positions.get(ods)
+                if position is not None and amount:
+                    by_cohort[position // COHORT_SIZE][ods] = amount
+            for handle, amounts in zip(self._cohorts, by_cohort, strict=True):
+                notices = CohortShares(amounts=amounts, notice=command.notice)
+                sends.append(signal_if_running(handle, PracticeCohortWorkflow.notify_shares, notices))
+            await asyncio.gather(*sends)
+            return
         for handle, members in zip(self._cohorts, self._cohort_members, strict=True):
             if command.message == "extend":
                 assert command.deadline is not None
@@ -226,3 +370,8 @@ class IncidentWorkflow(EscalationWorkflow):
     async def _await_child(self, topic: str, child_id: str, handle: ChildWorkflowHandle[Any, CaseView]) -> None:
         view = await handle
         self.outbox.extend(self.incident.on_child_closed(topic, child_state(child_id, view), workflow.now()))
+
+
+def stored_list(practices: list[Any], count: int, parties: list[str]) -> tuple[int, list[str]] | None:
+    """A start that lists no practices but counts them has its list stored: the case keeps count and parties."""
+    return (count, parties) if count and not practices else None

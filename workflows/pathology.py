@@ -10,19 +10,17 @@ from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 with workflow.unsafe.imports_passed_through():
     from domain.contacts import Organisation
     from domain.incident import StartChild
-    from domain.pathology import PathologyCase, PathologyRequest
-    from domain.practice_return import Practice
+    from domain.pathology import PathologyCase, PathologyDetails
     from workflows.compensation_claim import CompensationClaimWorkflow, StartCompensationClaim
-    from workflows.escalation_workflow import Carried, CaseView, EscalationStart
-    from workflows.incident_workflow import IncidentWorkflow
+    from workflows.escalation_workflow import Carried, CaseView
+    from workflows.incident_workflow import IncidentStart, IncidentWorkflow, stored_list
 
 
 CarriedPathology = Carried[PathologyCase]
 
 
-class StartPathology(EscalationStart):
-    request: PathologyRequest
-    practices: list[Practice]
+class StartPathology(IncidentStart):
+    request: PathologyDetails
     trust: Organisation
     icb: Organisation
     carried: CarriedPathology | None = None
@@ -47,6 +45,7 @@ class PathologyWorkflow(IncidentWorkflow):
             workflow.now(),
             start.rules,
             calendar=start.calendar,
+            stored=stored_list(start.practices, start.practice_count, start.practice_parties),
         )
         self.begin(start, case, None, effects)
 

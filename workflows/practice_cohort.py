@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from temporalio import workflow
@@ -21,16 +21,20 @@ from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel, Field
 
+    from activities.incident_lists import IncidentListActivities, PracticeChunk
     from domain.calendar import WorkingCalendar, legacy_calendar
     from domain.contacts import Contact, Lmc, Organisation
     from domain.escalation import LEGACY_RULES, DeadlinePolicy
     from domain.practice_return import Practice, ReturnItem, ShareNotice
     from workflows import upward_signals
     from workflows.children import signal_if_running
-    from workflows.escalation_workflow import CaseView, CloseRequest
+    from workflows.escalation_workflow import ACTIVITY_RETRY, CaseView, CloseRequest
     from workflows.practice import CloseReturns, ExtendReturns, PracticeClosed, PracticeWorkflow, StartPractice
 
 COHORT_SIZE = 100
+START_BATCH = 20
+"""Practices a cohort starts per workflow task (reading its chunk from the store): each task stays a
+few milliseconds of work, whatever the cohort's size."""
 
 
 class PracticeCommon(BaseModel):
@@ -54,23 +58,36 @@ class PracticeCommon(BaseModel):
 
 
 class StartCohort(BaseModel):
+    """A cohort's practices come listed (as first recorded) or, now, as a `chunk` of the incident's stored
+    list that the cohort reads by an activity: its input stays the same size whatever the incident's."""
+
     cohort_id: str
     common: PracticeCommon
-    practices: list[Practice]
+    practices: list[Practice] = Field(default_factory=list)
+    chunk: PracticeChunk | None = None
 
-    def practice_starts(self) -> list[StartPractice]:
+    def practice_starts(self, practices: list[Practice] | None = None) -> list[StartPractice]:
         # Already validated as part of this cohort: construct, don't re-validate 100 copies in one task.
         common = {name: getattr(self.common, name) for name in PracticeCommon.model_fields}
         return [
             StartPractice.model_construct(
                 **common, escalation_id=f"{self.common.parent_id}-{p.ods}", practice=p, carried=None
             )
-            for p in self.practices
+            for p in (self.practices if practices is None else practices)
         ]
 
 
 class CohortShares(BaseModel):
-    shares: dict[str, ShareNotice]
+    """Each practice's notice (as first recorded), or its amount and one notice for all (0 if not listed)."""
+
+    shares: dict[str, ShareNotice] = Field(default_factory=dict)
+    amounts: dict[str, int] | None = None
+    notice: ShareNotice | None = None
+
+    def for_practice(self, ods: str) -> ShareNotice | None:
+        if self.notice is not None:
+            return self.notice.model_copy(update={"amount_pence": (self.amounts or {}).get(ods, 0)})
+        return self.shares.get(ods)
 
 
 class CohortClosed(BaseModel):
@@ -93,6 +110,48 @@ class PracticeCohortWorkflow:
 
     @workflow.run
     async def run(self, start: StartCohort) -> CohortResult:
+        if start.chunk is not None:
+            await self._start_chunk(start, start.chunk)
+        else:
+            await self._start_listed(start)
+        results = await asyncio.gather(*self._handles.values())
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return CohortResult(
+            outcomes={ods: view.outcome or "" for ods, view in zip(self._handles, results, strict=True)}
+        )
+
+    async def _start_chunk(self, start: StartCohort, chunk: PracticeChunk) -> None:
+        """Read the cohort's practices from the store, then start them a batch per workflow task."""
+        listed = await workflow.execute_activity_method(
+            IncidentListActivities.load_practice_chunk,
+            chunk,
+            start_to_close_timeout=timedelta(seconds=60),
+            retry_policy=ACTIVITY_RETRY,
+        )
+        practices = start.practice_starts(listed)
+        for batch in range(0, len(practices), START_BATCH):
+            wave = practices[batch : batch + START_BATCH]
+            started = await asyncio.gather(
+                *(
+                    workflow.start_child_workflow(
+                        PracticeWorkflow.run,
+                        practice,
+                        id=practice.escalation_id,
+                        parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
+                    )
+                    for practice in wave
+                )
+            )
+            self._handles.update({p.practice.ods: handle for p, handle in zip(wave, started, strict=True)})
+        self._started = True
+        parent = workflow.info().parent
+        if parent is not None:  # the incident may start its next cohort
+            await workflow.get_external_workflow_handle(parent.workflow_id).signal(
+                upward_signals.COHORT_PRACTICES_STARTED, CohortClosed(cohort_id=self._cohort_id)
+            )
+
+    async def _start_listed(self, start: StartCohort) -> None:
+        """As first recorded: every listed practice started in one workflow task."""
         practices = start.practice_starts()
         started = await asyncio.gather(
             *(
@@ -107,11 +166,6 @@ class PracticeCohortWorkflow:
         )
         self._handles = {p.practice.ods: handle for p, handle in zip(practices, started, strict=True)}
         self._started = True
-        results = await asyncio.gather(*self._handles.values())
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return CohortResult(
-            outcomes={ods: view.outcome or "" for ods, view in zip(self._handles, results, strict=True)}
-        )
 
     async def _each(self, signal: Callable[..., Any], make_arg: Any) -> None:
         await workflow.wait_condition(lambda: self._started)
@@ -143,7 +197,7 @@ class PracticeCohortWorkflow:
 
     @workflow.signal
     async def notify_shares(self, shares: CohortShares) -> None:
-        await self._each(PracticeWorkflow.notify_share, lambda ods: shares.shares.get(ods))
+        await self._each(PracticeWorkflow.notify_share, shares.for_practice)
 
     @workflow.signal
     async def close_all(self, request: CloseRequest) -> None:

@@ -2,8 +2,8 @@
 interface alerts they report: the index the practice's page, the officer's pattern view and the
 analysis read, beside each alert's own escalation in Temporal.
 
-Revision ID: 0011
-Revises: 0007
+Revision ID: 0010
+Revises: 0009
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0014"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """LMC-ICB liaison meetings: each record of a meeting and its outcomes and commitments, append-only.
 
-Revision ID: 0014
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014"
+revision = "0009"
 down_revision = "0008"
 branch_labels = None
 depends_on = None
