@@ -12,6 +12,7 @@ from temporalio.client import Client
 
 from domain.money import format_pence
 from domain.payment import gap
+from persistence.incident_practices import IncidentPractices
 from persistence.practice_returns import PracticeReturns
 from service import listing
 from workflows import search_attributes as sa
@@ -70,6 +71,10 @@ def _counted(record: dict[str, Any] | None) -> tuple[str, int]:
     return "", 0
 
 
+TABLE_LIMIT = 25_000
+"""Practices one table shows: an incident's whole stored list up to the configured maximum."""
+
+
 async def practice_table(client: Client, engine: Engine, view: CaseView) -> list[PracticeLine]:
     """Every practice of the incident `view`, in ODS code order."""
     case = view.case
@@ -80,7 +85,8 @@ async def practice_table(client: Client, engine: Engine, view: CaseView) -> list
     shares: dict[str, int] = case.get("shares") or {}
     late_returns = set(case.get("late_returns") or [])
     lines = []
-    for practice in case.get("practices") or []:
+    listed = case.get("practices") or IncidentPractices(engine).chunk(view.escalation_id, 0, TABLE_LIMIT)
+    for practice in listed:
         ods = practice["ods"]
         request_id = f"{view.escalation_id}-{ods}"
         record = records.get(ods)
