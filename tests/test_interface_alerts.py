@@ -243,6 +243,7 @@ async def test_alerts_from_practices_to_a_claim(
         [icb_link] = links_in(to_icb, "/r/")
         icb_page = await web.get(icb_link)
         assert icb_page.status_code == 200 and claim_ref in icb_page.text
+        assert all(ref in icb_page.text for ref in rwf)  # each claim line on the ICB's page cites its alerts
         # ... and the alerts name the claim.
         assert all(row.claim_ref == claim_ref for row in rows)
 

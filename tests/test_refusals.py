@@ -249,11 +249,11 @@ async def test_a_console_action_on_a_finished_escalation_is_refused_409_saying_s
     await signed_in(web, "ops@lmc.example", "correct horse battery")
     token = csrf_in(await web.get("/console/start/unfunded_claim"))
     for action in ("resend", "terminate"):
-        form = {"reason": "Lost mail", "how": "terminate", "csrf": token}
+        form = {"reason": "Lost mail", "how": "terminate", "confirm": "yes", "csrf": token}
         answer = await web.post(f"/console/e/{closed_claim}/{action}", data=form)
         assert answer.status_code == 409 and "has finished" in answer.text, (action, answer.text)
     for action in ("resend", "terminate"):  # ops' actions on an unknown escalation
-        form = {"reason": "Lost mail", "how": "terminate", "csrf": token}
+        form = {"reason": "Lost mail", "how": "terminate", "confirm": "yes", "csrf": token}
         unknown = await web.post(f"/console/e/UWC-2026-NOSUCH/{action}", data=form)
         assert unknown.status_code == 404 and "There is no escalation UWC-2026-NOSUCH" in unknown.text, action
 
