@@ -1,18 +1,20 @@
-"""Reading escalations: one case's view, lists through Temporal visibility, and the work report."""
+"""Reading escalations: one case's view, lists through Temporal visibility (`service/listing.py`, named here
+too), and the work report."""
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from temporalio.client import Client
 
 from domain.report import ReportLine, in_period
 from service.gate import ListFilters, admit
+from service.listing import EscalationRow, list_escalations, list_query
 from service.refusals import Refused, temporal_refusals
-from workflows import search_attributes as sa
 from workflows.escalation_workflow import CaseView, EscalationWorkflow
+
+__all__ = ["EscalationRow", "list_escalations", "list_query", "report_lines", "summary"]
 
 REPORT_QUERIES_AT_ONCE = 16
 REPORT_QUERY_TIMEOUT = timedelta(seconds=3)
@@ -20,85 +22,9 @@ REPORT_QUERY_TIMEOUT = timedelta(seconds=3)
 within this is left out, so one stuck escalation never holds up the page."""
 
 
-@dataclass(frozen=True)
-class EscalationRow:
-    """One escalation as a list shows it, from its search attributes alone (no call per row)."""
-
-    id: str
-    kind: str | None
-    status: str | None
-    payer: str | None
-    level: int | None
-    overdue: bool
-    stalled: bool
-    underpaid: bool
-    holder: str | None
-    next_deadline: datetime | None
-    started: datetime
-
-    def as_json(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "status": self.status,
-            "payer": self.payer,
-            "level": self.level,
-            "overdue": self.overdue,
-            "stalled": self.stalled,
-            "underpaid": self.underpaid,
-            "holder": self.holder,
-            "next_deadline": self.next_deadline.isoformat() if self.next_deadline else None,
-            "started": self.started.isoformat(),
-        }
-
-
 async def summary(client: Client, escalation_id: str, timeout: timedelta = timedelta(seconds=10)) -> CaseView:
     with temporal_refusals(escalation_id):
         return await client.get_workflow_handle(escalation_id).query(EscalationWorkflow.summary, rpc_timeout=timeout)
-
-
-def list_query(filters: ListFilters) -> str:
-    """A visibility query; without a kind, the escalations officers start (not their parts)."""
-    from kinds import KINDS  # here, not at import: `show` and `history` never need the registry
-
-    kinds = ", ".join(f"'{spec.name}'" for spec in KINDS)
-    # Without a kind, the escalations officers start; but a short-paid practice is listed with them.
-    clauses = [] if filters.kind or filters.underpaid else [f"{sa.KIND.name} IN ({kinds})"]
-    for key, value in ((sa.KIND, filters.kind), (sa.STATUS, filters.status), (sa.PAYER, filters.payer)):
-        if value:  # the gate allowed only letters, digits and underscores
-            clauses.append(f"{key.name} = '{value}'")
-    if filters.overdue:
-        clauses.append(f"{sa.OVERDUE.name} = true")
-    if filters.stalled:
-        clauses.append(f"{sa.STALLED.name} = true")
-    if filters.underpaid:
-        clauses.append(f"{sa.UNDERPAID.name} = true")
-    if filters.level:
-        clauses.append(f"{sa.LADDER_LEVEL.name} = {int(filters.level)}")
-    return " AND ".join(clauses)
-
-
-async def list_escalations(client: Client, query: str) -> list[EscalationRow]:
-    rows = []
-    with temporal_refusals("the list"):
-        async for wf in client.list_workflows(query):
-            attrs = wf.typed_search_attributes
-            rows.append(
-                EscalationRow(
-                    id=wf.id,
-                    kind=attrs.get(sa.KIND),
-                    status=attrs.get(sa.STATUS),
-                    payer=attrs.get(sa.PAYER),
-                    level=attrs.get(sa.LADDER_LEVEL),
-                    overdue=bool(attrs.get(sa.OVERDUE)),
-                    stalled=bool(attrs.get(sa.STALLED)),
-                    underpaid=bool(attrs.get(sa.UNDERPAID)),
-                    holder=attrs.get(sa.BALL_HOLDER),
-                    next_deadline=attrs.get(sa.NEXT_DEADLINE),
-                    started=wf.start_time,
-                )
-            )
-    return rows
 
 
 async def report_lines(
