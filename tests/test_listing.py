@@ -25,7 +25,7 @@ print(code, *heavy)
 
 
 def test_the_listing_names_every_kind_the_registry_has() -> None:
-    assert TOP_LEVEL_KINDS == tuple(spec.name for spec in KINDS)
+    assert tuple(spec.name for spec in KINDS) == TOP_LEVEL_KINDS
     query = list_query(ListFilters())
     assert all(f"'{spec.name}'" in query for spec in KINDS)
 
