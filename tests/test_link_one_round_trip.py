@@ -18,7 +18,7 @@ from temporalio.client import (
     StartWorkflowUpdateInput,
 )
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Replayer, Worker
+from temporalio.worker import Worker
 
 from domain.contacts import Role
 from domain.form_response import FormResponse
@@ -30,8 +30,8 @@ from settings import Settings
 from tests.conftest import Inbox
 from tests.helpers import ICB_L1, OFFICER, payer
 from tests.test_exactly_once import audited, link_for, started, submission_for
+from tests.test_replay import replay_and_maybe_record
 from web.app import create_app
-from worker import WORKFLOWS, sandbox_runner
 
 
 class Calls(Interceptor):
@@ -123,8 +123,5 @@ async def test_a_submission_recorded_by_the_older_update_is_answered_once_with_i
         await acting.respond_to_form(client, eid, bad, "refused-submission")
     assert wrong.value.why is Why.INVALID and wrong.value.fields == {"reasons": "required"}
 
-    # and the run, with both updates in it, replays against this code
-    history = await client.get_workflow_handle(eid).fetch_history()
-    await Replayer(
-        workflows=WORKFLOWS, data_converter=client.data_converter, workflow_runner=sandbox_runner()
-    ).replay_workflow(history)
+    # and the run, with both updates in it, replays against this code (RECORD_HISTORIES=1 keeps it)
+    await replay_and_maybe_record(client, eid, "unfunded_claim_form_responses")
