@@ -179,12 +179,8 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
         return page(request, grant, view, recorded=outcome)
 
     def recorded_only(request: Request, grant: LinkGrant, outcome: ResponseOutcome) -> Response:
-        context = {
-            "heading": "Recorded",
-            "message": outcome.message,
-            "next_step": "Open the link again to see the case.",
-        }
-        return templates.TemplateResponse(request, "refused.html", context)
+        """Recorded, but the case could not be read to show it: say so, and offer no form that may be stale."""
+        return templates.TemplateResponse(request, "recorded.html", {"grant": grant, "recorded": outcome})
 
     async def act_after_reading(
         request: Request,
