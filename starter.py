@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 # what it uses (the kind registry, the workflows, the database) when it runs, and the parser asks the
 # registry for choices only when they are checked or shown.
 if TYPE_CHECKING:
+    from temporalio.client import Client
+
     from persistence.audit_log import AuditLog
     from settings import Settings
     from workflows.escalation_workflow import CaseView
@@ -267,44 +269,19 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         print(spec.announce(prepared))
         print(await starting.start(client, settings, spec, prepared))
         return 0
-    from service import reading
     from temporal_client import connect
 
     client = await connect(settings)
+    if args.command == "list":  # only the listing: not the workflows and database a case's view imports
+        return await _list(args, client)
+    from service import reading
+
     if args.command == "show":
         view = await reading.summary(client, args.id)
         if args.json:
             print(view.model_dump_json(indent=2))
         else:
             print_case(view)
-        return 0
-    if args.command == "list":
-        from service.gate import ListFilters, admit
-
-        filters = admit(
-            ListFilters,
-            {
-                "kind": args.list_kind,
-                "status": args.status,
-                "overdue": args.overdue,
-                "stalled": args.stalled,
-                "underpaid": args.underpaid,
-                "held": args.held,
-                "search": args.search,
-                "parts": args.parts,
-            },
-            renamed={"search": "--search"},
-        )
-        rows = await reading.list_escalations(client, reading.list_query(filters))
-        if args.json:
-            print(json.dumps([row.as_json() for row in rows], indent=2))
-        for row in [] if args.json else rows:
-            print(
-                f"{row.id:<18} {row.kind or '':<16} {row.status or '':<22} L{row.level or 1} "
-                f"{'OVERDUE ' if row.overdue else ''}{'STALLED ' if row.stalled else ''}"
-                f"{'UNDERPAID ' if row.underpaid else ''}"
-                f"next: {row.next_deadline.isoformat() if row.next_deadline else '-'}"
-            )
         return 0
     from domain.contacts import Role
     from domain.responses import ResponseInput
@@ -330,6 +307,38 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     )
     outcome = await acting.respond(client, args.id, response)
     print(f"{outcome.message} (status: {outcome.status})")
+    return 0
+
+
+async def _list(args: argparse.Namespace, client: Client) -> int:
+    """`list`: escalations from their search attributes, importing only the listing."""
+    from service.gate import ListFilters, admit
+    from service.listing import list_escalations, list_query
+
+    filters = admit(
+        ListFilters,
+        {
+            "kind": args.list_kind,
+            "status": args.status,
+            "overdue": args.overdue,
+            "stalled": args.stalled,
+            "underpaid": args.underpaid,
+            "held": args.held,
+            "search": args.search,
+            "parts": args.parts,
+        },
+        renamed={"search": "--search"},
+    )
+    rows = await list_escalations(client, list_query(filters))
+    if args.json:
+        print(json.dumps([row.as_json() for row in rows], indent=2))
+    for row in [] if args.json else rows:
+        print(
+            f"{row.id:<18} {row.kind or '':<16} {row.status or '':<22} L{row.level or 1} "
+            f"{'OVERDUE ' if row.overdue else ''}{'STALLED ' if row.stalled else ''}"
+            f"{'UNDERPAID ' if row.underpaid else ''}"
+            f"next: {row.next_deadline.isoformat() if row.next_deadline else '-'}"
+        )
     return 0
 
 

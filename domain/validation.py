@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import ValidationError
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def field_errors(err: ValidationError) -> dict[str, str]:
@@ -17,3 +21,21 @@ def field_errors(err: ValidationError) -> dict[str, str]:
 
 def describe(err: ValidationError) -> str:
     return "; ".join(f"{field}: {message}" for field, message in field_errors(err).items())
+
+
+class FieldsRefused(ValueError):
+    """Input refused, naming each field at fault as the person knows it; the gate (`service/gate.py`) turns it
+    into a `Refused`, the workflow's update validator into a refusal Temporal carries back to the gate."""
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{field}: {problem}" for field, problem in fields.items()))
+        self.fields = fields
+
+
+def validated(model: type[M], data: Any, renamed: dict[str, str] | None = None) -> M:
+    """`data` as a `model`, or `FieldsRefused` naming every field at fault (`renamed` as the person knows it)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        names = renamed or {}
+        raise FieldsRefused({names.get(k, k): v for k, v in field_errors(err).items()}) from err

@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 
 from temporalio.client import Client
 
+from domain.form_response import FormResponse
 from domain.responses import ResponseInput, ResponseOutcome
 from persistence.audit_log import AuditLog
 from service.gate import OpsReason, admit
 from service.refusals import temporal_refusals
-from workflows.escalation_workflow import EscalationWorkflow, ResendRequest
+from workflows.escalation_workflow import CaseView, EscalationWorkflow, ResendRequest, Responded
 
 
 async def respond(
@@ -28,6 +29,24 @@ async def respond(
         return await client.get_workflow_handle(escalation_id).execute_update(
             EscalationWorkflow.respond, response, id=update_id
         )
+
+
+async def respond_to_form(
+    client: Client, escalation_id: str, form: FormResponse, submission_id: str
+) -> tuple[ResponseOutcome, CaseView | None]:
+    """A link page's form, sent as typed in one update the workflow reads by the case's field specs and refuses
+    with each field named (`Refused`), answered with the outcome and the case as it now stands: one round trip.
+
+    Exactly once as `respond`: the form's `submission_id` is the update's id. A submission recorded before
+    this update existed (as `respond`) is answered with its first outcome alone; the view is then None."""
+    with temporal_refusals(escalation_id):
+        answer = await client.get_workflow_handle(escalation_id).execute_update(
+            "respond_to_form", form, id=f"{escalation_id}:{submission_id}", result_type=dict
+        )
+    if "outcome" in answer:
+        responded = Responded.model_validate(answer)
+        return responded.outcome, responded.view
+    return ResponseOutcome.model_validate(answer), None
 
 
 async def resend_latest_email(

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, Field
 
 from domain.identifiers import FreeText, HeaderText, SafeEmail
-from domain.validation import field_errors
+from domain.validation import FieldsRefused, validated
 from service.refusals import Refused
 
 M = TypeVar("M", bound=BaseModel)
@@ -22,11 +22,9 @@ M = TypeVar("M", bound=BaseModel)
 def admit(model: type[M], data: Any, renamed: dict[str, str] | None = None) -> M:
     """`data` as a `model`, or `Refused` naming every field at fault (as the person knows the field)."""
     try:
-        return model.model_validate(data)
-    except ValidationError as err:
-        errors = field_errors(err)
-        names = renamed or {}
-        raise Refused.invalid({names.get(k, k): v for k, v in errors.items()}) from err
+        return validated(model, data, renamed)
+    except FieldsRefused as refused:
+        raise Refused.invalid(refused.fields) from refused
 
 
 def refuse_field(field: str, problem: str) -> Refused:

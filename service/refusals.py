@@ -91,7 +91,7 @@ class Refused(Exception):
 
 
 _CLOSED_PHRASES = ("workflow execution already completed", "already completed")
-_DOMAIN_REFUSALS = ("ResponseRefused", "ConflictOfInterest")
+_DOMAIN_REFUSALS = ("ResponseRefused", "ConflictOfInterest", "FieldsRefused")
 _NOT_AN_ESCALATION = ("expected but not found", "unknown querytype")  # no `summary` query: not an escalation
 
 
@@ -117,6 +117,15 @@ def never_connected(err: BaseException) -> bool:
     return isinstance(err, RuntimeError) and str(err).startswith("Failed client connect")
 
 
+def maybe_reached(refused: Refused) -> bool:
+    """Whether what an engine-unavailable refusal was about may yet be carried out: False only where the
+    request certainly never reached Temporal (no connection), True where it was sent and not answered."""
+    cause = refused.__cause__
+    if isinstance(cause, RPCError) and cause.status is RPCStatusCode.UNAVAILABLE:
+        return False
+    return cause is None or not never_connected(cause)
+
+
 @contextmanager
 def temporal_refusals(escalation_id: str) -> Iterator[None]:
     """Turn what Temporal says about one escalation into a `Refused` a person can read.
@@ -134,6 +143,8 @@ def temporal_refusals(escalation_id: str) -> Iterator[None]:
             log.warning("update_failed", escalation_id=shown(escalation_id), cause=type(cause).__name__, kind=kind)
             raise Refused(Why.NOT_OPEN, f"{shown(escalation_id)} did not accept that; nothing was recorded.") from err
         message = getattr(cause, "message", None) or str(cause)
+        if kind == "FieldsRefused" and isinstance(cause, ApplicationError) and cause.details:  # a form, read there
+            raise Refused.invalid({str(k): str(v) for k, v in dict(cause.details[0]).items()}) from err
         why = Why.NOT_PERMITTED if kind == "ConflictOfInterest" else Why.NOT_OPEN
         if "is closed" in message:
             why = Why.CLOSED

@@ -211,7 +211,7 @@ async def test_the_update_unanswered_gives_the_page_back_as_typed_with_503(
     async def unanswered(*_: object) -> None:
         raise Refused(Why.UNAVAILABLE, "The escalation engine did not answer in time; nothing was recorded.")
 
-    monkeypatch.setattr(acting, "respond", unanswered)
+    monkeypatch.setattr(acting, "respond_to_form", unanswered)
     answer = await web.post(path, data={"action": "reject", "reasons": "Not ours to fund", "submission": submission})
     assert answer.status_code == 503 and answer.headers["retry-after"] == "60"
     assert "We could not confirm that your response was recorded. Nothing you typed is lost" in answer.text

@@ -26,12 +26,12 @@ from links.signing import LinkGrant, sign_link
 from persistence.audit_log import AuditLog
 from persistence.database import make_engine
 from persistence.users import Users
-from service import reading, starting
+from service import acting, reading, starting
 from service.refusals import Refused, Why
 from settings import ROOT, Settings
 from temporal_client import connect
 from tests.conftest import POSTGRES_ADMIN_URL, Inbox, free_port
-from tests.helpers import CLAIM, ICB_L1, OFFICER, csrf_in, example_start, sign_in
+from tests.helpers import CLAIM, ICB_L1, OFFICER, csrf_in, example_start, payer, sign_in
 from web import temporal_budget
 from web.app import create_app
 from web.temporal_budget import bounded
@@ -296,7 +296,9 @@ async def test_a_response_recorded_when_the_engine_then_stops_answering_says_rec
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The update was answered, but reading the escalation again was not (the budget spent, a worker gone):
-    the page says what was recorded, never "not recorded", and offers no form that is not open now."""
+    the page says what was recorded, never "not recorded", and offers no form that is not open now. Since
+    issue #16 the update answers with the case, so only a submission recorded by the older `respond` update
+    (answered again with its first outcome alone) reads it again; a new one reads nothing."""
     eid = await starting.start(dev_env.client, settings, CLAIM, example_start(settings))
     await inbox.wait_for(eid, 1)
     grant = LinkGrant(eid, ICB_L1, Role.PAYER, datetime.now(UTC) + timedelta(days=1))
@@ -309,9 +311,16 @@ async def test_a_response_recorded_when_the_engine_then_stops_answering_says_rec
             raise Refused(Why.UNAVAILABLE, "The escalation engine did not answer in time; nothing was recorded.")
         return await real(client, escalation_id)
 
+    await acting.respond(dev_env.client, eid, payer("acknowledge"), "acknowledged-then-gone")  # the older update
     monkeypatch.setattr(reading, "summary", answers_once)
+    reads.append("the page, opened before")  # this read answered; the next does not
     answer = await web.post(path, data={"action": "acknowledge", "submission": "acknowledged-then-gone"})
     assert answer.status_code == 200 and "Recorded." in answer.text, answer.text[:800]
     assert "not recorded" not in answer.text and 'name="action"' not in answer.text
     await audit_count(settings, eid, "response:acknowledge", 1)
+
+    reads.clear()  # a new submission: answered with the case as it now stands, no read at all
+    answer = await web.post(path, data={"action": "reject", "reasons": "Not ours", "submission": "rejected-no-read"})
+    assert answer.status_code == 200 and "Recorded." in answer.text and reads == [], answer.text[:800]
+    await audit_count(settings, eid, "response:reject", 1)
     await dev_env.client.get_workflow_handle(eid).terminate(reason="test over")

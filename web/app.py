@@ -9,7 +9,7 @@ anything not allowed now before it reaches history, so the page answers at once.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -23,13 +23,15 @@ from temporalio.client import Client
 
 from domain import wording
 from domain.contacts import Role
+from domain.form_response import FormResponse
+from domain.responses import ResponseOutcome
 from links.signing import LinkGrant, LinkRefused, verify_link
 from payload_codec import payload_codec
 from persistence.database import make_engine
 from persistence.revoked_links import RevokedLinks
 from service import acting, reading
 from service.accounts import Accounts, SessionPolicy
-from service.refusals import Refused, Why
+from service.refusals import Refused, Why, maybe_reached
 from settings import Settings
 from temporal_client import connect
 from web.alerts import alert_routes
@@ -39,7 +41,7 @@ from web.codec_endpoint import codec_routes
 from web.console import console_routes
 from web.console.guard import Console, client_of
 from web.dev_mail import dev_mail_routes
-from web.forms import GROUP_ROWS, SUBMISSION, plain_line, posted_form, submitted, typed_again
+from web.forms import GROUP_ROWS, SUBMISSION, plain_line, posted_form, submission_from_form, submitted, typed_again
 from web.health import health_routes
 from web.refusal_pages import EXCEPTION_HANDLERS, RETRY_AFTER_SECONDS
 from web.security_headers import SecurityHeaders
@@ -69,6 +71,13 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
         return templates.TemplateResponse(request, "refused.html", context, status_code=403)
 
     async def grant_and_case(request: Request) -> tuple[LinkGrant, CaseView] | Response:
+        grant = granted(request)
+        if isinstance(grant, Response):
+            return grant
+        return grant, await reading.summary(request.app.state.client, grant.escalation_id)
+
+    def granted(request: Request) -> LinkGrant | Response:
+        """The link's grant, or the page that says why it cannot be used (forged, expired, withdrawn)."""
         try:
             grant = verify_link(settings.link_keys, request.path_params["token"])
         except LinkRefused as refused:
@@ -84,7 +93,7 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
                 "next_step": f"If you still need to respond about {grant.escalation_id}, ask the LMC officer for a new link.",
             }
             return templates.TemplateResponse(request, "refused.html", context, status_code=410)
-        return grant, await reading.summary(request.app.state.client, grant.escalation_id)
+        return grant
 
     def page(request: Request, grant: LinkGrant, view: CaseView, status_code: int = 200, **extra: Any) -> Response:
         open_actions = {
@@ -120,11 +129,11 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
         reached, the page comes back 503 with the form as typed (same submission id to send again),
         never an error page that loses what was typed."""
 
-        def unrecorded(form: dict[str, str], view: CaseView | None) -> Response:
+        def unrecorded(form: dict[str, str], view: CaseView | None, maybe_recorded: bool | None = None) -> Response:
             grant = verify_link(settings.link_keys, request.path_params["token"])  # verified already
             log.info("response_unavailable", escalation_id=grant.escalation_id)
             message = "Your response was not recorded. Nothing you typed is lost: press the button again in a minute."
-            if view is not None:  # it was sent, and not answered in time: it may yet be recorded, once
+            if view is not None if maybe_recorded is None else maybe_recorded:  # sent, not answered: may yet be, once
                 message = (
                     "We could not confirm that your response was recorded. Nothing you typed is lost: press the "
                     "button again in a minute; however often you press it, it is recorded only once."
@@ -138,52 +147,79 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
             context = {"view": None, "grant": grant, "form": typed_again(form), "labels": {}, "refusal": message}
             return templates.TemplateResponse(request, "respond.html", context, status_code=503, headers=headers)
 
-        try:
-            found = await grant_and_case(request)
-        except Refused as refused:
-            if refused.why is not Why.UNAVAILABLE:
-                raise
-            return unrecorded(await posted_form(request), None)
-        if isinstance(found, Response):
-            return found
-        grant, view = found
+        grant = granted(request)
+        if isinstance(grant, Response):
+            return grant
         form = await posted_form(request)
         client = request.app.state.client
         try:
-            ended = wording.outcome(view.outcome or "")
-            closed = Refused(Why.CLOSED, f"This escalation is closed ({ended}); nothing more can be recorded.")
-            fields = view.action_fields.get(form.get("action", ""), [])
-            try:
-                response, submission = submitted(form, fields, grant.recipient, grant.role)
-            except Refused:
-                if view.outcome is not None:  # finished: whatever was typed, nothing can be recorded
-                    raise closed from None
-                raise
-            if view.outcome is not None and SUBMISSION not in form:
-                raise closed
-            # Finished, but the form has its own id: if that very submission was recorded (it may be what
-            # closed the escalation), Temporal answers its outcome again; any other is refused as closed.
-            outcome = await acting.respond(client, grant.escalation_id, response, submission)
+            submission = submission_from_form(form)
+        except Refused:  # not an id this site issued, so not one to send: read the case, refuse every field
+            return await act_after_reading(request, grant, form, unrecorded)
+        typed = FormResponse(
+            form={k: v for k, v in form.items() if k != SUBMISSION}, actor_email=grant.recipient, actor_role=grant.role
+        )
+        try:  # one round trip: the workflow reads the form by the case's field specs and answers with the case
+            outcome, view = await acting.respond_to_form(client, grant.escalation_id, typed, submission)
         except Refused as refused:
             if refused.why is Why.UNAVAILABLE:
-                return unrecorded(form, view)
-            log.info("response_refused", escalation_id=grant.escalation_id, why=refused.why.value)
-            if refused.why is Why.CLOSED:  # no form is offered again
-                return page(request, grant, view, actions=[], refusal=refused.message, status_code=refused.http_status)
-            if refused.fields:
-                return page(
-                    request, grant, view, form=typed_again(form), errors=refused.fields, status_code=refused.http_status
-                )
-            return page(
-                request, grant, view, form=typed_again(form), refusal=refused.message, status_code=refused.http_status
-            )
-        log.info("response_recorded", escalation_id=grant.escalation_id, action=response.action)
+                try:
+                    now = await reading.summary(client, grant.escalation_id)
+                except Refused:
+                    now = None
+                return unrecorded(form, now, maybe_recorded=maybe_reached(refused))
+            # Refused: read the case once to show the page with the refusal (the case may have closed)
+            return await act_after_reading(request, grant, form, unrecorded, refused)
+        log.info("response_recorded", escalation_id=grant.escalation_id, action=form.get("action", ""))
+        if view is None:  # answered again for a submission recorded before the update said how the case stands
+            try:
+                view = await reading.summary(client, grant.escalation_id)
+            except Refused as refused:  # recorded, but the engine did not answer again: say so, offer nothing stale
+                if refused.why is not Why.UNAVAILABLE:
+                    raise
+                return recorded_only(request, grant, outcome)
+        return page(request, grant, view, recorded=outcome)
+
+    def recorded_only(request: Request, grant: LinkGrant, outcome: ResponseOutcome) -> Response:
+        """Recorded, but the case could not be read to show it: say so, and offer no form that may be stale."""
+        return templates.TemplateResponse(request, "recorded.html", {"grant": grant, "recorded": outcome})
+
+    async def act_after_reading(
+        request: Request,
+        grant: LinkGrant,
+        form: dict[str, str],
+        unrecorded: Callable[[dict[str, str], CaseView | None], Response],
+        refused_by_engine: Refused | None = None,
+    ) -> Response:
+        """A submission the engine refused (or that could not be sent): the case read once, and the page
+        shown with the refusal beside the fields, as `act` always answered."""
+        client = request.app.state.client
         try:
-            return page(request, grant, await reading.summary(client, grant.escalation_id), recorded=outcome)
-        except Refused as refused:  # recorded, but the engine did not answer again: say so, offer nothing stale
+            view = await reading.summary(client, grant.escalation_id)
+        except Refused as refused:
             if refused.why is not Why.UNAVAILABLE:
                 raise
-            return page(request, grant, view, actions=[], recorded=outcome)
+            return unrecorded(form, None)
+        refusal = refused_by_engine
+        if refusal is None:  # not sent: the form read here, refused for its submission id and any field at fault
+            try:
+                submitted(form, view.action_fields.get(form.get("action", ""), []), grant.recipient, grant.role)
+                refusal = Refused.invalid({SUBMISSION: "not a submission id this site issued"})
+            except Refused as refused:
+                refusal = refused
+        if view.outcome is not None and (refusal.fields or SUBMISSION not in form):  # finished: nothing can be
+            ended = wording.outcome(view.outcome)
+            refusal = Refused(Why.CLOSED, f"This escalation is closed ({ended}); nothing more can be recorded.")
+        log.info("response_refused", escalation_id=grant.escalation_id, why=refusal.why.value)
+        if refusal.why is Why.CLOSED:  # no form is offered again
+            return page(request, grant, view, actions=[], refusal=refusal.message, status_code=refusal.http_status)
+        if refusal.fields:
+            return page(
+                request, grant, view, form=typed_again(form), errors=refusal.fields, status_code=refusal.http_status
+            )
+        return page(
+            request, grant, view, form=typed_again(form), refusal=refusal.message, status_code=refusal.http_status
+        )
 
     async def health(_: Request) -> Response:
         return PlainTextResponse("ok")

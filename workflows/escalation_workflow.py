@@ -34,10 +34,12 @@ with workflow.unsafe.imports_passed_through():
         EscalationCase,
         ResponseRefused,
     )
+    from domain.form_response import FormResponse, read_response
     from domain.mail_delay import allow_for_mail_delay, working_days_waited
     from domain.report import ReportLine
     from domain.responses import FieldSpec, ResponseInput, ResponseOutcome
     from domain.tables import Table
+    from domain.validation import FieldsRefused
     from workflows import search_attributes as sa
 
 CaseT = TypeVar("CaseT", bound=EscalationCase)
@@ -113,6 +115,15 @@ class CaseView(BaseModel):
         if self.kind != self.case.get("kind"):
             raise ValueError(f"{self.escalation_id} is a {self.kind}, not a {model.__name__}")
         return model.model_validate(self.case)
+
+
+class Responded(BaseModel):
+    """What `respond_to_form` answers: the outcome and the case as it stands after it, so a link page's POST
+    is answered from one round trip. `view` is None only where an update recorded as `respond` (before
+    this existed) is answered again for the same submission id (`service/acting.py`)."""
+
+    outcome: ResponseOutcome
+    view: CaseView | None = None
 
 
 class Progress(BaseModel):
@@ -311,6 +322,9 @@ class EscalationWorkflow:
     # --- responses ----------------------------------------------------------------------
     @workflow.update
     async def respond(self, response: ResponseInput) -> ResponseOutcome:
+        return await self._take_response(response)
+
+    async def _take_response(self, response: ResponseInput) -> ResponseOutcome:
         interest = self.case.conflict(response)
         if interest is not None:  # refused, and the refusal audited: hence here, not in the validator
             message, audit = self.case.refuse_for_conflict(response, interest)
@@ -347,6 +361,24 @@ class EscalationWorkflow:
                 self.case.check(response, workflow.now())
         except ResponseRefused as refused:
             raise ApplicationError(str(refused), type="ResponseRefused", non_retryable=True) from refused
+
+    @workflow.update
+    async def respond_to_form(self, submitted: FormResponse) -> Responded:
+        """A link page's form as posted, read by this case's field specs (the gate's rules, in the domain),
+        taken as `respond` takes a response, and answered with the case as it now stands."""
+        outcome = await self._take_response(self._read_form(submitted))
+        return Responded(outcome=outcome, view=self.summary())
+
+    @respond_to_form.validator
+    def _check_form(self, submitted: FormResponse) -> None:
+        self._check_response(self._read_form(submitted))
+
+    def _read_form(self, submitted: FormResponse) -> ResponseInput:
+        fields = {**self.case.action_fields(), **COMMON_FIELDS}.get(submitted.form.get("action", ""), [])
+        try:
+            return read_response(submitted.form, fields, submitted.actor_email, submitted.actor_role)
+        except FieldsRefused as refused:  # each field named, to show beside it on the page
+            raise ApplicationError(str(refused), refused.fields, type="FieldsRefused", non_retryable=True) from None
 
     @workflow.query
     def summary(self) -> CaseView:

@@ -1,0 +1,94 @@
+"""A link page's form, as posted, read into a `ResponseInput` by the field specs of the action it names.
+
+Pure, so the same rules run wherever the form is read: on the web (`web/forms.py`, through the gate) and in the
+escalation workflow's update validator, which reads a form sent to it as typed so a link page's POST needs one
+round trip (issue #16) and the case's own field specs, with no read of the case first.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel
+
+from domain.contacts import Role
+from domain.money import parse_pounds
+from domain.responses import FieldSpec, ResponseInput
+from domain.validation import FieldsRefused, validated
+
+GROUP_ROWS = 8  # rows a groups field offers on the page
+AS_THE_FORM_NAMES = {"amount_pence": "amount"}  # the response's field names as the forms call them
+
+
+class FormResponse(BaseModel):
+    """A form as posted from a link page (text fields, each once) and who the signed link says sent it."""
+
+    form: dict[str, str]
+    actor_email: str
+    actor_role: Role
+
+
+def _count(raw: str) -> int:
+    if not raw.isdigit():
+        raise ValueError(f"'{raw}' is not a whole number of zero or more")
+    return int(raw)
+
+
+def _groups(form: dict[str, str], name: str, errors: dict[str, str]) -> list[dict[str, Any]]:
+    groups = []
+    for row in range(GROUP_ROWS):
+        patients = form.get(f"{name}.{row}.patients", "").strip()
+        days = form.get(f"{name}.{row}.days_off", "").strip()
+        still_off = form.get(f"{name}.{row}.still_off", "") in ("on", "true", "1")
+        since = form.get(f"{name}.{row}.off_since", "").strip()
+        if not (patients or days or still_off or since):
+            continue
+        try:
+            groups.append(
+                {
+                    "patients": _count(patients),
+                    "days_off": _count(days) if days else None,
+                    "still_off": still_off,
+                    "off_since": date.fromisoformat(since) if since else None,
+                }
+            )
+        except ValueError as err:
+            errors[f"{name}.{row}"] = str(err)
+    return groups
+
+
+def read_response(form: dict[str, str], fields: list[FieldSpec], actor_email: str, role: Role) -> ResponseInput:
+    """The submitted fields as a response; `FieldsRefused` names each form field at fault."""
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {"action": form.get("action", ""), "actor_email": actor_email, "actor_role": role}
+    for field in fields:
+        if field.kind == "groups":
+            groups = _groups(form, field.name, errors)
+            if groups:
+                values["groups"] = groups
+            elif field.required and field.name not in errors:
+                errors[field.name] = "give at least one group"
+            continue
+        raw = form.get(field.name, "").strip()
+        if not raw:
+            if field.required:
+                errors[field.name] = "required"
+            continue
+        try:
+            if field.kind == "money":
+                values["amount_pence"] = parse_pounds(raw)
+            elif field.kind == "date":
+                try:
+                    values["on_date"] = date.fromisoformat(raw)
+                except ValueError:
+                    raise ValueError(f"'{raw}' is not a date (YYYY-MM-DD)") from None
+            elif field.kind == "count":
+                values.setdefault("counts", {})[field.name.removeprefix("count.")] = _count(raw)
+            else:
+                values[field.name] = raw
+        except ValueError as err:
+            errors[field.name] = str(err)
+    if errors:
+        raise FieldsRefused(errors)
+    return validated(ResponseInput, values, renamed=AS_THE_FORM_NAMES)
