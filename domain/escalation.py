@@ -27,6 +27,7 @@ from domain.working_days import (
     describe_deadline,
     london_date,
     moved_deadline,
+    next_working_day,
     working_day_problem,
     working_days_left,
 )
@@ -309,6 +310,11 @@ class EscalationCase(BaseModel):
         """The practices this escalation is for (not a parent's), as the console lists and searches them."""
         return sorted(c for c in self.parties() - set(self.related_parties) if PRACTICE_CODE.fullmatch(c))
 
+    @property
+    def number_of_practices(self) -> int:
+        """How many practices the console says this escalation is for (incidents count their list)."""
+        return len(self.practice_codes())
+
     def amounts(self) -> tuple[int, int, int]:
         """Claimed, agreed and paid in pence, as the console lists them: by default the report's lines summed."""
         lines = self.report_lines()
@@ -393,7 +399,12 @@ class EscalationCase(BaseModel):
         self.wait = Wait(purpose=purpose, holder=holder, deadline=day, in_working_days=False, since=now or self.as_of)
 
     def default_payment_date(self, now: datetime) -> datetime:
-        return at_close_of_day(london_date(now + timedelta(days=self.policy.payment_calendar_days)))
+        """`payment_calendar_days` on; a case opened under CONSOLE_LISTING or later rolls a weekend or bank holiday
+        on to the next working day, as a payment date someone gives must be one (older cases keep their dates)."""
+        day = london_date(now + timedelta(days=self.policy.payment_calendar_days))
+        if self.rules >= CONSOLE_LISTING:
+            day = next_working_day(self.calendar, day)
+        return at_close_of_day(day)
 
     def payment_date(self, day: date | None, now: datetime) -> datetime:
         """17:00 on the payment date given, or the default (`payment_calendar_days` on)."""

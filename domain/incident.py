@@ -172,6 +172,10 @@ class IncidentCase(EscalationCase):
     def number_of_practices(self) -> int:
         return self.practice_count if self.practices_stored else len(self.practices)
 
+    def practice_codes(self) -> list[str]:
+        """A stored list is searched through its practices' own requests, not carried here (at most thousands)."""
+        return [] if self.practices_stored else super().practice_codes()
+
     def store_practices(self, count: int, interested: list[str]) -> None:
         """The practice list lives outside the case (and outside Temporal): keep its size, and the codes
         among it that officers declared an interest in, for conflicts."""
@@ -484,6 +488,7 @@ class IncidentCase(EscalationCase):
         if response.action == EXTEND_RETURNS:
             assert response.on_date is not None
             self.returns_deadline = at_close_of_day(response.on_date)
+            self.returns_in_working_days = False  # a date the officer gave: a new bank holiday never moves it
             self.wait_until_date("returns", Role.PRACTICE, self.returns_deadline)
             effects.append(TellPractices(message="extend", deadline=self.returns_deadline))
             message = f"Returns now close at {describe_deadline(self.returns_deadline)}."

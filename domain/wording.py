@@ -10,7 +10,7 @@ WAITS: dict[str, str] = {
     "acknowledgement": "an acknowledgement that the claim was received",
     "decision": "a decision on the claim",
     "payment": "the payment",
-    "officer_reply": "the LMC's reply to the response",
+    "officer_reply": "a reply to the response",
     "information": "the information the payer asked the LMC for",
     "payment_decision": "the LMC's decision on the payment received",
     "officer_decision": "the LMC officer's decision",

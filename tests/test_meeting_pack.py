@@ -129,7 +129,7 @@ PARAMS = st.dictionaries(
 )
 
 
-@settings_(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings_(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(params=PARAMS, post=st.booleans(), with_csrf=st.booleans())
 async def test_no_choice_or_form_makes_a_server_error(
     web: httpx.AsyncClient, params: dict[str, str], post: bool, with_csrf: bool

@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
@@ -125,3 +126,47 @@ async def test_deregistration_commands(
     assert code == 0, err
     code, out, _ = await run_cli(env, "history", eid)
     assert "refused:conflict_of_interest" in out and "Hash chain: verified" in out
+
+
+async def add_user(env: dict[str, str], email: str, role: str, password: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "starter.py"),
+        "add-user",
+        email,
+        "--role",
+        role,
+        "--password-stdin",
+        env=env,
+        cwd=ROOT,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate(f"{password}\n".encode())
+    return process.returncode or 0, out.decode(), err.decode()
+
+
+async def test_add_user_goes_into_the_security_log_and_a_reset_ends_the_accounts_sessions(
+    dev_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    from datetime import UTC, datetime
+
+    from persistence.database import make_engine
+    from persistence.security_log import SecurityLog
+    from persistence.sessions import Sessions
+
+    env = cli_env(dev_env, settings)
+    email = "cli.added@lmc.example"
+    code, out, err = await add_user(env, email, "officer", "a long enough passphrase")
+    assert code == 0 and f"{email} can sign in as officer" in out, err
+    engine = make_engine(settings.database)
+    token, _ = Sessions(engine).begin(email, "127.0.0.1", datetime.now(UTC))
+    code, out, err = await add_user(env, email, "admin", "another long passphrase")
+    assert code == 0 and "sessions were ended" in out, err
+    events = [e.event for e in SecurityLog(engine).recent(email=email)]
+    assert {"user_created", "role_changed", "password_reset"} <= set(events)
+    live = Sessions(engine).live(token, datetime.now(UTC), timedelta(hours=8), timedelta(hours=12))
+    assert live is None  # the session begun before the reset no longer signs anyone in
+    code, _, err = await add_user(env, "not-an-email", "officer", "a long enough passphrase")
+    assert code == 2 and "email" in err

@@ -514,7 +514,7 @@ class EscalationWorkflow:
                 thread_root=self.progress.thread_root,
                 effect=effect,
                 facts=self.case.facts(),
-                action_labels=self.case.action_labels(),
+                action_labels={**self.case.action_labels(), **COMMON_LABELS},
                 tables=self.case.tables(),
                 reply_to=self.case.officer,
             ),
@@ -603,7 +603,7 @@ class EscalationWorkflow:
                 sa.TITLE.value_set(case.title),
                 sa.PRACTICES.value_set(practices),
                 sa.CONTACTS.value_set(sorted(set(case.contact_emails()))),
-                sa.PRACTICE_COUNT.value_set(len(practices)),
+                sa.PRACTICE_COUNT.value_set(case.number_of_practices),
             ]
         updates.append(sa.NEXT_DEADLINE.value_set(deadline) if deadline else sa.NEXT_DEADLINE.value_unset())
         workflow.upsert_search_attributes(updates)
