@@ -22,7 +22,7 @@ from domain.calendar import LEGACY_CALENDAR
 from domain.compensation_claim import CompensationClaimCase
 from domain.contacts import Role
 from domain.deregistration import DeregistrationCase, DeregistrationRequest, group_days
-from domain.escalation import CURRENT_RULES, LEGACY_RULES, ResponseRefused
+from domain.escalation import CURRENT_RULES, LEGACY_RULES, MONEY_AND_DATES, ResponseRefused
 from domain.incident import ChildState, StartChild, StartPractices, TellPractices
 from domain.pathology import PathologyRequest, request_problems
 from domain.practice_return import PracticeCase, ReturnRecord, ShareNotice
@@ -160,7 +160,22 @@ def test_a_counter_offer_without_a_date_is_due_thirty_days_after_it_is_accepted(
     case = acknowledged()
     case.apply(payer("accept_part", amount_pence=200_000, reasons="Part"), london(2026, 12, 16, 10))
     case.apply(officer("accept_offer"), london(2026, 12, 17, 10))
-    assert case.payment_due == five_pm(2027, 1, 16)
+    assert case.payment_due == five_pm(2027, 1, 18)  # 30 days on is Saturday 16 January: the next working day
+
+
+def test_a_default_payment_date_on_a_bank_holiday_rolls_to_the_next_working_day() -> None:
+    case = acknowledged()
+    case.apply(payer("accept_part", amount_pence=200_000, reasons="Part"), london(2026, 11, 24, 10))
+    case.apply(officer("accept_offer"), london(2026, 11, 25, 10))  # 30 days on is Christmas Day
+    assert case.payment_due == five_pm(2026, 12, 29)  # Boxing Day's substitute is Monday 28: Tuesday 29
+
+
+def test_a_case_opened_under_older_rules_keeps_its_default_payment_date() -> None:
+    case = acknowledged()
+    case.rules = MONEY_AND_DATES
+    case.apply(payer("accept_part", amount_pence=200_000, reasons="Part"), london(2026, 11, 24, 10))
+    case.apply(officer("accept_offer"), london(2026, 11, 25, 10))
+    assert case.payment_due == five_pm(2026, 12, 25)  # as recorded histories have it: replay never changes
 
 
 # --- paid against agreed: the claim ----------------------------------------------------------

@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 from domain.calendar import LEGACY_CALENDAR, BankHoliday, CalendarChange, WorkingCalendar, calendar_of_case, from_govuk
 from domain.contacts import Role
 from domain.legacy_calendar import LEGACY_VERSION
+from domain.pathology import PathologyCase
+from domain.responses import ResponseInput
 from domain.working_days import (
     LONDON,
     add_working_days,
@@ -27,7 +29,7 @@ from domain.working_days import (
     next_working_day,
     working_days_left,
 )
-from tests.domain.builders import ROOT, audit_entries, audits, emails, five_pm, london, open_claim
+from tests.domain.builders import ROOT, audit_entries, audits, emails, five_pm, london, open_claim, open_pathology
 
 days_2026 = st.dates(min_value=date(2026, 1, 1), max_value=date(2027, 6, 30))
 calendars = st.sets(days_2026, max_size=40).map(
@@ -162,3 +164,19 @@ def test_a_newer_govuk_file_replaces_the_years_it_lists_and_keeps_the_rest() -> 
     assert (merged.first_year, merged.last_year) == (shipped.first_year, shipped.last_year)
     assert [h.day for h in merged.holidays if h.day.year == 2027] == [date(2027, 1, 1), date(2027, 6, 7)]
     assert [h for h in merged.holidays if h.day.year != 2027] == [h for h in shipped.holidays if h.day.year != 2027]
+
+
+def test_a_return_date_the_officer_gave_stays_put_when_a_holiday_is_announced_before_it() -> None:
+    case, _ = open_pathology(SENT)
+    case.apply(officer_acts(case, "extend_returns", on_date=date(2026, 12, 22)), london(2026, 11, 24))
+    assert case.returns_deadline == five_pm(2026, 12, 22)
+    inside = BankHoliday(day=date(2026, 12, 17), title="Bank holiday for a national occasion")
+    _, effects = case.adopt_calendar(told_of(case.calendar, inside), london(2026, 11, 25), None)
+    assert case.returns_deadline == five_pm(2026, 12, 22)  # a date given, not counted: nobody is told otherwise
+    assert "deadline_moved" not in audits(effects)
+
+
+def officer_acts(case: PathologyCase, action: str, **fields: object) -> ResponseInput:
+    return ResponseInput.model_validate(
+        {"action": action, "actor_email": case.officer.email, "actor_role": Role.OFFICER, **fields}
+    )
