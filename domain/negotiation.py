@@ -307,6 +307,7 @@ class NegotiationCase(EscalationCase):
             message = self.on_agreed(response, now)
             effects.append(self.email_payer("offer_accepted", "Counter-offer accepted", [*accepted, message]))
         elif action == Act.DISPUTE:
+            answered, their_reasons = self.status, self.last_reasons
             self.status = Status.DISPUTED
             self.last_reasons = response.reasons
             if self.ladder.level < TOP_LEVEL:
@@ -318,6 +319,7 @@ class NegotiationCase(EscalationCase):
                     "disputed",
                     f"The LMC disputes the response to its {noun}",
                     [
+                        *self.dispute_history(answered, their_reasons),
                         f"The LMC disputes the response to its {noun} of {format_pence(self.claimed_pence)}: "
                         f"{response.reasons}",
                         f"Please respond by {self.deadline_text()}.",
@@ -359,6 +361,25 @@ class NegotiationCase(EscalationCase):
         if self.wait is None or self.wait.deadline is None:
             return "no deadline"
         return describe_deadline(self.wait.deadline)
+
+    def dispute_history(self, answered: str, their_reasons: str | None) -> list[str]:
+        """For a senior contact a dispute reaches, who has not seen the earlier thread: what was sent to whom,
+        and what they answered (the reminders' letters say the same for a missed deadline)."""
+        if self.ladder.level <= 1:
+            return []
+        earlier = [self.payer.contact_at(level) for level in range(1, self.ladder.level)]
+        who = formatting.listing([f"{c.name} ({c.title})" for c in earlier])
+        if answered == Status.COUNTER_OFFERED and self.offered_pence is not None:
+            answer = f"offered {format_pence(self.offered_pence)} instead"
+            why = self.offer_reasons
+        else:
+            answer, why = f"rejected the {self.noun}", their_reasons
+        return [
+            f"What happened so far: {self.lmc.name} sent its {self.noun} \u201c{self.title}\u201d (reference "
+            f"{self.escalation_id}, {format_pence(self.claimed_pence)}) to {who}, and {self.payer.name} "
+            f"{answer}" + (f", saying: {why}" if why else "") + ". You are receiving this because the LMC disputes "
+            "that answer and has taken it to a more senior level.",
+        ]
 
 
 def response_detail(status_before: str, response: ResponseInput) -> dict[str, Any]:

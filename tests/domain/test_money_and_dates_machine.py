@@ -543,3 +543,17 @@ def test_a_malformed_declaration_is_refused_naming_the_field(response: object, e
     with pytest.raises(ResponseRefused, match=error):
         case.check_interest(response)  # type: ignore[arg-type]
     assert case.declared_interests == []
+
+
+def test_a_dispute_tells_the_senior_contact_what_happened_so_far() -> None:
+    case = acknowledged()
+    case.apply(payer("reject", reasons="Not commissioned work"), london(2026, 12, 16, 10))
+    _, effects = case.apply(
+        officer("dispute", reasons="Every category breaches the contract"), london(2026, 12, 17, 10)
+    )
+    [letter] = emails(effects)
+    story = " ".join(letter.paragraphs)
+    assert letter.to.email == case.payer.contact_at(2).email
+    assert "What happened so far" in story and case.payer.contact_at(1).name in story
+    assert "rejected the claim, saying: Not commissioned work" in story
+    assert "Every category breaches the contract" in story
