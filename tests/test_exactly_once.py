@@ -26,6 +26,7 @@ from service.refusals import Refused, Why
 from settings import Settings
 from tests.conftest import BIN, Inbox
 from tests.helpers import CLAIM, ICB_L1, OFFICER, example_start, payer, sign_in
+from web import temporal_budget
 from web.app import create_app
 
 SUBMISSION = re.compile(r'name="submission" value="([A-Za-z0-9_-]+)"')
@@ -165,8 +166,13 @@ async def test_the_console_officer_form_twice_is_recorded_once(
 
 
 async def test_engine_unreachable_gives_the_form_back_as_typed_with_503(
-    dev_env: WorkflowEnvironment, web: httpx.AsyncClient, settings: Settings, inbox: Inbox
+    dev_env: WorkflowEnvironment,
+    web: httpx.AsyncClient,
+    settings: Settings,
+    inbox: Inbox,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(temporal_budget, "REQUEST_BUDGET", 2.0)  # the same answer, sooner
     eid = await started(dev_env.client, settings, inbox)
     path = link_for(settings, eid)
     submission = submission_for(await web.get(path), "reject")
