@@ -27,7 +27,7 @@ from domain.configuration import EscalationConfig
 from domain.confirmation import ConfirmationCase
 from domain.contacts import Contact, Role
 from domain.deregistration import DeregistrationCase, DeregistrationRequest
-from domain.escalation import COMMON_FIELDS, COMMON_LABELS, Effect, EmailEffect, EscalationCase
+from domain.escalation import COMMON_LABELS, Effect, EmailEffect, EscalationCase
 from domain.incident import StartChild, StartPractices
 from domain.pathology import PathologyCase, PathologyRequest
 from domain.practice_return import Practice, PracticeCase, ReturnRecord, ShareNotice
@@ -37,7 +37,7 @@ from domain.working_days import LONDON
 from mail.compose import compose, message_id_for
 from settings import ROOT, Settings
 from web.templating import field_words, templates
-from workflows.escalation_workflow import CaseView, WaitView
+from workflows.escalation_workflow import CaseView
 
 OUT = ROOT / "docs" / "messages"
 LINK = "https://lmc.example/r/SIGNED-LINK"
@@ -145,35 +145,7 @@ def _lines(content: str | bytes) -> str:
 
 def view_of(case: EscalationCase) -> CaseView:
     """What the workflow's `summary` query answers, from the case itself."""
-    wait = case.wait
-    return CaseView(
-        escalation_id=case.escalation_id,
-        kind=case.kind,
-        title=case.title,
-        header=case.header,
-        status=case.status,
-        outcome=case.outcome,
-        ladder_level=case.ladder.level,
-        stalled=case.ladder.stalled,
-        on_liaison_agenda=case.ladder.on_liaison_agenda,
-        wait=None
-        if wait is None
-        else WaitView(
-            purpose=wait.purpose,
-            holder=wait.holder.value,
-            deadline=wait.deadline.isoformat() if wait.deadline else None,
-            misses=wait.misses,
-            paused_days_left=wait.paused_days_left,
-        ),
-        facts=case.facts(),
-        tables=case.tables(),
-        payer_actions=case.actions_for(Role.PAYER),
-        officer_actions=case.actions_for(Role.OFFICER),
-        practice_actions=case.actions_for(Role.PRACTICE),
-        action_labels={**case.action_labels(), **COMMON_LABELS},
-        action_fields={**case.action_fields(), **COMMON_FIELDS},
-        case=case.model_dump(mode="json"),
-    )
+    return CaseView.of(case)
 
 
 def _page_env(now: datetime) -> Environment:

@@ -110,6 +110,42 @@ class CaseView(BaseModel):
             }
         return data
 
+    @classmethod
+    def of(cls, case: EscalationCase, case_json: dict[str, Any] | None = None) -> CaseView:
+        """What `summary` answers for `case` (rendered examples build it the same way); `case_json` bounds a
+        large case's state (`EscalationWorkflow.case_json`)."""
+        wait = case.wait
+        return cls(
+            escalation_id=case.escalation_id,
+            kind=case.kind,
+            title=case.title,
+            header=case.header,
+            status=case.status,
+            outcome=case.outcome,
+            ladder_level=case.ladder.level,
+            stalled=case.ladder.stalled,
+            on_liaison_agenda=case.ladder.on_liaison_agenda,
+            wait=None
+            if wait is None
+            else WaitView(
+                purpose=wait.purpose,
+                holder=wait.holder.value,
+                deadline=wait.deadline.isoformat() if wait.deadline else None,
+                misses=wait.misses,
+                paused_days_left=wait.paused_days_left,
+            ),
+            facts=case.facts(),
+            tables=case.tables(),
+            payer_actions=case.actions_for(Role.PAYER),
+            officer_actions=case.actions_for(Role.OFFICER),
+            practice_actions=case.actions_for(Role.PRACTICE),
+            action_labels={**case.action_labels(), **COMMON_LABELS},
+            action_fields={**case.action_fields(), **COMMON_FIELDS},
+            report_lines=case.report_lines(),
+            payment_gap_pence=case.payment_gap(),
+            case=case.model_dump(mode="json") if case_json is None else case_json,
+        )
+
     def case_as(self, model: type[CaseT]) -> CaseT:
         """The case as its kind's own model (`ClaimCase`, `PathologyCase`, ...)."""
         if self.kind != self.case.get("kind"):
@@ -382,38 +418,7 @@ class EscalationWorkflow:
 
     @workflow.query
     def summary(self) -> CaseView:
-        case = self.case
-        wait = case.wait
-        return CaseView(
-            escalation_id=case.escalation_id,
-            kind=case.kind,
-            title=case.title,
-            header=case.header,
-            status=case.status,
-            outcome=case.outcome,
-            ladder_level=case.ladder.level,
-            stalled=case.ladder.stalled,
-            on_liaison_agenda=case.ladder.on_liaison_agenda,
-            wait=None
-            if wait is None
-            else WaitView(
-                purpose=wait.purpose,
-                holder=wait.holder.value,
-                deadline=wait.deadline.isoformat() if wait.deadline else None,
-                misses=wait.misses,
-                paused_days_left=wait.paused_days_left,
-            ),
-            facts=case.facts(),
-            tables=case.tables(),
-            payer_actions=case.actions_for(Role.PAYER),
-            officer_actions=case.actions_for(Role.OFFICER),
-            practice_actions=case.actions_for(Role.PRACTICE),
-            action_labels={**case.action_labels(), **COMMON_LABELS},
-            action_fields={**case.action_fields(), **COMMON_FIELDS},
-            report_lines=case.report_lines(),
-            payment_gap_pence=case.payment_gap(),
-            case=self.case_json(),
-        )
+        return CaseView.of(self.case, self.case_json())
 
     def case_json(self) -> dict[str, Any]:
         """The case as `summary` shows it; kinds whose state can grow large bound it here."""
