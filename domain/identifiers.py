@@ -332,15 +332,21 @@ def _refuse_nhs_number(text: str) -> str:
     return text
 
 
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+"""Embedding, override and isolate marks: invisible, they make text read otherwise than it is ('gnp.exe')."""
+
+
 def _check_free_text(text: str) -> str:
     for i, ch in enumerate(text):
-        if unicodedata.category(ch) == "Cc" and not (ch in "\t\n" or (ch == "\r" and text.startswith("\n", i + 1))):
+        if ch in BIDI_CONTROLS or (
+            unicodedata.category(ch) == "Cc" and not (ch in "\t\n" or (ch == "\r" and text.startswith("\n", i + 1)))
+        ):
             raise ValueError(CONTROL_REFUSAL)
     return _refuse_nhs_number(text)
 
 
 def _check_header_text(text: str) -> str:
-    if any(unicodedata.category(ch) == "Cc" or ch in "\u2028\u2029" for ch in text):
+    if any(unicodedata.category(ch) == "Cc" or ch in "\u2028\u2029" or ch in BIDI_CONTROLS for ch in text):
         raise ValueError(HEADER_REFUSAL)
     return _refuse_nhs_number(text)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Annotated, TypeVar
 
@@ -47,11 +48,18 @@ def allocate_largest_remainder(pot: int, weights: Mapping[K, int]) -> dict[K, in
     return floors
 
 
+_THOUSANDS = re.compile(r"\d{1,3}(,\d{3})+(\.\d*)?")
+
+
 def parse_pounds(text: str) -> int:
     """'£1,234.50' -> 123450 pence, exactly; refuses negatives and fractions of a penny."""
     from decimal import Decimal, InvalidOperation
 
-    cleaned = text.strip().replace(",", "").removeprefix("£").strip()
+    cleaned = text.strip().removeprefix("£").strip()
+    if "," in cleaned:  # commas only between groups of three digits ('1,234.50'), never '1,00' or '1,0,0'
+        if not _THOUSANDS.fullmatch(cleaned):
+            raise ValueError(f"'{text}' is not an amount in pounds, e.g. 1234.50 (commas only between thousands)")
+        cleaned = cleaned.replace(",", "")
     try:
         amount = Decimal(cleaned)
     except InvalidOperation as err:

@@ -117,7 +117,12 @@ def test_the_report_spreads_agreed_and_paid_money_exactly_over_lines() -> None:
     claim = priced_claim(example_data(), config.tariff)
     officer = config.lmc.officers[0]
     case, _ = ClaimCase.open(
-        "UWC-TEST", claim, config.lmc, officer, config.organisation(claim.payer_code), config.policy("unfunded_claim"),
+        "UWC-TEST",
+        claim,
+        config.lmc,
+        officer,
+        config.organisation(claim.payer_code),
+        config.policy("unfunded_claim"),
         datetime(2026, 11, 25, tzinfo=UTC),
     )
     case.agreed_pence, case.paid_pence = 200_001, 150_000
@@ -125,3 +130,10 @@ def test_the_report_spreads_agreed_and_paid_money_exactly_over_lines() -> None:
     assert sum(r.items for r in rows) == 120 and sum(r.claimed_pence for r in rows) == 283_700
     assert sum(r.agreed_pence for r in rows) == 200_001 and sum(r.paid_pence for r in rows) == 150_000
     assert rows[0].category == "onward_referral" and rows[0].items == 64
+
+
+def test_commas_in_an_amount_stand_only_between_thousands() -> None:
+    assert parse_pounds("1,234,567.89") == 123456789
+    for careless in ("£1,0,0", "1,00", "1,2345", "12,34.50", ",100"):
+        with pytest.raises(ValueError, match="commas only between thousands"):
+            parse_pounds(careless)

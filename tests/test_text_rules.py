@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
 from domain.identifiers import (
+    BIDI_CONTROLS,
     FreeText,
     HeaderText,
     OdsCode,
@@ -492,3 +493,11 @@ def test_ods_codes() -> None:
     assert ODS_CODE.validate_python("Ｅ８５００１") == "E85001"
     for bad in ("E8500", "85001E", "E85001\n1", "E٨٥٠٠١"):
         assert refusal(ODS_CODE, bad) is not None
+
+
+@pytest.mark.parametrize("mark", sorted(BIDI_CONTROLS))
+def test_a_right_to_left_override_or_other_direction_mark_is_refused(mark: str) -> None:
+    with pytest.raises(ValidationError, match="hidden control character"):
+        TypeAdapter(FreeText).validate_python(f"ok {mark}gnp.exe")
+    with pytest.raises(ValidationError):
+        TypeAdapter(HeaderText).validate_python(f"ok {mark}gnp.exe")
