@@ -17,7 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel, Field, model_validator
 
     from activities.audit import AuditActivities, AuditEntry
-    from activities.email import EmailActivities, EmailRequest, SettleHeldEmail
+    from activities.email import EmailActivities, EmailRequest, EmailSent, SettleHeldEmail
     from domain.calendar import CalendarChange, WorkingCalendar, legacy_calendar
     from domain.contacts import Contact, Lmc, Role
     from domain.escalation import (
@@ -50,6 +50,7 @@ HELD_EMAIL_EVENTS = {
     "confirmed": "held_email_confirmed_arrived",
 }
 MAIL_DELAY_PATCH = "deadline-moved-for-mail-delay"
+STEP_TIMEOUT = timedelta(seconds=30)
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=10))
 
 
@@ -263,6 +264,19 @@ class EscalationWorkflow:
         """The input that continues this escalation in a fresh run."""
         carried = self.carried_model(case=self.case, progress=self.progress)
         return self.start.model_copy(update={"carried": carried})
+
+    async def step(self, method: Callable[[Any, Any], Any], arg: Any, timeout: timedelta = STEP_TIMEOUT) -> Any:
+        """Run one of the case's steps (an audit write, an email, a stored return) as an activity or, where the
+        start says `local_steps`, as a local activity: one marker event inside the workflow task that asked for
+        it rather than a task round trip apiece. Each step is idempotent (audit rows by sequence, emails
+        claimed in the ledger before sending), so a workflow task retried after a crash repeats none."""
+        if getattr(self.start, "local_steps", False):
+            return await workflow.execute_local_activity_method(
+                method, arg, start_to_close_timeout=timeout, retry_policy=ACTIVITY_RETRY
+            )
+        return await workflow.execute_activity_method(
+            method, arg, start_to_close_timeout=timeout, retry_policy=ACTIVITY_RETRY
+        )
 
     async def carry_out_command(self, command: Command) -> None:
         """Kinds with commands (children, returns) carry them out here."""
@@ -493,7 +507,7 @@ class EscalationWorkflow:
 
     async def _audit(self, event: str, actor: str, detail: dict[str, Any]) -> None:
         self.progress.audit_seq += 1
-        await workflow.execute_activity_method(
+        await self.step(
             AuditActivities.record_audit,
             AuditEntry(
                 escalation_id=self.case.escalation_id,
@@ -503,14 +517,12 @@ class EscalationWorkflow:
                 actor=actor,
                 detail=detail,
             ),
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=ACTIVITY_RETRY,
         )
 
     async def _send(self, effect: EmailEffect) -> None:
         self.progress.email_step += 1
         requested_at = workflow.now()
-        sent = await workflow.execute_activity_method(
+        sent: EmailSent = await self.step(
             EmailActivities.send_email,
             EmailRequest(
                 escalation_id=self.case.escalation_id,
@@ -523,8 +535,6 @@ class EscalationWorkflow:
                 tables=self.case.tables(),
                 reply_to=self.case.officer,
             ),
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=ACTIVITY_RETRY,
         )
         if self.progress.thread_root is None:
             self.progress.thread_root = sent.message_id

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Literal
 
 from temporalio import workflow
@@ -23,7 +23,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import upward_signals
     from workflows.escalation_workflow import (
-        ACTIVITY_RETRY,
         Carried,
         CaseView,
         EscalationStart,
@@ -46,6 +45,9 @@ class StartPractice(EscalationStart):
     window_start: date | None = None
     cut_off: date | None = None
     carried: CarriedPractice | None = None
+    local_steps: bool = False
+    """Audit writes, emails and stored returns as local activities (`EscalationWorkflow.step`): set by cohorts
+    from `LOCAL_STEPS_PATCH` on, so a practice costs a few history events rather than two dozen."""
 
 
 class PracticeClosed(BaseModel):
@@ -113,12 +115,7 @@ class PracticeWorkflow(EscalationWorkflow):
 
     async def carry_out_command(self, command: Command) -> None:
         if isinstance(command, ReturnEffect):
-            await workflow.execute_activity_method(
-                ReturnActivities.record_return,
-                command,
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=ACTIVITY_RETRY,
-            )
+            await self.step(ReturnActivities.record_return, command)
             return
         if isinstance(command, AcknowledgeReturnsClosed):
             parent = workflow.info().parent

@@ -31,6 +31,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.escalation_workflow import ACTIVITY_RETRY, CaseView, CloseRequest
     from workflows.practice import CloseReturns, ExtendReturns, PracticeClosed, PracticeWorkflow, StartPractice
 
+LOCAL_STEPS_PATCH = "practice-steps-as-local-activities"
+"""From this patch on a cohort starts its practices with `StartPractice.local_steps`; runs recorded before
+start theirs with ordinary activities, as they were."""
 COHORT_SIZE = 100
 START_BATCH = 20
 """Practices a cohort starts per workflow task (reading its chunk from the store): each task stays a
@@ -66,12 +69,18 @@ class StartCohort(BaseModel):
     practices: list[Practice] = Field(default_factory=list)
     chunk: PracticeChunk | None = None
 
-    def practice_starts(self, practices: list[Practice] | None = None) -> list[StartPractice]:
+    def practice_starts(
+        self, practices: list[Practice] | None = None, local_steps: bool = False
+    ) -> list[StartPractice]:
         # Already validated as part of this cohort: construct, don't re-validate 100 copies in one task.
         common = {name: getattr(self.common, name) for name in PracticeCommon.model_fields}
         return [
             StartPractice.model_construct(
-                **common, escalation_id=f"{self.common.parent_id}-{p.ods}", practice=p, carried=None
+                **common,
+                escalation_id=f"{self.common.parent_id}-{p.ods}",
+                practice=p,
+                carried=None,
+                local_steps=local_steps,
             )
             for p in (self.practices if practices is None else practices)
         ]
@@ -107,9 +116,11 @@ class PracticeCohortWorkflow:
         self._closed: set[str] = set()
         self._outcomes: dict[str, str] = {}
         self._cohort_id = start.cohort_id
+        self._local_steps = False
 
     @workflow.run
     async def run(self, start: StartCohort) -> CohortResult:
+        self._local_steps = workflow.patched(LOCAL_STEPS_PATCH)
         if start.chunk is not None:
             await self._start_chunk(start, start.chunk)
         else:
@@ -128,7 +139,7 @@ class PracticeCohortWorkflow:
             start_to_close_timeout=timedelta(seconds=60),
             retry_policy=ACTIVITY_RETRY,
         )
-        practices = start.practice_starts(listed)
+        practices = start.practice_starts(listed, self._local_steps)
         for batch in range(0, len(practices), START_BATCH):
             wave = practices[batch : batch + START_BATCH]
             started = await asyncio.gather(
@@ -152,7 +163,7 @@ class PracticeCohortWorkflow:
 
     async def _start_listed(self, start: StartCohort) -> None:
         """As first recorded: every listed practice started in one workflow task."""
-        practices = start.practice_starts()
+        practices = start.practice_starts(local_steps=self._local_steps)
         started = await asyncio.gather(
             *(
                 workflow.start_child_workflow(
