@@ -24,6 +24,7 @@ from activities.audit import AuditActivities
 from activities.email import EmailActivities
 from activities.incident_lists import IncidentListActivities
 from activities.returns import ReturnActivities
+from activities.steps import StepActivities
 from kinds import KINDS, all_workflows
 from logging_setup import configure_logging
 from persistence.audit_log import AuditLog
@@ -38,11 +39,15 @@ from temporal_client import connect, ensure_search_attributes, metrics_runtime
 WORKFLOWS: Sequence[type] = all_workflows()
 """Every kind's workflows, from the kind registry."""
 GRACEFUL_SHUTDOWN = timedelta(seconds=20)
+WORKFLOW_TASKS_AT_ONCE = 8
 log = structlog.get_logger(__name__)
 # Pure, deterministic modules workflow code calls, imported once and shared rather than re-imported by
-# the sandbox for every workflow run: the libraries, and the domain itself (no I/O, clocks or mutable
-# globals; import-linter keeps it that way).
-PASSTHROUGH = ("pydantic", "pydantic_core", "email_validator", "structlog", "holidays", "babel", "domain")
+# the sandbox for every workflow run: the libraries, the domain itself (no I/O, clocks or mutable
+# globals; import-linter keeps it that way), and the workflow modules, which hold no state of their own
+# (an incident starts thousands of practice runs; re-running a module's body, with its pydantic models,
+# for each cost about a quarter of the worker's CPU). The sandbox's runtime checks on invalid calls
+# (clocks, randomness, I/O) still apply to the code inside them.
+PASSTHROUGH = ("pydantic", "pydantic_core", "email_validator", "structlog", "holidays", "babel", "domain", "workflows")
 
 
 def sandbox_runner() -> SandboxedWorkflowRunner:
@@ -54,6 +59,7 @@ def build_worker(client: Client, settings: Settings, **overrides: Any) -> Worker
     audit = AuditActivities(AuditLog(engine))
     email = EmailActivities(settings, SentMailLedger(engine))
     returns = ReturnActivities(PracticeReturns(engine))
+    steps = StepActivities(audit, email)
     lists = IncidentListActivities(IncidentPractices(engine), PracticeReturns(engine))
     options: dict[str, Any] = {
         "task_queue": settings.task_queue,
@@ -62,6 +68,7 @@ def build_worker(client: Client, settings: Settings, **overrides: Any) -> Worker
             audit.record_audit,
             email.send_email,
             email.settle_held_email,
+            steps.carry_out_steps,
             returns.record_return,
             returns.load_returns,
             *(made for spec in KINDS for made in spec.activities(settings, engine)),
@@ -73,6 +80,12 @@ def build_worker(client: Client, settings: Settings, **overrides: Any) -> Worker
         "activity_executor": concurrent.futures.ThreadPoolExecutor(max_workers=32),
         "max_concurrent_activities": 32,  # no more than the threads the database activities run on
         "workflow_runner": sandbox_runner(),
+        # Workflow code runs on one core (the GIL): a few tasks at a time each finish in milliseconds, where a
+        # hundred interleaved would each take seconds and risk their timeouts. The rest wait in Temporal's
+        # queue, which is what it is for. Local activities (a practice's audit and email steps) run inside
+        # their task, so they are bounded alike.
+        "max_concurrent_workflow_tasks": WORKFLOW_TASKS_AT_ONCE,
+        "max_concurrent_local_activities": WORKFLOW_TASKS_AT_ONCE * 2,
         # On shutdown, activities in flight get this long to finish before they are cancelled, so a
         # deploy does not cut an email off mid-send (which would leave it held for ops).
         "graceful_shutdown_timeout": GRACEFUL_SHUTDOWN,

@@ -6,7 +6,7 @@ audit and email activities, in order, each exactly once per step.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from temporalio import workflow
@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
 
     from activities.audit import AuditActivities, AuditEntry
     from activities.email import EmailActivities, EmailRequest, EmailSent, SettleHeldEmail
+    from activities.steps import EmailStep, StepActivities, StepRun, email_audit
     from domain.calendar import CalendarChange, WorkingCalendar, legacy_calendar
     from domain.contacts import Contact, Lmc, Role
     from domain.escalation import (
@@ -265,12 +266,16 @@ class EscalationWorkflow:
         carried = self.carried_model(case=self.case, progress=self.progress)
         return self.start.model_copy(update={"carried": carried})
 
+    @property
+    def steps_local(self) -> bool:
+        return bool(getattr(self.start, "local_steps", False))
+
     async def step(self, method: Callable[[Any, Any], Any], arg: Any, timeout: timedelta = STEP_TIMEOUT) -> Any:
         """Run one of the case's steps (an audit write, an email, a stored return) as an activity or, where the
         start says `local_steps`, as a local activity: one marker event inside the workflow task that asked for
         it rather than a task round trip apiece. Each step is idempotent (audit rows by sequence, emails
         claimed in the ledger before sending), so a workflow task retried after a crash repeats none."""
-        if getattr(self.start, "local_steps", False):
+        if self.steps_local:
             return await workflow.execute_local_activity_method(
                 method, arg, start_to_close_timeout=timeout, retry_policy=ACTIVITY_RETRY
             )
@@ -494,6 +499,9 @@ class EscalationWorkflow:
 
     async def _carry_out_effects(self) -> None:
         while self.outbox:
+            if self.steps_local and isinstance(self.outbox[0], AuditEffect | EmailEffect):
+                await self._carry_out_run()
+                continue
             effect = self.outbox.pop(0)
             if isinstance(effect, EmailEffect):
                 await self._send(effect)
@@ -505,56 +513,53 @@ class EscalationWorkflow:
                 await self.carry_out_command(effect)
         self._publish_search_attributes()
 
-    async def _audit(self, event: str, actor: str, detail: dict[str, Any]) -> None:
+    def _audit_entry(self, event: str, actor: str, detail: dict[str, Any]) -> AuditEntry:
         self.progress.audit_seq += 1
-        await self.step(
-            AuditActivities.record_audit,
-            AuditEntry(
-                escalation_id=self.case.escalation_id,
-                seq=self.progress.audit_seq,
-                occurred_at=workflow.now(),
-                event=event,
-                actor=actor,
-                detail=detail,
-            ),
+        return AuditEntry(
+            escalation_id=self.case.escalation_id,
+            seq=self.progress.audit_seq,
+            occurred_at=workflow.now(),
+            event=event,
+            actor=actor,
+            detail=detail,
         )
 
-    async def _send(self, effect: EmailEffect) -> None:
+    async def _audit(self, event: str, actor: str, detail: dict[str, Any]) -> None:
+        await self.step(AuditActivities.record_audit, self._audit_entry(event, actor, detail))
+
+    def _email_request(self, effect: EmailEffect) -> EmailRequest:
+        """The next email of the case's thread, with what its recipient needs to decide."""
         self.progress.email_step += 1
-        requested_at = workflow.now()
-        sent: EmailSent = await self.step(
-            EmailActivities.send_email,
-            EmailRequest(
-                escalation_id=self.case.escalation_id,
-                step=self.progress.email_step,
-                sent_at=workflow.now(),
-                thread_root=self.progress.thread_root,
-                effect=effect,
-                facts=self.case.facts(),
-                action_labels={**self.case.action_labels(), **COMMON_LABELS},
-                tables=self.case.tables(),
-                reply_to=self.case.officer,
-            ),
+        return EmailRequest(
+            escalation_id=self.case.escalation_id,
+            step=self.progress.email_step,
+            sent_at=workflow.now(),
+            thread_root=self.progress.thread_root,
+            effect=effect,
+            facts=self.case.facts(),
+            action_labels={**self.case.action_labels(), **COMMON_LABELS},
+            tables=self.case.tables(),
+            reply_to=self.case.officer,
         )
+
+    def _note_sent(self, effect: EmailEffect, sent: EmailSent) -> None:
         if self.progress.thread_root is None:
             self.progress.thread_root = sent.message_id
         self.progress.last_email = effect
         if sent.held:
             self.progress.held_emails += 1
-        await self._audit(
-            "email_held" if sent.held else "email_sent",
-            "engine",
-            {
-                "purpose": effect.purpose,
-                "to": effect.to.email,
-                "to_role": effect.to_role.value,
-                "cc": [c.email for c in effect.cc],
-                "subject": effect.subject,
-                "message_id": sent.message_id,
-            },
-        )
-        # The mail server was down past the end of a day: the deadline this request carries moves on by
-        # the working days it waited (domain/mail_delay.py). Runs recorded before the rule keep theirs.
+
+    async def _send(self, effect: EmailEffect) -> None:
+        requested_at = workflow.now()
+        sent: EmailSent = await self.step(EmailActivities.send_email, self._email_request(effect))
+        self._note_sent(effect, sent)
+        event, detail = email_audit(effect, sent)
+        await self._audit(event, "engine", detail)
+        await self._allow_for_mail_delay(effect, sent, requested_at)
+
+    async def _allow_for_mail_delay(self, effect: EmailEffect, sent: EmailSent, requested_at: datetime) -> None:
+        """The mail server was down past the end of a day: the deadline this request carries moves on by
+        the working days it waited (domain/mail_delay.py). Runs recorded before the rule keep theirs."""
         if (
             effect.actions
             and not sent.held
@@ -563,6 +568,28 @@ class EscalationWorkflow:
         ):
             for moved in allow_for_mail_delay(self.case, effect.to_role, requested_at, workflow.now()):
                 await self._audit(moved.event, moved.actor, moved.detail)
+
+    async def _carry_out_run(self) -> None:
+        """The outbox's leading audit writes and emails as one local activity (`StepActivities`): one marker
+        event for the lot, where each on its own would record one."""
+        steps: list[AuditEntry | EmailStep] = []
+        emails: list[EmailEffect] = []
+        requested_at = workflow.now()
+        while self.outbox and isinstance(self.outbox[0], AuditEffect | EmailEffect):
+            effect = self.outbox.pop(0)
+            if isinstance(effect, AuditEffect):
+                steps.append(self._audit_entry(effect.event, effect.actor, effect.detail))
+                continue
+            assert isinstance(effect, EmailEffect)
+            request = self._email_request(effect)
+            self.progress.audit_seq += 1
+            steps.append(EmailStep(request=request, audit_seq=self.progress.audit_seq))
+            emails.append(effect)
+        sent_all: list[EmailSent] = await self.step(StepActivities.carry_out_steps, StepRun(steps=steps))
+        for effect, sent in zip(emails, sent_all, strict=True):
+            self._note_sent(effect, sent)
+        for effect, sent in zip(emails, sent_all, strict=True):
+            await self._allow_for_mail_delay(effect, sent, requested_at)
 
     async def _settle(self, decision: SettleHeldEmail) -> None:
         settled = await workflow.execute_activity_method(
