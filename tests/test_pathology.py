@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -158,6 +160,18 @@ async def test_an_incident_from_returns_to_every_practice_paid(
     assert {"returns_collected", "shares_allocated", "practices_settled", "closed"} <= set(events)
     await replay_and_maybe_record(client, eid, "pathology_stored_list_complete")
     await replay_and_maybe_record(client, claim_id, "compensation_claim_counter_offer_accepted")
+    # A practice's steps are local activities (issue #16): markers in its history, no activity task round trips,
+    # and every audit row and email still there once.
+    corrected = f"{eid}-{on_time[0]}"
+    history = await client.get_workflow_handle(corrected).fetch_history()
+    kinds = Counter(EventType.Name(e.event_type) for e in history.events)
+    assert kinds["EVENT_TYPE_ACTIVITY_TASK_SCHEDULED"] == 0 and kinds["EVENT_TYPE_MARKER_RECORDED"] >= 3, kinds
+    rows = AuditLog(make_engine(settings.database)).timeline(corrected)
+    assert [r.seq for r in rows] == list(range(1, len(rows) + 1))
+    sent = [r.detail["message_id"] for r in rows if r.event == "email_sent"]
+    assert len(sent) == len(set(sent)) == len(inbox.for_case(corrected))
+    await replay_and_maybe_record(client, corrected, "practice_return_local_steps")
+    await replay_and_maybe_record(client, f"{eid}-C01", "practice_cohort_local_steps")
 
 
 async def test_a_silent_trust_stalls_and_the_icb_is_told(
