@@ -252,6 +252,8 @@ class EscalationWorkflow:
         self.outbox = list(effects)
         self._published: tuple[Any, ...] | None = None
         self._static_published = False  # title, practices, contacts: once a run, with the first upsert
+        self._answered = False  # a person's response is waiting on the steps in the outbox
+        self._local_now = False  # the steps being carried out run as local activities
 
     def begin_or_resume(self, start: Any, open_case: Callable[[], tuple[EscalationCase, list[Effect]]]) -> None:
         """Resume from what a previous run carried over, or open the case afresh."""
@@ -268,14 +270,18 @@ class EscalationWorkflow:
 
     @property
     def steps_local(self) -> bool:
+        """The start asks for local steps (`StartPractice.local_steps`)."""
         return bool(getattr(self.start, "local_steps", False))
 
     async def step(self, method: Callable[[Any, Any], Any], arg: Any, timeout: timedelta = STEP_TIMEOUT) -> Any:
         """Run one of the case's steps (an audit write, an email, a stored return) as an activity or, where the
         start says `local_steps`, as a local activity: one marker event inside the workflow task that asked for
         it rather than a task round trip apiece. Each step is idempotent (audit rows by sequence, emails
-        claimed in the ledger before sending), so a workflow task retried after a crash repeats none."""
-        if self.steps_local:
+        claimed in the ledger before sending), so a workflow task retried after a crash repeats none.
+
+        Steps that follow a person's response run as ordinary activities even so: an update is answered when
+        its workflow task completes, and local activities would hold that task (and the person's page) open."""
+        if self._local_now:
             return await workflow.execute_local_activity_method(
                 method, arg, start_to_close_timeout=timeout, retry_policy=ACTIVITY_RETRY
             )
@@ -394,6 +400,7 @@ class EscalationWorkflow:
         except ResponseRefused as refused:  # state moved between validation and handling
             raise ApplicationError(str(refused), type="ResponseRefused", non_retryable=True) from refused
         self.outbox.extend(effects)
+        self._answered = True
         workflow.logger.info(
             "response recorded",
             extra={"escalation_id": self.case.escalation_id, "action": response.action, "status": outcome.status},
@@ -498,8 +505,9 @@ class EscalationWorkflow:
         self.outbox.extend(effects)
 
     async def _carry_out_effects(self) -> None:
+        self._local_now, self._answered = self.steps_local and not self._answered, False
         while self.outbox:
-            if self.steps_local and isinstance(self.outbox[0], AuditEffect | EmailEffect):
+            if self._local_now and isinstance(self.outbox[0], AuditEffect | EmailEffect):
                 await self._carry_out_run()
                 continue
             effect = self.outbox.pop(0)
