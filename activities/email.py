@@ -72,6 +72,14 @@ class SettleHeldEmail(BaseModel):
     by: str = Field(min_length=3)
 
 
+def accepted(message_id: str) -> None:
+    """Tell a retry the mail server took `message_id` (a heartbeat). A local activity (a practice's steps)
+    cannot heartbeat: a crash between the server's acceptance and the ledger's mark leaves its email held
+    for ops, as a crash before a heartbeat reached Temporal would."""
+    if not activity.info().is_local:
+        activity.heartbeat(message_id)
+
+
 def officer_of(request: EmailRequest) -> Contact | None:
     """The officer to tell about this email: as given, else the one the effect names."""
     effect = request.effect
@@ -170,7 +178,7 @@ class EmailActivities:
             outcome = await self._delivery.hold_unsendable(row, unsendable.reason)
         else:
             try:
-                outcome = await self._delivery.send_once(message, row, accepted=lambda: activity.heartbeat(message_id))
+                outcome = await self._delivery.send_once(message, row, accepted=lambda: accepted(message_id))
             except Exception as err:  # what a retry may cure: no connection, a timeout, a 4xx
                 meter.create_counter("lmc_emails_failed", "email sends that failed").add(1, {"purpose": effect.purpose})
                 problem = waiting_problem(err)

@@ -84,11 +84,13 @@ class CpuMeter:
 
 
 class RssSampler:
-    """Samples a process's VmRSS every `interval` seconds while running; `peak` is the largest sample."""
+    """Samples the VmRSS of each of `pids` every `interval` seconds while running: `peak` is the largest any
+    one process reached, `peak_total` the largest they held together."""
 
-    def __init__(self, pid: int, interval: float = 0.25) -> None:
-        self.pid, self.interval = pid, interval
+    def __init__(self, pids: list[int], interval: float = 0.25) -> None:
+        self.pids, self.interval = pids, interval
         self.peak = 0
+        self.peak_total = 0
         self.samples = 0
         self._task: asyncio.Task[None] | None = None
 
@@ -104,7 +106,9 @@ class RssSampler:
         return self
 
     def _take(self) -> None:
-        self.peak = max(self.peak, rss(self.pid))
+        each = [rss(pid) for pid in self.pids]
+        self.peak = max(self.peak, *each)
+        self.peak_total = max(self.peak_total, sum(each))
         self.samples += 1
 
     async def _sample(self) -> None:
@@ -113,13 +117,14 @@ class RssSampler:
             await asyncio.sleep(self.interval)
 
 
-async def wait_idle(pid: int, below: float = 0.05, window: float = 1.0, timeout: float = 120.0) -> float:
-    """Wait until the process has used less than `below` of a core for two windows running (its work
+async def wait_idle(pids: list[int], below: float = 0.05, window: float = 1.0, timeout: float = 120.0) -> float:
+    """Wait until each process has used less than `below` of a core for two windows running (their work
     in flight is done); returns the seconds waited, or gives up after `timeout`."""
     started = time.monotonic()
     quiet = 0
     while quiet < 2 and time.monotonic() - started < timeout:
-        before = cpu_seconds(pid)
+        before = [cpu_seconds(pid) for pid in pids]
         await asyncio.sleep(window)
-        quiet = quiet + 1 if cpu_seconds(pid) - before < below * window else 0
+        busy = any(cpu_seconds(pid) - b >= below * window for pid, b in zip(pids, before, strict=True))
+        quiet = 0 if busy else quiet + 1
     return time.monotonic() - started

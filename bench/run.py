@@ -51,6 +51,7 @@ class Sizes:
     users: int
     england: bool
     keep: bool
+    workers: int = 1
 
 
 def parse(argv: list[str] | None = None) -> Sizes:
@@ -65,6 +66,13 @@ def parse(argv: list[str] | None = None) -> Sizes:
     size.add_argument("--england", action="store_true", help=f"the incident at {ENGLAND:,} practices")
     parser.add_argument("--small", action="store_true", help="small sizes, so CI keeps the bench running")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, database)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="worker processes on the task queue (default: one per core, as production runs replicas; "
+        "each is one Python interpreter, so one core at most)",
+    )
     args = parser.parse_args(argv)
     small = args.small
     sizes = Sizes(
@@ -74,6 +82,7 @@ def parse(argv: list[str] | None = None) -> Sizes:
         users=args.users or (5 if small else 20),
         england=args.england,
         keep=args.keep,
+        workers=max(args.workers, 1),
     )
     if sizes.practices < sizes.posts + posts.SINGLES:
         parser.error(f"--practices must be at least --posts + {posts.SINGLES} (each POST is a different practice)")
@@ -108,8 +117,9 @@ class Figures:
 
 async def measure(sizes: Sizes, work: Path) -> Figures:
     load_before = _load()
-    async with running(work) as servers:
+    async with running(work, sizes.workers) as servers:
         worker = servers.pid("worker")
+        workers = servers.workers
         progress(f"engine up in {work}")
         await fanout.noop_fanout(servers, 2)  # warm up: the server's queues, the worker's sandbox
         idle_rss = procstat.rss(worker)
@@ -118,14 +128,14 @@ async def measure(sizes: Sizes, work: Path) -> Figures:
         cpu_baseline = procstat.CpuMeter(servers.pids).start()
         noop_id, baseline = await fanout.noop_fanout(servers, sizes.practices)
         cpu_baseline.stop()
-        await procstat.wait_idle(worker)
+        await procstat.wait_idle(workers)
 
         progress(f"incident: {sizes.practices:,} practices, until every one's email is in the sink")
-        rss = procstat.RssSampler(worker).start()
+        rss = procstat.RssSampler(workers).start()
         cpu_notify = procstat.CpuMeter(servers.pids).start()
         incident = await fanout.incident(servers, sizes.practices)
         cpu_notify.stop()
-        await procstat.wait_idle(worker)
+        await procstat.wait_idle(workers)
 
         progress("histories at notification")
         at_notice = await histories.Tree.read(servers.client, incident.incident_id)
@@ -140,16 +150,16 @@ async def measure(sizes: Sizes, work: Path) -> Figures:
         )
         cpu_posts.stop()
         stored = await _stored(servers, incident.incident_id, posted.ok)
-        await procstat.wait_idle(worker)
+        await procstat.wait_idle(workers)
         await rss.stop()
-        peak_rss = procstat.peak_rss(worker)
+        peak_rss = max(procstat.peak_rss(pid) for pid in workers)
 
         progress("histories after the returns")
         at_end = await histories.Tree.read(servers.client, incident.incident_id)
 
         progress(f"console: {sizes.escalations} claims, then the dashboard for 1 and {sizes.users} users")
         _, claims_ready = await console.start_claims(servers, sizes.escalations)
-        await procstat.wait_idle(worker)
+        await procstat.wait_idle(workers)
         cpu_dashboard = procstat.CpuMeter(servers.pids).start()
         dashboard = await console.dashboard(servers, sizes.users)
         cpu_dashboard.stop()
@@ -266,8 +276,9 @@ def rows(f: Figures) -> list[Row]:
             c.problem is None and c.seconds < 0.4,
         ),
         Row(
-            "worker RSS during the incident (peak VmRSS sampled)",
-            f"{megabytes(f.rss.peak)} (idle {megabytes(f.idle_rss)})",
+            "worker RSS during the incident (peak VmRSS sampled, per process)",
+            f"{megabytes(f.rss.peak)} (idle {megabytes(f.idle_rss)})"
+            + (f"; {f.sizes.workers} together {megabytes(f.rss.peak_total)}" if f.sizes.workers > 1 else ""),
             "< 300 MB",
             "-",
             f.rss.peak < 300 * 2**20,
@@ -303,7 +314,8 @@ def details(f: Figures) -> list[str]:
         f"machine: {os.cpu_count()} cores, {_memory()}, Python {platform.python_version()}, {platform.platform()}; "
         f"load average at the start {f.load_before}, at the end {_load()}",
         f"sizes: {n:,} practices (cohorts of 100), {f.sizes.posts} POSTs at once, "
-        f"{f.sizes.escalations} escalations, {f.sizes.users} users",
+        f"{f.sizes.escalations} escalations, {f.sizes.users} users; {f.sizes.workers} worker process"
+        f"{'es' if f.sizes.workers > 1 else ''} (baseline and incident alike)",
         *_interference(f),
         f"baseline {f.cpu_baseline.describe()}",
         f"notification {f.cpu_notify.describe()}",

@@ -72,6 +72,11 @@ class Servers:
         return self.processes[name].pid
 
     @property
+    def workers(self) -> list[int]:
+        """Every worker process's pid."""
+        return [p.pid for name, p in self.processes.items() if name.startswith("worker")]
+
+    @property
     def pids(self) -> dict[str, int]:
         return {name: p.pid for name, p in self.processes.items()} | {"bench": os.getpid()}
 
@@ -156,8 +161,9 @@ def _stop(processes: dict[str, subprocess.Popen[bytes]]) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running(work: Path) -> AsyncIterator[Servers]:
-    """The whole engine, started in `work` and stopped on the way out, whatever happens."""
+async def running(work: Path, workers: int = 1) -> AsyncIterator[Servers]:
+    """The whole engine, started in `work` and stopped on the way out, whatever happens; `workers` worker
+    processes on one task queue (`worker`, `worker2`, ...), as production runs replicas."""
     (work / "logs").mkdir(parents=True, exist_ok=True)
     env = environment(work)
     os.environ.clear()
@@ -186,9 +192,11 @@ async def running(work: Path) -> AsyncIterator[Servers]:
             "sink", [python, "-m", "bench.sink", str(settings.smtp_port), str(mail_log)], work, env
         )
         await _listening(settings.smtp_port, processes["sink"], "sink")
-        ready = work / "worker.ready"
-        processes["worker"] = _spawn("worker", [python, "-m", "bench.worker_process", str(ready)], work, env)
-        await _file_appears(ready, processes["worker"], "worker")
+        for n in range(1, workers + 1):
+            name = "worker" if n == 1 else f"worker{n}"
+            ready = work / f"{name}.ready"
+            processes[name] = _spawn(name, [python, "-m", "bench.worker_process", str(ready)], work, env)
+            await _file_appears(ready, processes[name], name)
         web_port = settings.base_url.rsplit(":", 1)[-1]
         processes["web"] = _spawn(
             "web",

@@ -10,18 +10,27 @@ import signal
 import sys
 from pathlib import Path
 
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
 from bench.noop import NoopChild, NoopCohort, NoopFanout
 from logging_setup import configure_logging
 from settings import Settings
 from temporal_client import connect
-from worker import WORKFLOWS, build_worker
+from worker import PASSTHROUGH, WORKFLOWS, build_worker
 
 
 async def main(ready: Path) -> None:
     configure_logging()
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     client = await connect(settings)
-    worker = build_worker(client, settings, workflows=[*WORKFLOWS, NoopChild, NoopCohort, NoopFanout])
+    # The no-op baseline's module passes through the sandbox as the engine's workflow modules do, so the
+    # baseline pays no per-run import the incident does not.
+    runner = SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH, "bench")
+    )
+    worker = build_worker(
+        client, settings, workflows=[*WORKFLOWS, NoopChild, NoopCohort, NoopFanout], workflow_runner=runner
+    )
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
