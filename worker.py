@@ -40,6 +40,7 @@ WORKFLOWS: Sequence[type] = all_workflows()
 """Every kind's workflows, from the kind registry."""
 GRACEFUL_SHUTDOWN = timedelta(seconds=20)
 WORKFLOW_TASKS_AT_ONCE = 8
+CACHED_WORKFLOWS = 500
 log = structlog.get_logger(__name__)
 # Pure, deterministic modules workflow code calls, imported once and shared rather than re-imported by
 # the sandbox for every workflow run: the libraries, the domain itself (no I/O, clocks or mutable
@@ -86,6 +87,9 @@ def build_worker(client: Client, settings: Settings, **overrides: Any) -> Worker
         # their task, so they are bounded alike.
         "max_concurrent_workflow_tasks": WORKFLOW_TASKS_AT_ONCE,
         "max_concurrent_local_activities": WORKFLOW_TASKS_AT_ONCE * 2,
+        # Runs kept in memory between tasks. An incident's practices wait weeks between one task and the next,
+        # so keeping thousands buys nothing and costs about 0.2 MB each; one evicted replays its short history.
+        "max_cached_workflows": CACHED_WORKFLOWS,
         # On shutdown, activities in flight get this long to finish before they are cancelled, so a
         # deploy does not cut an email off mid-send (which would leave it held for ops).
         "graceful_shutdown_timeout": GRACEFUL_SHUTDOWN,
