@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 
-import structlog
 from temporalio.client import (
     RPCTimeoutOrCancelledError,
     WorkflowFailureError,
@@ -23,7 +22,13 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-log = structlog.get_logger(__name__)
+
+def _warn(event: str, **fields: object) -> None:
+    """Log a refusal's cause. structlog is imported here, not at the top: `starter.py list` imports this module
+    and need not pay for structlog (about 45 ms) unless something goes wrong."""
+    import structlog
+
+    structlog.get_logger(__name__).warning(event, **fields)
 
 
 _FIELD_NAMED = re.compile(r"^(?P<field>[a-z][a-z_]*(?:\.[a-z0-9_]+)*): (?P<problem>.+)$", re.DOTALL)
@@ -140,7 +145,7 @@ def temporal_refusals(escalation_id: str) -> Iterator[None]:
         if kind not in _DOMAIN_REFUSALS:
             if any(p in str(cause).lower() for p in _CLOSED_PHRASES):
                 raise _finished(escalation_id) from err
-            log.warning("update_failed", escalation_id=shown(escalation_id), cause=type(cause).__name__, kind=kind)
+            _warn("update_failed", escalation_id=shown(escalation_id), cause=type(cause).__name__, kind=kind)
             raise Refused(Why.NOT_OPEN, f"{shown(escalation_id)} did not accept that; nothing was recorded.") from err
         message = getattr(cause, "message", None) or str(cause)
         if kind == "FieldsRefused" and isinstance(cause, ApplicationError) and cause.details:  # a form, read there
@@ -161,7 +166,7 @@ def temporal_refusals(escalation_id: str) -> Iterator[None]:
             raise Refused(Why.NOT_FOUND, f"{shown(escalation_id)} is not an escalation.") from err
         if "workflowid" in said.replace(" ", ""):  # not a workflow ID Temporal accepts (too long, say)
             raise Refused(Why.NOT_FOUND, f"There is no escalation {shown(escalation_id)}.") from err
-        log.warning("query_failed", escalation_id=shown(escalation_id), error=err.message[:200])
+        _warn("query_failed", escalation_id=shown(escalation_id), error=err.message[:200])
         raise _unavailable() from err
     except WorkflowFailureError as err:
         raise _finished(escalation_id) from err
@@ -183,10 +188,10 @@ def temporal_refusals(escalation_id: str) -> Iterator[None]:
                 Why.NOT_FOUND,
                 f"There is no escalation {shown(escalation_id)}: that is not a reference the engine issues.",
             ) from err
-        log.warning("temporal_unavailable", status=err.status.name if err.status else None)
+        _warn("temporal_unavailable", status=err.status.name if err.status else None)
         raise _unavailable() from err
     except RuntimeError as err:
         if not never_connected(err):
             raise
-        log.warning("temporal_unavailable", status="not_connected")
+        _warn("temporal_unavailable", status="not_connected")
         raise _unavailable() from err
