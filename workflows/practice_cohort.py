@@ -36,10 +36,9 @@ LOCAL_STEPS_PATCH = "practice-steps-as-local-activities"
 start theirs with ordinary activities, as they were."""
 COHORT_SIZE = 100
 START_BATCH = 20
-"""Practices a cohort started per workflow task before `LOCAL_STEPS_PATCH` (reading its chunk from the store)."""
-START_BATCH_LOCAL = COHORT_SIZE
-"""From `LOCAL_STEPS_PATCH` on, a cohort starts all its practices in one task (about 30 ms of work; bounded by
-`COHORT_SIZE`): their start events then come back in fewer tasks, about half an event per practice fewer."""
+"""Practices a cohort starts per workflow task (reading its chunk from the store): each task stays a
+few milliseconds of work, whatever the cohort's size. (Measured: all 100 in one task brings their start
+events back in more tasks, not fewer, at 0.34 tasks a practice against 0.18.)"""
 
 
 class PracticeCommon(BaseModel):
@@ -142,9 +141,8 @@ class PracticeCohortWorkflow:
             retry_policy=ACTIVITY_RETRY,
         )
         practices = start.practice_starts(listed, self._local_steps)
-        per_task = START_BATCH_LOCAL if self._local_steps else START_BATCH
-        for batch in range(0, len(practices), per_task):
-            wave = practices[batch : batch + per_task]
+        for batch in range(0, len(practices), START_BATCH):
+            wave = practices[batch : batch + START_BATCH]
             started = await asyncio.gather(
                 *(
                     workflow.start_child_workflow(
