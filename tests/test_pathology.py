@@ -10,6 +10,7 @@ from typing import Any
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
+from temporalio.converter import decode_typed_search_attributes
 from temporalio.testing import WorkflowEnvironment
 
 from domain.contacts import Role
@@ -23,6 +24,7 @@ from settings import ROOT, Settings
 from tests.conftest import Inbox
 from tests.helpers import PATHOLOGY, settled_view, summary_of
 from tests.test_replay import replay_and_maybe_record
+from workflows import search_attributes as sa
 from workflows.pathology import PathologyWorkflow
 from workflows.practice_cohort import COHORT_SIZE
 
@@ -168,6 +170,12 @@ async def test_an_incident_from_returns_to_every_practice_paid(
     kinds = Counter(EventType.Name(e.event_type) for e in history.events)
     opening = [EventType.Name(e.event_type) for e in history.events[:8]]
     assert opening.count("EVENT_TYPE_MARKER_RECORDED") == 1 and "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED" not in opening
+    # Its cohort started it with the search attributes its opened case publishes: no upsert at the opening.
+    assert "EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES" not in opening, opening
+    started = (await client.get_workflow_handle(f"{eid}-{silent[0]}").fetch_history()).events[0]
+    attributes = decode_typed_search_attributes(started.workflow_execution_started_event_attributes.search_attributes)
+    assert attributes.get(sa.KIND) == "practice_return" and attributes.get(sa.PRACTICES) == [silent[0]]
+    assert attributes.get(sa.PAYER) == view.header.payer.code
     assert kinds["EVENT_TYPE_ACTIVITY_TASK_SCHEDULED"] >= 2, kinds  # the two returns, stored after each answer
     rows = AuditLog(make_engine(settings.database)).timeline(corrected)
     assert [r.seq for r in rows] == list(range(1, len(rows) + 1))

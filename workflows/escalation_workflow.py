@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributePair
+from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -614,28 +614,9 @@ class EscalationWorkflow:
 
     def _publish_search_attributes(self) -> None:
         case = self.case
-        wait = case.wait
-        pairs: list[SearchAttributePair[Any]] = [
-            SearchAttributePair(sa.KIND, case.kind),
-            SearchAttributePair(sa.STATUS, case.outcome or case.status),
-            SearchAttributePair(sa.PAYER, case.payer.code),
-            SearchAttributePair(sa.LADDER_LEVEL, case.ladder.level),
-            SearchAttributePair(sa.STALLED, case.ladder.stalled),
-            SearchAttributePair(sa.OVERDUE, bool(wait and wait.overdue)),
-            SearchAttributePair(sa.BALL_HOLDER, wait.holder.value if wait else "none"),
-        ]
-        if case.money_and_dates:  # older runs upsert the keys they were recorded with, no more
-            pairs.append(SearchAttributePair(sa.UNDERPAID, case.underpaid))
-        console = case.console_listing  # cases opened under these rules publish what the console lists
-        if console:
-            claimed, agreed, paid = case.amounts()
-            pairs += [
-                SearchAttributePair(sa.CLAIMED, sa.pence_keyword(claimed)),
-                SearchAttributePair(sa.AGREED, sa.pence_keyword(agreed)),
-                SearchAttributePair(sa.PAID, sa.pence_keyword(paid)),
-                SearchAttributePair(sa.EMAILS_HELD, "yes" if self.progress.held_emails else "no"),
-            ]
-        deadline = wait.deadline if wait is not None else None
+        pairs, static = case_search_attributes(case, self.progress.held_emails)
+        console = bool(static)
+        deadline = case.wait.deadline if case.wait is not None else None
         signature = (tuple(p.value for p in pairs), deadline)
         if signature == self._published and (self._static_published or not console):
             return  # unchanged: no command, no history event
@@ -644,16 +625,67 @@ class EscalationWorkflow:
             workflow.metric_meter().create_counter(
                 "lmc_escalation_status_entered", "escalations entering a status, by kind"
             ).add(1, {"kind": case.kind, "status": status})
+        if self._published is None and self.steps_local and _started_with([*pairs, *static], deadline):
+            self._published, self._static_published = signature, True  # set when its cohort started it
+            return
         self._published = signature
         updates = [pair.key.value_set(pair.value) for pair in pairs]
         if console and not self._static_published:
             self._static_published = True
-            practices = case.practice_codes()
-            updates += [
-                sa.TITLE.value_set(case.title),
-                sa.PRACTICES.value_set(practices),
-                sa.CONTACTS.value_set(sorted(set(case.contact_emails()))),
-                sa.PRACTICE_COUNT.value_set(case.number_of_practices),
-            ]
+            updates += [pair.key.value_set(pair.value) for pair in static]
         updates.append(sa.NEXT_DEADLINE.value_set(deadline) if deadline else sa.NEXT_DEADLINE.value_unset())
         workflow.upsert_search_attributes(updates)
+
+
+def case_search_attributes(
+    case: EscalationCase, held_emails: int = 0
+) -> tuple[list[SearchAttributePair[Any]], list[SearchAttributePair[Any]]]:
+    """What a case publishes for ops to filter on: the attributes that change as it runs, and those the console
+    searches by that are set once a run (title, practices, contacts; none for cases opened before the console
+    listed them). NEXT_DEADLINE is the case's wait deadline, beside these."""
+    wait = case.wait
+    pairs: list[SearchAttributePair[Any]] = [
+        SearchAttributePair(sa.KIND, case.kind),
+        SearchAttributePair(sa.STATUS, case.outcome or case.status),
+        SearchAttributePair(sa.PAYER, case.payer.code),
+        SearchAttributePair(sa.LADDER_LEVEL, case.ladder.level),
+        SearchAttributePair(sa.STALLED, case.ladder.stalled),
+        SearchAttributePair(sa.OVERDUE, bool(wait and wait.overdue)),
+        SearchAttributePair(sa.BALL_HOLDER, wait.holder.value if wait else "none"),
+    ]
+    if case.money_and_dates:  # older runs upsert the keys they were recorded with, no more
+        pairs.append(SearchAttributePair(sa.UNDERPAID, case.underpaid))
+    if not case.console_listing:  # cases opened under these rules publish what the console lists
+        return pairs, []
+    claimed, agreed, paid = case.amounts()
+    pairs += [
+        SearchAttributePair(sa.CLAIMED, sa.pence_keyword(claimed)),
+        SearchAttributePair(sa.AGREED, sa.pence_keyword(agreed)),
+        SearchAttributePair(sa.PAID, sa.pence_keyword(paid)),
+        SearchAttributePair(sa.EMAILS_HELD, "yes" if held_emails else "no"),
+    ]
+    static: list[SearchAttributePair[Any]] = [
+        SearchAttributePair(sa.TITLE, case.title),
+        SearchAttributePair(sa.PRACTICES, case.practice_codes()),
+        SearchAttributePair(sa.CONTACTS, sorted(set(case.contact_emails()))),
+        SearchAttributePair(sa.PRACTICE_COUNT, case.number_of_practices),
+    ]
+    return pairs, static
+
+
+def starting_search_attributes(case: EscalationCase) -> TypedSearchAttributes:
+    """What a parent sets when it starts a child whose opened case is `case`, so the child need not upsert them
+    (one history event fewer per practice); the child checks them against its own before relying on them."""
+    pairs, static = case_search_attributes(case)
+    deadline = case.wait.deadline if case.wait is not None else None
+    extra = [SearchAttributePair(sa.NEXT_DEADLINE, deadline)] if deadline is not None else []
+    return TypedSearchAttributes([*pairs, *static, *extra])
+
+
+def _started_with(pairs: list[SearchAttributePair[Any]], deadline: datetime | None) -> bool:
+    """The run was started with exactly these search attributes (and this deadline), so publishing them again
+    would change nothing."""
+    held = workflow.info().typed_search_attributes
+    if any(held.get(pair.key) != pair.value for pair in pairs):
+        return False
+    return held.get(sa.NEXT_DEADLINE) == deadline

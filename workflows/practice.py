@@ -62,37 +62,40 @@ class CloseReturns(BaseModel):
     reason: str = "returns closed"
 
 
+def open_practice(start: StartPractice, now: datetime) -> tuple[PracticeCase, list[Effect]]:
+    """A practice's case as its workflow opens it, and the opening's effects. Its cohort calls this too, to start
+    the practice with the search attributes the opened case will publish."""
+    case = PracticeCase(
+        escalation_id=start.escalation_id,
+        kind="practice_return",
+        title=start.title,
+        lmc=start.lmc,
+        officer=start.officer,
+        payer=start.payer,
+        policy=start.policy,
+        status="awaiting_return",
+        practice=start.practice,
+        parent_id=start.parent_id,
+        return_kind=start.return_kind,
+        items=start.items,
+        returns_deadline=start.returns_deadline,
+        context=start.context,
+        rules=start.rules,
+        calendar=start.calendar,
+        as_of=now,
+        window_start=start.window_start,
+        cut_off=start.cut_off,
+    )
+    return case, case.opening()
+
+
 @workflow.defn(name="PracticeReturn")
 class PracticeWorkflow(EscalationWorkflow):
     carried_model = CarriedPractice
 
     @workflow.init
     def __init__(self, start: StartPractice) -> None:
-        def open_case() -> tuple[PracticeCase, list[Effect]]:
-            case = PracticeCase(
-                escalation_id=start.escalation_id,
-                kind="practice_return",
-                title=start.title,
-                lmc=start.lmc,
-                officer=start.officer,
-                payer=start.payer,
-                policy=start.policy,
-                status="awaiting_return",
-                practice=start.practice,
-                parent_id=start.parent_id,
-                return_kind=start.return_kind,
-                items=start.items,
-                returns_deadline=start.returns_deadline,
-                context=start.context,
-                rules=start.rules,
-                calendar=start.calendar,
-                as_of=workflow.now(),
-                window_start=start.window_start,
-                cut_off=start.cut_off,
-            )
-            return case, case.opening()
-
-        self.begin_or_resume(start, open_case)
+        self.begin_or_resume(start, lambda: open_practice(start, workflow.now()))
 
     @workflow.run
     async def run(self, start: StartPractice) -> CaseView:
