@@ -21,6 +21,7 @@ import math
 import os
 import platform
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -429,6 +430,8 @@ def _memory() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     sizes = parse(argv)
+    # Stopped by SIGTERM (a CI timeout, `kill`), unwind as for Ctrl-C so the servers it started are stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     work = Path(tempfile.mkdtemp(prefix="lmc-bench-"))
     try:
         figures = asyncio.run(measure(sizes, work))
