@@ -46,8 +46,9 @@ log = structlog.get_logger(__name__)
 # the sandbox for every workflow run: the libraries, the domain itself (no I/O, clocks or mutable
 # globals; import-linter keeps it that way), and the workflow modules, which hold no state of their own
 # (an incident starts thousands of practice runs; re-running a module's body, with its pydantic models,
-# for each cost about a quarter of the worker's CPU). The sandbox's runtime checks on invalid calls
-# (clocks, randomness, I/O) still apply to the code inside them.
+# for each cost about a quarter of the worker's CPU). Code in a passed-through module calls the real
+# clock and random number generator, out of the sandbox's reach: `tests/test_workflow_rules.py` keeps
+# them out of `workflows/` instead.
 PASSTHROUGH = ("pydantic", "pydantic_core", "email_validator", "structlog", "holidays", "babel", "domain", "workflows")
 
 

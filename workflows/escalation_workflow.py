@@ -322,6 +322,7 @@ class EscalationWorkflow:
             request.old_email, request.new, request.by, request.reason, request.keep_old_links
         )
         self.outbox.extend(effects)
+        self._answered = True
         self._static_published = False  # the contacts the console searches by have changed
         last = self.progress.last_email
         if last is not None and last.to.email == request.old_email.lower():
@@ -354,6 +355,8 @@ class EscalationWorkflow:
         recomputed, audited and, where someone was given the old date, sent to them again."""
         message, effects = self.case.adopt_calendar(change, workflow.now(), self.progress.last_email)
         self.outbox.extend(effects)
+        if effects:
+            self._answered = True
         moved = any(isinstance(e, AuditEffect) and e.event == "deadline_moved" for e in effects)
         return CalendarAdopted(moved=moved, message=message)
 
@@ -390,6 +393,7 @@ class EscalationWorkflow:
         if interest is not None:  # refused, and the refusal audited: hence here, not in the validator
             message, audit = self.case.refuse_for_conflict(response, interest)
             self.outbox.append(audit)
+            self._answered = True
             raise ApplicationError(message, type="ConflictOfInterest", non_retryable=True)
         try:
             if response.action == DECLARE_INTEREST:
@@ -505,8 +509,9 @@ class EscalationWorkflow:
         self.outbox.extend(effects)
 
     async def _carry_out_effects(self) -> None:
-        self._local_now, self._answered = self.steps_local and not self._answered, False
         while self.outbox:
+            # Decided before each step: an answer that lands mid-way sends what follows it the ordinary way.
+            self._local_now = self.steps_local and not self._answered
             if self._local_now and isinstance(self.outbox[0], AuditEffect | EmailEffect):
                 await self._carry_out_run()
                 continue
@@ -519,6 +524,7 @@ class EscalationWorkflow:
                 await self._settle(effect.decision)
             else:
                 await self.carry_out_command(effect)
+        self._answered = False  # the outbox is empty: whatever a person asked for is done
         self._publish_search_attributes()
 
     def _audit_entry(self, event: str, actor: str, detail: dict[str, Any]) -> AuditEntry:
@@ -593,7 +599,9 @@ class EscalationWorkflow:
             self.progress.audit_seq += 1
             steps.append(EmailStep(request=request, audit_seq=self.progress.audit_seq))
             emails.append(effect)
-        sent_all: list[EmailSent] = await self.step(StepActivities.carry_out_steps, StepRun(steps=steps))
+        sent_all: list[EmailSent] = await self.step(
+            StepActivities.carry_out_steps, StepRun(steps=steps), STEP_TIMEOUT * len(steps)
+        )
         for effect, sent in zip(emails, sent_all, strict=True):
             self._note_sent(effect, sent)
         for effect, sent in zip(emails, sent_all, strict=True):
