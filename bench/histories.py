@@ -193,6 +193,22 @@ class Tree:
                     found[f"{run.workflow_type} {kind.removeprefix('TIMEOUT_TYPE_')}"] += 1
         return found
 
+    def timeout_contexts(self, limit: int = 3) -> list[str]:
+        """For the first `limit` workflow-task timeouts: the workflow and the events around the task that timed
+        out, each with its time after the first shown, so a reader can see what the task was waiting for."""
+        shown: list[str] = []
+        for run in self.runs.values():
+            for n, e in enumerate(run.events):
+                if e.event_type != E.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT or len(shown) >= limit:
+                    continue
+                around = run.events[max(n - 6, 0) : n + 5]
+                start = around[0].event_time.ToNanoseconds()
+                steps = ", ".join(
+                    f"{event_name(x)} +{(x.event_time.ToNanoseconds() - start) / 1e6:.0f} ms" for x in around
+                )
+                shown.append(f"{run.workflow_id}: {steps}")
+        return shown
+
     def count_by_type(self, event_type: int) -> Counter[str]:
         """Events of `event_type`, by the type of workflow they happened in."""
         found: Counter[str] = Counter()

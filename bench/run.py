@@ -348,6 +348,7 @@ def details(f: Figures) -> list[str]:
         f"timed out: {by_type(f.at_end.task_timeouts())}; "
         f"failed: {by_type(f.at_end.count_by_type(histories.E.EVENT_TYPE_WORKFLOW_TASK_FAILED))}"
     )
+    lines += [f"  timed-out task in {context}" for context in f.at_end.timeout_contexts()]
     lines.append(f"worker RSS: {f.rss.samples} samples; VmHWM (whole run so far) {megabytes(f.peak_rss)}")
     lines.append(f"returns stored: {f.stored} of {f.posts.ok} POSTed successfully")
     for failure in sorted(set(f.posts.failures))[:5]:
