@@ -20,7 +20,7 @@ from domain.working_days import london_date
 from links.signing import LinkGrant, sign_link
 from mail.compose import Unsendable, compose, message_id_for
 from mail.delivery import SmtpDelivery
-from persistence.practices import AlertRow, Alerts
+from persistence.practices import Alerts
 from persistence.sent_mail import SentEmail, SentMailLedger
 from settings import Settings
 
@@ -93,7 +93,7 @@ class DigestActivities:
     @activity.defn(name="index_alert")
     def index_alert(self, index: IndexAlert) -> bool:
         """Idempotent: an alert already indexed (a retry, or the practice's page got there first) stays as it is."""
-        return self._alerts.add(AlertRow(**index.model_dump(exclude={"kind"})))
+        return self._alerts.index(index)
 
     def link(self, reference: str, recipient: str, sent_at: datetime) -> str:
         grant = LinkGrant(

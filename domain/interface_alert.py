@@ -143,6 +143,23 @@ class IndexAlert(Command):
     risk: str
     reported_at: datetime
 
+    @classmethod
+    def of(cls, reference: str, alert: AlertRequest, provider_code: str, now: datetime) -> IndexAlert:
+        """The index row of the alert `reference`, reported at `now`: one shape whoever writes it first."""
+        return cls(
+            reference=reference,
+            ods=alert.practice_ods,
+            provider=provider_code.upper(),
+            category=alert.category.value,
+            service=alert.service,
+            occurred_on=alert.occurred_on,
+            document_ref=alert.document_ref,
+            items=alert.items,
+            staff_minutes=alert.staff_minutes,
+            risk=alert.risk.value,
+            reported_at=now,
+        )
+
 
 class AlertStatus(StrEnum):
     WAITING = "awaiting_digest"  # routine: until the day's digest goes
@@ -259,21 +276,7 @@ class AlertCase(EscalationCase):
                 },
             )
         ]
-        effects.append(
-            IndexAlert(
-                reference=escalation_id,
-                ods=alert.practice_ods,
-                provider=provider.code.upper(),
-                category=alert.category.value,
-                service=alert.service,
-                occurred_on=alert.occurred_on,
-                document_ref=alert.document_ref,
-                items=alert.items,
-                staff_minutes=alert.staff_minutes,
-                risk=alert.risk.value,
-                reported_at=now,
-            )
-        )
+        effects.append(IndexAlert.of(escalation_id, alert, provider.code, now))
         if not urgent:
             effects.append(
                 JoinDigest(

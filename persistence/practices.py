@@ -15,6 +15,8 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from domain.interface_alert import IndexAlert
+
 
 class PracticeRow(SQLModel, table=True):
     __tablename__ = "lmc_practice"
@@ -90,6 +92,10 @@ class Practices:
 class Alerts:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+
+    def index(self, alert: IndexAlert) -> bool:
+        """Index the alert as the domain describes it (`IndexAlert.of`); False if it was indexed already."""
+        return self.add(AlertRow(**alert.model_dump(exclude={"kind"})))
 
     def add(self, row: AlertRow) -> bool:
         """Index a reported alert; False if it was indexed already (the same form sent twice)."""

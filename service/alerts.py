@@ -30,6 +30,7 @@ from domain.interface_alert import (
     SUPPLY_INFO,
     AlertCase,
     AlertRequest,
+    IndexAlert,
 )
 from domain.money import format_pence
 from domain.responses import ResponseInput
@@ -91,22 +92,7 @@ async def report(
     except Refused as refused:
         if not isinstance(refused.__cause__, WorkflowAlreadyStartedError):
             raise
-    alerts = Alerts(engine)
-    alerts.add(
-        AlertRow(
-            reference=reference,
-            ods=practice.ods,
-            provider=alert.provider_code.upper(),
-            category=alert.category.value,
-            service=alert.service,
-            occurred_on=alert.occurred_on,
-            document_ref=alert.document_ref,
-            items=alert.items,
-            staff_minutes=alert.staff_minutes,
-            risk=alert.risk.value,
-            reported_at=now,
-        )
-    )
+    Alerts(engine).index(IndexAlert.of(reference, alert, alert.provider_code, now))
     return reference
 
 
