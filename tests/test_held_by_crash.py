@@ -9,9 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 import time
-import uuid
 from collections import Counter
 
 from aiosmtpd.controller import Controller
@@ -23,9 +21,10 @@ from persistence.audit_log import AuditLog
 from persistence.database import make_engine
 from persistence.sent_mail import MailStatus, SentMailLedger
 from service import held_emails, starting
-from settings import ROOT, Settings
+from settings import Settings
 from tests.conftest import Inbox, free_port
 from tests.helpers import CLAIM, example_start
+from tests.test_two_workers import start_worker, worker_setup
 
 
 class KillsTheSender(Inbox):
@@ -45,29 +44,13 @@ class KillsTheSender(Inbox):
         return answer
 
 
-async def start_worker(env: dict[str, str], name: str) -> asyncio.subprocess.Process:
-    log = open(os.path.join(env["VAR_DIR"], f"{name}.log"), "wb")  # noqa: SIM115 - the process owns it
-    return await asyncio.create_subprocess_exec(
-        sys.executable, str(ROOT / "worker.py"), env=env, cwd=ROOT, stdout=log, stderr=log
-    )
-
-
 async def test_a_worker_killed_after_the_server_took_the_email_leaves_it_held_not_sent_twice(
     dev_env: WorkflowEnvironment, settings: Settings
 ) -> None:
     inbox = KillsTheSender()
     smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
-    queue = f"held-crash-{uuid.uuid4().hex[:6]}"
-    local = settings.model_copy(update={"task_queue": queue, "smtp_port": smtp.port})
-    env = {
-        **os.environ,
-        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
-        "TASK_QUEUE": queue,
-        "VAR_DIR": str(settings.var_dir),
-        "SMTP_PORT": str(smtp.port),
-        "LINK_SECRET": "test-link-secret",
-    }
+    env, local = worker_setup(dev_env, settings, "held-crash", smtp.port)
     engine = make_engine(settings.database)
     ledger, audit = SentMailLedger(engine), AuditLog(engine)
     first = await start_worker(env, "held-crash-1")
