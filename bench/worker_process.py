@@ -10,13 +10,11 @@ import signal
 import sys
 from pathlib import Path
 
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
-
 from bench.noop import NoopChild, NoopCohort, NoopFanout
 from logging_setup import configure_logging
 from settings import Settings
 from temporal_client import connect
-from worker import PASSTHROUGH, WORKFLOWS, build_worker
+from worker import WORKFLOWS, build_worker, sandbox_runner
 
 
 async def main(ready: Path) -> None:
@@ -25,11 +23,11 @@ async def main(ready: Path) -> None:
     client = await connect(settings)
     # The no-op baseline's module passes through the sandbox as the engine's workflow modules do, so the
     # baseline pays no per-run import the incident does not.
-    runner = SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH, "bench")
-    )
     worker = build_worker(
-        client, settings, workflows=[*WORKFLOWS, NoopChild, NoopCohort, NoopFanout], workflow_runner=runner
+        client,
+        settings,
+        workflows=[*WORKFLOWS, NoopChild, NoopCohort, NoopFanout],
+        workflow_runner=sandbox_runner("bench"),
     )
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
