@@ -38,6 +38,7 @@ from mail.compose import compose, message_id_for
 from settings import ROOT, Settings
 from web.templating import field_words, templates
 from workflows.escalation_workflow import CaseView
+from workflows.practice import StartPractice, open_practice
 
 OUT = ROOT / "docs" / "messages"
 LINK = "https://lmc.example/r/SIGNED-LINK"
@@ -289,8 +290,8 @@ def pathology_examples(emit: Emit, page: Page) -> None:
         opened_at,
     )
     [start] = [e for e in effects if isinstance(e, StartPractices)]
-    practice = _practice_case(incident, start, trust, opened_at)
-    [ask] = _emails(practice.opening())
+    practice, opening = _practice_case(incident, start, trust, opened_at)
+    [ask] = _emails(opening)
     emit("pathology-practice-1-return-requested", ask, Scene(practice, opened_at))
     page("pathology-page-practice-return", Scene(practice, opened_at), Role.PRACTICE, practice.practice.contact.email)
     page(
@@ -429,8 +430,8 @@ def deregistration_examples(emit: Emit, page: Page) -> None:
         opened_at,
     )
     [start] = [e for e in effects if isinstance(e, StartPractices)]
-    practice = _practice_case(incident, start, icb, opened_at)
-    [ask] = _emails(practice.opening())
+    practice, opening = _practice_case(incident, start, icb, opened_at)
+    [ask] = _emails(opening)
     emit("deregistration-practice-1-return-requested", ask, Scene(practice, opened_at))
     page(
         "deregistration-page-practice-return",
@@ -465,28 +466,31 @@ def deregistration_examples(emit: Emit, page: Page) -> None:
         page("deregistration-page-pot-icb", Scene(pot, closed_at), Role.PAYER, icb.contact_at(1).email)
 
 
-def _practice_case(incident: EscalationCase, start: StartPractices, payer: Any, now: datetime) -> PracticeCase:
-    """The first practice's case, as workflows/practice.py builds it from the incident's StartPractices."""
+def _practice_case(
+    incident: EscalationCase, start: StartPractices, payer: Any, now: datetime
+) -> tuple[PracticeCase, list[Effect]]:
+    """The first practice's case and its opening, as its workflow opens them (`open_practice`) from the start its
+    cohort gives it."""
     first = start.practices[0]
-    return PracticeCase(
-        escalation_id=f"{incident.escalation_id}-{first.ods}",
-        kind="practice_return",
-        title=incident.title,
-        lmc=incident.lmc,
-        officer=incident.officer,
-        payer=payer,
-        policy=incident.policy,
-        status="awaiting_return",
-        practice=first,
-        parent_id=incident.escalation_id,
-        return_kind=start.return_kind,
-        items=start.items,
-        returns_deadline=start.returns_deadline,
-        context=start.context,
-        rules=start.rules,
-        as_of=now,
-        window_start=start.window_start,
-        cut_off=start.cut_off,
+    return open_practice(
+        StartPractice(
+            escalation_id=f"{incident.escalation_id}-{first.ods}",
+            lmc=incident.lmc,
+            officer=incident.officer,
+            policy=incident.policy,
+            rules=start.rules,
+            parent_id=incident.escalation_id,
+            title=incident.title,
+            practice=first,
+            return_kind=start.return_kind,
+            items=start.items,
+            returns_deadline=start.returns_deadline,
+            context=start.context,
+            payer=payer,
+            window_start=start.window_start,
+            cut_off=start.cut_off,
+        ),
+        now,
     )
 
 
