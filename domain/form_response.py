@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from domain.contacts import Role
 from domain.money import parse_pounds
 from domain.responses import FieldSpec, ResponseInput
-from domain.validation import FieldsRefused, validated
+from domain.validation import FieldsRefused, quoted, validated
 
 GROUP_ROWS = 8  # rows a groups field offers on the page
 AS_THE_FORM_NAMES = {"amount_pence": "amount"}  # the response's field names as the forms call them
@@ -29,9 +29,14 @@ class FormResponse(BaseModel):
     actor_role: Role
 
 
+COUNT_DIGITS = 9  # far beyond any count; a longer string of digits is refused before it is read as a number
+
+
 def _count(raw: str) -> int:
-    if not raw.isdigit():
-        raise ValueError(f"'{raw}' is not a whole number of zero or more")
+    if not raw.isdecimal():  # not isdigit: superscripts are digits int() cannot read
+        raise ValueError(f"{quoted(raw)} is not a whole number of zero or more")
+    if len(raw) > COUNT_DIGITS:
+        raise ValueError(f"a count of {len(raw)} digits is far more than any practice could have")
     return int(raw)
 
 
@@ -82,7 +87,7 @@ def read_response(form: dict[str, str], fields: list[FieldSpec], actor_email: st
                 try:
                     values["on_date"] = date.fromisoformat(raw)
                 except ValueError:
-                    raise ValueError(f"'{raw}' is not a date (YYYY-MM-DD)") from None
+                    raise ValueError(f"{quoted(raw)} is not a date (YYYY-MM-DD)") from None
             elif field.kind == "count":
                 values.setdefault("counts", {})[field.name.removeprefix("count.")] = _count(raw)
             else:

@@ -28,6 +28,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, EmailStr
 
+from domain.validation import quoted
+
 _ODS_PRACTICE = re.compile(r"[A-Z][0-9]{5}")
 
 NHS_NUMBER_REFUSAL = (
@@ -364,7 +366,7 @@ def _lower(address: str) -> str:
 def _check_ods(code: str) -> str:
     normalised = unicodedata.normalize("NFKC", code).strip().upper()
     if not _ODS_PRACTICE.fullmatch(normalised):
-        raise ValueError(f"'{code}' is not a practice ODS code (one letter then five digits, e.g. E85001)")
+        raise ValueError(f"{quoted(code)} is not a practice ODS code (one letter then five digits, e.g. E85001)")
     return normalised
 
 

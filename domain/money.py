@@ -9,6 +9,7 @@ from typing import Annotated, TypeVar
 from pydantic import Field, StrictInt
 
 from domain.formatting import money
+from domain.validation import quoted
 
 Pence = Annotated[StrictInt, Field(ge=0)]
 """A non-negative whole number of pence; floats and strings like "1.5" are refused."""
@@ -58,12 +59,12 @@ def parse_pounds(text: str) -> int:
     cleaned = text.strip().removeprefix("£").strip()
     if "," in cleaned:  # commas only between groups of three digits ('1,234.50'), never '1,00' or '1,0,0'
         if not _THOUSANDS.fullmatch(cleaned):
-            raise ValueError(f"'{text}' is not an amount in pounds, e.g. 1234.50 (commas only between thousands)")
+            raise ValueError(f"{quoted(text)} is not an amount in pounds, e.g. 1234.50 (commas only between thousands)")
         cleaned = cleaned.replace(",", "")
     try:
         amount = Decimal(cleaned)
     except InvalidOperation as err:
-        raise ValueError(f"'{text}' is not an amount in pounds, e.g. 1234.50") from err
+        raise ValueError(f"{quoted(text)} is not an amount in pounds, e.g. 1234.50") from err
     if not amount.is_finite() or amount < 0:
         raise ValueError("an amount must be zero or more")
     pence = amount * 100

@@ -28,8 +28,24 @@ class FieldsRefused(ValueError):
     into a `Refused`, the workflow's update validator into a refusal Temporal carries back to the gate."""
 
     def __init__(self, fields: dict[str, str]) -> None:
+        fields = {field: _clipped(problem) for field, problem in fields.items()}
         super().__init__("; ".join(f"{field}: {problem}" for field, problem in fields.items()))
         self.fields = fields
+
+
+QUOTED_CHARS = 40
+PROBLEM_CHARS = 500
+"""A refusal says what is wrong with a field and may quote what was typed (`quoted`), but is never longer than
+this: it travels through Temporal (an update's validator), whose payloads are bounded, and is shown on a page."""
+
+
+def quoted(typed: str) -> str:
+    """What was typed, in quotes, as a refusal shows it: its start only, if it is long."""
+    return f"'{typed}'" if len(typed) <= QUOTED_CHARS else f"'{typed[: QUOTED_CHARS - 1]}…'"
+
+
+def _clipped(problem: str) -> str:
+    return problem if len(problem) <= PROBLEM_CHARS else problem[: PROBLEM_CHARS - 1] + "…"
 
 
 def validated(model: type[M], data: Any, renamed: dict[str, str] | None = None) -> M:

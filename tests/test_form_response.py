@@ -51,3 +51,29 @@ def test_fields_are_named_as_the_form_names_them() -> None:
         raise AssertionError("refused")
     read = read_response({"action": "accept_part", "amount": "1,500.50"}, FIELDS[:1], "a@b.example", Role.PAYER)
     assert read.amount_pence == 150050
+
+
+def test_a_huge_form_is_refused_in_a_few_hundred_characters_a_field() -> None:
+    """Four 200 KB fields once came back quoted whole: a 2.4 MB refusal, past Temporal's payload limit, which
+    failed the practice's workflow task again and again. A refusal now quotes at most the start of each."""
+    fields = [FieldSpec(f"count.{n}", "Count", "count", True) for n in range(4)]
+    form = {"action": "submit_return", **{f"count.{n}": "x" * 200_000 for n in range(4)}}
+    try:
+        read_response(form, fields, "pm@practice.example", Role.PRACTICE)
+    except FieldsRefused as refused:
+        assert set(refused.fields) == {f"count.{n}" for n in range(4)}
+        assert all(len(problem) <= 200 and "is not a whole number" in problem for problem in refused.fields.values())
+        assert len(str(refused)) < 1_000
+    else:
+        raise AssertionError("refused")
+
+
+def test_counts_in_superscript_or_of_absurd_length_are_refused_in_plain_words() -> None:
+    count = [FieldSpec("count.a", "Count", "count", True)]
+    for raw, words in (("³", "is not a whole number"), ("9" * 200_000, "far more than any practice")):
+        try:
+            read_response({"action": "submit_return", "count.a": raw}, count, "pm@practice.example", Role.PRACTICE)
+        except FieldsRefused as refused:
+            assert words in refused.fields["count.a"] and "int()" not in refused.fields["count.a"]
+        else:
+            raise AssertionError(raw)

@@ -125,3 +125,23 @@ async def test_a_submission_recorded_by_the_older_update_is_answered_once_with_i
 
     # and the run, with both updates in it, replays against this code (RECORD_HISTORIES=1 keeps it)
     await replay_and_maybe_record(client, eid, "unfunded_claim_form_responses")
+
+
+async def test_a_form_of_huge_values_is_refused_and_the_escalation_still_answers(
+    dev_env: WorkflowEnvironment, counted: tuple[httpx.AsyncClient, Calls], settings: Settings, inbox: Inbox
+) -> None:
+    """What a hostile POST once did to a practice: its refusal quoted every value whole, past Temporal's payload
+    limit, and the workflow's task failed over and over (the link then answered 503). Refusals quote only the
+    start of what was typed (`domain.validation.quoted`)."""
+    web, _ = counted
+    eid = await started(dev_env.client, settings, inbox)
+    path = link_for(settings, eid)
+    page = await web.get(path)
+    huge = {"action": "accept_part", "amount": "x" * 400_000, "on_date": "y" * 400_000, "reasons": "z" * 100_000}
+    refused = await web.post(path, data={**huge, "submission": submission_for(page, "accept_part")})
+    assert refused.status_code == 422 and "is not an amount in pounds" in refused.text, refused.text[:500]
+    assert "x" * 39 + "…" in refused.text  # the refusal quotes the start (the form keeps the whole, as typed)
+    again = await web.get(path)
+    assert again.status_code == 200
+    answer = await web.post(path, data={"action": "acknowledge", "submission": submission_for(again, "acknowledge")})
+    assert answer.status_code == 200 and "Recorded." in answer.text
