@@ -23,6 +23,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.audit import AuditActivities
 from activities.email import EmailActivities
 from activities.incident_lists import IncidentListActivities
+from activities.relay import RelayActivities
 from activities.returns import ReturnActivities
 from activities.steps import StepActivities
 from kinds import KINDS, all_workflows
@@ -65,6 +66,7 @@ def build_worker(client: Client, settings: Settings, **overrides: Any) -> Worker
     returns = ReturnActivities(PracticeReturns(engine))
     steps = StepActivities(audit, email)
     lists = IncidentListActivities(IncidentPractices(engine), PracticeReturns(engine))
+    relays = RelayActivities(client)
     options: dict[str, Any] = {
         "task_queue": settings.task_queue,
         "workflows": WORKFLOWS,
@@ -80,6 +82,7 @@ def build_worker(client: Client, settings: Settings, **overrides: Any) -> Worker
             lists.load_returns_page,
             lists.missing_returns,
             lists.is_listed,
+            relays.relay_signal,
         ],
         "activity_executor": concurrent.futures.ThreadPoolExecutor(max_workers=32),
         "max_concurrent_activities": 32,  # no more than the threads the database activities run on

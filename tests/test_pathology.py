@@ -160,7 +160,7 @@ async def test_an_incident_from_returns_to_every_practice_paid(
     assert final.outcome == "settled"
     events = [r.event for r in AuditLog(make_engine(settings.database)).timeline(eid)]
     assert {"returns_collected", "shares_allocated", "practices_settled", "closed"} <= set(events)
-    await replay_and_maybe_record(client, eid, "pathology_stored_list_complete")
+    await replay_and_maybe_record(client, eid, "pathology_stored_list_relayed")
     await replay_and_maybe_record(client, claim_id, "compensation_claim_counter_offer_accepted")
     # A practice's own steps are local activities (issue #16): its opening and reminders are markers in its
     # history; what follows a response runs as activities, so the person's page is not held behind them.
@@ -182,7 +182,17 @@ async def test_an_incident_from_returns_to_every_practice_paid(
     sent = [r.detail["message_id"] for r in rows if r.event == "email_sent"]
     assert len(sent) == len(set(sent)) == len(inbox.for_case(corrected))
     await replay_and_maybe_record(client, corrected, "practice_return_local_steps")
-    await replay_and_maybe_record(client, f"{eid}-C01", "practice_cohort_local_steps")
+    await replay_and_maybe_record(client, f"{eid}-C01", "practice_cohort_relayed")
+    # Closing returns and the shares reached 40 practices by relay activities (issue #19): the
+    # cohort signalled none of them itself, so a message costs it a few events, not two per practice.
+    for workflow_id in (eid, f"{eid}-C01"):
+        relayed_in = (await client.get_workflow_handle(workflow_id).fetch_history()).events
+        relayed = [
+            e for e in relayed_in if e.activity_task_scheduled_event_attributes.activity_type.name == "relay_signal"
+        ]
+        assert len(relayed) >= 2, workflow_id
+    cohort = Counter(EventType.Name(e.event_type) for e in relayed_in)
+    assert cohort["EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED"] <= 2, cohort  # only up, to the incident
 
 
 async def test_a_silent_trust_stalls_and_the_icb_is_told(

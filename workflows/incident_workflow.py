@@ -3,8 +3,10 @@ starting practice cohorts and child cases, relaying messages, and reporting back
 
 Its own history stays small (a handful of cohorts and children), so it never continues as
 new: that would drop the handles of the children it is waiting on (and their parent-close policy
-would cancel them). Each extension of the returns deadline costs it about two events per cohort
-(and a cohort two per practice), the one way its history grows with use.
+would cancel them). Its news for practices (more time, returns closed, shares, closing) goes to
+its cohorts and on to their practices by relay activities, a few events per message at each
+level whatever the incident's size (runs recorded before `RELAY_PATCH` signalled each child,
+two events a cohort in the incident and two a practice in each cohort).
 
 An incident's practices are listed in its start (as first recorded) or, now, stored once outside
 Temporal (`persistence.incident_practices`): its cohorts then read their chunks by an activity,
@@ -14,6 +16,7 @@ returns are read back a page at a time, and no payload grows with the incident.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -21,7 +24,7 @@ from temporalio import workflow
 from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import Field
+    from pydantic import BaseModel, Field
 
     from activities.incident_lists import IncidentListActivities, ListedQuery, PracticeChunk, ReturnsPageRequest
     from activities.returns import ReturnActivities
@@ -41,7 +44,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.practice_return import Practice
     from domain.responses import ResponseInput
     from workflows import upward_signals
-    from workflows.children import signal_if_running
+    from workflows.children import RELAY_PATCH, Relays, signal_if_running
     from workflows.confirmation import ConfirmationWorkflow, StartConfirmation
     from workflows.escalation_workflow import (
         ACTIVITY_RETRY,
@@ -116,6 +119,7 @@ class IncidentWorkflow(EscalationWorkflow):
         self._positions: dict[str, int] = {}  # a stored list's practices by code: where each is in it
         self._cohorts_ready: set[str] = set()  # a stored list's cohorts that have started all their practices
         self._cohort_total: int | None = None  # how many cohorts a stored list has (they start progressively)
+        self._relays = Relays()
 
     @workflow.signal(name=upward_signals.COHORT_RETURNS_CLOSED)
     def cohort_returns_closed(self, closed: CohortClosed) -> None:
@@ -308,40 +312,43 @@ class IncidentWorkflow(EscalationWorkflow):
         self.outbox.extend(self.incident.on_practices_settled(outcomes))
 
     async def _tell_practices(self, command: TellPractices) -> None:
+        """Tell every cohort (and through it every practice) the incident's news: by a relay (a few history events
+        whatever the incident's size), or, in runs recorded before, a signal per cohort."""
         if self._cohorts_done:
             return
-        sends = []
+        signal, told = self._news_for_cohorts(command)
+        if workflow.patched(RELAY_PATCH):
+            await self._relays.send(signal, [(handle.id, arg) for handle, arg in told])
+            return
+        await asyncio.gather(*(signal_if_running(handle, signal, arg) for handle, arg in told))
+
+    def _news_for_cohorts(
+        self, command: TellPractices
+    ) -> tuple[Callable[..., Any], list[tuple[ChildWorkflowHandle[Any, Any], BaseModel]]]:
+        """The cohorts' signal for `command`, and what each cohort is told."""
+        cohorts = self._cohorts
         if command.message == "shares" and self.incident.practices_stored:
-            by_cohort: list[dict[str, int]] = [{} for _ in self._cohorts]
+            by_cohort: list[dict[str, int]] = [{} for _ in cohorts]
             for ods, amount in (command.amounts or {}).items():
                 position = self._positions.get(ods)
                 if position is not None and amount:
                     by_cohort[position // COHORT_SIZE][ods] = amount
-            for handle, amounts in zip(self._cohorts, by_cohort, strict=True):
-                notices = CohortShares(amounts=amounts, notice=command.notice)
-                sends.append(signal_if_running(handle, PracticeCohortWorkflow.notify_shares, notices))
-            await asyncio.gather(*sends)
-            return
-        for handle, members in zip(self._cohorts, self._cohort_members, strict=True):
-            if command.message == "extend":
-                assert command.deadline is not None
-                sends.append(
-                    signal_if_running(handle, PracticeCohortWorkflow.extend, ExtendReturns(deadline=command.deadline))
-                )
-            elif command.message == "close_returns":
-                sends.append(signal_if_running(handle, PracticeCohortWorkflow.close_returns, CloseReturns()))
-            elif command.message == "shares":
-                shares = {ods: n for ods, n in (command.shares or {}).items() if ods in members}
-                sends.append(
-                    signal_if_running(handle, PracticeCohortWorkflow.notify_shares, CohortShares(shares=shares))
-                )
-            else:
-                sends.append(
-                    signal_if_running(
-                        handle, PracticeCohortWorkflow.close_all, CloseRequest(reason=command.reason or "closed")
-                    )
-                )
-        await asyncio.gather(*sends)
+            notices = [CohortShares(amounts=amounts, notice=command.notice) for amounts in by_cohort]
+            return PracticeCohortWorkflow.notify_shares, list(zip(cohorts, notices, strict=True))
+        if command.message == "shares":
+            listed = command.shares or {}
+            shares = [
+                CohortShares(shares={ods: n for ods, n in listed.items() if ods in members})
+                for members in self._cohort_members
+            ]
+            return PracticeCohortWorkflow.notify_shares, list(zip(cohorts, shares, strict=True))
+        if command.message == "extend":
+            assert command.deadline is not None
+            return PracticeCohortWorkflow.extend, [(c, ExtendReturns(deadline=command.deadline)) for c in cohorts]
+        if command.message == "close_returns":
+            return PracticeCohortWorkflow.close_returns, [(c, CloseReturns()) for c in cohorts]
+        close = CloseRequest(reason=command.reason or "closed")
+        return PracticeCohortWorkflow.close_all, [(c, close) for c in cohorts]
 
     async def _start_child(self, command: StartChild) -> None:
         case = self.incident
