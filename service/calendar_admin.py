@@ -21,7 +21,7 @@ from domain.configuration import EscalationConfig
 from domain.identifiers import HeaderText
 from persistence.calendars import Calendars
 from service.gate import admit, refuse_field
-from service.refusals import Refused, Why, temporal_refusals
+from service.refusals import Refused, Why, search_refusals, temporal_refusals
 from workflows import search_attributes as sa
 from workflows.escalation_workflow import EscalationWorkflow
 
@@ -138,7 +138,7 @@ async def running_escalations(client: Client, task_queue: str) -> list[str]:
     kinds = ", ".join(f"'{k}'" for k in sorted(case_kinds()))
     queue = admit(QueueName, {"name": task_queue}).name
     query = f"ExecutionStatus = 'Running' AND TaskQueue = '{queue}' AND {sa.KIND.name} IN ({kinds})"
-    with temporal_refusals("the list of running escalations"):
+    with search_refusals("the list of running escalations"):
         return [wf.id async for wf in client.list_workflows(query)]
 
 

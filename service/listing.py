@@ -28,7 +28,7 @@ from temporalio.common import SearchAttributeKey
 from temporalio.service import RPCError, RPCStatusCode
 
 from service.gate import ListFilters
-from service.refusals import temporal_refusals
+from service.refusals import search_refusals
 from workflows import search_attributes as sa
 
 TOP_LEVEL_KINDS: tuple[str, ...] = ("unfunded_claim", "pathology_error", "deregistration", "interface_alert")
@@ -180,7 +180,7 @@ def row_of(wf: WorkflowExecution) -> EscalationRow:
 
 async def list_escalations(client: Client, query: str) -> list[EscalationRow]:
     rows = []
-    with temporal_refusals("the list"):
+    with search_refusals("the list"):
         async for wf in client.list_workflows(query):
             rows.append(row_of(wf))
     return rows
@@ -257,7 +257,7 @@ _server_orders: dict[str, bool] = {}  # per Temporal address: does its visibilit
 async def page(client: Client, query: str, sort: str, descending: bool, token: str, offset: int) -> Page:
     """One page of rows matching `query`, sorted by the column `sort`."""
     column = COLUMNS.get(sort) or COLUMNS[DEFAULT_SORT[0]]
-    with temporal_refusals("the list"):
+    with search_refusals("the list"):
         if column is COLUMNS["started"] and descending:  # the server's own order: page tokens, any size
             return await _server_page(client, query, token, offset)
         address = client.service_client.config.target_host
@@ -293,7 +293,7 @@ async def all_rows(client: Client, query: str, limit: int = 10_000) -> list[Esca
     """Every row matching `query` (up to `limit`), a thousand a page."""
     rows: list[EscalationRow] = []
     token: bytes | None = None
-    with temporal_refusals("the list"):
+    with search_refusals("the list"):
         while len(rows) < limit:
             found, token = await _listed(client, query, 1000, token)
             rows += found
@@ -350,7 +350,7 @@ async def _count(client: Client, query: str) -> Counts:
         *(within(FLAG_CLAUSES[f]) for f in flags),
         *(within(f"{sa.BALL_HOLDER.name} = '{h}' AND ExecutionStatus = 'Running'") for h in HOLDERS),
     ]
-    with temporal_refusals("the counts"):
+    with search_refusals("the counts"):
         answers = await asyncio.gather(*(client.count_workflows(q) for q in queries))
     return Counts(
         total=answers[0].count,

@@ -132,6 +132,26 @@ def maybe_reached(refused: Refused) -> bool:
 
 
 @contextmanager
+def search_refusals(what: str) -> Iterator[None]:
+    """As `temporal_refusals`, for a search over many escalations (`what`: "the list", "the counts"), which names
+    none: Temporal refusing the query itself (a server whose search attributes were never registered) is said as
+    such, not as "there is no escalation the list"."""
+    try:
+        with temporal_refusals(what):
+            yield
+    except Refused as refused:
+        cause = refused.__cause__
+        if not (isinstance(cause, RPCError) and cause.status is RPCStatusCode.INVALID_ARGUMENT):
+            raise
+        _warn("search_refused", what=what, error=cause.message[:200])
+        raise Refused(
+            Why.UNAVAILABLE,
+            f"The escalation engine could not search its escalations for {what}: its search attributes may not "
+            "be set up yet (starting the worker sets them up). Nothing was changed.",
+        ) from cause
+
+
+@contextmanager
 def temporal_refusals(escalation_id: str) -> Iterator[None]:
     """Turn what Temporal says about one escalation into a `Refused` a person can read.
 

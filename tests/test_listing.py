@@ -6,11 +6,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from kinds import KINDS
 from service.gate import ListFilters
-from service.listing import TOP_LEVEL_KINDS, list_query
+from service.listing import TOP_LEVEL_KINDS, list_escalations, list_query
+from service.refusals import Refused, Why
 from settings import ROOT
 
 # What `show` needs and `list` does not: the workflows, the activities and the database layer.
@@ -46,3 +48,15 @@ def test_list_imports_neither_the_workflows_nor_the_database(dev_env: WorkflowEn
         timeout=60,
     )
     assert done.stdout.splitlines()[-1:] == ["0"], done.stdout + done.stderr  # the exit code, and nothing heavy
+
+
+async def test_a_search_temporal_refuses_is_said_as_such_not_as_a_missing_escalation(
+    dev_env: WorkflowEnvironment,
+) -> None:
+    # A server without the engine's search attributes refuses the query (INVALID_ARGUMENT), which once read as
+    # "There is no escalation the list: that is not a reference the engine issues."
+    with pytest.raises(Refused) as refused:
+        await list_escalations(dev_env.client, "NoSuchAttribute = 'x'")
+    assert refused.value.why is Why.UNAVAILABLE
+    assert refused.value.message.startswith("The escalation engine could not search its escalations for the list")
+    assert "There is no escalation" not in refused.value.message
