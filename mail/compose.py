@@ -123,8 +123,10 @@ def compose(
         if reply_to is not None and reply_to.email != effect.to.email and _header_fault(reply_to.email) is None:
             message["Reply-To"] = formataddr((printable(reply_to.name), reply_to.email))
         _add_tables(message, effect, tables or [], facts, action_labels, link)
-        for flattening in (policy.SMTP, policy.SMTP.clone(cte_type="7bit")):  # as delivery will write it
-            message.as_bytes(policy=flattening)
+        # As delivery will write it: for a server with 8BITMIME and, where that holds 8-bit data, one without
+        # (all-ASCII output is what either writes, so it is written once: at thousands of practices a time).
+        if not message.as_bytes(policy=policy.SMTP).isascii():
+            message.as_bytes(policy=policy.SMTP.clone(cte_type="7bit"))
     except (ValueError, MessageError) as err:  # the same effect fails the same way every time
         raise Unsendable(f"it could not be put together as an email ({printable(str(err))})") from err
     return message

@@ -78,17 +78,19 @@ class AuditLog:
     ) -> AuditRecord:
         """Write step `seq` once; a repeat of the same step returns the row already there."""
         detail = json.loads(json.dumps(detail, default=str))
-        with Session(self._engine) as session:
-            existing = self._row(session, escalation_id, seq)
-            if existing is not None:
-                return existing
-            previous = session.exec(
+        # One read finds both the step itself (written before: a retry) and the one it chains from; the row is
+        # kept as written rather than read back after the commit. A practice's opening writes two rows, so at
+        # thousands of practices these statements are a good part of the worker's time.
+        with Session(self._engine, expire_on_commit=False) as session:
+            latest = session.exec(
                 select(AuditRecord)
-                .where(AuditRecord.escalation_id == escalation_id, AuditRecord.seq < seq)
+                .where(AuditRecord.escalation_id == escalation_id, AuditRecord.seq <= seq)
                 .order_by(col(AuditRecord.seq).desc())
                 .limit(1)
             ).first()
-            prev_hash = previous.hash if previous else GENESIS
+            if latest is not None and latest.seq == seq:
+                return latest
+            prev_hash = latest.hash if latest else GENESIS
             row = AuditRecord(
                 escalation_id=escalation_id,
                 seq=seq,
@@ -107,7 +109,6 @@ class AuditLog:
                 winner = self._row(session, escalation_id, seq)
                 assert winner is not None
                 return winner
-            session.refresh(row)
             return row
 
     def append_next(
