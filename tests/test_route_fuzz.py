@@ -29,7 +29,7 @@ from urllib.parse import quote, urlencode
 import httpx
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from hypothesis import HealthCheck, given
+from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from temporalio.api.common.v1 import Payload
@@ -655,6 +655,14 @@ LINK_TOKENS = st.sampled_from(
     fields=field_values(LINK_FIELDS),
     body=mostly(st.none(), bodies(field_values(LINK_FIELDS), LINK_FIELDS)),
     accept=ACCEPT,
+)
+# A form that cannot be read, on a link still open (whatever state earlier tests left the drawn examples in).
+@example(
+    which="payer_running",
+    action="acknowledge",
+    fields={},
+    body=Body("raw", raw=b"--xyz\r\nnot a part", content_type="multipart/form-data; boundary=xyz"),
+    accept="text/html,application/xhtml+xml",
 )
 async def test_link_posts(
     world: World, which: str, action: str, fields: dict[str, str], body: Body | None, accept: str
