@@ -3,10 +3,11 @@ its cohorts, and a cohort its practices (more time for returns, returns closed, 
 
 Why an activity: a workflow that signals N others itself writes two history events per signal, so every
 message an incident sent added events in proportion to its size, and an incident extended again and again
-would grow without bound. An activity is three events, whatever N.
+would grow by thousands of events. An activity is three events for up to 50 targets
+(`workflows.children.relay_batches`).
 
-Why a retry is safe: each signal carries a request id made of the relay's id (drawn by the sending workflow,
-so the same on every attempt) and the target's workflow ID, and Temporal records a signal once per request
+Why a retry is safe: each signal carries a request id made of the relay's id (drawn by the sending workflow
+and part of the activity's input, so every attempt uses it) and the target's workflow ID, and Temporal records a signal once per request
 id. An attempt cut off half way, tried again, tells nobody twice. A target that has finished, or was never
 started, is passed over, as a signal from the workflow itself would be.
 """

@@ -76,7 +76,8 @@ class AuditLog:
     def append(
         self, escalation_id: str, seq: int, occurred_at: datetime, event: str, actor: str, detail: dict[str, Any]
     ) -> AuditRecord:
-        """Write step `seq` once; a repeat of the same step returns the row already there."""
+        """Write step `seq` once; a repeat of the same step returns the row already there. (The row as written
+        carries its times as given; one read back, as the database keeps them: compare hashes, not times.)"""
         detail = json.loads(json.dumps(detail, default=str))
         # One read finds both the step itself (written before: a retry) and the one it chains from; the row is
         # kept as written rather than read back after the commit. A practice's opening writes two rows, so at

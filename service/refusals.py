@@ -144,10 +144,14 @@ def search_refusals(what: str) -> Iterator[None]:
         if not (isinstance(cause, RPCError) and cause.status is RPCStatusCode.INVALID_ARGUMENT):
             raise
         _warn("search_refused", what=what, error=cause.message[:200])
+        why = (
+            ": its search attributes may not be set up yet (starting the worker sets them up)"
+            if "search attribute" in cause.message.lower()
+            else ""
+        )
         raise Refused(
             Why.UNAVAILABLE,
-            f"The escalation engine could not search its escalations for {what}: its search attributes may not "
-            "be set up yet (starting the worker sets them up). Nothing was changed.",
+            f"The escalation engine could not search its escalations for {what}{why}. Nothing was changed.",
         ) from cause
 
 

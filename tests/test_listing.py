@@ -59,4 +59,5 @@ async def test_a_search_temporal_refuses_is_said_as_such_not_as_a_missing_escala
         await list_escalations(dev_env.client, "NoSuchAttribute = 'x'")
     assert refused.value.why is Why.UNAVAILABLE
     assert refused.value.message.startswith("The escalation engine could not search its escalations for the list")
+    assert "search attributes may not be set up" in refused.value.message
     assert "There is no escalation" not in refused.value.message

@@ -4,15 +4,23 @@ own: the time-skipping test server does not keep signals' request ids, so there 
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import timedelta
 from typing import Any
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from temporalio import workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.relay import Relay, RelayActivities, RelayTarget
+from workflows.children import RELAY_BATCH, RELAY_BYTES, relay_batches
+from workflows.practice import PracticeWorkflow
+from workflows.practice_cohort import PracticeCohortWorkflow
 
 
 async def signals_in(client: Client, workflow_id: str) -> list[dict[str, Any]]:
@@ -47,3 +55,40 @@ async def test_a_relay_run_again_tells_each_target_once_and_passes_over_finished
     again = relay.model_copy(update={"relay_id": str(uuid.uuid4())})  # the next piece of news is news
     await ActivityEnvironment().run(activities.relay_signal, again)
     assert [len(await signals_in(client, w)) for w in ids] == [2, 2, 0]
+
+
+@given(
+    st.lists(
+        st.dictionaries(st.text(max_size=3), st.text(max_size=40_000), max_size=4).map(
+            lambda arg: RelayTarget(workflow_id="W", arg=arg)
+        ),
+        max_size=160,
+    )
+)
+@settings(max_examples=60, deadline=None)
+def test_relay_batches_keep_every_target_in_order_and_each_batch_bounded(targets: list[RelayTarget]) -> None:
+    batches = relay_batches(targets)
+    assert [t for batch in batches for t in batch] == targets
+    for batch in batches:
+        assert 1 <= len(batch) <= RELAY_BATCH
+        assert len(batch) == 1 or sum(len(json.dumps(t.arg)) for t in batch) <= RELAY_BYTES
+
+
+@pytest.mark.parametrize(
+    ("workflow_class", "signal"),
+    [
+        (PracticeCohortWorkflow, PracticeCohortWorkflow.extend),
+        (PracticeCohortWorkflow, PracticeCohortWorkflow.close_returns),
+        (PracticeCohortWorkflow, PracticeCohortWorkflow.notify_shares),
+        (PracticeCohortWorkflow, PracticeCohortWorkflow.close_all),
+        (PracticeWorkflow, PracticeWorkflow.extend),
+        (PracticeWorkflow, PracticeWorkflow.close_returns),
+        (PracticeWorkflow, PracticeWorkflow.notify_share),
+        (PracticeWorkflow, PracticeWorkflow.close_by_parent),
+    ],
+)
+def test_every_relayed_signal_is_sent_by_the_name_temporal_knows(workflow_class: type, signal: Any) -> None:
+    # A relay names its signal by the method's Python name (`Relays.send`): a `name=` on the decorator would
+    # send it nowhere, silently.
+    signals = workflow._Definition.must_from_class(workflow_class).signals
+    assert signal.__name__ in signals and signals[signal.__name__].fn.__name__ == signal.__name__
