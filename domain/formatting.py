@@ -39,6 +39,11 @@ def count(number: int) -> str:
     return format_decimal(number, locale=LOCALE)
 
 
+def counted(number: int, noun: str, plural: str | None = None) -> str:
+    """'1 practice', '6 practices', '1,250 escalations': never 'practice(s)'."""
+    return f"{count(number)} {noun if number == 1 else plural or noun + 's'}"
+
+
 def day(when: date) -> str:
     """'Friday 5 December 2025'."""
     return format_date(when, "EEEE d MMMM y", locale=LOCALE)

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from domain.calendar import WorkingCalendar
 from domain.contacts import Role
 from domain.escalation import AuditEffect, EscalationCase
+from domain.formatting import counted
 from domain.working_days import add_working_days, describe_deadline, is_working_day, london_date
 
 MOVED_EVENT = "deadline_moved_for_mail_delay"
@@ -45,6 +46,6 @@ def allow_for_mail_delay(
         "deadline_was": was.isoformat(),
         "deadline": wait.deadline.isoformat(),
         "working_days_waited": waited,
-        "reason": f"the email went out {waited} working day(s) late; now due {describe_deadline(wait.deadline)}",
+        "reason": f"the email went out {counted(waited, 'working day')} late; now due {describe_deadline(wait.deadline)}",
     }
     return [AuditEffect(event=MOVED_EVENT, actor="engine", detail=detail)]

@@ -230,7 +230,7 @@ class ClaimCase(NegotiationCase):
                 f"Claim for unfunded work: {claim.title}",
                 [
                     f"{lmc.name} claims {format_pence(case.claimed_pence)} on behalf of "
-                    f"{len(claim.practices)} practice(s) for work moved onto general practice without funding "
+                    f"{formatting.counted(len(claim.practices), 'practice')} for work moved onto general practice without funding "
                     f"by {claim.provider}.",
                     *([claim.summary] if claim.summary else []),
                     f"Please acknowledge receipt by {case.deadline_text()}, using the link below.",

@@ -17,6 +17,7 @@ from limits.strategies import FixedWindowRateLimiter
 from sqlalchemy import Engine
 
 from domain.accounts import NewAccount
+from domain.formatting import counted
 from persistence.rate_limits import DatabaseStorage
 from persistence.security_log import SecurityLog
 from persistence.sessions import Sessions
@@ -132,7 +133,7 @@ class Accounts:
             raise Refused(Why.NOT_FOUND, str(err)) from err
         ended = self.sessions.end_all_for(email, now, "account_disabled")
         self.log.record("user_disabled", now, email=email.lower(), by=by, client=client, sessions_ended=ended)
-        return f"{email} can no longer sign in; {ended} session(s) ended."
+        return f"{email} can no longer sign in; {counted(ended, 'session')} ended."
 
     # --- the throttle -------------------------------------------------------------------
     def _reset_of(self, item: RateLimitItem, *ids: str) -> datetime:

@@ -24,6 +24,7 @@ from temporalio.service import RPCError
 from domain.alert_analysis import AlertFigures
 from domain.configuration import TariffRate
 from domain.contacts import Role
+from domain.formatting import counted
 from domain.interface_alert import (
     CATEGORY_LABELS,
     KIND,
@@ -196,7 +197,7 @@ def claim_data(settings: Settings, rows: list[AlertRow], officer_email: str, pay
         {
             "category": category,
             "count": sum(r.items for r in found),
-            "description": f"{len(found)} interface alert(s): {CATEGORY_LABELS[Category(category)]}",
+            "description": f"{counted(len(found), 'interface alert')}: {CATEGORY_LABELS[Category(category)]}",
             "evidence_refs": [f"{r.reference} ({r.document_ref})" for r in found],
         }
         for category, found in sorted(by_category.items())

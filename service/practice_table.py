@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Engine
 from temporalio.client import Client
 
+from domain.formatting import counted
 from domain.money import format_pence
 from domain.payment import gap
 from persistence.incident_practices import IncidentPractices
@@ -67,7 +68,7 @@ def _counted(record: dict[str, Any] | None) -> tuple[str, int]:
     groups = record.get("groups")
     if isinstance(groups, list):
         patients = sum(g.get("patients", 0) for g in groups if isinstance(g, dict))
-        return f"{patients} patients in {len(groups)} group(s)", patients
+        return f"{counted(patients, 'patient')} in {counted(len(groups), 'group')}", patients
     return "", 0
 
 

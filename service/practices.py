@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 
 from domain.contacts import Contact, Role
 from domain.escalation import EmailEffect
+from domain.formatting import counted
 from domain.identifiers import HeaderText, OdsCode, SafeEmail
 from links.signing import LinkGrant, sign_link
 from mail.compose import compose, message_id_for
@@ -66,7 +67,7 @@ class LoadResult:
     def summary(self) -> str:
         return (
             f"{len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged; "
-            f"{len(self.links_sent)} standing link(s) sent."
+            f"{counted(len(self.links_sent), 'standing link')} sent."
         )
 
 

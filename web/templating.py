@@ -56,3 +56,4 @@ templates.env.filters["outcome_words"] = wording.outcome
 templates.env.filters["holder_words"] = wording.holder
 templates.env.globals["waiting_words"] = wording.waiting
 templates.env.filters["field_words"] = field_words
+templates.env.filters["counted"] = formatting.counted

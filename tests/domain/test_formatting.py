@@ -43,3 +43,11 @@ def test_a_moment_is_words_never_an_iso_timestamp(day: datetime, minutes: int) -
     assert formatting.short_day(date(day.year, day.month, day.day)) in formatting.day(
         date(day.year, day.month, day.day)
     )
+
+
+def test_a_count_of_things_reads_as_a_person_writes_it() -> None:
+    assert formatting.counted(1, "practice") == "1 practice"
+    assert formatting.counted(6, "practice") == "6 practices"
+    assert formatting.counted(0, "escalation") == "0 escalations"
+    assert formatting.counted(1250, "standing link") == "1,250 standing links"
+    assert formatting.counted(2, "working day") == "2 working days"
