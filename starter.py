@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 # what it uses (the kind registry, the workflows, the database) when it runs, and the parser asks the
 # registry for choices only when they are checked or shown.
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from temporalio.client import Client
 
     from persistence.audit_log import AuditLog
@@ -335,7 +337,7 @@ async def _list(args: argparse.Namespace, client: Client) -> int:
             f"{row.id:<18} {row.kind or '':<16} {row.status or '':<22} L{row.level or 1} "
             f"{'OVERDUE ' if row.overdue else ''}{'STALLED ' if row.stalled else ''}"
             f"{'UNDERPAID ' if row.underpaid else ''}"
-            f"next: {row.next_deadline.isoformat() if row.next_deadline else '-'}"
+            f"next: {when(row.next_deadline) if row.next_deadline else '-'}"
         )
     return 0
 
@@ -368,6 +370,14 @@ async def _calendar(args: argparse.Namespace, settings: Settings) -> int:
     for line in told.moved + [f"not told: {n}" for n in told.not_told]:
         print(f"  {line}")
     return 0
+
+
+def when(instant: datetime) -> str:
+    """A deadline as the officer reads it in a list: 'Fri 4 Dec 2026, 17:00' in London time (`--json` keeps ISO)."""
+    from domain.working_days import LONDON
+
+    local = instant.astimezone(LONDON)
+    return f"{local:%a} {local.day} {local:%b %Y, %H:%M}"
 
 
 def one_line(text: str, longest: int = 300) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import UTC, datetime
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
@@ -61,3 +62,10 @@ async def test_a_search_temporal_refuses_is_said_as_such_not_as_a_missing_escala
     assert refused.value.message.startswith("The escalation engine could not search its escalations for the list")
     assert "search attributes may not be set up" in refused.value.message
     assert "There is no escalation" not in refused.value.message
+
+
+def test_the_list_shows_a_deadline_as_the_officer_reads_it_in_london_time() -> None:
+    import starter
+
+    assert starter.when(datetime(2026, 12, 4, 17, 0, tzinfo=UTC)) == "Fri 4 Dec 2026, 17:00"
+    assert starter.when(datetime(2026, 7, 3, 16, 0, tzinfo=UTC)) == "Fri 3 Jul 2026, 17:00"  # British Summer Time
