@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 
 def print_case(view: CaseView) -> None:
+    from domain import wording
+
     for label, value in view.facts:
         print(f"{label:>24}: {value}")
     print(
@@ -54,14 +56,13 @@ def print_case(view: CaseView) -> None:
             deadline = f"paused with {view.wait.paused_days_left} working days left"
         else:
             deadline = "none: overdue, waiting for a response or your decision"
-        print(f"{'Waiting for':>24}: {view.wait.purpose.replace('_', ' ')} from {view.wait.holder}")
+        print(f"{'Waiting for':>24}: {wording.waiting(view.wait.purpose, view.wait.holder)}")
         print(f"{'Deadline':>24}: {deadline}{'  MISSED x' + str(view.wait.misses) if view.wait.misses else ''}")
     if view.outcome:
-        print(f"{'Outcome':>24}: {view.outcome}")
-    if view.payer_actions:
-        print(f"{'Payer may':>24}: {', '.join(view.payer_actions)}")
-    if view.officer_actions:
-        print(f"{'Officer may':>24}: {', '.join(view.officer_actions)}")
+        print(f"{'Outcome':>24}: {wording.outcome(view.outcome)}")
+    for who, actions in (("Payer may", view.payer_actions), ("Officer may", view.officer_actions)):
+        if actions:  # in words, each with the --action that does it
+            print(f"{who:>24}: {'; '.join(f'{view.action_labels.get(a, a)} ({a})' for a in actions)}")
 
 
 def print_history(audit: AuditLog, escalation_id: str) -> bool:

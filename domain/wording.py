@@ -102,6 +102,8 @@ def waiting(purpose: str, role: str) -> str:
     """What the case waits for and from whom: 'a decision on the claim from the payer'."""
     if purpose == "payment" and role == "practice":
         return "the practice to confirm that its payment arrived"
+    if purpose == "returns":  # an incident's: from every practice, as the purpose already says
+        return wait(purpose)
     return f"{wait(purpose)} from {holder(role)}"
 
 
