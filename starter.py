@@ -60,9 +60,16 @@ def print_case(view: CaseView) -> None:
         print(f"{'Deadline':>24}: {deadline}{'  MISSED x' + str(view.wait.misses) if view.wait.misses else ''}")
     if view.outcome:
         print(f"{'Outcome':>24}: {wording.outcome(view.outcome)}")
-    for who, actions in (("Payer may", view.payer_actions), ("Officer may", view.officer_actions)):
-        if actions:  # in words, each with the --action that does it
-            print(f"{who:>24}: {'; '.join(f'{view.action_labels.get(a, a)} ({a})' for a in actions)}")
+    if view.payer_actions:  # in words: the payer answers through their link
+        print(f"{'Payer may':>24}: {'; '.join(view.action_labels.get(a, a) for a in view.payer_actions)}")
+    if view.officer_actions:  # in words, each with the command that does it here, where there is one
+        done_by = {
+            a: f" ({a.replace('_', '-')} ID)" if a.replace("_", "-") in OFFICER_COMMANDS else ""
+            for a in view.officer_actions
+        }
+        print(
+            f"{'Officer may':>24}: {'; '.join(view.action_labels.get(a, a) + done_by[a] for a in view.officer_actions)}"
+        )
 
 
 def print_history(audit: AuditLog, escalation_id: str) -> bool:

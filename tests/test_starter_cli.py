@@ -67,7 +67,10 @@ async def test_officer_commands_end_to_end(
     await inbox.wait_for(eid, 1)
 
     code, out, _ = await run_cli(env, "show", eid)
-    assert code == 0 and "£2,837.00" in out and "acknowledgement that the claim was received from the payer" in out and "working days left" in out
+    assert code == 0 and "£2,837.00" in out and "working days left" in out
+    assert "Waiting for: an acknowledgement that the claim was received from the payer" in out
+    officer_may = next(line for line in out.splitlines() if "Officer may:" in line)
+    assert "(withdraw ID)" in officer_may and "_" not in officer_may, officer_may  # in words, with its command
     code, out, _ = await run_cli(env, "show", eid, "--json")
     assert json.loads(out)["status"] == "submitted"
     await eventually_listed(env, eid, "--kind", "unfunded_claim", "--status", "submitted")
@@ -114,7 +117,11 @@ async def test_deregistration_commands(
     assert eid.startswith("PDR-") and "12 practices" in out
     await inbox.wait_for(eid, 13, family=True)
     code, out, _ = await run_cli(env, "show", eid)
-    assert code == 0 and "£112.50 per weighted patient (2024/25)" in out and "Waiting for: the practices' workload returns" in out
+    assert (
+        code == 0
+        and "£112.50 per weighted patient (2024/25)" in out
+        and "Waiting for: the practices' workload returns" in out
+    )
     await eventually_listed(env, eid)
     assert not [row for row in await listed(env) if row.startswith(f"{eid}-")]  # practices' parts are not listed
     await eventually_listed(env, f"{eid}-E85011", "--kind", "practice_return")
