@@ -288,8 +288,14 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         view = await reading.summary(client, args.id)
         if args.json:
             print(view.model_dump_json(indent=2))
-        else:
-            print_case(view)
+            return 0
+        print_case(view)
+        if "practice_count" in view.case:  # an incident: how its returns stand (the console's practices page)
+            from persistence.database import make_engine
+            from service.practice_table import practice_table, returns_in
+
+            lines = await practice_table(client, make_engine(settings.database), view)
+            print(f"{'Returns':>24}: {returns_in(lines)}")
         return 0
     from domain.contacts import Role
     from domain.responses import ResponseInput

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Engine
 from temporalio.client import Client
 
-from domain.formatting import counted
+from domain.formatting import count, counted
 from domain.money import format_pence
 from domain.payment import gap
 from persistence.incident_practices import IncidentPractices
@@ -74,6 +74,13 @@ def _counted(record: dict[str, Any] | None) -> tuple[str, int]:
 
 TABLE_LIMIT = 25_000
 """Practices one table shows: an incident's whole stored list up to the configured maximum."""
+
+
+def returns_in(lines: list[PracticeLine]) -> str:
+    """How many of an incident's practices have returned: '40 practices; 31 returned, 1 late'."""
+    late = sum(1 for line in lines if line.late)
+    returned = sum(1 for line in lines if line.returned)
+    return f"{counted(len(lines), 'practice')}; {count(returned)} returned{f', {count(late)} late' if late else ''}"
 
 
 async def practice_table(client: Client, engine: Engine, view: CaseView) -> list[PracticeLine]:

@@ -122,6 +122,7 @@ async def test_deregistration_commands(
         and "£112.50 per weighted patient (2024/25)" in out
         and "Waiting for: the practices' workload returns" in out
     )
+    assert "Returns: 12 practices; 0 returned" in out, out  # how the incident's returns stand
     await eventually_listed(env, eid)
     assert not [row for row in await listed(env) if row.startswith(f"{eid}-")]  # practices' parts are not listed
     await eventually_listed(env, f"{eid}-E85011", "--kind", "practice_return")

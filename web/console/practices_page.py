@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from domain.money import format_pence
 from service import reading
-from service.practice_table import PAYMENT_FILTERS, chosen, practice_table
+from service.practice_table import PAYMENT_FILTERS, chosen, practice_table, returns_in
 from service.refusals import Refused, Why
 from web.console.guard import Console
 from web.templating import templates
@@ -70,9 +70,7 @@ def routes(console: Console) -> list[Route]:
             "who": who,
             "view": view,
             "lines": shown,
-            "total": len(lines),
-            "returned_count": sum(1 for line in lines if line.returned),
-            "late_count": sum(1 for line in lines if line.late),
+            "returns_in": returns_in(lines),
             "filters": filters,
             "payment_filters": PAYMENT_FILTERS,
             "csv_query": str(request.query_params),
