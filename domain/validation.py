@@ -10,13 +10,60 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def field_errors(err: ValidationError) -> dict[str, str]:
-    """{'lines.2.count': 'Input should be greater than or equal to 1', ...}"""
+    """{'lines.2.count': 'must be at least 1', ...}"""
     errors: dict[str, str] = {}
     for item in err.errors():
         field = ".".join(str(p) for p in item["loc"]) or "input"
-        message = item["msg"].removeprefix("Value error, ")
-        errors.setdefault(field, message)
+        errors.setdefault(field, in_words(item["type"], item.get("ctx") or {}, item["msg"]))
     return errors
+
+
+def _shown(value: Any) -> str:
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+
+
+_IN_WORDS: dict[str, str] = {
+    "missing": "is required",
+    "greater_than_equal": "must be at least {ge}",
+    "greater_than": "must be more than {gt}",
+    "less_than_equal": "must be at most {le}",
+    "less_than": "must be less than {lt}",
+    "string_too_short": "must be at least {min_length} characters",
+    "string_too_long": "must be at most {max_length} characters",
+    "too_short": "needs at least {min_length} entries",
+    "too_long": "may have at most {max_length} entries",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "bool_type": "must be yes or no",
+    "bool_parsing": "must be yes or no",
+    "date_type": "must be a date (YYYY-MM-DD)",
+    "date_parsing": "must be a date (YYYY-MM-DD)",
+    "date_from_datetime_parsing": "must be a date (YYYY-MM-DD)",
+    "string_type": "must be text",
+    "dict_type": "must be a set of named values",
+    "list_type": "must be a list",
+    "extra_forbidden": "is not something this takes",
+    "literal_error": "must be one of {expected}",
+    "enum": "must be one of {expected}",
+}
+"""Pydantic's common refusals in the words a practice manager or an officer reads, never its own ("Input should
+be less than or equal to 1000000"). A rule's own message (a `ValueError` in a validator) is already in words."""
+
+
+def in_words(kind: str, ctx: dict[str, Any], message: str) -> str:
+    """What a refusal of `kind` says, from pydantic's context (its limits); its own `message` where none is kept."""
+    if kind == "value_error":
+        return message.removeprefix("Value error, ")
+    template = _IN_WORDS.get(kind)
+    if template is None:
+        return message.removeprefix("Value error, ")
+    if kind == "string_too_short" and ctx.get("min_length") == 1:
+        return "is required"
+    try:
+        return template.format(**{k: _shown(v) for k, v in ctx.items()})
+    except (KeyError, IndexError):  # a context without what the words name: pydantic's own
+        return message
 
 
 def describe(err: ValidationError) -> str:
