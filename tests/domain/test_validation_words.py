@@ -1,0 +1,42 @@
+"""Refusals in the words a practice manager or an officer reads (`domain.validation.in_words`), whatever pydantic
+would have said."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from domain.responses import ResponseInput
+from domain.validation import FieldsRefused, validated
+
+BASE = {"action": "submit_return", "actor_email": "pm@practice.example", "actor_role": "practice"}
+
+
+def refused(data: dict[str, Any]) -> dict[str, str]:
+    with pytest.raises(FieldsRefused) as caught:
+        validated(ResponseInput, data)
+    return caught.value.fields
+
+
+def test_limits_missing_fields_and_dates_are_said_plainly() -> None:
+    assert refused({**BASE, "counts": {"letters": 5_000_000}}) == {"counts.letters": "must be at most 1,000,000"}
+    assert refused({**BASE, "counts": {"letters": -1}}) == {"counts.letters": "must be at least 0"}
+    assert refused({**BASE, "on_date": "31/12/2026"}) == {"on_date": "must be a date (YYYY-MM-DD)"}
+    assert refused({"actor_email": "pm@practice.example", "actor_role": "practice"}) == {"action": "is required"}
+    assert refused({**BASE, "action": ""}) == {"action": "is required"}
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["action", "amount_pence", "on_date", "counts", "reasons"]), st.integers() | st.text(max_size=5)
+    )
+)
+def test_no_refusal_speaks_pydantic(junk: dict[str, Any]) -> None:
+    try:
+        validated(ResponseInput, {**BASE, **junk})
+    except FieldsRefused as caught:
+        for problem in caught.fields.values():
+            assert "Input should" not in problem and "String should" not in problem and "Field required" not in problem
