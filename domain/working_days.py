@@ -101,11 +101,16 @@ def working_day_problem(calendar: WorkingCalendar, day: date, today: date | None
     It must be a working day (not a weekend or an England and Wales bank holiday) and, when
     `today` is known, not before it. A refusal offers the day that would be taken instead:
     '28 December 2026 is a bank holiday; the next working day is Tuesday 29 December 2026'."""
+    if today is not None and day < today and calendar.covers(today):  # long past: past, not "outside the calendar"
+        return f"{describe_date(day)} is in the past; the earliest working day is {describe_day(next_working_day(calendar, today))}"
+    if day.year > calendar.last_year:
+        return (
+            f"{describe_date(day)} is further ahead than the bank holidays are known (to the end of "
+            f"{calendar.last_year}); choose an earlier date"
+        )
     if not calendar.covers(day) or (today is not None and not calendar.covers(today)):
         first, last = calendar.first_year, calendar.last_year
         return f"{describe_date(day)} is outside the bank-holiday calendar ({first} to {last})"
-    if today is not None and day < today:
-        return f"{describe_date(day)} is in the past; the earliest working day is {describe_day(next_working_day(calendar, today))}"
     if is_working_day(calendar, day):
         return None
     why = f"a {day:%A}" if day.weekday() >= 5 else "a bank holiday"

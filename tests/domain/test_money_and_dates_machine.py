@@ -72,7 +72,9 @@ PM = "pm.e87700@nhs.example"
         (date(2026, 12, 1), date(2026, 12, 15), "1 December 2026 is in the past; the earliest working day is Tuesday 15 December 2026"),
         (date(2026, 12, 24), date(2026, 12, 26), "24 December 2026 is in the past; the earliest working day is Tuesday 29 December 2026"),
         (date(2026, 12, 15), date(2026, 12, 15), None),  # today is not the past
-        (date(2080, 1, 2), None, "2 January 2080 is outside the bank-holiday calendar (2000 to 2075)"),
+        (date(2080, 1, 2), None, "2 January 2080 is further ahead than the bank holidays are known (to the end of 2075); choose an earlier date"),
+        (date(1990, 1, 2), date(2026, 12, 15), "2 January 1990 is in the past; the earliest working day is Tuesday 15 December 2026"),
+        (date(1990, 1, 2), None, "2 January 1990 is outside the bank-holiday calendar (2000 to 2075)"),
     ],
 )  # fmt: skip
 def test_a_date_someone_sets_must_be_a_working_day_not_in_the_past(day: date, today: date | None, problem: str) -> None:
