@@ -405,11 +405,10 @@ def _require_fields(response: ResponseInput, case: NegotiationCase) -> None:
     if action == Act.ACCEPT_PART:
         if response.amount_pence is None or response.amount_pence <= 0:
             raise ResponseRefused(
-                "amount_pence: a counter-offer needs an amount in pence above zero (more than £0.00); "
-                "to offer nothing, reject the claim."
+                "amount_pence: a counter-offer needs an amount of more than £0.00; to offer nothing, reject the claim."
             )
         if response.amount_pence >= case.claimed_pence:
             raise ResponseRefused(
                 f"amount_pence: a counter-offer must be less than the {format_pence(case.claimed_pence)} "
-                "claimed; use 'accept' to accept in full."
+                f"claimed; to agree it in full, choose '{LABELS[Act.ACCEPT]}'."
             )

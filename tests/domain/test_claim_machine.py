@@ -368,7 +368,7 @@ def test_a_question_pauses_the_payer_and_the_answer_restores_the_state_it_interr
         ("submitted", payer("accept_part", reasons="Too much"), "amount_pence: a counter-offer needs an amount"),
         ("submitted", payer("accept_part", amount_pence=0, reasons="Too much"), "amount_pence: a counter-offer needs"),
         ("submitted", payer("accept_part", amount_pence=CLAIMED, reasons="All"), "must be less than the £2,837.00"),
-        ("acknowledged", payer("accept_part", amount_pence=CLAIMED + 1, reasons="x"), "use 'accept' to accept in full"),
+        ("acknowledged", payer("accept_part", amount_pence=CLAIMED + 1, reasons="x"), "to agree it in full, choose 'Accept the full amount'"),
         ("acknowledged", payer("accept_part", amount_pence=OFFER), "reasons: give your reasons"),
         ("acknowledged", payer("reject"), "reasons: give your reasons"),
         ("disputed", payer("reject", reasons="   "), "reasons: give your reasons"),
