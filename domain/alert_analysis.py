@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
+from domain.formatting import counted
 from domain.money import allocate_largest_remainder
 
 
@@ -96,7 +97,7 @@ def month_words(month: str) -> str:
 def hours(minutes: int) -> str:
     """Staff time as people say it: '3 hours 5 minutes'."""
     h, m = divmod(minutes, 60)
-    parts = [f"{h} hour{'s' if h != 1 else ''}"] if h else []
+    parts = [counted(h, "hour")] if h else []
     if m or not h:
-        parts.append(f"{m} minute{'s' if m != 1 else ''}")
+        parts.append(counted(m, "minute"))
     return " ".join(parts)

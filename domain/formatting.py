@@ -78,7 +78,7 @@ def days_left(now: datetime, deadline: datetime, calendar: WorkingCalendar) -> s
     left = working_days_left(calendar, now, deadline)
     if left == 0:
         return "due today"
-    return f"{left} working day{'s' if left != 1 else ''} left"
+    return f"{counted(left, 'working day')} left"
 
 
 def deadline(due: datetime, now: datetime | None = None, calendar: WorkingCalendar | None = None) -> str:

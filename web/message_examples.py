@@ -28,7 +28,7 @@ from domain.confirmation import ConfirmationCase
 from domain.contacts import Contact, Role
 from domain.deregistration import DeregistrationCase, DeregistrationRequest
 from domain.escalation import COMMON_LABELS, Effect, EmailEffect, EscalationCase
-from domain.incident import StartChild, StartPractices
+from domain.incident import IncidentCase, StartChild, StartPractices
 from domain.pathology import PathologyCase, PathologyRequest
 from domain.practice_return import Practice, PracticeCase, ReturnRecord, ShareNotice
 from domain.responses import DeregisteredGroup, ResponseInput, ResponseOutcome
@@ -38,7 +38,8 @@ from mail.compose import compose, message_id_for
 from settings import ROOT, Settings
 from web.templating import field_words, templates
 from workflows.escalation_workflow import CaseView
-from workflows.practice import StartPractice, open_practice
+from workflows.practice import open_practice
+from workflows.practice_cohort import PracticeCommon, StartCohort
 
 OUT = ROOT / "docs" / "messages"
 LINK = "https://lmc.example/r/SIGNED-LINK"
@@ -290,7 +291,7 @@ def pathology_examples(emit: Emit, page: Page) -> None:
         opened_at,
     )
     [start] = [e for e in effects if isinstance(e, StartPractices)]
-    practice, opening = _practice_case(incident, start, trust, opened_at)
+    practice, opening = _practice_case(incident, start, opened_at)
     [ask] = _emails(opening)
     emit("pathology-practice-1-return-requested", ask, Scene(practice, opened_at))
     page("pathology-page-practice-return", Scene(practice, opened_at), Role.PRACTICE, practice.practice.contact.email)
@@ -430,7 +431,7 @@ def deregistration_examples(emit: Emit, page: Page) -> None:
         opened_at,
     )
     [start] = [e for e in effects if isinstance(e, StartPractices)]
-    practice, opening = _practice_case(incident, start, icb, opened_at)
+    practice, opening = _practice_case(incident, start, opened_at)
     [ask] = _emails(opening)
     emit("deregistration-practice-1-return-requested", ask, Scene(practice, opened_at))
     page(
@@ -466,32 +467,15 @@ def deregistration_examples(emit: Emit, page: Page) -> None:
         page("deregistration-page-pot-icb", Scene(pot, closed_at), Role.PAYER, icb.contact_at(1).email)
 
 
-def _practice_case(
-    incident: EscalationCase, start: StartPractices, payer: Any, now: datetime
-) -> tuple[PracticeCase, list[Effect]]:
-    """The first practice's case and its opening, as its workflow opens them (`open_practice`) from the start its
-    cohort gives it."""
-    first = start.practices[0]
-    return open_practice(
-        StartPractice(
-            escalation_id=f"{incident.escalation_id}-{first.ods}",
-            lmc=incident.lmc,
-            officer=incident.officer,
-            policy=incident.policy,
-            rules=start.rules,
-            parent_id=incident.escalation_id,
-            title=incident.title,
-            practice=first,
-            return_kind=start.return_kind,
-            items=start.items,
-            returns_deadline=start.returns_deadline,
-            context=start.context,
-            payer=payer,
-            window_start=start.window_start,
-            cut_off=start.cut_off,
-        ),
-        now,
+def _practice_case(incident: IncidentCase, start: StartPractices, now: datetime) -> tuple[PracticeCase, list[Effect]]:
+    """The first practice's case and its opening, as its cohort starts it and its workflow opens it."""
+    cohort = StartCohort(
+        cohort_id=f"{incident.escalation_id}-C01",
+        common=PracticeCommon.of(incident, start),
+        practices=start.practices[:1],
     )
+    [first] = cohort.practice_starts()
+    return open_practice(first, now)
 
 
 def examples() -> Iterator[Example]:

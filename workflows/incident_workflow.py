@@ -262,22 +262,7 @@ class IncidentWorkflow(EscalationWorkflow):
 
     async def _start_cohorts(self, command: StartPractices) -> None:
         case = self.incident
-        common = PracticeCommon(
-            parent_id=case.escalation_id,
-            title=case.title,
-            return_kind=command.return_kind,
-            items=command.items,
-            returns_deadline=command.returns_deadline,
-            context=command.context,
-            lmc=case.lmc,
-            officer=case.officer,
-            payer=case.payer,
-            policy=case.policy,
-            rules=command.rules,
-            calendar=command.calendar,
-            window_start=command.window_start,
-            cut_off=command.cut_off,
-        )
+        common = PracticeCommon.of(case, command)
         if command.stored:
             self._tasks.append(asyncio.create_task(self._start_stored_cohorts(command, common)))
             return

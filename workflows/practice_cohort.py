@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.calendar import WorkingCalendar, legacy_calendar
     from domain.contacts import Contact, Lmc, Organisation
     from domain.escalation import LEGACY_RULES, DeadlinePolicy
+    from domain.incident import IncidentCase, StartPractices
     from domain.practice_return import Practice, ReturnItem, ShareNotice
     from workflows import upward_signals
     from workflows.children import RELAY_PATCH, Relays, signal_if_running
@@ -67,6 +68,26 @@ class PracticeCommon(BaseModel):
     calendar: WorkingCalendar = Field(default_factory=legacy_calendar)
     window_start: date | None = None
     cut_off: date | None = None
+
+    @classmethod
+    def of(cls, case: IncidentCase, command: StartPractices) -> PracticeCommon:
+        """What `case`'s practices share, for its command to start them."""
+        return cls(
+            parent_id=case.escalation_id,
+            title=case.title,
+            return_kind=command.return_kind,
+            items=command.items,
+            returns_deadline=command.returns_deadline,
+            context=command.context,
+            lmc=case.lmc,
+            officer=case.officer,
+            payer=case.payer,
+            policy=case.policy,
+            rules=command.rules,
+            calendar=command.calendar,
+            window_start=command.window_start,
+            cut_off=command.cut_off,
+        )
 
 
 class StartCohort(BaseModel):
