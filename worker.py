@@ -64,7 +64,7 @@ def build_worker(client: Client, settings: Settings, **overrides: Any) -> Worker
     audit = AuditActivities(AuditLog(engine))
     email = EmailActivities(settings, SentMailLedger(engine))
     returns = ReturnActivities(PracticeReturns(engine))
-    steps = StepActivities(audit, email)
+    steps = StepActivities(audit, email, returns)
     lists = IncidentListActivities(IncidentPractices(engine), PracticeReturns(engine))
     relays = RelayActivities(client)
     options: dict[str, Any] = {

@@ -16,7 +16,9 @@ from temporalio import activity
 
 from activities.audit import AuditActivities, AuditEntry
 from activities.email import EmailActivities, EmailRequest, EmailSent
+from activities.returns import ReturnActivities
 from domain.escalation import EmailEffect
+from domain.practice_return import ReturnEffect
 
 
 def email_audit(effect: EmailEffect, sent: EmailSent) -> tuple[str, dict[str, Any]]:
@@ -42,13 +44,14 @@ class EmailStep(BaseModel):
 
 
 class StepRun(BaseModel):
-    steps: list[AuditEntry | EmailStep]
+    steps: list[AuditEntry | EmailStep | ReturnEffect]
 
 
 class StepActivities:
-    def __init__(self, audit: AuditActivities, email: EmailActivities) -> None:
+    def __init__(self, audit: AuditActivities, email: EmailActivities, returns: ReturnActivities) -> None:
         self._audit = audit
         self._email = email
+        self._returns = returns
 
     @activity.defn(name="carry_out_steps")
     async def carry_out_steps(self, run: StepRun) -> list[EmailSent]:
@@ -59,6 +62,9 @@ class StepActivities:
         for step in run.steps:
             if isinstance(step, AuditEntry):
                 await asyncio.to_thread(self._audit.record_audit, step)
+                continue
+            if isinstance(step, ReturnEffect):  # the latest return, keyed by (incident, practice)
+                await asyncio.to_thread(self._returns.record_return, step)
                 continue
             request = step.request
             if request.thread_root is None and thread is not None:

@@ -14,9 +14,12 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.audit import AuditActivities, AuditEntry
 from activities.email import EmailActivities
+from activities.returns import ReturnActivities
 from activities.steps import EmailStep, StepActivities, StepRun
+from domain.practice_return import ReturnEffect, ReturnRecord
 from persistence.audit_log import AuditLog
 from persistence.database import make_engine
+from persistence.practice_returns import PracticeReturns
 from persistence.sent_mail import SentMailLedger
 from settings import Settings
 from tests.conftest import mail_server
@@ -39,7 +42,8 @@ def opening(escalation_id: str) -> StepRun:
 
 def steps_for(settings: Settings) -> StepActivities:
     engine = make_engine(settings.database)
-    return StepActivities(AuditActivities(AuditLog(engine)), EmailActivities(settings, SentMailLedger(engine)))
+    email = EmailActivities(settings, SentMailLedger(engine))
+    return StepActivities(AuditActivities(AuditLog(engine)), email, ReturnActivities(PracticeReturns(engine)))
 
 
 async def test_the_same_run_twice_writes_each_row_and_sends_each_email_once(settings: Settings) -> None:
@@ -75,3 +79,25 @@ async def test_a_retry_after_the_mail_server_failed_part_way_carries_on_from_the
         (3, "deadline_set"),
     ]
     assert log.verify(escalation_id).ok
+
+
+async def test_what_follows_an_answer_in_one_run_stores_the_return_once_however_often_it_runs(
+    settings: Settings,
+) -> None:
+    """After a practice's answer, its audit row and its return go as one run (an ordinary activity, retried
+    whole after a failure): the return is stored once, as its latest, and the row written once."""
+    incident = f"PEC-2026-{uuid.uuid4().hex[:6].upper()}"
+    escalation_id = f"{incident}-P{uuid.uuid4().hex[:4].upper()}"
+    record = ReturnRecord(ods="E87001", counts={"patients_reviewed": 4})
+    run = StepRun(
+        steps=[
+            AuditEntry(escalation_id=escalation_id, seq=1, occurred_at=AT, event="response:submit_return", actor="pm"),
+            ReturnEffect(parent_id=incident, record=record),
+        ]
+    )
+    for _ in range(2):
+        assert await ActivityEnvironment().run(steps_for(settings).carry_out_steps, run) == []
+    assert PracticeReturns(make_engine(settings.database)).for_incident(incident) == [record.model_dump(mode="json")]
+    assert [r.event for r in AuditLog(make_engine(settings.database)).timeline(escalation_id)] == [
+        "response:submit_return"
+    ]

@@ -51,6 +51,7 @@ HELD_EMAIL_EVENTS = {
     "confirmed": "held_email_confirmed_arrived",
 }
 MAIL_DELAY_PATCH = "deadline-moved-for-mail-delay"
+ANSWER_STEPS_PATCH = "answer-steps-in-one-activity"
 STEP_TIMEOUT = timedelta(seconds=30)
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=10))
 
@@ -515,6 +516,9 @@ class EscalationWorkflow:
             if self._local_now and isinstance(self.outbox[0], AuditEffect | EmailEffect):
                 await self._carry_out_run()
                 continue
+            if self._answered and self._answer_steps_in_one(self.outbox[0]):
+                await self._carry_out_run(self.answer_step)
+                continue
             effect = self.outbox.pop(0)
             if isinstance(effect, EmailEffect):
                 await self._send(effect)
@@ -583,18 +587,38 @@ class EscalationWorkflow:
             for moved in allow_for_mail_delay(self.case, effect.to_role, requested_at, workflow.now()):
                 await self._audit(moved.event, moved.actor, moved.detail)
 
-    async def _carry_out_run(self) -> None:
+    def answer_step(self, effect: Effect) -> BaseModel | None:
+        """A command of this kind that the steps after an answer carry out in their one activity (as the
+        `StepRun` step it becomes), or None for one carried out on its own. Kinds with such commands say so."""
+        return None
+
+    def _answer_steps_in_one(self, head: Effect) -> bool:
+        """After an answer, in a case whose own steps are local: what the answer asked for goes as one ordinary
+        activity (not local: an update is answered when its workflow task completes, and a local activity would
+        hold the person's page), from `ANSWER_STEPS_PATCH` on. Runs recorded before it take a task apiece."""
+        runs = isinstance(head, AuditEffect | EmailEffect) or self.answer_step(head) is not None
+        return self.steps_local and runs and workflow.patched(ANSWER_STEPS_PATCH)
+
+    async def _carry_out_run(self, command_step: Callable[[Effect], BaseModel | None] | None = None) -> None:
         """The outbox's leading audit writes and emails as one local activity (`StepActivities`): one marker
-        event for the lot, where each on its own would record one."""
-        steps: list[AuditEntry | EmailStep] = []
+        event for the lot, where each on its own would record one. After an answer (`command_step` given), as
+        one ordinary activity, with the commands `command_step` makes steps of (a practice's return)."""
+        steps: list[Any] = []
         emails: list[EmailEffect] = []
         requested_at = workflow.now()
-        while self.outbox and isinstance(self.outbox[0], AuditEffect | EmailEffect):
-            effect = self.outbox.pop(0)
+        while self.outbox:
+            effect = self.outbox[0]
+            if not isinstance(effect, AuditEffect | EmailEffect):
+                made = command_step(effect) if command_step is not None else None
+                if made is None:
+                    break
+                self.outbox.pop(0)
+                steps.append(made)
+                continue
+            self.outbox.pop(0)
             if isinstance(effect, AuditEffect):
                 steps.append(self._audit_entry(effect.event, effect.actor, effect.detail))
                 continue
-            assert isinstance(effect, EmailEffect)
             request = self._email_request(effect)
             self.progress.audit_seq += 1
             steps.append(EmailStep(request=request, audit_seq=self.progress.audit_seq))

@@ -116,6 +116,9 @@ class PracticeWorkflow(EscalationWorkflow):
         assert isinstance(self.case, PracticeCase)
         self.outbox.extend(self.case.notify_share(notice, workflow.now()))
 
+    def answer_step(self, effect: Effect) -> BaseModel | None:
+        return effect if isinstance(effect, ReturnEffect) else None
+
     async def carry_out_command(self, command: Command) -> None:
         if isinstance(command, ReturnEffect):
             await self.step(ReturnActivities.record_return, command)
