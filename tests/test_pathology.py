@@ -188,7 +188,7 @@ async def test_an_incident_from_returns_to_every_practice_paid(
     sent = [r.detail["message_id"] for r in rows if r.event == "email_sent"]
     assert len(sent) == len(set(sent)) == len(inbox.for_case(corrected))
     await replay_and_maybe_record(client, corrected, "practice_return_answer_steps_in_one")
-    await replay_and_maybe_record(client, f"{eid}-C01", "practice_cohort_relayed")
+    await replay_and_maybe_record(client, f"{eid}-C01", "practice_cohort_answer_steps_in_one")
     # Closing returns and the shares reached 40 practices by relay activities (issue #19): the
     # cohort signalled none of them itself, so a message costs it a few events, not two per practice.
     for workflow_id in (eid, f"{eid}-C01"):

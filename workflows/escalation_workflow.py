@@ -51,7 +51,6 @@ HELD_EMAIL_EVENTS = {
     "confirmed": "held_email_confirmed_arrived",
 }
 MAIL_DELAY_PATCH = "deadline-moved-for-mail-delay"
-ANSWER_STEPS_PATCH = "answer-steps-in-one-activity"
 STEP_TIMEOUT = timedelta(seconds=30)
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=10))
 
@@ -593,11 +592,11 @@ class EscalationWorkflow:
         return None
 
     def _answer_steps_in_one(self, head: Effect) -> bool:
-        """After an answer, in a case whose own steps are local: what the answer asked for goes as one ordinary
-        activity (not local: an update is answered when its workflow task completes, and a local activity would
-        hold the person's page), from `ANSWER_STEPS_PATCH` on. Runs recorded before it take a task apiece."""
+        """After an answer, where the start asks for it (`StartPractice.answer_steps_in_one`): what the answer
+        asked for goes as one ordinary activity (not local: an update is answered when its workflow task
+        completes, and a local activity would hold the person's page). Runs started before take a task apiece."""
         runs = isinstance(head, AuditEffect | EmailEffect) or self.answer_step(head) is not None
-        return self.steps_local and runs and workflow.patched(ANSWER_STEPS_PATCH)
+        return runs and bool(getattr(self.start, "answer_steps_in_one", False))
 
     async def _carry_out_run(self, command_step: Callable[[Effect], BaseModel | None] | None = None) -> None:
         """The outbox's leading audit writes and emails as one local activity (`StepActivities`): one marker

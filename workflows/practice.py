@@ -48,6 +48,9 @@ class StartPractice(EscalationStart):
     local_steps: bool = False
     """Audit writes, emails and stored returns as local activities (`EscalationWorkflow.step`): set by cohorts
     from `LOCAL_STEPS_PATCH` on, so a practice costs a few history events rather than two dozen."""
+    answer_steps_in_one: bool = False
+    """What follows a person's answer as one ordinary activity (`EscalationWorkflow._carry_out_run`): set by
+    cohorts from `ANSWER_STEPS_PATCH` on, so a return costs one activity rather than an activity per step."""
 
 
 class PracticeClosed(BaseModel):

@@ -43,6 +43,9 @@ with workflow.unsafe.imports_passed_through():
 LOCAL_STEPS_PATCH = "practice-steps-as-local-activities"
 """From this patch on a cohort starts its practices with `StartPractice.local_steps`; runs recorded before
 start theirs with ordinary activities, as they were."""
+ANSWER_STEPS_PATCH = "practice-answer-steps-in-one-activity"
+"""From this patch on a cohort starts its practices with `StartPractice.answer_steps_in_one`: decided once a
+cohort rather than once a practice, whose own patch would cost each practice a marker and an upsert."""
 COHORT_SIZE = 100
 START_BATCH = 20
 """Practices a cohort starts per workflow task (reading its chunk from the store): each task stays a
@@ -100,7 +103,7 @@ class StartCohort(BaseModel):
     chunk: PracticeChunk | None = None
 
     def practice_starts(
-        self, practices: list[Practice] | None = None, local_steps: bool = False
+        self, practices: list[Practice] | None = None, local_steps: bool = False, answer_steps_in_one: bool = False
     ) -> list[StartPractice]:
         # Already validated as part of this cohort: construct, don't re-validate 100 copies in one task.
         common = {name: getattr(self.common, name) for name in PracticeCommon.model_fields}
@@ -111,6 +114,7 @@ class StartCohort(BaseModel):
                 practice=p,
                 carried=None,
                 local_steps=local_steps,
+                answer_steps_in_one=answer_steps_in_one,
             )
             for p in (self.practices if practices is None else practices)
         ]
@@ -146,11 +150,13 @@ class PracticeCohortWorkflow:
         self._closed: set[str] = set()
         self._cohort_id = start.cohort_id
         self._local_steps = False
+        self._answer_steps_in_one = False
         self._relays = Relays()
 
     @workflow.run
     async def run(self, start: StartCohort) -> CohortResult:
         self._local_steps = workflow.patched(LOCAL_STEPS_PATCH)
+        self._answer_steps_in_one = self._local_steps and workflow.patched(ANSWER_STEPS_PATCH)
         if start.chunk is not None:
             await self._start_chunk(start, start.chunk)
         else:
@@ -169,7 +175,7 @@ class PracticeCohortWorkflow:
             start_to_close_timeout=timedelta(seconds=60),
             retry_policy=ACTIVITY_RETRY,
         )
-        practices = start.practice_starts(listed, self._local_steps)
+        practices = start.practice_starts(listed, self._local_steps, self._answer_steps_in_one)
         for batch in range(0, len(practices), START_BATCH):
             wave = practices[batch : batch + START_BATCH]
             started = await asyncio.gather(
@@ -202,7 +208,7 @@ class PracticeCohortWorkflow:
 
     async def _start_listed(self, start: StartCohort) -> None:
         """As first recorded: every listed practice started in one workflow task."""
-        practices = start.practice_starts(local_steps=self._local_steps)
+        practices = start.practice_starts(local_steps=self._local_steps, answer_steps_in_one=self._answer_steps_in_one)
         started = await asyncio.gather(
             *(
                 workflow.start_child_workflow(
