@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -24,6 +26,7 @@ from tests.conftest import Inbox
 from tests.helpers import CLAIM, example_start, officer, sign_in
 from tests.test_replay import complete_claim, replay_and_maybe_record
 from web.app import create_app
+from web.console.dashboard import PageTokens
 from workflows import search_attributes as sa
 
 
@@ -134,3 +137,22 @@ def test_a_stale_send_shows_as_held_without_a_write_until_someone_acts(settings:
     [sent] = ledger.for_escalation("UWC-LOOK")
     assert ledger.is_held(sent, later) and not ledger.is_held(sent)
     assert ledger.get(message_id).status == MailStatus.SENDING  # type: ignore[union-attr]  # nothing written
+
+
+TOKENS = PageTokens(b"k" * 32)
+
+
+@given(token=st.text(max_size=60), query=st.text(max_size=60), other=st.text(max_size=60), typed=st.text(max_size=80))
+def test_a_page_token_reaches_temporal_only_as_signed_for_its_own_search(
+    token: str, query: str, other: str, typed: str
+) -> None:
+    """A next-page link's token comes back as it was sealed; one altered, typed, or carried to another search
+    reads as the first page (""), never as something to send to Temporal."""
+    sealed = TOKENS.seal(token, query)
+    assert TOKENS.open(sealed, query) == token
+    if other != query:
+        assert TOKENS.open(sealed, other) == ""
+    assert TOKENS.open(typed, query) in ("", typed.rpartition(".")[0]) and (
+        TOKENS.open(typed, query) == "" or typed == TOKENS.seal(typed.rpartition(".")[0], query)
+    )
+    assert PageTokens(b"x" * 32).open(sealed, query) == ""  # another console's key

@@ -698,13 +698,26 @@ KIND = mostly(st.sampled_from([spec.name for spec in KINDS]), SHORT_TEXT)
     escalation=CONSOLE_IDS,
     kind=KIND,
     params=st.dictionaries(
-        st.sampled_from(["kind", "status", "payer", "overdue", "stalled", "level", "from", "to", "done", "settled"]),
+        st.sampled_from(
+            ["kind", "status", "payer", "overdue", "stalled", "level", "from", "to", "done", "settled", "page", "at"]
+        ),
         SHORT_TEXT,
         max_size=5,
     ),
     method=st.sampled_from(["GET", "GET", "GET", "GET", "GET", "HEAD", "POST", "PUT", "DELETE"]),
     accept=ACCEPT,
     garbage=SHORT_TEXT,
+)
+# A next-page token that decodes but that no console issued (Temporal's client would retry it for seconds).
+@example(
+    who="officer",
+    page="/console",
+    escalation="running",
+    kind="unfunded_claim",
+    params={"page": "CiQ2YjQxZmU", "at": "50"},
+    method="GET",
+    accept="text/html,application/xhtml+xml",
+    garbage="",
 )
 async def test_console_pages(
     world: World,

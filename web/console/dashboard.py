@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
+from itsdangerous import Signer
 from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
@@ -76,8 +77,31 @@ def _link(chosen: dict[str, str], **changes: str | int | None) -> str:
     return "/console?" + urlencode({k: v for k, v in merged.items() if v})
 
 
+class PageTokens:
+    """Temporal's page tokens as the dashboard's links carry them: signed with the console's key over the query
+    they page, so a token that was altered, or moved to another search, reads as the first page rather than
+    reaching Temporal (which answers a token it cannot read with an error its client retries for seconds)."""
+
+    def __init__(self, key: bytes) -> None:
+        self._signer = Signer(key, salt="console-page-token")
+
+    def seal(self, token: str, query: str) -> str:
+        signature = self._signer.get_signature(self._signed(token, query)).decode("ascii")
+        return f"{token}.{signature}"
+
+    def open(self, sealed: str, query: str) -> str:
+        """The token, or "" (the first page) for anything this console did not sign for `query`."""
+        token, _, signature = sealed.rpartition(".")
+        return token if self._signer.verify_signature(self._signed(token, query), signature) else ""
+
+    @staticmethod
+    def _signed(token: str, query: str) -> str:
+        return f"{query}\n{token}"
+
+
 def routes(console: Console) -> list[Route]:
     ledger = SentMailLedger(console.engine)
+    tokens = PageTokens(console.settings.session_key)
     rows_template = templates.env.get_template("dashboard_rows.html")
     names = {org.code.upper(): org.name for org in console.settings.escalation_config().organisations}
 
@@ -95,6 +119,7 @@ def routes(console: Console) -> list[Route]:
         error: dict[str, str] = {}
         found = Page(rows=[])
         counted = Counts(total=0)
+        query = ""
         try:
             filters = admit(
                 ListFilters,
@@ -110,9 +135,8 @@ def routes(console: Console) -> list[Route]:
             )
             query = reading.list_query(filters)
             async with within_budget():  # raw visibility RPCs: held to the request's budget here
-                found = await listing.page(
-                    request.app.state.client, query, sort, direction == "desc", params.get("page", ""), offset
-                )
+                token = tokens.open(params.get("page", ""), query)
+                found = await listing.page(request.app.state.client, query, sort, direction == "desc", token, offset)
                 counted = await listing.counts(request.app.state.client, query)
             counted = replace(counted, total=max(counted.total, found.offset + len(found.rows)))  # counts lag
         except Refused as refused:
@@ -139,7 +163,7 @@ def routes(console: Console) -> list[Route]:
                 chosen, sort=column, dir="asc" if (column == sort and direction == "desc") else "desc"
             ),
             "flag_link": lambda flag: _link(chosen, **{flag: "" if chosen[flag] else "on"}),
-            "next_link": _link(base, page=found.next_token, at=found.offset + len(found.rows))
+            "next_link": _link(base, page=tokens.seal(found.next_token, query), at=found.offset + len(found.rows))
             if found.next_token
             else (_link(base, at=found.next_offset) if found.next_offset is not None else None),
             "first_link": _link(base) if (found.offset or params.get("page")) else None,
