@@ -152,7 +152,6 @@ def test_a_page_token_reaches_temporal_only_as_signed_for_its_own_search(
     assert TOKENS.open(sealed, query) == token
     if other != query:
         assert TOKENS.open(sealed, other) == ""
-    assert TOKENS.open(typed, query) in ("", typed.rpartition(".")[0]) and (
-        TOKENS.open(typed, query) == "" or typed == TOKENS.seal(typed.rpartition(".")[0], query)
-    )
+    opened = TOKENS.open(typed, query)
+    assert opened == "" or TOKENS.seal(opened, query) == typed  # only what this console sealed opens
     assert PageTokens(b"x" * 32).open(sealed, query) == ""  # another console's key
