@@ -31,6 +31,15 @@ if TYPE_CHECKING:
     from workflows.escalation_workflow import CaseView
 
 
+OPTION_NAMES = {
+    "amount_pence": "--amount-pence",
+    "amount": "--amount-pence",
+    "on_date": "--date",
+    "actor_email": "--officer",
+}
+"""The fields of a response as the officer's command line names them, for its refusals."""
+
+
 def print_case(view: CaseView) -> None:
     from domain import wording
 
@@ -317,9 +326,12 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
             "amount_pence": getattr(args, "amount_pence", None),
             "on_date": getattr(args, "on_date", None),
         },
-        renamed={"amount_pence": "--amount-pence", "on_date": "--date", "actor_email": "--officer"},
+        renamed=OPTION_NAMES,
     )
-    outcome = await acting.respond(client, args.id, response)
+    try:
+        outcome = await acting.respond(client, args.id, response)
+    except Refused as refused:  # the workflow's rules name its own fields: say them as the options typed
+        raise refused.renamed(OPTION_NAMES) from None
     print(f"{outcome.message} (status: {outcome.status})")
     return 0
 

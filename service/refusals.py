@@ -83,6 +83,13 @@ class Refused(Exception):
     def invalid(cls, fields: dict[str, str]) -> Refused:
         return cls(Why.INVALID, "; ".join(f"{name}: {problem}" for name, problem in fields.items()), fields)
 
+    def renamed(self, names: dict[str, str]) -> Refused:
+        """The same refusal with its fields named as the person typed them (a command line's options, say)."""
+        if not self.fields:
+            return self
+        fields = {names.get(name, name): problem for name, problem in self.fields.items()}
+        return Refused(self.why, "; ".join(f"{name}: {problem}" for name, problem in fields.items()), fields)
+
     @property
     def http_status(self) -> int:
         return HTTP_STATUS[self.why]
