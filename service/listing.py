@@ -23,7 +23,7 @@ from typing import Any, TypeVar, cast
 
 from temporalio.api.workflow.v1 import WorkflowExecutionInfo
 from temporalio.api.workflowservice.v1 import ListWorkflowExecutionsRequest
-from temporalio.client import Client, WorkflowExecution
+from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -153,37 +153,24 @@ def row_from_record(info: WorkflowExecutionInfo) -> EscalationRow:
     )
 
 
-def row_of(wf: WorkflowExecution) -> EscalationRow:
-    """A list row from one visibility record's search attributes."""
-    attrs = wf.typed_search_attributes
-    return EscalationRow(
-        id=wf.id,
-        kind=attrs.get(sa.KIND),
-        status=attrs.get(sa.STATUS),
-        payer=attrs.get(sa.PAYER),
-        level=attrs.get(sa.LADDER_LEVEL),
-        overdue=bool(attrs.get(sa.OVERDUE)),
-        stalled=bool(attrs.get(sa.STALLED)),
-        underpaid=bool(attrs.get(sa.UNDERPAID)),
-        holder=attrs.get(sa.BALL_HOLDER),
-        next_deadline=attrs.get(sa.NEXT_DEADLINE),
-        started=wf.start_time,
-        title=attrs.get(sa.TITLE),
-        practices=tuple(attrs.get(sa.PRACTICES) or ()),
-        practice_count=attrs.get(sa.PRACTICE_COUNT),
-        claimed_pence=sa.pence_of(attrs.get(sa.CLAIMED)),
-        agreed_pence=sa.pence_of(attrs.get(sa.AGREED)),
-        paid_pence=sa.pence_of(attrs.get(sa.PAID)),
-        held=attrs.get(sa.EMAILS_HELD) == "yes",
-    )
-
-
 async def list_escalations(client: Client, query: str) -> list[EscalationRow]:
-    rows = []
+    """Every row matching `query`, a thousand a page, as `client.list_workflows` pages them (with its retries), but
+    read by `row_from_record`: the SDK's typed decoding of every search attribute would cost a `list` of 300
+    rows about 0.1 s."""
+    rows: list[EscalationRow] = []
+    token = b""
     with search_refusals("the list"):
-        async for wf in client.list_workflows(query):
-            rows.append(row_of(wf))
-    return rows
+        while True:
+            answer = await client.workflow_service.list_workflow_executions(
+                ListWorkflowExecutionsRequest(
+                    namespace=client.namespace, page_size=1000, next_page_token=token, query=query
+                ),
+                retry=True,
+            )
+            rows += map(row_from_record, answer.executions)
+            token = answer.next_page_token
+            if not token:
+                return rows
 
 
 PAGE_SIZE = 50
