@@ -24,10 +24,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from temporalio.client import Client
-
     from persistence.audit_log import AuditLog
     from settings import Settings
+    from temporal_client import ServiceVisibility
     from workflows.escalation_workflow import CaseView
 
 
@@ -286,12 +285,14 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         print(spec.announce(prepared))
         print(await starting.start(client, settings, spec, prepared))
         return 0
+    if args.command == "list":  # only the listing: not the client, workflows and database a case's view imports
+        from temporal_client import connect_visibility
+
+        return await _list(args, await connect_visibility(settings))
+    from service import reading
     from temporal_client import connect
 
     client = await connect(settings)
-    if args.command == "list":  # only the listing: not the workflows and database a case's view imports
-        return await _list(args, client)
-    from service import reading
 
     if args.command == "show":
         view = await reading.summary(client, args.id)
@@ -336,7 +337,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def _list(args: argparse.Namespace, client: Client) -> int:
+async def _list(args: argparse.Namespace, visibility: ServiceVisibility) -> int:
     """`list`: escalations from their search attributes, importing only the listing."""
     from service.gate import ListFilters, admit
     from service.listing import list_escalations, list_query
@@ -355,7 +356,7 @@ async def _list(args: argparse.Namespace, client: Client) -> int:
         },
         renamed={"search": "--search"},
     )
-    rows = await list_escalations(client, list_query(filters))
+    rows = await list_escalations(visibility, list_query(filters))
     if args.json:
         print(json.dumps([row.as_json() for row in rows], indent=2))
     for row in [] if args.json else rows:

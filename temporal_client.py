@@ -1,16 +1,21 @@
-"""One way to connect to Temporal: the configured address, with the pydantic converter."""
+"""One way to connect to Temporal: the configured address, with the pydantic converter; and, for reading the
+list of escalations alone, its service layer (`connect_visibility`)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
-from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
-from temporalio.service import RPCError, RPCStatusCode, TLSConfig
+from temporalio.service import ConnectConfig, RPCError, RPCStatusCode, ServiceClient, TLSConfig, WorkflowService
 
-from payload_codec import data_converter
 from settings import Settings
 from workflows import search_attributes as sa
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
 
 
 def tls_config(settings: Settings) -> TLSConfig | bool:
@@ -31,16 +36,41 @@ def metrics_runtime(bind_address: str) -> Runtime:
     return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=bind_address)))
 
 
+def connect_config(settings: Settings, runtime: Runtime | None = None, lazy: bool = False) -> ConnectConfig:
+    """Where Temporal is and how to reach it, for a client and for its service layer alike."""
+    return ConnectConfig(target_host=settings.temporal_address, tls=tls_config(settings), runtime=runtime, lazy=lazy)
+
+
 async def connect(settings: Settings, runtime: Runtime | None = None, lazy: bool = False) -> Client:
-    """`lazy`: connect on first use, so a process can start (and say it is not ready) while Temporal is down."""
-    return await Client.connect(
-        settings.temporal_address,
-        runtime=runtime,
+    """`lazy`: connect on first use, so a process can start (and say it is not ready) while Temporal is down.
+
+    As `Client.connect` does it (with no plugins), from the service connection `connect_config` describes;
+    temporalio.client and the payload codec are imported here, so `connect_visibility` does without them."""
+    from temporalio.client import Client
+
+    from payload_codec import data_converter
+
+    return Client(
+        await ServiceClient.connect(connect_config(settings, runtime, lazy)),
         namespace=settings.temporal_namespace,
         data_converter=data_converter(settings.payload_keys, settings.payload_key_id),
-        tls=tls_config(settings),
-        lazy=lazy,
     )
+
+
+@dataclass(frozen=True)
+class ServiceVisibility:
+    """Temporal's workflow service and the namespace: what listing escalations needs (`service.listing.Visibility`).
+    Search attributes are never encoded by the payload codec, so a list needs no data converter either."""
+
+    workflow_service: WorkflowService
+    namespace: str
+
+
+async def connect_visibility(settings: Settings) -> ServiceVisibility:
+    """Connect for listing alone, without importing temporalio.client: `starter.py list`, a timed target (issue
+    #16), would spend about 0.1 s of its start on that import."""
+    service = await ServiceClient.connect(connect_config(settings))
+    return ServiceVisibility(service.workflow_service, settings.temporal_namespace)
 
 
 async def ensure_search_attributes(client: Client) -> None:

@@ -9,9 +9,11 @@ read at import or from the database), so replay gives the same answer whatever i
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from domain.calendar import WorkingCalendar
+if TYPE_CHECKING:  # named in annotations only: `starter.py list` reads LONDON without building the calendar models
+    from domain.calendar import WorkingCalendar
 
 LONDON = ZoneInfo("Europe/London")
 DEADLINE_TIME = time(17, 0)

@@ -12,13 +12,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 
-from temporalio.client import (
-    RPCTimeoutOrCancelledError,
-    WorkflowFailureError,
-    WorkflowQueryFailedError,
-    WorkflowQueryRejectedError,
-    WorkflowUpdateFailedError,
-)
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -170,59 +163,77 @@ def temporal_refusals(escalation_id: str) -> Iterator[None]:
     Temporal says is put in plain words here, never passed on raw."""
     try:
         yield
-    except WorkflowUpdateFailedError as err:
+    except Exception as err:
+        refused = _refusal(escalation_id, err)
+        if refused is None:
+            raise
+        raise refused from err
+
+
+def _refusal(escalation_id: str, err: Exception) -> Refused | None:
+    """What `err` means for the escalation, in plain words; None for anything not Temporal's to say.
+    temporalio.client's errors are imported here, once something has gone wrong: `starter.py list` reaches
+    Temporal through its service layer alone and need not import the client (about 0.1 s) up front."""
+    from temporalio.client import (
+        RPCTimeoutOrCancelledError,
+        WorkflowFailureError,
+        WorkflowQueryFailedError,
+        WorkflowQueryRejectedError,
+        WorkflowUpdateFailedError,
+    )
+
+    if isinstance(err, WorkflowUpdateFailedError):
         cause = err.cause
         kind = cause.type if isinstance(cause, ApplicationError) else None
         if kind not in _DOMAIN_REFUSALS:
             if any(p in str(cause).lower() for p in _CLOSED_PHRASES):
-                raise _finished(escalation_id) from err
+                return _finished(escalation_id)
             _warn("update_failed", escalation_id=shown(escalation_id), cause=type(cause).__name__, kind=kind)
-            raise Refused(Why.NOT_OPEN, f"{shown(escalation_id)} did not accept that; nothing was recorded.") from err
+            return Refused(Why.NOT_OPEN, f"{shown(escalation_id)} did not accept that; nothing was recorded.")
         message = getattr(cause, "message", None) or str(cause)
         if kind == "FieldsRefused" and isinstance(cause, ApplicationError) and cause.details:  # a form, read there
-            raise Refused.invalid({str(k): str(v) for k, v in dict(cause.details[0]).items()}) from err
+            return Refused.invalid({str(k): str(v) for k, v in dict(cause.details[0]).items()})
         why = Why.NOT_PERMITTED if kind == "ConflictOfInterest" else Why.NOT_OPEN
         if "is closed" in message:
             why = Why.CLOSED
         named = _FIELD_NAMED.match(message)
         if why is Why.NOT_OPEN and named is not None:  # a rule about one field: shown beside that field
             field = _FORM_NAMES.get(named["field"], named["field"])
-            raise Refused(Why.INVALID, message, {field: named["problem"]}) from err
-        raise Refused(why, message) from err
-    except WorkflowQueryRejectedError as err:
-        raise _finished(escalation_id) from err
-    except WorkflowQueryFailedError as err:  # Temporal's INVALID_ARGUMENT, or the workflow's query failed
+            return Refused(Why.INVALID, message, {field: named["problem"]})
+        return Refused(why, message)
+    if isinstance(err, WorkflowQueryRejectedError):
+        return _finished(escalation_id)
+    if isinstance(err, WorkflowQueryFailedError):  # Temporal's INVALID_ARGUMENT, or the workflow's query failed
         said = err.message.lower()
         if any(p in said for p in _NOT_AN_ESCALATION):  # a part of an escalation, not one itself
-            raise Refused(Why.NOT_FOUND, f"{shown(escalation_id)} is not an escalation.") from err
+            return Refused(Why.NOT_FOUND, f"{shown(escalation_id)} is not an escalation.")
         if "workflowid" in said.replace(" ", ""):  # not a workflow ID Temporal accepts (too long, say)
-            raise Refused(Why.NOT_FOUND, f"There is no escalation {shown(escalation_id)}.") from err
+            return Refused(Why.NOT_FOUND, f"There is no escalation {shown(escalation_id)}.")
         _warn("query_failed", escalation_id=shown(escalation_id), error=err.message[:200])
-        raise _unavailable() from err
-    except WorkflowFailureError as err:
-        raise _finished(escalation_id) from err
-    except WorkflowAlreadyStartedError as err:
-        raise Refused(Why.NOT_OPEN, f"There is already an escalation {shown(escalation_id)}.") from err
-    except RPCTimeoutOrCancelledError as err:  # asked, but no answer in time: it may yet be carried out
-        raise Refused(
+        return _unavailable()
+    if isinstance(err, WorkflowFailureError):
+        return _finished(escalation_id)
+    if isinstance(err, WorkflowAlreadyStartedError):
+        return Refused(Why.NOT_OPEN, f"There is already an escalation {shown(escalation_id)}.")
+    if isinstance(err, RPCTimeoutOrCancelledError):  # asked, but no answer in time: it may yet be carried out
+        return Refused(
             Why.UNAVAILABLE,
             "The escalation engine did not answer in time, so we cannot tell whether this was recorded. "
             "Please send it again in a minute: it will be recorded only once.",
-        ) from err
-    except RPCError as err:
+        )
+    if isinstance(err, RPCError):
         if err.status is RPCStatusCode.NOT_FOUND:
             if any(p in err.message.lower() for p in _CLOSED_PHRASES):
-                raise _finished(escalation_id) from err
-            raise Refused(Why.NOT_FOUND, f"There is no escalation {shown(escalation_id)}.") from err
+                return _finished(escalation_id)
+            return Refused(Why.NOT_FOUND, f"There is no escalation {shown(escalation_id)}.")
         if err.status is RPCStatusCode.INVALID_ARGUMENT:
-            raise Refused(
+            return Refused(
                 Why.NOT_FOUND,
                 f"There is no escalation {shown(escalation_id)}: that is not a reference the engine issues.",
-            ) from err
+            )
         _warn("temporal_unavailable", status=err.status.name if err.status else None)
-        raise _unavailable() from err
-    except RuntimeError as err:
-        if not never_connected(err):
-            raise
+        return _unavailable()
+    if isinstance(err, RuntimeError) and never_connected(err):
         _warn("temporal_unavailable", status="not_connected")
-        raise _unavailable() from err
+        return _unavailable()
+    return None

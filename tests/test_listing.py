@@ -16,8 +16,18 @@ from service.listing import TOP_LEVEL_KINDS, list_escalations, list_query
 from service.refusals import Refused, Why
 from settings import ROOT
 
-# What `show` needs and `list` does not: the workflows, the activities and the database layer.
-HEAVY = ("workflows.escalation_workflow", "activities.audit", "persistence.audit_log", "sqlalchemy", "kinds")
+# What `show` needs and `list` does not: the workflows, the activities and the database layer; and what `list`
+# reads without: the SDK's client (it reaches Temporal through the service layer) and email_validator (it
+# validates no address).
+HEAVY = (
+    "workflows.escalation_workflow",
+    "activities.audit",
+    "persistence.audit_log",
+    "sqlalchemy",
+    "kinds",
+    "temporalio.client",
+    "email_validator",
+)
 
 PROBE = """
 import sys
