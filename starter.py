@@ -426,7 +426,12 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     unreachable = f"Error: cannot reach the escalation engine at {settings.temporal_address}. Nothing was recorded."
     try:
-        return asyncio.run(_run(args, settings))
+        code = asyncio.run(_run(args, settings))
+        sys.stdout.flush()  # here, where a reader that stopped early is caught, not at the interpreter's exit
+        return code
+    except BrokenPipeError:  # the reader stopped early (`list | head`): nothing is wrong with the engine
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush does not fail too
+        return 1
     except Exception as err:
         # Each kind of error is looked for only in a module already imported: one not imported raised nothing.
         if isinstance(err, _loaded("service.refusals", "Refused")):

@@ -178,3 +178,25 @@ async def test_add_user_goes_into_the_security_log_and_a_reset_ends_the_accounts
     assert live is None  # the session begun before the reset no longer signs anyone in
     code, _, err = await add_user(env, "not-an-email", "officer", "a long enough passphrase")
     assert code == 2 and "email" in err
+
+
+async def test_a_reader_that_stops_early_is_not_taken_for_an_engine_that_cannot_be_reached(
+    dev_env: WorkflowEnvironment, dev_worker: Worker, settings: Settings
+) -> None:
+    """`starter.py list | head`: the pipe closes before the list is written. That says nothing about the engine,
+    so the CLI does not say it cannot reach it (exit 3); it stops quietly, as a command whose reader left."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has gone before anything is written
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "starter.py"),
+        "list",
+        "--json",  # something is written, escalations or none
+        env=cli_env(dev_env, settings),
+        cwd=ROOT,
+        stdout=write_end,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    os.close(write_end)
+    _, err = await process.communicate()
+    assert process.returncode == 1 and "cannot reach" not in err.decode() and not err.strip(), err.decode()
