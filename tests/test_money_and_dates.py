@@ -222,7 +222,7 @@ async def test_a_date_on_a_bank_holiday_weekend_or_in_the_past_is_refused_with_t
     code, _, err = await run_cli(env, "extend-returns", incident, "--date", saturday.isoformat())
     assert code == 2, err
     assert (
-        f"on_date: a return deadline must be a working day, not in the past; {describe_date(saturday)} is a Saturday"
+        f"--date: a return deadline must be a working day, not in the past; {describe_date(saturday)} is a Saturday"
         in err
     )
     assert f"the next working day is {describe_day(next_working_day(LEGACY_CALENDAR, saturday))}" in err
@@ -322,7 +322,7 @@ async def test_an_underpayment_keeps_the_claim_open_with_its_gap_until_the_offic
     eid, link = await start_claim(env, inbox)
     assert (await web.post(link, data={"action": "accept"})).status_code == 200
     code, out, err = await run_cli(env, "confirm-payment", eid, "--amount-pence", "0")
-    assert code == 2 and "amount_pence: the amount received must be more than £0.00" in err
+    assert code == 2 and "--amount-pence: the amount received must be more than £0.00" in err
     code, out, err = await run_cli(env, "confirm-payment", eid, "--amount-pence", "280000")
     assert code == 0, err
     assert "£2,800.00 received against £2,837.00 due: £37.00 short" in out and "status: underpaid" in out
