@@ -29,6 +29,28 @@ class FormResponse(BaseModel):
     actor_role: Role
 
 
+FIELD_CHARS = 8_000
+"""Twice the longest text any form takes (4,000 characters): a field longer than this is refused as posted."""
+FORM_CHARS = 40_000
+FORM_FIELDS = 200
+"""A posted form is sent to the workflow as typed, and Temporal carries it back in the update's answer, each
+control character written as six; a form past these bounds would make an answer too large for Temporal to take
+(2 MB) and hold the escalation's every task until someone stepped in. Far beyond anything our pages send."""
+
+
+def oversized(form: dict[str, str]) -> dict[str, str]:
+    """The fields of a posted form too large for any of our pages to have sent, each with why (empty if none):
+    checked before the form goes to the workflow."""
+    problems = {
+        name[:60] or "(a field without a name)": f"is far longer than this form takes ({FIELD_CHARS:,} characters)"
+        for name, value in form.items()
+        if len(value) > FIELD_CHARS or len(name) > 200
+    }
+    if not problems and (len(form) > FORM_FIELDS or sum(len(v) for v in form.values()) > FORM_CHARS):
+        problems["form"] = f"is far larger than any of these forms ({FORM_FIELDS} fields, {FORM_CHARS:,} characters)"
+    return problems
+
+
 COUNT_DIGITS = 9  # far beyond any count; a longer string of digits is refused before it is read as a number
 
 

@@ -4,11 +4,13 @@ the validator would turn into an unexplained refusal)."""
 
 from __future__ import annotations
 
-from hypothesis import given
+import json
+
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.contacts import Role
-from domain.form_response import read_response
+from domain.form_response import FIELD_CHARS, FORM_CHARS, FormResponse, oversized, read_response
 from domain.responses import FieldSpec, ResponseInput
 from domain.validation import FieldsRefused
 
@@ -77,3 +79,28 @@ def test_counts_in_superscript_or_of_absurd_length_are_refused_in_plain_words() 
             assert words in refused.fields["count.a"] and "int()" not in refused.fields["count.a"]
         else:
             raise AssertionError(raw)
+
+
+@settings(max_examples=60)
+@given(
+    form=st.dictionaries(
+        st.text(max_size=30),
+        st.one_of(st.text(max_size=50), st.builds(lambda c, n: c * n, st.characters(), st.integers(0, 12_000))),
+        max_size=12,
+    )
+)
+def test_a_form_within_the_bounds_stays_far_inside_temporals_payload_limit_and_one_past_them_is_named(
+    form: dict[str, str],
+) -> None:
+    """The update a link page's form becomes (and Temporal's answer, which carries it back) stays under Temporal's
+    512 KB warning whatever the characters, however many are control characters written six bytes each; a form
+    past the bounds is refused naming each field at fault, before it is sent."""
+    problems = oversized(form)
+    if not problems:
+        sent = FormResponse(form=form, actor_email="pm@nhs.example", actor_role=Role.PRACTICE)
+        assert len(json.dumps(sent.model_dump(mode="json"))) < 512 * 1024
+    for name, value in form.items():
+        if len(value) > FIELD_CHARS:
+            assert problems.get(name[:60] or "(a field without a name)"), problems
+    if sum(len(v) for v in form.values()) > FORM_CHARS:
+        assert problems

@@ -130,18 +130,27 @@ async def test_a_submission_recorded_by_the_older_update_is_answered_once_with_i
 async def test_a_form_of_huge_values_is_refused_and_the_escalation_still_answers(
     dev_env: WorkflowEnvironment, counted: tuple[httpx.AsyncClient, Calls], settings: Settings, inbox: Inbox
 ) -> None:
-    """What a hostile POST once did to a practice: its refusal quoted every value whole, past Temporal's payload
-    limit, and the workflow's task failed over and over (the link then answered 503). Refusals quote only the
-    start of what was typed (`domain.validation.quoted`)."""
-    web, _ = counted
+    """What hostile POSTs once did: a refusal that quoted every value whole, and then a form of control characters
+    just under the body limit (1 MB, written six bytes a character in the update Temporal carries back), each
+    past Temporal's 2 MB payload limit, so the escalation's task failed over and over and its pages answered 503
+    until the engine restarted. A form past `domain.form_response`'s bounds never leaves the web app."""
+    web, calls = counted
     eid = await started(dev_env.client, settings, inbox)
     path = link_for(settings, eid)
     page = await web.get(path)
     huge = {"action": "accept_part", "amount": "x" * 400_000, "on_date": "y" * 400_000, "reasons": "z" * 100_000}
+    sent_before = [c for c in calls.seen if c.startswith("update:")]
     refused = await web.post(path, data={**huge, "submission": submission_for(page, "accept_part")})
-    assert refused.status_code == 422 and "is not an amount in pounds" in refused.text, refused.text[:500]
-    assert "x" * 39 + "…" in refused.text  # the refusal quotes the start (the form keeps the whole, as typed)
+    assert refused.status_code == 422 and "is far longer than this form takes" in refused.text, refused.text[:500]
+    assert "x" * 100 not in refused.text and "z" * 100 not in refused.text  # not echoed back either
+    jam = {"action": "reject", "reasons": "\x01" * 349_300, "submission": submission_for(page, "accept_part")}
+    refused = await web.post(path, data=jam)
+    assert refused.status_code == 422 and "Reasons" in refused.text, refused.text[:500]
+    assert [c for c in calls.seen if c.startswith("update:")] == sent_before  # neither reached Temporal
     again = await web.get(path)
     assert again.status_code == 200
+    sane = await web.post(path, data={"action": "accept_part", "amount": "12.50", "on_date": "x" * 7_000,
+                                      "submission": submission_for(again, "accept_part")})  # fmt: skip
+    assert sane.status_code == 422 and "is not a date" in sane.text  # within the bounds: the workflow's own rules
     answer = await web.post(path, data={"action": "acknowledge", "submission": submission_for(again, "acknowledge")})
     assert answer.status_code == 200 and "Recorded." in answer.text
