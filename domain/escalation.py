@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, ValidationError
 from domain import formatting, wording
 from domain.calendar import CalendarChange, WorkingCalendar, legacy_calendar
 from domain.contacts import Contact, Interest, Lmc, Organisation, Role
+from domain.money import beyond_reason
 from domain.report import ReportLine
 from domain.responses import FieldSpec, ResponseInput, ResponseOutcome
 from domain.tables import Table
@@ -128,6 +129,14 @@ Effect = AuditEffect | EmailEffect | Command
 
 class ResponseRefused(ValueError):
     """A response that cannot be taken now; the message is shown to the person as is."""
+
+
+def check_within_reason(response: ResponseInput) -> None:
+    """What no case takes in any state: an amount past `domain.money.MOST_PENCE`. For the workflow's update
+    validator alone, which never runs on replay, so a run recorded with such an amount replays as it ran."""
+    problem = beyond_reason(response.amount_pence) if response.amount_pence is not None else None
+    if problem is not None:
+        raise ResponseRefused(f"amount_pence: {problem}.")
 
 
 class CaseHeader(BaseModel):

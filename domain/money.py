@@ -14,6 +14,19 @@ from domain.validation import quoted
 Pence = Annotated[StrictInt, Field(ge=0)]
 """A non-negative whole number of pence; floats and strings like "1.5" are refused."""
 
+MOST_PENCE = 100_000_000_000
+"""£1,000,000,000.00: far beyond any sum an LMC pursues, so an amount typed past it is a slip (a figure pasted
+twice, pence typed as pounds), refused rather than emailed, reported and charted."""
+
+
+def beyond_reason(pence: int) -> str | None:
+    """Why an amount a person typed cannot be meant, or None."""
+    if pence > MOST_PENCE:
+        typed = money(pence) if pence < 10**26 else f"an amount of {len(str(pence)):,} digits"  # past exact decimals
+        return f"{typed} is more than any claim could be (at most {money(MOST_PENCE)})"
+    return None
+
+
 K = TypeVar("K")
 
 
@@ -65,7 +78,9 @@ def parse_pounds(text: str) -> int:
         amount = Decimal(cleaned)
     except InvalidOperation as err:
         raise ValueError(f"{quoted(text)} is not an amount in pounds, e.g. 1234.50") from err
-    if not amount.is_finite() or amount < 0:
+    if not amount.is_finite():
+        raise ValueError(f"{quoted(text)} is not an amount in pounds, e.g. 1234.50")
+    if amount < 0:
         raise ValueError("an amount must be zero or more")
     pence = amount * 100
     if pence != pence.to_integral_value():

@@ -323,6 +323,8 @@ async def test_an_underpayment_keeps_the_claim_open_with_its_gap_until_the_offic
     assert (await web.post(link, data={"action": "accept"})).status_code == 200
     code, out, err = await run_cli(env, "confirm-payment", eid, "--amount-pence", "0")
     assert code == 2 and "--amount-pence: the amount received must be more than £0.00" in err
+    code, out, err = await run_cli(env, "confirm-payment", eid, "--amount-pence", "99999999999999999999999")
+    assert code == 2 and "--amount-pence: £999,999,999,999,999,999,999.99 is more than any claim could be" in err, err
     code, out, err = await run_cli(env, "confirm-payment", eid, "--amount-pence", "280000")
     assert code == 0, err
     assert "£2,800.00 received against £2,837.00 due: £37.00 short" in out and "status: underpaid" in out

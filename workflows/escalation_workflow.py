@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         EmailEffect,
         EscalationCase,
         ResponseRefused,
+        check_within_reason,
     )
     from domain.form_response import FormResponse, read_response
     from domain.mail_delay import allow_for_mail_delay, working_days_waited
@@ -420,6 +421,7 @@ class EscalationWorkflow:
         never changes a recorded run; the handler's own re-check (inside `apply`) refuses more only for
         cases under the rules that introduced it."""
         try:
+            check_within_reason(response)
             if response.action == DECLARE_INTEREST:
                 self.case.check_actor(response)
                 self.case.check_interest(response)
