@@ -14,7 +14,8 @@ def field_errors(err: ValidationError) -> dict[str, str]:
     errors: dict[str, str] = {}
     for item in err.errors():
         field = ".".join(str(p) for p in item["loc"]) or "input"
-        errors.setdefault(field, in_words(item["type"], item.get("ctx") or {}, item["msg"]))
+        kind = "string_too_long" if item["type"] == "too_long" and isinstance(item.get("input"), str) else item["type"]
+        errors.setdefault(field, in_words(kind, item.get("ctx") or {}, item["msg"]))
     return errors
 
 

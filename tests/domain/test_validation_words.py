@@ -40,3 +40,15 @@ def test_no_refusal_speaks_pydantic(junk: dict[str, Any]) -> None:
     except FieldsRefused as caught:
         for problem in caught.fields.values():
             assert "Input should" not in problem and "String should" not in problem and "Field required" not in problem
+
+
+def test_text_past_its_limit_is_counted_in_characters_not_entries() -> None:
+    """A limit on free text (checked after its own rules, so pydantic calls it a length, not a string's) reads
+    as characters, as a person counts them; a list past its limit still reads as entries."""
+    base = {"action": "reject", "actor_email": "pm@nhs.example", "actor_role": "practice"}
+    with pytest.raises(FieldsRefused) as refused:
+        validated(ResponseInput, {**base, "reasons": "x" * 4001})
+    assert refused.value.fields["reasons"] == "must be at most 4,000 characters"
+    with pytest.raises(FieldsRefused) as refused:
+        validated(ResponseInput, {**base, "groups": [{"patients": 1, "still_off": True}] * 51})
+    assert refused.value.fields["groups"] == "may have at most 50 entries"
