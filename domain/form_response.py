@@ -7,6 +7,8 @@ round trip (issue #16) and the case's own field specs, with no read of the case 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import date
 from typing import Any
 
@@ -49,6 +51,13 @@ def oversized(form: dict[str, str]) -> dict[str, str]:
     if not problems and (len(form) > FORM_FIELDS or sum(len(v) for v in form.values()) > FORM_CHARS):
         problems["form"] = f"is far larger than any of these forms ({FORM_FIELDS} fields, {FORM_CHARS:,} characters)"
     return problems
+
+
+def form_digest(form: dict[str, str], leave_out: str = "submission") -> str:
+    """What a form said, as a short digest (its one-time submission id left out): the same form sent again has
+    the same digest, one edited after the Back button has another."""
+    said = json.dumps(sorted((k, v) for k, v in form.items() if k != leave_out), ensure_ascii=False)
+    return hashlib.sha256(said.encode()).hexdigest()[:32]
 
 
 COUNT_DIGITS = 9  # far beyond any count; a longer string of digits is refused before it is read as a number

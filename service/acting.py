@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 
 from temporalio.client import Client
 
-from domain.form_response import FormResponse
+from domain.form_response import FormResponse, form_digest
 from domain.responses import ResponseInput, ResponseOutcome
 from persistence.audit_log import AuditLog
 from service.gate import OpsReason, admit
-from service.refusals import temporal_refusals
+from service.refusals import Refused, Why, temporal_refusals
 from workflows.escalation_workflow import CaseView, EscalationWorkflow, ResendRequest, Responded
 
 
@@ -45,8 +45,22 @@ async def respond_to_form(
         )
     if "outcome" in answer:
         responded = Responded.model_validate(answer)
+        if responded.form_digest not in (None, form_digest(form.form)):
+            raise SentBefore()
         return responded.outcome, responded.view
     return ResponseOutcome.model_validate(answer), None
+
+
+class SentBefore(Refused):
+    """The form's submission was recorded already, with other values: a page changed after the Back button and
+    sent again. What was recorded stands; these values were not."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            Why.NOT_OPEN,
+            "This form had already been sent, with other values, and those were recorded, not these. What is "
+            "recorded now is shown below; to change it, send the form again from this page.",
+        )
 
 
 async def resend_latest_email(

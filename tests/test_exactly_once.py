@@ -113,6 +113,16 @@ async def test_the_same_link_form_twice_is_recorded_once_and_answers_the_first_o
     assert other.status_code == 409, other.text
     await audited(settings, eid, "response:acknowledge", 1)
 
+    # the same submission id with other values (the page changed after Back and sent again): not "Recorded",
+    # but told that what was sent first stands, with these values back under a fresh id to send anew
+    ask = submission_for(await web.get(path), "request_info")
+    sent = await web.post(path, data={"action": "request_info", "text": "Which practices?", "submission": ask})
+    assert sent.status_code == 200 and "Recorded." in sent.text, sent.text[:2000]
+    edited = await web.post(path, data={"action": "request_info", "text": "Which months?", "submission": ask})
+    assert edited.status_code == 409 and "already been sent, with other values" in edited.text, edited.text[:2000]
+    assert ask not in edited.text  # nothing offered again under the id whose first values stand
+    await audited(settings, eid, "response:request_info", 1)
+
 
 async def test_a_malformed_submission_is_refused_naming_it_and_a_missing_one_is_accepted(
     dev_env: WorkflowEnvironment, web: httpx.AsyncClient, settings: Settings, inbox: Inbox

@@ -172,6 +172,8 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
                 except Refused:
                     now = None
                 return unrecorded(form, now, maybe_recorded=maybe_reached(refused))
+            if isinstance(refused, acting.SentBefore):  # its values come back to send anew, under a new id
+                form = {name: value for name, value in form.items() if name != SUBMISSION}
             # Refused: read the case once to show the page with the refusal (the case may have closed)
             return await act_after_reading(request, grant, form, unrecorded, refused)
         log.info("response_recorded", escalation_id=grant.escalation_id, action=form.get("action", ""))

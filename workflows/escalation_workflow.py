@@ -36,7 +36,7 @@ with workflow.unsafe.imports_passed_through():
         ResponseRefused,
         check_within_reason,
     )
-    from domain.form_response import FormResponse, read_response
+    from domain.form_response import FormResponse, form_digest, read_response
     from domain.mail_delay import allow_for_mail_delay, working_days_waited
     from domain.report import ReportLine
     from domain.responses import FieldSpec, ResponseInput, ResponseOutcome
@@ -163,6 +163,9 @@ class Responded(BaseModel):
 
     outcome: ResponseOutcome
     view: CaseView | None = None
+    form_digest: str | None = None
+    """What the recorded form said (`domain.form_response.form_digest`): the same submission id sent again with
+    other values (a page edited after Back) is answered with the first outcome, and this tells the page so."""
 
 
 class Progress(BaseModel):
@@ -435,7 +438,7 @@ class EscalationWorkflow:
         """A link page's form as posted, read by this case's field specs (the gate's rules, in the domain),
         taken as `respond` takes a response, and answered with the case as it now stands."""
         outcome = await self._take_response(self._read_form(submitted))
-        return Responded(outcome=outcome, view=self.summary())
+        return Responded(outcome=outcome, view=self.summary(), form_digest=form_digest(submitted.form))
 
     @respond_to_form.validator
     def _check_form(self, submitted: FormResponse) -> None:
