@@ -166,6 +166,9 @@ async def test_the_console_officer_form_twice_is_recorded_once(
     withdraw = {"action": "withdraw", "reasons": "exactly once test over", "csrf": csrf, "confirm": "yes"}
     once = await web.post(act, data={**withdraw, "submission": "withdraw-submission-1"})
     assert once.status_code == 303 and once.headers["location"].endswith("?done=closed")
+    assert "Recorded: the escalation is now closed." in (await web.get(once.headers["location"])).text
+    crafted = await web.get(f"/console/e/{eid}?done=paid_in_full_by_the_ICB")  # a link made to mislead: no notice
+    assert crafted.status_code == 200 and "Recorded:" not in crafted.text
     # the escalation has finished; the same submission still answers with its outcome, not "finished"
     twice = await web.post(act, data={**withdraw, "submission": "withdraw-submission-1"})
     assert twice.status_code == 303 and twice.headers["location"] == once.headers["location"]

@@ -75,7 +75,8 @@ async def render(
         "typed": typed or {},
         "form_name": form_name,
         "error_prefix": ERROR_PREFIXES.get(form_name or "", (form_name or "").removeprefix("act-") + "-"),
-        "done": request.query_params.get("done"),
+        # Only the status the escalation is in: a link crafted with any other text says nothing, never something false.
+        "done": view.status if request.query_params.get("done") == view.status else None,
         "timeline": timeline.entries(rows, chain),
         "deadlines": timeline.deadlines(rows, view.case),
         "chain": chain,
