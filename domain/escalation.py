@@ -9,6 +9,7 @@ re-implements deadlines, the ladder, or how emails to the payer are addressed.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
@@ -132,11 +133,30 @@ class ResponseRefused(ValueError):
 
 
 def check_within_reason(response: ResponseInput) -> None:
-    """What no case takes in any state: an amount past `domain.money.MOST_PENCE`. For the workflow's update
-    validator alone, which never runs on replay, so a run recorded with such an amount replays as it ran."""
+    """What no case takes in any state: an amount past `domain.money.MOST_PENCE`, text of invisible characters
+    alone, a party that is not a code. For the workflow's update validator alone, which never runs on replay, so
+    a run recorded before these rules replays as it ran."""
     problem = beyond_reason(response.amount_pence) if response.amount_pence is not None else None
     if problem is not None:
         raise ResponseRefused(f"amount_pence: {problem}.")
+    for name in ("reasons", "text"):
+        said = getattr(response, name)
+        if said and not any(_visible(ch) for ch in said):
+            raise ResponseRefused(f"{name}: has nothing in it but spaces or invisible characters; write it out.")
+    party = (response.text or "").strip().upper() if response.action == DECLARE_INTEREST else ""
+    if party and not (party.isascii() and party.isalnum()):
+        raise ResponseRefused(_not_a_party(party))
+
+
+def _visible(ch: str) -> bool:
+    return not ch.isspace() and unicodedata.category(ch) not in ("Cf", "Cc", "Zs", "Zl", "Zp", "Mn")
+
+
+def _not_a_party(party: str) -> str:
+    return (
+        f"text: '{party[:20]}' is not a party's code; give an ODS code, or an ICB's or trust's code "
+        "(2 to 12 letters and digits)."
+    )
 
 
 class CaseHeader(BaseModel):
@@ -371,10 +391,7 @@ class EscalationCase(BaseModel):
         except ValidationError as err:
             fields = {str(e["loc"][0]) for e in err.errors() if e["loc"]}
             if "party" in fields:
-                raise ResponseRefused(
-                    f"text: '{party[:20]}' is not a party's code; give an ODS code, or an ICB's or trust's code "
-                    "(2 to 12 letters and digits)."
-                ) from None
+                raise ResponseRefused(_not_a_party(party)) from None
             raise ResponseRefused(
                 "reasons: the nature of the interest must be at most 500 characters, with no NHS number."
             ) from None

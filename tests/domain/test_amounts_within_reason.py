@@ -1,5 +1,6 @@
-"""An amount a person types is refused past £1,000,000,000.00 (`domain.money.MOST_PENCE`), whatever the kind or
-route: the workflow's update validator checks every response with `check_within_reason`."""
+"""What no escalation takes in any state, whatever the kind or route (the workflow's update validator checks
+every response with `check_within_reason`): an amount past £1,000,000,000.00 (`domain.money.MOST_PENCE`), reasons
+of invisible characters alone, a declared party that is not a code."""
 
 from __future__ import annotations
 
@@ -30,3 +31,22 @@ def test_an_amount_past_the_most_is_refused_naming_the_amount_in_pounds(pence: i
         check_within_reason(paying(pence))
     said = str(refused.value)
     assert said.startswith("amount_pence: ") and "more than any claim could be (at most £1,000,000,000.00)" in said
+
+
+@given(
+    said=st.text(alphabet=st.sampled_from(" \t\n\u200b\u200c\u200d\u2060\ufeff\u00a0\u3000"), min_size=1, max_size=20)
+)
+def test_reasons_of_invisible_characters_alone_are_refused(said: str) -> None:
+    refusing = ResponseInput(action="reject", actor_email="icb@nhs.example", actor_role=Role.PAYER, reasons=said)
+    with pytest.raises(ResponseRefused, match="^reasons: has nothing in it"):
+        check_within_reason(refusing)
+
+
+@pytest.mark.parametrize("party", ["!!", "E8-001", "QKS ICB", "ＱＫＳ"])
+def test_a_declared_party_is_letters_and_digits(party: str) -> None:
+    declaring = ResponseInput(
+        action="declare_interest", actor_email="ceo@lmc.example", actor_role=Role.OFFICER, text=party
+    )
+    with pytest.raises(ResponseRefused, match="is not a party's code"):
+        check_within_reason(declaring)
+    check_within_reason(declaring.model_copy(update={"text": "E87001"}))
