@@ -142,6 +142,10 @@ async def test_alerts_from_practices_to_a_claim(
                 assert found[1] in twice.text
             day = next_working_day(settings.escalation_config().calendar, day + timedelta(days=1))
         assert len(reported) == 40
+        empty = await web.post(pages[codes[0]], data={"submission": uuid.uuid4().hex})  # sent with nothing filled in
+        assert empty.status_code == 422
+        summary = empty.text.split('id="error-summary"')[1].split("</ul>")[0]
+        assert "Provider: " in summary and "What kind of work: " in summary, summary  # each refusal names its field
 
         # One digest per trust per working day, at the close of the day, four alerts in each, each with its link.
         await sleep_until(time_env, morning(day))
