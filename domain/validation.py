@@ -52,10 +52,17 @@ _IN_WORDS: dict[str, str] = {
 be less than or equal to 1000000"). A rule's own message (a `ValueError` in a validator) is already in words."""
 
 
+_NOT_AN_EMAIL = "value is not a valid email address:"
+
+
 def in_words(kind: str, ctx: dict[str, Any], message: str) -> str:
     """What a refusal of `kind` says, from pydantic's context (its limits); its own `message` where none is kept."""
     if kind == "value_error":
-        return message.removeprefix("Value error, ")
+        said = message.removeprefix("Value error, ")
+        if said.startswith(_NOT_AN_EMAIL):  # pydantic's words before email_validator's own (which are plain)
+            why = said.removeprefix(_NOT_AN_EMAIL).strip()
+            return f"is not an email address: {why[:1].lower()}{why[1:]}"
+        return said
     template = _IN_WORDS.get(kind)
     if template is None:
         return message.removeprefix("Value error, ")

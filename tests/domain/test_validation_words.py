@@ -52,3 +52,10 @@ def test_text_past_its_limit_is_counted_in_characters_not_entries() -> None:
     with pytest.raises(FieldsRefused) as refused:
         validated(ResponseInput, {**base, "groups": [{"patients": 1, "still_off": True}] * 51})
     assert refused.value.fields["groups"] == "may have at most 50 entries"
+
+
+def test_an_address_that_is_not_one_says_so_in_plain_words() -> None:
+    base = {"action": "reject", "actor_role": "practice"}
+    with pytest.raises(FieldsRefused) as refused:
+        validated(ResponseInput, {**base, "actor_email": "not an email"})
+    assert refused.value.fields["actor_email"] == "is not an email address: an email address must have an @-sign."
