@@ -242,6 +242,10 @@ OFFICER_COMMANDS: dict[str, tuple[str, ...]] = {
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
+    if isinstance(getattr(args, "id", None), str) and not args.id.strip():
+        from service.refusals import Refused, Why
+
+        raise Refused(Why.INVALID, "ID: give the escalation's reference, as `list` shows it.", {"ID": "is required"})
     if args.command == "add-user":
         import getpass
 

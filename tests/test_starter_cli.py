@@ -200,3 +200,11 @@ async def test_a_reader_that_stops_early_is_not_taken_for_an_engine_that_cannot_
     os.close(write_end)
     _, err = await process.communicate()
     assert process.returncode == 1 and "cannot reach" not in err.decode() and not err.strip(), err.decode()
+
+
+async def test_an_empty_reference_is_refused_before_anything_is_asked() -> None:
+    """`dispute "" --reasons …` (a reference lost in a script's variable): refused naming the ID, exit 2, with
+    no engine reached, not "There is no escalation ."."""
+    env = {**os.environ, "TEMPORAL_ADDRESS": "127.0.0.1:9"}  # nothing listens: the refusal comes first
+    code, _, err = await run_cli(env, "dispute", " ", "--reasons", "x")
+    assert code == 2 and "Refused: ID: give the escalation's reference" in err, err
