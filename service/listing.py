@@ -87,8 +87,11 @@ class EscalationRow:
 def list_query(filters: ListFilters) -> str:
     """A visibility query; without a kind, the escalations officers start (not their parts)."""
     kinds = ", ".join(f"'{name}'" for name in TOP_LEVEL_KINDS)
-    # Without a kind, the escalations officers start; but a short-paid practice is listed with them.
-    parts = filters.kind or filters.underpaid or filters.parts or filters.search
+    # Without a kind, the escalations officers start; but a short-paid practice is listed with them, and so is the
+    # part a search names (a practice's code, an address, a reference). Words of a title, which an incident's
+    # practices share with it, find its parts only when asked to ("Include practices' requests", `--parts`).
+    named = any(not search_clause(word).startswith(sa.TITLE.name) for word in (filters.search or "").split())
+    parts = filters.kind or filters.underpaid or filters.parts or named
     clauses = [] if parts else [f"{sa.KIND.name} IN ({kinds})"]
     for key, value in ((sa.KIND, filters.kind), (sa.STATUS, filters.status), (sa.PAYER, filters.payer)):
         if value:  # the gate allowed only letters, digits and underscores

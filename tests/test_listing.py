@@ -15,6 +15,7 @@ from service.gate import ListFilters
 from service.listing import TOP_LEVEL_KINDS, list_escalations, list_query
 from service.refusals import Refused, Why
 from settings import ROOT
+from workflows import search_attributes as sa
 
 # What `show` needs and `list` does not: the workflows, the activities and the database layer; and what `list`
 # reads without: the SDK's client (it reaches Temporal through the service layer) and email_validator (it
@@ -79,3 +80,18 @@ def test_the_list_shows_a_deadline_as_the_officer_reads_it_in_london_time() -> N
 
     assert starter.when(datetime(2026, 12, 4, 17, 0, tzinfo=UTC)) == "Fri 4 Dec 2026, 17:00"
     assert starter.when(datetime(2026, 7, 3, 16, 0, tzinfo=UTC)) == "Fri 3 Jul 2026, 17:00"  # British Summer Time
+
+
+@pytest.mark.parametrize(
+    ("search", "parts_too"),
+    [("uACR", False), ("uacr error", False), ("E87001", True), ("pm@nhs.example", True), ("PEC-2026", True)],
+)
+def test_a_search_by_title_words_keeps_to_what_officers_start_and_one_naming_a_part_finds_it(
+    search: str, parts_too: bool
+) -> None:
+    """Words of a title, which an incident's forty practices share with it, list the incident alone unless parts
+    are asked for; a practice's code, an address or a reference names what it finds, parts included."""
+    top_level = f"{sa.KIND.name} IN ("
+    query = list_query(ListFilters(search=search))
+    assert (top_level not in query) is parts_too, query
+    assert top_level not in list_query(ListFilters(search=search, parts=True))
