@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 from itsdangerous import Signer
 from markupsafe import Markup
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -99,6 +100,28 @@ class PageTokens:
         return f"{query}\n{token}"
 
 
+def _chosen(params: QueryParams) -> dict[str, str]:
+    """The dashboard's filters as the URL gives them, each once, as text."""
+    chosen = {k: params.get(k, "").strip() for k in FILTERS}
+    return chosen | {k: "on" if params.get(k) == "on" else "" for k in FLAGS}
+
+
+def _filters(chosen: dict[str, str]) -> ListFilters:
+    """The chosen filters through the gate; `Refused` names each one at fault."""
+    return admit(
+        ListFilters,
+        {
+            "kind": chosen["kind"] or None,
+            "status": chosen["status"] or None,
+            "payer": chosen["payer"] or None,
+            "level": chosen["level"] or None,
+            "search": chosen["q"] or None,
+            **{flag: chosen[flag] == "on" for flag in FLAGS},
+        },
+        renamed={"search": "q"},
+    )
+
+
 def routes(console: Console) -> list[Route]:
     ledger = SentMailLedger(console.engine)
     tokens = PageTokens(console.settings.session_key)
@@ -109,8 +132,7 @@ def routes(console: Console) -> list[Route]:
         """The search form, counts, rows and paging for the URL's query: the same for everyone asking it, so
         drawn once and shared for a second (`listing.shared`) by every officer opening the same view."""
         params = request.query_params
-        chosen = {k: params.get(k, "").strip() for k in FILTERS}
-        chosen |= {k: "on" if params.get(k) == "on" else "" for k in FLAGS}
+        chosen = _chosen(params)
         sort = params.get("sort", "") if params.get("sort", "") in COLUMNS else DEFAULT_SORT[0]
         direction = "asc" if params.get("dir") == "asc" else "desc"
         if sort == DEFAULT_SORT[0] and "dir" not in params:
@@ -121,19 +143,7 @@ def routes(console: Console) -> list[Route]:
         counted = Counts(total=0)
         query = ""
         try:
-            filters = admit(
-                ListFilters,
-                {
-                    "kind": chosen["kind"] or None,
-                    "status": chosen["status"] or None,
-                    "payer": chosen["payer"] or None,
-                    "level": chosen["level"] or None,
-                    "search": chosen["q"] or None,
-                    **{flag: chosen[flag] == "on" for flag in FLAGS},
-                },
-                renamed={"search": "q"},
-            )
-            query = reading.list_query(filters)
+            query = reading.list_query(_filters(chosen))
             async with within_budget():  # raw visibility RPCs: held to the request's budget here
                 token = tokens.open(params.get("page", ""), query)
                 found = await listing.page(request.app.state.client, query, sort, direction == "desc", token, offset)
@@ -182,7 +192,14 @@ def routes(console: Console) -> list[Route]:
             "held": ledger.held_or_stale() if who.role in OPS else [],  # read only: never a write on a GET
             "mail_delay": mail_delay(ledger),
         }
-        return templates.TemplateResponse(request, "dashboard.html", context)
+        try:  # the rows say which filter is at fault; the status says so too
+            _filters(_chosen(request.query_params))
+            status = 200
+        except Refused as refused:
+            if refused.why is not Why.INVALID:
+                raise
+            status = refused.http_status
+        return templates.TemplateResponse(request, "dashboard.html", context, status_code=status)
 
     async def failing(request: Request) -> Response:
         """Ops: activities failing and being retried, among the newest open escalations."""
