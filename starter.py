@@ -81,6 +81,7 @@ def print_case(view: CaseView) -> None:
 
 
 def print_history(audit: AuditLog, escalation_id: str) -> bool:
+    from domain.formatting import counted
     from domain.money import format_pence
 
     rows = audit.timeline(escalation_id)
@@ -97,7 +98,7 @@ def print_history(audit: AuditLog, escalation_id: str) -> bool:
         )
     check = audit.verify(escalation_id)
     print(
-        f"Hash chain: {'verified' if check.ok else 'BROKEN'} ({check.rows} entries)"
+        f"Hash chain: {'verified' if check.ok else 'BROKEN'} ({counted(check.rows, 'entry', 'entries')})"
         + (f": {check.problem}" if check.problem else "")
     )
     return check.ok
