@@ -25,6 +25,7 @@ from domain.tables import Table
 from domain.working_days import (
     add_working_days,
     at_close_of_day,
+    describe_date,
     describe_day,
     describe_deadline,
     london_date,
@@ -132,13 +133,19 @@ class ResponseRefused(ValueError):
     """A response that cannot be taken now; the message is shown to the person as is."""
 
 
-def check_within_reason(response: ResponseInput) -> None:
-    """What no case takes in any state: an amount past `domain.money.MOST_PENCE`, text of invisible characters
-    alone, a party that is not a code. For the workflow's update validator alone, which never runs on replay, so
-    a run recorded before these rules replays as it ran."""
+def check_within_reason(response: ResponseInput, calendar: WorkingCalendar) -> None:
+    """What no case takes in any state: an amount past `domain.money.MOST_PENCE`, a date outside the years the
+    bank-holiday calendar knows, text of invisible characters alone, a party that is not a code. For the
+    workflow's update validator alone, which never runs on replay, so a run recorded before these rules replays
+    as it ran."""
     problem = beyond_reason(response.amount_pence) if response.amount_pence is not None else None
     if problem is not None:
         raise ResponseRefused(f"amount_pence: {problem}.")
+    if response.on_date is not None and not calendar.covers(response.on_date):
+        first, last = calendar.first_year, calendar.last_year
+        raise ResponseRefused(
+            f"on_date: {describe_date(response.on_date)} is outside the years the engine knows ({first} to {last})."
+        )
     for name in ("reasons", "text"):
         said = getattr(response, name)
         if said and not any(_visible(ch) for ch in said):

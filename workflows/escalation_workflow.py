@@ -424,7 +424,7 @@ class EscalationWorkflow:
         never changes a recorded run; the handler's own re-check (inside `apply`) refuses more only for
         cases under the rules that introduced it."""
         try:
-            check_within_reason(response)
+            check_within_reason(response, self.case.calendar)
             if response.action == DECLARE_INTEREST:
                 self.case.check_actor(response)
                 self.case.check_interest(response)

@@ -4,14 +4,19 @@ of invisible characters alone, a declared party that is not a code."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from domain.calendar import legacy_calendar
 from domain.contacts import Role
 from domain.escalation import ResponseRefused, check_within_reason
 from domain.money import MOST_PENCE
 from domain.responses import ResponseInput
+
+LEGACY_CALENDAR = legacy_calendar()
 
 
 def paying(pence: int | None) -> ResponseInput:
@@ -22,13 +27,13 @@ def paying(pence: int | None) -> ResponseInput:
 
 @given(pence=st.one_of(st.none(), st.integers(0, MOST_PENCE)))
 def test_any_amount_up_to_the_most_is_left_to_the_case(pence: int | None) -> None:
-    check_within_reason(paying(pence))
+    check_within_reason(paying(pence), LEGACY_CALENDAR)
 
 
 @given(pence=st.integers(MOST_PENCE + 1, 10**30))
 def test_an_amount_past_the_most_is_refused_naming_the_amount_in_pounds(pence: int) -> None:
     with pytest.raises(ResponseRefused) as refused:
-        check_within_reason(paying(pence))
+        check_within_reason(paying(pence), LEGACY_CALENDAR)
     said = str(refused.value)
     assert said.startswith("amount_pence: ") and "more than any claim could be (at most £1,000,000,000.00)" in said
 
@@ -39,7 +44,7 @@ def test_an_amount_past_the_most_is_refused_naming_the_amount_in_pounds(pence: i
 def test_reasons_of_invisible_characters_alone_are_refused(said: str) -> None:
     refusing = ResponseInput(action="reject", actor_email="icb@nhs.example", actor_role=Role.PAYER, reasons=said)
     with pytest.raises(ResponseRefused, match="^reasons: has nothing in it"):
-        check_within_reason(refusing)
+        check_within_reason(refusing, LEGACY_CALENDAR)
 
 
 @pytest.mark.parametrize("party", ["!!", "E8-001", "QKS ICB", "ＱＫＳ"])
@@ -48,5 +53,12 @@ def test_a_declared_party_is_letters_and_digits(party: str) -> None:
         action="declare_interest", actor_email="ceo@lmc.example", actor_role=Role.OFFICER, text=party
     )
     with pytest.raises(ResponseRefused, match="is not a party's code"):
-        check_within_reason(declaring)
-    check_within_reason(declaring.model_copy(update={"text": "E87001"}))
+        check_within_reason(declaring, LEGACY_CALENDAR)
+    check_within_reason(declaring.model_copy(update={"text": "E87001"}), LEGACY_CALENDAR)
+
+
+@pytest.mark.parametrize("on", [date(1, 1, 1), date(1999, 12, 31), date(9999, 12, 31)])
+def test_a_date_outside_the_years_the_calendar_knows_is_refused(on: date) -> None:
+    commissioning = ResponseInput(action="commission", actor_email="icb@nhs.example", actor_role=Role.PAYER, on_date=on)
+    with pytest.raises(ResponseRefused, match="^on_date: .* is outside the years the engine knows"):
+        check_within_reason(commissioning, LEGACY_CALENDAR)
