@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
@@ -59,3 +60,11 @@ class ResponseOutcome(BaseModel):
 
     status: str
     message: str
+    response_digest: str | None = None
+    """What the recorded response said (`digest_of`): a console form sent again under its submission id with other
+    values (changed after Back) is answered with the first outcome, and this tells the console so."""
+
+
+def digest_of(response: ResponseInput) -> str:
+    """A short digest of what a response says: the same one sent again has the same digest, an edited one not."""
+    return hashlib.sha256(response.model_dump_json().encode()).hexdigest()[:32]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from temporalio.client import Client
 
 from domain.form_response import FormResponse, form_digest
-from domain.responses import ResponseInput, ResponseOutcome
+from domain.responses import ResponseInput, ResponseOutcome, digest_of
 from persistence.audit_log import AuditLog
 from service.gate import OpsReason, admit
 from service.refusals import Refused, Why, temporal_refusals
@@ -26,9 +26,12 @@ async def respond(
     does not run the update again. Without one, the update gets a fresh id of its own (as before)."""
     update_id = f"{escalation_id}:{submission_id}" if submission_id else None
     with temporal_refusals(escalation_id):
-        return await client.get_workflow_handle(escalation_id).execute_update(
+        outcome = await client.get_workflow_handle(escalation_id).execute_update(
             EscalationWorkflow.respond, response, id=update_id
         )
+    if outcome.response_digest not in (None, digest_of(response)):
+        raise SentBefore()
+    return outcome
 
 
 async def respond_to_form(
@@ -59,7 +62,7 @@ class SentBefore(Refused):
         super().__init__(
             Why.NOT_OPEN,
             "This form had already been sent, with other values, and those were recorded, not these. What is "
-            "recorded now is shown below; to change it, send the form again from this page.",
+            "recorded now is on the escalation's page; to change it, send the form again from there.",
         )
 
 

@@ -158,6 +158,9 @@ async def test_the_console_officer_form_twice_is_recorded_once(
     second = await web.post(act, data={**form, "submission": submission})
     assert second.status_code == 303 and second.headers["location"] == first.headers["location"]
     await audited(settings, eid, "interest_declared", 1)
+    edited = await web.post(act, data={**form, "reasons": "my sister works there", "submission": submission})
+    assert edited.status_code == 409 and "already been sent, with other values" in edited.text  # not "recorded"
+    await audited(settings, eid, "interest_declared", 1)
     # another submission is another declaration (declaring is always open): recorded again
     third = await web.post(act, data={**form, "submission": submission_for(page, "withdraw")})
     assert third.status_code == 303

@@ -39,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.form_response import FormResponse, form_digest, read_response
     from domain.mail_delay import allow_for_mail_delay, working_days_waited
     from domain.report import ReportLine
-    from domain.responses import FieldSpec, ResponseInput, ResponseOutcome
+    from domain.responses import FieldSpec, ResponseInput, ResponseOutcome, digest_of
     from domain.tables import Table
     from domain.validation import FieldsRefused
     from workflows import search_attributes as sa
@@ -390,7 +390,8 @@ class EscalationWorkflow:
     # --- responses ----------------------------------------------------------------------
     @workflow.update
     async def respond(self, response: ResponseInput) -> ResponseOutcome:
-        return await self._take_response(response)
+        outcome = await self._take_response(response)
+        return outcome.model_copy(update={"response_digest": digest_of(response)})
 
     async def _take_response(self, response: ResponseInput) -> ResponseOutcome:
         interest = self.case.conflict(response)
