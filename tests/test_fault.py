@@ -59,6 +59,15 @@ class DevServer:
         return f"127.0.0.1:{self.port}"
 
     async def start(self) -> None:
+        """Start it on `port`, its HTTP and metrics ports fresh each time. A start that dies at once (a port taken
+        between `free_port` and the server's bind: it panics building its HTTP server) is tried again, up to
+        three times, on other HTTP and metrics ports; the gRPC port stays, as clients know it."""
+        for _ in range(3):
+            if await self._started_once():
+                return
+        raise AssertionError(f"the dev server did not start: {self.log.read_text()[-2000:]}")
+
+    async def _started_once(self) -> bool:
         attributes = [arg for key in sa.ALL for arg in ("--search-attribute", f"{key.name}={key._metadata_type}")]
         out = self.log.open("ab")
         self.process = await asyncio.create_subprocess_exec(
@@ -69,14 +78,15 @@ class DevServer:
             stdout=out, stderr=out,
         )  # fmt: skip
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and self.process.returncode is None:
             try:
                 client = await connect(Settings(temporal_address=self.address, _env_file=None))  # type: ignore[call-arg]
                 await client.workflow_service.get_system_info(GetSystemInfoRequest(), timeout=timedelta(seconds=2))
-                return
+                return True
             except Exception:  # noqa: BLE001 - not up yet
                 await asyncio.sleep(0.3)
-        raise AssertionError(f"the dev server did not start: {self.log.read_text()[-2000:]}")
+        await self.stop(crash=True)
+        return False
 
     async def stop(self, crash: bool = False) -> None:
         """Stop it: told to (SIGTERM), or as a crash would (SIGKILL); its state file keeps what it had."""
