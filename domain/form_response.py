@@ -7,7 +7,6 @@ round trip (issue #16) and the case's own field specs, with no read of the case 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import date
 from typing import Any
@@ -16,7 +15,7 @@ from pydantic import BaseModel
 
 from domain.contacts import Role
 from domain.money import parse_pounds
-from domain.responses import FieldSpec, ResponseInput
+from domain.responses import FieldSpec, ResponseInput, digest
 from domain.validation import FieldsRefused, quoted, validated
 
 GROUP_ROWS = 8  # rows a groups field offers on the page
@@ -40,24 +39,35 @@ control character written as six; a form past these bounds would make an answer 
 (2 MB) and hold the escalation's every task until someone stepped in. Far beyond anything our pages send."""
 
 
+def _too_long(name: str, value: str) -> bool:
+    return len(value) > FIELD_CHARS or len(name) > 200
+
+
 def oversized(form: dict[str, str]) -> dict[str, str]:
     """The fields of a posted form too large for any of our pages to have sent, each with why (empty if none):
     checked before the form goes to the workflow."""
     problems = {
         name[:60] or "(a field without a name)": f"is far longer than this form takes ({FIELD_CHARS:,} characters)"
         for name, value in form.items()
-        if len(value) > FIELD_CHARS or len(name) > 200
+        if _too_long(name, value)
     }
     if not problems and (len(form) > FORM_FIELDS or sum(len(v) for v in form.values()) > FORM_CHARS):
         problems["form"] = f"is far larger than any of these forms ({FORM_FIELDS} fields, {FORM_CHARS:,} characters)"
     return problems
 
 
+def shown_again(form: dict[str, str]) -> dict[str, str]:
+    """What of an oversized form its page shows again as typed: the fields within the bounds, or none when the
+    form as a whole is too large."""
+    if "form" in oversized(form):
+        return {}
+    return {name: value for name, value in form.items() if not _too_long(name, value)}
+
+
 def form_digest(form: dict[str, str], leave_out: str = "submission") -> str:
     """What a form said, as a short digest (its one-time submission id left out): the same form sent again has
     the same digest, one edited after the Back button has another."""
-    said = json.dumps(sorted((k, v) for k, v in form.items() if k != leave_out), ensure_ascii=False)
-    return hashlib.sha256(said.encode()).hexdigest()[:32]
+    return digest(json.dumps(sorted((k, v) for k, v in form.items() if k != leave_out), ensure_ascii=False))
 
 
 COUNT_DIGITS = 9  # far beyond any count; a longer string of digits is refused before it is read as a number

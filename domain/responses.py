@@ -65,6 +65,10 @@ class ResponseOutcome(BaseModel):
     values (changed after Back) is answered with the first outcome, and this tells the console so."""
 
 
+def digest(said: str) -> str:
+    """A short digest of what something says: the same sent again has the same digest, an edited one not."""
+    return hashlib.sha256(said.encode()).hexdigest()[:32]
+
+
 def digest_of(response: ResponseInput) -> str:
-    """A short digest of what a response says: the same one sent again has the same digest, an edited one not."""
-    return hashlib.sha256(response.model_dump_json().encode()).hexdigest()[:32]
+    return digest(response.model_dump_json())

@@ -177,16 +177,21 @@ async def list_escalations(client: Visibility, query: str) -> list[EscalationRow
     token = b""
     with search_refusals("the list"):
         while True:
-            answer = await client.workflow_service.list_workflow_executions(
-                ListWorkflowExecutionsRequest(
-                    namespace=client.namespace, page_size=1000, next_page_token=token, query=query
-                ),
-                retry=True,
-            )
-            rows += map(row_from_record, answer.executions)
-            token = answer.next_page_token
+            found, token = await _records(client, query, 1000, token, retry=True)
+            rows += found
             if not token:
                 return rows
+
+
+async def _records(
+    client: Visibility, query: str, size: int, token: bytes, retry: bool = False
+) -> tuple[list[EscalationRow], bytes]:
+    """One page of visibility records matching `query`, as rows, and the next page's token (empty at the end)."""
+    answer = await client.workflow_service.list_workflow_executions(
+        ListWorkflowExecutionsRequest(namespace=client.namespace, page_size=size, next_page_token=token, query=query),
+        retry=retry,
+    )
+    return [row_from_record(info) for info in answer.executions], answer.next_page_token
 
 
 PAGE_SIZE = 50
@@ -280,16 +285,8 @@ async def page(client: Client, query: str, sort: str, descending: bool, token: s
 async def _listed(client: Client, query: str, size: int, token: bytes | None) -> tuple[list[EscalationRow], bytes]:
     """One page of visibility records as rows, shared for SHARED_FOR_SECONDS by everyone asking the same."""
 
-    async def ask() -> tuple[list[EscalationRow], bytes]:
-        answer = await client.workflow_service.list_workflow_executions(
-            ListWorkflowExecutionsRequest(
-                namespace=client.namespace, page_size=size, next_page_token=token or b"", query=query
-            )
-        )
-        return [row_from_record(info) for info in answer.executions], answer.next_page_token
-
     key = ("page", client.service_client.config.target_host, query, size, token)
-    return await shared(key, SHARED_FOR_SECONDS, ask)
+    return await shared(key, SHARED_FOR_SECONDS, lambda: _records(client, query, size, token or b""))
 
 
 async def all_rows(client: Client, query: str, limit: int = 10_000) -> list[EscalationRow]:

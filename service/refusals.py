@@ -74,14 +74,14 @@ class Refused(Exception):
 
     @classmethod
     def invalid(cls, fields: dict[str, str]) -> Refused:
-        return cls(Why.INVALID, "; ".join(f"{name}: {problem}" for name, problem in fields.items()), fields)
+        return cls(Why.INVALID, _each_named(fields), fields)
 
     def renamed(self, names: dict[str, str]) -> Refused:
         """The same refusal with its fields named as the person typed them (a command line's options, say)."""
         if not self.fields:
             return self
         fields = {names.get(name, name): problem for name, problem in self.fields.items()}
-        return Refused(self.why, "; ".join(f"{name}: {problem}" for name, problem in fields.items()), fields)
+        return Refused(self.why, _each_named(fields), fields)
 
     @property
     def http_status(self) -> int:
@@ -93,6 +93,10 @@ class Refused(Exception):
 
     def as_json(self) -> dict[str, object]:
         return {"refused": self.why.value, "message": self.message, "fields": self.fields}
+
+
+def _each_named(fields: dict[str, str]) -> str:
+    return "; ".join(f"{name}: {problem}" for name, problem in fields.items())
 
 
 _CLOSED_PHRASES = ("workflow execution already completed", "already completed")

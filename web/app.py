@@ -23,7 +23,7 @@ from temporalio.client import Client
 
 from domain import wording
 from domain.contacts import Role
-from domain.form_response import FormResponse, oversized
+from domain.form_response import FormResponse, oversized, shown_again
 from domain.responses import ResponseOutcome
 from links.signing import LinkGrant, LinkRefused, verify_link
 from payload_codec import payload_codec
@@ -154,8 +154,7 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
         client = request.app.state.client
         too_large = oversized(form)
         if too_large:  # never sent: shown again without what is too large to show (or to send)
-            kept = {} if "form" in too_large else {n: v for n, v in form.items() if n[:60] not in too_large}
-            return await act_after_reading(request, grant, kept, unrecorded, Refused.invalid(too_large))
+            return await act_after_reading(request, grant, shown_again(form), unrecorded, Refused.invalid(too_large))
         try:
             submission = submission_from_form(form)
         except Refused:  # not an id this site issued, so not one to send: read the case, refuse every field

@@ -522,7 +522,7 @@ class EscalationWorkflow:
                 await self._carry_out_run()
                 continue
             if self._answered and self._answer_steps_in_one(self.outbox[0]):
-                await self._carry_out_run(self.answer_step)
+                await self._carry_out_run(answered=True)
                 continue
             effect = self.outbox.pop(0)
             if isinstance(effect, EmailEffect):
@@ -604,17 +604,17 @@ class EscalationWorkflow:
         runs = isinstance(head, AuditEffect | EmailEffect) or self.answer_step(head) is not None
         return runs and bool(getattr(self.start, "answer_steps_in_one", False))
 
-    async def _carry_out_run(self, command_step: Callable[[Effect], BaseModel | None] | None = None) -> None:
+    async def _carry_out_run(self, answered: bool = False) -> None:
         """The outbox's leading audit writes and emails as one local activity (`StepActivities`): one marker
-        event for the lot, where each on its own would record one. After an answer (`command_step` given), as
-        one ordinary activity, with the commands `command_step` makes steps of (a practice's return)."""
+        event for the lot, where each on its own would record one. After an answer, as one ordinary activity, with
+        the commands `answer_step` makes steps of (a practice's return)."""
         steps: list[Any] = []
         emails: list[EmailEffect] = []
         requested_at = workflow.now()
         while self.outbox:
             effect = self.outbox[0]
             if not isinstance(effect, AuditEffect | EmailEffect):
-                made = command_step(effect) if command_step is not None else None
+                made = self.answer_step(effect) if answered else None
                 if made is None:
                     break
                 self.outbox.pop(0)

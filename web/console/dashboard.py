@@ -10,7 +10,6 @@ from urllib.parse import urlencode
 
 from itsdangerous import Signer
 from markupsafe import Markup
-from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -100,50 +99,43 @@ class PageTokens:
         return f"{query}\n{token}"
 
 
-def _chosen(params: QueryParams) -> dict[str, str]:
-    """The dashboard's filters as the URL gives them, each once, as text."""
-    chosen = {k: params.get(k, "").strip() for k in FILTERS}
-    return chosen | {k: "on" if params.get(k) == "on" else "" for k in FLAGS}
-
-
-def _filters(chosen: dict[str, str]) -> ListFilters:
-    """The chosen filters through the gate; `Refused` names each one at fault."""
-    return admit(
-        ListFilters,
-        {
-            "kind": chosen["kind"] or None,
-            "status": chosen["status"] or None,
-            "payer": chosen["payer"] or None,
-            "level": chosen["level"] or None,
-            "search": chosen["q"] or None,
-            **{flag: chosen[flag] == "on" for flag in FLAGS},
-        },
-        renamed={"search": "q"},
-    )
-
-
 def routes(console: Console) -> list[Route]:
     ledger = SentMailLedger(console.engine)
     tokens = PageTokens(console.settings.session_key)
     rows_template = templates.env.get_template("dashboard_rows.html")
     names = {org.code.upper(): org.name for org in console.settings.escalation_config().organisations}
 
-    async def rows_html(request: Request) -> Markup:
-        """The search form, counts, rows and paging for the URL's query: the same for everyone asking it, so
-        drawn once and shared for a second (`listing.shared`) by every officer opening the same view."""
+    async def rows_html(request: Request) -> tuple[Markup, int]:
+        """The search form, counts, rows and paging for the URL's query, and the page's status (422 when a filter
+        is refused, named in the form): the same for everyone asking it, so drawn once and shared for a second
+        (`listing.shared`) by every officer opening the same view."""
         params = request.query_params
-        chosen = _chosen(params)
+        chosen = {k: params.get(k, "").strip() for k in FILTERS}
+        chosen |= {k: "on" if params.get(k) == "on" else "" for k in FLAGS}
         sort = params.get("sort", "") if params.get("sort", "") in COLUMNS else DEFAULT_SORT[0]
         direction = "asc" if params.get("dir") == "asc" else "desc"
         if sort == DEFAULT_SORT[0] and "dir" not in params:
             direction = DEFAULT_SORT[1]
         offset = int(params["at"]) if params.get("at", "").isdigit() else 0
         error: dict[str, str] = {}
+        status = 200
         found = Page(rows=[])
         counted = Counts(total=0)
         query = ""
         try:
-            query = reading.list_query(_filters(chosen))
+            filters = admit(
+                ListFilters,
+                {
+                    "kind": chosen["kind"] or None,
+                    "status": chosen["status"] or None,
+                    "payer": chosen["payer"] or None,
+                    "level": chosen["level"] or None,
+                    "search": chosen["q"] or None,
+                    **{flag: chosen[flag] == "on" for flag in FLAGS},
+                },
+                renamed={"search": "q"},
+            )
+            query = reading.list_query(filters)
             async with within_budget():  # raw visibility RPCs: held to the request's budget here
                 token = tokens.open(params.get("page", ""), query)
                 found = await listing.page(request.app.state.client, query, sort, direction == "desc", token, offset)
@@ -152,7 +144,7 @@ def routes(console: Console) -> list[Route]:
         except Refused as refused:
             if refused.why is not Why.INVALID:
                 raise
-            error = dict(refused.fields)
+            error, status = dict(refused.fields), refused.http_status
         base = {**chosen, "sort": sort, "dir": direction}
         context = {
             "rows": found.rows,
@@ -178,27 +170,21 @@ def routes(console: Console) -> list[Route]:
             else (_link(base, at=found.next_offset) if found.next_offset is not None else None),
             "first_link": _link(base) if (found.offset or params.get("page")) else None,
         }
-        return Markup(rows_template.render(context))  # noqa: S704 - the template escapes what it shows
+        return Markup(rows_template.render(context)), status  # noqa: S704 - the template escapes what it shows
 
     async def dashboard(request: Request) -> Response:
         who = console.who(request)
         if isinstance(who, Response):
             return who
         key = ("dashboard", console.settings.temporal_address, request.url.query)
+        rows, status = await listing.shared(key, listing.SHARED_FOR_SECONDS, lambda: rows_html(request))
         context = {
             "who": who,
             "kinds": KINDS,
-            "rows_html": await listing.shared(key, listing.SHARED_FOR_SECONDS, lambda: rows_html(request)),
+            "rows_html": rows,
             "held": ledger.held_or_stale() if who.role in OPS else [],  # read only: never a write on a GET
             "mail_delay": mail_delay(ledger),
         }
-        try:  # the rows say which filter is at fault; the status says so too
-            _filters(_chosen(request.query_params))
-            status = 200
-        except Refused as refused:
-            if refused.why is not Why.INVALID:
-                raise
-            status = refused.http_status
         return templates.TemplateResponse(request, "dashboard.html", context, status_code=status)
 
     async def failing(request: Request) -> Response:
