@@ -425,12 +425,12 @@ class EscalationWorkflow:
         never changes a recorded run; the handler's own re-check (inside `apply`) refuses more only for
         cases under the rules that introduced it."""
         try:
-            check_within_reason(response, self.case.calendar)
             if response.action == DECLARE_INTEREST:
                 self.case.check_actor(response)
                 self.case.check_interest(response)
             else:
                 self.case.check(response, workflow.now())
+            check_within_reason(response, self.case.calendar)  # after the case's own rules, which say it better
         except ResponseRefused as refused:
             raise ApplicationError(str(refused), type="ResponseRefused", non_retryable=True) from refused
 
