@@ -1,0 +1,132 @@
+"""An escalation lasts weeks to months, so its history must not grow without bound: when Temporal suggests it,
+a run carries its case over and continues as new (`EscalationWorkflow.run_until_closed`, `carry_over`). Here a
+dev server of its own suggests that after a few dozen events, where Temporal's default is thousands, so a claim
+crosses runs on its ordinary path; it must end as it would have: the same outcome, every audit row and email
+once, the chain intact, and the people's answers taken by whichever run is current."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from domain.contacts import Role
+from domain.pathology import PathologyCase
+from domain.responses import ResponseInput
+from persistence.audit_log import AuditLog
+from persistence.database import make_engine
+from service import acting, starting
+from settings import Settings
+from tests.conftest import BIN, Inbox
+from tests.helpers import CLAIM, example_start, officer, payer, running_worker, summary_of
+from tests.test_exactly_once import audited
+from tests.test_pathology import OFFICER, counts, practice, start_example, value
+from workflows import search_attributes as sa
+from workflows.unfunded_claim import UnfundedClaimWorkflow
+
+SUGGEST_AFTER_EVENTS = 20
+
+
+@pytest.fixture(scope="module")
+async def short_histories() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(BIN / "temporal"),
+        data_converter=pydantic_data_converter,
+        search_attributes=sa.ALL,
+        dev_server_extra_args=[
+            *("--dynamic-config-value", "frontend.enableUpdateWorkflowExecution=true"),
+            *("--dynamic-config-value", f"limit.historyCount.suggestContinueAsNew={SUGGEST_AFTER_EVENTS}"),
+        ],
+    )
+    yield env
+    await env.shutdown()
+
+
+async def runs_of(client: Client, escalation_id: str, last_run: str) -> list[list[int]]:
+    """Each run's event types, first run first, following the chain back from `last_run`."""
+    runs: list[list[int]] = []
+    run_id: str | None = last_run
+    while run_id:
+        history = await client.get_workflow_handle(escalation_id, run_id=run_id).fetch_history()
+        runs.insert(0, [e.event_type for e in history.events])
+        started = history.events[0].workflow_execution_started_event_attributes
+        run_id = started.continued_execution_run_id or None
+    return runs
+
+
+async def test_a_claim_continues_as_new_and_ends_as_it_would_have(
+    short_histories: WorkflowEnvironment, settings: Settings, inbox: Inbox
+) -> None:
+    client = short_histories.client
+    async with running_worker(client, settings):
+        eid = await starting.start(client, settings, CLAIM, example_start(settings))
+        await inbox.wait_for(eid, 1)
+        # Days apart, as people answer: each answer's email is out (the run idle again) before the next.
+        assert (await acting.respond(client, eid, payer("acknowledge"))).status == "acknowledged"
+        await inbox.wait_for(eid, 2)
+        assert (await acting.respond(client, eid, payer("accept"))).status == "payment_expected"
+        await inbox.wait_for(eid, 3)
+        assert (await acting.respond(client, eid, officer("confirm_payment"))).status == "closed"
+        handle = client.get_workflow_handle_for(UnfundedClaimWorkflow.run, eid)
+        view = await handle.result()
+        last_run = (await handle.describe()).run_id
+
+    assert view.outcome == "paid"
+    runs = await runs_of(client, eid, last_run)
+    assert len(runs) >= 2, "the claim never continued as new"
+    for earlier in runs[:-1]:
+        assert earlier[-1] == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+    assert runs[-1][-1] == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
+
+    audit = AuditLog(make_engine(settings.database))
+    rows = audit.timeline(eid)
+    assert [r.seq for r in rows] == list(range(1, len(rows) + 1))  # no step lost or written twice across runs
+    assert audit.verify(eid).ok
+    events = [r.event for r in rows]
+    for once in ("submitted", "response:acknowledge", "response:accept", "response:confirm_payment"):
+        assert events.count(once) == 1, events
+    ids = [m["Message-ID"] for m in inbox.for_case(eid)]
+    assert len(ids) == len(set(ids)) == events.count("email_sent")
+
+
+async def continued(client: Client, workflow_id: str) -> bool:
+    """The workflow's current run was started by continuing an earlier one."""
+    for _ in range(50):
+        history = await client.get_workflow_handle(workflow_id).fetch_history()
+        if history.events[0].workflow_execution_started_event_attributes.continued_execution_run_id:
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
+async def test_practices_that_continue_as_new_still_report_to_their_incident(
+    short_histories: WorkflowEnvironment, settings: Settings, inbox: Inbox
+) -> None:
+    """A practice continues as new once its return has made its history long; its cohort keeps waiting on it
+    across runs, and its stored return and its word that returns are closed still reach the incident."""
+    client = short_histories.client
+    async with running_worker(client, settings):
+        eid, codes = await start_example(client, settings)
+        await inbox.wait_for(eid, 42, family=True)
+        returned = codes[:3]
+        for n, ods in enumerate(returned):  # a return, then a correction once it is stored
+            await acting.respond(client, f"{eid}-{ods}", practice(ods, counts=counts(n)))
+            await inbox.wait_for(f"{eid}-{ods}", 1)
+            await audited(settings, f"{eid}-{ods}", "response:submit_return", 1)
+            await acting.respond(client, f"{eid}-{ods}", practice(ods, counts=counts(n + 10)))
+        for ods in returned:
+            assert await continued(client, f"{eid}-{ods}"), ods
+        closing = ResponseInput(action="close_returns", actor_email=OFFICER, actor_role=Role.OFFICER)
+        await acting.respond(client, eid, closing)
+        await inbox.wait_for(f"{eid}-CLAIM", 1)  # every cohort heard from every practice; returns were priced
+        claimed = (await summary_of(client, eid)).case_as(PathologyCase).claimed
+    assert claimed == {ods: value(n + 10) for n, ods in enumerate(returned)}
+    for ods in returned:
+        audit = AuditLog(make_engine(settings.database))
+        rows = audit.timeline(f"{eid}-{ods}")
+        assert [r.seq for r in rows] == list(range(1, len(rows) + 1)) and audit.verify(f"{eid}-{ods}").ok
