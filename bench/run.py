@@ -53,6 +53,7 @@ class Sizes:
     england: bool
     keep: bool
     workers: int = 1
+    worker_options: tuple[str, ...] = ()
 
 
 def parse(argv: list[str] | None = None) -> Sizes:
@@ -74,6 +75,11 @@ def parse(argv: list[str] | None = None) -> Sizes:
         help="worker processes on the task queue, baseline and incident alike (default 1; production runs "
         "replicas; on 2 cores a second worker contends with the Temporal server for CPU)",
     )
+    parser.add_argument(
+        "--workflow-tasks", type=int, help="workflow tasks each worker runs at once (default: worker.py's)"
+    )
+    parser.add_argument("--cached-workflows", type=int, help="runs each worker keeps in memory (default: worker.py's)")
+    parser.add_argument("--core-log", help="the SDK core's log filter, into logs/worker.log (with --keep to read it)")
     args = parser.parse_args(argv)
     small = args.small
     sizes = Sizes(
@@ -84,6 +90,16 @@ def parse(argv: list[str] | None = None) -> Sizes:
         england=args.england,
         keep=args.keep,
         workers=max(args.workers, 1),
+        worker_options=tuple(
+            option
+            for flag, value in (
+                ("--workflow-tasks", args.workflow_tasks),
+                ("--cached-workflows", args.cached_workflows),
+                ("--core-log", args.core_log),
+            )
+            if value
+            for option in (flag, str(value))
+        ),
     )
     if sizes.practices < sizes.posts + posts.SINGLES:
         parser.error(f"--practices must be at least --posts + {posts.SINGLES} (each POST is a different practice)")
@@ -118,7 +134,7 @@ class Figures:
 
 async def measure(sizes: Sizes, work: Path) -> Figures:
     load_before = _load()
-    async with running(work, sizes.workers) as servers:
+    async with running(work, sizes.workers, sizes.worker_options) as servers:
         worker = servers.pid("worker")
         workers = servers.workers
         progress(f"engine up in {work}")
@@ -316,7 +332,8 @@ def details(f: Figures) -> list[str]:
         f"load average at the start {f.load_before}, at the end {_load()}",
         f"sizes: {n:,} practices (cohorts of 100), {f.sizes.posts} POSTs at once, "
         f"{f.sizes.escalations} escalations, {f.sizes.users} users; {f.sizes.workers} worker process"
-        f"{'es' if f.sizes.workers > 1 else ''} (baseline and incident alike)",
+        f"{'es' if f.sizes.workers > 1 else ''} (baseline and incident alike)"
+        + (f", given {' '.join(f.sizes.worker_options)}" if f.sizes.worker_options else ""),
         *_interference(f),
         f"baseline {f.cpu_baseline.describe()}",
         f"notification {f.cpu_notify.describe()}",

@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,9 +161,10 @@ def _stop(processes: dict[str, subprocess.Popen[bytes]]) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running(work: Path, workers: int = 1) -> AsyncIterator[Servers]:
+async def running(work: Path, workers: int = 1, worker_options: Sequence[str] = ()) -> AsyncIterator[Servers]:
     """The whole engine, started in `work` and stopped on the way out, whatever happens; `workers` worker
-    processes on one task queue (`worker`, `worker2`, ...), as production runs replicas."""
+    processes on one task queue (`worker`, `worker2`, ...), as production runs replicas, each given
+    `worker_options` (`bench.worker_process`)."""
     (work / "logs").mkdir(parents=True, exist_ok=True)
     env = environment(work)
     os.environ.clear()
@@ -195,7 +196,9 @@ async def running(work: Path, workers: int = 1) -> AsyncIterator[Servers]:
         for n in range(1, workers + 1):
             name = "worker" if n == 1 else f"worker{n}"
             ready = work / f"{name}.ready"
-            processes[name] = _spawn(name, [python, "-m", "bench.worker_process", str(ready)], work, env)
+            processes[name] = _spawn(
+                name, [python, "-m", "bench.worker_process", str(ready), *worker_options], work, env
+            )
             await _file_appears(ready, processes[name], name)
         web_port = settings.base_url.rsplit(":", 1)[-1]
         processes["web"] = _spawn(
