@@ -9,7 +9,6 @@ re-implements deadlines, the ladder, or how emails to the payer are addressed.
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
@@ -18,6 +17,7 @@ from pydantic import BaseModel, Field, ValidationError
 from domain import formatting, wording
 from domain.calendar import CalendarChange, WorkingCalendar, legacy_calendar
 from domain.contacts import Contact, Interest, Lmc, Organisation, Role
+from domain.identifiers import has_visible_text
 from domain.money import beyond_reason
 from domain.report import ReportLine
 from domain.responses import FieldSpec, ResponseInput, ResponseOutcome
@@ -148,15 +148,11 @@ def check_within_reason(response: ResponseInput, calendar: WorkingCalendar) -> N
         )
     for name in ("reasons", "text"):
         said = getattr(response, name)
-        if said and not any(_visible(ch) for ch in said):
+        if said and not has_visible_text(said):
             raise ResponseRefused(f"{name}: has nothing in it but spaces or invisible characters; write it out.")
     party = (response.text or "").strip().upper() if response.action == DECLARE_INTEREST else ""
     if party and not (party.isascii() and party.isalnum()):
         raise ResponseRefused(_not_a_party(party))
-
-
-def _visible(ch: str) -> bool:
-    return not ch.isspace() and unicodedata.category(ch) not in ("Cf", "Cc", "Zs", "Zl", "Zp", "Mn")
 
 
 def _not_a_party(party: str) -> str:

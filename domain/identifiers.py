@@ -114,6 +114,12 @@ def _char_class(ch: str) -> int:
     return _OTHER
 
 
+def has_visible_text(text: str) -> bool:
+    """Whether `text` shows anything: not only spaces, line breaks and invisible characters (zero-width spaces,
+    joiners, fillers), by the same classes the NHS-number scan reads separators with."""
+    return any(_char_class(ch) not in (_INVISIBLE, _SPACE, _BREAK) for ch in text)
+
+
 @lru_cache(maxsize=1024)
 def _digit(ch: str) -> str | None:
     """The ASCII digit `ch` writes (any script), or None."""

@@ -146,14 +146,21 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     await env.shutdown()
 
 
-@pytest.fixture(scope="session")
-async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_local(
+async def start_dev_server(*dynamic_config: str) -> WorkflowEnvironment:
+    """The dev server as the tests run it (updates on, our search attributes), with `dynamic_config` values
+    (`key=value`) besides."""
+    values = ("frontend.enableUpdateWorkflowExecution=true", *dynamic_config)
+    return await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(BIN / "temporal"),
         data_converter=pydantic_data_converter,
         search_attributes=sa.ALL,
-        dev_server_extra_args=["--dynamic-config-value", "frontend.enableUpdateWorkflowExecution=true"],
+        dev_server_extra_args=[arg for value in values for arg in ("--dynamic-config-value", value)],
     )
+
+
+@pytest.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await start_dev_server()
     yield env
     await env.shutdown()
 

@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from domain.contacts import Role
@@ -22,11 +21,10 @@ from persistence.audit_log import AuditLog
 from persistence.database import make_engine
 from service import acting, starting
 from settings import Settings
-from tests.conftest import BIN, Inbox
+from tests.conftest import Inbox, start_dev_server
 from tests.helpers import CLAIM, example_start, officer, payer, running_worker, summary_of
 from tests.test_exactly_once import audited
 from tests.test_pathology import OFFICER, counts, practice, start_example, value
-from workflows import search_attributes as sa
 from workflows.unfunded_claim import UnfundedClaimWorkflow
 
 SUGGEST_AFTER_EVENTS = 20
@@ -34,15 +32,7 @@ SUGGEST_AFTER_EVENTS = 20
 
 @pytest.fixture(scope="module")
 async def short_histories() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(BIN / "temporal"),
-        data_converter=pydantic_data_converter,
-        search_attributes=sa.ALL,
-        dev_server_extra_args=[
-            *("--dynamic-config-value", "frontend.enableUpdateWorkflowExecution=true"),
-            *("--dynamic-config-value", f"limit.historyCount.suggestContinueAsNew={SUGGEST_AFTER_EVENTS}"),
-        ],
-    )
+    env = await start_dev_server(f"limit.historyCount.suggestContinueAsNew={SUGGEST_AFTER_EVENTS}")
     yield env
     await env.shutdown()
 
