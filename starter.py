@@ -253,7 +253,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         from persistence.database import make_engine
         from service.accounts import Accounts
 
-        password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
+        password = sys.stdin.readline().rstrip("\n") if args.password_stdin else _typed_twice(getpass.getpass)
         # As the console's accounts page does it: through the gate, into the security log, and a reset ends the
         # account's sessions.
         by = f"{getpass.getuser()} (command line)"
@@ -372,6 +372,16 @@ async def _list(args: argparse.Namespace, visibility: ServiceVisibility) -> int:
             f"next: {when(row.next_deadline) if row.next_deadline else '-'}"
         )
     return 0
+
+
+def _typed_twice(ask: Callable[[str], str]) -> str:
+    """A password typed unseen is asked for twice, so a slip is caught here rather than at the first login."""
+    password = ask("Password: ")
+    if ask("The same password again: ") != password:
+        from service.refusals import Refused
+
+        raise Refused.invalid({"password": "the two passwords typed differ; nothing was changed"})
+    return password
 
 
 async def _calendar(args: argparse.Namespace, settings: Settings) -> int:

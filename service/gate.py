@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from domain.identifiers import FreeText, HeaderText, SafeEmail
 from domain.validation import FieldsRefused, validated
+from service.kind_names import CASE_KINDS
 from service.refusals import Refused
 
 M = TypeVar("M", bound=BaseModel)
@@ -56,6 +57,16 @@ def _keyword(value: str) -> str:
 
 Keyword = Annotated[str, AfterValidator(_keyword)]
 """A value that goes into a Temporal visibility query: nothing that could change the query."""
+
+
+def _kind(value: str) -> str:
+    if value not in CASE_KINDS:
+        raise ValueError(f"'{value[:40]}' is not a kind of escalation; the kinds are {', '.join(sorted(CASE_KINDS))}")
+    return value
+
+
+KindName = Annotated[str, AfterValidator(_kind)]
+"""A kind a list is filtered by: a mistyped kind is refused, not answered with an empty list."""
 
 _SEARCH_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@._+-")
 
@@ -102,7 +113,7 @@ class Replacement(BaseModel):
 class ListFilters(BaseModel):
     """What the dashboard and `starter.py list` filter by; values go into a visibility query."""
 
-    kind: Keyword | None = None
+    kind: KindName | None = None
     status: Keyword | None = None
     payer: Keyword | None = None
     level: int | None = Field(default=None, ge=1, le=3)

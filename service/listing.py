@@ -27,16 +27,12 @@ from temporalio.common import SearchAttributeKey
 from temporalio.service import RPCError, RPCStatusCode, WorkflowService
 
 from service.gate import ListFilters
+from service.kind_names import TOP_LEVEL_KINDS
 from service.refusals import search_refusals
 from workflows import search_attributes as sa
 
 if TYPE_CHECKING:
     from temporalio.client import Client
-
-TOP_LEVEL_KINDS: tuple[str, ...] = ("unfunded_claim", "pathology_error", "deregistration", "interface_alert")
-"""The kinds officers start, named here rather than read from the registry (`kinds/`), whose import brings in
-every workflow, activity and the database layer; tests/test_listing.py keeps it equal to the registry's, so a
-new kind adds its name here too."""
 
 
 @dataclass(frozen=True)

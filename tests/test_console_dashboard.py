@@ -72,6 +72,12 @@ async def test_rows_come_from_search_attributes_and_every_search_finds_them(
 
     refused = await console.get("/console", params={"q": "x' OR 1=1"})
     assert refused.status_code == 422 and 'href="#q"' in refused.text and 'id="q-error"' in refused.text
+    mistyped = await console.get("/console", params={"kind": "unfunded-claim"})
+    assert (
+        mistyped.status_code == 422
+        and "is not a kind of escalation" in mistyped.text
+        and "unfunded_claim" in mistyped.text
+    )
 
     by_claimed = await console.get("/console", params={"q": word, "sort": "claimed", "dir": "asc"})
     assert 'aria-sort="ascending"' in by_claimed.text and eid in by_claimed.text

@@ -92,6 +92,13 @@ def test_pounds_parse_exactly() -> None:
             parse_pounds(bad)
 
 
+@pytest.mark.parametrize("odd", ["1e3", "1E-2", "\u0663", "\uff15", "+5", "1_000", "Infinity", "0x10", "5 0"])
+def test_an_amount_is_digits_0_to_9_as_a_person_reads_it(odd: str) -> None:
+    """Decimal reads an exponent, a sign or another script's digits; the reader of the email would not."""
+    with pytest.raises(ValueError, match="is not an amount in pounds"):
+        parse_pounds(odd)
+
+
 @given(
     pot=st.integers(min_value=0, max_value=10**9),
     weights=st.lists(st.integers(min_value=0, max_value=10**7), min_size=1, max_size=60),

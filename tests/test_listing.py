@@ -10,9 +10,10 @@ from datetime import UTC, datetime
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from kinds import KINDS
+from kinds import KINDS, case_kinds
 from service.gate import ListFilters
-from service.listing import TOP_LEVEL_KINDS, list_escalations, list_query
+from service.kind_names import CASE_KINDS, TOP_LEVEL_KINDS
+from service.listing import list_escalations, list_query
 from service.refusals import Refused, Why
 from settings import ROOT
 from workflows import search_attributes as sa
@@ -41,6 +42,7 @@ print(code, *heavy)
 
 def test_the_listing_names_every_kind_the_registry_has() -> None:
     assert tuple(spec.name for spec in KINDS) == TOP_LEVEL_KINDS
+    assert case_kinds() == CASE_KINDS
     query = list_query(ListFilters())
     assert all(f"'{spec.name}'" in query for spec in KINDS)
 

@@ -9,9 +9,12 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+import starter
+from service.refusals import Refused
 from settings import ROOT, Settings
 from tests.conftest import Inbox
 from tests.helpers import EXAMPLE, example_data
@@ -208,3 +211,12 @@ async def test_an_empty_reference_is_refused_before_anything_is_asked() -> None:
     env = {**os.environ, "TEMPORAL_ADDRESS": "127.0.0.1:9"}  # nothing listens: the refusal comes first
     code, _, err = await run_cli(env, "dispute", " ", "--reasons", "x")
     assert code == 2 and "Refused: ID: give the escalation's reference" in err, err
+
+
+def test_a_password_typed_unseen_is_asked_for_twice_and_a_slip_changes_nothing() -> None:
+    answers = iter(["a long enough passphrase", "a long enough passphrase"])
+    assert starter._typed_twice(lambda _prompt: next(answers)) == "a long enough passphrase"
+    slipped = iter(["a long enough passphrase", "a long enough passphrasr"])
+    with pytest.raises(Refused) as refused:
+        starter._typed_twice(lambda _prompt: next(slipped))
+    assert refused.value.exit_code == 2 and "differ" in refused.value.fields["password"]
