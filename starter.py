@@ -359,7 +359,7 @@ async def _list(args: argparse.Namespace, visibility: ServiceVisibility) -> int:
             "search": args.search,
             "parts": args.parts,
         },
-        renamed={"search": "--search"},
+        renamed={"search": "--search", "status": "--status", "kind": "--kind"},
     )
     rows = await list_escalations(visibility, list_query(filters))
     if args.json:

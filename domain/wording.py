@@ -45,6 +45,9 @@ STATUSES: dict[str, str] = {
     "refused": "refused by the payer, waiting for the LMC's next step",
     "share_notified": "share notified, waiting for the payment to arrive",
     "awaiting_pot": "waiting for the ICB to confirm the pot",
+    "pot_refused": "no pot from the ICB, waiting for the LMC's decision",
+    "awaiting_digest": "to go in the day's digest",
+    "awaiting_answer": "waiting for an answer",
     "nothing_due": "nothing due",
 }
 
@@ -68,6 +71,12 @@ HOLDERS: dict[str, str] = {
     "practice": "the practice",
     "observer": "an observer",
 }
+
+
+def is_status(key: str) -> bool:
+    """A status or outcome some case can be in (what the lists filter by): tests/domain/test_wording.py keeps these
+    tables holding every one the domain sets."""
+    return key in STATUSES or key in OUTCOMES
 
 
 def _words(key: str) -> str:

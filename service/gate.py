@@ -12,6 +12,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from domain import wording
 from domain.identifiers import FreeText, HeaderText, SafeEmail
 from domain.validation import FieldsRefused, validated
 from service.kind_names import CASE_KINDS
@@ -59,7 +60,13 @@ Keyword = Annotated[str, AfterValidator(_keyword)]
 """A value that goes into a Temporal visibility query: nothing that could change the query."""
 
 
+def _as_key(value: str) -> str:
+    """'Payment expected' or 'payment-expected', as a person types a name, to the key lists use."""
+    return "_".join(value.strip().lower().replace("-", " ").split())
+
+
 def _kind(value: str) -> str:
+    value = _as_key(value)
     if value not in CASE_KINDS:
         raise ValueError(f"'{value[:40]}' is not a kind of escalation; the kinds are {', '.join(sorted(CASE_KINDS))}")
     return value
@@ -67,6 +74,20 @@ def _kind(value: str) -> str:
 
 KindName = Annotated[str, AfterValidator(_kind)]
 """A kind a list is filtered by: a mistyped kind is refused, not answered with an empty list."""
+
+
+def _status(value: str) -> str:
+    value = _as_key(value)
+    if not wording.is_status(value):
+        raise ValueError(
+            f"'{value[:40]}' is not a status any escalation can be in, e.g. submitted, acknowledged, "
+            "payment_expected, collecting_returns, closed (as `list` shows them)"
+        )
+    return value
+
+
+StatusName = Annotated[str, AfterValidator(_status)]
+"""A status or outcome a list is filtered by (`domain.wording`'s): a mistyped one is refused."""
 
 _SEARCH_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@._+-")
 
@@ -114,7 +135,7 @@ class ListFilters(BaseModel):
     """What the dashboard and `starter.py list` filter by; values go into a visibility query."""
 
     kind: KindName | None = None
-    status: Keyword | None = None
+    status: StatusName | None = None
     payer: Keyword | None = None
     level: int | None = Field(default=None, ge=1, le=3)
     overdue: bool = False

@@ -72,7 +72,7 @@ async def test_rows_come_from_search_attributes_and_every_search_finds_them(
 
     refused = await console.get("/console", params={"q": "x' OR 1=1"})
     assert refused.status_code == 422 and 'href="#q"' in refused.text and 'id="q-error"' in refused.text
-    mistyped = await console.get("/console", params={"kind": "unfunded-claim"})
+    mistyped = await console.get("/console", params={"kind": "unfunded clam"})
     assert (
         mistyped.status_code == 422
         and "is not a kind of escalation" in mistyped.text

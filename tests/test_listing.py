@@ -8,10 +8,13 @@ import sys
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from temporalio.testing import WorkflowEnvironment
 
+from domain import wording
 from kinds import KINDS, case_kinds
-from service.gate import ListFilters
+from service.gate import ListFilters, admit
 from service.kind_names import CASE_KINDS, TOP_LEVEL_KINDS
 from service.listing import list_escalations, list_query
 from service.refusals import Refused, Why
@@ -97,3 +100,24 @@ def test_a_search_by_title_words_keeps_to_what_officers_start_and_one_naming_a_p
     query = list_query(ListFilters(search=search))
     assert (top_level not in query) is parts_too, query
     assert top_level not in list_query(ListFilters(search=search, parts=True))
+
+
+@given(kind=st.one_of(st.none(), st.text(max_size=60)), status=st.one_of(st.none(), st.text(max_size=60)))
+def test_a_kind_or_status_filter_is_one_there_is_or_refused_naming_its_field(
+    kind: str | None, status: str | None
+) -> None:
+    """What a person types as a filter is read as a name (any case, spaces or hyphens), or refused with the
+    field named: never an empty list for a slip, never an error of another sort."""
+    try:
+        filters = admit(ListFilters, {"kind": kind, "status": status})
+    except Refused as refused:
+        assert refused.why is Why.INVALID and set(refused.fields) <= {"kind", "status"} and refused.fields
+        return
+    assert filters.kind is None or filters.kind in CASE_KINDS
+    assert filters.status is None or wording.is_status(filters.status)
+
+
+def test_a_status_is_read_as_a_person_types_it() -> None:
+    assert admit(ListFilters, {"status": " Payment expected ", "kind": "Unfunded-claim"}).status == "payment_expected"
+    with pytest.raises(Refused, match="not a status any escalation can be in"):
+        admit(ListFilters, {"status": "bogus"})
