@@ -17,7 +17,7 @@ from domain.configuration import EscalationConfig
 from domain.confirmation import KIND as CONFIRMATION
 from domain.escalation import CURRENT_RULES
 from domain.liaison import TOPIC, MeetingOutcomes, OutcomeRow, commitment_request, ladder_from, missing_commitment_parts
-from domain.working_days import working_day_problem
+from domain.working_days import describe_date, is_working_day, london_date, working_day_problem
 from kinds import resolve
 from persistence.meetings import Meetings, NewOutcome, RecordedOutcome
 from service.calendar_admin import with_calendar
@@ -41,11 +41,25 @@ def rows_in(form: Mapping[str, str], rows: int) -> dict[str, dict[str, str]]:
     return found
 
 
+def meeting_date_problem(config: EscalationConfig, meeting_date: date, today: date) -> str | None:
+    """Why outcomes cannot be recorded for a meeting on `meeting_date`: one still to come, or a date no
+    liaison meeting is held on (a weekend or a bank holiday: most likely a slip choosing the date)."""
+    if meeting_date > today:
+        return f"{describe_date(meeting_date)} is after today: record a meeting's outcomes once it has taken place"
+    calendar = config.calendar
+    if calendar.covers(meeting_date) and not is_working_day(calendar, meeting_date):
+        why = f"a {meeting_date:%A}" if meeting_date.weekday() >= 5 else "a bank holiday"
+        return f"{describe_date(meeting_date)} is {why}: check the date the meeting was held"
+    return None
+
+
 def admit_outcomes(
-    config: EscalationConfig, icb_code: str, form: Mapping[str, str], rows: int, today: date
+    config: EscalationConfig, icb_code: str, form: Mapping[str, str], rows: int, today: date, meeting_date: date
 ) -> list[OutcomeRow]:
     """The form's rows as outcomes, or `Refused` naming each field at fault as the form names it."""
     icb = icb_of(config, icb_code)
+    if problem := meeting_date_problem(config, meeting_date, today):
+        raise Refused.invalid({"date": problem})
     filled = rows_in(form, rows)
     if not filled:
         raise Refused.invalid({"rows.0.outcome": "Write what was agreed for at least one item"})
@@ -94,7 +108,7 @@ async def record(
     icb = icb_of(config, icb_code)
     officer = resolve.officer(config, officer_email)
     now = datetime.now(UTC)
-    admitted = admit_outcomes(config, icb.code, form, rows, now.date())
+    admitted = admit_outcomes(config, icb.code, form, rows, london_date(now), meeting_date)
     recorded = meetings.record(
         submission,
         icb.code,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from dataclasses import field as listed
 from datetime import UTC, date, datetime, timedelta
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from temporalio.client import Client
 
 from domain.alert_analysis import AlertFigures, Share, shares
@@ -348,6 +348,14 @@ class PackChoice(BaseModel):
     icb: Keyword
     meeting_date: date = Field(alias="date", ge=EARLIEST, le=LATEST)
     since: date | None = Field(default=None, ge=EARLIEST, le=LATEST)
+
+    @field_validator("since")
+    @classmethod
+    def _before_the_meeting(cls, since: date | None, info: ValidationInfo) -> date | None:
+        meeting = info.data.get("meeting_date")
+        if since is not None and meeting is not None and since >= meeting:
+            raise ValueError(f"changes are counted from a day before the meeting ({describe_date(meeting)})")
+        return since
 
 
 def choose(params: dict[str, str]) -> PackChoice:

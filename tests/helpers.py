@@ -7,7 +7,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -15,8 +15,10 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from domain.calendar import LEGACY_CALENDAR
 from domain.contacts import Role
 from domain.responses import ResponseInput
+from domain.working_days import is_working_day
 from kinds import BY_NAME
 from service import reading, starting
 from settings import ROOT, Settings
@@ -102,3 +104,10 @@ async def sign_in(http: httpx.AsyncClient, email: str, password: str, with_csrf:
     """Sign in through the login form, as a browser would."""
     token = csrf_in(await http.get("/login"))
     return await http.post("/login", data={"email": email, "password": password, "csrf": token if with_csrf else "x"})
+
+
+def last_working_day_by(day: date) -> date:
+    """`day`, or the working day before it: a date a meeting can have been held on."""
+    while not is_working_day(LEGACY_CALENDAR, day):
+        day -= timedelta(days=1)
+    return day

@@ -24,7 +24,17 @@ from service import meeting_outcomes
 from service.refusals import Refused
 from settings import Settings
 from tests.conftest import Inbox, body_text
-from tests.helpers import ICB_L1, ICB_L2, ICB_L3, OFFICER, csrf_in, sign_in, skip_past_deadline, summary_of
+from tests.helpers import (
+    ICB_L1,
+    ICB_L2,
+    ICB_L3,
+    OFFICER,
+    csrf_in,
+    last_working_day_by,
+    sign_in,
+    skip_past_deadline,
+    summary_of,
+)
 from web.app import create_app
 
 ICB = "QKS"
@@ -84,6 +94,7 @@ async def test_a_commitment_is_reminded_when_it_falls_due_then_climbs_the_ladder
 def test_a_commitment_needs_what_who_and_when_each_refused_beside_its_field(settings: Settings) -> None:
     config = settings.escalation_config()
     today = datetime.now(UTC).date()
+    held = last_working_day_by(today)
     form = {
         "rows.0.outcome": "Noted.",
         "rows.2.outcome": "The ICB will write to practices.",
@@ -92,24 +103,24 @@ def test_a_commitment_needs_what_who_and_when_each_refused_beside_its_field(sett
         "rows.3.outcome": "9434765919",  # an NHS number in free text
     }
     with pytest.raises(Refused) as refused:
-        meeting_outcomes.admit_outcomes(config, ICB, form, 4, today)
+        meeting_outcomes.admit_outcomes(config, ICB, form, 4, today, held)
     assert set(refused.value.fields) == {"rows.3.outcome"}, "the gate refuses first, naming the row as posted"
     form["rows.3.outcome"] = "Deferred to the next meeting."
     with pytest.raises(Refused) as refused:
-        meeting_outcomes.admit_outcomes(config, ICB, form, 4, today)
+        meeting_outcomes.admit_outcomes(config, ICB, form, 4, today, held)
     fields = refused.value.fields
     assert set(fields) == {"rows.2.contact", "rows.2.due"}
     assert "Saturday" in fields["rows.2.due"] and "next working day" in fields["rows.2.due"]
     form["rows.2.contact"] = "someone@elsewhere.example"
     form["rows.2.due"] = next_working_day(LEGACY_CALENDAR, today + timedelta(days=10)).isoformat()
     with pytest.raises(Refused) as refused:
-        meeting_outcomes.admit_outcomes(config, ICB, form, 4, today)
+        meeting_outcomes.admit_outcomes(config, ICB, form, 4, today, held)
     assert set(refused.value.fields) == {"rows.2.contact"} and "is not one of" in refused.value.fields["rows.2.contact"]
     form["rows.2.contact"] = ICB_L1
-    rows = meeting_outcomes.admit_outcomes(config, ICB, form, 4, today)
+    rows = meeting_outcomes.admit_outcomes(config, ICB, form, 4, today, held)
     assert [r.commitment for r in rows] == [None, "Write to practices about fit notes", None]
     with pytest.raises(Refused) as refused:
-        meeting_outcomes.admit_outcomes(config, ICB, {}, 4, today)
+        meeting_outcomes.admit_outcomes(config, ICB, {}, 4, today, held)
     assert "rows.0.outcome" in refused.value.fields
 
 
@@ -127,7 +138,7 @@ async def test_the_form_keeps_what_was_typed_shows_each_error_beside_its_field_t
     web: httpx.AsyncClient, settings: Settings, inbox: Inbox
 ) -> None:
     assert (await sign_in(web, OFFICER, "a long outcomes password")).status_code == 303
-    meeting = next_working_day(LEGACY_CALENDAR, datetime.now(UTC).date() + timedelta(days=2))
+    meeting = last_working_day_by(datetime.now(UTC).date())  # outcomes are of a meeting that has been held
     page = await web.get("/console/meeting", params={"icb": ICB, "date": meeting.isoformat()})
     assert page.status_code == 200 and 'name="row_count"' in page.text
     saturday = a_saturday_after(meeting)
@@ -171,7 +182,7 @@ async def test_ops_staff_read_the_pack_but_only_officers_record_outcomes(
 ) -> None:
     Users(make_engine(settings.database)).add("ops.pack@lmc.example", "ops", "a long outcomes password")
     assert (await sign_in(web, "ops.pack@lmc.example", "a long outcomes password")).status_code == 303
-    meeting = next_working_day(LEGACY_CALENDAR, datetime.now(UTC).date() + timedelta(days=2))
+    meeting = last_working_day_by(datetime.now(UTC).date())  # outcomes are of a meeting that has been held
     page = await web.get("/console/meeting", params={"icb": ICB, "date": meeting.isoformat()})
     assert page.status_code == 200
     form = {"csrf": csrf_in(page), "icb": ICB, "date": meeting.isoformat(), "row_count": "1"}
@@ -181,3 +192,17 @@ async def test_ops_staff_read_the_pack_but_only_officers_record_outcomes(
     refused = await web.post("/console/meeting/outcomes", data=form)
     assert refused.status_code == 403 and "officers record what a meeting agreed" in refused.text
     assert meetings.outcomes(ICB, meeting) == before, "nothing recorded"
+
+
+def test_outcomes_are_of_a_meeting_held_on_a_working_day_up_to_today(settings: Settings) -> None:
+    config = settings.escalation_config()
+    today = datetime.now(UTC).date()
+    form = {"rows.0.outcome": "Noted."}
+    assert meeting_outcomes.admit_outcomes(config, ICB, form, 1, today, last_working_day_by(today))
+    ahead = next_working_day(LEGACY_CALENDAR, today + timedelta(days=7))
+    weekend = a_saturday_after(today) - timedelta(days=14)
+    christmas = date(today.year - 1, 12, 25)
+    for held, words in ((ahead, "after today"), (weekend, "a Saturday"), (christmas, "bank holiday")):
+        with pytest.raises(Refused) as refused:
+            meeting_outcomes.admit_outcomes(config, ICB, form, 1, today, held)
+        assert set(refused.value.fields) == {"date"} and words in refused.value.fields["date"], held

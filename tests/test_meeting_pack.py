@@ -113,6 +113,8 @@ async def test_a_wrong_choice_is_refused_beside_its_field(web: httpx.AsyncClient
     page = await web.get("/console/meeting", params={"icb": "RYJ", "date": "2026-12-01"})
     assert page.status_code == 422 and 'id="icb-error"' in page.text and "is a trust" in page.text
     assert 'value="2026-12-01"' in page.text, "what was chosen is kept"
+    page = await web.get("/console/meeting", params={"icb": ICB, "date": "2026-12-01", "since": "2026-12-08"})
+    assert page.status_code == 422 and "counted from a day before the meeting" in page.text
     signed_out = await httpx.AsyncClient(transport=web._transport, base_url="http://testserver").get(
         "/console/meeting/pack.docx", params={"icb": ICB, "date": "2026-12-01"}
     )
@@ -137,7 +139,7 @@ async def test_no_choice_or_form_makes_a_server_error(
     if "lmc_session" not in web.cookies:
         assert (await sign_in(web, "pack.officer@lmc.example", "a long pack password")).status_code == 303
     if post:
-        page = await web.get("/console/meeting", params={"icb": "QKS", "date": "2026-12-01"})  # its form's token
+        page = await web.get("/console/meeting", params={"icb": "QKS", "date": "2026-11-02"})  # its form's token
         body = {**params, "csrf": csrf_in(page) if with_csrf else "x", "submission": uuid.uuid4().hex}
         answer = await web.post("/console/meeting/outcomes", data=body)
     else:
