@@ -213,7 +213,7 @@ def _parser(
         if "optional-reasons" in needs:
             p.add_argument("--reasons")
         if "amount" in needs:
-            p.add_argument("--amount-pence", type=int)
+            p.add_argument("--amount-pence", type=_pence, help="a whole number of pence, e.g. 1250000 for £12,500")
         if "date" in needs:
             p.add_argument("--date", dest="on_date", required=True, help="YYYY-MM-DD")
         if "optional-date" in needs:
@@ -372,6 +372,17 @@ async def _list(args: argparse.Namespace, visibility: ServiceVisibility) -> int:
             f"next: {when(row.next_deadline) if row.next_deadline else '-'}"
         )
     return 0
+
+
+def _pence(text: str) -> int:
+    """`--amount-pence` as the link pages read a number: digits 0-9 only (`int` would read '+5', '1_000' or
+    another script's digits)."""
+    from domain.money import read_whole_number
+
+    try:
+        return read_whole_number(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _typed_twice(ask: Callable[[str], str]) -> str:

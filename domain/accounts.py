@@ -9,7 +9,8 @@ from pydantic import BaseModel, Field
 
 from domain.identifiers import SafeEmail
 
-ROLES = ("officer", "ops", "admin")
+ADMIN = "admin"
+ROLES = ("officer", "ops", ADMIN)
 RoleName = Literal["officer", "ops", "admin"]
 
 

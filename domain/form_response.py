@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from domain.contacts import Role
-from domain.money import parse_pounds
+from domain.money import parse_pounds, read_whole_number
 from domain.responses import FieldSpec, ResponseInput, digest
 from domain.validation import FieldsRefused, quoted, validated
 
@@ -74,11 +74,7 @@ COUNT_DIGITS = 9  # far beyond any count; a longer string of digits is refused b
 
 
 def _count(raw: str) -> int:
-    if not raw.isdecimal():  # not isdigit: superscripts are digits int() cannot read
-        raise ValueError(f"{quoted(raw)} is not a whole number of zero or more")
-    if len(raw) > COUNT_DIGITS:
-        raise ValueError(f"a count of {len(raw)} digits is far more than any practice could have")
-    return int(raw)
+    return read_whole_number(raw, COUNT_DIGITS)
 
 
 def _groups(form: dict[str, str], name: str, errors: dict[str, str]) -> list[dict[str, Any]]:

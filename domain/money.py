@@ -68,6 +68,21 @@ _POUNDS = re.compile(r"(\d+(\.\d*)?|\.\d+)", re.ASCII)
 would take but a person reading the amount back would not."""
 
 
+_WHOLE = re.compile(r"\d+", re.ASCII)
+
+
+def read_whole_number(text: str, most_digits: int = 12) -> int:
+    """A count or an amount in pence as a person types it: digits 0-9 only (not '+5', '1_000', or another
+    script's digits, which `int` reads but a person reading it back would not), and not so many of them that
+    it cannot be meant."""
+    cleaned = text.strip()
+    if not _WHOLE.fullmatch(cleaned):
+        raise ValueError(f"{quoted(text)} is not a whole number of zero or more (digits 0-9)")
+    if len(cleaned) > most_digits:
+        raise ValueError(f"a number of {len(cleaned)} digits is far more than it could be")
+    return int(cleaned)
+
+
 def parse_pounds(text: str) -> int:
     """'£1,234.50' -> 123450 pence, exactly; refuses negatives and fractions of a penny."""
     from decimal import Decimal, InvalidOperation

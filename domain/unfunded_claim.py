@@ -6,17 +6,17 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, StrictInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from domain import formatting, payment, wording
 from domain.calendar import LEGACY_CALENDAR, WorkingCalendar
 from domain.configuration import TariffRate
 from domain.contacts import Contact, Lmc, Organisation, Role
 from domain.escalation import CURRENT_RULES, AuditEffect, DeadlinePolicy, Effect, ResponseRefused
-from domain.identifiers import FreeText, HeaderText, OdsCode, SafeEmail
-from domain.money import Pence, format_pence
+from domain.identifiers import FreeText, HeaderText, OdsCode, SafeEmail, has_visible_text
+from domain.money import MOST_PENCE, Pence, beyond_reason, format_pence
 from domain.negotiation import FIELDS, LABELS, NegotiationCase, Status
 from domain.report import ReportLine, spread
 from domain.responses import FieldSpec, ResponseInput
@@ -108,6 +108,62 @@ class ClaimRequest(BaseModel):
     @property
     def total_pence(self) -> int:
         return sum(line.amount_pence for line in self.lines)
+
+
+MOST_LINES = 100
+"""Lines a claim may have: a claim is read and decided line by line, and it is carried in its workflow's input
+and every answer about it, which Temporal holds to 2 MB (a claim of thousands of lines had started, then could
+never be shown, answered or withdrawn)."""
+MOST_ITEMS = 1_000_000
+"""Items of work one line may count: far past any quarter's work at every practice of an ICB, so a count past it
+is a slip (digits repeated, pence typed for a count)."""
+MOST_REFERENCES = 50
+
+
+class ClaimLineSubmission(ClaimLine):
+    """A claim line as an officer submits it: what `ClaimLine` takes, within reason, and nothing else."""
+
+    model_config = ConfigDict(extra="forbid")
+    count: StrictInt = Field(ge=1, le=MOST_ITEMS)
+    unit_rate_pence: Pence = Field(le=MOST_PENCE)
+    evidence_refs: list[Annotated[HeaderText, Field(min_length=1, max_length=64)]] = Field(
+        default_factory=list, max_length=MOST_REFERENCES
+    )
+
+
+class ClaimSubmission(ClaimRequest):
+    """A claim as an officer submits it (a start file, the start form): the gate's rules beyond what a claim
+    already recorded must satisfy, so tightening them never stops a running claim's input from loading. A
+    misspelt field is refused rather than dropped; a practice is named once; a title shows something; the
+    total is within reason."""
+
+    model_config = ConfigDict(extra="forbid")
+    lines: list[ClaimLineSubmission] = Field(min_length=1, max_length=MOST_LINES)  # type: ignore[assignment]  # narrowed: each line as submitted
+
+    @field_validator("title", "provider")
+    @classmethod
+    def _shows_something(cls, text: str) -> str:
+        if not has_visible_text(text):
+            raise ValueError("is blank")
+        return text.strip()
+
+    @field_validator("practices")
+    @classmethod
+    def _each_practice_once(cls, codes: list[str]) -> list[str]:
+        repeated = sorted({c for c in codes if codes.count(c) > 1})
+        if repeated:
+            raise ValueError(f"names {', '.join(repeated)} more than once; name each practice once")
+        return codes
+
+    @field_validator("lines")
+    @classmethod
+    def _total_within_reason(cls, lines: list[ClaimLineSubmission]) -> list[ClaimLineSubmission]:
+        if problem := beyond_reason(sum(line.amount_pence for line in lines)):
+            raise ValueError(f"add up to {problem}")
+        return lines
+
+    def as_request(self) -> ClaimRequest:
+        return ClaimRequest.model_validate(self.model_dump())
 
 
 def priced_claim(data: dict[str, Any], tariff: dict[str, TariffRate]) -> ClaimRequest:

@@ -45,7 +45,7 @@ STATUSES: dict[str, str] = {
     "refused": "refused by the payer, waiting for the LMC's next step",
     "share_notified": "share notified, waiting for the payment to arrive",
     "awaiting_pot": "waiting for the ICB to confirm the pot",
-    "pot_refused": "no pot from the ICB, waiting for the LMC's decision",
+    "pot_refused": "pot refused by the ICB, waiting for the LMC's decision",
     "awaiting_digest": "to go in the day's digest",
     "awaiting_answer": "waiting for an answer",
     "nothing_due": "nothing due",

@@ -53,10 +53,11 @@ def practices(entries: list[Any]) -> list[Practice]:
 
 
 def number(raw: str) -> Any:
-    """Plain digits become a whole number; anything else (superscripts, a thousand digits) is passed on
-    as typed so validation names the field."""
+    """Plain digits become a whole number, so a count too large is refused as too large; anything else
+    (superscripts, another script's digits, a thousand digits) is passed on as typed so validation names the
+    field."""
     raw = raw.strip()
-    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else (raw or None)
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 40 else (raw or None)
 
 
 def practice_lines(text: str, with_weighting: bool) -> list[dict[str, Any]]:

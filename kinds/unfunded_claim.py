@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from domain import payment
@@ -19,8 +20,10 @@ from domain.unfunded_claim import (
     Category,
     ClaimCase,
     ClaimRequest,
+    ClaimSubmission,
     price_lines,
 )
+from domain.working_days import describe_date, london_date
 from kinds import resolve
 from kinds.spec import KindSpec, StartForm
 from service.gate import admit, refuse_field
@@ -28,7 +31,11 @@ from workflows.unfunded_claim import StartClaim, UnfundedClaimWorkflow
 
 
 def build(config: EscalationConfig, data: dict[str, Any], escalation_id: str) -> StartClaim:
-    claim = admit(ClaimRequest, price_lines(data, config.tariff))
+    claim = admit(ClaimSubmission, price_lines(data, config.tariff)).as_request()
+    today = london_date(datetime.now(UTC))
+    for name, day in (("period_start", claim.period_start), ("period_end", claim.period_end)):
+        if day > today:
+            raise refuse_field(name, f"{describe_date(day)} is after today: a claim is for work already done")
     officer = resolve.officer(config, claim.officer_email)
     payer = resolve.organisation(config, "payer_code", claim.payer_code)
     unpriced = [i for i, line in enumerate(claim.lines) if line.unit_rate_pence == 0]

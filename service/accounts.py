@@ -16,13 +16,13 @@ from limits import RateLimitItem, parse
 from limits.strategies import FixedWindowRateLimiter
 from sqlalchemy import Engine
 
-from domain.accounts import NewAccount
+from domain.accounts import ADMIN, NewAccount
 from domain.formatting import counted
 from persistence.rate_limits import DatabaseStorage
 from persistence.security_log import SecurityLog
 from persistence.sessions import Sessions
 from persistence.users import Users
-from service.gate import admit
+from service.gate import admit, refuse_field
 from service.refusals import Refused, Why
 
 ACCOUNT_FAILURES = parse("5 per 15 minutes")
@@ -115,6 +115,8 @@ class Accounts:
         wanted = admit(NewAccount, {"email": email, "role": role, "password": password})
         now = self._clock()
         existing = self.users.get(wanted.email)
+        if existing is not None and wanted.role != ADMIN:
+            self._keep_an_admin(wanted.email, "role", f"make it {wanted.role}")
         self.users.add(wanted.email, wanted.role, wanted.password)
         if existing is None:
             self.log.record("user_created", now, email=wanted.email, by=by, client=client, role=wanted.role)
@@ -126,6 +128,7 @@ class Accounts:
         return f"{wanted.email} can sign in as {wanted.role} with the new password; their sessions were ended."
 
     def disable(self, by: str, email: str, client: str | None = None) -> str:
+        self._keep_an_admin(email.lower(), "email", "disable it")
         now = self._clock()
         try:
             self.users.set_disabled(email, True)
@@ -134,6 +137,13 @@ class Accounts:
         ended = self.sessions.end_all_for(email, now, "account_disabled")
         self.log.record("user_disabled", now, email=email.lower(), by=by, client=client, sessions_ended=ended)
         return f"{email} can no longer sign in; {counted(ended, 'session')} ended."
+
+    def _keep_an_admin(self, email: str, field: str, change: str) -> None:
+        """Refuse a change that would leave no one able to manage accounts (the only admin demoting or disabling
+        themselves had left the console with none, mendable only from the command line)."""
+        admins = {u.email for u in self.users.all() if u.role == ADMIN and not u.disabled}
+        if admins == {email}:
+            raise refuse_field(field, f"{email} is the only admin: make another account admin first, then {change}")
 
     # --- the throttle -------------------------------------------------------------------
     def _reset_of(self, item: RateLimitItem, *ids: str) -> datetime:

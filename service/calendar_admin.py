@@ -6,7 +6,6 @@ moves, audits why and tells whoever had the old date. The change itself is in th
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -20,7 +19,7 @@ from domain.calendar import BankHoliday, Calendar, CalendarChange, WorkingCalend
 from domain.configuration import EscalationConfig
 from domain.identifiers import HeaderText
 from persistence.calendars import Calendars
-from service.gate import admit, refuse_field
+from service.gate import admit, parse_json, refuse_field
 from service.refusals import Refused, Why, search_refusals, temporal_refusals
 from workflows import search_attributes as sa
 from workflows.escalation_workflow import EscalationWorkflow
@@ -90,10 +89,9 @@ async def load_text(engine: Engine, client: Client, task_queue: str, text: str, 
     """gov.uk's `bank-holidays.json` as text (a file, or pasted into the console): install it for the years
     it lists (the installed calendar stays for the others), and tell every running escalation."""
     by = admit(ChangedBy, {"by": by}).by
+    data = parse_json(text, "file", "it")
     try:
-        calendar = from_govuk(json.loads(text))
-    except json.JSONDecodeError as err:
-        raise refuse_field("file", f"not JSON (line {err.lineno}, column {err.colno}: {err.msg})") from err
+        calendar = from_govuk(data)
     except ValidationError as err:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()[:3])
         raise refuse_field("file", f"an event is not a bank holiday gov.uk would list ({problems})") from err

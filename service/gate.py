@@ -8,6 +8,7 @@ refusal becomes a `Refused` naming each field, the same way for every path.
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -31,6 +32,20 @@ def admit(model: type[M], data: Any, renamed: dict[str, str] | None = None) -> M
 
 def refuse_field(field: str, problem: str) -> Refused:
     return Refused.invalid({field: problem})
+
+
+def parse_json(text: str, field: str, what: str) -> Any:
+    """Outside JSON (a start file, a pasted calendar) read once, here: malformed, or nested past what anyone
+    writes (Python's parser recurses, and `[[[[...` a thousand deep had been a server error), it is refused
+    naming `field`."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise refuse_field(
+            field, f"{what} is not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})"
+        ) from err
+    except RecursionError as err:
+        raise refuse_field(field, f"{what} nests lists or objects deeper than any it could need") from err
 
 
 def admit_count(field: str, data: Any, maximum: int, what: str) -> None:

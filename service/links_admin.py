@@ -13,19 +13,38 @@ from temporalio.client import Client
 from domain.contacts import Contact
 from persistence.revoked_links import RevokedLinks
 from persistence.security_log import SecurityLog
-from service.gate import Replacement, WithdrawLinks, admit
+from persistence.sent_mail import SentMailLedger
+from persistence.users import Users
+from service.gate import Replacement, WithdrawLinks, admit, refuse_field
 from service.refusals import temporal_refusals
 from workflows.escalation_workflow import EscalationWorkflow, ReplaceContact
 
 
 def withdraw_links(
-    engine: Engine, escalation_id: str, by: str, recipient: str, reason: str, contact_instead: str, client: str | None
+    engine: Engine,
+    escalation_id: str,
+    by: str,
+    recipient: str,
+    reason: str,
+    contact_instead: str,
+    client: str | None,
+    typed: bool = True,
 ) -> bool:
-    """True if the links are withdrawn now; False if they had been already."""
+    """True if the links are withdrawn now; False if they had been already. An address this escalation sent no
+        link to is refused, naming those it did: a mistyped address had been answered "withdrawn" while the real
+        contact's links still worked. Without `typed` (the address is the engine's own: a practice's standing link),
+    it is not checked."""
     wanted = admit(
         WithdrawLinks,
         {"recipient": recipient, "reason": reason, "contact_instead": contact_instead.strip() or None},
     )
+    if typed and not holds_links(engine, escalation_id, wanted.recipient):
+        sent_to = sorted({row.recipient.lower() for row in SentMailLedger(engine).for_escalation(escalation_id)})
+        raise refuse_field(
+            "recipient",
+            f"no link for this escalation went to {wanted.recipient}"
+            + (f"; links went to {', '.join(sent_to)}" if sent_to else "; none has been sent yet"),
+        )
     now = datetime.now(UTC)
     fresh = RevokedLinks(engine).revoke(escalation_id, wanted.recipient, now, by, wanted.reason, wanted.contact_instead)
     if fresh:
@@ -39,6 +58,13 @@ def withdraw_links(
             reason=wanted.reason,
         )
     return fresh
+
+
+def holds_links(engine: Engine, escalation_id: str, recipient: str) -> bool:
+    """Whether this escalation emailed `recipient` a link (each email carries one, for its addressee alone)."""
+    return any(
+        row.recipient.lower() == recipient.lower() for row in SentMailLedger(engine).for_escalation(escalation_id)
+    )
 
 
 async def replace_contact(
@@ -63,6 +89,12 @@ async def replace_contact(
         },
         renamed={"recipient": "recipient"},
     )
+    if Users(engine).get(wanted.new_email) is not None:
+        raise refuse_field(
+            "new_email",
+            f"{wanted.new_email} signs in to this console: the payer's contact is someone at the ICB or trust, "
+            "never the LMC's own (they would answer the payer's links)",
+        )
     new = Contact(name=wanted.new_name, title="Contact", email=wanted.new_email)
     request = ReplaceContact(
         old_email=wanted.recipient, new=new, by=by, reason=wanted.reason, keep_old_links=not wanted.withdraw_old
@@ -73,7 +105,7 @@ async def replace_contact(
             request,
             id=f"{escalation_id}:{submission_id}" if submission_id else None,
         )
-    if wanted.withdraw_old:
+    if wanted.withdraw_old and holds_links(engine, escalation_id, wanted.recipient):
         withdraw_links(
             engine, escalation_id, by, wanted.recipient, f"replaced by {wanted.new_email}: {wanted.reason}",
             wanted.new_name, client_address,

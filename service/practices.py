@@ -93,7 +93,10 @@ def parse_link_id(escalation_id: str) -> tuple[str, int] | None:
 def read_csv(text: str) -> list[PracticeEntry]:
     """Every row of the file as a practice, or one `Refused` naming each row and field at fault."""
     reader = csv.reader(io.StringIO(text))
-    rows = [row for row in reader if any(cell.strip() for cell in row)]
+    try:
+        rows = [row for row in reader if any(cell.strip() for cell in row)]
+    except csv.Error as err:  # a field past the csv module's limit, a NUL: no file of practices
+        raise refuse_field("file", f"line {reader.line_num} cannot be read as CSV ({err})") from err
     if not rows:
         raise refuse_field("file", "the file has no rows")
     header = [cell.strip().lower() for cell in rows[0]]
@@ -219,6 +222,13 @@ def withdraw_link(engine: Engine, ods: str, by: str, reason: str) -> str:
     """Withdraw the practice's current standing link (in the security log); `new_link` sends another."""
     practice = practice_named(engine, ods)
     withdrawn = withdraw_links(
-        engine, link_id(practice.ods, practice.link_generation), by, practice.email, reason, "the LMC office", None
+        engine,
+        link_id(practice.ods, practice.link_generation),
+        by,
+        practice.email,
+        reason,
+        "the LMC office",
+        None,
+        typed=False,
     )
     return f"{practice.name}'s link {'is now' if withdrawn else 'was already'} withdrawn."

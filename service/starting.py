@@ -4,7 +4,6 @@ workflow under its own reference, with the search attributes ops filter on."""
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -24,7 +23,7 @@ from domain.configuration import EscalationConfig
 from kinds.spec import KindSpec
 from persistence.database import shared_engine
 from persistence.incident_practices import IncidentPractices
-from service.gate import refuse_field
+from service.gate import parse_json, refuse_field
 from service.refusals import Refused, Why, temporal_refusals
 from settings import Settings
 from workflows import search_attributes as sa
@@ -62,15 +61,12 @@ def prepare(spec: KindSpec, config: EscalationConfig, data: Any, escalation_id: 
 def read_json(path: Path) -> Any:
     """A start file's contents; an unreadable or malformed file is refused, naming where."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise refuse_field("file", f"cannot read {path}: {err.strerror or err}") from err
     except UnicodeDecodeError as err:
         raise refuse_field("file", f"{path} is not UTF-8 text") from err
-    except json.JSONDecodeError as err:
-        raise refuse_field(
-            "file", f"{path} is not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})"
-        ) from err
+    return parse_json(text, "file", str(path))
 
 
 def store_practice_list(settings: Settings, spec: KindSpec, prepared: BaseModel) -> BaseModel:

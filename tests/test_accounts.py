@@ -155,7 +155,9 @@ def test_an_old_scrypt_hash_is_upgraded_to_argon2id_on_the_next_sign_in(accounts
     salt = secrets.token_bytes(16)
     digest = hashlib.scrypt(PASSWORD.encode(), salt=salt, n=2**14, r=8, p=1, maxmem=64 * 1024 * 1024)
     with Session(accounts.users._engine) as db:
-        db.add(UserAccount(email=email, role="officer", password_hash=f"scrypt${2**14}$8$1${salt.hex()}${digest.hex()}"))
+        db.add(
+            UserAccount(email=email, role="officer", password_hash=f"scrypt${2**14}$8$1${salt.hex()}${digest.hex()}")
+        )
         db.commit()
     assert accounts.sign_in(email, PASSWORD, None).who.role == "officer"
     account = accounts.users.get(email)
@@ -170,3 +172,23 @@ def test_the_security_log_is_append_only(accounts: Accounts) -> None:
     with pytest.raises(DBAPIError), accounts.users._engine.begin() as db:
         db.execute(text("DELETE FROM security_event WHERE email = :e"), {"e": email})
     assert events(accounts, email) == ["user_created"]
+
+
+def test_the_only_admin_can_neither_demote_nor_disable_themselves(tmp_path: Path, clock: Clock) -> None:
+    """A fresh database of its own: the rule is about every admin there is."""
+    accounts = Accounts(
+        make_engine(f"sqlite:///{tmp_path}/admins.db"),
+        SessionPolicy(idle=timedelta(minutes=30), lifetime=timedelta(hours=8)),
+        clock,
+    )
+    accounts.save_account("cli", "only.admin@lmc.example", "admin", PASSWORD)
+    accounts.save_account("only.admin@lmc.example", "only.admin@lmc.example", "admin", "a new long password")
+    with pytest.raises(Refused, match="is the only admin") as demoted:
+        accounts.save_account("only.admin@lmc.example", "only.admin@lmc.example", "ops", PASSWORD)
+    assert set(demoted.value.fields) == {"role"}
+    with pytest.raises(Refused, match="is the only admin"):
+        accounts.disable("only.admin@lmc.example", "only.admin@lmc.example")
+    assert accounts.users.get("only.admin@lmc.example").role == "admin"  # type: ignore[union-attr]
+    accounts.save_account("only.admin@lmc.example", "second.admin@lmc.example", "admin", PASSWORD)
+    accounts.save_account("second.admin@lmc.example", "only.admin@lmc.example", "ops", PASSWORD)  # now one of two
+    assert accounts.users.get("only.admin@lmc.example").role == "ops"  # type: ignore[union-attr]

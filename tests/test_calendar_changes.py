@@ -158,7 +158,9 @@ async def test_ops_keep_the_calendar_from_the_console_and_officers_only_read_it(
         loaded = await http.post("/console/calendar", data={"csrf": token, "govuk_json": govuk})
         assert loaded.status_code == 200 and "Tuesday 8 June 2027" in loaded.text
         broken = await http.post("/console/calendar", data={"csrf": token, "govuk_json": "{not json"})
-        assert broken.status_code == 422 and "not JSON" in broken.text
+        assert broken.status_code == 422 and "not valid JSON" in broken.text
+        deep = await http.post("/console/calendar", data={"csrf": token, "govuk_json": "[" * 5000 + "]" * 5000})
+        assert deep.status_code == 422 and "deeper than any it could need" in deep.text
     logged = [e for e in SecurityLog(make_engine(own.database)).recent() if e.event == "calendar_changed"]
     assert [e.detail["source"] for e in logged] == ["console", "announced holiday"]
     assert all(e.by == "ops@lmc.example" for e in logged)

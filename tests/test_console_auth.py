@@ -167,12 +167,12 @@ async def test_console_actions_are_refused_server_side_for_the_wrong_role_csrf_o
 async def test_the_report_shows_claimed_agreed_and_paid_with_a_chart_and_csv(
     console: httpx.AsyncClient, dev_env: WorkflowEnvironment, dev_worker: Worker, settings: Settings, inbox: Inbox
 ) -> None:
-    start = example_start(settings, payer_code="QKS", period_start="2031-04-01", period_end="2031-06-30")
+    start = example_start(settings, payer_code="QKS", period_start="2011-04-01", period_end="2011-06-30")
     eid = await starting.start(dev_env.client, settings, CLAIM, start)
     await inbox.wait_for(eid, 1)
     await acting.respond(dev_env.client, eid, payer("accept"))
     await sign_in(console, "ceo@lmc.example", "another long password")
-    params = {"payer": "QKS", "from": "2031-04-01", "to": "2031-06-30"}
+    params = {"payer": "QKS", "from": "2011-04-01", "to": "2011-06-30"}
     for _ in range(50):
         page = await console.get("/console/report", params=params)
         if "<td>1 escalation</td>" in page.text:
@@ -180,10 +180,10 @@ async def test_the_report_shows_claimed_agreed_and_paid_with_a_chart_and_csv(
         await asyncio.sleep(0.2)
     assert "<td>1 escalation</td>" in page.text and "<svg" in page.text and "onward referral" in page.text
     assert page.text.count("£2,837.00") >= 2  # claimed and agreed in total
-    assert "Amount (£)" in page.text and "NHS Kent and Medway ICB" in page.text and "April 2031" in page.text
+    assert "Amount (£)" in page.text and "NHS Kent and Medway ICB" in page.text and "April 2011" in page.text
     csv_text = (await console.get("/console/report.csv", params=params)).text
     period, header, *rows = csv_text.strip().splitlines()
-    assert "1 April 2031 to" in period and "30 June 2031" in period
+    assert "1 April 2011 to" in period and "30 June 2011" in period
     assert header.startswith("Breakdown,Group,Escalations,Items") and "Claimed (GBP)" in header
     assert sum(Decimal(r.split(",")[-2]) for r in rows if r.startswith("Category")) == Decimal("2837.00")
     await acting.respond(dev_env.client, eid, officer("withdraw", reasons="report test over"))

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from domain.calendar import LEGACY_CALENDAR
 from domain.identifiers import contains_nhs_number, is_valid_nhs_number
-from domain.money import allocate_largest_remainder, format_pence, parse_pounds
+from domain.money import allocate_largest_remainder, format_pence, parse_pounds, read_whole_number
 from domain.unfunded_claim import ClaimLine, ClaimRequest
 from domain.validation import field_errors
 from domain.working_days import LONDON, add_working_days, is_working_day, working_days_left
@@ -144,3 +144,14 @@ def test_commas_in_an_amount_stand_only_between_thousands() -> None:
     for careless in ("£1,0,0", "1,00", "1,2345", "12,34.50", ",100"):
         with pytest.raises(ValueError, match="commas only between thousands"):
             parse_pounds(careless)
+
+
+@pytest.mark.parametrize("odd", ["\u0661\u0662", "\uff12", "+5", "-5", "1_000", "1e3", "", "12.0", "9" * 13])
+def test_a_whole_number_is_digits_0_to_9_within_reason(odd: str) -> None:
+    """One rule for a count on a return form and for `--amount-pence`: `int` reads all of these."""
+    with pytest.raises(ValueError):
+        read_whole_number(odd)
+
+
+def test_a_whole_number_reads_plain_digits() -> None:
+    assert read_whole_number(" 1250000 ") == 1_250_000 and read_whole_number("0") == 0

@@ -72,7 +72,11 @@ def test_a_huge_form_is_refused_in_a_few_hundred_characters_a_field() -> None:
 
 def test_counts_in_superscript_or_of_absurd_length_are_refused_in_plain_words() -> None:
     count = [FieldSpec("count.a", "Count", "count", True)]
-    for raw, words in (("³", "is not a whole number"), ("9" * 200_000, "far more than any practice")):
+    for raw, words in (
+        ("³", "is not a whole number"),
+        ("\u0661\u0662", "digits 0-9"),
+        ("9" * 200_000, "far more than it could be"),
+    ):
         try:
             read_response({"action": "submit_return", "count.a": raw}, count, "pm@practice.example", Role.PRACTICE)
         except FieldsRefused as refused:

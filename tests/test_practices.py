@@ -60,6 +60,8 @@ def test_a_file_with_faults_is_refused_row_by_row_naming_the_field(tmp_path: Pat
     nhs = HEADER + "G00002,Surgery 943 476 5919,1 Street,ME1 1AA,QKS,A,pm@b.example\n"
     with pytest.raises(Refused, match="NHS number"):
         practices.read_csv(nhs)
+    with pytest.raises(Refused, match="cannot be read as CSV"):  # past the csv module's field limit
+        practices.read_csv(HEADER + "G00003," + "x" * 200_000 + "\n")
 
 
 def test_the_cli_has_a_practices_command() -> None:

@@ -142,6 +142,10 @@ async def test_an_officer_withdraws_a_contacts_links_and_the_next_contact_still_
         "contact_instead": "Director of Primary Care",
         "confirm": "yes",
     }
+    mistyped = await web.post(f"/console/e/{eid}/withdraw-links", data={**form, "recipient": "nobody@kmicb.example"})
+    assert mistyped.status_code == 422 and "no link for this escalation went to nobody@kmicb.example" in mistyped.text
+    assert ICB_L1 in mistyped.text  # those it did go to, to choose from
+    assert (await web.get(leaver)).status_code == 200, "nothing was withdrawn"
     done = await web.post(f"/console/e/{eid}/withdraw-links", data=form)
     assert done.status_code == 303 and done.headers["location"].endswith("withdrawn=done")
     web.cookies.clear()
@@ -189,6 +193,10 @@ async def test_a_replacement_contact_gets_the_request_with_a_link_of_their_own_a
         "new_email": "robin.newcombe@kmicb.example",
         "reason": "Ian has left the ICB",
     }
+    themselves = await web.post(
+        f"/console/e/{eid}/replace-contact", data={**form, "new_email": "sec-officer@lmc.example"}
+    )
+    assert themselves.status_code == 422 and "never the LMC&#39;s own" in themselves.text
     changed = await web.post(f"/console/e/{eid}/replace-contact", data=form)
     assert changed.status_code == 303 and changed.headers["location"].endswith("replaced=1")
     gone = await web.post(f"/console/e/{eid}/replace-contact", data=form)
