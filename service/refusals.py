@@ -174,6 +174,29 @@ def temporal_refusals(escalation_id: str) -> Iterator[None]:
         raise refused from err
 
 
+_TOO_LARGE = (
+    "size exceeds limit",
+    "exceeds size limit",
+    "blob data size",
+    "message larger than max",
+    "message too large",
+)
+
+
+def _too_large(message: str) -> bool:
+    """Temporal refusing a payload past its limits (2 MB a payload, 4 MB a message): lasting, not a moment's."""
+    return any(p in message.lower() for p in _TOO_LARGE)
+
+
+def _too_large_refusal(escalation_id: str) -> Refused:
+    _warn("payload_too_large", escalation_id=shown(escalation_id))
+    return Refused(
+        Why.INVALID,
+        f"{shown(escalation_id)}: what was sent, or what the engine would send back, is larger than it can carry; "
+        "nothing was recorded. Send less (fewer lines, shorter text), or ask ops to look at this escalation.",
+    )
+
+
 def _refusal(escalation_id: str, err: Exception) -> Refused | None:
     """What `err` means for the escalation, in plain words; None for anything not Temporal's to say.
     temporalio.client's errors are imported here, once something has gone wrong: `starter.py list` reaches
@@ -207,6 +230,8 @@ def _refusal(escalation_id: str, err: Exception) -> Refused | None:
         return Refused(why, message)
     if isinstance(err, WorkflowQueryRejectedError):
         return _finished(escalation_id)
+    if isinstance(err, WorkflowQueryFailedError | RPCError) and _too_large(err.message):
+        return _too_large_refusal(escalation_id)
     if isinstance(err, WorkflowQueryFailedError):  # Temporal's INVALID_ARGUMENT, or the workflow's query failed
         said = err.message.lower()
         if any(p in said for p in _NOT_AN_ESCALATION):  # a part of an escalation, not one itself

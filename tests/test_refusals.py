@@ -33,7 +33,7 @@ from domain.contacts import Role
 from links.signing import LinkGrant, sign_link
 from persistence.database import make_engine
 from persistence.users import Users
-from service import acting, starting
+from service import acting, reading, starting
 from service.refusals import EXIT_CODE, HTTP_STATUS, Refused, Why, temporal_refusals
 from settings import Settings
 from starter import one_line
@@ -375,3 +375,31 @@ async def test_an_oversized_body_over_a_real_socket_gets_its_413_not_a_reset(
 async def iter_async(chunks: list[bytes]) -> AsyncIterator[bytes]:
     for chunk in chunks:
         yield chunk
+
+
+async def test_an_escalation_too_large_to_show_is_refused_as_such_not_as_a_moments_outage(
+    dev_env: WorkflowEnvironment, dev_worker: Worker, settings: Settings, inbox: Inbox
+) -> None:
+    """A claim recorded before the gate held claims to 100 lines (here started past it, as one was): its answers
+    are past Temporal's 2 MB, for good. Said so, not 'try again in a minute' (503) as for an engine away."""
+    longest = {
+        "category": "other",
+        "count": 1_000_000,
+        "unit_rate_pence": 1_000,
+        "description": "Work moved onto practices without funding. " * 11,
+        "evidence_refs": [f"KLMC-{n:04d}-" + "R" * 54 for n in range(50)],
+    }
+    widest = example_start(settings, lines=[longest] * 100)  # the most a claim may be, as submitted
+    eid = await starting.start(dev_env.client, settings, CLAIM, widest)
+    assert len((await reading.summary(dev_env.client, eid)).report_lines) > 0  # still shown and answered
+    await dev_env.client.get_workflow_handle(eid).terminate("test over")
+
+    start = example_start(settings)
+    many = start.claim.model_copy(update={"lines": start.claim.lines * 1_400})
+    start = start.model_copy(update={"claim": many})
+    eid = await starting.start(dev_env.client, settings, CLAIM, start)
+    await inbox.wait_for(eid, 1)
+    with pytest.raises(Refused) as refused:
+        await reading.summary(dev_env.client, eid)
+    assert refused.value.why is Why.INVALID and "larger than it can carry" in str(refused.value)
+    await dev_env.client.get_workflow_handle(eid).terminate("test over")
