@@ -85,9 +85,10 @@ def print_history(audit: AuditLog, escalation_id: str) -> bool:
     from domain.money import format_pence
 
     rows = audit.timeline(escalation_id)
-    if not rows:
-        print(f"No audit entries for {escalation_id}.")
-        return False
+    if not rows:  # refused as `show` refuses an unknown reference (exit 2), the reference cut short as there
+        from service.refusals import Refused, Why, shown
+
+        raise Refused(Why.NOT_FOUND, f"There is no escalation {shown(escalation_id)}: its audit log has no entries.")
     for row in rows:
         detail = {k: v for k, v in row.detail.items() if k not in ("cc",)}
         if "claimed_pence" in detail:
@@ -275,7 +276,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         from persistence.audit_log import AuditLog
         from persistence.database import make_engine
 
-        return 0 if print_history(AuditLog(make_engine(settings.database)), args.id) else 1
+        return 0 if print_history(AuditLog(make_engine(settings.database)), args.id) else 1  # 1: chain broken
     if args.command == "calendar":
         return await _calendar(args, settings)
     if getattr(args, "kind", None) is not None:

@@ -113,7 +113,10 @@ def waiting(purpose: str, role: str) -> str:
         return "the practice to confirm that its payment arrived"
     if purpose == "returns":  # an incident's: from every practice, as the purpose already says
         return wait(purpose)
-    return f"{wait(purpose)} from {holder(role)}"
+    words, who = wait(purpose), holder(role)
+    if who.removeprefix("the ") in words:  # "the LMC's decision on the payment received": not "... from the LMC"
+        return words
+    return f"{words} from {who}"
 
 
 def status(key: str) -> str:

@@ -181,6 +181,8 @@ async def test_the_report_shows_claimed_agreed_and_paid_with_a_chart_and_csv(
     assert "<td>1 escalation</td>" in page.text and "<svg" in page.text and "onward referral" in page.text
     assert page.text.count("£2,837.00") >= 2  # claimed and agreed in total
     assert "Amount (£)" in page.text and "NHS Kent and Medway ICB" in page.text and "April 2011" in page.text
+    backwards = await console.get("/console/report.csv", params={**params, "from": "2011-07-01"})
+    assert backwards.status_code == 422 and "must not be before its start" in backwards.text  # not every year's
     csv_text = (await console.get("/console/report.csv", params=params)).text
     period, header, *rows = csv_text.strip().splitlines()
     assert "1 April 2011 to" in period and "30 June 2011" in period

@@ -137,6 +137,8 @@ async def test_deregistration_commands(
     assert code == 0, err
     code, out, _ = await run_cli(env, "history", eid)
     assert "refused:conflict_of_interest" in out and "Hash chain: verified" in out
+    code, _, err = await run_cli(env, "history", "PEC-2026-NOSUCH" + "X" * 100)
+    assert code == 2 and "There is no escalation PEC-2026-NOSUCH" in err and "X" * 100 not in err  # as `show`
 
 
 async def add_user(env: dict[str, str], email: str, role: str, password: str) -> tuple[int, str, str]:
