@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import html
 import os
+import re
 import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -23,7 +25,7 @@ from persistence.users import Users
 from service import acting, starting
 from settings import Settings
 from tests.conftest import CutOffAfterData, Inbox, body_text, free_port, mail_server
-from tests.helpers import CLAIM, csrf_of, example_start, officer, payer, sign_in
+from tests.helpers import CLAIM, csrf_in, csrf_of, example_start, officer, payer, sign_in
 from tests.test_replay import replay_and_maybe_record
 from web.app import create_app
 from worker import build_worker
@@ -115,7 +117,8 @@ async def test_console_actions_are_refused_server_side_for_the_wrong_role_csrf_o
     eid = await starting.start(dev_env.client, settings, CLAIM, start)
     await inbox.wait_for(eid, 1)
     act, stop = f"/console/e/{eid}/act", f"/console/e/{eid}/terminate"
-    assert (await console.post(act, data={"action": "withdraw", "reasons": "x"})).status_code == 303  # to /login
+    signed_out = await console.post(act, data={"action": "withdraw", "reasons": "x"})
+    assert signed_out.status_code == 401 and "Sign in" in signed_out.text and "nothing was recorded" in signed_out.text
 
     await sign_in(console, "ops@lmc.example", "correct horse battery")
     token = await csrf_of(console, f"/console/e/{eid}")
@@ -338,3 +341,50 @@ async def test_ops_settle_held_emails_whether_the_escalation_runs_or_has_finishe
     assert events.count("email_held") == 2 and "held_email_confirmed_arrived" in events
     assert events[-1] == "held_email_sent" and audit.verify(eid).ok
     await replay_and_maybe_record(dev_env.client, eid, "unfunded_claim_email_held")
+
+
+def hidden_fields(page: str) -> dict[str, str]:
+    return {
+        html.unescape(name): html.unescape(value)
+        for name, value in re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)">', page)
+    }
+
+
+async def test_a_form_sent_after_its_session_ended_is_kept_through_signing_in_again(
+    console: httpx.AsyncClient, dev_env: WorkflowEnvironment, dev_worker: Worker, settings: Settings, inbox: Inbox
+) -> None:
+    """Idle past the session's half hour while typing a claim: nothing is recorded, nothing typed is lost."""
+    await sign_in(console, "ceo@lmc.example", "another long password")
+    token = csrf_in(await console.get("/console/start/unfunded_claim"))
+    title = f"Fit notes typed slowly {uuid.uuid4().hex[:6]}"
+    form = {
+        "csrf": token,
+        "title": title,
+        "payer_code": "QKS",
+        "provider": "Maidstone and Tunbridge Wells NHS Trust",
+        "practices": "G82001",
+        "period_start": "2026-07-01",
+        "period_end": "2026-09-30",
+        "lines.0.category": "fit_note",
+        "lines.0.count": "7",
+    }
+    assert (await console.post("/logout", data={"csrf": token})).status_code == 303  # as the idle timeout ends it
+    ended = await console.post("/console/start/unfunded_claim", data=form)
+    assert ended.status_code == 401 and "nothing was recorded" in ended.text and 'action="/login"' in ended.text
+    carried = hidden_fields(ended.text)
+    assert carried["next"] == "/console/start/unfunded_claim" and carried["carry:title"] == title
+    assert "carry:csrf" not in carried
+    wrong = await console.post("/login", data={**carried, "email": "ceo@lmc.example", "password": "not it at all"})
+    assert wrong.status_code == 401 and hidden_fields(wrong.text)["carry:title"] == title  # still kept
+    again = await console.post(
+        "/login", data={**hidden_fields(wrong.text), "email": "ceo@lmc.example", "password": "another long password"}
+    )
+    assert again.status_code == 200 and "check what you typed" in again.text and title in again.text
+    assert 'action="/console/start/unfunded_claim"' in again.text
+    typed = dict(re.findall(r'<textarea id="again-\d+" name="([^"]*)" rows="2">([^<]*)</textarea>', again.text))
+    sent = await console.post("/console/start/unfunded_claim", data={**hidden_fields(again.text), **typed})
+    assert sent.status_code == 303 and sent.headers["location"].startswith("/console/e/UWC-"), sent.text[:500]
+    eid = sent.headers["location"].rsplit("/", 1)[-1]
+    [email] = await inbox.wait_for(eid, 1)
+    assert title in email["Subject"] or title in body_text(email)
+    await acting.respond(dev_env.client, eid, officer("withdraw", reasons="session test over"))

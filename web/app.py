@@ -34,16 +34,18 @@ from service.accounts import Accounts, SessionPolicy
 from service.refusals import Refused, Why, maybe_reached
 from settings import Settings
 from temporal_client import connect
+from web import signing_in_again
 from web.alerts import alert_routes
 from web.auth import ConsoleAuth
 from web.body_limit import BodyLimit
 from web.codec_endpoint import codec_routes
 from web.console import console_routes
-from web.console.guard import Console, client_of
+from web.console.guard import Console, SessionEnded, client_of
+from web.console.resubmit import HIDDEN
 from web.dev_mail import dev_mail_routes
 from web.forms import GROUP_ROWS, SUBMISSION, plain_line, posted_form, submission_from_form, submitted, typed_again
 from web.health import health_routes
-from web.refusal_pages import EXCEPTION_HANDLERS, RETRY_AFTER_SECONDS
+from web.refusal_pages import EXCEPTION_HANDLERS, RETRY_AFTER_SECONDS, refusal_response, wants_json
 from web.security_headers import SecurityHeaders
 from web.templating import templates
 from web.temporal_budget import RequestBudget, bounded
@@ -229,28 +231,53 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
     async def health(_: Request) -> Response:
         return PlainTextResponse("ok")
 
-    async def login_page(request: Request, error: str | None = None, status: int = 200) -> Response:
-        context = {"error": error, "csrf": signer.csrf_for(request)}
+    async def login_page(
+        request: Request, error: str | None = None, status: int = 200, carry: list[tuple[str, str]] | None = None
+    ) -> Response:
+        context = {"error": error, "csrf": signer.csrf_for(request), "carry": carry or []}
         response = templates.TemplateResponse(request, "login.html", context, status_code=status)
         return signer.login_form_response(request, response)
+
+    async def session_ended(request: Request, exc: Exception) -> Response:
+        """A console form sent after its session ended: sign in again, with what was typed carried along."""
+        assert isinstance(exc, SessionEnded)
+        carry = signing_in_again.carry(exc.path, exc.form)
+        if wants_json(request) or not carry:
+            return refusal_response(request, exc)
+        words = "Your session ended, so nothing was recorded. Sign in again: what you typed is kept, to check and send."
+        return await login_page(request, words, 401, carry)
 
     async def login_form(request: Request) -> Response:
         return await login_page(request)
 
     async def login(request: Request) -> Response:
         form = await posted_form(request)
+        back = signing_in_again.carried(form)
+        carry = signing_in_again.carry(*back) if back else []
         if not signer.csrf_ok(request, form.get("csrf", "")):
-            return await login_page(request, "The form expired; please try again.", 403)
+            return await login_page(request, "The form expired; please try again.", 403, carry)
         email = form.get("email", "")
         if not plain_line(email):
-            return await login_page(request, "Email or password not recognised.", 401)
+            return await login_page(request, "Email or password not recognised.", 401, carry)
         try:
             signed_in = signer.accounts.sign_in(email, form.get("password", ""), client_of(request))
         except Refused as refused:
             log.info("sign_in_refused", why=refused.why.value)
             status = 429 if refused.why is Why.NOT_PERMITTED else 401
-            return await login_page(request, refused.message, status)
-        response = RedirectResponse("/console", status_code=303)
+            return await login_page(request, refused.message, status, carry)
+        if back is None:
+            response: Response = RedirectResponse("/console", status_code=303)
+        else:
+            path, typed = back
+            context = {
+                "heading": "Signed in again: check what you typed, then send it",
+                "message": "Nothing was recorded when your session ended.",
+                "send_again": "It is recorded once, however many times it is sent.",
+                "action": path,
+                "hidden": [("csrf", signed_in.who.csrf), *((k, v) for k, v in typed.items() if k in HIDDEN)],
+                "typed": [(k, v) for k, v in typed.items() if k not in HIDDEN],
+            }
+            response = templates.TemplateResponse(request, "resubmit.html", context)
         signer.begin(response, signed_in)
         return response
 
@@ -284,5 +311,5 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
             Middleware(RequestBudget),
         ],
         lifespan=lifespan,
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers={**EXCEPTION_HANDLERS, SessionEnded: session_ended},
     )

@@ -17,6 +17,16 @@ from web.forms import posted_form
 OFFICERS = ("officer", "admin")
 
 
+class SessionEnded(Refused):
+    """A console form sent after its session ended (idle for half an hour, say): nothing recorded, and what was
+    typed is carried through signing in again, to be sent from there (`web.app`'s handler), not lost."""
+
+    def __init__(self, path: str, form: dict[str, str]) -> None:
+        super().__init__(Why.NOT_SIGNED_IN, "Your session has ended, so nothing was recorded; sign in again.")
+        self.path = path
+        self.form = form
+
+
 def client_of(request: Request) -> str | None:
     """The client's address, for the security log and the sign-in throttle."""
     return request.client.host if request.client else None
@@ -38,12 +48,20 @@ class Console:
         who = self.signer.read(request)
         return RedirectResponse("/login", status_code=303) if who is None else who
 
+    async def signed_in(self, request: Request) -> Who | Response:
+        """As `who`, for a route that also takes its form: one sent after the session ended is carried through
+        signing in again (`SessionEnded`), not dropped by the redirect."""
+        who = self.who(request)
+        if isinstance(who, Response) and request.method == "POST":
+            raise SessionEnded(request.url.path, await posted_form(request))
+        return who
+
     async def posted_by(self, request: Request, roles: tuple[str, ...], rule: str) -> tuple[Who, dict[str, str]]:
         """A console form's sender and fields; `Refused` if not signed in, without the CSRF token, or the wrong role."""
         who = self.signer.read(request)
-        if who is None:
-            raise Refused(Why.NOT_SIGNED_IN, "Your session has ended; sign in again.")
         form = await posted_form(request)
+        if who is None:
+            raise SessionEnded(request.url.path, form)
         if not self.signer.csrf_ok(request, form.get("csrf", "")):
             raise Refused(Why.EXPIRED, "The form expired (or was not sent from its page); nothing was recorded.")
         if who.role not in roles:

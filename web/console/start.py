@@ -60,7 +60,7 @@ def routes(console: Console) -> list[Route]:
         return response
 
     async def start(request: Request) -> Response:
-        who = console.who(request)
+        who = await console.signed_in(request)
         if isinstance(who, Response):
             return who
         spec = kind(request.path_params["kind"])
