@@ -255,6 +255,9 @@ def rows(f: Figures) -> list[Row]:
     tasks = f.at_end.task_seconds()
     slow = sum(1 for s in tasks if s > 1.0)
     timeouts = f.at_end.count(histories.E.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT)
+    longest = max(f.at_end.runs.values(), key=lambda r: len(r.events))
+    longest_bytes = sum(e.ByteSize() for e in longest.events)
+    cohorts = max(len(f.at_end.of_type("PracticeCohort")), 1)
     return [
         notified,
         Row(
@@ -306,6 +309,14 @@ def rows(f: Figures) -> list[Row]:
             "< 256 KB",
             "-",
             max(incident_payload, cohort_payload) < 256 * 1024,
+        ),
+        Row(
+            "longest history after the returns (events, bytes; Temporal warns at 10,000 / 10 MB)",
+            f"{longest.workflow_type}: {len(longest.events):,} events, {kilobytes(longest_bytes)} "
+            f"(incident {len(f.at_end.root.events) / cohorts:.1f} events a cohort)",
+            "< 10,000",
+            "-",
+            len(longest.events) < 10_000 and longest_bytes < 10 * 2**20,
         ),
         Row(
             "workflow tasks over 1 s (incident and every workflow under it)",
