@@ -319,6 +319,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     from service.gate import admit
     from service.refusals import Refused, Why
 
+    names = {**OPTION_NAMES, "text": "--party" if "party" in OFFICER_COMMANDS[args.command] else "--text"}
     view = await reading.summary(client, args.id)
     if view.outcome is not None:
         raise Refused(Why.CLOSED, f"{args.id} is closed ({view.outcome}); nothing more can be recorded.")
@@ -333,12 +334,12 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
             "amount_pence": getattr(args, "amount_pence", None),
             "on_date": getattr(args, "on_date", None),
         },
-        renamed=OPTION_NAMES,
+        renamed=names,
     )
     try:
         outcome = await acting.respond(client, args.id, response)
     except Refused as refused:  # the workflow's rules name its own fields: say them as the options typed
-        raise refused.renamed(OPTION_NAMES) from None
+        raise refused.renamed(names) from None
     print(f"{outcome.message} (status: {outcome.status})")
     return 0
 

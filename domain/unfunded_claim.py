@@ -181,6 +181,8 @@ def price_lines(data: dict[str, Any], tariff: dict[str, TariffRate]) -> dict[str
                 rate = tariff.get(str(line.get("category")))
                 if rate is not None:
                     line = {**line, "unit_rate_pence": rate.unit_rate_pence, "rate_is_example": rate.example}
+                else:  # unpriced: refused as such once the line is read (not "rate: is required" beside a typo)
+                    line = {**line, "unit_rate_pence": 0}
             priced.append(line)
         data = {**data, "lines": priced}
     return data

@@ -126,6 +126,8 @@ async def test_deregistration_commands(
         and "Waiting for: the practices' workload returns" in out
     )
     assert "Returns: 12 practices; 0 returned" in out, out  # how the incident's returns stand
+    code, _, err = await run_cli(env, "declare-interest", eid, "--party", "QKS' OR")
+    assert code == 2 and "--party: " in err and "text:" not in err, err  # named as the officer typed it
     await eventually_listed(env, eid)
     assert not [row for row in await listed(env) if row.startswith(f"{eid}-")]  # practices' parts are not listed
     await eventually_listed(env, f"{eid}-E85011", "--kind", "practice_return")
