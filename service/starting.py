@@ -61,7 +61,7 @@ def prepare(spec: KindSpec, config: EscalationConfig, data: Any, escalation_id: 
 def read_json(path: Path) -> Any:
     """A start file's contents; an unreadable or malformed file is refused, naming where."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # with or without the byte-order mark Windows editors write
     except OSError as err:
         raise refuse_field("file", f"cannot read {path}: {err.strerror or err}") from err
     except UnicodeDecodeError as err:

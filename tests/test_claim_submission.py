@@ -4,6 +4,7 @@ within reason, or refused naming the field, before anything is recorded or sent.
 from __future__ import annotations
 
 import copy
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -105,3 +106,10 @@ def test_a_start_file_nested_past_reason_is_refused_not_taken_for_an_unreachable
     with pytest.raises(Refused) as refused:
         starting.read_json(deep)
     assert refused.value.exit_code == 2 and "deeper than any it could need" in refused.value.fields["file"]
+
+
+def test_a_start_file_saved_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    """Notepad and Excel on Windows write one; json refuses it unless told."""
+    saved = tmp_path / "claim.json"
+    saved.write_bytes("\ufeff".encode() + json.dumps(example_data()).encode())
+    assert starting.read_json(saved)["title"] == example_data()["title"]

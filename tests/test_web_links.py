@@ -123,7 +123,7 @@ async def test_bad_links_are_refused(
 async def test_valid_link_to_unknown_escalation_is_not_found(web: httpx.AsyncClient, settings: Settings) -> None:
     grant = LinkGrant("UWC-2026-NOSUCH", ICB_L1, Role.PAYER, datetime.now(UTC) + timedelta(days=1))
     page = await web.get(f"/r/{sign_link(settings.link_keys, grant)}")
-    assert page.status_code == 404
+    assert page.status_code == 404 and "whole link from your email" in page.text  # words for a link holder
 
 
 async def test_a_practice_sends_its_return_through_its_link(

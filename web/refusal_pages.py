@@ -37,6 +37,19 @@ NEXT_STEP: dict[Why, str] = {
     Why.UNAVAILABLE: "Nothing was recorded. Please try again in a minute.",
 }
 
+LINK_NOT_FOUND = (
+    "Check that the whole link from your email was used (some email programs split long links over two lines), "
+    "or reply to the email to ask the LMC for a new one."
+)
+"""The next step for someone who came by an emailed link: an ICB or trust manager has no list of escalations."""
+
+
+def next_step(request: Request, why: Why) -> str:
+    if why is Why.NOT_FOUND and not request.url.path.startswith(("/console", "/login")):
+        return LINK_NOT_FOUND
+    return NEXT_STEP[why]
+
+
 HEADINGS: dict[Why, str] = {
     Why.CLOSED: "This escalation has finished",
     Why.NOT_FOUND: "Not found",
@@ -88,7 +101,7 @@ def refusal_response(
         "heading": HEADINGS.get(refused.why),
         "message": refused.message,
         "fields": refused.fields,
-        "next_step": NEXT_STEP[refused.why],
+        "next_step": next_step(request, refused.why),
     }
     return templates.TemplateResponse(
         request, "refused.html", context, status_code=refused.http_status, headers=headers
