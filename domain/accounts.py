@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from domain.identifiers import SafeEmail
 
@@ -18,3 +18,10 @@ class NewAccount(BaseModel):
     email: SafeEmail
     role: RoleName
     password: str = Field(min_length=12, max_length=1024, repr=False)
+
+    @field_validator("password")
+    @classmethod
+    def _not_only_spaces(cls, password: str) -> str:
+        if len(password.strip()) < 12:
+            raise ValueError("must have at least 12 characters that are not spaces")
+        return password

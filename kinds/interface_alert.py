@@ -50,6 +50,12 @@ def build(config: EscalationConfig, data: dict[str, Any], escalation_id: str) ->
     today = london_date(datetime.now(UTC))
     if alert.occurred_on > today:
         raise refuse_field("occurred_on", f"the date cannot be after today ({describe_date(today)})")
+    if not config.calendar.covers(alert.occurred_on):  # a slip of the century (1900): refused, not charted
+        first, last = config.calendar.first_year, config.calendar.last_year
+        raise refuse_field(
+            "occurred_on",
+            f"{describe_date(alert.occurred_on)} is outside the years the engine knows ({first} to {last})",
+        )
     officer = resolve.officer(config, alert.officer_email)
     provider = resolve.organisation(config, "provider_code", alert.provider_code, "trust")
     return StartAlert(

@@ -192,3 +192,10 @@ def test_the_only_admin_can_neither_demote_nor_disable_themselves(tmp_path: Path
     accounts.save_account("only.admin@lmc.example", "second.admin@lmc.example", "admin", PASSWORD)
     accounts.save_account("second.admin@lmc.example", "only.admin@lmc.example", "ops", PASSWORD)  # now one of two
     assert accounts.users.get("only.admin@lmc.example").role == "ops"  # type: ignore[union-attr]
+
+
+def test_a_password_of_spaces_is_refused(accounts: Accounts) -> None:
+    with pytest.raises(Refused, match="not spaces"):
+        accounts.save_account("admin@lmc.example", "spaces@lmc.example", "ops", " " * 12)
+    with pytest.raises(Refused, match="not spaces"):
+        accounts.save_account("admin@lmc.example", "spaces@lmc.example", "ops", "  short  pw  ")

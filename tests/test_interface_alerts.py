@@ -379,5 +379,8 @@ def test_an_alert_dated_after_today_or_against_an_icb_is_refused_naming_the_fiel
         starting.prepare(spec, settings.escalation_config(), {**data, "occurred_on": tomorrow})
     assert set(refused.value.fields) == {"occurred_on"}
     with pytest.raises(Refused) as refused:
+        starting.prepare(spec, settings.escalation_config(), {**data, "occurred_on": "1900-01-01"})
+    assert "outside the years the engine knows" in refused.value.fields["occurred_on"]
+    with pytest.raises(Refused) as refused:
         starting.prepare(spec, settings.escalation_config(), {**data, "provider_code": "QKS"})
     assert "provider_code" in refused.value.fields and "not a trust" in refused.value.fields["provider_code"]
