@@ -47,7 +47,16 @@ def field_words(name: str) -> str:
         parts = name.split(".")
         row = f"group {int(parts[1]) + 1}" if len(parts) > 1 and parts[1].isdigit() else "a group"
         return f"Patients deregistered, {row}"
-    return FIELD_WORDS.get(name, name.replace("_", " ").capitalize())
+    parts = name.split(".")
+    if len(parts) >= 2 and parts[0] in ROWS and parts[1].isdigit():  # lines.0.unit_rate_pence: "Line 1: unit rate"
+        row = f"{ROWS[parts[0]]} {int(parts[1]) + 1}"
+        rest = " ".join(p.replace("_", " ").removesuffix(" pence") for p in parts[2:])
+        return f"{row}: {rest}" if rest else row
+    return FIELD_WORDS.get(name, name.replace("_", " ").replace(".", ": ").capitalize())
+
+
+ROWS = {"lines": "Line", "rows": "Row", "tariff": "Tariff item", "practices": "Practice", "items": "Item"}
+"""A form's repeated parts, as people count them (from 1)."""
 
 
 templates.env.filters["deadline_in_words"] = deadline_in_words
