@@ -248,6 +248,8 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         from service.refusals import Refused, Why
 
         raise Refused(Why.INVALID, "ID: give the escalation's reference, as `list` shows it.", {"ID": "is required"})
+    if isinstance(getattr(args, "id", None), str):  # every reference the engine issues is upper case, one word
+        args.id = args.id.strip().upper()
     if args.command == "add-user":
         import getpass
 

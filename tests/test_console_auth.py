@@ -99,6 +99,8 @@ async def test_the_console_shows_escalations_to_signed_in_staff_only(
             break
         await asyncio.sleep(0.2)
     assert eid in board.text
+    typed = await console.get(f"/console/e/{eid.lower()}")  # a reference typed into the address bar
+    assert typed.status_code == 301 and typed.headers["location"] == f"/console/e/{eid}"
     page = await console.get(f"/console/e/{eid}")
     assert page.status_code == 200
     assert "Hash chain: <strong>verified" in page.text and "working days left" in page.text

@@ -137,7 +137,7 @@ async def test_deregistration_commands(
     assert code == 2 and "--date: " in err and "on_date" not in err, err  # named as the officer typed it
     code, out, err = await run_cli(env, "close-incident", eid, "--reasons", "CLI test over")
     assert code == 0, err
-    code, out, _ = await run_cli(env, "history", eid)
+    code, out, _ = await run_cli(env, "history", f" {eid.lower()} ")  # as typed, carelessly
     assert "refused:conflict_of_interest" in out and "Hash chain: verified" in out
     code, _, err = await run_cli(env, "history", "PEC-2026-NOSUCH" + "X" * 100)
     assert code == 2 and "There is no escalation PEC-2026-NOSUCH" in err and "X" * 100 not in err  # as `show`

@@ -4,9 +4,10 @@ with its hash chain checked, every email as sent, held emails first."""
 from __future__ import annotations
 
 from email import message_from_string, policy
+from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from domain.money import format_pence
@@ -96,6 +97,10 @@ def routes(console: Console) -> list[Route]:
         who = console.who(request)
         if isinstance(who, Response):
             return who
-        return await render(console, request, who, request.path_params["escalation_id"])
+        typed = request.path_params["escalation_id"]
+        reference = typed.strip().upper()  # every reference the engine issues is upper case
+        if reference != typed and reference.isascii() and reference.isprintable():
+            return RedirectResponse(f"/console/e/{quote(reference)}", status_code=301)
+        return await render(console, request, who, typed)
 
     return [Route("/console/e/{escalation_id}", escalation)]
