@@ -384,7 +384,7 @@ def _pence(text: str) -> int:
     from domain.money import read_whole_number
 
     try:
-        return read_whole_number(text)
+        return read_whole_number(text, most_digits=40)  # past £1bn: refused by the validator, in pounds
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
 

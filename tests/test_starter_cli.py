@@ -229,7 +229,7 @@ def test_a_password_typed_unseen_is_asked_for_twice_and_a_slip_changes_nothing()
 def test_amount_pence_is_read_as_the_link_pages_read_a_number() -> None:
     parse = starter._parser().parse_args
     assert parse(["confirm-payment", "UWC-2026-X", "--amount-pence", "1250000"]).amount_pence == 1_250_000
-    for odd in ("\u0661\u0662", "+5", "1_000"):
+    for odd in ("\u0661\u0662", "+5", "1_000", "9" * 41):
         with pytest.raises(SystemExit) as refused:
             parse(["confirm-payment", "UWC-2026-X", "--amount-pence", odd])
         assert refused.value.code == 2
