@@ -34,7 +34,7 @@ from tests.conftest import Inbox
 from tests.helpers import PATHOLOGY
 from worker import build_worker
 from workflows.pathology import StartPathology
-from workflows.practice_cohort import COHORT_SIZE
+from workflows.practice_cohort import COHORT_SIZE, PRACTICE_TASK_TIMEOUT
 
 LIMIT = 256 * 1024
 _PAYLOAD = "temporal.api.common.v1.Payload"
@@ -112,6 +112,9 @@ async def test_an_incident_of_20000_practices_keeps_every_payload_under_256_kb(
     assert 0 < cohort < LIMIT, f"the first cohort's largest payload is {cohort:,} bytes"
     # Not just under the limit: a few kilobytes, whatever the incident's size.
     assert max(incident, cohort) < 32 * 1024, (incident, cohort)
+    practice = await client.get_workflow_handle(f"{eid}-Y00001").fetch_history()
+    started = practice.events[0].workflow_execution_started_event_attributes
+    assert started.workflow_task_timeout.ToSeconds() == PRACTICE_TASK_TIMEOUT.total_seconds()  # not Temporal's 10 s
 
 
 async def _started(client: Client, workflow_id: str) -> int:
