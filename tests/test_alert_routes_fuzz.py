@@ -81,3 +81,12 @@ async def test_the_console_alert_pages_never_answer_5xx(
     else:
         answer = await http.get(path, params=query)
     assert answer.status_code < 500, (path, query, form, answer.status_code, answer.text[:300])
+
+
+async def test_a_refused_period_shows_the_page_again_with_the_problem_named(
+    web: tuple[httpx.AsyncClient, str, str],
+) -> None:
+    http, _, _ = web
+    answer = await http.get("/console/alerts", params={"from": "2026-06-01", "to": "2026-01-01"})
+    assert answer.status_code == 422 and "Those filters were refused" in answer.text
+    assert "to: the end of the period is before its start" in answer.text and "input:" not in answer.text

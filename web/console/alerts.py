@@ -9,7 +9,7 @@ import io
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
-from pydantic import BaseModel, model_validator
+from pydantic import BaseModel, ValidationInfo, field_validator
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -20,7 +20,7 @@ from domain.interface_alert import CATEGORY_LABELS
 from domain.unfunded_claim import Category
 from service import alerts
 from service.gate import Keyword, admit
-from service.refusals import Refused
+from service.refusals import Refused, Why
 from web.console.guard import OFFICERS, Console
 from web.templating import templates
 
@@ -32,11 +32,13 @@ class AlertPeriod(BaseModel):
     end: date
     provider: Keyword | None = None
 
-    @model_validator(mode="after")
-    def _in_order(self) -> AlertPeriod:
-        if self.end < self.start:
-            raise ValueError("to: the end of the period is before its start")
-        return self
+    @field_validator("end")
+    @classmethod
+    def _in_order(cls, end: date, info: ValidationInfo) -> date:
+        start = info.data.get("start")
+        if start is not None and end < start:
+            raise ValueError("the end of the period is before its start")
+        return end
 
 
 def period_of(request: Request) -> AlertPeriod:
@@ -79,10 +81,25 @@ def routes(console: Console) -> list[Route]:
         who = console.who(request)
         if isinstance(who, Response):
             return who
-        return view(request, who, period_of(request))
+        try:
+            period = period_of(request)
+        except Refused as refused:  # the page again, the problem said above its filters: not a bare refusal page
+            if refused.why is not Why.INVALID:
+                raise
+            period = admit(AlertPeriod, {"start": date.today() - timedelta(days=365), "end": date.today()})
+            shown = "Showing the last year instead."
+            return view(
+                request, who, period, refused.message, refused.http_status, f"Those filters were refused. {shown}"
+            )
+        return view(request, who, period)
 
     def view(
-        request: Request, who: object, period: AlertPeriod, error: str | None = None, status: int = 200
+        request: Request,
+        who: object,
+        period: AlertPeriod,
+        error: str | None = None,
+        status: int = 200,
+        heading: str = "No claim started.",
     ) -> Response:
         threshold = alerts.pattern_threshold(settings)
         found = patterns(alerts.figures(engine, period.start, period.end, period.provider), threshold)
@@ -99,6 +116,7 @@ def routes(console: Console) -> list[Route]:
             "hours": hours,
             "month_words": month_words,
             "error": error,
+            "error_heading": heading,
         }
         return templates.TemplateResponse(request, "alerts/patterns.html", context, status_code=status)
 
