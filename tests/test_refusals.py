@@ -42,7 +42,7 @@ from tests.helpers import CLAIM, ICB_L1, example_start, officer
 from tests.test_starter_cli import cli_env, run_cli
 from web.app import create_app
 from web.body_limit import MAX_BODY_BYTES
-from web.refusal_pages import NEXT_STEP, refusal_response
+from web.refusal_pages import NEXT_STEP, next_step, refusal_response
 
 EXPECTED_STATUS = {
     Why.INVALID: 422,
@@ -100,13 +100,14 @@ def test_each_refusal_as_json_says_what_happened_and_what_to_do(why: Why) -> Non
 
 @pytest.mark.parametrize("why", list(Why))
 def test_each_refusal_as_a_page_says_what_happened_and_what_to_do(why: Why) -> None:
-    response = refusal_response(request("text/html,application/xhtml+xml"), Refused(why, f"Because {why.value}."))
+    asked = request("text/html,application/xhtml+xml")
+    response = refusal_response(asked, Refused(why, f"Because {why.value}."))
     if why is Why.NOT_SIGNED_IN:  # a person is sent to sign in; a program gets the 401
         assert response.status_code == 303 and response.headers["location"] == "/login"
         return
     assert response.status_code == EXPECTED_STATUS[why]
     page = bytes(response.body).decode()
-    assert f'role="alert">Because {why.value}.</div>' in page and NEXT_STEP[why] in page
+    assert f'role="alert">Because {why.value}.</div>' in page and next_step(asked, why) in page
 
 
 def test_unavailable_asks_to_retry_after_a_minute() -> None:

@@ -61,15 +61,17 @@ PASSWORDS = {
 }
 
 # Each family's examples (one request each); they sum to the 5,000 and more the issue asks for.
+# Where one example costs the most (a link POST is a workflow update; a dashboard view, late in the suite, a
+# visibility page and its counts over every workflow the suite has started) fewer, so the suite keeps its budget.
 EXAMPLES = {
     "link_pages": 700,
-    "link_posts": 1000,
-    "console_pages": 200,  # each dashboard view asks visibility for a page and its counts
+    "link_posts": 500,
+    "console_pages": 100,
     "console_actions": 900,
     "start_forms": 500,
     "accounts": 400,
-    "codec": 900,
-    "elsewhere": 700,
+    "codec": 1200,
+    "elsewhere": 1000,
 }
 assert sum(EXAMPLES.values()) >= 5000
 
