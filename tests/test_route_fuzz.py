@@ -721,6 +721,17 @@ KIND = mostly(st.sampled_from([spec.name for spec in KINDS]), SHORT_TEXT)
     accept="text/html,application/xhtml+xml",
     garbage="",
 )
+# A filter no escalation can match: refused beside the form (422), not answered with an empty list.
+@example(
+    who="ops",
+    page="/console",
+    escalation="running",
+    kind="unfunded_claim",
+    params={"status": "bogus", "level": "9"},
+    method="GET",
+    accept="text/html,application/xhtml+xml",
+    garbage="",
+)
 async def test_console_pages(
     world: World,
     who: str,
