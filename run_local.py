@@ -99,6 +99,7 @@ async def main() -> None:
             mail_dir=str(settings.mail_dir),
             database=settings.database,
         )
+        officer = settings.escalation_config().lmc.officers[0].email
         starts = "\n                   ".join(
             f".venv/bin/python starter.py {spec.cli_command} {spec.example}" for spec in KINDS
         )
@@ -108,7 +109,7 @@ async def main() -> None:
             f"  Emails land in:  {settings.mail_dir}/  (read them at {settings.base_url}/dev/mail)\n"
             f"  Start one:       {starts}\n"
             f"  Console:         {settings.base_url}/console (first: .venv/bin/python starter.py add-user "
-            "you@lmc.example --role officer)\n"
+            f"{officer} --role officer: an officer config/escalations.toml names)\n"
             "  Ctrl-C stops everything.\n",
             flush=True,
         )
