@@ -33,4 +33,12 @@ def carried(form: dict[str, str]) -> tuple[str, dict[str, str]] | None:
 
 def is_console_form(path: str) -> bool:
     """A path of this console's own (never another site's, nor a link page's): one line, under /console/."""
-    return path.startswith("/console/") and path.isascii() and path.isprintable() and len(path) <= 300
+    parts = path.split("/")
+    return (
+        path.startswith("/console/")
+        and path.isascii()
+        and path.isprintable()
+        and len(path) <= 300
+        and not any(p in ("", ".", "..") for p in parts[1:])  # no '//', '/./' or '/../' leading elsewhere
+        and not any(c in path for c in "\\?#% ")
+    )
