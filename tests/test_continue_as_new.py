@@ -98,7 +98,7 @@ async def test_a_claim_continues_as_new_and_ends_as_it_would_have(
 
 
 async def test_practices_that_continue_as_new_still_report_to_their_incident(
-    short_histories: WorkflowEnvironment, settings: Settings, inbox: Inbox
+    short_histories: WorkflowEnvironment, settings: Settings, inbox: Inbox, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A practice continues as new once its return has made its history long; its cohort keeps waiting on it
     across runs, and its stored return and its word that returns are closed still reach the incident."""
@@ -119,6 +119,9 @@ async def test_practices_that_continue_as_new_still_report_to_their_incident(
         await inbox.wait_for(f"{eid}-CLAIM", 1)  # every cohort heard from every practice; returns were priced
         claimed = (await summary_of(client, eid)).case_as(PathologyCase).claimed
     assert claimed == {ods: value(n + 10) for n, ods in enumerate(returned)}
+    # The incident cannot continue as new (it holds its cohorts' handles): it says so, once, for ops to see.
+    long = [r for r in caplog.records if "does not continue as new" in r.getMessage()]
+    assert [getattr(r, "escalation_id", None) for r in long] == [eid], [r.getMessage() for r in long]
     for ods in returned:
         audit = AuditLog(make_engine(settings.database))
         rows = audit.timeline(f"{eid}-{ods}")

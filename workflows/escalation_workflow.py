@@ -258,6 +258,7 @@ class EscalationWorkflow:
         self._static_published = False  # title, practices, contacts: once a run, with the first upsert
         self._answered = False  # a person's response is waiting on the steps in the outbox
         self._local_now = False  # the steps being carried out run as local activities
+        self._said_long_history = False  # told ops once that this run's history is long and it cannot continue
 
     def begin_or_resume(self, start: Any, open_case: Callable[[], tuple[EscalationCase, list[Effect]]]) -> None:
         """Resume from what a previous run carried over, or open the case afresh."""
@@ -470,12 +471,28 @@ class EscalationWorkflow:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 if not self.outbox:
                     workflow.continue_as_new(self.carry_over())
+            elif workflow.info().is_continue_as_new_suggested() and not self._said_long_history:
+                self._say_long_history()
             await self._wait_for_change_or_deadline()
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._carry_out_effects()
         await self.before_completing()
         await self._carry_out_effects()
         return self.summary()
+
+    def _say_long_history(self) -> None:
+        """A workflow that cannot continue as new (an incident, holding its children's handles) says so once a
+        run when Temporal suggests it: a log line and `lmc_long_histories`, for ops to look at long before
+        Temporal's hard limits. Neither is a command, so histories replay as they ran."""
+        self._said_long_history = True
+        info = workflow.info()
+        workflow.logger.warning(
+            "history long; this workflow does not continue as new",
+            extra={"escalation_id": self.case.escalation_id, "events": info.get_current_history_length()},
+        )
+        workflow.metric_meter().create_counter(
+            "lmc_long_histories", "runs told to continue as new that cannot, by kind"
+        ).add(1, {"kind": self.case.kind})
 
     async def before_completing(self) -> None:
         """Kinds with children let them finish first, rather than cancel them mid-step."""
