@@ -27,6 +27,7 @@ from domain.working_days import describe_date, london_date
 from kinds import resolve
 from kinds.spec import KindSpec, StartForm
 from service.gate import admit, refuse_field
+from service.refusals import Refused
 from workflows.unfunded_claim import StartClaim, UnfundedClaimWorkflow
 
 
@@ -62,20 +63,34 @@ def build(config: EscalationConfig, data: dict[str, Any], escalation_id: str) ->
 
 def form_to_data(form: Mapping[str, str], officer_email: str) -> dict[str, Any]:
     lines = []
+    missing: dict[str, str] = {}
     for row in range(resolve.FORM_ROWS):
-        category = form.get(f"lines.{row}.category", "")
-        count = form.get(f"lines.{row}.count", "")
-        if not (category and count):
-            continue
+        category = form.get(f"lines.{row}.category", "").strip()
+        count = form.get(f"lines.{row}.count", "").strip()
+        description = form.get(f"lines.{row}.description", "")
         refs = [r.strip() for r in form.get(f"lines.{row}.evidence_refs", "").split(",") if r.strip()]
+        if not (category or count or description.strip() or refs):
+            continue  # a row left empty
+        if not (category and count):  # partly filled: refused beside what it lacks, never dropped unseen
+            missing[f"lines.{row}.{'count' if category else 'category'}"] = (
+                "give this line's " + ("count" if category else "kind of work") + ", or clear the line"
+            )
+            continue
         lines.append(
             {
                 "category": category,
                 "count": resolve.number(count),
-                "description": form.get(f"lines.{row}.description", ""),
+                "description": description,
                 "evidence_refs": refs,
             }
         )
+    extra = sorted(
+        {k.split(".")[1] for k in form if k.startswith("lines.")} - {str(r) for r in range(resolve.FORM_ROWS)}
+    )
+    if extra:  # only a hand-made request: the form has FORM_ROWS rows
+        missing["lines"] = f"the form takes {resolve.FORM_ROWS} lines; for more, start the claim from a file"
+    if missing:
+        raise Refused.invalid(missing)
     return {
         "title": form.get("title", ""),
         "officer_email": officer_email,

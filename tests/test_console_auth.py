@@ -218,6 +218,14 @@ async def test_officers_start_escalations_from_forms_and_keep_what_they_typed(
     bad = await console.post("/console/start/unfunded_claim", data=form)
     assert bad.status_code == 422 and "lines.0.count" in bad.text and 'id="lines-0-count-error"' in bad.text
     assert 'value="eleven"' in bad.text and "Fit notes pushed to practices" in bad.text and "KLMC-1730" in bad.text
+    partly = {**form, "lines.0.count": "11", "lines.1.category": "fit_note", "lines.1.evidence_refs": "R9"}
+    half = await console.post("/console/start/unfunded_claim", data=partly)  # a second line without its count
+    assert half.status_code == 422 and 'id="lines-1-count-error"' in half.text and "or clear the line" in half.text
+    assert 'value="R9"' in half.text or ">R9<" in half.text, "what was typed is kept"
+    extra = await console.post(
+        "/console/start/unfunded_claim", data={**form, "lines.0.count": "11", "lines.8.count": "1"}
+    )
+    assert extra.status_code == 422 and "start the claim from a file" in extra.text
     started = await console.post("/console/start/unfunded_claim", data={**form, "lines.0.count": "11"})
     assert started.status_code == 303 and started.headers["location"].startswith("/console/e/UWC-")
     eid = started.headers["location"].rsplit("/", 1)[-1]

@@ -20,5 +20,7 @@ def test_what_a_sign_in_form_carries_back() -> None:
     form = {"next": "/console/e/UWC-2026-ABCDEF/act", "carry:reasons": "typed", "email": "x", "password": "y"}
     path, typed = carried(form) or ("", {})
     assert path == "/console/e/UWC-2026-ABCDEF/act" and typed["reasons"] == "typed" and "password" not in typed
+    smuggled = {**form, "carry:csrf": "EVIL", "carry:password": "p", "carry:carry:x": "1", "carry:": "", "carry:next": "/x"}
+    assert set(carried(smuggled)[1]) <= {"reasons", "submission"}  # type: ignore[index]
     for elsewhere in ("https://evil.example/console/", "/console/../r/token", "//evil.example/console/x"):
         assert carried({**form, "next": elsewhere}) is None

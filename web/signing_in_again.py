@@ -25,7 +25,15 @@ def carry(path: str, form: dict[str, str]) -> list[tuple[str, str]]:
 def carried(form: dict[str, str]) -> tuple[str, dict[str, str]] | None:
     """The path and fields a sign-in form carried, or None."""
     path = form.get(NEXT, "")
-    fields = {k.removeprefix(CARRIED): v for k, v in form.items() if k.startswith(CARRIED)}
+    fields = {
+        name: v
+        for k, v in form.items()
+        if k.startswith(CARRIED)
+        and (name := k.removeprefix(CARRIED))
+        and name.isprintable()
+        and name not in (*NOT_CARRIED, NEXT)
+        and not name.startswith(CARRIED)
+    }
     if not fields or not is_console_form(path):
         return None
     return path, typed_again(fields)
