@@ -8,7 +8,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationInfo, field_validator, model_validator
 
 from domain import formatting, payment, wording
 from domain.calendar import LEGACY_CALENDAR, WorkingCalendar
@@ -146,6 +146,14 @@ class ClaimSubmission(ClaimRequest):
         if not has_visible_text(text):
             raise ValueError("is blank")
         return text.strip()
+
+    @field_validator("period_end")
+    @classmethod
+    def _ends_after_it_starts(cls, end: date, info: ValidationInfo) -> date:
+        start = info.data.get("period_start")
+        if start is not None and end < start:
+            raise ValueError("the period ends before it starts")
+        return end
 
     @field_validator("practices")
     @classmethod

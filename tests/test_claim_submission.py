@@ -47,6 +47,7 @@ def test_the_example_starts_and_carries_a_plain_claim_request() -> None:
         (changed(practices=["G82001", "G82001"]), "practices", "G82001 more than once"),
         (changed(summry="a misspelt field"), "summry", "is not something this takes"),
         (changed(period_end="9999-12-31"), "period_end", "after today"),
+        (changed(period_start="2026-07-01", period_end="2026-06-30"), "period_end", "ends before it starts"),
         (changed(lines=[{**example_data()["lines"][0], "count": 10**30}]), "lines.0.count", "at most 1,000,000"),
         (
             changed(lines=[{**example_data()["lines"][0], "unit_rate_pence": 10**20}]),
@@ -66,6 +67,7 @@ def test_the_example_starts_and_carries_a_plain_claim_request() -> None:
         "a practice twice",
         "misspelt field",
         "period ahead",
+        "backwards",
         "count",
         "rate",
         "lines",
