@@ -8,7 +8,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from domain import formatting, payment, wording
 from domain.calendar import LEGACY_CALENDAR, WorkingCalendar
@@ -21,6 +21,7 @@ from domain.negotiation import FIELDS, LABELS, NegotiationCase, Status
 from domain.report import ReportLine, spread
 from domain.responses import FieldSpec, ResponseInput
 from domain.tables import Table
+from domain.validation import not_before
 from domain.working_days import at_close_of_day
 
 KIND = "unfunded_claim"
@@ -147,13 +148,9 @@ class ClaimSubmission(ClaimRequest):
             raise ValueError("is blank")
         return text.strip()
 
-    @field_validator("period_end")
-    @classmethod
-    def _ends_after_it_starts(cls, end: date, info: ValidationInfo) -> date:
-        start = info.data.get("period_start")
-        if start is not None and end < start:
-            raise ValueError("the period ends before it starts")
-        return end
+    _ends_after_it_starts = field_validator("period_end")(
+        not_before("period_start", "the period ends before it starts")
+    )
 
     @field_validator("practices")
     @classmethod

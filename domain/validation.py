@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, ValidationInfo
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -110,3 +110,17 @@ def validated(model: type[M], data: Any, renamed: dict[str, str] | None = None) 
     except ValidationError as err:
         names = renamed or {}
         raise FieldsRefused({names.get(k, k): v for k, v in field_errors(err).items()}) from err
+
+
+def not_before(start_field: str, problem: str) -> Any:
+    """A field validator for a period's end: refused with `problem` if before the `start_field` given beside it.
+    One rule for every period a person gives (a claim's, a report's, an alert analysis's), each in its words:
+    `_in_order = field_validator("end")(not_before("start", "..."))`."""
+
+    def check(cls: type[BaseModel], end: Any, info: ValidationInfo) -> Any:
+        start = info.data.get(start_field)
+        if start is not None and end is not None and end < start:
+            raise ValueError(problem)
+        return end
+
+    return classmethod(check)

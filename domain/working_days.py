@@ -113,10 +113,17 @@ def working_day_problem(calendar: WorkingCalendar, day: date, today: date | None
     if not calendar.covers(day) or (today is not None and not calendar.covers(today)):
         first, last = calendar.first_year, calendar.last_year
         return f"{describe_date(day)} is outside the bank-holiday calendar ({first} to {last})"
+    why = not_working_because(calendar, day)
+    if why is None:
+        return None
+    return f"{describe_date(day)} is {why}; the next working day is {describe_day(next_working_day(calendar, day))}"
+
+
+def not_working_because(calendar: WorkingCalendar, day: date) -> str | None:
+    """Why `day` is not a working day, as a refusal says it ('a Saturday', 'a bank holiday'); None if it is one."""
     if is_working_day(calendar, day):
         return None
-    why = f"a {day:%A}" if day.weekday() >= 5 else "a bank holiday"
-    return f"{describe_date(day)} is {why}; the next working day is {describe_day(next_working_day(calendar, day))}"
+    return f"a {day:%A}" if day.weekday() >= 5 else "a bank holiday"
 
 
 def moved_deadline(old: WorkingCalendar, new: WorkingCalendar, deadline: datetime, now: datetime) -> datetime:

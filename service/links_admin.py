@@ -31,19 +31,19 @@ def withdraw_links(
     typed: bool = True,
 ) -> bool:
     """True if the links are withdrawn now; False if they had been already. An address this escalation sent no
-        link to is refused, naming those it did: a mistyped address had been answered "withdrawn" while the real
-        contact's links still worked. Without `typed` (the address is the engine's own: a practice's standing link),
+    link to is refused, naming those it did: a mistyped address had been answered "withdrawn" while the real
+    contact's links still worked. Without `typed` (the address is the engine's own: a practice's standing link),
     it is not checked."""
     wanted = admit(
         WithdrawLinks,
         {"recipient": recipient, "reason": reason, "contact_instead": contact_instead.strip() or None},
     )
-    if typed and not holds_links(engine, escalation_id, wanted.recipient):
-        sent_to = sorted({row.recipient.lower() for row in SentMailLedger(engine).for_escalation(escalation_id)})
+    sent_to = linked(engine, escalation_id) if typed else set()
+    if typed and wanted.recipient.lower() not in sent_to:
         raise refuse_field(
             "recipient",
             f"no link for this escalation went to {wanted.recipient}"
-            + (f"; links went to {', '.join(sent_to)}" if sent_to else "; none has been sent yet"),
+            + (f"; links went to {', '.join(sorted(sent_to))}" if sent_to else "; none has been sent yet"),
         )
     now = datetime.now(UTC)
     fresh = RevokedLinks(engine).revoke(escalation_id, wanted.recipient, now, by, wanted.reason, wanted.contact_instead)
@@ -60,11 +60,9 @@ def withdraw_links(
     return fresh
 
 
-def holds_links(engine: Engine, escalation_id: str, recipient: str) -> bool:
-    """Whether this escalation emailed `recipient` a link (each email carries one, for its addressee alone)."""
-    return any(
-        row.recipient.lower() == recipient.lower() for row in SentMailLedger(engine).for_escalation(escalation_id)
-    )
+def linked(engine: Engine, escalation_id: str) -> set[str]:
+    """Who this escalation emailed a link (each email carries one, for its addressee alone), lower case."""
+    return {row.recipient.lower() for row in SentMailLedger(engine).for_escalation(escalation_id)}
 
 
 async def replace_contact(
@@ -105,7 +103,7 @@ async def replace_contact(
             request,
             id=f"{escalation_id}:{submission_id}" if submission_id else None,
         )
-    if wanted.withdraw_old and holds_links(engine, escalation_id, wanted.recipient):
+    if wanted.withdraw_old and wanted.recipient.lower() in linked(engine, escalation_id):
         withdraw_links(
             engine, escalation_id, by, wanted.recipient, f"replaced by {wanted.new_email}: {wanted.reason}",
             wanted.new_name, client_address,

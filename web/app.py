@@ -41,7 +41,7 @@ from web.body_limit import BodyLimit
 from web.codec_endpoint import codec_routes
 from web.console import console_routes
 from web.console.guard import Console, SessionEnded, client_of
-from web.console.resubmit import HIDDEN
+from web.console.resubmit import form_again
 from web.dev_mail import dev_mail_routes
 from web.forms import GROUP_ROWS, SUBMISSION, plain_line, posted_form, submission_from_form, submitted, typed_again
 from web.health import health_routes
@@ -273,9 +273,7 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
                 "heading": "Signed in again: check what you typed, then send it",
                 "message": "Nothing was recorded when your session ended.",
                 "send_again": "It is recorded once, however many times it is sent.",
-                "action": path,
-                "hidden": [("csrf", signed_in.who.csrf), *((k, v) for k, v in typed.items() if k in HIDDEN)],
-                "typed": [(k, v) for k, v in typed.items() if k not in HIDDEN],
+                **form_again(path, {**typed, "csrf": signed_in.who.csrf}),  # the new session's token
             }
             response = templates.TemplateResponse(request, "resubmit.html", context)
         signer.begin(response, signed_in)

@@ -9,7 +9,7 @@ import io
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
-from pydantic import BaseModel, ValidationInfo, field_validator
+from pydantic import BaseModel, field_validator
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -18,6 +18,7 @@ from domain.alert_analysis import hours, month_words, patterns, shares
 from domain.configuration import EscalationConfig
 from domain.interface_alert import CATEGORY_LABELS
 from domain.unfunded_claim import Category
+from domain.validation import not_before
 from service import alerts
 from service.gate import Keyword, admit
 from service.refusals import Refused, Why
@@ -32,13 +33,7 @@ class AlertPeriod(BaseModel):
     end: date
     provider: Keyword | None = None
 
-    @field_validator("end")
-    @classmethod
-    def _in_order(cls, end: date, info: ValidationInfo) -> date:
-        start = info.data.get("start")
-        if start is not None and end < start:
-            raise ValueError("the end of the period is before its start")
-        return end
+    _in_order = field_validator("end")(not_before("start", "the end of the period is before its start"))
 
 
 def period_of(request: Request) -> AlertPeriod:

@@ -8,13 +8,14 @@ import csv
 import io
 from datetime import date
 
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from domain.money import format_pence
 from domain.report_breakdown import BREAKDOWNS, grouped, item_shares
+from domain.validation import not_before
 from domain.working_days import describe_date
 from service import reading
 from service.gate import Keyword, admit
@@ -28,6 +29,8 @@ class ReportPeriod(BaseModel):
     start: date | None = None
     end: date | None = None
     payer: Keyword | None = None  # goes into a visibility query
+
+    _in_order = field_validator("end")(not_before("start", "the end of the period must not be before its start"))
 
 
 def _pounds(pence: int) -> str:
@@ -59,8 +62,6 @@ def routes(console: Console) -> list[Route]:
                 },
                 renamed={"start": "from", "end": "to"},
             )
-            if period.start and period.end and period.start > period.end:
-                raise Refused.invalid({"to": "the end of the period must not be before its start"})
         except Refused as refused:
             if refused.why is not Why.INVALID or request.url.path.endswith(".csv"):  # no all-time file for a slip
                 raise

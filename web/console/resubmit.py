@@ -28,6 +28,15 @@ SEND_AGAIN = (
 )
 
 
+def form_again(action: str, form: dict[str, str]) -> dict[str, object]:
+    """What `resubmit.html` shows of a form to send again: its unseen fields kept hidden, the typed ones to check."""
+    return {
+        "action": action,
+        "hidden": [(name, value) for name, value in form.items() if name in HIDDEN],
+        "typed": [(name, value) for name, value in form.items() if name not in HIDDEN],
+    }
+
+
 def resubmittable(endpoint: Endpoint) -> Endpoint:
     """`endpoint`, answering an engine that cannot answer with the form again (503) instead of a refusal page."""
 
@@ -49,9 +58,7 @@ def resubmittable(endpoint: Endpoint) -> Endpoint:
                 "message": refused.message,
                 "send_again": SEND_AGAIN,
                 "next_step": NEXT_STEP[refused.why],
-                "action": request.url.path,
-                "hidden": [(name, value) for name, value in form.items() if name in HIDDEN],
-                "typed": [(name, value) for name, value in form.items() if name not in HIDDEN],
+                **form_again(request.url.path, form),
             }
             return templates.TemplateResponse(request, "resubmit.html", context, status_code=503, headers=headers)
 
