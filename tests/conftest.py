@@ -13,6 +13,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
+import hypothesis
 import psycopg
 import pytest
 from aiosmtpd.controller import Controller
@@ -26,6 +27,11 @@ from settings import ROOT, Settings
 from temporal_client import ensure_search_attributes
 from worker import build_worker
 from workflows import search_attributes as sa
+
+# Property tests assert what is true, never how fast: no per-example deadline, and no failing because a busy
+# machine (the suite shares two cores with Temporal) was slow to draw an input once.
+hypothesis.settings.register_profile("suite", deadline=None, suppress_health_check=[hypothesis.HealthCheck.too_slow])
+hypothesis.settings.load_profile("suite")
 
 BIN = Path(sys.executable).parent
 POSTGRES_ADMIN_URL = "postgresql://127.0.0.1:5432/test"
