@@ -31,6 +31,7 @@ from logging_setup import configure_logging
 from persistence.audit_log import AuditLog
 from persistence.database import make_engine
 from persistence.incident_practices import IncidentPractices
+from persistence.incident_tallies import IncidentTallies
 from persistence.practice_returns import PracticeReturns
 from persistence.sent_mail import SentMailLedger
 from service.health import readiness
@@ -65,7 +66,7 @@ def build_worker(client: Client, settings: Settings, **overrides: Any) -> Worker
     email = EmailActivities(settings, SentMailLedger(engine))
     returns = ReturnActivities(PracticeReturns(engine))
     steps = StepActivities(audit, email, returns)
-    lists = IncidentListActivities(IncidentPractices(engine), PracticeReturns(engine))
+    lists = IncidentListActivities(IncidentPractices(engine), PracticeReturns(engine), IncidentTallies(engine))
     relays = RelayActivities(client)
     options: dict[str, Any] = {
         "task_queue": settings.task_queue,
@@ -82,6 +83,8 @@ def build_worker(client: Client, settings: Settings, **overrides: Any) -> Worker
             lists.load_returns_page,
             lists.missing_returns,
             lists.is_listed,
+            lists.save_tally_page,
+            lists.load_tally_page,
             relays.relay_signal,
         ],
         "activity_executor": concurrent.futures.ThreadPoolExecutor(max_workers=32),

@@ -6,15 +6,18 @@ from __future__ import annotations
 from pydantic import BaseModel
 from temporalio import activity
 
-from domain.incident import ListedReturn, MissingReturns
+from domain.incident import ListedReturn, MissingReturns, TallyEntry
 from domain.practice_return import Practice
 from persistence.incident_practices import IncidentPractices
+from persistence.incident_tallies import IncidentTallies
 from persistence.practice_returns import PracticeReturns
 
 RETURNS_PAGE = 500
 """Returns per page: a deregistration return of many groups is a few hundred bytes, so a page stays well
 under 256 KB."""
 MISSING_SHOWN = 50
+TALLY_PAGE = 1_000
+"""Per-practice entries a page (`TallyEntry`, under 100 bytes each as JSON): about 100 KB at most."""
 
 
 class PracticeChunk(BaseModel):
@@ -41,10 +44,24 @@ class ReturnsPage(BaseModel):
     last: bool
 
 
+class TallyPage(BaseModel):
+    """Some of an incident's per-practice money, as written before it continues as new, or as read back."""
+
+    parent_id: str
+    entries: list[TallyEntry]
+    last: bool = True
+
+
+class TallyPageRequest(BaseModel):
+    parent_id: str
+    after_ods: str = ""
+
+
 class IncidentListActivities:
-    def __init__(self, practices: IncidentPractices, returns: PracticeReturns) -> None:
+    def __init__(self, practices: IncidentPractices, returns: PracticeReturns, tallies: IncidentTallies) -> None:
         self._practices = practices
         self._returns = returns
+        self._tallies = tallies
 
     @activity.defn(name="load_practice_chunk")
     def load_practice_chunk(self, chunk: PracticeChunk) -> list[Practice]:
@@ -76,3 +93,12 @@ class IncidentListActivities:
     def missing_returns(self, parent_id: str) -> MissingReturns:
         count, first = self._practices.missing_returns(parent_id, self._returns.codes(parent_id), MISSING_SHOWN)
         return MissingReturns(count=count, first=first)
+
+    @activity.defn(name="save_tally_page")
+    def save_tally_page(self, page: TallyPage) -> None:
+        self._tallies.save(page.parent_id, page.entries)
+
+    @activity.defn(name="load_tally_page")
+    def load_tally_page(self, request: TallyPageRequest) -> TallyPage:
+        entries = self._tallies.page(request.parent_id, request.after_ods, TALLY_PAGE)
+        return TallyPage(parent_id=request.parent_id, entries=entries, last=len(entries) < TALLY_PAGE)

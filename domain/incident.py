@@ -119,6 +119,17 @@ class ChildState(BaseModel):
     reasons: str | None = None  # a refusal's or a withdrawal's reasons
 
 
+class TallyEntry(BaseModel):
+    """One practice's money in an incident (`IncidentCase.tally_entries`): what it claimed, its share, whether its
+    return came late, and where it sits in the stored list (so which cohort tells it)."""
+
+    ods: str
+    claimed_pence: int | None = None
+    share_pence: int | None = None
+    late: bool = False
+    position: int | None = None
+
+
 class IncidentCase(EscalationCase):
     practices: list[Practice] = Field(default_factory=list)  # empty when the list is stored (`practices_stored`)
     practices_stored: bool = False
@@ -175,6 +186,36 @@ class IncidentCase(EscalationCase):
     def practice_codes(self) -> list[str]:
         """A stored list is searched through its practices' own requests, not carried here (at most thousands)."""
         return [] if self.practices_stored else super().practice_codes()
+
+    def tally_entries(self, positions: dict[str, int]) -> list[TallyEntry]:
+        """Each practice's money (`claimed`, `shares`, `late_returns`), by code: what a run writes outside its
+        history before it continues as new, where the next reads it back (`restore_tallies`)."""
+        late = set(self.late_returns)
+        codes = sorted({*self.claimed, *self.shares, *late})
+        return [
+            TallyEntry(
+                ods=ods,
+                claimed_pence=self.claimed.get(ods),
+                share_pence=self.shares.get(ods),
+                late=ods in late,
+                position=positions.get(ods),
+            )
+            for ods in codes
+        ]
+
+    def without_tallies(self) -> IncidentCase:
+        """This case with its per-practice money left out: what continues as new once `tally_entries` are stored."""
+        return self.model_copy(update={"claimed": {}, "shares": {}, "late_returns": []})
+
+    def restore_tallies(self, entries: list[TallyEntry]) -> None:
+        """Take back some of the entries `tally_entries` gave (a page at a time, in code order)."""
+        for entry in entries:
+            if entry.claimed_pence is not None:
+                self.claimed[entry.ods] = entry.claimed_pence
+            if entry.share_pence is not None:
+                self.shares[entry.ods] = entry.share_pence
+            if entry.late:
+                self.late_returns.append(entry.ods)
 
     def store_practices(self, count: int, interested: list[str]) -> None:
         """The practice list lives outside the case (and outside Temporal): keep its size, and the codes
@@ -352,10 +393,13 @@ class IncidentCase(EscalationCase):
         effects += self.after_child(topic, child, now)
         return effects + self._close_if_done()
 
-    def on_practices_settled(self, outcomes: dict[str, str] | None = None) -> list[Effect]:
-        """Every practice's case has closed; `outcomes` (by ODS code) says how."""
+    def on_practices_settled(
+        self, outcomes: dict[str, str] | None = None, counted: dict[str, int] | None = None
+    ) -> list[Effect]:
+        """Every practice's case has closed; `outcomes` (by ODS code) says how, or `counted` (how many closed
+        each way, as cohorts that report by signal tally them)."""
         self.practices_settled = True
-        counted: dict[str, int] = {}
+        counted = dict(counted or {})
         for outcome in (outcomes or {}).values():
             counted[outcome] = counted.get(outcome, 0) + 1
         self.practice_outcomes = dict(sorted(counted.items()))

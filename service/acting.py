@@ -3,16 +3,23 @@ history), and ops' resend and stop. Every refusal comes back as `Refused`."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import asyncio
+from datetime import UTC, datetime, timedelta
 
+import structlog
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from domain.form_response import FormResponse, form_digest
 from domain.responses import ResponseInput, ResponseOutcome, digest_of
 from persistence.audit_log import AuditLog
+from service import reading
 from service.gate import OpsReason, admit
 from service.refusals import Refused, Why, temporal_refusals
 from workflows.escalation_workflow import CaseView, EscalationWorkflow, ResendRequest, Responded
+from workflows.incident_workflow import incident_family
+
+FAMILY_QUERY_TIMEOUT = timedelta(seconds=5)
 
 
 async def respond(
@@ -97,11 +104,47 @@ async def stop(
     ):
         return event
     handle = client.get_workflow_handle(escalation_id)
+    family = await _family_of(client, escalation_id)
     with temporal_refusals(escalation_id):
         if cancel:
             await handle.cancel()
         else:
             await handle.terminate(reason=f"{by}: {why.reason}")
-    detail = {"reason": why.reason, **({"submission": submission_id} if submission_id else {})}
+    stopped = await _stop_family(client, family, cancel, f"{by}: {why.reason}")
+    detail = {
+        "reason": why.reason,
+        **({"submission": submission_id} if submission_id else {}),
+        **({"parts_stopped": stopped} if stopped else {}),
+    }
     audit.append_next(escalation_id, datetime.now(UTC), event, by, detail)
     return event
+
+
+async def _family_of(client: Client, escalation_id: str) -> list[str]:
+    """The workflows an incident started that would outlive it (`IncidentWorkflow`: its cohorts, whose practices
+    stop with them, and its payers' requests, abandoned on close so it may continue as new); none for other
+    kinds. Asked of the running case; if it cannot answer, the escalation is stopped alone, and ops are told."""
+    try:
+        view = await reading.summary(client, escalation_id, timeout=FAMILY_QUERY_TIMEOUT)
+    except Refused as refused:
+        if refused.why is not Why.UNAVAILABLE:
+            return []  # not found or finished: temporal_refusals says so when it is stopped
+        structlog.get_logger().warning("stop_without_family", escalation_id=escalation_id)
+        return []
+    return incident_family(escalation_id, view.case)
+
+
+async def _stop_family(client: Client, family: list[str], cancel: bool, reason: str) -> int:
+    """Stop each of `family` that is still running, as the escalation was stopped; how many were."""
+
+    async def one(workflow_id: str) -> bool:
+        handle = client.get_workflow_handle(workflow_id)
+        try:
+            await (handle.cancel() if cancel else handle.terminate(reason=reason))
+        except RPCError as err:  # finished already, or never started (a cohort after an early close)
+            if err.status is RPCStatusCode.NOT_FOUND:
+                return False
+            raise
+        return True
+
+    return sum(await asyncio.gather(*(one(w) for w in family)))

@@ -6,14 +6,14 @@ from __future__ import annotations
 import asyncio
 from datetime import date, timedelta
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowQueryFailedError
 
 from domain.report import ReportLine, in_period
 from domain.report_breakdown import Placed
 from service.gate import ListFilters, admit
 from service.listing import EscalationRow, list_escalations, list_query
 from service.refusals import Refused, temporal_refusals
-from workflows.escalation_workflow import CaseView, EscalationWorkflow
+from workflows.escalation_workflow import RESUMING, CaseView, EscalationWorkflow
 
 __all__ = ["EscalationRow", "list_escalations", "list_query", "report_entries", "report_lines", "summary"]
 
@@ -23,9 +23,22 @@ REPORT_QUERY_TIMEOUT = timedelta(seconds=3)
 within this is left out, so one stuck escalation never holds up the page."""
 
 
+RESUMING_RETRIES = 20
+"""Times a query is asked again, 0.1 s apart, while an incident's new run reads back its claims (a second or two
+at most: `workflows.incident_workflow.RESUMING`)."""
+
+
 async def summary(client: Client, escalation_id: str, timeout: timedelta = timedelta(seconds=10)) -> CaseView:
+    handle = client.get_workflow_handle(escalation_id)
     with temporal_refusals(escalation_id):
-        return await client.get_workflow_handle(escalation_id).query(EscalationWorkflow.summary, rpc_timeout=timeout)
+        for _ in range(RESUMING_RETRIES):
+            try:
+                return await handle.query(EscalationWorkflow.summary, rpc_timeout=timeout)
+            except WorkflowQueryFailedError as err:
+                if RESUMING not in err.message:
+                    raise
+            await asyncio.sleep(0.1)
+        return await handle.query(EscalationWorkflow.summary, rpc_timeout=timeout)
 
 
 async def report_lines(

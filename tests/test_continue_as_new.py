@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from domain.contacts import Role
@@ -19,12 +19,14 @@ from domain.pathology import PathologyCase
 from domain.responses import ResponseInput
 from persistence.audit_log import AuditLog
 from persistence.database import make_engine
+from persistence.incident_tallies import IncidentTallies
 from service import acting, starting
 from settings import Settings
 from tests.conftest import Inbox, start_dev_server
 from tests.helpers import CLAIM, example_start, officer, payer, running_worker, summary_of
 from tests.test_exactly_once import audited
-from tests.test_pathology import OFFICER, counts, practice, start_example, value
+from tests.test_pathology import ICB_L1, OFFICER, TRUST_L1, counts, practice, start_example, value
+from workflows.pathology import PathologyWorkflow
 from workflows.unfunded_claim import UnfundedClaimWorkflow
 
 SUGGEST_AFTER_EVENTS = 20
@@ -97,11 +99,13 @@ async def test_a_claim_continues_as_new_and_ends_as_it_would_have(
     assert len(ids) == len(set(ids)) == events.count("email_sent")
 
 
-async def test_practices_that_continue_as_new_still_report_to_their_incident(
+async def test_an_incident_continues_as_new_and_ends_as_it_would_have(
     short_histories: WorkflowEnvironment, settings: Settings, inbox: Inbox, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A practice continues as new once its return has made its history long; its cohort keeps waiting on it
-    across runs, and its stored return and its word that returns are closed still reach the incident."""
+    """An incident (issue #19) and its practices continue as new whenever their histories grow long, from the
+    returns to every practice settled. The incident holds no handle to its cohorts or the trust's claim: they
+    tell it by signal how they ended, across its runs. Its practices' claims and shares go outside the history
+    when it continues (`persistence.incident_tallies`) and come back, so what it pays is what it claimed."""
     client = short_histories.client
     async with running_worker(client, settings):
         eid, codes = await start_example(client, settings)
@@ -117,12 +121,69 @@ async def test_practices_that_continue_as_new_still_report_to_their_incident(
         closing = ResponseInput(action="close_returns", actor_email=OFFICER, actor_role=Role.OFFICER)
         await acting.respond(client, eid, closing)
         await inbox.wait_for(f"{eid}-CLAIM", 1)  # every cohort heard from every practice; returns were priced
-        claimed = (await summary_of(client, eid)).case_as(PathologyCase).claimed
-    assert claimed == {ods: value(n + 10) for n, ods in enumerate(returned)}
-    # The incident cannot continue as new (it holds its cohorts' handles): it says so, once, for ops to see.
-    long = [r for r in caplog.records if "does not continue as new" in r.getMessage()]
-    assert [getattr(r, "escalation_id", None) for r in long] == [eid], [r.getMessage() for r in long]
+        assert await continued(client, eid), "the incident never continued as new"
+        claimed = (await summary_of(client, eid)).case_as(PathologyCase).claimed  # read back in its new run
+        assert claimed == {ods: value(n + 10) for n, ods in enumerate(returned)}
+
+        trust = {"actor_email": TRUST_L1, "actor_role": Role.PAYER}
+        await acting.respond(client, f"{eid}-CLAIM", ResponseInput(action="acknowledge", **trust))
+        await acting.respond(client, f"{eid}-CLAIM", ResponseInput(action="accept", **trust))
+        for ods in returned:  # each practice is told its share (the claim in full), then confirms receipt
+            await inbox.wait_for(f"{eid}-{ods}", 2)
+            await acting.respond(client, f"{eid}-{ods}", practice(ods, action="confirm_receipt"))
+        report = ResponseInput(action="confirm", text="https://imperial.example/uacr-report", **trust)
+        await acting.respond(client, f"{eid}-INCIDENT-REPORT", report)
+        mechanism = "Recognised in the year-end reconciliation"
+        icb = ResponseInput(action="confirm", actor_email=ICB_L1, actor_role=Role.PAYER, text=mechanism)
+        await acting.respond(client, f"{eid}-YEAR-END", icb)
+        handle = client.get_workflow_handle_for(PathologyWorkflow.run, eid)
+        view = await asyncio.wait_for(handle.result(), timeout=60)
+        last_run = (await handle.describe()).run_id
+
+    assert view.outcome == "settled", view.status
+    case = view.case_as(PathologyCase)
+    assert case.claimed == claimed and case.shares == claimed  # paid what was claimed, across runs
+    runs = await runs_of(client, eid, last_run)
+    assert len(runs) >= 3, [len(r) for r in runs]
+    for earlier in runs[:-1]:
+        assert earlier[-1] == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+    assert runs[-1][-1] == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
+    assert not [r for r in caplog.records if "does not continue as new" in r.getMessage()]
+    stored = IncidentTallies(make_engine(settings.database)).page(eid, "", 100)
+    assert {e.ods: e.claimed_pence for e in stored} == claimed
+
+    audit = AuditLog(make_engine(settings.database))
+    rows = audit.timeline(eid)
+    assert [r.seq for r in rows] == list(range(1, len(rows) + 1)) and audit.verify(eid).ok
+    events = [r.event for r in rows]
+    for once in ("returns_collected", "shares_allocated", "practices_settled", "closed"):
+        assert events.count(once) == 1, events
+    assert events.count("child_closed") == 3, events  # the claim, the incident report and the year end
     for ods in returned:
-        audit = AuditLog(make_engine(settings.database))
         rows = audit.timeline(f"{eid}-{ods}")
         assert [r.seq for r in rows] == list(range(1, len(rows) + 1)) and audit.verify(f"{eid}-{ods}").ok
+    ids = [m["Message-ID"] for m in inbox.for_case(eid)]
+    assert len(ids) == len(set(ids))
+
+
+async def test_ops_stopping_an_incident_stop_everything_it_started(
+    short_histories: WorkflowEnvironment, settings: Settings, inbox: Inbox
+) -> None:
+    """An incident's cohorts and payers' requests are abandoned when a run closes (so that it may continue as
+    new), so ops stopping it stop them too: nothing it started goes on emailing practices or payers."""
+    client = short_histories.client
+    async with running_worker(client, settings):
+        eid, codes = await start_example(client, settings)
+        await inbox.wait_for(eid, 42, family=True)
+        audit = AuditLog(make_engine(settings.database))
+        assert await acting.stop(client, audit, eid, "ops@lmc.example", "Raised in error", cancel=False) == "terminated"
+        family = [f"{eid}-C01", f"{eid}-INCIDENT-REPORT", f"{eid}-YEAR-END", f"{eid}-{codes[0]}", f"{eid}-{codes[-1]}"]
+        for workflow_id in family:  # a cohort's practices are cancelled with it, by Temporal
+            for _ in range(100):
+                status = (await client.get_workflow_handle(workflow_id).describe()).status
+                if status != WorkflowExecutionStatus.RUNNING:
+                    break
+                await asyncio.sleep(0.1)
+            assert status != WorkflowExecutionStatus.RUNNING, workflow_id
+    stopped = audit.timeline(eid)[-1]
+    assert stopped.event == "terminated" and stopped.detail["parts_stopped"] == 3  # a cohort and two requests

@@ -172,10 +172,10 @@ async def test_deregistration_from_message_to_every_practice_paid(
     events = [r.event for r in AuditLog(make_engine(settings.database)).timeline(eid)]
     assert {"returns_collected", "shares_allocated", "practices_settled", "closed"} <= set(events)
     assert "refused:conflict_of_interest" in events
-    await replay_and_maybe_record(client, eid, "deregistration_stored_list_relayed")
+    await replay_and_maybe_record(client, eid, "deregistration_detached")
     await replay_and_maybe_record(client, f"{eid}-{returned[0]}", "practice_return_corrected_and_paid")
-    await replay_and_maybe_record(client, f"{eid}-POT", "confirmation_pot_confirmed")
-    await replay_and_maybe_record(client, f"{eid}-C01", "practice_cohort_chunk_relayed")
+    await replay_and_maybe_record(client, f"{eid}-POT", "confirmation_reports_to_parent")
+    await replay_and_maybe_record(client, f"{eid}-C01", "practice_cohort_chunk_reports_by_signal")
 
 
 async def test_a_pot_larger_than_the_loss_pays_claims_and_reports_the_surplus(

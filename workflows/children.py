@@ -10,7 +10,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
-from temporalio.workflow import ChildWorkflowHandle
+from temporalio.workflow import ChildWorkflowHandle, ExternalWorkflowHandle
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
@@ -29,8 +29,11 @@ the news: an incident's shares for 50 cohorts of a stored list are about 125 KB,
 start (as first recorded) carry each practice's whole notice, ten times that."""
 
 
-async def signal_if_running(handle: ChildWorkflowHandle[Any, Any], signal: Callable[..., Any], arg: Any) -> None:
-    """Signal a child (by its signal method) unless it has already finished (its own completion is then on its way)."""
+async def signal_if_running(
+    handle: ChildWorkflowHandle[Any, Any] | ExternalWorkflowHandle[Any], signal: Callable[..., Any] | str, arg: Any
+) -> None:
+    """Signal a workflow (by its signal method, or name) unless it has already finished (a child's own completion
+    is then on its way; a parent that has closed is no longer listening)."""
     try:
         await handle.signal(signal, arg)
     except ApplicationError as err:

@@ -26,6 +26,7 @@ class StartCompensationClaim(EscalationStart):
     trust: Organisation
     icb: Organisation
     parties: list[str] = Field(default_factory=list)
+    report_to_parent: bool = False  # tell the parent it closed, by signal (`IncidentWorkflow`, detached)
     carried: CarriedCompensationClaim | None = None
 
 

@@ -20,6 +20,7 @@ class StartConfirmation(EscalationStart):
     request: ConfirmationRequest
     payer: Organisation
     parties: list[str] = Field(default_factory=list)
+    report_to_parent: bool = False  # tell the parent it closed, by signal (`IncidentWorkflow`, detached)
     carried: CarriedConfirmation | None = None
 
 

@@ -7,11 +7,12 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from domain.contacts import Organisation
     from domain.deregistration import CapitationRate, DeregistrationCase, DeregistrationDetails
-    from workflows.escalation_workflow import Carried, CaseView
-    from workflows.incident_workflow import IncidentStart, IncidentWorkflow, stored_list
+    from domain.escalation import Effect
+    from workflows.escalation_workflow import CaseView
+    from workflows.incident_workflow import CarriedIncident, IncidentStart, IncidentWorkflow, stored_list
 
 
-CarriedDeregistration = Carried[DeregistrationCase]
+CarriedDeregistration = CarriedIncident[DeregistrationCase]
 
 
 class StartDeregistration(IncidentStart):
@@ -27,22 +28,25 @@ class DeregistrationWorkflow(IncidentWorkflow):
 
     @workflow.init
     def __init__(self, start: StartDeregistration) -> None:
-        self.init_children()
-        case, effects = DeregistrationCase.open(
-            start.escalation_id,
-            start.request,
-            start.practices,
-            start.rate,
-            start.lmc,
-            start.officer,
-            start.icb,
-            start.policy,
-            workflow.now(),
-            start.rules,
-            calendar=start.calendar,
-            stored=stored_list(start.practices, start.practice_count, start.practice_parties),
-        )
-        self.begin(start, case, None, effects)
+        self.init_children(start)
+
+        def open_case() -> tuple[DeregistrationCase, list[Effect]]:
+            return DeregistrationCase.open(
+                start.escalation_id,
+                start.request,
+                start.practices,
+                start.rate,
+                start.lmc,
+                start.officer,
+                start.icb,
+                start.policy,
+                workflow.now(),
+                start.rules,
+                calendar=start.calendar,
+                stored=stored_list(start.practices, start.practice_count, start.practice_parties),
+            )
+
+        self.begin_or_resume(start, open_case)
 
     @workflow.run
     async def run(self, start: StartDeregistration) -> CaseView:

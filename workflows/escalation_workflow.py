@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.tables import Table
     from domain.validation import FieldsRefused
     from workflows import search_attributes as sa
+    from workflows import upward_signals
 
 CaseT = TypeVar("CaseT", bound=EscalationCase)
 
@@ -168,6 +169,18 @@ class Responded(BaseModel):
     other values (a page edited after Back) is answered with the first outcome, and this tells the page so."""
 
 
+RESUMING = "resuming after continuing as new; ask again in a moment"
+"""A query's failure while a run reads back what its previous run stored (`EscalationWorkflow.on_resume`), never
+answering with a partial case: `service.reading.summary` asks again."""
+
+
+class ChildClosed(BaseModel):
+    """What a child that reports by signal (`EscalationWorkflow._tell_parent`) tells its parent."""
+
+    child_id: str
+    view: CaseView
+
+
 class Progress(BaseModel):
     """Bookkeeping carried across continue-as-new alongside the case."""
 
@@ -247,7 +260,7 @@ class EscalationWorkflow:
     progress: Progress
     outbox: list[Effect]
     carried_model: type[BaseModel]
-    may_continue_as_new = True  # False where the workflow holds child handles a new run would lose
+    may_continue_as_new = True  # False where the workflow holds child handles a new run would lose (`may_continue`)
 
     def begin(self, start: BaseModel, case: EscalationCase, progress: Progress | None, effects: list[Effect]) -> None:
         self.start = start
@@ -267,6 +280,16 @@ class EscalationWorkflow:
         else:
             case, effects = open_case()
             self.begin(start, case, None, effects)
+
+    def may_continue(self) -> bool:
+        """This run may continue as new now (kinds holding child handles say when they do not)."""
+        return self.may_continue_as_new
+
+    async def before_continuing(self) -> None:
+        """Kinds whose state is too large to carry store it outside the history here, before `carry_over`."""
+
+    async def on_resume(self) -> None:
+        """Kinds that stored state in `before_continuing` read it back here, before the run's first step."""
 
     def carry_over(self) -> BaseModel:
         """The input that continues this escalation in a fresh run."""
@@ -463,12 +486,16 @@ class EscalationWorkflow:
 
     # --- the loop -----------------------------------------------------------------------
     async def run_until_closed(self) -> CaseView:
+        await self.on_resume()
         while True:
             await self._carry_out_effects()
             if self.case.is_closed:
                 break
-            if self.may_continue_as_new and workflow.info().is_continue_as_new_suggested():
+            if self.may_continue() and workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
+                if not self.outbox:
+                    await self.before_continuing()
+                    await workflow.wait_condition(workflow.all_handlers_finished)
                 if not self.outbox:
                     workflow.continue_as_new(self.carry_over())
             elif workflow.info().is_continue_as_new_suggested() and not self._said_long_history:
@@ -478,11 +505,28 @@ class EscalationWorkflow:
         await self._carry_out_effects()
         await self.before_completing()
         await self._carry_out_effects()
-        return self.summary()
+        view = self.summary()
+        if getattr(self.start, "report_to_parent", False):
+            await self._tell_parent(view)
+        return view
+
+    async def _tell_parent(self, view: CaseView) -> None:
+        """A child whose parent may continue as new (and so holds no handle to await it on) tells it, by ID, how
+        it closed: the parent's current run hears it (`upward_signals.CHILD_CLOSED`)."""
+        parent = workflow.info().parent
+        if parent is None:
+            return
+        try:
+            await workflow.get_external_workflow_handle(parent.workflow_id).signal(
+                upward_signals.CHILD_CLOSED, ChildClosed(child_id=self.case.escalation_id, view=view)
+            )
+        except ApplicationError as err:  # the parent has closed (ops stopped it): nobody is waiting to hear
+            if err.type != "ExternalWorkflowExecutionNotFound":
+                raise
 
     def _say_long_history(self) -> None:
-        """A workflow that cannot continue as new (an incident, holding its children's handles) says so once a
-        run when Temporal suggests it: a log line and `lmc_long_histories`, for ops to look at long before
+        """A workflow that cannot continue as new (an incident recorded before incidents could, holding its
+        children's handles) says so once a run when Temporal suggests it: a log line and `lmc_long_histories`, for ops to look at long before
         Temporal's hard limits. Neither is a command, so histories replay as they ran."""
         self._said_long_history = True
         info = workflow.info()

@@ -5,18 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from temporalio import workflow
-from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
+from temporalio.workflow import ChildWorkflowHandle
 
 with workflow.unsafe.imports_passed_through():
     from domain.contacts import Organisation
+    from domain.escalation import Effect
     from domain.incident import StartChild
     from domain.pathology import PathologyCase, PathologyDetails
     from workflows.compensation_claim import CompensationClaimWorkflow, StartCompensationClaim
-    from workflows.escalation_workflow import Carried, CaseView
-    from workflows.incident_workflow import IncidentStart, IncidentWorkflow, stored_list
+    from workflows.escalation_workflow import CaseView
+    from workflows.incident_workflow import CarriedIncident, IncidentStart, IncidentWorkflow, stored_list
 
 
-CarriedPathology = Carried[PathologyCase]
+CarriedPathology = CarriedIncident[PathologyCase]
 
 
 class StartPathology(IncidentStart):
@@ -32,22 +33,25 @@ class PathologyWorkflow(IncidentWorkflow):
 
     @workflow.init
     def __init__(self, start: StartPathology) -> None:
-        self.init_children()
-        case, effects = PathologyCase.open(
-            start.escalation_id,
-            start.request,
-            start.practices,
-            start.lmc,
-            start.officer,
-            start.trust,
-            start.icb,
-            start.policy,
-            workflow.now(),
-            start.rules,
-            calendar=start.calendar,
-            stored=stored_list(start.practices, start.practice_count, start.practice_parties),
-        )
-        self.begin(start, case, None, effects)
+        self.init_children(start)
+
+        def open_case() -> tuple[PathologyCase, list[Effect]]:
+            return PathologyCase.open(
+                start.escalation_id,
+                start.request,
+                start.practices,
+                start.lmc,
+                start.officer,
+                start.trust,
+                start.icb,
+                start.policy,
+                workflow.now(),
+                start.rules,
+                calendar=start.calendar,
+                stored=stored_list(start.practices, start.practice_count, start.practice_parties),
+            )
+
+        self.begin_or_resume(start, open_case)
 
     @workflow.run
     async def run(self, start: StartPathology) -> CaseView:
@@ -56,6 +60,7 @@ class PathologyWorkflow(IncidentWorkflow):
     async def start_claim_child(self, command: StartChild) -> ChildWorkflowHandle[Any, CaseView]:
         case = self.case
         assert isinstance(case, PathologyCase)
+        policy, report = self.child_options()
         return await workflow.start_child_workflow(
             CompensationClaimWorkflow.run,
             StartCompensationClaim(
@@ -73,7 +78,8 @@ class PathologyWorkflow(IncidentWorkflow):
                 parties=command.parties,
                 rules=case.rules,
                 calendar=case.calendar,
+                report_to_parent=report,
             ),
             id=command.child_id,
-            parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
+            parent_close_policy=policy,
         )

@@ -53,13 +53,13 @@ few milliseconds of work, whatever the cohort's size. (Measured: all 100 in one 
 events back in more tasks, not fewer, at 0.34 tasks a practice against 0.18.)"""
 
 
-
 PRACTICE_TASK_TIMEOUT = timedelta(seconds=30)
 """A practice's workflow tasks may take this long before Temporal gives them to a worker again (its default is
 10 s). At 6,300 practices a new practice's first task sometimes waited over 10 s inside a busy worker for a place
 in its cache, timed out and was given again (two or three a run); three times the default lets it finish. A
 worker that dies holding a task delays that practice by 30 s rather than 10, nothing to a deadline days away.
 Only the starting command's attributes change, which replay does not compare."""
+
 
 class PracticeCommon(BaseModel):
     """What every practice of an incident shares, sent once per cohort rather than once per practice
@@ -109,6 +109,9 @@ class StartCohort(BaseModel):
     common: PracticeCommon
     practices: list[Practice] = Field(default_factory=list)
     chunk: PracticeChunk | None = None
+    report_by_signal: bool = False
+    """Tell the incident, by signal, when every practice has closed (`upward_signals.COHORT_SETTLED`): an incident
+    that may continue as new holds no handle to await this cohort on."""
 
     def practice_starts(
         self, practices: list[Practice] | None = None, local_steps: bool = False, answer_steps_in_one: bool = False
@@ -149,6 +152,10 @@ class CohortResult(BaseModel):
     outcomes: dict[str, str]
 
 
+class CohortSettled(CohortResult):
+    cohort_id: str
+
+
 @workflow.defn(name="PracticeCohort")
 class PracticeCohortWorkflow:
     @workflow.init
@@ -171,9 +178,13 @@ class PracticeCohortWorkflow:
             await self._start_listed(start)
         results = await asyncio.gather(*self._handles.values())
         await workflow.wait_condition(workflow.all_handlers_finished)
-        return CohortResult(
-            outcomes={ods: view.outcome or "" for ods, view in zip(self._handles, results, strict=True)}
-        )
+        outcomes = {ods: view.outcome or "" for ods, view in zip(self._handles, results, strict=True)}
+        parent = workflow.info().parent
+        if start.report_by_signal and parent is not None:
+            settled = CohortSettled(cohort_id=self._cohort_id, outcomes=outcomes)
+            parent_handle = workflow.get_external_workflow_handle(parent.workflow_id)
+            await signal_if_running(parent_handle, upward_signals.COHORT_SETTLED, settled)
+        return CohortResult(outcomes=outcomes)
 
     async def _start_chunk(self, start: StartCohort, chunk: PracticeChunk) -> None:
         """Read the cohort's practices from the store, then start them a batch per workflow task."""

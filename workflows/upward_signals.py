@@ -10,3 +10,8 @@ COHORT_RETURNS_CLOSED = "cohort_returns_closed"
 """A cohort tells its incident that all its practices have."""
 COHORT_PRACTICES_STARTED = "cohort_practices_started"
 """A cohort over a stored practice list tells its incident it has started all its practices."""
+COHORT_SETTLED = "cohort_settled"
+"""A cohort whose incident may continue as new tells it, with how each practice closed, that all its practices
+have (its incident holds no handle to await it on)."""
+CHILD_CLOSED = "child_closed"
+"""A payer's request (a confirmation, a claim) whose incident may continue as new tells it that it closed, and how."""
