@@ -17,6 +17,7 @@ from hypothesis import settings as settings_
 from hypothesis import strategies as st
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -25,15 +26,18 @@ from domain.incident import ListedReturn, MissingReturns
 from domain.pathology import PathologyCase
 from domain.responses import ResponseInput
 from kinds import incident_list
+from persistence.audit_log import AuditLog
 from persistence.database import make_engine
 from persistence.incident_practices import IncidentPractices
 from service import acting, incident_lists, starting
 from service.refusals import Refused
 from settings import ROOT, Settings
 from tests.conftest import Inbox
+from tests.domain.test_pathology_machine import paying
 from tests.helpers import PATHOLOGY
 from worker import build_worker
-from workflows.pathology import StartPathology
+from workflows.incident_workflow import FanOut
+from workflows.pathology import PathologyWorkflow, StartPathology
 from workflows.practice_cohort import COHORT_SIZE, PRACTICE_TASK_TIMEOUT
 
 LIMIT = 256 * 1024
@@ -102,7 +106,9 @@ async def test_an_incident_of_20000_practices_keeps_every_payload_under_256_kb(
             assert time.monotonic() < deadline, "the first cohort did not start its practices in two minutes"
             await asyncio.sleep(0.5)
         summary = await client.get_workflow_handle(eid).query("summary")
-        await client.get_workflow_handle(eid).terminate("test: the first cohort is all the test needs")
+        audit = AuditLog(make_engine(local.database))
+        await acting.stop(client, audit, eid, "ops@lmc.example", "Test: the first cohort is all it needs", cancel=False)
+        assert (await client.get_workflow_handle(first_cohort).describe()).status == WorkflowExecutionStatus.TERMINATED
 
     assert IncidentPractices(make_engine(local.database)).count(eid) == 20_000
     assert len(json.dumps(summary)) < LIMIT  # the query result too
@@ -115,6 +121,28 @@ async def test_an_incident_of_20000_practices_keeps_every_payload_under_256_kb(
     practice = await client.get_workflow_handle(f"{eid}-Y00001").fetch_history()
     started = practice.events[0].workflow_execution_started_event_attributes
     assert started.workflow_task_timeout.ToSeconds() == PRACTICE_TASK_TIMEOUT.total_seconds()  # not Temporal's 10 s
+
+
+def test_an_incident_of_20000_practices_continues_as_new_with_an_input_under_256_kb() -> None:
+    """What a run carries into the next (`IncidentWorkflow.carry_over`): the case without its 20,000 claims and
+    shares (stored outside, `before_continuing`), and its cohorts' bookkeeping, a few bytes a cohort."""
+    case = paying()
+    case.practices, case.practices_stored, case.practice_count = [], True, 20_000
+    case.claimed = {f"Y{n:05d}": 1_000_000 + n for n in range(20_000)}
+    case.shares = {ods: pence // 2 for ods, pence in case.claimed.items()}
+    run = PathologyWorkflow.__new__(PathologyWorkflow)  # its state, not a run: carry_over asks nothing of Temporal
+    run.init_children()
+    start = starting.prepare(PATHOLOGY, Settings(_env_file=None).escalation_config(), incident_data(2), "PEC-SCALE-CAN")  # type: ignore[call-arg]
+    run.begin(start.model_copy(update={"practices": [], "practice_count": 20_000}), case, None, [])
+    cohorts = [f"PEC-SCALE-CAN-C{n:03d}" for n in range(1, 201)]
+    run._fan_out = FanOut(
+        detached=True, cohort_total=200, started_all=True, cohorts_closed=cohorts, cohorts_settled=cohorts,
+        outcomes={"paid": 19_000, "nothing_due": 1_000}, tallies_stored=True,
+    )  # fmt: skip
+    carried = pydantic_data_converter.payload_converter.to_payloads([run.carry_over()])[0]
+    print(f"carried into the next run: {carried.ByteSize():,} bytes")
+    assert carried.ByteSize() < 32 * 1024, carried.ByteSize()
+    assert len(case.claimed) == 20_000  # the running case keeps them until the run ends
 
 
 async def _started(client: Client, workflow_id: str) -> int:
