@@ -291,6 +291,10 @@ class EscalationWorkflow:
     async def on_resume(self) -> None:
         """Kinds that stored state in `before_continuing` read it back here, before the run's first step."""
 
+    async def resumed(self) -> None:
+        """Returns once `on_resume` has read back what it needs: handlers that act on the case wait for it. (Kinds
+        that store nothing return at once, without yielding, so recorded runs replay as they ran.)"""
+
     def carry_over(self) -> BaseModel:
         """The input that continues this escalation in a fresh run."""
         carried = self.carried_model(case=self.case, progress=self.progress)
@@ -418,6 +422,7 @@ class EscalationWorkflow:
         return outcome.model_copy(update={"response_digest": digest_of(response)})
 
     async def _take_response(self, response: ResponseInput) -> ResponseOutcome:
+        await self.resumed()
         interest = self.case.conflict(response)
         if interest is not None:  # refused, and the refusal audited: hence here, not in the validator
             message, audit = self.case.refuse_for_conflict(response, interest)

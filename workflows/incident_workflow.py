@@ -178,8 +178,9 @@ class IncidentWorkflow(EscalationWorkflow):
             self.outbox.extend(self.incident.on_returns_closed_everywhere())
 
     @workflow.signal(name=upward_signals.COHORT_SETTLED)
-    def cohort_settled(self, settled: CohortSettled) -> None:
+    async def cohort_settled(self, settled: CohortSettled) -> None:
         """A detached cohort's practices have all closed: once every cohort's have, the incident may settle."""
+        await self.resumed()
         fan_out = self._fan_out
         if settled.cohort_id in fan_out.cohorts_settled:
             return
@@ -189,8 +190,10 @@ class IncidentWorkflow(EscalationWorkflow):
         self._settle_if_every_cohort_has()
 
     @workflow.signal(name=upward_signals.CHILD_CLOSED)
-    def child_closed(self, closed: ChildClosed) -> None:
-        """A detached payer's request has closed: as an awaited one's result would say."""
+    async def child_closed(self, closed: ChildClosed) -> None:
+        """A detached payer's request has closed: as an awaited one's result would say (its shares, say, computed
+        from the claims a new run reads back first)."""
+        await self.resumed()
         case = self.incident
         topic = next((t for t, child in case.children.items() if child.child_id == closed.child_id), None)
         if topic is None or case.children[topic].outcome is not None:  # not ours, or heard already
@@ -249,6 +252,10 @@ class IncidentWorkflow(EscalationWorkflow):
                 break
             after = page.entries[-1].ods
         self._resuming = False
+
+    async def resumed(self) -> None:
+        if self._resuming:
+            await workflow.wait_condition(lambda: not self._resuming)
 
     def _take_back(self, entries: list[TallyEntry]) -> None:
         self.incident.restore_tallies(entries)
