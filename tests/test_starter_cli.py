@@ -77,6 +77,9 @@ async def test_officer_commands_end_to_end(
     code, out, _ = await run_cli(env, "show", eid, "--json")
     assert json.loads(out)["status"] == "submitted"
     await eventually_listed(env, eid, "--kind", "unfunded_claim", "--status", "submitted")
+    await eventually_listed(env, eid, "--kind", "Unfunded claim")  # as the dashboard reads it: one gate
+    code, _, err = await run_cli(env, "list", "--kind", "unfunded_claims")
+    assert code == 2 and "--kind" in err and "unfunded_claim" in err, err
     assert eid not in await listed(env, "--overdue")
 
     code, out, err = await run_cli(env, "accept-offer", eid)
