@@ -108,6 +108,11 @@ async def test_the_console_shows_escalations_to_signed_in_staff_only(
     assert f"/namespaces/default/workflows/{eid}" in page.text
     refused = await console.get("/console", params={"status": "x' OR 1=1"})
     assert refused.status_code == 422 and "is not a status any escalation can be in" in refused.text
+    pasted = "E87001 " * 3000  # 21,000 characters pasted into the search box: refused, and shown back once
+    plain = await console.get("/console", params={"q": "E87001"})
+    huge = await console.get("/console", params={"q": pasted})
+    assert huge.status_code == 422 and huge.text.count(pasted.strip()) == 1
+    assert len(huge.text) < len(plain.text) + 2 * len(pasted), (len(huge.text), len(plain.text))
     await acting.respond(dev_env.client, eid, officer("withdraw", reasons="console test over"))
 
 

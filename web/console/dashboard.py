@@ -145,7 +145,8 @@ def routes(console: Console) -> list[Route]:
             if refused.why is not Why.INVALID:
                 raise
             error, status = dict(refused.fields), refused.http_status
-        base = {**chosen, "sort": sort, "dir": direction}
+        kept = {k: "" if k in error else v for k, v in chosen.items()}  # links carry no refused value (once is enough)
+        base = {**kept, "sort": sort, "dir": direction}
         context = {
             "rows": found.rows,
             "found": found,
@@ -162,9 +163,9 @@ def routes(console: Console) -> list[Route]:
             "holder_labels": HOLDER_LABELS,
             "format_pence": format_pence,
             "sort_link": lambda column: _link(
-                chosen, sort=column, dir="asc" if (column == sort and direction == "desc") else "desc"
+                kept, sort=column, dir="asc" if (column == sort and direction == "desc") else "desc"
             ),
-            "flag_link": lambda flag: _link(chosen, **{flag: "" if chosen[flag] else "on"}),
+            "flag_link": lambda flag: _link(kept, **{flag: "" if chosen[flag] else "on"}),
             "next_link": _link(base, page=tokens.seal(found.next_token, query), at=found.offset + len(found.rows))
             if found.next_token
             else (_link(base, at=found.next_offset) if found.next_offset is not None else None),
