@@ -65,6 +65,13 @@ _FROM_HTTP: dict[int, tuple[Why, str]] = {
     413: (Why.TOO_LARGE, "What was sent is too large."),
 }
 
+_UNREADABLE = {
+    "exceeded maximum size": "One of its fields was longer than any of our forms takes.",
+    "Too many fields": "It had more fields than any of our forms sends.",
+    "Too many files": "It had more files attached than any of our forms takes.",
+}
+"""What Starlette says of a form it cannot read, in a person's words; anything else it says is logged, not shown."""
+
 # Temporal cannot be reached or is overloaded: nothing was recorded, try again (503, Retry-After).
 _UNREACHABLE = {
     RPCStatusCode.UNAVAILABLE,
@@ -123,7 +130,9 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
             return Response(status_code=exc.status_code, headers=exc.headers)
         return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
     if exc.status_code == 400 and exc.detail and exc.detail != "Bad Request":
-        message = f"{message} ({exc.detail})"
+        log.info("request_unreadable", path=request.url.path, detail=str(exc.detail)[:200])  # Starlette's words: ops'
+        said = next((plain for phrase, plain in _UNREADABLE.items() if phrase in str(exc.detail)), None)
+        message = f"{message} {said}" if said else message
     return refusal_response(request, Refused(why, message), headers=dict(exc.headers or {}))
 
 
