@@ -17,7 +17,7 @@ from domain.contacts import Contact, Lmc, Organisation
 from domain.escalation import CURRENT_RULES, MONEY_AND_DATES, DeadlinePolicy, Effect
 from domain.identifiers import FreeText, HeaderText, OdsCode, SafeEmail
 from domain.incident import ChildState, IncidentCase, StartChild, first_few
-from domain.money import Pence, format_pence
+from domain.money import Pence, beyond_reason, format_pence
 from domain.practice_return import Practice, ReturnItem, ReturnRecord
 from domain.report import ReportLine, spread
 from domain.tables import ScheduleLine
@@ -88,13 +88,16 @@ class PathologyDetails(PathologyRequest):
 
 def request_problems(request: PathologyRequest, calendar: WorkingCalendar, today: date | None = None) -> dict[str, str]:
     """What the money-and-dates rules refuse in a request, by field: a tariff rate of £0 (a rate is
-    money owed per item), and a return deadline that is not a working day, or (given `today`) is past."""
+    money owed per item), and a return deadline that is not a working day. Given `today` (at the start, not when
+    a recorded run opens its case again): a deadline in the past, and a rate beyond reason."""
     problems: dict[str, str] = {}
     for n, item in enumerate(request.tariff):
         if item.rate_pence <= 0:
             problems[f"tariff.{n}.rate_pence"] = (
                 f"a rate must be more than £0.00 (a whole number of pence, e.g. 2500); '{item.key}' has none"
             )
+        elif today is not None and (beyond := beyond_reason(item.rate_pence)) is not None:
+            problems[f"tariff.{n}.rate_pence"] = f"{beyond}; '{item.key}' is a rate per item, in pence (2500 is £25.00)"
     if request.return_deadline is not None:
         problem = working_day_problem(calendar, request.return_deadline, today)
         if problem is not None:

@@ -51,6 +51,10 @@ STATUSES: dict[str, str] = {
     "nothing_due": "nothing due",
 }
 
+STOPPED = "stopped"
+"""What a case ops stopped (Temporal's cancel or terminate) shows: its own state stops where it was, so the
+readers say this instead (`CaseView.stopped`, the list rows, `--status stopped`)."""
+
 OUTCOMES: dict[str, str] = {
     "paid": "paid in full",
     "paid_short": "paid less than agreed, accepted by the LMC",
@@ -63,6 +67,7 @@ OUTCOMES: dict[str, str] = {
     "settled": "settled",
     "not_agreed": "closed without agreement",
     "closed_by_officer": "closed by the LMC officer",
+    STOPPED: "stopped by ops staff",
 }
 
 HOLDERS: dict[str, str] = {

@@ -104,23 +104,22 @@ async def stop(
     ):
         return event
     handle = client.get_workflow_handle(escalation_id)
-    family = await _family_of(client, escalation_id)
+    cohorts, requests = await _family_of(client, escalation_id)
+    reason_given = f"{by}: {why.reason}"
     with temporal_refusals(escalation_id):
         if cancel:
             await handle.cancel()
         else:
-            await handle.terminate(reason=f"{by}: {why.reason}")
-    stopped = await _stop_family(client, family, cancel, f"{by}: {why.reason}")
-    detail = {
-        "reason": why.reason,
-        **({"submission": submission_id} if submission_id else {}),
-        **({"parts_stopped": stopped} if stopped else {}),
-    }
+            await handle.terminate(reason=reason_given)
+    detail: dict[str, object] = {"reason": why.reason, **({"submission": submission_id} if submission_id else {})}
+    if cohorts or requests:  # an incident: how many of its cohorts (each with its practices) and requests ran
+        detail["cohorts_stopped"] = await _stop_each(client, cohorts, cancel, reason_given)
+        detail["requests_stopped"] = await _stop_each(client, requests, cancel, reason_given)
     audit.append_next(escalation_id, datetime.now(UTC), event, by, detail)
     return event
 
 
-async def _family_of(client: Client, escalation_id: str) -> list[str]:
+async def _family_of(client: Client, escalation_id: str) -> tuple[list[str], list[str]]:
     """The workflows an incident started that would outlive it (`IncidentWorkflow`: its cohorts, whose practices
     stop with them, and its payers' requests, abandoned on close so it may continue as new); none for other
     kinds. Asked of the running case; if it cannot answer, the escalation is stopped alone, and ops are told."""
@@ -128,13 +127,13 @@ async def _family_of(client: Client, escalation_id: str) -> list[str]:
         view = await reading.summary(client, escalation_id, timeout=FAMILY_QUERY_TIMEOUT)
     except Refused as refused:
         if refused.why is not Why.UNAVAILABLE:
-            return []  # not found or finished: temporal_refusals says so when it is stopped
+            return [], []  # not found or finished: temporal_refusals says so when it is stopped
         structlog.get_logger().warning("stop_without_family", escalation_id=escalation_id)
-        return []
+        return [], []
     return incident_family(escalation_id, view.case)
 
 
-async def _stop_family(client: Client, family: list[str], cancel: bool, reason: str) -> int:
+async def _stop_each(client: Client, family: list[str], cancel: bool, reason: str) -> int:
     """Stop each of `family` that is still running, as the escalation was stopped; how many were."""
 
     async def one(workflow_id: str) -> bool:

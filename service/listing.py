@@ -17,15 +17,17 @@ import json
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
+from temporalio.api.enums.v1 import WorkflowExecutionStatus
 from temporalio.api.workflow.v1 import WorkflowExecutionInfo
 from temporalio.api.workflowservice.v1 import ListWorkflowExecutionsRequest
 from temporalio.common import SearchAttributeKey
 from temporalio.service import RPCError, RPCStatusCode, WorkflowService
 
+from domain.wording import STOPPED
 from service.gate import ListFilters
 from service.kind_names import TOP_LEVEL_KINDS
 from service.refusals import search_refusals
@@ -90,7 +92,9 @@ def list_query(filters: ListFilters) -> str:
     parts = filters.kind or filters.underpaid or filters.parts or named
     clauses = [] if parts else [f"{sa.KIND.name} IN ({kinds})"]
     for key, value in ((sa.KIND, filters.kind), (sa.STATUS, filters.status), (sa.PAYER, filters.payer)):
-        if value:  # the gate allowed only letters, digits and underscores
+        if key is sa.STATUS and value == STOPPED:  # its own status stops where it was: Temporal's says
+            clauses.append("ExecutionStatus IN ('Terminated', 'Canceled')")
+        elif value:  # the gate allowed only letters, digits and underscores
             clauses.append(f"{key.name} = '{value}'")
     if filters.overdue:
         clauses.append(f"{sa.OVERDUE.name} = true")
@@ -122,6 +126,12 @@ def search_clause(word: str) -> str:
     return f"{sa.TITLE.name} = '{word}'"
 
 
+_STOPPED = (
+    WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_TERMINATED,
+    WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_CANCELED,
+)
+
+
 def row_from_record(info: WorkflowExecutionInfo) -> EscalationRow:
     """A list row straight from a visibility record: search attributes are plain JSON payloads (never
     encoded by the payload codec), so each is read with one `json.loads`, not the SDK's typed decoding."""
@@ -133,6 +143,26 @@ def row_from_record(info: WorkflowExecutionInfo) -> EscalationRow:
 
     deadline = value(sa.NEXT_DEADLINE)
     return EscalationRow(
+        id=info.execution.workflow_id,
+        kind=value(sa.KIND),
+        status=STOPPED,
+        payer=value(sa.PAYER),
+        level=value(sa.LADDER_LEVEL),
+        overdue=False,
+        stalled=False,
+        underpaid=bool(value(sa.UNDERPAID)),
+        holder=None,
+        next_deadline=None,
+        started=info.start_time.ToDatetime(tzinfo=UTC),
+        title=value(sa.TITLE),
+        practices=tuple(value(sa.PRACTICES) or ()),
+        practice_count=value(sa.PRACTICE_COUNT),
+        claimed_pence=sa.pence_of(value(sa.CLAIMED)),
+        agreed_pence=sa.pence_of(value(sa.AGREED)),
+        paid_pence=sa.pence_of(value(sa.PAID)),
+        held=value(sa.EMAILS_HELD) == "yes",
+    )
+    row = EscalationRow(
         id=info.execution.workflow_id,
         kind=value(sa.KIND),
         status=value(sa.STATUS),
@@ -152,6 +182,9 @@ def row_from_record(info: WorkflowExecutionInfo) -> EscalationRow:
         paid_pence=sa.pence_of(value(sa.PAID)),
         held=value(sa.EMAILS_HELD) == "yes",
     )
+    if info.status in _STOPPED:  # as ops left it: its own status stops where it was; nothing is due or awaited
+        return replace(row, status=STOPPED, overdue=False, stalled=False, holder=None, next_deadline=None)
+    return row
 
 
 class Visibility(Protocol):

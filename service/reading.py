@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date, timedelta
+from typing import Any
 
-from temporalio.client import Client, WorkflowQueryFailedError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowQueryFailedError
 
 from domain.report import ReportLine, in_period
 from domain.report_breakdown import Placed
@@ -29,16 +30,28 @@ at most: `workflows.incident_workflow.RESUMING`)."""
 
 
 async def summary(client: Client, escalation_id: str, timeout: timedelta = timedelta(seconds=10)) -> CaseView:
+    """The case as its workflow shows it; one ops stopped, as stopped (`CaseView.stopped`), since a stopped run
+    answers with its state at the moment it stopped."""
     handle = client.get_workflow_handle(escalation_id)
     with temporal_refusals(escalation_id):
-        for _ in range(RESUMING_RETRIES):
-            try:
-                return await handle.query(EscalationWorkflow.summary, rpc_timeout=timeout)
-            except WorkflowQueryFailedError as err:
-                if RESUMING not in err.message:
-                    raise
-            await asyncio.sleep(0.1)
-        return await handle.query(EscalationWorkflow.summary, rpc_timeout=timeout)
+        view = await _query(handle, timeout)
+        if view.outcome is None and (await handle.describe(rpc_timeout=timeout)).status in STOPPED_BY_OPS:
+            return view.stopped()
+        return view
+
+
+STOPPED_BY_OPS = (WorkflowExecutionStatus.TERMINATED, WorkflowExecutionStatus.CANCELED)
+
+
+async def _query(handle: WorkflowHandle[Any, Any], timeout: timedelta) -> CaseView:
+    for _ in range(RESUMING_RETRIES):
+        try:
+            return await handle.query(EscalationWorkflow.summary, rpc_timeout=timeout)
+        except WorkflowQueryFailedError as err:
+            if RESUMING not in err.message:
+                raise
+        await asyncio.sleep(0.1)
+    return await handle.query(EscalationWorkflow.summary, rpc_timeout=timeout)
 
 
 async def report_lines(

@@ -20,7 +20,8 @@ from domain.responses import ResponseInput
 from persistence.audit_log import AuditLog
 from persistence.database import make_engine
 from persistence.incident_tallies import IncidentTallies
-from service import acting, starting
+from service import acting, reading, starting
+from service.gate import ListFilters, admit
 from settings import Settings
 from tests.conftest import Inbox, start_dev_server
 from tests.helpers import CLAIM, example_start, officer, payer, running_worker, summary_of
@@ -185,5 +186,18 @@ async def test_ops_stopping_an_incident_stop_everything_it_started(
                     break
                 await asyncio.sleep(0.1)
             assert status != WorkflowExecutionStatus.RUNNING, workflow_id
+        # Each reads as stopped, not as it stood when it stopped: nothing waited for, offered or overdue.
+        for workflow_id in (eid, f"{eid}-YEAR-END", f"{eid}-{codes[0]}"):
+            view = await summary_of(client, workflow_id)
+            assert (view.status, view.outcome, view.wait) == ("stopped", "stopped", None), workflow_id
+            assert not (view.payer_actions or view.officer_actions or view.practice_actions), workflow_id
+        query = reading.list_query(admit(ListFilters, {"status": "Stopped", "search": eid}))
+        for _ in range(50):  # visibility is eventually consistent
+            rows = {row.id: row for row in await reading.list_escalations(client, query)}
+            if eid in rows:
+                break
+            await asyncio.sleep(0.1)
+        assert rows[eid].status == "stopped" and rows[eid].next_deadline is None and rows[eid].holder is None
     stopped = audit.timeline(eid)[-1]
-    assert stopped.event == "terminated" and stopped.detail["parts_stopped"] == 3  # a cohort and two requests
+    assert stopped.event == "terminated"
+    assert (stopped.detail["cohorts_stopped"], stopped.detail["requests_stopped"]) == (1, 2)

@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.audit import AuditActivities, AuditEntry
     from activities.email import EmailActivities, EmailRequest, EmailSent, SettleHeldEmail
     from activities.steps import EmailStep, StepActivities, StepRun, email_audit
+    from domain import wording
     from domain.calendar import CalendarChange, WorkingCalendar, legacy_calendar
     from domain.contacts import Contact, Lmc, Role
     from domain.escalation import (
@@ -93,6 +94,20 @@ class CaseView(BaseModel):
     """Money received less money due, once a payment is recorded: negative is an underpayment, positive
     an overpayment, 0 paid in full; None before any payment (and for kinds that take none)."""
     case: dict[str, Any]
+
+    def stopped(self) -> CaseView:
+        """This view of a case ops stopped: its own state stops where it was, so nothing is waited for or offered."""
+        return self.model_copy(
+            update={
+                "status": wording.STOPPED,
+                "outcome": wording.STOPPED,
+                "wait": None,
+                "stalled": False,
+                "payer_actions": [],
+                "officer_actions": [],
+                "practice_actions": [],
+            }
+        )
 
     @model_validator(mode="before")
     @classmethod

@@ -529,15 +529,14 @@ def cohort_id(parent_id: str, n: int) -> str:
     return f"{parent_id}-C{n:02d}"
 
 
-def incident_family(escalation_id: str, case: dict[str, Any]) -> list[str]:
+def incident_family(escalation_id: str, case: dict[str, Any]) -> tuple[list[str], list[str]]:
     """The workflow IDs of what an incident (its case as `summary` shows it) starts: every cohort it may have
     started, and its payers' requests. Ops stopping an incident stop these too (`service.acting.stop`)."""
     if "practice_count" not in case:  # not an incident
-        return []
+        return [], []
     count = int(case.get("practice_count") or 0) or len(case.get("practices") or [])
     cohorts = [cohort_id(escalation_id, n) for n in range(1, -(-count // COHORT_SIZE) + 1)]
-    children = [str(child["child_id"]) for child in (case.get("children") or {}).values()]
-    return [*cohorts, *children]
+    return cohorts, [str(child["child_id"]) for child in (case.get("children") or {}).values()]
 
 
 def stored_list(practices: list[Any], count: int, parties: list[str]) -> tuple[int, list[str]] | None:
