@@ -23,6 +23,9 @@ def _shown(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
 
 
+NOT_A_FIELD = "is not a field this takes (check its spelling)"
+"""A key no field of the model has: a misspelt field, refused rather than dropped with its value."""
+
 _IN_WORDS: dict[str, str] = {
     "missing": "is required",
     "greater_than_equal": "must be at least {ge}",
@@ -44,7 +47,7 @@ _IN_WORDS: dict[str, str] = {
     "string_type": "must be text",
     "dict_type": "must be a set of named values",
     "list_type": "must be a list",
-    "extra_forbidden": "is not something this takes",
+    "extra_forbidden": NOT_A_FIELD,
     "literal_error": "must be one of {expected}",
     "enum": "must be one of {expected}",
 }

@@ -48,6 +48,40 @@ def parse_json(text: str, field: str, what: str) -> Any:
         raise refuse_field(field, f"{what} nests lists or objects deeper than any it could need") from err
 
 
+def unknown_fields(model: type[BaseModel], data: Any) -> list[str]:
+    """The keys in `data`, at any depth, that `model` has no field for (as dotted paths, 'practices.3.contact_nmae'):
+    models that ignore what they do not know would drop a misspelt field silently, and the officer's value with it."""
+    schema = model.model_json_schema()
+    definitions = schema.get("$defs", {})
+
+    def resolve(node: dict[str, Any]) -> dict[str, Any]:
+        while "$ref" in node:
+            node = definitions[node["$ref"].rsplit("/", 1)[-1]]
+        return node
+
+    def walk(node: dict[str, Any], value: Any, path: str) -> list[str]:
+        node = resolve(node)
+        for option in node.get("anyOf", []):  # a field that may be absent (None) or one of several shapes
+            if found := walk(option, value, path) if _fits(resolve(option), value) else []:
+                return found
+        if isinstance(value, dict) and "properties" in node and not node.get("additionalProperties"):
+            fields = node["properties"]
+            return [
+                missing
+                for key, item in value.items()
+                for missing in ([f"{path}{key}"] if key not in fields else walk(fields[key], item, f"{path}{key}."))
+            ]
+        if isinstance(value, list) and isinstance(node.get("items"), dict):
+            return [missing for n, item in enumerate(value) for missing in walk(node["items"], item, f"{path}{n}.")]
+        return []
+
+    return walk(schema, data, "")
+
+
+def _fits(node: dict[str, Any], value: Any) -> bool:
+    return (isinstance(value, dict) and "properties" in node) or (isinstance(value, list) and "items" in node)
+
+
 def admit_count(field: str, data: Any, maximum: int, what: str) -> None:
     """Refuse a list of more than `maximum` entries before any of it is validated, stored or started."""
     entries = data.get(field) if isinstance(data, dict) else None

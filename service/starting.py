@@ -20,10 +20,11 @@ from temporalio.common import (
 )
 
 from domain.configuration import EscalationConfig
+from domain.validation import NOT_A_FIELD
 from kinds.spec import KindSpec
 from persistence.database import shared_engine
 from persistence.incident_practices import IncidentPractices
-from service.gate import parse_json, refuse_field
+from service.gate import parse_json, refuse_field, unknown_fields
 from service.refusals import Refused, Why, temporal_refusals
 from settings import Settings
 from workflows import search_attributes as sa
@@ -54,6 +55,9 @@ def prepare(spec: KindSpec, config: EscalationConfig, data: Any, escalation_id: 
     """The kind's start model from officer data, or `Refused` naming the field."""
     if not isinstance(data, dict):
         raise refuse_field("input", "expected a JSON object with the escalation's fields")
+    unknown = unknown_fields(spec.request_model, data)
+    if unknown:
+        raise Refused.invalid({path: NOT_A_FIELD for path in unknown[:20]})
     prepared = spec.build(config, data, escalation_id or new_escalation_id(spec))
     return prepared.model_copy(update={"calendar": config.calendar})  # the calendar the builder checked dates on
 

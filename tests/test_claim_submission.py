@@ -45,7 +45,7 @@ def test_the_example_starts_and_carries_a_plain_claim_request() -> None:
         (changed(title="   "), "title", "is blank"),
         (changed(title="\u200b\u200b\u200b"), "title", "is blank"),
         (changed(practices=["G82001", "G82001"]), "practices", "G82001 more than once"),
-        (changed(summry="a misspelt field"), "summry", "is not something this takes"),
+        (changed(summry="a misspelt field"), "summry", "is not a field this takes"),
         (changed(period_end="9999-12-31"), "period_end", "after today"),
         (changed(period_start="2026-07-01", period_end="2026-06-30"), "period_end", "ends before it starts"),
         (changed(lines=[{**example_data()["lines"][0], "count": 10**30}]), "lines.0.count", "at most 1,000,000"),

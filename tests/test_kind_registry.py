@@ -62,6 +62,23 @@ def test_an_empty_start_form_is_refused_naming_fields_not_crashing(spec: KindSpe
 
 
 @pytest.mark.parametrize("spec", KINDS, ids=lambda s: s.name)
+def test_a_misspelt_field_in_a_start_file_is_refused_by_its_path_not_dropped(
+    spec: KindSpec, settings: Settings
+) -> None:
+    data = starting.read_json(ROOT / spec.example)
+    data["titel"] = data.pop("title")
+    expected = {"titel"}
+    for key, value in data.items():  # and inside its lines, practices or tariff, where it has them
+        if isinstance(value, list) and value and isinstance(value[-1], dict):
+            value[-1]["evidnce"] = "a reference typed under a misspelt key"
+            expected.add(f"{key}.{len(value) - 1}.evidnce")
+    with pytest.raises(Refused) as refused:
+        starting.prepare(spec, settings.escalation_config(), data)
+    assert refused.value.why is Why.INVALID and expected <= set(refused.value.fields), refused.value.fields
+    assert "check its spelling" in refused.value.fields["titel"]
+
+
+@pytest.mark.parametrize("spec", KINDS, ids=lambda s: s.name)
 def test_every_kind_has_a_cli_subcommand_that_starts_it_from_its_example(spec: KindSpec, settings: Settings) -> None:
     args = starter._parser().parse_args([spec.cli_command, spec.example])
     assert args.kind is spec
