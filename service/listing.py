@@ -142,26 +142,6 @@ def row_from_record(info: WorkflowExecutionInfo) -> EscalationRow:
         return json.loads(payload.data) if payload is not None and payload.data else None
 
     deadline = value(sa.NEXT_DEADLINE)
-    return EscalationRow(
-        id=info.execution.workflow_id,
-        kind=value(sa.KIND),
-        status=STOPPED,
-        payer=value(sa.PAYER),
-        level=value(sa.LADDER_LEVEL),
-        overdue=False,
-        stalled=False,
-        underpaid=bool(value(sa.UNDERPAID)),
-        holder=None,
-        next_deadline=None,
-        started=info.start_time.ToDatetime(tzinfo=UTC),
-        title=value(sa.TITLE),
-        practices=tuple(value(sa.PRACTICES) or ()),
-        practice_count=value(sa.PRACTICE_COUNT),
-        claimed_pence=sa.pence_of(value(sa.CLAIMED)),
-        agreed_pence=sa.pence_of(value(sa.AGREED)),
-        paid_pence=sa.pence_of(value(sa.PAID)),
-        held=value(sa.EMAILS_HELD) == "yes",
-    )
     row = EscalationRow(
         id=info.execution.workflow_id,
         kind=value(sa.KIND),

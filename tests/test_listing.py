@@ -121,3 +121,28 @@ def test_a_status_is_read_as_a_person_types_it() -> None:
     assert admit(ListFilters, {"status": " Payment expected ", "kind": "Unfunded-claim"}).status == "payment_expected"
     with pytest.raises(Refused, match="not a status any escalation can be in"):
         admit(ListFilters, {"status": "bogus"})
+
+
+def test_a_row_says_stopped_only_for_what_ops_stopped() -> None:
+    """A list row reads its own status from the case's search attributes; one Temporal says was terminated or
+    cancelled reads as stopped, with nothing overdue, awaited or due (`service.listing.row_from_record`)."""
+    from temporalio.api.common.v1 import Payload
+    from temporalio.api.enums.v1 import WorkflowExecutionStatus as Status
+    from temporalio.api.workflow.v1 import WorkflowExecutionInfo
+
+    from service.listing import row_from_record
+    from workflows import search_attributes as sa
+
+    def record(status: int) -> WorkflowExecutionInfo:
+        info = WorkflowExecutionInfo(status=status)  # type: ignore[arg-type]
+        info.execution.workflow_id = "UWC-2026-ABCDEF"
+        for key, value in ((sa.STATUS, '"acknowledged"'), (sa.OVERDUE, "true"), (sa.BALL_HOLDER, '"payer"')):
+            info.search_attributes.indexed_fields[key.name].CopyFrom(Payload(data=value.encode()))
+        return info
+
+    for running in (Status.WORKFLOW_EXECUTION_STATUS_RUNNING, Status.WORKFLOW_EXECUTION_STATUS_COMPLETED):
+        row = row_from_record(record(running))
+        assert (row.status, row.overdue, row.holder) == ("acknowledged", True, "payer")
+    for stopped in (Status.WORKFLOW_EXECUTION_STATUS_TERMINATED, Status.WORKFLOW_EXECUTION_STATUS_CANCELED):
+        row = row_from_record(record(stopped))
+        assert (row.status, row.overdue, row.holder) == ("stopped", False, None)
