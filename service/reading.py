@@ -7,6 +7,8 @@ import asyncio
 from datetime import date, timedelta
 from typing import Any
 
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowQueryFailedError
 
 from domain.report import ReportLine, in_period
@@ -35,12 +37,24 @@ async def summary(client: Client, escalation_id: str, timeout: timedelta = timed
     handle = client.get_workflow_handle(escalation_id)
     with temporal_refusals(escalation_id):
         view = await _query(handle, timeout)
-        if view.outcome is None and (await handle.describe(rpc_timeout=timeout)).status in STOPPED_BY_OPS:
+        if view.outcome is None and await _stopped_by_ops(client, escalation_id, timeout):
             return view.stopped()
         return view
 
 
 STOPPED_BY_OPS = (WorkflowExecutionStatus.TERMINATED, WorkflowExecutionStatus.CANCELED)
+
+
+async def _stopped_by_ops(client: Client, escalation_id: str, timeout: timedelta) -> bool:
+    """Temporal says the run was terminated or cancelled: asked raw, as its status alone is needed (the SDK's
+    `describe` decodes every search attribute too)."""
+    described = await client.workflow_service.describe_workflow_execution(
+        DescribeWorkflowExecutionRequest(
+            namespace=client.namespace, execution=WorkflowExecution(workflow_id=escalation_id)
+        ),
+        timeout=timeout,
+    )
+    return WorkflowExecutionStatus(described.workflow_execution_info.status) in STOPPED_BY_OPS
 
 
 async def _query(handle: WorkflowHandle[Any, Any], timeout: timedelta) -> CaseView:

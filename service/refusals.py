@@ -100,6 +100,8 @@ def _each_named(fields: dict[str, str]) -> str:
 
 
 _CLOSED_PHRASES = ("workflow execution already completed", "already completed")
+_NEVER_RAN = "closed before workflowtaskstarted"
+"""Temporal's answer to a query of a run stopped while a step was waiting to start: it has no state to show."""
 _DOMAIN_REFUSALS = ("ResponseRefused", "ConflictOfInterest", "FieldsRefused")
 _NOT_AN_ESCALATION = ("expected but not found", "unknown querytype")  # no `summary` query: not an escalation
 
@@ -251,6 +253,8 @@ def _refusal(escalation_id: str, err: Exception) -> Refused | None:
             "Please send it again in a minute: it will be recorded only once.",
         )
     if isinstance(err, RPCError):
+        if err.status is RPCStatusCode.FAILED_PRECONDITION and _NEVER_RAN in err.message.lower():
+            return _finished(escalation_id)  # stopped (by ops) before it could run a step: nothing to show or do
         if err.status is RPCStatusCode.NOT_FOUND:
             if any(p in err.message.lower() for p in _CLOSED_PHRASES):
                 return _finished(escalation_id)
