@@ -338,7 +338,9 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         outcome = await acting.respond(client, args.id, response)
     except Refused as refused:  # the workflow's rules name its own fields: say them as the options typed
         raise refused.renamed(names) from None
-    print(f"{outcome.message} (status: {outcome.status})")
+    from domain import wording
+
+    print(f"{outcome.message} (now: {wording.status(outcome.status)})")
     return 0
 
 
@@ -362,14 +364,20 @@ async def _list(args: argparse.Namespace, visibility: ServiceVisibility) -> int:
         renamed={"search": "--search", "status": "--status", "kind": "--kind"},
     )
     rows = await list_escalations(visibility, list_query(filters))
-    if args.json:
+    if args.json:  # keys, for scripts; the lines below are in words, for people
         print(json.dumps([row.as_json() for row in rows], indent=2))
+    from domain import wording
+
     for row in [] if args.json else rows:
+        flags = [
+            name
+            for name, on in (("OVERDUE", row.overdue), ("STALLED", row.stalled), ("UNDERPAID", row.underpaid))
+            if on
+        ]
         print(
-            f"{row.id:<18} {row.kind or '':<16} {row.status or '':<22} L{row.level or 1} "
-            f"{'OVERDUE ' if row.overdue else ''}{'STALLED ' if row.stalled else ''}"
-            f"{'UNDERPAID ' if row.underpaid else ''}"
-            f"next: {when(row.next_deadline) if row.next_deadline else '-'}"
+            f"{row.id:<18} {(row.kind or '').replace('_', ' '):<20} level {row.level or 1}  "
+            f"{' '.join([*flags, ''])}next: {when(row.next_deadline) if row.next_deadline else '-'}  "
+            f"{wording.status(row.status) if row.status else ''}"
         )
     return 0
 
@@ -426,13 +434,14 @@ async def _calendar(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def when(instant: datetime) -> str:
-    """A deadline as the officer reads it in a list: 'Fri 4 Dec 2026, 17:00' in London time (`--json` keeps ISO).
+    """A deadline as the officer reads it in a list: 'Fri 4 Dec 2026, 5pm' in London time (`--json` keeps ISO).
     Short for a table line, and without `domain.formatting`, whose babel locale data would add about 50 ms to
     every `list` (a timed target, `bench/`)."""
     from domain.working_days import LONDON
 
     local = instant.astimezone(LONDON)
-    return f"{local:%a} {local.day} {local:%b %Y, %H:%M}"
+    minutes = f":{local.minute:02d}" if local.minute else ""
+    return f"{local:%a} {local.day} {local:%b %Y}, {local.hour % 12 or 12}{minutes}{'am' if local.hour < 12 else 'pm'}"
 
 
 def one_line(text: str, longest: int = 300) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError, ValidationInfo
@@ -15,8 +17,15 @@ def field_errors(err: ValidationError) -> dict[str, str]:
     for item in err.errors():
         field = ".".join(str(p) for p in item["loc"]) or "input"
         kind = "string_too_long" if item["type"] == "too_long" and isinstance(item.get("input"), str) else item["type"]
-        errors.setdefault(field, in_words(kind, item.get("ctx") or {}, item["msg"]))
+        problem = in_words(kind, item.get("ctx") or {}, item["msg"])
+        named = _NAMED.match(problem) if field == "input" else None
+        if named is not None:  # a rule over the whole model that names its field ('practices: each ...'): beside it
+            field, problem = named["field"], named["problem"]
+        errors.setdefault(field, problem)
     return errors
+
+
+_NAMED = re.compile(r"(?P<field>[a-z_][a-z0-9_.]*): (?P<problem>.+)", re.DOTALL)
 
 
 def _shown(value: Any) -> str:
@@ -34,7 +43,7 @@ _IN_WORDS: dict[str, str] = {
     "less_than": "must be less than {lt}",
     "string_too_short": "must be at least {min_length} characters",
     "string_too_long": "must be at most {max_length} characters",
-    "too_short": "needs at least {min_length} entries",
+    "too_short": "needs at least {min_length} entries",  # 'at least one entry' where it is 1: `in_words`
     "too_long": "may have at most {max_length} entries",
     "int_type": "must be a whole number",
     "int_parsing": "must be a whole number",
@@ -71,6 +80,8 @@ def in_words(kind: str, ctx: dict[str, Any], message: str) -> str:
         return message.removeprefix("Value error, ")
     if kind == "string_too_short" and ctx.get("min_length") == 1:
         return "is required"
+    if kind == "too_short" and ctx.get("min_length") == 1:
+        return "needs at least one entry"
     try:
         return template.format(**{k: _shown(v) for k, v in ctx.items()})
     except (KeyError, IndexError):  # a context without what the words name: pydantic's own
@@ -98,7 +109,9 @@ this: it travels through Temporal (an update's validator), whose payloads are bo
 
 
 def quoted(typed: str) -> str:
-    """What was typed, in quotes, as a refusal shows it: its start only, if it is long."""
+    """What was typed, in quotes, as a refusal shows it: its start only, if it is long, and any hidden control
+    character shown as '�' (a NUL shown as itself reads as nothing, and '1\x00' as a plain '1')."""
+    typed = "".join("�" if unicodedata.category(c) in ("Cc", "Cf") else c for c in typed)
     return f"'{typed}'" if len(typed) <= QUOTED_CHARS else f"'{typed[: QUOTED_CHARS - 1]}…'"
 
 

@@ -66,11 +66,12 @@ EXIT_CODE: dict[Why, int] = {why: 3 if why is Why.UNAVAILABLE else 2 for why in 
 class Refused(Exception):
     """A refusal with a message for a person; `fields` names the inputs at fault, if any."""
 
-    def __init__(self, why: Why, message: str, fields: dict[str, str] | None = None) -> None:
+    def __init__(self, why: Why, message: str, fields: dict[str, str] | None = None, next_step: str = "") -> None:
         super().__init__(message)
         self.why = why
         self.message = message
         self.fields = fields or {}
+        self.next_step = next_step  # what to do instead, where the usual words for `why` would mislead
 
     @classmethod
     def invalid(cls, fields: dict[str, str]) -> Refused:

@@ -83,8 +83,9 @@ async def test_a_search_temporal_refuses_is_said_as_such_not_as_a_missing_escala
 def test_the_list_shows_a_deadline_as_the_officer_reads_it_in_london_time() -> None:
     import starter
 
-    assert starter.when(datetime(2026, 12, 4, 17, 0, tzinfo=UTC)) == "Fri 4 Dec 2026, 17:00"
-    assert starter.when(datetime(2026, 7, 3, 16, 0, tzinfo=UTC)) == "Fri 3 Jul 2026, 17:00"  # British Summer Time
+    assert starter.when(datetime(2026, 12, 4, 17, 0, tzinfo=UTC)) == "Fri 4 Dec 2026, 5pm"  # as emails say it
+    assert starter.when(datetime(2026, 7, 3, 16, 0, tzinfo=UTC)) == "Fri 3 Jul 2026, 5pm"  # British Summer Time
+    assert starter.when(datetime(2026, 12, 4, 9, 30, tzinfo=UTC)) == "Fri 4 Dec 2026, 9:30am"
 
 
 @pytest.mark.parametrize(

@@ -327,7 +327,7 @@ async def test_an_underpayment_keeps_the_claim_open_with_its_gap_until_the_offic
     assert code == 2 and "--amount-pence: £999,999,999,999,999,999,999.99 is more than any claim could be" in err, err
     code, out, err = await run_cli(env, "confirm-payment", eid, "--amount-pence", "280000")
     assert code == 0, err
-    assert "£2,800.00 received against £2,837.00 due: £37.00 short" in out and "status: underpaid" in out
+    assert "£2,800.00 received against £2,837.00 due: £37.00 short" in out and "(now: paid less than agreed)" in out
 
     code, out, _ = await run_cli(env, "show", eid)
     assert code == 0

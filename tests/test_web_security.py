@@ -87,6 +87,7 @@ async def test_a_form_posted_from_another_site_is_refused(web: httpx.AsyncClient
         "/login", data=form, headers={"sec-fetch-site": "cross-site", "origin": "https://evil.example"}
     )
     assert cross.status_code == 403 and "another website" in cross.text
+    assert "send the form from there" in cross.text and "right role" not in cross.text  # not a question of role
     old = await web.post("/login", data=form, headers={"origin": "https://evil.example"})  # a browser without Sec-Fetch
     assert old.status_code == 403
     same = await web.post("/login", data=form, headers={"sec-fetch-site": "same-origin", "origin": "null"})

@@ -108,7 +108,7 @@ def refusal_response(
         "heading": HEADINGS.get(refused.why),
         "message": refused.message,
         "fields": refused.fields,
-        "next_step": next_step(request, refused.why),
+        "next_step": refused.next_step or next_step(request, refused.why),
     }
     return templates.TemplateResponse(
         request, "refused.html", context, status_code=refused.http_status, headers=headers

@@ -56,7 +56,11 @@ class SecurityHeaders:
 
         if scope["method"] in UNSAFE and not self._same_site(scope):
             request = Request(scope)
-            refused = Refused(Why.NOT_PERMITTED, "This form was sent from another website, so it was not accepted.")
+            refused = Refused(
+                Why.NOT_PERMITTED,
+                "This form was sent from another website, so it was not accepted.",
+                next_step="Open the page on this site and send the form from there.",
+            )
             await refusal_response(request, refused)(scope, receive, with_headers)
             return
         await self.app(scope, receive, with_headers)

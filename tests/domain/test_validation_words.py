@@ -59,3 +59,19 @@ def test_an_address_that_is_not_one_says_so_in_plain_words() -> None:
     with pytest.raises(FieldsRefused) as refused:
         validated(ResponseInput, {**base, "actor_email": "not an email"})
     assert refused.value.fields["actor_email"] == "is not an email address: an email address must have an @-sign."
+
+
+def test_a_whole_model_rule_is_put_beside_its_field_and_one_entry_is_said_as_one() -> None:
+    from domain.pathology import PathologyRequest
+    from domain.validation import quoted
+    from tests.domain.builders import example
+
+    data = example("pathology_nwl_uacr.json")
+    data["practices"].append(dict(data["practices"][0]))  # the same practice twice
+    with pytest.raises(FieldsRefused) as twice:
+        validated(PathologyRequest, data)
+    assert twice.value.fields == {"practices": "each ODS code must appear once"}  # not 'input: practices: ...'
+    with pytest.raises(FieldsRefused) as none:
+        validated(PathologyRequest, {**data, "practices": []})
+    assert none.value.fields["practices"] == "needs at least one entry"
+    assert quoted("1\x00") == "'1�'" and quoted("a\u200bb") == "'a�b'"  # a hidden character is shown, not lost

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from domain import wording
 from domain.money import format_pence
 from domain.working_days import describe_deadline
 from persistence.audit_log import AuditRecord, ChainCheck
@@ -31,9 +32,19 @@ def _label(key: str) -> str:
     return key.removesuffix("_pence").replace("_", " ").capitalize()
 
 
+HIDDEN = ("message_id", "submission")
+"""Keys an officer has no use for on the page: the message's own ID (a link to it is shown) and a form's
+one-time submission ID (which makes a form sent twice count once)."""
+STATUS_KEYS = ("status", "status_before", "status_after", "from_status", "to_status", "outcome")
+
+
 def _value(key: str, value: Any) -> str:
     if value is None:
         return "-"
+    if key in STATUS_KEYS and isinstance(value, str):
+        return wording.outcome(value) if key == "outcome" else wording.status(value)
+    if key == "purpose" and isinstance(value, str):
+        return value.replace("-", " ").replace("_", " ")
     if key.endswith("_pence") and isinstance(value, int):
         return format_pence(value)
     if isinstance(value, bool):
@@ -59,7 +70,7 @@ def entries(rows: list[AuditRecord], chain: ChainCheck) -> list[Entry]:
             occurred_at=row.occurred_at,
             event=row.event.replace("_", " ").replace(":", ": "),
             actor=row.actor,
-            content=[(_label(k), _value(k, v)) for k, v in row.detail.items() if k != "message_id"],
+            content=[(_label(k), _value(k, v)) for k, v in row.detail.items() if k not in HIDDEN],
             message_id=row.detail.get("message_id") if isinstance(row.detail.get("message_id"), str) else None,
             hash=row.hash[:12],
             chained=broken_at is None or row.seq < broken_at,
@@ -80,7 +91,8 @@ def deadlines(rows: list[AuditRecord], case: dict[str, Any]) -> list[tuple[str, 
     for row in rows:
         for key, value in row.detail.items():
             if isinstance(value, str) and any(word in key for word in DEADLINE_WORDS):
-                found.append((f"{row.event.replace('_', ' ')} ({row.occurred_at:%-d %b %Y})", _value(key, value)))
+                what = row.event.replace("_", " ")
+                found.append((f"{what[:1].upper()}{what[1:]} ({row.occurred_at:%-d %b %Y})", _value(key, value)))
     for key, value in case.items():
         if isinstance(value, str) and any(word in key for word in DEADLINE_WORDS):
             found.append((_label(key), _value(key, value)))
