@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
+from domain.calendar import LEGACY_CALENDAR
 from domain.contacts import Role
+from domain.deregistration import DeregistrationCase
 from domain.pathology import PathologyCase
 from domain.responses import ResponseInput
+from domain.working_days import next_working_day
 from persistence.audit_log import AuditLog
 from persistence.database import make_engine
 from persistence.incident_tallies import IncidentTallies
@@ -25,7 +29,10 @@ from service.gate import ListFilters, admit
 from service.refusals import Refused, Why
 from settings import Settings
 from tests.conftest import Inbox, start_dev_server
-from tests.helpers import CLAIM, example_start, officer, payer, running_worker, summary_of
+from tests.helpers import CLAIM, example_start, officer, payer, running_worker, settled_view, summary_of
+from tests.test_deregistration import ICB_L1 as DEREGISTRATION_ICB
+from tests.test_deregistration import group, practice_reply
+from tests.test_deregistration import start_example as start_deregistration
 from tests.test_exactly_once import audited
 from tests.test_pathology import ICB_L1, OFFICER, TRUST_L1, counts, practice, start_example, value
 from workflows.pathology import PathologyWorkflow
@@ -166,6 +173,45 @@ async def test_an_incident_continues_as_new_and_ends_as_it_would_have(
         assert [r.seq for r in rows] == list(range(1, len(rows) + 1)) and audit.verify(f"{eid}-{ods}").ok
     ids = [m["Message-ID"] for m in inbox.for_case(eid)]
     assert len(ids) == len(set(ids))
+
+
+async def test_a_deregistration_continues_as_new_and_pays_its_shares_from_the_claims_read_back(
+    short_histories: WorkflowEnvironment, settings: Settings, inbox: Inbox
+) -> None:
+    """The other incident kind on the same path: the ICB confirms a pot larger than the loss in a later run than the
+    one that priced the returns, and each practice's share is its claim, as read back from the tally table."""
+    client = short_histories.client
+    async with running_worker(client, settings):
+        eid, codes = await start_deregistration(client, settings)
+        await inbox.wait_for(eid, 13, family=True)
+        for ods in codes[:3]:
+            await acting.respond(client, f"{eid}-{ods}", practice_reply(ods, groups=[group(12, 40)]))
+        officer_closes = ResponseInput(action="close_returns", actor_email=OFFICER, actor_role=Role.OFFICER)
+        await acting.respond(client, eid, officer_closes)
+        await inbox.wait_for(f"{eid}-POT", 1)
+        assert await continued(client, eid), "the incident never continued as new"
+        claimed = (await summary_of(client, eid)).case_as(DeregistrationCase).claimed
+        assert len(claimed) == 3
+        today = datetime.now(UTC).date()
+        pot = ResponseInput(
+            action="confirm",
+            actor_email=DEREGISTRATION_ICB,
+            actor_role=Role.PAYER,
+            amount_pence=sum(claimed.values()) + 500_00,
+            on_date=next_working_day(LEGACY_CALENDAR, today + timedelta(days=31)),
+        )
+        await acting.respond(client, f"{eid}-POT", pot)
+        view = await settled_view(client, eid, lambda v: bool(v.case_as(DeregistrationCase).shares))
+        assert view.case_as(DeregistrationCase).shares == claimed
+        for ods in codes[:3]:  # each practice told its share: its claim, the pot being larger
+            await inbox.wait_for(f"{eid}-{ods}", 2)
+        closing = ResponseInput(action="close_incident", actor_email=OFFICER, actor_role=Role.OFFICER, reasons="test")
+        await acting.respond(client, eid, closing)
+        final = await asyncio.wait_for(client.get_workflow_handle(eid).result(), timeout=60)
+    assert final["outcome"] is not None
+    audit = AuditLog(make_engine(settings.database))
+    events = [r.event for r in audit.timeline(eid)]
+    assert events.count("shares_allocated") == 1 and events.count("returns_collected") == 1 and audit.verify(eid).ok
 
 
 async def test_ops_stopping_an_incident_stop_everything_it_started(
