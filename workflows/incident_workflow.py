@@ -19,9 +19,9 @@ returns are read back a page at a time, and no payload grows with the incident.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any, Generic
+from typing import Any, Generic, Protocol, TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -48,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         ChildState,
         CloseChildren,
         IncidentCase,
+        ListedReturn,
         LoadReturns,
         StartChild,
         StartPractices,
@@ -123,6 +124,13 @@ PER_PRACTICE_SHOWN = 1_000
 (and its result) only up to this many entries each, so neither grows with the incident; `facts` still
 give the totals."""
 
+
+class _Coded(Protocol):
+    @property
+    def ods(self) -> str: ...
+
+
+P = TypeVar("P", bound=_Coded)
 
 DETACHED_PATCH = "incident-children-report-by-signal"
 """From this patch on, an incident over a stored list starts its cohorts and payers' requests abandoned on close
@@ -239,18 +247,17 @@ class IncidentWorkflow(EscalationWorkflow):
         run's first workflow task, so no query ever sees the case without it."""
         if not self._fan_out.tallies_stored:
             return
-        after = ""
-        while True:
+
+        async def read(after: str) -> tuple[list[TallyEntry], bool]:
             page = await workflow.execute_local_activity_method(
                 IncidentListActivities.load_tally_page,
                 TallyPageRequest(parent_id=self.case.escalation_id, after_ods=after),
                 start_to_close_timeout=timedelta(minutes=1),
                 retry_policy=ACTIVITY_RETRY,
             )
-            self._take_back(page.entries)
-            if page.last or not page.entries:
-                break
-            after = page.entries[-1].ods
+            return page.entries, page.last
+
+        await by_pages(read, self._take_back)
         self._resuming = False
 
     async def resumed(self) -> None:
@@ -340,19 +347,21 @@ class IncidentWorkflow(EscalationWorkflow):
 
     async def _load_stored_returns(self) -> None:
         """Every return a page at a time (each activity result bounded), and what is missing, counted."""
-        after = ""
-        while True:
+
+        async def read(after: str) -> tuple[list[ListedReturn], bool]:
             page = await workflow.execute_activity_method(
                 IncidentListActivities.load_returns_page,
                 ReturnsPageRequest(parent_id=self.case.escalation_id, after_ods=after),
                 start_to_close_timeout=timedelta(minutes=1),
                 retry_policy=ACTIVITY_RETRY,
             )
-            self.incident.tally_returns(list(page.records))  # a page per workflow task
-            self._positions.update((r.ods, r.position) for r in page.records if r.position is not None)
-            if page.last or not page.records:
-                break
-            after = page.records[-1].ods
+            return page.records, page.last
+
+        def tally(records: list[ListedReturn]) -> None:  # a page per workflow task
+            self.incident.tally_returns(list(records))
+            self._positions.update((r.ods, r.position) for r in records if r.position is not None)
+
+        await by_pages(read, tally)
         missing = await workflow.execute_activity_method(
             IncidentListActivities.missing_returns,
             self.case.escalation_id,
@@ -522,6 +531,18 @@ class IncidentWorkflow(EscalationWorkflow):
     async def _await_child(self, topic: str, child_id: str, handle: ChildWorkflowHandle[Any, CaseView]) -> None:
         view = await handle
         self.outbox.extend(self.incident.on_child_closed(topic, child_state(child_id, view), workflow.now()))
+
+
+async def by_pages(read: Callable[[str], Awaitable[tuple[list[P], bool]]], take: Callable[[list[P]], None]) -> None:
+    """Read a store kept by ODS code a page at a time (`read(after_code)` gives a page and whether it is the last),
+    handing each to `take`: one activity and one bounded result a page, whatever the incident's size."""
+    after = ""
+    while True:
+        page, last = await read(after)
+        take(page)
+        if last or not page:
+            return
+        after = page[-1].ods
 
 
 def cohort_id(parent_id: str, n: int) -> str:
