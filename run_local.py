@@ -23,7 +23,7 @@ from logging_setup import configure_logging
 from mail.sink import start_sink
 from settings import Settings
 from temporal_client import connect, ensure_search_attributes
-from web.app import create_app
+from web.app import MAX_REQUEST_HEAD, create_app
 from worker import build_worker
 from workflows.search_attributes import server_flags
 
@@ -83,6 +83,7 @@ async def main() -> None:
                 host="127.0.0.1",
                 port=int(settings.base_url.rsplit(":", 1)[-1]),
                 log_config=None,
+                h11_max_incomplete_event_size=MAX_REQUEST_HEAD,
             )
         )
         worker = build_worker(client, settings)

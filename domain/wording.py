@@ -78,6 +78,20 @@ HOLDERS: dict[str, str] = {
 }
 
 
+def status_key(typed: str) -> str | None:
+    """The status or outcome a person typed, as its key or in the words lists show it ('collecting practices'
+    returns', 'Payment expected', 'payment-expected'), or None."""
+    said = " ".join(typed.strip().lower().replace("-", " ").replace("_", " ").split())
+    key = said.replace(" ", "_")
+    if is_status(key):
+        return key
+    for table in (STATUSES, OUTCOMES):
+        for known, words in table.items():
+            if " ".join(words.lower().split()) == said:
+                return known
+    return None
+
+
 def is_status(key: str) -> bool:
     """A status or outcome some case can be in (what the lists filter by): tests/domain/test_wording.py keeps these
     tables holding every one the domain sets."""

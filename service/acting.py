@@ -10,6 +10,7 @@ import structlog
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from domain import wording
 from domain.form_response import FormResponse, form_digest
 from domain.responses import ResponseInput, ResponseOutcome, digest_of
 from persistence.audit_log import AuditLog
@@ -104,7 +105,7 @@ async def stop(
     ):
         return event
     handle = client.get_workflow_handle(escalation_id)
-    cohorts, requests = await _family_of(client, escalation_id)
+    cohorts, requests = await _family_of(client, escalation_id)  # refuses one that is closed or stopped already
     reason_given = f"{by}: {why.reason}"
     with temporal_refusals(escalation_id):
         if cancel:
@@ -127,9 +128,13 @@ async def _family_of(client: Client, escalation_id: str) -> tuple[list[str], lis
         view = await reading.summary(client, escalation_id, timeout=FAMILY_QUERY_TIMEOUT)
     except Refused as refused:
         if refused.why is not Why.UNAVAILABLE:
-            return [], []  # not found or finished: temporal_refusals says so when it is stopped
+            raise  # not found, or finished
         structlog.get_logger().warning("stop_without_family", escalation_id=escalation_id)
         return [], []
+    if view.outcome is not None:  # stopping it again would audit a stop that stopped nothing
+        raise Refused(
+            Why.CLOSED, f"{escalation_id} is closed ({wording.outcome(view.outcome)}); there is nothing to stop."
+        )
     return incident_family(escalation_id, view.case)
 
 

@@ -15,7 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from domain import wording
 from domain.identifiers import FreeText, HeaderText, SafeEmail
-from domain.validation import FieldsRefused, validated
+from domain.validation import FieldsRefused, quoted, validated
 from service.kind_names import CASE_KINDS
 from service.refusals import Refused
 
@@ -115,10 +115,11 @@ def _as_key(value: str) -> str:
 
 
 def _kind(value: str) -> str:
-    value = _as_key(value)
-    if value not in CASE_KINDS:
-        raise ValueError(f"'{value[:40]}' is not a kind of escalation; the kinds are {', '.join(sorted(CASE_KINDS))}")
-    return value
+    key = _as_key(value)
+    if key not in CASE_KINDS:
+        kinds = ", ".join(sorted(kind.replace("_", " ") for kind in CASE_KINDS))
+        raise ValueError(f"{quoted(value.strip())} is not a kind of escalation; the kinds are {kinds}")
+    return key
 
 
 KindName = Annotated[str, AfterValidator(_kind)]
@@ -126,13 +127,13 @@ KindName = Annotated[str, AfterValidator(_kind)]
 
 
 def _status(value: str) -> str:
-    value = _as_key(value)
-    if not wording.is_status(value):
+    key = wording.status_key(value)
+    if key is None:
         raise ValueError(
-            f"'{value[:40]}' is not a status any escalation can be in, e.g. submitted, acknowledged, "
-            "payment_expected, collecting_returns, closed (as `list` shows them)"
+            f"{quoted(value.strip())} is not a status any escalation can be in; type one as lists show it, e.g. "
+            "'acknowledged, waiting for a decision', 'claim with the payer', 'paid in full' or 'stopped'"
         )
-    return value
+    return key
 
 
 StatusName = Annotated[str, AfterValidator(_status)]

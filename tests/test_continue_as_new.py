@@ -225,6 +225,8 @@ async def test_ops_stopping_an_incident_stop_everything_it_started(
         await inbox.wait_for(eid, 42, family=True)
         audit = AuditLog(make_engine(settings.database))
         assert await acting.stop(client, audit, eid, "ops@lmc.example", "Raised in error", cancel=False) == "terminated"
+        with pytest.raises(Refused, match="there is nothing to stop"):  # again: refused, and nothing audited
+            await acting.stop(client, audit, eid, "ops@lmc.example", "Raised in error", cancel=True)
         family = [f"{eid}-C01", f"{eid}-INCIDENT-REPORT", f"{eid}-YEAR-END", f"{eid}-{codes[0]}", f"{eid}-{codes[-1]}"]
         for workflow_id in family:  # a cohort's practices are cancelled with it, by Temporal
             for _ in range(100):
@@ -241,6 +243,8 @@ async def test_ops_stopping_an_incident_stop_everything_it_started(
                 assert workflow_id != eid and refused.why is Why.CLOSED and "has finished" in refused.message
                 continue
             assert (view.status, view.outcome, view.wait) == ("stopped", "stopped", None), workflow_id
+            assert dict(view.facts).get("Status", "stopped by ops staff") == "stopped by ops staff"
+            assert "open" not in dict(view.facts).values(), view.facts
             assert not (view.payer_actions or view.officer_actions or view.practice_actions), workflow_id
         query = reading.list_query(admit(ListFilters, {"status": "Stopped", "search": eid}))
         for _ in range(50):  # visibility is eventually consistent

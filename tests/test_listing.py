@@ -120,8 +120,16 @@ def test_a_kind_or_status_filter_is_one_there_is_or_refused_naming_its_field(
 
 def test_a_status_is_read_as_a_person_types_it() -> None:
     assert admit(ListFilters, {"status": " Payment expected ", "kind": "Unfunded-claim"}).status == "payment_expected"
-    with pytest.raises(Refused, match="not a status any escalation can be in"):
+    # ... or in the words lists show it in
+    assert admit(ListFilters, {"status": "Collecting practices' returns"}).status == "collecting_returns"
+    assert admit(ListFilters, {"status": "paid in full"}).status == "paid"
+    assert admit(ListFilters, {"status": "Stopped"}).status == "stopped"
+    with pytest.raises(Refused, match="not a status any escalation can be in") as refused:
         admit(ListFilters, {"status": "bogus"})
+    assert "'bogus'" in refused.value.message and "collecting_returns" not in refused.value.message
+    with pytest.raises(Refused) as kind:
+        admit(ListFilters, {"kind": "Pathology errors"})
+    assert "'Pathology errors'" in kind.value.message and "pathology error," in kind.value.message
 
 
 def test_a_row_says_stopped_only_for_what_ops_stopped() -> None:

@@ -40,7 +40,7 @@ from starter import one_line
 from tests.conftest import Inbox, free_port
 from tests.helpers import CLAIM, ICB_L1, example_start, officer
 from tests.test_starter_cli import cli_env, run_cli
-from web.app import create_app
+from web.app import MAX_REQUEST_HEAD, create_app
 from web.body_limit import MAX_BODY_BYTES
 from web.refusal_pages import NEXT_STEP, next_step, refusal_response
 
@@ -354,13 +354,30 @@ async def test_an_oversized_body_over_a_real_socket_gets_its_413_not_a_reset(
 ) -> None:
     """The server stops reading at the cap: what was sent beyond it is drained so the client reads the 413."""
     server = uvicorn.Server(
-        uvicorn.Config(create_app(settings, dev_env.client), host="127.0.0.1", port=free_port(), log_level="warning")
+        uvicorn.Config(
+            create_app(settings, dev_env.client),
+            host="127.0.0.1",
+            port=free_port(),
+            log_level="warning",
+            h11_max_incomplete_event_size=MAX_REQUEST_HEAD,  # as run_local.py serves it
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
         while not server.started:
             await asyncio.sleep(0.05)
+        # A long pasted search, its request line arriving in pieces as a network delivers it: the app's refusal,
+        # not uvicorn's 'Invalid HTTP request received.' (past its default 16 KB).
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.config.port)
+        head = f"GET /login?q={'E87001+' * 4000} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode()
+        for n in range(0, len(head), 4096):
+            writer.write(head[n : n + 4096])
+            await writer.drain()
+            await asyncio.sleep(0.01)
+        answer = (await reader.read()).decode(errors="replace")
+        writer.close()
+        assert answer.startswith("HTTP/1.1 200") and "Invalid HTTP request" not in answer, answer[:200]
         url = f"http://127.0.0.1:{server.config.port}/login"
         body = b"email=" + b"x" * (3 * MAX_BODY_BYTES)
         chunks = [body[i : i + 65_536] for i in range(0, len(body), 65_536)]

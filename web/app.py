@@ -54,6 +54,12 @@ from workflows.escalation_workflow import CaseView
 log = structlog.get_logger(__name__)
 
 
+MAX_REQUEST_HEAD = 64 * 1024
+"""uvicorn's `h11_max_incomplete_event_size` for the app (`run_local.py`; docker-compose's command line says the
+same): a request line and headers of up to 64 KB are read, so a long pasted search reaches the app and its plain
+refusal rather than uvicorn's own 'Invalid HTTP request received.' (its default is 16 KB)."""
+
+
 def create_app(settings: Settings, client: Client | None = None) -> Starlette:
     engine = make_engine(settings.database)
     policy = SessionPolicy(idle=settings.session_idle, lifetime=settings.session_lifetime)

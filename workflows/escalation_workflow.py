@@ -96,9 +96,13 @@ class CaseView(BaseModel):
     case: dict[str, Any]
 
     def stopped(self) -> CaseView:
-        """This view of a case ops stopped: its own state stops where it was, so nothing is waited for or offered."""
+        """This view of a case ops stopped: its own state stops where it was, so nothing is waited for or offered,
+        and its facts say stopped where they said how it stood ('Status', a request still 'open')."""
+        stopped = wording.outcome(wording.STOPPED)
+        facts = [(label, stopped if label == "Status" or value == "open" else value) for label, value in self.facts]
         return self.model_copy(
             update={
+                "facts": facts,
                 "status": wording.STOPPED,
                 "outcome": wording.STOPPED,
                 "wait": None,

@@ -79,7 +79,7 @@ async def render(
         # Only the status the escalation is in: a link crafted with any other text says nothing, never something false.
         "done": view.status if request.query_params.get("done") == view.status else None,
         "timeline": timeline.entries(rows, chain),
-        "deadlines": timeline.deadlines(rows, view.case),
+        "deadlines": timeline.deadlines(rows, {} if view.outcome else view.case),  # a closed case awaits nothing
         "chain": chain,
         "emails": emails,
         "held": held,
