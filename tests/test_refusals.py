@@ -375,9 +375,9 @@ async def test_an_oversized_body_over_a_real_socket_gets_its_413_not_a_reset(
             writer.write(head[n : n + 4096])
             await writer.drain()
             await asyncio.sleep(0.01)
-        answer = (await reader.read()).decode(errors="replace")
+        raw = (await reader.read()).decode(errors="replace")
         writer.close()
-        assert answer.startswith("HTTP/1.1 200") and "Invalid HTTP request" not in answer, answer[:200]
+        assert raw.startswith("HTTP/1.1 200") and "Invalid HTTP request" not in raw, raw[:200]
         url = f"http://127.0.0.1:{server.config.port}/login"
         body = b"email=" + b"x" * (3 * MAX_BODY_BYTES)
         chunks = [body[i : i + 65_536] for i in range(0, len(body), 65_536)]
