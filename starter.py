@@ -169,7 +169,8 @@ def _parser(
     # Read by the list filters' gate, as the dashboard's ?kind= is: the same names, typed as people type them.
     from service.kind_names import CASE_KINDS  # names only: not the registry
 
-    p.add_argument("--kind", dest="list_kind", help=f"one of {', '.join(sorted(CASE_KINDS))}")
+    kinds = ", ".join(sorted(kind.replace("_", " ") for kind in CASE_KINDS))
+    p.add_argument("--kind", dest="list_kind", metavar="KIND", help=f"one of: {kinds}")
     p.add_argument("--status")
     p.add_argument("--overdue", action="store_true")
     p.add_argument("--stalled", action="store_true")

@@ -29,7 +29,7 @@ from temporalio.service import RPCError, RPCStatusCode, WorkflowService
 
 from domain.wording import STOPPED
 from service.gate import ListFilters
-from service.kind_names import TOP_LEVEL_KINDS
+from service.kind_names import CASE_KINDS, TOP_LEVEL_KINDS
 from service.refusals import search_refusals
 from workflows import search_attributes as sa
 
@@ -90,7 +90,8 @@ def list_query(filters: ListFilters) -> str:
     # practices share with it, find its parts only when asked to ("Include practices' requests", `--parts`).
     named = any(not search_clause(word).startswith(sa.TITLE.name) for word in (filters.search or "").split())
     parts = filters.kind or filters.underpaid or filters.parts or named
-    clauses = [] if parts else [f"{sa.KIND.name} IN ({kinds})"]
+    every_kind = ", ".join(f"'{name}'" for name in sorted(CASE_KINDS))  # escalations and their parts: no cohorts
+    clauses = [f"{sa.KIND.name} IN ({every_kind if parts else kinds})"]
     for key, value in ((sa.KIND, filters.kind), (sa.STATUS, filters.status), (sa.PAYER, filters.payer)):
         if key is sa.STATUS and value == STOPPED:  # its own status stops where it was: Temporal's says
             clauses.append("ExecutionStatus IN ('Terminated', 'Canceled')")

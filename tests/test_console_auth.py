@@ -162,7 +162,9 @@ async def test_console_actions_are_refused_server_side_for_the_wrong_role_csrf_o
     assert resent.status_code == 303
     again = (await inbox.wait_for(eid, before + 1))[-1]
     assert again["Message-ID"] != inbox.for_case(eid)[before - 1]["Message-ID"] and again["In-Reply-To"]
-    assert (await console.post(stop, data={"reason": "", "csrf": token})).status_code == 422
+    empty = await console.post(stop, data={"reason": "", "csrf": token})  # every problem at once, in words
+    assert empty.status_code == 422
+    assert all(f"{words}</a>" in empty.text for words in ("How to stop it", "Confirmation", "Reason")), empty.text
     assert (await console.post(stop, data={"reason": "Raised in error", "csrf": token})).status_code == 422  # no choice
     unconfirmed = await console.post(stop, data={"reason": "Raised in error", "how": "terminate", "csrf": token})
     assert unconfirmed.status_code == 422 and 'value="terminate" checked' in unconfirmed.text  # as typed

@@ -36,6 +36,9 @@ FIELD_WORDS = {
     "groups": "Patients deregistered",
     "action": "Action",
     "submission": "This form",
+    "how": "How to stop it",
+    "confirm": "Confirmation",
+    "reason": "Reason",
 }
 
 

@@ -10,12 +10,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from domain import wording
 from domain.contacts import Role
 from mail.delivery import SmtpDelivery
 from persistence.audit_log import AuditLog
 from persistence.sent_mail import SentMailLedger
 from service import acting, held_emails, links_admin, reading
-from service.gate import refuse_field
+from service.gate import OpsReason, admit, refuse_field
 from service.refusals import Refused, Why, shown
 from web.console import escalation_page
 from web.console.guard import OFFICERS, OPS, Console, Who, client_of
@@ -93,9 +94,19 @@ def routes(console: Console) -> list[Route]:
     async def terminate(request: Request, who: Who, form: dict[str, str]) -> Response:
         """Ops stop an escalation for good (or ask it to stop), with a reason written to the audit log."""
         escalation_id = request.path_params["escalation_id"]
+        problems: dict[str, str] = {}  # every one at once, each beside its field
         if form.get("how") not in ("cancel", "terminate"):  # nothing destructive is preselected
-            raise refuse_field("how", "choose whether to cancel the escalation or terminate it")
-        confirmed(form, "stop this escalation")
+            problems["how"] = "choose whether to cancel the escalation or terminate it"
+        try:
+            confirmed(form, "stop this escalation")
+        except Refused as refused:
+            problems |= refused.fields
+        try:
+            admit(OpsReason, {"reason": form.get("reason", "").strip()})  # the rule `acting.stop` applies
+        except Refused as refused:
+            problems |= refused.fields
+        if problems:
+            raise Refused.invalid(problems)
         await acting.stop(
             request.app.state.client,
             audit,
@@ -105,7 +116,7 @@ def routes(console: Console) -> list[Route]:
             cancel=form.get("how") == "cancel",
             submission_id=submission_from_form(form) if SUBMISSION in form else None,  # sent twice, audited once
         )
-        return RedirectResponse(f"/console/e/{escalation_id}", status_code=303)
+        return RedirectResponse(f"/console/e/{escalation_id}?done={wording.STOPPED}", status_code=303)
 
     async def withdraw_links(request: Request, who: Who, form: dict[str, str]) -> Response:
         """An officer withdraws every link one contact holds for this escalation."""
