@@ -256,3 +256,28 @@ async def test_ops_stopping_an_incident_stop_everything_it_started(
     stopped = audit.timeline(eid)[-1]
     assert stopped.event == "terminated"
     assert (stopped.detail["cohorts_stopped"], stopped.detail["requests_stopped"]) == (1, 2)
+
+
+async def test_ops_stopping_one_practice_stop_it_alone_and_the_incident_goes_on(
+    short_histories: WorkflowEnvironment, settings: Settings, inbox: Inbox
+) -> None:
+    """A practice ops stop (its return raised in error, say) ends alone: its cohort counts it stopped and as
+    having closed its returns, the practices beside it go on, and the incident still prices what came in.
+    (Its cohort had failed with it, and taken all its siblings with it.)"""
+    client = short_histories.client
+    async with running_worker(client, settings):
+        eid, codes = await start_example(client, settings)
+        await inbox.wait_for(eid, 42, family=True)
+        audit = AuditLog(make_engine(settings.database))
+        await acting.stop(client, audit, f"{eid}-{codes[0]}", "ops@lmc.example", "Raised in error", cancel=True)
+        await acting.respond(client, f"{eid}-{codes[1]}", practice(codes[1], counts=counts(1)))
+        sibling = await summary_of(client, f"{eid}-{codes[2]}")
+        assert sibling.outcome is None and sibling.practice_actions, "a sibling went down with the stopped practice"
+        closing = ResponseInput(action="close_returns", actor_email=OFFICER, actor_role=Role.OFFICER)
+        await acting.respond(client, eid, closing)
+        await inbox.wait_for(f"{eid}-CLAIM", 1)  # every cohort said its returns were closed, the stopped one's too
+        claimed = (await summary_of(client, eid)).case_as(PathologyCase).claimed
+        assert claimed == {codes[1]: value(1)}
+        cohort = await client.get_workflow_handle(f"{eid}-C01").describe()
+        assert cohort.status == WorkflowExecutionStatus.RUNNING
+        await acting.stop(client, audit, eid, "ops@lmc.example", "Test over", cancel=False)

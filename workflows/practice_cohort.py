@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from temporalio import workflow
 from temporalio.common import TypedSearchAttributes
+from temporalio.exceptions import ChildWorkflowError
 from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
@@ -28,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.escalation import LEGACY_RULES, DeadlinePolicy
     from domain.incident import IncidentCase, StartPractices
     from domain.practice_return import Practice, ReturnItem, ShareNotice
+    from domain.wording import STOPPED
     from workflows import upward_signals
     from workflows.children import RELAY_PATCH, Relays, signal_if_running
     from workflows.escalation_workflow import ACTIVITY_RETRY, CaseView, CloseRequest, starting_search_attributes
@@ -46,6 +48,8 @@ start theirs with ordinary activities, as they were."""
 ANSWER_STEPS_PATCH = "practice-answer-steps-in-one-activity"
 """From this patch on a cohort starts its practices with `StartPractice.answer_steps_in_one`: decided once a
 cohort rather than once a practice, whose own patch would cost each practice a marker and an upsert."""
+STOPPED_PRACTICE_PATCH = "cohort-outlives-a-stopped-practice"
+"""From this patch on a practice ops stop ends alone (`PracticeCohortWorkflow._outcome`)."""
 COHORT_SIZE = 100
 START_BATCH = 20
 """Practices a cohort starts per workflow task (reading its chunk from the store): each task stays a
@@ -176,15 +180,29 @@ class PracticeCohortWorkflow:
             await self._start_chunk(start, start.chunk)
         else:
             await self._start_listed(start)
-        results = await asyncio.gather(*self._handles.values())
+        results = await asyncio.gather(*(self._outcome(ods, handle) for ods, handle in self._handles.items()))
         await workflow.wait_condition(workflow.all_handlers_finished)
-        outcomes = {ods: view.outcome or "" for ods, view in zip(self._handles, results, strict=True)}
+        outcomes = dict(zip(self._handles, results, strict=True))
         parent = workflow.info().parent
         if start.report_by_signal and parent is not None:
             settled = CohortSettled(cohort_id=self._cohort_id, outcomes=outcomes)
             parent_handle = workflow.get_external_workflow_handle(parent.workflow_id)
             await signal_if_running(parent_handle, upward_signals.COHORT_SETTLED, settled)
         return CohortResult(outcomes=outcomes)
+
+    async def _outcome(self, ods: str, handle: ChildWorkflowHandle[Any, CaseView]) -> str:
+        """How a practice's case ended. One ops stopped ends without a result; from `STOPPED_PRACTICE_PATCH` on it
+        counts as stopped, and as having closed its returns (it will say nothing more), so its cohort and the
+        rest of its practices go on. (Runs recorded before failed with it, and took every sibling with them.)"""
+        try:
+            view = await handle
+        except ChildWorkflowError:
+            if not workflow.patched(STOPPED_PRACTICE_PATCH):
+                raise
+            if ods not in self._closed:
+                await self.practice_returns_closed(PracticeClosed(ods=ods))
+            return STOPPED
+        return view.outcome or ""
 
     async def _start_chunk(self, start: StartCohort, chunk: PracticeChunk) -> None:
         """Read the cohort's practices from the store, then start them a batch per workflow task."""
