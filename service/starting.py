@@ -20,6 +20,7 @@ from temporalio.common import (
 )
 
 from domain.configuration import EscalationConfig
+from domain.identifiers import has_visible_text
 from domain.validation import NOT_A_FIELD
 from kinds.spec import KindSpec
 from persistence.database import shared_engine
@@ -58,6 +59,9 @@ def prepare(spec: KindSpec, config: EscalationConfig, data: Any, escalation_id: 
     unknown = unknown_fields(spec.request_model, data)
     if unknown:
         raise Refused.invalid({path: NOT_A_FIELD for path in unknown[:20]})
+    title = data.get("title")
+    if isinstance(title, str) and title and not has_visible_text(title):  # every kind's: subjects and headings
+        raise refuse_field("title", "is blank")
     prepared = spec.build(config, data, escalation_id or new_escalation_id(spec))
     return prepared.model_copy(update={"calendar": config.calendar})  # the calendar the builder checked dates on
 

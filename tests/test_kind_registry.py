@@ -76,6 +76,10 @@ def test_a_misspelt_field_in_a_start_file_is_refused_by_its_path_not_dropped(
         starting.prepare(spec, settings.escalation_config(), data)
     assert refused.value.why is Why.INVALID and expected <= set(refused.value.fields), refused.value.fields
     assert "check its spelling" in refused.value.fields["titel"]
+    data = starting.read_json(ROOT / spec.example)
+    with pytest.raises(Refused) as blank:  # a title of spaces would be an empty subject and heading
+        starting.prepare(spec, settings.escalation_config(), {**data, "title": "   "})
+    assert "title" in blank.value.fields
 
 
 @pytest.mark.parametrize("spec", KINDS, ids=lambda s: s.name)

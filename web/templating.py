@@ -68,4 +68,5 @@ templates.env.filters["outcome_words"] = wording.outcome
 templates.env.filters["holder_words"] = wording.holder
 templates.env.globals["waiting_words"] = wording.waiting
 templates.env.filters["field_words"] = field_words
+templates.env.filters["status_words"] = wording.status  # as `starter.py list` says it
 templates.env.filters["counted"] = formatting.counted
