@@ -32,13 +32,8 @@ class IncidentTallies:
     def save(self, parent_id: str, entries: list[TallyEntry]) -> None:
         """Upsert `entries` in one transaction."""
         with Session(self._engine) as session:
-            for entry in entries:
-                row = session.get(IncidentTallyRow, (parent_id, entry.ods)) or IncidentTallyRow(
-                    parent_id=parent_id, ods=entry.ods
-                )
-                row.claimed_pence, row.share_pence = entry.claimed_pence, entry.share_pence
-                row.late, row.position = entry.late, entry.position
-                session.add(row)
+            for entry in entries:  # merge: by primary key, an update where the row exists
+                session.merge(IncidentTallyRow(parent_id=parent_id, **entry.model_dump()))
             session.commit()
 
     def page(self, parent_id: str, after_ods: str, limit: int) -> list[TallyEntry]:
@@ -51,13 +46,4 @@ class IncidentTallies:
                 .order_by(col(IncidentTallyRow.ods))
                 .limit(limit)
             )
-            return [
-                TallyEntry(
-                    ods=row.ods,
-                    claimed_pence=row.claimed_pence,
-                    share_pence=row.share_pence,
-                    late=row.late,
-                    position=row.position,
-                )
-                for row in rows
-            ]
+            return [TallyEntry.model_validate(row, from_attributes=True) for row in rows]

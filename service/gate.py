@@ -61,9 +61,9 @@ def unknown_fields(model: type[BaseModel], data: Any) -> list[str]:
 
     def walk(node: dict[str, Any], value: Any, path: str) -> list[str]:
         node = resolve(node)
-        for option in node.get("anyOf", []):  # a field that may be absent (None) or one of several shapes
-            if found := walk(option, value, path) if _fits(resolve(option), value) else []:
-                return found
+        shapes = [option for option in node.get("anyOf", []) if _fits(resolve(option), value)]
+        if shapes:  # a field that may be absent (None) or one of several shapes: judged by the one it fits best
+            return min((walk(option, value, path) for option in shapes), key=len)
         if isinstance(value, dict) and "properties" in node and not node.get("additionalProperties"):
             fields = node["properties"]
             return [

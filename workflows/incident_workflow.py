@@ -19,7 +19,7 @@ returns are read back a page at a time, and no payload grows with the incident.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -266,7 +266,11 @@ class IncidentWorkflow(EscalationWorkflow):
 
     def _take_back(self, entries: list[TallyEntry]) -> None:
         self.incident.restore_tallies(entries)
-        self._positions.update((e.ods, e.position) for e in entries if e.position is not None)
+        self._place(entries)
+
+    def _place(self, practices: Sequence[TallyEntry | ListedReturn]) -> None:
+        """Where each practice sits in the stored list (so which cohort its share goes to), where known."""
+        self._positions.update((p.ods, p.position) for p in practices if p.position is not None)
 
     # --- commands ------------------------------------------------------------------------------
     async def before_completing(self) -> None:
@@ -359,7 +363,7 @@ class IncidentWorkflow(EscalationWorkflow):
 
         def tally(records: list[ListedReturn]) -> None:  # a page per workflow task
             self.incident.tally_returns(list(records))
-            self._positions.update((r.ods, r.position) for r in records if r.position is not None)
+            self._place(records)
 
         await by_pages(read, tally)
         missing = await workflow.execute_activity_method(
