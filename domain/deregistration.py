@@ -77,6 +77,25 @@ class DeregistrationRequest(BaseModel):
         return start, self.still_off_until
 
 
+def request_problems(request: DeregistrationRequest, today: date) -> dict[str, str]:
+    """What the dates rules refuse in a request at the start, by field (never when a recorded run opens its case
+    again): a cut-off before the rate year it is priced in begins, and an incident that starts after today. A
+    cut-off ahead of today stands: an officer may claim to the year end for patients still off."""
+    problems: dict[str, str] = {}
+    start, cut_off = request.window
+    if request.incident_start is None and cut_off < start:
+        problems["still_off_until"] = (
+            f"{describe_date(cut_off)} is before the rate year {request.rate_year} begins ({describe_date(start)}); "
+            "give a cut-off in the rate year, or the incident's first day (incident_start)"
+        )
+    if request.incident_start is not None and request.incident_start > today:
+        problems["incident_start"] = (
+            f"{describe_date(request.incident_start)} is in the future; give the day the incident began, on or "
+            f"before today ({describe_date(today)})"
+        )
+    return problems
+
+
 class DeregistrationDetails(DeregistrationRequest):
     """The request as a running incident carries it: without its practices when the list is stored
     once outside Temporal (`IncidentCase.practices_stored`; each stored entry keeps its weighting)."""

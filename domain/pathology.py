@@ -21,7 +21,7 @@ from domain.money import Pence, beyond_reason, format_pence
 from domain.practice_return import Practice, ReturnItem, ReturnRecord
 from domain.report import ReportLine, spread
 from domain.tables import ScheduleLine
-from domain.working_days import add_working_days, at_close_of_day, working_day_problem
+from domain.working_days import add_working_days, at_close_of_day, describe_date, working_day_problem
 
 KIND = "pathology_error"
 CLAIM = "claim"
@@ -102,6 +102,33 @@ def request_problems(request: PathologyRequest, calendar: WorkingCalendar, today
         problem = working_day_problem(calendar, request.return_deadline, today)
         if problem is not None:
             problems["return_deadline"] = f"a return deadline must be a working day, not in the past; {problem}"
+    if today is not None:
+        problems |= _start_date_problems(request, calendar, today)
+    return problems
+
+
+def _start_date_problems(request: PathologyRequest, calendar: WorkingCalendar, today: date) -> dict[str, str]:
+    """Dates only the start can judge: the error happened (its window is not ahead of today), and the year-end
+    reconciliation deadline is a working day still to come, after the returns are due."""
+    problems: dict[str, str] = {}
+    for field in ("error_start", "error_end"):
+        day: date = getattr(request, field)
+        if day > today:
+            problems[field] = (
+                f"{describe_date(day)} is in the future; the error window is when the wrong results were issued, "
+                f"so it ends on or before today ({describe_date(today)})"
+            )
+    year_end = request.year_end_reconciliation_date
+    problem = working_day_problem(calendar, year_end, today)
+    if problem is not None:
+        problems["year_end_reconciliation_date"] = (
+            f"the year-end reconciliation deadline must be a working day, not in the past; {problem}"
+        )
+    elif request.return_deadline is not None and year_end <= request.return_deadline:
+        problems["year_end_reconciliation_date"] = (
+            f"{describe_date(year_end)} is not after the return deadline ({describe_date(request.return_deadline)}); "
+            "the ICB's year-end deadline comes after practices' returns are in"
+        )
     return problems
 
 

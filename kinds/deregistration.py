@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from domain.configuration import EscalationConfig
-from domain.deregistration import KIND, DeregistrationCase, DeregistrationDetails, DeregistrationRequest
+from domain.deregistration import (
+    KIND,
+    DeregistrationCase,
+    DeregistrationDetails,
+    DeregistrationRequest,
+    request_problems,
+)
 from domain.escalation import CURRENT_RULES
+from domain.working_days import london_date
 from kinds import incident_list, incident_parties, resolve
 from kinds.spec import KindSpec, StartForm
 from service.gate import admit, admit_count, refuse_field
+from service.refusals import Refused
 from workflows.confirmation import ConfirmationWorkflow
 from workflows.deregistration import DeregistrationWorkflow, StartDeregistration
 from workflows.practice import PracticeWorkflow
@@ -20,6 +29,9 @@ from workflows.practice_cohort import PracticeCohortWorkflow
 def build(config: EscalationConfig, data: dict[str, Any], escalation_id: str) -> StartDeregistration:
     admit_count("practices", data, config.incidents.max_practices, "practices")
     request = admit(DeregistrationRequest, data)
+    problems = request_problems(request, london_date(datetime.now(UTC)))
+    if problems:
+        raise Refused.invalid(problems)
     officer = resolve.officer(config, request.officer_email)
     icb = resolve.organisation(config, "icb_code", request.icb_code, kind="icb")
     try:

@@ -18,7 +18,7 @@ from temporalio.worker import Worker
 from domain.calendar import LEGACY_CALENDAR
 from domain.contacts import Role
 from domain.responses import ResponseInput
-from domain.working_days import is_working_day
+from domain.working_days import is_working_day, next_working_day
 from kinds import BY_NAME
 from service import reading, starting
 from settings import ROOT, Settings
@@ -111,3 +111,9 @@ def last_working_day_by(day: date) -> date:
     while not is_working_day(LEGACY_CALENDAR, day):
         day -= timedelta(days=1)
     return day
+
+
+def working_day_after(moment: datetime, days: int) -> str:
+    """The first working day at least `days` after `moment`, as a start file gives it: a deadline an officer sets
+    must be a working day."""
+    return next_working_day(LEGACY_CALENDAR, (moment + timedelta(days=days)).date()).isoformat()

@@ -37,7 +37,17 @@ from persistence.database import make_engine
 from service import acting, calendar_admin, starting
 from settings import ROOT, Settings
 from tests.conftest import Inbox
-from tests.helpers import CLAIM, OFFICER, PATHOLOGY, example_data, officer, payer, skip_past_deadline, summary_of
+from tests.helpers import (
+    CLAIM,
+    OFFICER,
+    PATHOLOGY,
+    example_data,
+    officer,
+    payer,
+    skip_past_deadline,
+    summary_of,
+    working_day_after,
+)
 from tests.test_replay import HISTORIES, replay_and_maybe_record
 from worker import WORKFLOWS
 from workflows.pathology import StartPathology
@@ -162,7 +172,7 @@ async def test_an_incident_passes_its_calendar_to_every_part_and_each_part_is_to
     now = await time_env.get_current_time()
     data = json.loads((ROOT / "examples" / "pathology_nwl_uacr.json").read_text())
     data["practices"] = data["practices"][:3]
-    data["year_end_reconciliation_date"] = (now + timedelta(days=150)).date().isoformat()
+    data["year_end_reconciliation_date"] = working_day_after(now, 150)
     config = settings.escalation_config().model_copy(
         update={"calendar": calendar_admin.working_calendar(engine, london_date(now))}
     )

@@ -22,7 +22,7 @@ from service import acting, starting
 from service.refusals import Refused
 from settings import ROOT, Settings
 from tests.conftest import Inbox
-from tests.helpers import PATHOLOGY, settled_view, summary_of
+from tests.helpers import PATHOLOGY, settled_view, summary_of, working_day_after
 from tests.test_replay import replay_and_maybe_record
 from workflows import search_attributes as sa
 from workflows.pathology import PathologyWorkflow
@@ -69,7 +69,7 @@ async def test_an_incident_from_returns_to_every_practice_paid(
 ) -> None:
     client = time_client
     # Year-end a few months ahead of the test server's clock, wherever earlier tests left it.
-    year_end = ((await time_env.get_current_time()) + timedelta(days=150)).date().isoformat()
+    year_end = working_day_after(await time_env.get_current_time(), 150)
     eid, codes = await start_example(client, settings, year_end_reconciliation_date=year_end)
     await inbox.wait_for(eid, 42, family=True)  # 40 return requests, the ICB's year-end and the trust's report
     on_time, late, silent = codes[:30], codes[30], codes[31:]

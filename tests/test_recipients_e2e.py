@@ -10,7 +10,7 @@ import json
 import re
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from email.message import EmailMessage
 from typing import Any
@@ -28,7 +28,7 @@ from domain.unfunded_claim import CONTRACT_DUTIES, priced_claim
 from service import acting, starting
 from settings import ROOT, Settings
 from tests.conftest import Inbox, body_text
-from tests.helpers import CLAIM, OFFICER, PATHOLOGY, example_data, example_start, summary_of
+from tests.helpers import CLAIM, OFFICER, PATHOLOGY, example_data, example_start, summary_of, working_day_after
 from tests.test_pathology import practice
 from tests.test_replay import replay_and_maybe_record
 from tests.test_starter_cli import cli_env, run_cli
@@ -100,7 +100,7 @@ async def start_incident(dev_env: WorkflowEnvironment, settings: Settings, inbox
     """The uACR incident with three practices, year-end well ahead of today."""
     data = json.loads(PATHOLOGY_EXAMPLE.read_text())
     data["practices"] = data["practices"][:3]
-    data["year_end_reconciliation_date"] = (datetime.now(UTC) + timedelta(days=120)).date().isoformat()
+    data["year_end_reconciliation_date"] = working_day_after(datetime.now(UTC), 120)
     eid = f"PEC-E2E-{uuid.uuid4().hex[:6].upper()}"
     start = starting.prepare(PATHOLOGY, settings.escalation_config(), data, eid)
     await starting.start(dev_env.client, settings, PATHOLOGY, start)

@@ -22,6 +22,7 @@ from domain.calendar import LEGACY_CALENDAR
 from domain.compensation_claim import CompensationClaimCase
 from domain.contacts import Role
 from domain.deregistration import DeregistrationCase, DeregistrationRequest, group_days
+from domain.deregistration import request_problems as deregistration_problems
 from domain.escalation import CURRENT_RULES, LEGACY_RULES, MONEY_AND_DATES, ResponseRefused
 from domain.incident import ChildState, StartChild, StartPractices, TellPractices
 from domain.pathology import PathologyRequest, request_problems
@@ -564,3 +565,35 @@ def test_a_dispute_tells_the_senior_contact_what_happened_so_far() -> None:
     assert "What happened so far" in story and case.payer.contact_at(1).name in story
     assert "rejected the claim, saying: Not commissioned work" in story
     assert "Every category breaches the contract" in story
+
+
+def test_a_pathology_start_refuses_an_error_ahead_of_today_and_a_year_end_that_cannot_be_a_deadline() -> None:
+    data = example("pathology_nwl_uacr.json")
+    today = date(2026, 11, 26)
+    data |= {"error_end": "2026-12-01", "year_end_reconciliation_date": "2027-03-27", "return_deadline": None}
+    problems = request_problems(PathologyRequest.model_validate(data), LEGACY_CALENDAR, today)
+    assert "in the future" in problems["error_end"] and "26 November 2026" in problems["error_end"]
+    assert "error_start" not in problems
+    assert "Saturday" in problems["year_end_reconciliation_date"]
+    data |= {"error_end": "2025-01-31", "year_end_reconciliation_date": "2026-03-31"}
+    past = request_problems(PathologyRequest.model_validate(data), LEGACY_CALENDAR, today)
+    assert list(past) == ["year_end_reconciliation_date"] and "in the past" in past["year_end_reconciliation_date"]
+    data |= {"year_end_reconciliation_date": "2027-01-04", "return_deadline": "2027-01-05"}
+    early = request_problems(PathologyRequest.model_validate(data), LEGACY_CALENDAR, today)
+    assert "not after the return deadline" in early["year_end_reconciliation_date"]
+    data["year_end_reconciliation_date"] = "2027-03-31"
+    assert request_problems(PathologyRequest.model_validate(data), LEGACY_CALENDAR, today) == {}
+    # a recorded run opens its case again with no `today`: dates that have since passed still open
+    assert request_problems(PathologyRequest.model_validate(data), LEGACY_CALENDAR) == {}
+
+
+def test_a_deregistration_start_refuses_a_cut_off_before_its_rate_year_and_an_incident_yet_to_begin() -> None:
+    data = example("deregistration_nwl_pathfinder.json") | {"rate_year": "2025/26", "still_off_until": "2025-03-31"}
+    today = date(2026, 11, 26)
+    problems = deregistration_problems(DeregistrationRequest.model_validate(data), today)
+    assert "before the rate year 2025/26 begins (1 April 2025)" in problems["still_off_until"]
+    data |= {"incident_start": "2027-01-04", "still_off_until": "2027-03-31"}
+    ahead = deregistration_problems(DeregistrationRequest.model_validate(data), today)
+    assert list(ahead) == ["incident_start"] and "in the future" in ahead["incident_start"]
+    data |= {"incident_start": "2025-06-01"}  # a cut-off ahead of today: claimed to the year end
+    assert deregistration_problems(DeregistrationRequest.model_validate(data), today) == {}
