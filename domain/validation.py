@@ -17,7 +17,9 @@ def field_errors(err: ValidationError) -> dict[str, str]:
     for item in err.errors():
         field = ".".join(str(p) for p in item["loc"]) or "input"
         kind = "string_too_long" if item["type"] == "too_long" and isinstance(item.get("input"), str) else item["type"]
-        problem = in_words(kind, item.get("ctx") or {}, item["msg"])
+        problem = in_words(kind, item.get("ctx") or {}, item["msg"], item.get("input"))
+        if problem == EMPTY and item["loc"] and isinstance(item["loc"][-1], int):
+            problem = "is an empty entry (null); fill it in or remove it"
         named = _NAMED.match(problem) if field == "input" else None
         if named is not None:  # a rule over the whole model that names its field ('practices: each ...'): beside it
             field, problem = named["field"], named["problem"]
@@ -56,6 +58,15 @@ _IN_WORDS: dict[str, str] = {
     "string_type": "must be text",
     "dict_type": "must be a set of named values",
     "list_type": "must be a list",
+    "decimal_type": "must be a number, e.g. 1.25",
+    "decimal_parsing": "must be a number, e.g. 1.25",
+    "float_type": "must be a number, e.g. 1.25",
+    "float_parsing": "must be a number, e.g. 1.25",
+    "decimal_max_places": "may have at most {decimal_places} decimal places",
+    "decimal_max_digits": "may have at most {max_digits} digits",
+    "model_type": "must be a set of named values",
+    "model_attributes_type": "must be a set of named values",
+    "string_pattern_mismatch": "is not written as this field takes it",
     "extra_forbidden": NOT_A_FIELD,
     "literal_error": "must be one of {expected}",
     "enum": "must be one of {expected}",
@@ -64,11 +75,39 @@ _IN_WORDS: dict[str, str] = {
 be less than or equal to 1000000"). A rule's own message (a `ValueError` in a validator) is already in words."""
 
 
+_PATTERNS: dict[str, str] = {
+    r"^[a-z_]+$": "may use only lower-case letters and underscores, e.g. repeat_tests",
+    r"^\d{4}/\d{2}$": "must be a year written like 2025/26",
+    r"^[A-Za-z0-9-]{1,64}$": "may use only letters, digits and hyphens (up to 64)",
+    r"^[A-Za-z0-9]+$": "may use only letters and digits",
+    r"^[A-Za-z0-9]*$": "may use only letters and digits",
+    r"^(icb|trust)$": "must be icb or trust",
+    r"^[A-Za-z0-9_.-]{1,200}$": "may use only letters, digits, full stops, hyphens and underscores",
+}
+"""The patterns our models declare, as the rule a person follows; one not here reads 'is not written as this
+field takes it', never the pattern itself."""
+
+_DAY_FIRST = re.compile(r"\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\s*")
+_DATE_KINDS = ("date_type", "date_parsing", "date_from_datetime_parsing", "date_from_datetime_inexact")
+_INT_KINDS = ("int_type", "int_parsing")
+_NEGATIVE = re.compile(r"\s*-\s*\d+\s*")
+
 _NOT_AN_EMAIL = "value is not a valid email address:"
+EMPTY = "is empty (null); give a value"
 
 
-def in_words(kind: str, ctx: dict[str, Any], message: str) -> str:
-    """What a refusal of `kind` says, from pydantic's context (its limits); its own `message` where none is kept."""
+def in_words(kind: str, ctx: dict[str, Any], message: str, typed: Any = None) -> str:
+    """What a refusal of `kind` says, from pydantic's context (its limits) and what was `typed` where that helps
+    ('01/06/2025': 'write it 2025-06-01'); its own `message` where no words are kept for it."""
+    if typed is None and kind.endswith("_type"):  # a JSON null where a value belongs
+        return EMPTY
+    if kind in _DATE_KINDS and isinstance(typed, str) and (day_first := _DAY_FIRST.fullmatch(typed)):
+        day, month, year = day_first.groups()
+        return f"must be a date written YYYY-MM-DD: for {quoted(typed)} write {year}-{int(month):02}-{int(day):02}"
+    if kind in _INT_KINDS and isinstance(typed, str) and _NEGATIVE.fullmatch(typed):
+        return "must be a whole number of 0 or more"
+    if kind == "string_pattern_mismatch":
+        return _PATTERNS.get(str(ctx.get("pattern")), _IN_WORDS[kind])
     if kind == "value_error":
         said = message.removeprefix("Value error, ")
         if said.startswith(_NOT_AN_EMAIL):  # pydantic's words before email_validator's own (which are plain)

@@ -89,7 +89,9 @@ SPEC = KindSpec(
     payer_code=lambda start: start.icb.code,
     first_status="collecting_returns",
     announce=announce,
-    form=StartForm(template="start/deregistration.html", to_data=form_to_data, context=form_context),
+    form=StartForm(
+        template="start/deregistration.html", to_data=form_to_data, context=form_context, rows=resolve.practice_rows
+    ),
     parties=incident_parties.PARTIES_CONFIRMING,
     labels=incident_parties.LABELS,
     parts=("practice_return", "confirmation"),

@@ -8,7 +8,6 @@ from typing import Any
 
 from domain.configuration import EscalationConfig
 from domain.escalation import CURRENT_RULES
-from domain.money import parse_pounds
 from domain.pathology import KIND, PathologyCase, PathologyDetails, PathologyRequest, request_problems
 from domain.working_days import london_date
 from kinds import incident_list, incident_parties, resolve
@@ -45,17 +44,23 @@ def build(config: EscalationConfig, data: dict[str, Any], escalation_id: str) ->
     )
 
 
+TARIFF_FIELDS = ("key", "label", "rate")
+
+
+def form_rows(form: Mapping[str, str]) -> dict[str, list[int]]:
+    return {"tariff": resolve.filled_rows(form, "tariff", TARIFF_FIELDS), **resolve.practice_rows(form)}
+
+
 def form_to_data(form: Mapping[str, str], officer_email: str) -> dict[str, Any]:
     tariff = []
-    for row in range(resolve.FORM_ROWS):
-        key, label, rate = (form.get(f"tariff.{row}.{f}", "").strip() for f in ("key", "label", "rate"))
-        if not (key or label or rate):
-            continue
-        try:
-            pence: Any = parse_pounds(rate)
-        except ValueError:
-            pence = rate
-        tariff.append({"key": key, "label": label, "rate_pence": pence})
+    unread: dict[str, str] = {}
+    for row in resolve.filled_rows(form, "tariff", TARIFF_FIELDS):
+        key, label, rate = (form.get(f"tariff.{row}.{f}", "").strip() for f in TARIFF_FIELDS)
+        tariff.append(
+            {"key": key, "label": label, "rate_pence": resolve.pounds(rate, f"tariff.{row}.rate_pence", unread)}
+        )
+    if unread:
+        raise Refused.invalid(unread)
     return {
         "title": form.get("title", ""),
         "officer_email": officer_email,
@@ -100,7 +105,12 @@ SPEC = KindSpec(
     payer_code=lambda start: start.trust.code,
     first_status="collecting_returns",
     announce=announce,
-    form=StartForm(template="start/pathology_error.html", to_data=form_to_data, context=resolve.organisations_context),
+    form=StartForm(
+        template="start/pathology_error.html",
+        to_data=form_to_data,
+        context=resolve.organisations_context,
+        rows=form_rows,
+    ),
     parties=incident_parties.PARTIES_NEGOTIATING,
     labels=incident_parties.NEGOTIATION_LABELS,
     parts=("practice_return", "confirmation", "compensation_claim"),

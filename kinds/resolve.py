@@ -8,6 +8,7 @@ from typing import Any
 
 from domain.configuration import EscalationConfig
 from domain.contacts import Contact, Organisation
+from domain.money import parse_pounds
 from domain.practice_return import Practice
 from service.gate import admit, refuse_field
 
@@ -60,16 +61,59 @@ def number(raw: str) -> Any:
     return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 40 else (raw or None)
 
 
+def pounds(typed: str, field: str, problems: dict[str, str]) -> int | None:
+    """An amount typed in pounds ('15', '£1,250.50') as pence; what cannot be read is added to `problems` beside
+    `field`, in the words that say how to write it, and the form is refused with everything else it lacks."""
+    if not typed.strip():
+        problems[field] = "is required: a rate per item in pounds, e.g. 25.00"
+        return None
+    try:
+        return parse_pounds(typed)
+    except ValueError as err:
+        problems[field] = str(err)
+        return None
+
+
+def filled_rows(form: Mapping[str, str], part: str, names: tuple[str, ...]) -> list[int]:
+    """The rows of a form's repeated `part` (claim lines, tariff items) with anything typed in them, in order:
+    rows left empty are not entries, and the entries' places in the request map back to these rows (`rows`)."""
+    return [row for row in range(FORM_ROWS) if any(form.get(f"{part}.{row}.{n}", "").strip() for n in names)]
+
+
+def text_lines(text: str) -> list[tuple[int, str]]:
+    """A box of one entry a line: (line index, line) for each line with something on it."""
+    return [(n, line.strip()) for n, line in enumerate(text.splitlines()) if line.strip()]
+
+
 def practice_lines(text: str, with_weighting: bool) -> list[dict[str, Any]]:
     """A form's practices, one a line: ODS code, name, contact name, contact email[, weighting]."""
     found = []
-    for line in filter(None, (raw.strip() for raw in text.splitlines())):
+    for _, line in text_lines(text):
         parts = [p.strip() for p in line.split(",")]
         entry: dict[str, Any] = dict(zip(["ods", "name", "contact_name", "contact_email"], parts[:4], strict=False))
         if with_weighting and len(parts) > 4 and parts[4]:
             entry["weighting"] = parts[4]
         found.append(entry)
     return found
+
+
+def practice_rows(form: Mapping[str, str]) -> dict[str, list[int]]:
+    """Where each practice of the box sits: its line, counted with the blank ones a person sees."""
+    return {"practices": [n for n, _ in text_lines(form.get("practices", ""))]}
+
+
+def as_typed(fields: dict[str, str], rows: Mapping[str, list[int]]) -> dict[str, str]:
+    """Refusals of a request's entries ('lines.0.count') placed on the form rows they came from ('lines.2.count'
+    where rows 0 and 1 were left empty), so each shows beside what was typed and counts rows as the person does."""
+    placed = {}
+    for name, problem in fields.items():
+        part, _, rest = name.partition(".")
+        index, _, tail = rest.partition(".")
+        at = rows.get(part)
+        if at is not None and index.isdigit() and int(index) < len(at):
+            name = ".".join(p for p in (part, str(at[int(index)]), tail) if p)
+        placed[name] = problem
+    return placed
 
 
 def optional(form: Mapping[str, str], name: str) -> str | None:

@@ -26,6 +26,8 @@ class StartForm:
     template: str
     to_data: Callable[[Mapping[str, str], str], dict[str, Any]]
     context: Callable[[EscalationConfig], dict[str, Any]] = field(default=lambda config: {})
+    rows: Callable[[Mapping[str, str]], dict[str, list[int]]] = field(default=lambda form: {})
+    """Where each entry of a repeated part came from on the form (`resolve.as_typed`): rows left empty are skipped."""
 
 
 @dataclass(frozen=True)

@@ -46,9 +46,9 @@ def build(config: EscalationConfig, data: dict[str, Any], escalation_id: str) ->
         stated = isinstance(given, list) and isinstance(given[row], dict) and "unit_rate_pence" in given[row]
         raise refuse_field(
             f"lines.{row}.unit_rate_pence",
-            "a rate must be more than £0.00 (a whole number of pence, e.g. 1500)"
+            f"a rate must be more than £0.00 ({IN_A_FILE})"
             if stated
-            else "no rate given and none in the tariff; give a rate of more than £0.00 in pence",
+            else f"no rate given, and the tariff has none for this kind of work; give a rate per item ({IN_A_FILE})",
         )
     return StartClaim(
         escalation_id=escalation_id,
@@ -61,29 +61,37 @@ def build(config: EscalationConfig, data: dict[str, Any], escalation_id: str) ->
     )
 
 
+LINE_FIELDS = ("category", "count", "unit_rate", "description", "evidence_refs")
+IN_A_FILE = "on the form in pounds, e.g. 15.00; in a file as unit_rate_pence, e.g. 1500"
+
+
+def form_rows(form: Mapping[str, str]) -> dict[str, list[int]]:
+    return {"lines": resolve.filled_rows(form, "lines", LINE_FIELDS)}
+
+
 def form_to_data(form: Mapping[str, str], officer_email: str) -> dict[str, Any]:
     lines = []
     missing: dict[str, str] = {}
-    for row in range(resolve.FORM_ROWS):
+    for row in resolve.filled_rows(form, "lines", LINE_FIELDS):
         category = form.get(f"lines.{row}.category", "").strip()
         count = form.get(f"lines.{row}.count", "").strip()
         description = form.get(f"lines.{row}.description", "")
         refs = [r.strip() for r in form.get(f"lines.{row}.evidence_refs", "").split(",") if r.strip()]
-        if not (category or count or description.strip() or refs):
-            continue  # a row left empty
         if not (category and count):  # partly filled: refused beside what it lacks, never dropped unseen
             missing[f"lines.{row}.{'count' if category else 'category'}"] = (
                 "give this line's " + ("count" if category else "kind of work") + ", or clear the line"
             )
             continue
-        lines.append(
-            {
-                "category": category,
-                "count": resolve.number(count),
-                "description": description,
-                "evidence_refs": refs,
-            }
-        )
+        line: dict[str, Any] = {
+            "category": category,
+            "count": resolve.number(count),
+            "description": description,
+            "evidence_refs": refs,
+        }
+        rate = form.get(f"lines.{row}.unit_rate", "").strip()
+        if rate:  # otherwise the tariff's rate for the category
+            line["unit_rate_pence"] = resolve.pounds(rate, f"lines.{row}.unit_rate_pence", missing)
+        lines.append(line)
     extra = sorted(
         {k.split(".")[1] for k in form if k.startswith("lines.")} - {str(r) for r in range(resolve.FORM_ROWS)}
     )
@@ -126,7 +134,7 @@ SPEC = KindSpec(
     payer_code=lambda start: start.payer.code,
     first_status="submitted",
     announce=announce,
-    form=StartForm(template="start/unfunded_claim.html", to_data=form_to_data, context=form_context),
+    form=StartForm(template="start/unfunded_claim.html", to_data=form_to_data, context=form_context, rows=form_rows),
     parties={
         Role.PAYER: (Act.ACKNOWLEDGE.value, *(a.value for a in DECISIONS), COMMISSION),
         Role.OFFICER: (

@@ -233,6 +233,20 @@ async def test_officers_start_escalations_from_forms_and_keep_what_they_typed(
         "/console/start/unfunded_claim", data={**form, "lines.0.count": "11", "lines.8.count": "1"}
     )
     assert extra.status_code == 422 and "start the claim from a file" in extra.text
+    # rows left empty above a line: its refusal is put beside the row it was typed in, and counted as the person does
+    third = {k: v for k, v in form.items() if not k.startswith("lines.0.")}
+    third |= {"lines.2.category": "fit_note", "lines.2.count": "-3"}
+    lower = await console.post("/console/start/unfunded_claim", data=third)
+    assert lower.status_code == 422 and 'id="lines-2-count-error"' in lower.text and "Line 3: count" in lower.text
+    assert "must be a whole number of 0 or more" in lower.text
+    # work the tariff has no rate for takes a rate per item, typed in pounds on the form
+    other = {**form, "lines.0.category": "other", "lines.0.count": "2", "lines.0.description": "Chasing letters"}
+    unpriced = await console.post("/console/start/unfunded_claim", data=other)
+    assert unpriced.status_code == 422 and 'id="lines-0-unit_rate_pence-error"' in unpriced.text
+    assert "give a rate per item (on the form in pounds" in unpriced.text
+    unread = await console.post("/console/start/unfunded_claim", data={**other, "lines.0.unit_rate": "12.345"})
+    assert unread.status_code == 422 and "fractions of a penny" in unread.text
+    assert 'id="lines-0-unit_rate_pence-error"' in unread.text
     started = await console.post("/console/start/unfunded_claim", data={**form, "lines.0.count": "11"})
     assert started.status_code == 303 and started.headers["location"].startswith("/console/e/UWC-")
     eid = started.headers["location"].rsplit("/", 1)[-1]
@@ -247,6 +261,9 @@ async def test_officers_start_escalations_from_forms_and_keep_what_they_typed(
         "still_off_until": "2025-03-31",
         "practices": "E85011, Brentford Health Centre, Practice Manager, pm.e85011@nhs.example",
     }
+    blank_first = {**dereg, "practices": "\n" + dereg["practices"] + "\n\nE85012, Hounslow, PM, not-an-email"}
+    bad_line = await console.post("/console/start/deregistration", data=blank_first)
+    assert bad_line.status_code == 422 and "Practice 4: contact email" in bad_line.text  # the fourth line typed
     started = await console.post("/console/start/deregistration", data=dereg)
     assert started.status_code == 303, started.text
     incident = started.headers["location"].rsplit("/", 1)[-1]

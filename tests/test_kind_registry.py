@@ -125,3 +125,35 @@ def test_the_worker_registers_each_workflow_once_and_lists_search_every_case_kin
     assert {spec.name for spec in KINDS} <= case_kinds()
     for case_kind in case_kinds():  # `list --kind` accepts every kind of case, parts included
         assert starter._parser().parse_args(["list", "--kind", case_kind]).list_kind == case_kind
+
+
+def test_a_claim_line_of_work_the_tariff_does_not_price_takes_its_rate_in_pounds_from_the_form(
+    settings: Settings,
+) -> None:
+    from kinds.unfunded_claim import SPEC
+
+    form = {
+        "title": "Chasing clinic letters",
+        "payer_code": "QKS",
+        "provider": "Maidstone and Tunbridge Wells NHS Trust",
+        "practices": "G82001",
+        "period_start": "2026-07-01",
+        "period_end": "2026-09-30",
+        "lines.1.category": "other",
+        "lines.1.count": "4",
+        "lines.1.unit_rate": "£15.50",
+        "lines.1.description": "Chasing clinic letters",
+    }
+    data = SPEC.form.to_data(form, "ceo@lmc.example")
+    assert data["lines"] == [
+        {
+            "category": "other",
+            "count": 4,
+            "description": "Chasing clinic letters",
+            "evidence_refs": [],
+            "unit_rate_pence": 1550,
+        }
+    ]
+    assert SPEC.form.rows(form) == {"lines": [1]}
+    start = starting.prepare(SPEC, settings.escalation_config(), data)
+    assert start.claim.lines[0].unit_rate_pence == 1550  # type: ignore[attr-defined]

@@ -24,7 +24,10 @@ def refused(data: dict[str, Any]) -> dict[str, str]:
 def test_limits_missing_fields_and_dates_are_said_plainly() -> None:
     assert refused({**BASE, "counts": {"letters": 5_000_000}}) == {"counts.letters": "must be at most 1,000,000"}
     assert refused({**BASE, "counts": {"letters": -1}}) == {"counts.letters": "must be at least 0"}
-    assert refused({**BASE, "on_date": "31/12/2026"}) == {"on_date": "must be a date (YYYY-MM-DD)"}
+    assert refused({**BASE, "on_date": "31/12/2026"}) == {
+        "on_date": "must be a date written YYYY-MM-DD: for '31/12/2026' write 2026-12-31"
+    }
+    assert refused({**BASE, "on_date": "next Tuesday"}) == {"on_date": "must be a date (YYYY-MM-DD)"}
     assert refused({"actor_email": "pm@practice.example", "actor_role": "practice"}) == {"action": "is required"}
     assert refused({**BASE, "action": ""}) == {"action": "is required"}
 
@@ -75,3 +78,81 @@ def test_a_whole_model_rule_is_put_beside_its_field_and_one_entry_is_said_as_one
         validated(PathologyRequest, {**data, "practices": []})
     assert none.value.fields["practices"] == "needs at least one entry"
     assert quoted("1\x00") == "'1�'" and quoted("a\u200bb") == "'a�b'"  # a hidden character is shown, not lost
+
+
+def test_patterns_decimals_nulls_and_negative_counts_are_said_as_rules_a_person_follows() -> None:
+    from domain.deregistration import DeregistrationRequest
+    from domain.pathology import PathologyRequest
+    from tests.domain.builders import example
+
+    data = example("pathology_nwl_uacr.json")
+    data["tariff"][0]["key"] = "Repeat Tests"
+    data["tariff"][1]["rate_pence"] = "-5"
+    data["tariff"].append(None)
+    data["title"] = None
+    with pytest.raises(FieldsRefused) as caught:
+        validated(PathologyRequest, data)
+    assert caught.value.fields == {
+        "title": "is empty (null); give a value",
+        "tariff.0.key": "may use only lower-case letters and underscores, e.g. repeat_tests",
+        "tariff.1.rate_pence": "must be a whole number of 0 or more",
+        "tariff.4": "is an empty entry (null); fill it in or remove it",
+    }
+    data = example("deregistration_nwl_pathfinder.json") | {"rate_year": "2025-26"}
+    data["practices"][0]["weighting"] = "about one"
+    data["practices"][1]["weighting"] = "1.23456"
+    with pytest.raises(FieldsRefused) as caught:
+        validated(DeregistrationRequest, data)
+    assert caught.value.fields == {
+        "rate_year": "must be a year written like 2025/26",
+        "practices.0.weighting": "must be a number, e.g. 1.25",
+        "practices.1.weighting": "may have at most 4 decimal places",
+    }
+
+
+PYDANTIC_WORDS = ("Input should", "String should", "Decimal input", "should match pattern", "valid decimal", "Field ")
+
+
+def _leaves(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    if isinstance(node, dict):
+        return [leaf for k, v in node.items() for leaf in _leaves(v, (*path, k))] or [path]
+    if isinstance(node, list):
+        return [leaf for i, v in enumerate(node[:2]) for leaf in _leaves(v, (*path, i))] or [path]
+    return [path]
+
+
+def _replaced(node: Any, path: tuple[Any, ...], value: Any) -> Any:
+    if not path:
+        return value
+    copy = dict(node) if isinstance(node, dict) else list(node)
+    copy[path[0]] = _replaced(node[path[0]], path[1:], value)
+    return copy
+
+
+JUNK = (
+    st.none()
+    | st.text(max_size=12)
+    | st.integers()
+    | st.floats(allow_nan=True)
+    | st.booleans()
+    | st.lists(st.integers(), max_size=2)
+    | st.dictionaries(st.text(max_size=3), st.integers(), max_size=2)
+    | st.sampled_from(["01/06/2025", "-5", "1e999", "2025-26", "Repeat Tests", "£12.50", ""])
+)
+
+
+@pytest.mark.parametrize("kind", ["unfunded_claim", "pathology_error", "deregistration", "interface_alert"])
+@given(data=st.data())
+def test_no_start_file_refusal_speaks_pydantic_for_any_kind(kind: str, data: st.DataObject) -> None:
+    """Any one value of any kind's example start file replaced by junk is refused in words, field by field."""
+    from kinds import KINDS
+    from tests.domain.builders import example
+
+    spec = next(s for s in KINDS if s.name == kind)
+    start = example(spec.example.removeprefix("examples/"))
+    path = data.draw(st.sampled_from(_leaves(start)), label="path")
+    try:
+        validated(spec.request_model, _replaced(start, path, data.draw(JUNK, label="junk")))
+    except FieldsRefused as caught:
+        for field, problem in caught.fields.items():
+            assert not any(words in problem for words in PYDANTIC_WORDS), (field, problem)

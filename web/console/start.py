@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from kinds import kind
+from kinds import kind, resolve
 from kinds.spec import KindSpec
 from service import calendar_admin, starting
 from service.refusals import Refused, Why
@@ -82,7 +82,8 @@ def routes(console: Console) -> list[Route]:
             prepared = starting.prepare(spec, config, form_data(spec, form, who.email), reference)
         except Refused as refused:
             if refused.fields:
-                return page(request, spec, form, None, refused.http_status, refused.fields)
+                fields = resolve.as_typed(refused.fields, spec.form.rows(form))
+                return page(request, spec, form, None, refused.http_status, fields)
             return page(request, spec, form, refused.message, refused.http_status)
         try:
             escalation_id = await starting.start(request.app.state.client, settings, spec, prepared, once=True)
