@@ -50,7 +50,12 @@ CONSOLE_LISTING = 3
 """Issue #15: the case publishes what the console's dashboard lists (title, practices, contacts, money, held
 emails) in its search-attribute upserts. A version of the rules, not a `workflow.patched` marker: a patch costs
 every workflow two history events (the marker and its own upsert), and an incident runs hundreds."""
-CURRENT_RULES = CONSOLE_LISTING
+LADDER_AND_TIES = 4
+"""DOMAIN.md's rules as the last review found them unmet: a dispute that takes the ladder to its top puts the
+escalation on the liaison agenda (as a missed deadline's climb does); a payer's clock resumed after their question
+is answered starts again with no misses (so the next miss is a reminder, not a climb); and a penny tied between
+practices goes to the lower ODS code, whatever order the claims were loaded in."""
+CURRENT_RULES = LADDER_AND_TIES
 """What a case opened now runs under."""
 DECLARE_INTEREST = "declare_interest"
 COMMON_LABELS = {DECLARE_INTEREST: "Declare an interest in a party"}
@@ -459,6 +464,8 @@ class EscalationCase(BaseModel):
         resumed.deadline = add_working_days(self.calendar, now, days)
         resumed.in_working_days = True
         resumed.paused_days_left = None
+        if self.rules >= LADDER_AND_TIES:  # their question was a response: the next miss is a reminder again
+            resumed.misses = 0
         self.wait = resumed
 
     def payer_cc(self) -> list[Contact]:

@@ -18,6 +18,7 @@ from domain.calendar import CalendarChange, WorkingCalendar, legacy_calendar
 from domain.confirmation import ConfirmationRequest
 from domain.contacts import Organisation, Role
 from domain.escalation import (
+    LADDER_AND_TIES,
     LEGACY_RULES,
     AuditEffect,
     Command,
@@ -451,7 +452,10 @@ class IncidentCase(EscalationCase):
         """Each practice's share of `pot`: its claim if the pot covers every claim, else pro rata by
         claim with the largest remainders, so shares add up to the pot exactly."""
         total = self.total_claimed
-        shares = dict(self.claimed) if pot >= total else allocate_largest_remainder(pot, self.claimed)
+        # Under LADDER_AND_TIES a tied penny goes to the lower ODS code: claims are allocated in code order, not
+        # the order they were loaded in (a database's, or a run's that continued as new).
+        by_code = dict(sorted(self.claimed.items())) if self.rules >= LADDER_AND_TIES else self.claimed
+        shares = dict(self.claimed) if pot >= total else allocate_largest_remainder(pot, by_code)
         self.shares = shares
         self.status = "paying"
         self.touch()

@@ -14,7 +14,15 @@ from typing import Any, ClassVar
 
 from domain import formatting, wording
 from domain.contacts import Role
-from domain.escalation import TOP_LEVEL, AuditEffect, Effect, EscalationCase, ResponseRefused, Wait
+from domain.escalation import (
+    LADDER_AND_TIES,
+    TOP_LEVEL,
+    AuditEffect,
+    Effect,
+    EscalationCase,
+    ResponseRefused,
+    Wait,
+)
 from domain.money import format_pence
 from domain.responses import FieldSpec, ResponseInput, ResponseOutcome
 from domain.working_days import describe_date, describe_deadline
@@ -312,6 +320,9 @@ class NegotiationCase(EscalationCase):
             self.last_reasons = response.reasons
             if self.ladder.level < TOP_LEVEL:
                 self.ladder.level += 1
+            to_liaison = self.rules >= LADDER_AND_TIES and self.ladder.level == TOP_LEVEL
+            listed = to_liaison and not self.ladder.on_liaison_agenda
+            self.ladder.on_liaison_agenda = self.ladder.on_liaison_agenda or to_liaison
             self.wait_for("decision", Role.PAYER, self.decision_days(), now)
             message = f"Disputed; escalated to {self.payer_contact.title}, response due {self.deadline_text()}."
             effects.append(
@@ -323,6 +334,13 @@ class NegotiationCase(EscalationCase):
                         f"The LMC disputes the response to its {noun} of {format_pence(self.claimed_pence)}: "
                         f"{response.reasons}",
                         f"Please respond by {self.deadline_text()}.",
+                        *(
+                            [
+                                "The LMC chair is copied, and this matter is on the agenda of the next LMC liaison meeting."
+                            ]
+                            if listed
+                            else []
+                        ),
                     ],
                 )
             )

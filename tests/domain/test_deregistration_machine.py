@@ -312,12 +312,6 @@ def test_a_group_deregistered_after_the_cut_off_is_refused_not_counted_as_nothin
         opened().claim_for(ReturnRecord(ods="E85012", groups=[group]))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DOMAIN.md: ties in largest-remainder allocation go to the lower ODS code, 'not the order rows came out "
-    "of a database'; pay_shares allocates over `claimed` in the order the returns were loaded (persistence's "
-    "for_incident has no ORDER BY), so the tied penny goes to whichever practice came first",
-)
 def test_a_tied_penny_goes_to_the_lower_ods_code() -> None:
     case = opened()
     case.apply(officer("close_returns"), london(2027, 1, 11))
@@ -334,3 +328,15 @@ def test_a_pot_of_nothing_is_a_refusal_not_a_settlement() -> None:
     effects = case.on_child_closed("pot", pot(0), london(2027, 2, 1))
     assert of_type(effects, TellPractices) == []
     assert case.status != "paying"
+
+
+def test_a_tied_penny_under_earlier_rules_goes_as_it_did_to_the_first_loaded() -> None:
+    from domain.escalation import CONSOLE_LISTING
+
+    case = opened()
+    case.rules = CONSOLE_LISTING
+    case.apply(officer("close_returns"), london(2027, 1, 11))
+    tied = [ReturnRecord(ods="E85013", groups=[off(10, 30)]), ReturnRecord(ods="E85012", groups=[off(10, 30)])]
+    case.on_returns_loaded(tied, london(2027, 1, 11, 11))
+    case.on_child_closed("pot", pot(18_493), london(2027, 2, 1))
+    assert case.shares == {"E85013": 9_247, "E85012": 9_246}
