@@ -359,8 +359,8 @@ class ClaimCase(NegotiationCase):
         """Each claim line as the ICB needs it to decide: the work, the contract duty breached, count,
         rate, amount and the evidence, with the total."""
         rows = []
-        for line in self.claim.lines:
-            duty, clause = CONTRACT_DUTIES[line.category]
+        for line in self.claim.lines[:MOST_LINES]:  # a claim recorded before the gate held it to these: the rest
+            duty, clause = CONTRACT_DUTIES[line.category]  # are counted, so one task's formatting stays bounded
             what = CATEGORY_WORDS[line.category] + (f": {line.description}" if line.description else "")
             rows.append(
                 [
@@ -372,6 +372,9 @@ class ClaimCase(NegotiationCase):
                     ", ".join(line.evidence_refs) or "none given",
                 ]
             )
+        if len(self.claim.lines) > MOST_LINES:
+            more = len(self.claim.lines) - MOST_LINES
+            rows.append(["…", f"{formatting.count(more)} more lines, in the total below", "", "", "", ""])
         return [
             Table(
                 caption="The claim, line by line",

@@ -18,6 +18,7 @@ from domain.escalation import CURRENT_RULES
 from domain.working_days import london_date
 from kinds import incident_list, incident_parties, resolve
 from kinds.spec import KindSpec, StartForm
+from service import kind_names
 from service.gate import admit, admit_count, refuse_field
 from service.refusals import Refused
 from workflows.confirmation import ConfirmationWorkflow
@@ -77,7 +78,7 @@ def announce(start: StartDeregistration) -> str:
 
 SPEC = KindSpec(
     name=KIND,
-    label="Deregistration redistribution",
+    label=kind_names.LABELS[KIND],
     id_prefix="PDR",
     cli_command="start-deregistration",
     example="examples/deregistration_nwl_pathfinder.json",

@@ -29,6 +29,7 @@ from domain.interface_alert import (
 from domain.working_days import describe_date, london_date
 from kinds import resolve
 from kinds.spec import KindSpec, StartForm
+from service import kind_names
 from service.gate import admit, refuse_field
 from workflows.interface_alert import AlertDigestWorkflow, InterfaceAlertWorkflow, StartAlert
 
@@ -105,7 +106,7 @@ def _activities(digests: DigestActivities) -> tuple[Any, ...]:
 
 SPEC = KindSpec(
     name=KIND,
-    label="Interface alert",
+    label=kind_names.LABELS[KIND],
     id_prefix="IFA",
     cli_command="start-alert",
     example="examples/interface_alert.json",

@@ -12,6 +12,7 @@ from domain.pathology import KIND, PathologyCase, PathologyDetails, PathologyReq
 from domain.working_days import london_date
 from kinds import incident_list, incident_parties, resolve
 from kinds.spec import KindSpec, StartForm
+from service import kind_names
 from service.gate import admit, admit_count
 from service.refusals import Refused
 from workflows.compensation_claim import CompensationClaimWorkflow
@@ -87,7 +88,7 @@ def announce(start: StartPathology) -> str:
 
 SPEC = KindSpec(
     name=KIND,
-    label="Pathology error compensation",
+    label=kind_names.LABELS[KIND],
     id_prefix="PEC",
     cli_command="start-pathology",
     example="examples/pathology_nwl_uacr.json",

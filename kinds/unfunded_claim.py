@@ -26,6 +26,7 @@ from domain.unfunded_claim import (
 from domain.working_days import describe_date, london_date
 from kinds import resolve
 from kinds.spec import KindSpec, StartForm
+from service import kind_names
 from service.gate import admit, refuse_field
 from service.refusals import Refused
 from workflows.unfunded_claim import StartClaim, UnfundedClaimWorkflow
@@ -122,7 +123,7 @@ def announce(start: StartClaim) -> str:
 
 SPEC = KindSpec(
     name=KIND,
-    label="Claim for unfunded work",
+    label=kind_names.LABELS[KIND],
     id_prefix="UWC",
     cli_command="start-claim",
     example="examples/unfunded_claim_kent.json",

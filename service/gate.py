@@ -16,7 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from domain import wording
 from domain.identifiers import FreeText, HeaderText, SafeEmail
 from domain.validation import FieldsRefused, quoted, validated
-from service.kind_names import CASE_KINDS
+from service.kind_names import CASE_KINDS, LABELS
 from service.refusals import Refused
 
 M = TypeVar("M", bound=BaseModel)
@@ -115,7 +115,9 @@ def _as_key(value: str) -> str:
 
 
 def _kind(value: str) -> str:
+    """A kind by its key ('unfunded_claim', 'unfunded claim') or as the console names it ('Claim for unfunded work')."""
     key = _as_key(value)
+    key = next((k for k, label in LABELS.items() if _as_key(label) == key), key)
     if key not in CASE_KINDS:
         kinds = ", ".join(sorted(kind.replace("_", " ") for kind in CASE_KINDS))
         raise ValueError(f"{quoted(value.strip())} is not a kind of escalation; the kinds are {kinds}")

@@ -11,3 +11,12 @@ PART_KINDS: tuple[str, ...] = ("practice_return", "confirmation", "compensation_
 """The parts of incidents: a practice's return, a payer's confirmation, the claim on the trust."""
 
 CASE_KINDS: frozenset[str] = frozenset(TOP_LEVEL_KINDS + PART_KINDS)
+
+LABELS: dict[str, str] = {
+    "unfunded_claim": "Claim for unfunded work",
+    "pathology_error": "Pathology error compensation",
+    "deregistration": "Deregistration redistribution",
+    "interface_alert": "Interface alert",
+}
+"""Each kind officers start as people name it (the console's headings and menus, the CLI's help): the registry's
+`KindSpec.label` is this, and a list filter accepts it as well as the key."""

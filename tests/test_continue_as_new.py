@@ -273,6 +273,13 @@ async def test_ops_stopping_one_practice_stop_it_alone_and_the_incident_goes_on(
         await acting.respond(client, f"{eid}-{codes[1]}", practice(codes[1], counts=counts(1)))
         sibling = await summary_of(client, f"{eid}-{codes[2]}")
         assert sibling.outcome is None and sibling.practice_actions, "a sibling went down with the stopped practice"
+        assert "Return due by" in dict(sibling.facts)
+        for _ in range(50):  # its cancellation reaches it
+            stopped = await summary_of(client, f"{eid}-{codes[0]}")
+            if stopped.status == "stopped":
+                break
+            await asyncio.sleep(0.1)
+        assert stopped.status == "stopped" and "Return due by" not in dict(stopped.facts), "awaits nothing now"
         closing = ResponseInput(action="close_returns", actor_email=OFFICER, actor_role=Role.OFFICER)
         await acting.respond(client, eid, closing)
         await inbox.wait_for(f"{eid}-CLAIM", 1)  # every cohort said its returns were closed, the stopped one's too

@@ -119,6 +119,13 @@ def test_a_kind_or_status_filter_is_one_there_is_or_refused_naming_its_field(
     assert filters.status is None or wording.is_status(filters.status)
 
 
+def test_a_kind_is_read_as_the_console_names_it() -> None:
+    for spec in KINDS:
+        assert admit(ListFilters, {"kind": spec.label}).kind == spec.name
+        assert admit(ListFilters, {"kind": spec.label.upper()}).kind == spec.name
+    assert admit(ListFilters, {"kind": "unfunded claim"}).kind == "unfunded_claim"
+
+
 def test_a_status_is_read_as_a_person_types_it() -> None:
     assert admit(ListFilters, {"status": " Payment expected ", "kind": "Unfunded-claim"}).status == "payment_expected"
     # ... or in the words lists show it in

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
@@ -95,11 +95,19 @@ class CaseView(BaseModel):
     an overpayment, 0 paid in full; None before any payment (and for kinds that take none)."""
     case: dict[str, Any]
 
+    AWAITED: ClassVar[tuple[str, ...]] = ("due by", "expected by")
+    """Facts that say when something is awaited ('Return due by', 'Payment expected by'): a stopped case awaits
+    nothing, so they are not shown."""
+
     def stopped(self) -> CaseView:
         """This view of a case ops stopped: its own state stops where it was, so nothing is waited for or offered,
         and its facts say stopped where they said how it stood ('Status', a request still 'open')."""
         stopped = wording.outcome(wording.STOPPED)
-        facts = [(label, stopped if label == "Status" or value == "open" else value) for label, value in self.facts]
+        facts = [
+            (label, stopped if label == "Status" or value == "open" else value)
+            for label, value in self.facts
+            if not label.lower().endswith(self.AWAITED)  # a date nothing is waiting for any more
+        ]
         return self.model_copy(
             update={
                 "facts": facts,
