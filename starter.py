@@ -257,7 +257,8 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         # As the console's accounts page does it: through the gate, into the security log, and a reset ends the
         # account's sessions.
         by = f"{getpass.getuser()} (command line)"
-        print(Accounts(make_engine(settings.database)).save_account(by, args.email, args.role, password))
+        accounts = Accounts(make_engine(settings.database))
+        print(accounts.save_account(by, args.email, args.role, password, lmc=settings.escalation_config().lmc))
         return 0
     if args.command == "practices":
         from persistence.database import make_engine

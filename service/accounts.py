@@ -17,6 +17,7 @@ from limits.strategies import FixedWindowRateLimiter
 from sqlalchemy import Engine
 
 from domain.accounts import ADMIN, NewAccount
+from domain.contacts import Lmc
 from domain.formatting import counted
 from persistence.rate_limits import DatabaseStorage
 from persistence.security_log import SecurityLog
@@ -110,8 +111,23 @@ class Accounts:
             self.log.record("signed_out", now, email=email, client=client)
 
     # --- administration -----------------------------------------------------------------
-    def save_account(self, by: str, email: str, role: str, password: str, client: str | None = None) -> str:
-        """Create an account, or reset its password and role; an existing account's sessions end."""
+    def save_account(
+        self, by: str, email: str, role: str, password: str, client: str | None = None, lmc: Lmc | None = None
+    ) -> str:
+        """Create an account, or reset its password and role; an existing account's sessions end. Given the `lmc`
+        configured, an officer account it does not name as an officer is saved with a note saying what they
+        cannot do until it does (its officers, not accounts, are who may start and act on escalations)."""
+        saved = self._save(by, email, role, password, client)
+        wanted = email.strip().lower()
+        if role == "officer" and lmc is not None and lmc.officer(wanted) is None:
+            saved += (
+                f" Note: {wanted} is not one of {lmc.name}'s officers in the engine's configuration "
+                "(config/escalations.toml, [[lmc.officers]]), so they can sign in and read escalations, but "
+                "starting one or acting on one is refused until they are added there."
+            )
+        return saved
+
+    def _save(self, by: str, email: str, role: str, password: str, client: str | None) -> str:
         wanted = admit(NewAccount, {"email": email, "role": role, "password": password})
         now = self._clock()
         existing = self.users.get(wanted.email)

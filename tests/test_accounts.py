@@ -199,3 +199,18 @@ def test_a_password_of_spaces_is_refused(accounts: Accounts) -> None:
         accounts.save_account("admin@lmc.example", "spaces@lmc.example", "ops", " " * 12)
     with pytest.raises(Refused, match="not spaces"):
         accounts.save_account("admin@lmc.example", "spaces@lmc.example", "ops", "  short  pw  ")
+
+
+def test_an_officer_account_the_configuration_does_not_name_is_saved_with_a_note_saying_what_they_cannot_do(
+    accounts: Accounts,
+) -> None:
+    from settings import Settings
+
+    lmc = Settings(_env_file=None).escalation_config().lmc  # type: ignore[call-arg]
+    stranger = f"new.officer.{secrets.token_hex(3)}@lmc.example"
+    said = accounts.save_account("admin@lmc.example", stranger, "officer", PASSWORD, lmc=lmc)
+    assert said.startswith(f"{stranger} can sign in as officer.") and "config/escalations.toml" in said
+    assert "is refused until they are added there" in said
+    known = lmc.officers[0].email
+    assert "Note:" not in accounts.save_account("admin@lmc.example", known, "officer", PASSWORD, lmc=lmc)
+    assert "Note:" not in accounts.save_account("admin@lmc.example", stranger, "ops", PASSWORD, lmc=lmc)

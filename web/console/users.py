@@ -53,6 +53,7 @@ def routes(console: Console) -> list[Route]:
                         form.get("role", ""),
                         form.get("password", ""),
                         client_of(request),
+                        console.settings.escalation_config().lmc,
                     )
             except Refused as refused:
                 message, status = refused.message, refused.http_status
