@@ -167,10 +167,9 @@ def _parser(
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("list", help="list escalations")
     # Read by the list filters' gate, as the dashboard's ?kind= is: the same names, typed as people type them.
-    from service.kind_names import CASE_KINDS  # names only: not the registry
+    from service.kind_names import every_kind_in_words  # names only: not the registry
 
-    kinds = ", ".join(sorted(kind.replace("_", " ") for kind in CASE_KINDS))
-    p.add_argument("--kind", dest="list_kind", metavar="KIND", help=f"one of: {kinds}")
+    p.add_argument("--kind", dest="list_kind", metavar="KIND", help=f"one of: {every_kind_in_words()}")
     p.add_argument("--status")
     p.add_argument("--overdue", action="store_true")
     p.add_argument("--stalled", action="store_true")
@@ -454,7 +453,8 @@ def one_line(text: str, longest: int = 300) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command. Exit codes (README): 0 done, 1 `history` found a broken chain or nothing, 2 refused
-    (a refusal's reason on one line of stderr, starting "Refused:"), 3 the engine cannot be reached."""
+    (a refusal's reason on one line of stderr, starting "Refused:"; if that line is cut short, each field at fault
+    follows on a line of its own), 3 the engine cannot be reached."""
     args = _parse(sys.argv[1:] if argv is None else argv)
     import asyncio
 
@@ -472,7 +472,11 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:
         # Each kind of error is looked for only in a module already imported: one not imported raised nothing.
         if isinstance(err, _loaded("service.refusals", "Refused")):
-            print(f"Refused: {one_line(err.message)}", file=sys.stderr)  # type: ignore[attr-defined]
+            said = one_line(err.message)  # type: ignore[attr-defined]
+            print(f"Refused: {said}", file=sys.stderr)
+            if said.endswith("…") and err.fields:  # type: ignore[attr-defined]  # cut short: every field, a line each
+                for field, problem in err.fields.items():  # type: ignore[attr-defined]
+                    print(f"  {field}: {one_line(problem)}", file=sys.stderr)
             return err.exit_code  # type: ignore[attr-defined,no-any-return]
         if isinstance(err, _loaded("temporalio.service", "RPCError")):
             # Temporal answered, but not about an escalation (temporal_refusals covers those)

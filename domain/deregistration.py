@@ -25,7 +25,7 @@ from domain.money import format_pence
 from domain.practice_return import Practice, ReturnRecord
 from domain.report import ReportLine, spread
 from domain.responses import DeregisteredGroup
-from domain.working_days import add_working_days, describe_date
+from domain.working_days import add_working_days, after_today, describe_date
 
 KIND = "deregistration"
 ROUNDING_RULE = "each practice's loss is rounded half up to the penny once, after summing its groups"
@@ -83,16 +83,21 @@ def request_problems(request: DeregistrationRequest, today: date) -> dict[str, s
     cut-off ahead of today stands: an officer may claim to the year end for patients still off."""
     problems: dict[str, str] = {}
     start, cut_off = request.window
+    year_starts = date(int(request.rate_year[:4]), 4, 1)
+    year_ends = date(year_starts.year + 1, 3, 31)
     if request.incident_start is None and cut_off < start:
         problems["still_off_until"] = (
             f"{describe_date(cut_off)} is before the rate year {request.rate_year} begins ({describe_date(start)}); "
             "give a cut-off in the rate year, or the incident's first day (incident_start)"
         )
-    if request.incident_start is not None and request.incident_start > today:
-        problems["incident_start"] = (
-            f"{describe_date(request.incident_start)} is in the future; give the day the incident began, on or "
-            f"before today ({describe_date(today)})"
+    elif cut_off > year_ends:
+        problems["still_off_until"] = (
+            f"{describe_date(cut_off)} is after the rate year {request.rate_year} ends ({describe_date(year_ends)}); "
+            "days off are priced at that year's rate, so give a cut-off in it"
         )
+    began = request.incident_start
+    if began is not None and (problem := after_today(began, today, "give the day the incident began")) is not None:
+        problems["incident_start"] = problem
     return problems
 
 

@@ -594,11 +594,7 @@ class EscalationCase(BaseModel):
                 f"We now ask you, as {self.payer_contact.title}, to respond by {describe_deadline(wait.deadline)}, "
                 "using the link below. " + self.next_on_ladder(),
             ]
-            if self.ladder.level == TOP_LEVEL:
-                self.ladder.on_liaison_agenda = True
-                paragraphs.append(
-                    "The LMC chair is copied, and this matter is on the agenda of the next LMC liaison meeting."
-                )
+            paragraphs += self.onto_liaison_agenda()
             effects.append(
                 AuditEffect(
                     event="ladder_climbed",
@@ -632,6 +628,14 @@ class EscalationCase(BaseModel):
             )
         )
         return effects
+
+    def onto_liaison_agenda(self) -> list[str]:
+        """At the top of the ladder (DOMAIN.md: level 3) the chair is copied and the escalation goes on the next
+        LMC liaison meeting's agenda; what the letter that takes it there says of it."""
+        if self.ladder.level != TOP_LEVEL:
+            return []
+        self.ladder.on_liaison_agenda = True
+        return ["The LMC chair is copied, and this matter is on the agenda of the next LMC liaison meeting."]
 
     def next_on_ladder(self) -> str:
         """What happens if the payer's current contact does not respond in time, in words."""

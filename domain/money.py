@@ -30,6 +30,11 @@ def beyond_reason(pence: int) -> str | None:
 K = TypeVar("K")
 
 
+def how_to_write(field: str, example_pence: int) -> str:
+    """How a rate is written where it is typed: in pounds on a console form, in pence in a start file's `field`."""
+    return f"on the form in pounds, e.g. {example_pence // 100}.{example_pence % 100:02}; in a file as {field}, e.g. {example_pence}"
+
+
 def format_pence(pence: int) -> str:
     """£1,234.56 style, for people; never parsed back (domain/formatting.py)."""
     return money(pence)

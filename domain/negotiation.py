@@ -320,9 +320,11 @@ class NegotiationCase(EscalationCase):
             self.last_reasons = response.reasons
             if self.ladder.level < TOP_LEVEL:
                 self.ladder.level += 1
-            to_liaison = self.rules >= LADDER_AND_TIES and self.ladder.level == TOP_LEVEL
-            listed = to_liaison and not self.ladder.on_liaison_agenda
-            self.ladder.on_liaison_agenda = self.ladder.on_liaison_agenda or to_liaison
+            listed = (  # as a missed deadline's climb does, for cases under LADDER_AND_TIES; said once
+                self.onto_liaison_agenda()
+                if self.rules >= LADDER_AND_TIES and not self.ladder.on_liaison_agenda
+                else []
+            )
             self.wait_for("decision", Role.PAYER, self.decision_days(), now)
             message = f"Disputed; escalated to {self.payer_contact.title}, response due {self.deadline_text()}."
             effects.append(
@@ -334,13 +336,7 @@ class NegotiationCase(EscalationCase):
                         f"The LMC disputes the response to its {noun} of {format_pence(self.claimed_pence)}: "
                         f"{response.reasons}",
                         f"Please respond by {self.deadline_text()}.",
-                        *(
-                            [
-                                "The LMC chair is copied, and this matter is on the agenda of the next LMC liaison meeting."
-                            ]
-                            if listed
-                            else []
-                        ),
+                        *listed,
                     ],
                 )
             )

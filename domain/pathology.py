@@ -17,16 +17,17 @@ from domain.contacts import Contact, Lmc, Organisation
 from domain.escalation import CURRENT_RULES, MONEY_AND_DATES, DeadlinePolicy, Effect
 from domain.identifiers import FreeText, HeaderText, OdsCode, SafeEmail
 from domain.incident import ChildState, IncidentCase, StartChild, first_few
-from domain.money import Pence, beyond_reason, format_pence
+from domain.money import Pence, beyond_reason, format_pence, how_to_write
 from domain.practice_return import Practice, ReturnItem, ReturnRecord
 from domain.report import ReportLine, spread
 from domain.tables import ScheduleLine
-from domain.working_days import add_working_days, at_close_of_day, describe_date, working_day_problem
+from domain.working_days import add_working_days, after_today, at_close_of_day, describe_date, working_day_problem
 
 KIND = "pathology_error"
 CLAIM = "claim"
 YEAR_END = "year_end"
 REPORT = "incident_report"
+RATE_WRITTEN = how_to_write("rate_pence", 2500)
 SCHEDULE_LIMIT = 1000
 """Schedule lines a claim carries (about 70 bytes each): beyond it the trust is told how many more there are."""
 
@@ -64,13 +65,13 @@ class PathologyRequest(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> PathologyRequest:
         if self.error_end < self.error_start:
-            raise ValueError("error_end is before error_start")
+            raise ValueError("error_end: is before the error's first day (error_start); give the last day of the error")
         codes = [p.ods for p in self.practices]
         if len(codes) != len(set(codes)):
             raise ValueError("practices: each ODS code must appear once")
         keys = [t.key for t in self.tariff]
         if len(keys) != len(set(keys)):
-            raise ValueError("tariff: each key must appear once")
+            raise ValueError("tariff: each key must appear once (two tariff items share one)")
         return self
 
 
@@ -86,48 +87,50 @@ class PathologyDetails(PathologyRequest):
         return cls.model_construct(**{**fields, "practices": fields["practices"] if with_practices else []})
 
 
-def request_problems(request: PathologyRequest, calendar: WorkingCalendar, today: date | None = None) -> dict[str, str]:
+def request_problems(
+    request: PathologyRequest, calendar: WorkingCalendar, today: date | None = None, returns_due: date | None = None
+) -> dict[str, str]:
     """What the money-and-dates rules refuse in a request, by field: a tariff rate of £0 (a rate is
     money owed per item), and a return deadline that is not a working day. Given `today` (at the start, not when
-    a recorded run opens its case again): a deadline in the past, and a rate beyond reason."""
+    a recorded run opens its case again): a deadline in the past, a rate beyond reason, and the dates only the start
+    can judge (`returns_due`: when returns fall due if the request gives no deadline of its own)."""
     problems: dict[str, str] = {}
     for n, item in enumerate(request.tariff):
         if item.rate_pence <= 0:
             problems[f"tariff.{n}.rate_pence"] = (
-                f"a rate must be more than £0.00 (a whole number of pence, e.g. 2500); '{item.key}' has none"
+                f"a rate must be more than £0.00 ({RATE_WRITTEN}); '{item.key}' has none"
             )
         elif today is not None and (beyond := beyond_reason(item.rate_pence)) is not None:
-            problems[f"tariff.{n}.rate_pence"] = f"{beyond}; '{item.key}' is a rate per item, in pence (2500 is £25.00)"
+            problems[f"tariff.{n}.rate_pence"] = f"{beyond}; '{item.key}' is a rate per item ({RATE_WRITTEN})"
     if request.return_deadline is not None:
         problem = working_day_problem(calendar, request.return_deadline, today)
         if problem is not None:
             problems["return_deadline"] = f"a return deadline must be a working day, not in the past; {problem}"
     if today is not None:
-        problems |= _start_date_problems(request, calendar, today)
+        problems |= _start_date_problems(request, calendar, today, request.return_deadline or returns_due)
     return problems
 
 
-def _start_date_problems(request: PathologyRequest, calendar: WorkingCalendar, today: date) -> dict[str, str]:
+def _start_date_problems(
+    request: PathologyRequest, calendar: WorkingCalendar, today: date, returns_due: date | None
+) -> dict[str, str]:
     """Dates only the start can judge: the error happened (its window is not ahead of today), and the year-end
     reconciliation deadline is a working day still to come, after the returns are due."""
     problems: dict[str, str] = {}
     for field in ("error_start", "error_end"):
-        day: date = getattr(request, field)
-        if day > today:
-            problems[field] = (
-                f"{describe_date(day)} is in the future; the error window is when the wrong results were issued, "
-                f"so it ends on or before today ({describe_date(today)})"
-            )
+        problem = after_today(getattr(request, field), today, "the error window is when the wrong results went out")
+        if problem is not None:
+            problems[field] = problem
     year_end = request.year_end_reconciliation_date
     problem = working_day_problem(calendar, year_end, today)
     if problem is not None:
         problems["year_end_reconciliation_date"] = (
             f"the year-end reconciliation deadline must be a working day, not in the past; {problem}"
         )
-    elif request.return_deadline is not None and year_end <= request.return_deadline:
+    elif returns_due is not None and year_end <= returns_due:
         problems["year_end_reconciliation_date"] = (
-            f"{describe_date(year_end)} is not after the return deadline ({describe_date(request.return_deadline)}); "
-            "the ICB's year-end deadline comes after practices' returns are in"
+            f"{describe_date(year_end)} is not after practices' returns are due ({describe_date(returns_due)}); "
+            "the ICB's year-end deadline comes after the returns are in"
         )
     return problems
 

@@ -79,7 +79,7 @@ class ClaimLine(BaseModel):
     @model_validator(mode="after")
     def _other_needs_description(self) -> ClaimLine:
         if self.category is Category.OTHER and not self.description.strip():
-            raise ValueError("description is required for category 'other'")
+            raise ValueError("description: is required for work of the kind 'other' (say what the work is)")
         return self
 
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import date
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError, ValidationInfo
@@ -20,9 +21,10 @@ def field_errors(err: ValidationError) -> dict[str, str]:
         problem = in_words(kind, item.get("ctx") or {}, item["msg"], item.get("input"))
         if problem == EMPTY and item["loc"] and isinstance(item["loc"][-1], int):
             problem = "is an empty entry (null); fill it in or remove it"
-        named = _NAMED.match(problem) if field == "input" else None
-        if named is not None:  # a rule over the whole model that names its field ('practices: each ...'): beside it
-            field, problem = named["field"], named["problem"]
+        named = _NAMED.match(problem) if kind == "value_error" else None
+        if named is not None:  # a rule over a whole model that names its field ('practices: each ...'): beside it
+            where = "" if field == "input" else f"{field}."
+            field, problem = where + named["field"], named["problem"]
         errors.setdefault(field, problem)
     return errors
 
@@ -62,6 +64,7 @@ _IN_WORDS: dict[str, str] = {
     "decimal_parsing": "must be a number, e.g. 1.25",
     "float_type": "must be a number, e.g. 1.25",
     "float_parsing": "must be a number, e.g. 1.25",
+    "finite_number": "must be a number, e.g. 1.25",
     "decimal_max_places": "may have at most {decimal_places} decimal places",
     "decimal_max_digits": "may have at most {max_digits} digits",
     "model_type": "must be a set of named values",
@@ -92,8 +95,22 @@ _DATE_KINDS = ("date_type", "date_parsing", "date_from_datetime_parsing", "date_
 _INT_KINDS = ("int_type", "int_parsing")
 _NEGATIVE = re.compile(r"\s*-\s*\d+\s*")
 
+
+def _day_first(typed: str) -> date | None:
+    """'01/06/2025' as the date a person in England means by it (1 June 2025), if it is one."""
+    found = _DAY_FIRST.fullmatch(typed)
+    if found is None:
+        return None
+    day, month, year = (int(part) for part in found.groups())
+    try:
+        return date(year, month, day)
+    except ValueError:  # 31/02/2026, or 01/13/2026 written month first: no date to offer
+        return None
+
+
 _NOT_AN_EMAIL = "value is not a valid email address:"
-EMPTY = "is empty (null); give a value"
+EMPTY = "is required"
+"""A null (a JSON file's, or a form's box left blank) where a value belongs: said as a missing field is."""
 
 
 def in_words(kind: str, ctx: dict[str, Any], message: str, typed: Any = None) -> str:
@@ -101,11 +118,10 @@ def in_words(kind: str, ctx: dict[str, Any], message: str, typed: Any = None) ->
     ('01/06/2025': 'write it 2025-06-01'); its own `message` where no words are kept for it."""
     if typed is None and kind.endswith("_type"):  # a JSON null where a value belongs
         return EMPTY
-    if kind in _DATE_KINDS and isinstance(typed, str) and (day_first := _DAY_FIRST.fullmatch(typed)):
-        day, month, year = day_first.groups()
-        return f"must be a date written YYYY-MM-DD: for {quoted(typed)} write {year}-{int(month):02}-{int(day):02}"
+    if kind in _DATE_KINDS and isinstance(typed, str) and (meant := _day_first(typed)) is not None:
+        return f"must be a date written YYYY-MM-DD: for {quoted(typed)} write {meant.isoformat()}"
     if kind in _INT_KINDS and isinstance(typed, str) and _NEGATIVE.fullmatch(typed):
-        return "must be a whole number of 0 or more"
+        return "cannot be negative: give a whole number"
     if kind == "string_pattern_mismatch":
         return _PATTERNS.get(str(ctx.get("pattern")), _IN_WORDS[kind])
     if kind == "value_error":

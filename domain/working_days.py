@@ -97,6 +97,14 @@ def next_working_day(calendar: WorkingCalendar, day: date) -> date:
     return day
 
 
+def after_today(day: date, today: date, why: str) -> str | None:
+    """Why `day` cannot be a date something happened on, when it is after `today`; None if it can be. `why` says
+    what the date is of: 'a claim is for work already done'."""
+    if day <= today:
+        return None
+    return f"{describe_date(day)} is after today ({describe_date(today)}): {why}"
+
+
 def working_day_problem(calendar: WorkingCalendar, day: date, today: date | None = None) -> str | None:
     """Why `day` cannot be a payment date or a deadline someone sets, or None if it can.
 

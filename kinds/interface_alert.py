@@ -26,7 +26,7 @@ from domain.interface_alert import (
     Risk,
     category_text,
 )
-from domain.working_days import describe_date, london_date
+from domain.working_days import after_today, describe_date, london_date
 from kinds import resolve
 from kinds.spec import KindSpec, StartForm
 from service import kind_names
@@ -49,8 +49,8 @@ def policy(config: EscalationConfig) -> DeadlinePolicy:
 def build(config: EscalationConfig, data: dict[str, Any], escalation_id: str) -> StartAlert:
     alert = admit(AlertRequest, data)
     today = london_date(datetime.now(UTC))
-    if alert.occurred_on > today:
-        raise refuse_field("occurred_on", f"the date cannot be after today ({describe_date(today)})")
+    if (problem := after_today(alert.occurred_on, today, "an alert is about something that has happened")) is not None:
+        raise refuse_field("occurred_on", problem)
     if not config.calendar.covers(alert.occurred_on):  # a slip of the century (1900): refused, not charted
         first, last = config.calendar.first_year, config.calendar.last_year
         raise refuse_field(

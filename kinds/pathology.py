@@ -9,7 +9,7 @@ from typing import Any
 from domain.configuration import EscalationConfig
 from domain.escalation import CURRENT_RULES
 from domain.pathology import KIND, PathologyCase, PathologyDetails, PathologyRequest, request_problems
-from domain.working_days import london_date
+from domain.working_days import add_working_days, london_date
 from kinds import incident_list, incident_parties, resolve
 from kinds.spec import KindSpec, StartForm
 from service import kind_names
@@ -25,7 +25,9 @@ from workflows.practice_cohort import PracticeCohortWorkflow
 def build(config: EscalationConfig, data: dict[str, Any], escalation_id: str) -> StartPathology:
     admit_count("practices", data, config.incidents.max_practices, "practices")
     request = admit(PathologyRequest, data)
-    problems = request_problems(request, config.calendar, london_date(datetime.now(UTC)))
+    now = datetime.now(UTC)
+    returns_due = london_date(add_working_days(config.calendar, now, config.policy(KIND).practice_return_days))
+    problems = request_problems(request, config.calendar, london_date(now), returns_due)
     if problems:
         raise Refused.invalid(problems)
     officer = resolve.officer(config, request.officer_email)

@@ -11,6 +11,7 @@ from domain.contacts import Contact, Organisation
 from domain.money import parse_pounds
 from domain.practice_return import Practice
 from service.gate import admit, refuse_field
+from service.refusals import Refused
 
 FORM_ROWS = 8
 """Rows a start form offers for repeated entries (claim lines, tariff items)."""
@@ -86,8 +87,18 @@ def text_lines(text: str) -> list[tuple[int, str]]:
 
 
 def practice_lines(text: str, with_weighting: bool) -> list[dict[str, Any]]:
-    """A form's practices, one a line: ODS code, name, contact name, contact email[, weighting]."""
+    """A form's practices, one a line: ODS code, name, contact name, contact email[, weighting]. A line with more
+    values than that (a comma inside a name splits it) is refused on its line, never cut short unseen."""
     found = []
+    names = ["ODS code", "name", "contact name", "contact email"] + (["weighting"] if with_weighting else [])
+    too_many = {
+        f"practices.{n}": f"has {len(line.split(','))} values separated by commas, where a line takes at most "
+        f"{len(names)} ({', '.join(names)}); leave out any comma inside a name"
+        for n, line in text_lines(text)
+        if len(line.split(",")) > len(names)
+    }
+    if too_many:
+        raise Refused.invalid(too_many)
     for _, line in text_lines(text):
         parts = [p.strip() for p in line.split(",")]
         entry: dict[str, Any] = dict(zip(["ods", "name", "contact_name", "contact_email"], parts[:4], strict=False))
@@ -110,7 +121,7 @@ def as_typed(fields: dict[str, str], rows: Mapping[str, list[int]]) -> dict[str,
         part, _, rest = name.partition(".")
         index, _, tail = rest.partition(".")
         at = rows.get(part)
-        if at is not None and index.isdigit() and int(index) < len(at):
+        if at is not None and index.isascii() and index.isdecimal() and int(index) < len(at):
             name = ".".join(p for p in (part, str(at[int(index)]), tail) if p)
         placed[name] = problem
     return placed

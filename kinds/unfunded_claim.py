@@ -10,7 +10,7 @@ from domain import payment
 from domain.configuration import EscalationConfig
 from domain.contacts import Role
 from domain.escalation import CURRENT_RULES
-from domain.money import format_pence
+from domain.money import format_pence, how_to_write
 from domain.negotiation import DECISIONS, Act
 from domain.unfunded_claim import (
     ACTION_LABELS,
@@ -23,7 +23,7 @@ from domain.unfunded_claim import (
     ClaimSubmission,
     price_lines,
 )
-from domain.working_days import describe_date, london_date
+from domain.working_days import after_today, london_date
 from kinds import resolve
 from kinds.spec import KindSpec, StartForm
 from service import kind_names
@@ -36,8 +36,8 @@ def build(config: EscalationConfig, data: dict[str, Any], escalation_id: str) ->
     claim = admit(ClaimSubmission, price_lines(data, config.tariff)).as_request()
     today = london_date(datetime.now(UTC))
     for name, day in (("period_start", claim.period_start), ("period_end", claim.period_end)):
-        if day > today:
-            raise refuse_field(name, f"{describe_date(day)} is after today: a claim is for work already done")
+        if (problem := after_today(day, today, "a claim is for work already done")) is not None:
+            raise refuse_field(name, problem)
     officer = resolve.officer(config, claim.officer_email)
     payer = resolve.organisation(config, "payer_code", claim.payer_code)
     unpriced = [i for i, line in enumerate(claim.lines) if line.unit_rate_pence == 0]
@@ -63,7 +63,7 @@ def build(config: EscalationConfig, data: dict[str, Any], escalation_id: str) ->
 
 
 LINE_FIELDS = ("category", "count", "unit_rate", "description", "evidence_refs")
-IN_A_FILE = "on the form in pounds, e.g. 15.00; in a file as unit_rate_pence, e.g. 1500"
+IN_A_FILE = how_to_write("unit_rate_pence", 1500)
 
 
 def form_rows(form: Mapping[str, str]) -> dict[str, list[int]]:

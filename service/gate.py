@@ -16,7 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from domain import wording
 from domain.identifiers import FreeText, HeaderText, SafeEmail
 from domain.validation import FieldsRefused, quoted, validated
-from service.kind_names import CASE_KINDS, LABELS
+from service.kind_names import ALSO_CALLED, CASE_KINDS, LABELS, every_kind_in_words
 from service.refusals import Refused
 
 M = TypeVar("M", bound=BaseModel)
@@ -117,10 +117,10 @@ def _as_key(value: str) -> str:
 def _kind(value: str) -> str:
     """A kind by its key ('unfunded_claim', 'unfunded claim') or as the console names it ('Claim for unfunded work')."""
     key = _as_key(value)
-    key = next((k for k, label in LABELS.items() if _as_key(label) == key), key)
+    named = {_as_key(name): kind for name, kind in ALSO_CALLED.items()} | {_as_key(v): k for k, v in LABELS.items()}
+    key = named.get(key, key)
     if key not in CASE_KINDS:
-        kinds = ", ".join(sorted(kind.replace("_", " ") for kind in CASE_KINDS))
-        raise ValueError(f"{quoted(value.strip())} is not a kind of escalation; the kinds are {kinds}")
+        raise ValueError(f"{quoted(value.strip())} is not a kind of escalation; the kinds are {every_kind_in_words()}")
     return key
 
 

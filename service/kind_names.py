@@ -20,3 +20,16 @@ LABELS: dict[str, str] = {
 }
 """Each kind officers start as people name it (the console's headings and menus, the CLI's help): the registry's
 `KindSpec.label` is this, and a list filter accepts it as well as the key."""
+
+ALSO_CALLED: dict[str, str] = {
+    "unfunded work claim": "unfunded_claim",
+    "pathology": "pathology_error",
+    "pathfinder deregistration redistribution": "deregistration",
+    "interface alerts": "interface_alert",
+}
+"""Other names people use for a kind (the README's headings, the short forms), as a list filter reads them."""
+
+
+def every_kind_in_words() -> str:
+    """Every kind a list can be filtered by, as people name them: a filter's help, and its refusal."""
+    return ", ".join(sorted(f"'{LABELS.get(kind, kind.replace('_', ' '))}'" for kind in CASE_KINDS))

@@ -17,7 +17,7 @@ from domain.configuration import EscalationConfig
 from domain.confirmation import KIND as CONFIRMATION
 from domain.escalation import CURRENT_RULES
 from domain.liaison import TOPIC, MeetingOutcomes, OutcomeRow, commitment_request, ladder_from, missing_commitment_parts
-from domain.working_days import describe_date, london_date, not_working_because, working_day_problem
+from domain.working_days import after_today, describe_date, london_date, not_working_because, working_day_problem
 from kinds import resolve
 from persistence.meetings import Meetings, NewOutcome, RecordedOutcome
 from service.calendar_admin import with_calendar
@@ -44,8 +44,8 @@ def rows_in(form: Mapping[str, str], rows: int) -> dict[str, dict[str, str]]:
 def meeting_date_problem(config: EscalationConfig, meeting_date: date, today: date) -> str | None:
     """Why outcomes cannot be recorded for a meeting on `meeting_date`: one still to come, or a date no
     liaison meeting is held on (a weekend or a bank holiday: most likely a slip choosing the date)."""
-    if meeting_date > today:
-        return f"{describe_date(meeting_date)} is after today: record a meeting's outcomes once it has taken place"
+    if (ahead := after_today(meeting_date, today, "record a meeting's outcomes once it has taken place")) is not None:
+        return ahead
     why = not_working_because(config.calendar, meeting_date) if config.calendar.covers(meeting_date) else None
     if why is not None:
         return f"{describe_date(meeting_date)} is {why}: check the date the meeting was held"

@@ -237,8 +237,17 @@ async def test_officers_start_escalations_from_forms_and_keep_what_they_typed(
     third = {k: v for k, v in form.items() if not k.startswith("lines.0.")}
     third |= {"lines.2.category": "fit_note", "lines.2.count": "-3"}
     lower = await console.post("/console/start/unfunded_claim", data=third)
-    assert lower.status_code == 422 and 'id="lines-2-count-error"' in lower.text and "Line 3: count" in lower.text
-    assert "must be a whole number of 0 or more" in lower.text
+    assert lower.status_code == 422 and 'id="lines-2-count-error"' in lower.text and "Line 3: items" in lower.text
+    assert "cannot be negative: give a whole number" in lower.text
+    # a row left partly filled below a filled one: refused beside that row, not moved again
+    gap = {**form, "lines.0.count": "11", "lines.2.category": "fit_note"}
+    partial = await console.post("/console/start/unfunded_claim", data=gap)
+    assert partial.status_code == 422 and 'id="lines-2-count-error"' in partial.text and "Line 3: items" in partial.text
+    # a date box left blank reads as a missing field, not as a JSON null
+    blank = await console.post(
+        "/console/start/unfunded_claim", data={**form, "lines.0.count": "11", "period_start": ""}
+    )
+    assert blank.status_code == 422 and 'id="period_start-error">is required<' in blank.text
     # work the tariff has no rate for takes a rate per item, typed in pounds on the form
     other = {**form, "lines.0.category": "other", "lines.0.count": "2", "lines.0.description": "Chasing letters"}
     unpriced = await console.post("/console/start/unfunded_claim", data=other)

@@ -157,3 +157,15 @@ def test_a_claim_line_of_work_the_tariff_does_not_price_takes_its_rate_in_pounds
     assert SPEC.form.rows(form) == {"lines": [1]}
     start = starting.prepare(SPEC, settings.escalation_config(), data)
     assert start.claim.lines[0].unit_rate_pence == 1550  # type: ignore[attr-defined]
+
+
+def test_a_practice_line_with_more_values_than_it_takes_is_refused_on_its_line_not_cut_short() -> None:
+    from kinds.pathology import SPEC
+
+    form = {
+        "practices": "\nE87700, Paddington MC, PM, pm@nhs.example, extra\n\nE87701, Smith, Jones & Co, PM, pm@x.example"
+    }
+    with pytest.raises(Refused) as refused:
+        SPEC.form.to_data(form, "ceo@lmc.example")
+    assert set(refused.value.fields) == {"practices.1", "practices.3"}  # the lines as the box shows them
+    assert "leave out any comma inside a name" in refused.value.fields["practices.3"]

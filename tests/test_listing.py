@@ -124,6 +124,8 @@ def test_a_kind_is_read_as_the_console_names_it() -> None:
         assert admit(ListFilters, {"kind": spec.label}).kind == spec.name
         assert admit(ListFilters, {"kind": spec.label.upper()}).kind == spec.name
     assert admit(ListFilters, {"kind": "unfunded claim"}).kind == "unfunded_claim"
+    assert admit(ListFilters, {"kind": "Pathfinder deregistration redistribution"}).kind == "deregistration"
+    assert admit(ListFilters, {"kind": "Unfunded work claim"}).kind == "unfunded_claim"
 
 
 def test_a_status_is_read_as_a_person_types_it() -> None:
@@ -137,7 +139,7 @@ def test_a_status_is_read_as_a_person_types_it() -> None:
     assert "'bogus'" in refused.value.message and "collecting_returns" not in refused.value.message
     with pytest.raises(Refused) as kind:
         admit(ListFilters, {"kind": "Pathology errors"})
-    assert "'Pathology errors'" in kind.value.message and "pathology error," in kind.value.message
+    assert "'Pathology errors'" in kind.value.message and "'Pathology error compensation'" in kind.value.message
 
 
 def test_a_row_says_stopped_only_for_what_ops_stopped() -> None:

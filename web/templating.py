@@ -53,11 +53,13 @@ def field_words(name: str) -> str:
     parts = name.split(".")
     if len(parts) >= 2 and parts[0] in ROWS and parts[1].isdigit():  # lines.0.unit_rate_pence: "Line 1: unit rate"
         row = f"{ROWS[parts[0]]} {int(parts[1]) + 1}"
-        rest = " ".join(p.replace("_", " ").removesuffix(" pence") for p in parts[2:])
+        rest = " ".join(PART_WORDS.get(p, p.replace("_", " ").removesuffix(" pence")) for p in parts[2:])
         return f"{row}: {rest}" if rest else row
     return FIELD_WORDS.get(name, name.replace("_", " ").replace(".", ": ").capitalize())
 
 
+PART_WORDS = {"unit_rate_pence": "rate per item", "count": "items", "rate_pence": "rate"}
+"""A row's fields as the form's column headings say them."""
 ROWS = {"lines": "Line", "rows": "Row", "tariff": "Tariff item", "practices": "Practice", "items": "Item"}
 """A form's repeated parts, as people count them (from 1)."""
 

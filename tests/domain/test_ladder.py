@@ -207,6 +207,7 @@ def test_a_dispute_that_reaches_level_three_puts_it_on_the_liaison_agenda() -> N
         _, effects = case.apply(officer("dispute", reasons="It breaches the contract"), london(2027, 1, day, 10))
     assert case.ladder.level == 3 and CHAIR in mail(effects)[0][2]
     assert case.ladder.on_liaison_agenda
+    assert any("agenda of the next LMC liaison meeting" in p for p in emails(effects)[0].paragraphs)
 
 
 # --- the LMC's own waits ------------------------------------------------------------------

@@ -436,7 +436,8 @@ def test_a_tariff_rate_of_nothing_or_a_return_deadline_on_a_bank_holiday_is_refu
     data["return_deadline"] = "2026-12-28"
     request = PathologyRequest.model_validate(data)
     assert request_problems(request, LEGACY_CALENDAR) == {
-        "tariff.1.rate_pence": "a rate must be more than £0.00 (a whole number of pence, e.g. 2500); "
+        "tariff.1.rate_pence": "a rate must be more than £0.00 (on the form in pounds, e.g. 25.00; in a file as "
+        "rate_pence, e.g. 2500); "
         "'recall_appointments' has none",
         "return_deadline": "a return deadline must be a working day, not in the past; 28 December 2026 is a bank "
         "holiday; the next working day is Tuesday 29 December 2026",
@@ -572,7 +573,7 @@ def test_a_pathology_start_refuses_an_error_ahead_of_today_and_a_year_end_that_c
     today = date(2026, 11, 26)
     data |= {"error_end": "2026-12-01", "year_end_reconciliation_date": "2027-03-27", "return_deadline": None}
     problems = request_problems(PathologyRequest.model_validate(data), LEGACY_CALENDAR, today)
-    assert "in the future" in problems["error_end"] and "26 November 2026" in problems["error_end"]
+    assert "is after today (26 November 2026)" in problems["error_end"]
     assert "error_start" not in problems
     assert "Saturday" in problems["year_end_reconciliation_date"]
     data |= {"error_end": "2025-01-31", "year_end_reconciliation_date": "2026-03-31"}
@@ -580,7 +581,11 @@ def test_a_pathology_start_refuses_an_error_ahead_of_today_and_a_year_end_that_c
     assert list(past) == ["year_end_reconciliation_date"] and "in the past" in past["year_end_reconciliation_date"]
     data |= {"year_end_reconciliation_date": "2027-01-04", "return_deadline": "2027-01-05"}
     early = request_problems(PathologyRequest.model_validate(data), LEGACY_CALENDAR, today)
-    assert "not after the return deadline" in early["year_end_reconciliation_date"]
+    assert "not after practices' returns are due (5 January 2027)" in early["year_end_reconciliation_date"]
+    data["return_deadline"] = None  # returns then fall due the policy's working days after the start
+    by_default = PathologyRequest.model_validate(data)
+    later = request_problems(by_default, LEGACY_CALENDAR, today, returns_due=date(2027, 1, 6))
+    assert "returns are due (6 January 2027)" in later["year_end_reconciliation_date"]
     data["year_end_reconciliation_date"] = "2027-03-31"
     assert request_problems(PathologyRequest.model_validate(data), LEGACY_CALENDAR, today) == {}
     # a recorded run opens its case again with no `today`: dates that have since passed still open
@@ -592,8 +597,11 @@ def test_a_deregistration_start_refuses_a_cut_off_before_its_rate_year_and_an_in
     today = date(2026, 11, 26)
     problems = deregistration_problems(DeregistrationRequest.model_validate(data), today)
     assert "before the rate year 2025/26 begins (1 April 2025)" in problems["still_off_until"]
-    data |= {"incident_start": "2027-01-04", "still_off_until": "2027-03-31"}
+    data |= {"still_off_until": "2027-01-15"}  # days in 2026/27, priced at 2025/26's rate
+    after = deregistration_problems(DeregistrationRequest.model_validate(data), today)
+    assert "after the rate year 2025/26 ends (31 March 2026)" in after["still_off_until"]
+    data |= {"rate_year": "2026/27", "incident_start": "2027-01-04", "still_off_until": "2027-03-31"}
     ahead = deregistration_problems(DeregistrationRequest.model_validate(data), today)
-    assert list(ahead) == ["incident_start"] and "in the future" in ahead["incident_start"]
+    assert list(ahead) == ["incident_start"] and "after today" in ahead["incident_start"]
     data |= {"incident_start": "2025-06-01"}  # a cut-off ahead of today: claimed to the year end
     assert deregistration_problems(DeregistrationRequest.model_validate(data), today) == {}

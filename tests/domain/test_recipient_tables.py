@@ -44,3 +44,13 @@ def test_the_trusts_schedule_lists_each_practice_and_its_csv_adds_up_to_the_clai
     assert table.rows[0][:2] == ["Paddington Medical Centre", "E87700"]
     *lines, total = csv_amounts(table)
     assert sum(lines) == total == Decimal("386.00") == Decimal(claim.claimed_pence) / 100
+
+
+def test_a_claim_recorded_with_thousands_of_lines_shows_the_first_hundred_and_counts_the_rest() -> None:
+    """Before the gate held claims to 100 lines, one of thousands started: formatting each in one workflow task
+    outran the sandbox's 2 s deadlock check on a busy worker, and the claim never sent its request."""
+    case, _ = open_claim(london(2026, 12, 1))
+    case.claim.lines = case.claim.lines * 1_400  # 8,400 lines
+    [table] = case.tables()
+    assert len(table.rows) == 101 and table.rows[-1][:2] == ["…", "8,300 more lines, in the total below"]
+    assert table.total is not None and table.total[2] == "168,000"  # every line counted in the total

@@ -28,6 +28,8 @@ def test_limits_missing_fields_and_dates_are_said_plainly() -> None:
         "on_date": "must be a date written YYYY-MM-DD: for '31/12/2026' write 2026-12-31"
     }
     assert refused({**BASE, "on_date": "next Tuesday"}) == {"on_date": "must be a date (YYYY-MM-DD)"}
+    for impossible in ("31/02/2026", "01/13/2026"):  # no such date to offer
+        assert refused({**BASE, "on_date": impossible}) == {"on_date": "must be a date (YYYY-MM-DD)"}
     assert refused({"actor_email": "pm@practice.example", "actor_role": "practice"}) == {"action": "is required"}
     assert refused({**BASE, "action": ""}) == {"action": "is required"}
 
@@ -93,9 +95,9 @@ def test_patterns_decimals_nulls_and_negative_counts_are_said_as_rules_a_person_
     with pytest.raises(FieldsRefused) as caught:
         validated(PathologyRequest, data)
     assert caught.value.fields == {
-        "title": "is empty (null); give a value",
+        "title": "is required",
         "tariff.0.key": "may use only lower-case letters and underscores, e.g. repeat_tests",
-        "tariff.1.rate_pence": "must be a whole number of 0 or more",
+        "tariff.1.rate_pence": "cannot be negative: give a whole number",
         "tariff.4": "is an empty entry (null); fill it in or remove it",
     }
     data = example("deregistration_nwl_pathfinder.json") | {"rate_year": "2025-26"}

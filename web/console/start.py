@@ -75,16 +75,24 @@ def routes(console: Console) -> list[Route]:
             return page(
                 request, spec, form, f"{who.email} is signed in as {who.role}; officers start escalations.", 403
             )
+
+        def refused_page(refused: Refused, rows: dict[str, list[int]]) -> Response:
+            if refused.fields:
+                fields = resolve.as_typed(refused.fields, rows)
+                return page(request, spec, form, None, refused.http_status, fields)
+            return page(request, spec, form, refused.message, refused.http_status)
+
         try:
             # The form's one-time submission id names the escalation: the form sent twice starts it once.
             reference = starting.escalation_id_for(spec, submission_from_form(form))
             config = calendar_admin.with_calendar(settings.escalation_config(), console.engine)
-            prepared = starting.prepare(spec, config, form_data(spec, form, who.email), reference)
-        except Refused as refused:
-            if refused.fields:
-                fields = resolve.as_typed(refused.fields, spec.form.rows(form))
-                return page(request, spec, form, None, refused.http_status, fields)
-            return page(request, spec, form, refused.message, refused.http_status)
+            data = form_data(spec, form, who.email)
+        except Refused as refused:  # the form's reader names the form's own rows
+            return refused_page(refused, {})
+        try:
+            prepared = starting.prepare(spec, config, data, reference)
+        except Refused as refused:  # the request's entries: placed back on the rows they were typed in
+            return refused_page(refused, spec.form.rows(form))
         try:
             escalation_id = await starting.start(request.app.state.client, settings, spec, prepared, once=True)
         except Exception as exc:
