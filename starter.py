@@ -380,6 +380,8 @@ async def _list(args: argparse.Namespace, visibility: ServiceVisibility) -> int:
             f"{' '.join([*flags, ''])}next: {when(row.next_deadline) if row.next_deadline else '-'}  "
             f"{wording.status(row.status) if row.status else ''}"
         )
+    if not rows and not args.json:  # said, so an empty answer is not taken for a hung or broken command
+        print("No escalations match.", file=sys.stderr)
     return 0
 
 

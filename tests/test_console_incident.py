@@ -71,6 +71,7 @@ async def test_an_incidents_practices_in_one_table_filtered_exported_and_found(
     assert exported.headers["content-type"].startswith("text/csv")
     lines = exported.text.strip().splitlines()
     assert f"Practices of {eid}" in lines[0] and "Claimed (GBP)" in lines[1] and len(lines) == 4
+    assert ",Status," in lines[1] and "return received" in lines[2]  # each practice's status, in words
 
     found = await reading.list_escalations(dev_env.client, reading.list_query(admit(ListFilters, {"search": codes[0]})))
     assert f"{eid}-{codes[0]}" in {row.id for row in found}

@@ -81,6 +81,8 @@ async def test_officer_commands_end_to_end(
     code, _, err = await run_cli(env, "list", "--kind", "unfunded_claims")
     assert code == 2 and "--kind" in err and "unfunded_claim" in err, err
     assert eid not in await listed(env, "--overdue")
+    code, out, err = await run_cli(env, "list", "--search", "NO-SUCH-REFERENCE")
+    assert (code, out, err.strip()) == (0, "", "No escalations match.")  # said, not a silence
 
     code, out, err = await run_cli(env, "accept-offer", eid)
     assert code == 2 and "not open" in err

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from domain import wording
 from domain.money import format_pence
 from service import reading
 from service.practice_table import PAYMENT_FILTERS, chosen, practice_table, returns_in
@@ -53,13 +54,14 @@ def routes(console: Console) -> list[Route]:
             writer.writerow([f"Practices of {escalation_id}: {view.title}"])
             writer.writerow(
                 ["ODS code", "Practice", "Contact", "Returned", "Late", "Corrections", "Counted", "Items",
-                 "Claimed (GBP)", "Share (GBP)", "Received (GBP)", "Payment", "Request"]
+                 "Claimed (GBP)", "Share (GBP)", "Received (GBP)", "Payment", "Status", "Request"]
             )  # fmt: skip
             for line in shown:
                 writer.writerow(
                     [line.ods, line.name, line.contact, "yes" if line.returned else "no", "yes" if line.late else "no",
                      line.corrections, line.counted, line.items, _pounds(line.claimed_pence),
-                     _pounds(line.share_pence), _pounds(line.received_pence), line.payment_words, line.request_id]
+                     _pounds(line.share_pence), _pounds(line.received_pence), line.payment_words,
+                     wording.status(line.status) if line.status else "", line.request_id]
                 )  # fmt: skip
             return Response(
                 out.getvalue(),
