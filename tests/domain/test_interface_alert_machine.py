@@ -171,3 +171,15 @@ def test_a_held_digest_is_audited_as_held_and_the_clock_still_runs() -> None:
     [audit] = case.digest_sent("<d@x>", LIAISON, five_pm(2026, 11, 25), held=True)
     assert isinstance(audit, AuditEffect) and audit.event == "email_held"
     assert case.wait is not None and case.wait.deadline == five_pm(2026, 12, 2)
+
+
+def test_a_provider_reminded_then_answered_is_reminded_again_before_the_ladder_climbs() -> None:
+    """Under LADDER_AND_TIES a question is a response: the provider's clock resumes with no misses."""
+    case, _ = opened(london(2026, 11, 25))
+    case.on_timer(five_pm(2026, 12, 2))  # reminded once
+    assert case.wait is not None and case.wait.misses == 1
+    case.apply(respond("request_info", text="Which clinic?"), london(2026, 12, 3, 9))
+    case.apply(respond("supply_info", email=PRACTICE, role=Role.PRACTICE, text="Tuesday clinic"), london(2026, 12, 4))
+    assert case.wait is not None and case.wait.misses == 0 and case.wait.deadline is not None
+    again = case.on_timer(case.wait.deadline)
+    assert [e.to.email for e in again if isinstance(e, EmailEffect)] == [LIAISON] and case.ladder.level == 1
