@@ -30,15 +30,15 @@ from workflows.practice_cohort import PracticeCohortWorkflow
 def build(config: EscalationConfig, data: dict[str, Any], escalation_id: str) -> StartDeregistration:
     admit_count("practices", data, config.incidents.max_practices, "practices")
     request = admit(DeregistrationRequest, data)
+    try:  # first: the dates are judged against the rate year, so one not configured is said alone
+        rate = config.capitation_rate(request.rate_year)
+    except ValueError as err:
+        raise refuse_field("rate_year", str(err).removeprefix("rate_year: ")) from err
     problems = request_problems(request, london_date(datetime.now(UTC)))
     if problems:
         raise Refused.invalid(problems)
     officer = resolve.officer(config, request.officer_email)
     icb = resolve.organisation(config, "icb_code", request.icb_code, kind="icb")
-    try:
-        rate = config.capitation_rate(request.rate_year)
-    except ValueError as err:
-        raise refuse_field("rate_year", str(err).removeprefix("rate_year: ")) from err
     return StartDeregistration(
         escalation_id=escalation_id,
         request=DeregistrationDetails.of(request),
