@@ -70,10 +70,16 @@ class DeregistrationRequest(BaseModel):
         return self
 
     @property
+    def rate_year_days(self) -> tuple[date, date]:
+        """The rate year's first and last days: 1 April to 31 March."""
+        first = int(self.rate_year[:4])
+        return date(first, 4, 1), date(first + 1, 3, 31)
+
+    @property
     def window(self) -> tuple[date, date]:
         """The days a deregistration can fall on: from the incident's start (by default the first day of the
         rate year, 1 April) to the cut-off, both included."""
-        start = self.incident_start or date(int(self.rate_year[:4]), 4, 1)
+        start = self.incident_start or self.rate_year_days[0]
         return start, self.still_off_until
 
 
@@ -83,8 +89,7 @@ def request_problems(request: DeregistrationRequest, today: date) -> dict[str, s
     cut-off ahead of today stands: an officer may claim to the year end for patients still off."""
     problems: dict[str, str] = {}
     start, cut_off = request.window
-    year_starts = date(int(request.rate_year[:4]), 4, 1)
-    year_ends = date(year_starts.year + 1, 3, 31)
+    year_ends = request.rate_year_days[1]
     if request.incident_start is None and cut_off < start:
         problems["still_off_until"] = (
             f"{describe_date(cut_off)} is before the rate year {request.rate_year} begins ({describe_date(start)}); "

@@ -25,13 +25,13 @@ from domain.tables import Table
 from domain.working_days import (
     add_working_days,
     at_close_of_day,
+    date_set_problem,
     describe_date,
     describe_day,
     describe_deadline,
     london_date,
     moved_deadline,
     next_working_day,
-    working_day_problem,
     working_days_left,
 )
 
@@ -285,9 +285,9 @@ class EscalationCase(BaseModel):
 
     def require_working_day(self, field: str, what: str, day: date, now: datetime | None = None) -> None:
         """Refuse a date someone sets that must be a working day and not in the past, offering the next one."""
-        problem = working_day_problem(self.calendar, day, self.today(now))
+        problem = date_set_problem(self.calendar, day, self.today(now), what)
         if problem is not None:
-            raise ResponseRefused(f"{field}: {what} must be a working day, not in the past; {problem}.")
+            raise ResponseRefused(f"{field}: {problem}.")
 
     def payment_gap(self) -> int | None:
         """Money received less money due, in pence, once a payment is recorded (negative: underpaid)."""

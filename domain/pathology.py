@@ -21,7 +21,7 @@ from domain.money import Pence, beyond_reason, format_pence, how_to_write
 from domain.practice_return import Practice, ReturnItem, ReturnRecord
 from domain.report import ReportLine, spread
 from domain.tables import ScheduleLine
-from domain.working_days import add_working_days, after_today, at_close_of_day, describe_date, working_day_problem
+from domain.working_days import add_working_days, after_today, at_close_of_day, date_set_problem, describe_date
 
 KIND = "pathology_error"
 CLAIM = "claim"
@@ -103,9 +103,9 @@ def request_problems(
         elif today is not None and (beyond := beyond_reason(item.rate_pence)) is not None:
             problems[f"tariff.{n}.rate_pence"] = f"{beyond}; '{item.key}' is a rate per item ({RATE_WRITTEN})"
     if request.return_deadline is not None:
-        problem = working_day_problem(calendar, request.return_deadline, today)
+        problem = date_set_problem(calendar, request.return_deadline, today, "a return deadline")
         if problem is not None:
-            problems["return_deadline"] = f"a return deadline must be a working day, not in the past; {problem}"
+            problems["return_deadline"] = problem
     if today is not None:
         problems |= _start_date_problems(request, calendar, today, request.return_deadline or returns_due)
     return problems
@@ -122,11 +122,9 @@ def _start_date_problems(
         if problem is not None:
             problems[field] = problem
     year_end = request.year_end_reconciliation_date
-    problem = working_day_problem(calendar, year_end, today)
+    problem = date_set_problem(calendar, year_end, today, "the year-end reconciliation deadline")
     if problem is not None:
-        problems["year_end_reconciliation_date"] = (
-            f"the year-end reconciliation deadline must be a working day, not in the past; {problem}"
-        )
+        problems["year_end_reconciliation_date"] = problem
     elif returns_due is not None and year_end <= returns_due:
         problems["year_end_reconciliation_date"] = (
             f"{describe_date(year_end)} is not after practices' returns are due ({describe_date(returns_due)}); "

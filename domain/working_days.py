@@ -127,6 +127,12 @@ def working_day_problem(calendar: WorkingCalendar, day: date, today: date | None
     return f"{describe_date(day)} is {why}; the next working day is {describe_day(next_working_day(calendar, day))}"
 
 
+def date_set_problem(calendar: WorkingCalendar, day: date, today: date | None, what: str) -> str | None:
+    """`working_day_problem` said of `what` ('a return deadline'): the one wording for a date someone sets."""
+    problem = working_day_problem(calendar, day, today)
+    return None if problem is None else f"{what} must be a working day, not in the past; {problem}"
+
+
 def not_working_because(calendar: WorkingCalendar, day: date) -> str | None:
     """Why `day` is not a working day, as a refusal says it ('a Saturday', 'a bank holiday'); None if it is one."""
     if is_working_day(calendar, day):

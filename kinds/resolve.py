@@ -91,16 +91,16 @@ def practice_lines(text: str, with_weighting: bool) -> list[dict[str, Any]]:
     values than that (a comma inside a name splits it) is refused on its line, never cut short unseen."""
     found = []
     names = ["ODS code", "name", "contact name", "contact email"] + (["weighting"] if with_weighting else [])
+    lines = [(n, [p.strip() for p in line.split(",")]) for n, line in text_lines(text)]
     too_many = {
-        f"practices.{n}": f"has {len(line.split(','))} values separated by commas, where a line takes at most "
+        f"practices.{n}": f"has {len(parts)} values separated by commas, where a line takes at most "
         f"{len(names)} ({', '.join(names)}); leave out any comma inside a name"
-        for n, line in text_lines(text)
-        if len(line.split(",")) > len(names)
+        for n, parts in lines
+        if len(parts) > len(names)
     }
     if too_many:
         raise Refused.invalid(too_many)
-    for _, line in text_lines(text):
-        parts = [p.strip() for p in line.split(",")]
+    for _, parts in lines:
         entry: dict[str, Any] = dict(zip(["ods", "name", "contact_name", "contact_email"], parts[:4], strict=False))
         if with_weighting and len(parts) > 4 and parts[4]:
             entry["weighting"] = parts[4]
