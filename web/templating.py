@@ -49,7 +49,8 @@ def field_words(name: str) -> str:
     if name.startswith("groups."):
         parts = name.split(".")
         row = f"group {int(parts[1]) + 1}" if len(parts) > 1 and parts[1].isdigit() else "a group"
-        return f"Patients deregistered, {row}"
+        rest = " ".join(GROUP_WORDS.get(p, p.replace("_", " ")) for p in parts[2:])
+        return f"Patients deregistered, {row}, {rest}" if rest else f"Patients deregistered, {row}"
     parts = name.split(".")
     if len(parts) >= 2 and parts[0] in ROWS and parts[1].isdigit():  # lines.0.unit_rate_pence: "Line 1: unit rate"
         row = f"{ROWS[parts[0]]} {int(parts[1]) + 1}"
@@ -60,6 +61,8 @@ def field_words(name: str) -> str:
 
 PART_WORDS = {"unit_rate_pence": "rate per item", "count": "items", "rate_pence": "rate"}
 """A row's fields as the form's column headings say them."""
+GROUP_WORDS = {"days_off": "days off the list", "still_off": "still off the list", "off_since": "deregistered on"}
+"""A deregistered group's fields as the return form's boxes are labelled."""
 ROWS = {"lines": "Line", "rows": "Row", "tariff": "Tariff item", "practices": "Practice", "items": "Item"}
 """A form's repeated parts, as people count them (from 1)."""
 
