@@ -87,14 +87,16 @@ def text_lines(text: str) -> list[tuple[int, str]]:
 
 
 def practice_lines(text: str, with_weighting: bool) -> list[dict[str, Any]]:
-    """A form's practices, one a line: ODS code, name, contact name, contact email[, weighting]. A line with more
+    """A form's practices, one a line: ODS code, name, contact name, contact email[, weighting], separated by
+    commas, or by tabs on a line pasted from a spreadsheet (whose names may then hold commas). A line with more
     values than that (a comma inside a name splits it) is refused on its line, never cut short unseen."""
     found = []
     names = ["ODS code", "name", "contact name", "contact email"] + (["weighting"] if with_weighting else [])
-    lines = [(n, [p.strip() for p in line.split(",")]) for n, line in text_lines(text)]
+    lines = [(n, [p.strip() for p in line.split("\t" if "\t" in line else ",")]) for n, line in text_lines(text)]
     too_many = {
-        f"practices.{n}": f"has {len(parts)} values separated by commas, where a line takes at most "
-        f"{len(names)} ({', '.join(names)}); leave out any comma inside a name"
+        f"practices.{n}": f"has {len(parts)} values, where a line takes at most "
+        f"{len(names)} ({', '.join(names)}); leave out any comma inside a name, or paste the line from a "
+        "spreadsheet (its columns separated by tabs)"
         for n, parts in lines
         if len(parts) > len(names)
     }

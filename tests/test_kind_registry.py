@@ -174,3 +174,12 @@ def test_a_practice_line_with_more_values_than_it_takes_is_refused_on_its_line_n
         SPEC.form.to_data(form, "ceo@lmc.example")
     assert set(refused.value.fields) == {"practices.1", "practices.3"}  # the lines as the box shows them
     assert "leave out any comma inside a name" in refused.value.fields["practices.3"]
+
+
+def test_practice_lines_pasted_from_a_spreadsheet_split_on_tabs_so_a_name_may_hold_a_comma() -> None:
+    from kinds.pathology import SPEC
+
+    form = {"practices": "E87701\tSmith, Jones & Co\tPM\tpm@x.example\t\nE87700, Paddington MC, PM, pm@nhs.example"}
+    data = SPEC.form.to_data(form, "ceo@lmc.example")
+    names = [(p["ods"], p["name"], p["contact_email"]) for p in data["practices"]]
+    assert names == [("E87701", "Smith, Jones & Co", "pm@x.example"), ("E87700", "Paddington MC", "pm@nhs.example")]
