@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -24,7 +25,7 @@ from persistence.users import Users
 from service import acting, reading, starting
 from service.refusals import Refused, Why
 from settings import Settings
-from tests.conftest import BIN, Inbox
+from tests.conftest import Inbox, free_port
 from tests.helpers import CLAIM, ICB_L1, OFFICER, example_start, payer, sign_in
 from web import temporal_budget
 from web.app import create_app
@@ -193,11 +194,15 @@ async def test_engine_unreachable_gives_the_form_back_as_typed_with_503(
     path = link_for(settings, eid)
     submission = submission_for(await web.get(path), "reject")
     typed = "Every line is <funded> already & we will not pay twice"
-    # Temporal goes away: the app's client is one connected to a server that is then shut down
-    gone = await WorkflowEnvironment.start_local(dev_server_existing_path=str(BIN / "temporal"))
+    # Temporal goes away: the app's client is one for an address where nothing answers
+    gone = await Client.connect(
+        f"127.0.0.1:{free_port()}",
+        lazy=True,
+        data_converter=pydantic_data_converter,
+        namespace=settings.temporal_namespace,
+    )
     app = web._transport.app  # type: ignore[attr-defined]
-    app.state.client = gone.client
-    await gone.shutdown()
+    app.state.client = gone
     try:
         answer = await web.post(path, data={"action": "reject", "reasons": typed, "submission": submission})
     finally:
