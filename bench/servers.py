@@ -23,8 +23,7 @@ from temporalio.client import Client
 
 from bench.sink import MailLog
 from settings import Settings
-from temporal_client import connect, ensure_search_attributes
-from workflows.search_attributes import server_flags
+from temporal_client import connect, dev_server_flags, ensure_search_attributes
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPORAL = Path(sys.executable).parent / "temporal"
@@ -181,7 +180,7 @@ async def running(work: Path, workers: int = 1, worker_options: Sequence[str] = 
                 *("server", "start-dev", "--headless", "--ip", host, "--port", port),
                 *("--namespace", settings.temporal_namespace, "--log-level", "warn"),
                 *("--dynamic-config-value", "frontend.enableServerVersionCheck=false"),
-                *server_flags(),
+                *dev_server_flags(),
             ],
             work,
             env,
