@@ -19,6 +19,7 @@ from domain.calendar import BankHoliday, Calendar, CalendarChange, WorkingCalend
 from domain.configuration import EscalationConfig
 from domain.identifiers import HeaderText
 from persistence.calendars import Calendars
+from service import listing
 from service.gate import admit, parse_json, refuse_field
 from service.refusals import Refused, Why, search_refusals, temporal_refusals
 from workflows import search_attributes as sa
@@ -135,7 +136,7 @@ async def running_escalations(client: Client, task_queue: str) -> list[str]:
 
     kinds = ", ".join(f"'{k}'" for k in sorted(case_kinds()))
     queue = admit(QueueName, {"name": task_queue}).name
-    query = f"ExecutionStatus = 'Running' AND TaskQueue = '{queue}' AND {sa.KIND.name} IN ({kinds})"
+    query = f"{listing.OPEN} AND TaskQueue = '{queue}' AND {sa.KIND.name} IN ({kinds})"
     with search_refusals("the list of running escalations"):
         return [wf.id async for wf in client.list_workflows(query)]
 

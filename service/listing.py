@@ -333,12 +333,17 @@ async def _sorted_here(client: Client, query: str, column: Column, descending: b
     return Page(rows=shown, offset=offset, next_offset=offset + PAGE_SIZE if more else None, capped=capped)
 
 
+OPEN = "CloseTime IS NULL"
+"""A run still open: the same runs as `ExecutionStatus = 'Running'`, which the dev server's SQLite visibility answers
+by reading every running workflow (an incident's thousands of practices among them) before the escalations asked
+for. Beside 6,300 practices, counting 300 escalations took 24 ms that way and 2 ms this way."""
+
 FLAG_CLAUSES = {
     "overdue": f"{sa.OVERDUE.name} = true",
     "stalled": f"{sa.STALLED.name} = true",
     "underpaid": f"{sa.UNDERPAID.name} = true",
     "held": f"{sa.EMAILS_HELD.name} = 'yes'",
-    "open": "ExecutionStatus = 'Running'",
+    "open": OPEN,
 }
 HOLDERS = ("payer", "officer", "practice")
 
@@ -358,7 +363,7 @@ async def _count(client: Client, query: str) -> Counts:
     queries = [
         query,
         *(within(FLAG_CLAUSES[f]) for f in flags),
-        *(within(f"{sa.BALL_HOLDER.name} = '{h}' AND ExecutionStatus = 'Running'") for h in HOLDERS),
+        *(within(f"{sa.BALL_HOLDER.name} = '{h}' AND {OPEN}") for h in HOLDERS),
     ]
     with search_refusals("the counts"):
         answers = await asyncio.gather(*(client.count_workflows(q) for q in queries))

@@ -23,7 +23,7 @@ from domain.working_days import at_close_of_day, describe_date, describe_deadlin
 from kinds import KINDS, kind
 from persistence.audit_log import AuditLog, AuditRecord
 from persistence.meetings import Meetings
-from service import reading
+from service import listing, reading
 from service.gate import Keyword, admit, refuse_field
 from service.refusals import Refused
 from workflows import search_attributes as sa
@@ -265,7 +265,7 @@ async def gather(
     previous = meetings.previous_meeting(code, meeting_date)
     since = since or previous or (meeting_date - DEFAULT_LOOKBACK)
     names = ", ".join(f"'{n}'" for n in sorted({spec.name for spec in KINDS} | {CONFIRMATION}))
-    running = "ExecutionStatus = 'Running'"
+    running = listing.OPEN
     ours = f"{sa.PAYER.name} = '{code}' AND {sa.KIND.name} IN ({names})"
     flagged = await reading.list_escalations(
         client, f"{ours} AND {running} AND ({sa.LADDER_LEVEL.name} >= 3 OR {sa.STALLED.name} = true)"

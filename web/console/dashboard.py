@@ -197,7 +197,7 @@ def routes(console: Console) -> list[Route]:
             raise Refused(Why.NOT_PERMITTED, "Only ops staff see failing activities.")
         client = request.app.state.client
         async with within_budget():
-            found = await listing.page(client, "ExecutionStatus = 'Running'", "started", True, "", 0)
+            found = await listing.page(client, listing.OPEN, "started", True, "", 0)
         context = {"who": who, "failing": await trouble(client, found.rows)}
         return templates.TemplateResponse(request, "failing.html", context)
 
