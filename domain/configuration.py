@@ -9,11 +9,11 @@ from domain.calendar import WorkingCalendar, legacy_calendar
 from domain.contacts import Lmc, Organisation
 from domain.deregistration import CapitationRate
 from domain.escalation import DeadlinePolicy
-from domain.money import Pence
+from domain.money import RatePence
 
 
 class TariffRate(BaseModel):
-    unit_rate_pence: Pence
+    unit_rate_pence: RatePence
     example: bool = Field(default=True, description="an illustrative rate, not one agreed with a payer")
 
 

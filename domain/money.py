@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, TypeVar
 
-from pydantic import Field, StrictInt
+from pydantic import AfterValidator, Field, StrictInt
 
 from domain.formatting import money
 from domain.validation import quoted
@@ -19,12 +19,39 @@ MOST_PENCE = 100_000_000_000
 twice, pence typed as pounds), refused rather than emailed, reported and charted."""
 
 
+MOST_RATE_PENCE = 10_000_000
+"""£100,000.00 for one item of work. Items are fit notes, chased letters, re-referrals, reviews: priced in pounds or
+hundreds of pounds, and a year's lump sum is rarely more; a rate past this is a slip (digits repeated, a total typed
+as a rate), refused beside its line rather than multiplied into a claim."""
+
+
+def _typed(pence: int) -> str:
+    return money(pence) if pence < 10**26 else f"an amount of {len(str(pence)):,} digits"  # past exact decimals
+
+
 def beyond_reason(pence: int) -> str | None:
     """Why an amount a person typed cannot be meant, or None."""
     if pence > MOST_PENCE:
-        typed = money(pence) if pence < 10**26 else f"an amount of {len(str(pence)):,} digits"  # past exact decimals
-        return f"{typed} is more than any claim could be (at most {money(MOST_PENCE)})"
+        return f"{_typed(pence)} is more than any claim could be (at most {money(MOST_PENCE)})"
     return None
+
+
+def rate_beyond_reason(pence: int) -> str | None:
+    """Why a rate per item a person set cannot be meant, or None."""
+    if pence > MOST_RATE_PENCE:
+        return f"{_typed(pence)} for one item is more than any item of work is paid (at most {money(MOST_RATE_PENCE)})"
+    return None
+
+
+def _sensible_rate(pence: int) -> int:
+    if (reason := rate_beyond_reason(pence)) is not None:
+        raise ValueError(reason)
+    return pence
+
+
+RatePence = Annotated[Pence, AfterValidator(_sensible_rate)]
+"""A rate per item as a person sets it (a claim line, the configured tariff): pence, within `MOST_RATE_PENCE`. Not
+for models recorded runs read back, which are not judged by rules made after them."""
 
 
 K = TypeVar("K")

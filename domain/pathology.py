@@ -17,7 +17,7 @@ from domain.contacts import Contact, Lmc, Organisation
 from domain.escalation import CURRENT_RULES, MONEY_AND_DATES, DeadlinePolicy, Effect
 from domain.identifiers import FreeText, HeaderText, OdsCode, SafeEmail
 from domain.incident import ChildState, IncidentCase, StartChild, first_few
-from domain.money import Pence, beyond_reason, format_pence, how_to_write
+from domain.money import Pence, format_pence, how_to_write, rate_beyond_reason
 from domain.practice_return import Practice, ReturnItem, ReturnRecord
 from domain.report import ReportLine, spread
 from domain.tables import ScheduleLine
@@ -100,7 +100,7 @@ def request_problems(
             problems[f"tariff.{n}.rate_pence"] = (
                 f"a rate must be more than £0.00 ({RATE_WRITTEN}); '{item.key}' has none"
             )
-        elif today is not None and (beyond := beyond_reason(item.rate_pence)) is not None:
+        elif today is not None and (beyond := rate_beyond_reason(item.rate_pence)) is not None:
             problems[f"tariff.{n}.rate_pence"] = f"{beyond}; '{item.key}' is a rate per item ({RATE_WRITTEN})"
     if request.return_deadline is not None:
         problem = date_set_problem(calendar, request.return_deadline, today, "a return deadline")

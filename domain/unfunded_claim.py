@@ -16,7 +16,7 @@ from domain.configuration import TariffRate
 from domain.contacts import Contact, Lmc, Organisation, Role
 from domain.escalation import CURRENT_RULES, AuditEffect, DeadlinePolicy, Effect, ResponseRefused
 from domain.identifiers import FreeText, HeaderText, OdsCode, SafeEmail, has_visible_text
-from domain.money import MOST_PENCE, Pence, beyond_reason, format_pence
+from domain.money import Pence, RatePence, beyond_reason, format_pence
 from domain.negotiation import FIELDS, LABELS, NegotiationCase, Status
 from domain.report import ReportLine, spread
 from domain.responses import FieldSpec, ResponseInput
@@ -126,7 +126,7 @@ class ClaimLineSubmission(ClaimLine):
 
     model_config = ConfigDict(extra="forbid")
     count: StrictInt = Field(ge=1, le=MOST_ITEMS)
-    unit_rate_pence: Pence = Field(le=MOST_PENCE)
+    unit_rate_pence: RatePence
     evidence_refs: list[Annotated[HeaderText, Field(min_length=1, max_length=64)]] = Field(
         default_factory=list, max_length=MOST_REFERENCES
     )

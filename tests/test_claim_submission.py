@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import settings as settings_
 from hypothesis import strategies as st
 
-from domain.money import MOST_PENCE
+from domain.money import MOST_PENCE, MOST_RATE_PENCE
 from domain.unfunded_claim import MOST_LINES, ClaimRequest
 from service import starting
 from service.refusals import Refused
@@ -54,6 +54,11 @@ def test_the_example_starts_and_carries_a_plain_claim_request() -> None:
             "lines.0.unit_rate_pence",
             "at most",
         ),
+        (
+            changed(lines=[{**example_data()["lines"][0], "unit_rate_pence": 9_999_999_900}]),
+            "lines.0.unit_rate_pence",
+            "£99,999,999.00 for one item is more than any item of work is paid (at most £100,000.00)",
+        ),
         (changed(lines=[example_data()["lines"][0]] * (MOST_LINES + 1)), "lines", f"at most {MOST_LINES}"),
         (
             changed(lines=[{**example_data()["lines"][0], "evidence_refs": ["R"] * 51}]),
@@ -70,6 +75,7 @@ def test_the_example_starts_and_carries_a_plain_claim_request() -> None:
         "backwards",
         "count",
         "rate",
+        "rate per item",
         "lines",
         "references",
     ],
@@ -80,7 +86,7 @@ def test_a_claim_beyond_reason_is_refused_naming_the_field(data: dict[str, Any],
 
 
 def test_a_total_past_any_claim_is_refused_though_each_line_is_within_reason() -> None:
-    line = {**example_data()["lines"][0], "count": 1_000_000, "unit_rate_pence": MOST_PENCE // 10}
+    line = {**example_data()["lines"][0], "count": 1_000_000, "unit_rate_pence": MOST_RATE_PENCE}
     fields = refusal(changed(lines=[line] * 20))
     assert "more than any claim could be" in fields["lines"]
 

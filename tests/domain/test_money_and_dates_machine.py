@@ -445,7 +445,10 @@ def test_a_tariff_rate_of_nothing_or_a_return_deadline_on_a_bank_holiday_is_refu
     assert "in the past" in request_problems(request, LEGACY_CALENDAR, date(2027, 1, 4))["return_deadline"]
     data["tariff"][1]["rate_pence"] = 10**30  # pasted, or pounds typed many times over: the start refuses it
     absurd = request_problems(PathologyRequest.model_validate(data), LEGACY_CALENDAR, date(2026, 12, 1))
-    assert "more than any claim could be" in absurd["tariff.1.rate_pence"] and "digits" in absurd["tariff.1.rate_pence"]
+    assert (
+        "more than any item of work is paid" in absurd["tariff.1.rate_pence"]
+        and "digits" in absurd["tariff.1.rate_pence"]
+    )
     assert "tariff.1.rate_pence" not in request_problems(PathologyRequest.model_validate(data), LEGACY_CALENDAR)
     data["tariff"][1]["rate_pence"] = 0
     with pytest.raises(ValueError, match="tariff.1.rate_pence"):
