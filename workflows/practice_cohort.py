@@ -59,10 +59,10 @@ events back in more tasks, not fewer, at 0.34 tasks a practice against 0.18.)"""
 
 PRACTICE_TASK_TIMEOUT = timedelta(seconds=30)
 """A practice's workflow tasks may take this long before Temporal gives them to a worker again (its default is
-10 s). At 6,300 practices a new practice's first task sometimes waited over 10 s inside a busy worker for a place
-in its cache, timed out and was given again (two or three a run); three times the default lets it finish. A
-worker that dies holding a task delays that practice by 30 s rather than 10, nothing to a deadline days away.
-Only the starting command's attributes change, which replay does not compare."""
+10 s): at 6,300 practices on 2 cores a busy worker's task may take seconds to finish, and one given again meanwhile
+is work done twice. A task lost between a saturated server and the worker (README, Benchmark) is given again after
+this long. A worker that dies holding a task delays that practice by 30 s rather than 10, nothing to a deadline
+days away. Only the starting command's attributes change, which replay does not compare."""
 
 
 class PracticeCommon(BaseModel):
