@@ -8,7 +8,6 @@ round trip (issue #16) and the case's own field specs, with no read of the case 
 from __future__ import annotations
 
 import json
-from datetime import date
 from typing import Any
 
 from pydantic import BaseModel
@@ -16,7 +15,7 @@ from pydantic import BaseModel
 from domain.contacts import Role
 from domain.money import parse_pounds, read_whole_number
 from domain.responses import FieldSpec, ResponseInput, digest
-from domain.validation import FieldsRefused, quoted, validated
+from domain.validation import FieldsRefused, read_date, validated
 
 GROUP_ROWS = 8  # rows a groups field offers on the page
 AS_THE_FORM_NAMES = {"amount_pence": "amount"}  # the response's field names as the forms call them
@@ -78,25 +77,26 @@ def _count(raw: str) -> int:
 
 
 def _groups(form: dict[str, str], name: str, errors: dict[str, str]) -> list[dict[str, Any]]:
+    """The rows of a groups field that have anything in them; each box a row's reader refuses is named on its own
+    (`groups.1.off_since`), so the page says which box of which group, and the row's other boxes still are read."""
     groups = []
     for row in range(GROUP_ROWS):
-        patients = form.get(f"{name}.{row}.patients", "").strip()
-        days = form.get(f"{name}.{row}.days_off", "").strip()
-        still_off = form.get(f"{name}.{row}.still_off", "") in ("on", "true", "1")
-        since = form.get(f"{name}.{row}.off_since", "").strip()
-        if not (patients or days or still_off or since):
+        base = f"{name}.{row}"
+        boxes = {box: form.get(f"{base}.{box}", "").strip() for box in ("patients", "days_off", "off_since")}
+        still_off = form.get(f"{base}.still_off", "") in ("on", "true", "1")
+        if not (any(boxes.values()) or still_off):
             continue
-        try:
-            groups.append(
-                {
-                    "patients": _count(patients),
-                    "days_off": _count(days) if days else None,
-                    "still_off": still_off,
-                    "off_since": date.fromisoformat(since) if since else None,
-                }
-            )
-        except ValueError as err:
-            errors[f"{name}.{row}"] = str(err)
+        group: dict[str, Any] = {"still_off": still_off, "days_off": None, "off_since": None}
+        for box, raw in boxes.items():
+            if not raw:
+                if box == "patients":
+                    errors[f"{base}.patients"] = "required"
+                continue
+            try:
+                group[box] = read_date(raw) if box == "off_since" else _count(raw)
+            except ValueError as err:
+                errors[f"{base}.{box}"] = str(err)
+        groups.append(group)
     return groups
 
 
@@ -109,7 +109,7 @@ def read_response(form: dict[str, str], fields: list[FieldSpec], actor_email: st
             groups = _groups(form, field.name, errors)
             if groups:
                 values["groups"] = groups
-            elif field.required and field.name not in errors:
+            elif field.required and not any(key.startswith(f"{field.name}.") for key in errors):
                 errors[field.name] = "give at least one group"
             continue
         raw = form.get(field.name, "").strip()
@@ -121,10 +121,7 @@ def read_response(form: dict[str, str], fields: list[FieldSpec], actor_email: st
             if field.kind == "money":
                 values["amount_pence"] = parse_pounds(raw)
             elif field.kind == "date":
-                try:
-                    values["on_date"] = date.fromisoformat(raw)
-                except ValueError:
-                    raise ValueError(f"{quoted(raw)} is not a date (YYYY-MM-DD)") from None
+                values["on_date"] = read_date(raw)
             elif field.kind == "count":
                 values.setdefault("counts", {})[field.name.removeprefix("count.")] = _count(raw)
             else:

@@ -108,6 +108,23 @@ def _day_first(typed: str) -> date | None:
         return None
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def read_date(typed: str) -> date:
+    """A date as a person types it in a form's box: YYYY-MM-DD only (Python alone would also read '20260331' and
+    ISO week dates). Refused in words, with the date to write for a day-first one ('31/03/2026')."""
+    text = typed.strip()
+    if _ISO_DATE.fullmatch(text):
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"{quoted(typed)} is not a date on the calendar") from None
+    if (meant := _day_first(text)) is not None:
+        raise ValueError(f"write the date as YYYY-MM-DD: for {quoted(typed)} write {meant.isoformat()}")
+    raise ValueError(f"{quoted(typed)} is not a date (YYYY-MM-DD)")
+
+
 _NOT_AN_EMAIL = "value is not a valid email address:"
 EMPTY = "is required"
 """A null (a JSON file's, or a form's box left blank) where a value belongs: said as a missing field is."""

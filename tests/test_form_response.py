@@ -108,3 +108,34 @@ def test_a_form_within_the_bounds_stays_far_inside_temporals_payload_limit_and_o
             assert problems.get(name[:60] or "(a field without a name)"), problems
     if sum(len(v) for v in form.values()) > FORM_CHARS:
         assert problems
+
+
+def test_each_box_of_a_group_is_refused_by_name_in_words_and_groups_given_are_not_called_missing() -> None:
+    """A practice's return with a negative count in group 1 and a day-first date in group 4: each box is named and
+    said in words (never Python's own), the row's other boxes are still read, and the field is not said to be
+    missing a group when groups were given."""
+    required = [FieldSpec("groups", "Groups", "groups", True)]
+    form = {
+        "groups.0.patients": "5",
+        "groups.0.days_off": "-3",
+        "groups.3.patients": "",
+        "groups.3.still_off": "on",
+        "groups.3.off_since": "31/03/2026",
+        "groups.5.patients": "2",
+        "groups.5.still_off": "on",
+        "groups.5.off_since": "2026-02-30\x00",
+    }
+    try:
+        read_response(form, required, "someone@practice.example", Role.PRACTICE)
+    except FieldsRefused as refused:
+        assert refused.fields == {
+            "groups.0.days_off": "'-3' is not a whole number of zero or more (digits 0-9)",
+            "groups.3.patients": "required",
+            "groups.3.off_since": "write the date as YYYY-MM-DD: for '31/03/2026' write 2026-03-31",
+            "groups.5.off_since": "'2026-02-30�' is not a date (YYYY-MM-DD)",
+        }
+    else:
+        raise AssertionError("refused")
+    form = {"action": "submit_return", "groups.1.patients": "4", "groups.1.still_off": "on"}
+    read = read_response({**form, "groups.1.off_since": "2026-02-27"}, required, "pm@practice.example", Role.PRACTICE)
+    assert read.groups is not None and str(read.groups[0].off_since) == "2026-02-27"

@@ -258,7 +258,7 @@ async def test_a_practices_return_outside_the_incident_is_refused_and_days_still
     }
     refused = await web.post(link, data=after)
     assert refused.status_code == 422, refused.text
-    assert "Patients deregistered, group 1, deregistered on: 10 April 2025 is after the cut-off" in refused.text
+    assert "Patients deregistered, group 1, off since: 10 April 2025 is after the cut-off" in refused.text
     assert "from 1 April 2024 to 31 March 2025" in refused.text
     too_long = await web.post(
         link, data={"action": "submit_return", "groups.0.patients": "10", "groups.0.days_off": "400"}
