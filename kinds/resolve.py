@@ -92,7 +92,8 @@ def practice_lines(text: str, with_weighting: bool) -> list[dict[str, Any]]:
     values than that (a comma inside a name splits it) is refused on its line, never cut short unseen."""
     found = []
     names = ["ODS code", "name", "contact name", "contact email"] + (["weighting"] if with_weighting else [])
-    lines = [(n, [p.strip() for p in line.split("\t" if "\t" in line else ",")]) for n, line in text_lines(text)]
+    typed = text.splitlines()
+    lines = [(n, _cells(typed[n])) for n, _ in text_lines(text)]
     too_many = {
         f"practices.{n}": f"has {len(parts)} values, where a line takes at most "
         f"{len(names)} ({', '.join(names)}); leave out any comma inside a name, or paste the line from a "
@@ -108,6 +109,14 @@ def practice_lines(text: str, with_weighting: bool) -> list[dict[str, Any]]:
             entry["weighting"] = parts[4]
         found.append(entry)
     return found
+
+
+def _cells(line: str) -> list[str]:
+    """A practice line's values: between tabs (a spreadsheet's row, whose empty first cell stays a cell, and whose
+    empty cells after the last are dropped) or else between commas."""
+    if "\t" in line:
+        return [cell.strip() for cell in line.rstrip().split("\t")]
+    return [cell.strip() for cell in line.split(",")]
 
 
 def practice_rows(form: Mapping[str, str]) -> dict[str, list[int]]:

@@ -183,3 +183,20 @@ def test_practice_lines_pasted_from_a_spreadsheet_split_on_tabs_so_a_name_may_ho
     data = SPEC.form.to_data(form, "ceo@lmc.example")
     names = [(p["ods"], p["name"], p["contact_email"]) for p in data["practices"]]
     assert names == [("E87701", "Smith, Jones & Co", "pm@x.example"), ("E87700", "Paddington MC", "pm@nhs.example")]
+
+
+def test_a_spreadsheet_line_with_an_empty_first_cell_is_refused_not_read_one_column_over(settings: Settings) -> None:
+    from kinds.pathology import SPEC
+
+    shifted = SPEC.form.to_data({"practices": "\tPaddington MC\tPM\tpm@nhs.example"}, "ceo@lmc.example")
+    assert shifted["practices"][0]["ods"] == "" and shifted["practices"][0]["contact_email"] == "pm@nhs.example"
+    with pytest.raises(Refused) as refused:
+        starting.prepare(
+            SPEC,
+            settings.escalation_config(),
+            {**starting.read_json(ROOT / SPEC.example), "practices": shifted["practices"]},
+        )
+    assert "practices.0.ods" in refused.value.fields and "practices.0.contact_email" not in refused.value.fields
+    with pytest.raises(Refused) as extra_column:
+        SPEC.form.to_data({"practices": "\tE87704\tName\tPM\tpm4@x.example"}, "ceo@lmc.example")
+    assert "has 5 values" in extra_column.value.fields["practices.0"]
