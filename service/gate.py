@@ -144,8 +144,13 @@ StatusName = Annotated[str, AfterValidator(_status)]
 _SEARCH_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@._+-")
 
 
+_APOSTROPHES = str.maketrans({"'": " ", "\u2019": " ", "\u2018": " "})
+
+
 def _search(value: str) -> str:
-    words = value.split()
+    """Up to 8 words of letters, digits and @ . _ + -; an apostrophe (O'Brien, St John's) parts words, as the
+    visibility store's text search parts a title, so it never reaches the query."""
+    words = value.translate(_APOSTROPHES).split()
     if len(words) > 8 or any(len(w) > 80 or not set(w) <= _SEARCH_CHARACTERS for w in words):
         raise ValueError(
             "search for up to 8 words, references, ODS codes or email addresses (letters, digits and @ . _ + - only)"

@@ -55,7 +55,8 @@ async def test_rows_come_from_search_attributes_and_every_search_finds_them(
     console: httpx.AsyncClient, dev_env: WorkflowEnvironment, dev_worker: Worker, settings: Settings, inbox: Inbox
 ) -> None:
     word = f"Zebra{uuid.uuid4().hex[:6]}"
-    start = example_start(settings, title=f"Onward referrals {word} quarter two", practices=["G82001", "G82077"])
+    title = f"Onward referrals {word} quarter two, Dr O’Brien’s list"
+    start = example_start(settings, title=title, practices=["G82001", "G82077"])
     eid = await starting.start(dev_env.client, settings, CLAIM, start)
     await inbox.wait_for(eid, 1)
 
@@ -65,7 +66,8 @@ async def test_rows_come_from_search_attributes_and_every_search_finds_them(
     assert "NHS Kent and Medway ICB" in row  # the counterpart by name, not its code
     assert "£" in row and "working days left" in row and "ICB or trust" in row  # money, deadline, whose move
 
-    for search in (eid[:12], "g82077", "G82077", "PrimaryCare.Contracts@kmicb.example"):
+    searches = (eid[:12], "g82077", "G82077", "PrimaryCare.Contracts@kmicb.example", f"O'Brien's {word}")
+    for search in searches:
         assert eid in await until_listed(console, {"q": search}, eid), search
     elsewhere = await console.get("/console", params={"q": f"{word} nowhere{uuid.uuid4().hex[:4]}"})
     assert eid not in elsewhere.text  # every word must match
