@@ -321,7 +321,11 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     names = {**OPTION_NAMES, "text": "--party" if "party" in OFFICER_COMMANDS[args.command] else "--text"}
     view = await reading.summary(client, args.id)
     if view.outcome is not None:
-        raise Refused(Why.CLOSED, f"{args.id} is closed ({view.outcome}); nothing more can be recorded.")
+        from domain import wording
+
+        raise Refused(
+            Why.CLOSED, f"{args.id} is closed ({wording.outcome(view.outcome)}); nothing more can be recorded."
+        )
     response = admit(
         ResponseInput,
         {
@@ -474,7 +478,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:
         # Each kind of error is looked for only in a module already imported: one not imported raised nothing.
         if isinstance(err, _loaded("service.refusals", "Refused")):
-            said = one_line(err.message)  # type: ignore[attr-defined]
+            said = one_line(err.message).removeprefix("Refused: ")  # type: ignore[attr-defined]  # said once
             print(f"Refused: {said}", file=sys.stderr)
             if said.endswith("…") and err.fields:  # type: ignore[attr-defined]  # cut short: every field, a line each
                 for field, problem in err.fields.items():  # type: ignore[attr-defined]

@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from domain import wording
 from domain.calendar import CalendarChange, WorkingCalendar, legacy_calendar
 from domain.confirmation import ConfirmationRequest
 from domain.contacts import Organisation, Role
@@ -557,7 +558,8 @@ class IncidentCase(EscalationCase):
                     detail={"outcome": self.outcome, "open_items": open_items, "reasons": response.reasons},
                 ),
             ]
-            message = "The incident is closed." + (f" Still open were: {', '.join(open_items)}." if open_items else "")
+            still_open = ", ".join(wording.in_a_sentence(wording.topic(item)) for item in open_items)
+            message = "The incident is closed." + (f" Still open were: {still_open}." if open_items else "")
         return ResponseOutcome(status=self.status, message=message), effects
 
 

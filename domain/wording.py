@@ -155,6 +155,11 @@ def holder(role: str) -> str:
     return HOLDERS.get(role, _words(role))
 
 
+def in_a_sentence(heading: str) -> str:
+    """A heading as a sentence carries it: 'Incident report' as 'incident report', 'ICB message' as it is."""
+    return heading[:1].lower() + heading[1:] if heading[1:2].islower() else heading
+
+
 def topic(key: str) -> str:
     """A payer request's topic as a heading: 'Year-end reconciliation'."""
     return {

@@ -166,7 +166,7 @@ async def test_deregistration_from_message_to_every_practice_paid(
             reasons="Practices paid; the ICB's message is on the liaison agenda",
         ),
     )
-    assert "icb_message" in outcome.message
+    assert "ICB message to practices" in outcome.message
     final = await client.get_workflow_handle_for(DeregistrationWorkflow.run, eid).result()
     assert final.outcome == "closed_by_officer"
     events = [r.event for r in AuditLog(make_engine(settings.database)).timeline(eid)]

@@ -200,7 +200,7 @@ async def test_the_cli_refuses_acting_on_a_closed_claim_with_one_line(
         code, out, err = await run_cli(env, *command)
         assert code == 2, (command, out, err)
         [line] = err.strip().splitlines()
-        assert line.startswith("Refused:") and "closed (withdrawn)" in line and "Traceback" not in err
+        assert line.startswith("Refused:") and "closed (withdrawn by the LMC)" in line and "Traceback" not in err
 
 
 async def test_the_cli_refuses_an_unknown_escalation_with_one_line(

@@ -292,7 +292,7 @@ def test_the_officer_may_close_it_while_the_icb_stays_silent() -> None:
     case.on_child_closed("pot", pot(TOTAL), london(2027, 2, 1))
     case.on_practices_settled()
     result, effects = case.apply(officer("close_incident", reasons="Message on the liaison agenda"), london(2027, 4, 1))
-    assert case.outcome == "closed_by_officer" and "Still open were: icb_message." in result.message
+    assert case.outcome == "closed_by_officer" and "Still open were: ICB message to practices." in result.message
     assert of_type(effects, TellPractices) == []  # every practice already settled
 
 

@@ -237,7 +237,7 @@ def test_the_officer_closes_the_incident_with_reasons_naming_what_was_still_open
     }
     assert of_type(effects, TellPractices) == [TellPractices(message="close", reason="Agreed at the liaison meeting")]
     assert of_type(effects, CloseChildren) == [CloseChildren(reason="Agreed at the liaison meeting")]
-    assert result.message == "The incident is closed. Still open were: year_end, incident_report, claim."
+    assert result.message == "The incident is closed. Still open were: year-end reconciliation, incident report, compensation claim."
 
 
 def test_closing_after_every_practice_settled_tells_the_practices_nothing() -> None:
