@@ -240,7 +240,7 @@ async def test_a_silent_trust_stalls_and_the_icb_is_told(
             action="close_incident", actor_email=OFFICER, actor_role=Role.OFFICER, reasons="To the liaison meeting"
         ),
     )
-    assert "year_end" in outcome.message and "claim" in outcome.message
+    assert "year-end reconciliation" in outcome.message and "compensation claim" in outcome.message
     final = await client.get_workflow_handle_for(PathologyWorkflow.run, eid).result()
     assert final.outcome == "closed_by_officer"
     await assert_histories_scale(client, eid, practices=len(codes))
