@@ -37,7 +37,8 @@ def build(config: EscalationConfig, data: dict[str, Any], escalation_id: str) ->
     problems = request_problems(request, london_date(datetime.now(UTC)))
     if problems:
         raise Refused.invalid(problems)
-    officer = resolve.officer(config, request.officer_email)
+    parties = {request.icb_code: "icb_code", **resolve.practice_parties(request)}
+    officer = resolve.officer(config, request.officer_email, parties)
     icb = resolve.organisation(config, "icb_code", request.icb_code, kind="icb")
     return StartDeregistration(
         escalation_id=escalation_id,

@@ -30,7 +30,8 @@ def build(config: EscalationConfig, data: dict[str, Any], escalation_id: str) ->
     problems = request_problems(request, config.calendar, london_date(now), returns_due)
     if problems:
         raise Refused.invalid(problems)
-    officer = resolve.officer(config, request.officer_email)
+    parties = {request.trust_code: "trust_code", request.icb_code: "icb_code", **resolve.practice_parties(request)}
+    officer = resolve.officer(config, request.officer_email, parties)
     trust = resolve.organisation(config, "trust_code", request.trust_code, kind="trust")
     icb = resolve.organisation(config, "icb_code", request.icb_code, kind="icb")
     return StartPathology(

@@ -17,11 +17,28 @@ FORM_ROWS = 8
 """Rows a start form offers for repeated entries (claim lines, tariff items)."""
 
 
-def officer(config: EscalationConfig, email: str) -> Contact:
+def officer(config: EscalationConfig, email: str, parties: Mapping[str, str] | None = None) -> Contact:
+    """The officer who starts an escalation. One with a declared interest in any of its `parties` (each code with
+    the field that names it) may view it but not act on it, so may not start it either: refused beside the party,
+    rather than started with nobody able to act on it as its officer."""
     found = config.lmc.officer(email)
     if found is None:
         raise refuse_field("officer_email", f"{email} is not an officer of {config.lmc.name}")
+    named = {code.upper(): field for code, field in (parties or {}).items()}
+    for interest in config.lmc.interests:
+        if interest.officer.lower() == found.email and interest.party.upper() in named:
+            nature = f" ({interest.nature})" if interest.nature else ""
+            raise refuse_field(
+                named[interest.party.upper()],
+                f"{found.email} has declared an interest in {interest.party}{nature}, so may view an escalation "
+                "involving it but not start or act on one; another officer should start it",
+            )
     return found
+
+
+def practice_parties(request: Any) -> dict[str, str]:
+    """An incident's practices as parties (`officer`), each with the field that names it."""
+    return {p.ods: f"practices.{n}.ods" for n, p in enumerate(request.practices)}
 
 
 def organisation(config: EscalationConfig, field: str, code: str, kind: str | None = None) -> Organisation:

@@ -38,7 +38,8 @@ def build(config: EscalationConfig, data: dict[str, Any], escalation_id: str) ->
     for name, day in (("period_start", claim.period_start), ("period_end", claim.period_end)):
         if (problem := after_today(day, today, "a claim is for work already done")) is not None:
             raise refuse_field(name, problem)
-    officer = resolve.officer(config, claim.officer_email)
+    parties = {claim.payer_code: "payer_code", **{ods: f"practices.{n}" for n, ods in enumerate(claim.practices)}}
+    officer = resolve.officer(config, claim.officer_email, parties)
     payer = resolve.organisation(config, "payer_code", claim.payer_code)
     unpriced = [i for i, line in enumerate(claim.lines) if line.unit_rate_pence == 0]
     if unpriced:

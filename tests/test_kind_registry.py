@@ -200,3 +200,26 @@ def test_a_spreadsheet_line_with_an_empty_first_cell_is_refused_not_read_one_col
     with pytest.raises(Refused) as extra_column:
         SPEC.form.to_data({"practices": "\tE87704\tName\tPM\tpm4@x.example"}, "ceo@lmc.example")
     assert "has 5 values" in extra_column.value.fields["practices.0"]
+
+
+@pytest.mark.parametrize("name", ["unfunded_claim", "pathology_error", "deregistration"])
+def test_an_officer_with_an_interest_in_a_party_may_not_start_an_escalation_naming_it(
+    name: str, settings: Settings
+) -> None:
+    """medsec@lmc.example has declared an interest in E85013 (config/escalations.toml): it could view the
+    escalation but not act on it, so it may not start one naming that practice; refused beside the practice."""
+    from kinds import kind
+
+    spec = kind(name)
+    assert spec is not None
+    data = starting.read_json(ROOT / spec.example)
+    data["officer_email"] = "medsec@lmc.example"
+    codes = [p if isinstance(p, str) else p["ods"] for p in data["practices"]]
+    if "E85013" not in codes:
+        added = "E85013" if name == "unfunded_claim" else {**data["practices"][0], "ods": "E85013"}
+        data["practices"] = [*data["practices"], added]
+        codes.append("E85013")
+    where = f"practices.{codes.index('E85013')}" + ("" if name == "unfunded_claim" else ".ods")
+    with pytest.raises(Refused) as refused:
+        starting.prepare(spec, settings.escalation_config(), data)
+    assert "has declared an interest in E85013" in refused.value.fields.get(where, ""), refused.value.fields
