@@ -109,7 +109,7 @@ def read_response(form: dict[str, str], fields: list[FieldSpec], actor_email: st
             groups = _groups(form, field.name, errors)
             if groups:
                 values["groups"] = groups
-            elif field.required and not any(key.startswith(f"{field.name}.") for key in errors):
+            elif field.required:  # (a row with anything in it is a group, refused or not)
                 errors[field.name] = "give at least one group"
             continue
         raw = form.get(field.name, "").strip()

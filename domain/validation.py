@@ -108,18 +108,20 @@ def _day_first(typed: str) -> date | None:
         return None
 
 
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
 
 def read_date(typed: str) -> date:
-    """A date as a person types it in a form's box: YYYY-MM-DD only (Python alone would also read '20260331' and
-    ISO week dates). Refused in words, with the date to write for a day-first one ('31/03/2026')."""
+    """A date as a person types it in a link form's box: YYYY-MM-DD (and whatever else Python's `fromisoformat`
+    reads, '20260331' among them, as these forms always took: an update's handler reads its form again on replay).
+    Refused in words, with the date to write for a day-first one ('31/03/2026')."""
     text = typed.strip()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        pass
     if _ISO_DATE.fullmatch(text):
-        try:
-            return date.fromisoformat(text)
-        except ValueError:
-            raise ValueError(f"{quoted(typed)} is not a date on the calendar") from None
+        raise ValueError(f"{quoted(typed)} is not a date on the calendar")
     if (meant := _day_first(text)) is not None:
         raise ValueError(f"write the date as YYYY-MM-DD: for {quoted(typed)} write {meant.isoformat()}")
     raise ValueError(f"{quoted(typed)} is not a date (YYYY-MM-DD)")
@@ -150,8 +152,8 @@ def in_words(kind: str, ctx: dict[str, Any], message: str, typed: Any = None) ->
     template = _IN_WORDS.get(kind)
     if template is None:
         return message.removeprefix("Value error, ")
-    if kind == "string_too_short" and ctx.get("min_length") == 1:
-        return "is required"
+    if kind == "string_too_short" and (ctx.get("min_length") == 1 or (isinstance(typed, str) and not typed.strip())):
+        return EMPTY  # a box left blank is missing, whatever the shortest it takes
     if kind == "too_short" and ctx.get("min_length") == 1:
         return "needs at least one entry"
     try:

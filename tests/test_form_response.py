@@ -139,3 +139,18 @@ def test_each_box_of_a_group_is_refused_by_name_in_words_and_groups_given_are_no
     form = {"action": "submit_return", "groups.1.patients": "4", "groups.1.still_off": "on"}
     read = read_response({**form, "groups.1.off_since": "2026-02-27"}, required, "pm@practice.example", Role.PRACTICE)
     assert read.groups is not None and str(read.groups[0].off_since) == "2026-02-27"
+
+
+def test_a_link_forms_date_takes_what_it_always_took_so_recorded_answers_read_the_same_on_replay() -> None:
+    """An update's handler reads its form again when a run is replayed: a date these forms accepted before
+    (`date.fromisoformat`'s forms, '20260331' among them) must still read the same, and only refusals are worded."""
+    from domain.validation import read_date
+
+    assert read_date(" 2026-03-31 ") == read_date("20260331") == read_date("2026-W14-2")
+    for typed, words in (("٢٠٢٦-٠٣-٣١", "is not a date (YYYY-MM-DD)"), ("2026-02-30", "is not a date on the calendar")):
+        try:
+            read_date(typed)
+        except ValueError as refused:
+            assert words in str(refused)
+        else:
+            raise AssertionError(typed)
