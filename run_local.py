@@ -22,9 +22,10 @@ from kinds import KINDS
 from logging_setup import configure_logging
 from mail.sink import start_sink
 from settings import Settings
-from temporal_client import connect, dev_server_flags, ensure_search_attributes
+from temporal_client import connect, ensure_search_attributes
 from web.app import MAX_REQUEST_HEAD, create_app
 from worker import build_worker
+from workflows.search_attributes import server_flags
 
 log = structlog.get_logger("run_local")
 
@@ -49,7 +50,7 @@ def start_temporal(settings: Settings) -> subprocess.Popen[bytes]:
         settings.temporal_namespace,
         "--log-level",
         "warn",
-        *dev_server_flags(),
+        *server_flags(),
     ]
     log_file = (settings.var_dir / "temporal.log").open("ab")
     return subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)

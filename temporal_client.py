@@ -18,19 +18,6 @@ if TYPE_CHECKING:
     from temporalio.client import Client
 
 
-ONE_PARTITION = ("matching.numTaskqueueReadPartitions=1", "matching.numTaskqueueWritePartitions=1")
-"""Each task queue in one partition on the dev server (its default is four). Partitions spread a queue over
-matching hosts; the dev server is one process, where they only forward tasks and polls between themselves. At
-6,300 practices on 2 cores, four partitions lost a few practices' first workflow tasks between the server and the
-worker (each sent again only at its task timeout: `bench/`'s workflow-task timeouts); one did not."""
-
-
-def dev_server_flags() -> list[str]:
-    """`temporal server start-dev` flags for `make run` and the bench: our search attributes registered, and
-    `ONE_PARTITION`."""
-    return [*sa.server_flags(), *(arg for value in ONE_PARTITION for arg in ("--dynamic-config-value", value))]
-
-
 def tls_config(settings: Settings) -> TLSConfig | bool:
     """Client certificate and key for a managed Temporal service; plain connection when unset."""
     if settings.temporal_tls_cert is None:
