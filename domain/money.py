@@ -19,10 +19,11 @@ MOST_PENCE = 100_000_000_000
 twice, pence typed as pounds), refused rather than emailed, reported and charted."""
 
 
-MOST_RATE_PENCE = 10_000_000
-"""£100,000.00 for one item of work. Items are fit notes, chased letters, re-referrals, reviews: priced in pounds or
-hundreds of pounds, and a year's lump sum is rarely more; a rate past this is a slip (digits repeated, a total typed
-as a rate), refused beside its line rather than multiplied into a claim."""
+MOST_RATE_PENCE = 100_000_000
+"""£1,000,000.00 for one item of work. Items are fit notes, chased letters, re-referrals, reviews, priced in pounds
+or hundreds of pounds; even a whole service moved onto practices, claimed as one item, is a fraction of this. A
+rate past it is a slip (digits repeated, a total typed as a rate), refused beside its line rather than multiplied
+into a claim."""
 
 
 def _typed(pence: int) -> str:
@@ -125,7 +126,7 @@ def parse_pounds(text: str) -> int:
             raise ValueError(f"{quoted(text)} is not an amount in pounds, e.g. 1234.50 (commas only between thousands)")
         cleaned = cleaned.replace(",", "")
     if cleaned.startswith("-") and _POUNDS.fullmatch(cleaned[1:].strip()):
-        raise ValueError("an amount must be zero or more")
+        raise ValueError(f"{quoted(text)} is below zero; give the amount in pounds, e.g. 1234.50")
     if not _POUNDS.fullmatch(cleaned):
         raise ValueError(f"{quoted(text)} is not an amount in pounds, e.g. 1234.50")
     try:

@@ -57,7 +57,7 @@ def test_the_example_starts_and_carries_a_plain_claim_request() -> None:
         (
             changed(lines=[{**example_data()["lines"][0], "unit_rate_pence": 9_999_999_900}]),
             "lines.0.unit_rate_pence",
-            "£99,999,999.00 for one item is more than any item of work is paid (at most £100,000.00)",
+            "£99,999,999.00 for one item is more than any item of work is paid (at most £1,000,000.00)",
         ),
         (changed(lines=[example_data()["lines"][0]] * (MOST_LINES + 1)), "lines", f"at most {MOST_LINES}"),
         (
