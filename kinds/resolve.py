@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from domain.configuration import EscalationConfig
-from domain.contacts import Contact, Organisation
+from domain.contacts import Contact, Organisation, barring_interest
 from domain.money import parse_pounds
 from domain.practice_return import Practice
 from service.gate import admit, refuse_field
@@ -25,14 +25,14 @@ def officer(config: EscalationConfig, email: str, parties: Mapping[str, str] | N
     if found is None:
         raise refuse_field("officer_email", f"{email} is not an officer of {config.lmc.name}")
     named = {code.upper(): field for code, field in (parties or {}).items()}
-    for interest in config.lmc.interests:
-        if interest.officer.lower() == found.email and interest.party.upper() in named:
-            nature = f" ({interest.nature})" if interest.nature else ""
-            raise refuse_field(
-                named[interest.party.upper()],
-                f"{found.email} has declared an interest in {interest.party}{nature}, so may view an escalation "
-                "involving it but not start or act on one; another officer should start it",
-            )
+    interest = barring_interest(config.lmc.interests, found.email, named)
+    if interest is not None:
+        nature = f" ({interest.nature})" if interest.nature else ""
+        raise refuse_field(
+            named[interest.party],
+            f"{found.email} has declared an interest in {interest.party}{nature}, so may view an escalation "
+            "involving it but not start or act on one; another officer should start it",
+        )
     return found
 
 
@@ -105,22 +105,35 @@ def text_lines(text: str) -> list[tuple[int, str]]:
 
 def practice_lines(text: str, with_weighting: bool) -> list[dict[str, Any]]:
     """A form's practices, one a line: ODS code, name, contact name, contact email[, weighting], separated by
-    commas, or by tabs on a line pasted from a spreadsheet (whose names may then hold commas). A line with more
-    values than that (a comma inside a name splits it) is refused on its line, never cut short unseen."""
+    commas, or by tabs on a line pasted from a spreadsheet (whose names may then hold commas). A line that cannot
+    be read as that (more values than it takes; a spreadsheet row whose first column is empty) is refused on its
+    line, never cut short or read one column over unseen."""
     found = []
     names = ["ODS code", "name", "contact name", "contact email"] + (["weighting"] if with_weighting else [])
     typed = text.splitlines()
-    lines = [(n, _cells(typed[n])) for n, _ in text_lines(text)]
-    too_many = {
-        f"practices.{n}": f"has {len(parts)} values, where a line takes at most "
-        f"{len(names)} ({', '.join(names)}); leave out any comma inside a name, or paste the line from a "
-        "spreadsheet (its columns separated by tabs)"
-        for n, parts in lines
-        if len(parts) > len(names)
-    }
-    if too_many:
-        raise Refused.invalid(too_many)
-    for _, parts in lines:
+    problems = {}
+    lines = []
+    for n, _ in text_lines(text):
+        pasted = "\t" in typed[n].rstrip()
+        parts = _cells(typed[n], pasted)
+        if pasted and not parts[0]:
+            problems[f"practices.{n}"] = (
+                "its first column is empty: the ODS code goes first (leave out any column before it)"
+            )
+        elif len(parts) > len(names):
+            how = (
+                "remove the extra columns"
+                if pasted
+                else "leave out any comma inside a name, or paste the line from a spreadsheet"
+            )
+            problems[f"practices.{n}"] = (
+                f"has {len(parts)} {'columns' if pasted else 'values'}, where a line takes at most {len(names)} "
+                f"({', '.join(names)}); {how}"
+            )
+        lines.append(parts)
+    if problems:
+        raise Refused.invalid(problems)
+    for parts in lines:
         entry: dict[str, Any] = dict(zip(["ods", "name", "contact_name", "contact_email"], parts[:4], strict=False))
         if with_weighting and len(parts) > 4 and parts[4]:
             entry["weighting"] = parts[4]
@@ -128,10 +141,10 @@ def practice_lines(text: str, with_weighting: bool) -> list[dict[str, Any]]:
     return found
 
 
-def _cells(line: str) -> list[str]:
-    """A practice line's values: between tabs (a spreadsheet's row, whose empty first cell stays a cell, and whose
-    empty cells after the last are dropped) or else between commas."""
-    if "\t" in line:
+def _cells(line: str, pasted: bool) -> list[str]:
+    """A practice line's values: between tabs for a spreadsheet's row (`pasted`; empty cells after the last are
+    dropped), or else between commas."""
+    if pasted:
         return [cell.strip() for cell in line.rstrip().split("\t")]
     return [cell.strip() for cell in line.split(",")]
 

@@ -185,21 +185,24 @@ def test_practice_lines_pasted_from_a_spreadsheet_split_on_tabs_so_a_name_may_ho
     assert names == [("E87701", "Smith, Jones & Co", "pm@x.example"), ("E87700", "Paddington MC", "pm@nhs.example")]
 
 
-def test_a_spreadsheet_line_with_an_empty_first_cell_is_refused_not_read_one_column_over(settings: Settings) -> None:
-    from kinds.pathology import SPEC
+@pytest.mark.parametrize("name", ["pathology_error", "deregistration"])
+def test_a_spreadsheet_line_is_read_as_its_columns_and_refused_where_it_cannot_be(name: str) -> None:
+    """A row pasted with an empty first column (or an extra one before the code) is refused on its line, not read
+    one column over (a contact's email taken for the weighting); a comma line with a stray tab at its end is still
+    a comma line; a row with too many columns is told to remove them."""
+    from kinds import kind
 
-    shifted = SPEC.form.to_data({"practices": "\tPaddington MC\tPM\tpm@nhs.example"}, "ceo@lmc.example")
-    assert shifted["practices"][0]["ods"] == "" and shifted["practices"][0]["contact_email"] == "pm@nhs.example"
+    spec = kind(name)
+    assert spec is not None
+    box = "\tE87704\tName\tPM\tpm4@x.example\nE87700, Paddington MC, PM, pm@x.example\t\n"
+    box += "E87701\tA\tB\tc@x.example\t1.0\textra\tmore"
     with pytest.raises(Refused) as refused:
-        starting.prepare(
-            SPEC,
-            settings.escalation_config(),
-            {**starting.read_json(ROOT / SPEC.example), "practices": shifted["practices"]},
-        )
-    assert "practices.0.ods" in refused.value.fields and "practices.0.contact_email" not in refused.value.fields
-    with pytest.raises(Refused) as extra_column:
-        SPEC.form.to_data({"practices": "\tE87704\tName\tPM\tpm4@x.example"}, "ceo@lmc.example")
-    assert "has 5 values" in extra_column.value.fields["practices.0"]
+        spec.form.to_data({"practices": box}, "ceo@lmc.example")
+    fields = refused.value.fields
+    assert set(fields) == {"practices.0", "practices.2"}, fields
+    assert "first column is empty" in fields["practices.0"] and "remove the extra columns" in fields["practices.2"]
+    read = spec.form.to_data({"practices": "E87700, Paddington MC, PM, pm@x.example\t"}, "ceo@lmc.example")
+    assert read["practices"][0]["contact_email"] == "pm@x.example"
 
 
 @pytest.mark.parametrize("name", ["unfunded_claim", "pathology_error", "deregistration"])
@@ -223,3 +226,17 @@ def test_an_officer_with_an_interest_in_a_party_may_not_start_an_escalation_nami
     with pytest.raises(Refused) as refused:
         starting.prepare(spec, settings.escalation_config(), data)
     assert "has declared an interest in E85013" in refused.value.fields.get(where, ""), refused.value.fields
+
+
+def test_an_officer_with_an_interest_in_the_payer_may_not_start_a_claim_against_it(settings: Settings) -> None:
+    from domain.contacts import Interest
+    from kinds.unfunded_claim import SPEC
+
+    config = settings.escalation_config()
+    data = starting.read_json(ROOT / SPEC.example)
+    interest = Interest(officer="ceo@lmc.example", party=data["payer_code"], nature="Board member")
+    barred = config.model_copy(update={"lmc": config.lmc.model_copy(update={"interests": [interest]})})
+    with pytest.raises(Refused) as refused:
+        starting.prepare(SPEC, barred, {**data, "officer_email": "ceo@lmc.example"})
+    assert "has declared an interest in" in refused.value.fields.get("payer_code", ""), refused.value.fields
+    assert "(Board member)" in refused.value.fields["payer_code"]
