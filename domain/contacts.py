@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from enum import StrEnum
 
 from pydantic import BaseModel, Field, field_validator
@@ -62,6 +63,15 @@ class Interest(BaseModel):
     @classmethod
     def _upper(cls, value: str) -> str:
         return value.strip().upper()
+
+
+def barring_interest(interests: Iterable[Interest], email: str, parties: Collection[str]) -> Interest | None:
+    """The declared interest that bars `email` from acting on an escalation whose parties are `parties` (codes in
+    upper case), if any: one rule for acting on a case and for starting one."""
+    for interest in interests:
+        if interest.officer == email.lower() and interest.party in parties:
+            return interest
+    return None
 
 
 class Lmc(BaseModel):

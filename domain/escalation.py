@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from domain import formatting, wording
 from domain.calendar import CalendarChange, WorkingCalendar, legacy_calendar
-from domain.contacts import Contact, Interest, Lmc, Organisation, Role
+from domain.contacts import Contact, Interest, Lmc, Organisation, Role, barring_interest
 from domain.identifiers import has_visible_text
 from domain.money import beyond_reason
 from domain.report import ReportLine
@@ -369,11 +369,7 @@ class EscalationCase(BaseModel):
         """The declared interest that bars this officer from acting here, if any."""
         if response.actor_role is not Role.OFFICER or response.action == DECLARE_INTEREST:
             return None
-        parties = self.parties()
-        for interest in [*self.lmc.interests, *self.declared_interests]:
-            if interest.officer == response.actor_email.lower() and interest.party in parties:
-                return interest
-        return None
+        return barring_interest([*self.lmc.interests, *self.declared_interests], response.actor_email, self.parties())
 
     def refuse_for_conflict(self, response: ResponseInput, interest: Interest) -> tuple[str, AuditEffect]:
         self.touch()
