@@ -19,7 +19,7 @@ from domain.calendar import LEGACY_CALENDAR, WorkingCalendar
 from domain.confirmation import ConfirmationRequest
 from domain.contacts import Contact, Lmc, Organisation
 from domain.escalation import CURRENT_RULES, DeadlinePolicy, Effect
-from domain.identifiers import FreeText, HeaderText, OdsCode, SafeEmail
+from domain.identifiers import FreeText, HeaderText, OdsCode, SafeEmail, named_twice
 from domain.incident import ChildState, IncidentCase, ListedReturn
 from domain.money import format_pence
 from domain.practice_return import Practice, ReturnRecord
@@ -59,9 +59,8 @@ class DeregistrationRequest(BaseModel):
 
     @model_validator(mode="after")
     def _unique_practices(self) -> DeregistrationRequest:
-        codes = [p.ods for p in self.practices]
-        if len(codes) != len(set(codes)):
-            raise ValueError("practices: each ODS code must appear once")
+        if (problem := named_twice([p.ods for p in self.practices])) is not None:
+            raise ValueError(f"practices: {problem}")
         if self.incident_start is not None and self.incident_start > self.still_off_until:
             raise ValueError(
                 f"incident_start: {describe_date(self.incident_start)} is after the cut-off (still_off_until, "

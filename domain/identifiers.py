@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Any
@@ -367,6 +368,16 @@ def _refuse_nhs_number_in_address(value: Any) -> Any:
 
 def _lower(address: str) -> str:
     return address.lower()
+
+
+def named_twice(codes: list[str]) -> str | None:
+    """Why a list of practices cannot stand when a code is in it more than once, naming the codes (the first
+    few); None when each is there once. One rule for a claim's practices and an incident's."""
+    repeated = sorted(code for code, times in Counter(codes).items() if times > 1)
+    if not repeated:
+        return None
+    shown = ", ".join(repeated[:5]) + (f" and {len(repeated) - 5} others" if len(repeated) > 5 else "")
+    return f"names {shown} more than once; name each practice once"
 
 
 def _check_ods(code: str) -> str:

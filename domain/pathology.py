@@ -15,7 +15,7 @@ from domain.calendar import LEGACY_CALENDAR, WorkingCalendar
 from domain.confirmation import ConfirmationRequest
 from domain.contacts import Contact, Lmc, Organisation
 from domain.escalation import CURRENT_RULES, MONEY_AND_DATES, DeadlinePolicy, Effect
-from domain.identifiers import FreeText, HeaderText, OdsCode, SafeEmail
+from domain.identifiers import FreeText, HeaderText, OdsCode, SafeEmail, named_twice
 from domain.incident import ChildState, IncidentCase, StartChild, first_few
 from domain.money import Pence, format_pence, how_to_write, rate_beyond_reason
 from domain.practice_return import Practice, ReturnItem, ReturnRecord
@@ -66,9 +66,8 @@ class PathologyRequest(BaseModel):
     def _consistent(self) -> PathologyRequest:
         if self.error_end < self.error_start:
             raise ValueError("error_end: is before the error's first day (error_start); give the last day of the error")
-        codes = [p.ods for p in self.practices]
-        if len(codes) != len(set(codes)):
-            raise ValueError("practices: each ODS code must appear once")
+        if (problem := named_twice([p.ods for p in self.practices])) is not None:
+            raise ValueError(f"practices: {problem}")
         keys = [t.key for t in self.tariff]
         if len(keys) != len(set(keys)):
             raise ValueError("tariff: each key must appear once (two tariff items share one)")

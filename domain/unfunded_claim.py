@@ -15,7 +15,7 @@ from domain.calendar import LEGACY_CALENDAR, WorkingCalendar
 from domain.configuration import TariffRate
 from domain.contacts import Contact, Lmc, Organisation, Role
 from domain.escalation import CURRENT_RULES, AuditEffect, DeadlinePolicy, Effect, ResponseRefused
-from domain.identifiers import FreeText, HeaderText, OdsCode, SafeEmail, has_visible_text
+from domain.identifiers import FreeText, HeaderText, OdsCode, SafeEmail, has_visible_text, named_twice
 from domain.money import Pence, RatePence, beyond_reason, format_pence
 from domain.negotiation import FIELDS, LABELS, NegotiationCase, Status
 from domain.report import ReportLine, spread
@@ -155,9 +155,8 @@ class ClaimSubmission(ClaimRequest):
     @field_validator("practices")
     @classmethod
     def _each_practice_once(cls, codes: list[str]) -> list[str]:
-        repeated = sorted({c for c in codes if codes.count(c) > 1})
-        if repeated:
-            raise ValueError(f"names {', '.join(repeated)} more than once; name each practice once")
+        if (problem := named_twice(codes)) is not None:
+            raise ValueError(problem)
         return codes
 
     @field_validator("lines")

@@ -76,7 +76,15 @@ def test_a_whole_model_rule_is_put_beside_its_field_and_one_entry_is_said_as_one
     data["practices"].append(dict(data["practices"][0]))  # the same practice twice
     with pytest.raises(FieldsRefused) as twice:
         validated(PathologyRequest, data)
-    assert twice.value.fields == {"practices": "each ODS code must appear once"}  # not 'input: practices: ...'
+    code = data["practices"][0]["ods"]
+    assert twice.value.fields == {
+        "practices": f"names {code} more than once; name each practice once"
+    }  # not 'input: …'
+    from domain.identifiers import named_twice
+
+    assert named_twice([f"A{n:05}" for n in range(20_000)]) is None  # a national incident's list, once each
+    many = named_twice([f"A{n:05}" for n in range(8)] * 2)
+    assert many == "names A00000, A00001, A00002, A00003, A00004 and 3 others more than once; name each practice once"
     with pytest.raises(FieldsRefused) as none:
         validated(PathologyRequest, {**data, "practices": []})
     assert none.value.fields["practices"] == "needs at least one entry"
