@@ -153,7 +153,7 @@ def _search(value: str) -> str:
     words = value.translate(_APOSTROPHES).split()
     if len(words) > 8 or any(len(w) > 80 or not set(w) <= _SEARCH_CHARACTERS for w in words):
         raise ValueError(
-            "search for up to 8 words, references, ODS codes or email addresses (letters, digits and @ . _ + - only)"
+            "search for up to 8 words, references, ODS codes or email addresses (letters, digits, apostrophes and @ . _ + - only)"
         )
     return " ".join(words)
 

@@ -334,9 +334,10 @@ async def _sorted_here(client: Client, query: str, column: Column, descending: b
 
 
 OPEN = "CloseTime IS NULL"
-"""A run still open: the same runs as `ExecutionStatus = 'Running'`, which the dev server's SQLite visibility answers
-by reading every running workflow (an incident's thousands of practices among them) before the escalations asked
-for. Beside 6,300 practices, counting 300 escalations took 24 ms that way and 2 ms this way."""
+"""A run still open: today the same runs as `ExecutionStatus = 'Running'` (and, should Temporal's workflow pause be
+switched on, paused ones too), which the dev server's SQLite visibility answers by reading every running workflow
+(an incident's thousands of practices among them) before the escalations asked for. Beside 6,300 practices,
+counting 300 escalations took 24 ms that way and 2 ms this way."""
 
 FLAG_CLAUSES = {
     "overdue": f"{sa.OVERDUE.name} = true",

@@ -59,9 +59,14 @@ def field_words(name: str) -> str:
     return FIELD_WORDS.get(name, name.replace("_", " ").replace(".", ": ").capitalize())
 
 
-PART_WORDS = {"unit_rate_pence": "rate per item", "count": "items", "rate_pence": "rate"}
+PART_WORDS = {"unit_rate_pence": "rate per item", "count": "items", "rate_pence": "rate", "ods": "ODS code"}
 """A row's fields as the form's column headings say them."""
-GROUP_WORDS = {"days_off": "days off the list", "still_off": "still off the list", "off_since": "off since"}
+GROUP_WORDS = {
+    "patients": "number of patients",
+    "days_off": "days off the list",
+    "still_off": "still off the list",
+    "off_since": "off since",
+}
 """A deregistered group's fields as the return form's boxes are labelled."""
 ROWS = {"lines": "Line", "rows": "Row", "tariff": "Tariff item", "practices": "Practice", "items": "Item"}
 """A form's repeated parts, as people count them (from 1)."""
