@@ -55,7 +55,8 @@ async def test_an_incidents_practices_in_one_table_filtered_exported_and_found(
     for _ in range(160):  # the requests' statuses reach visibility a moment later (later on a loaded machine)
         page = await console.get(f"/console/e/{eid}/practices")
         assert page.status_code == 200, page.text
-        if "4 practices; 2 returned" in page.text:  # both returns stored (the filter's options say "returned" too)
+        stored = "4 practices; 2 returned" in page.text  # both returns stored (the filter's options say "returned" too)
+        if stored and page.text.count("return received") >= 2:  # and their statuses listed (from visibility)
             break
         await asyncio.sleep(0.25)
     for ods in codes:
