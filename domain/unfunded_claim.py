@@ -54,6 +54,15 @@ CONTRACT_DUTIES: dict[Category, tuple[str, str | None]] = {
     Category.OTHER: ("as described", None),
 }
 CONTRACT_YEAR = "2017/19"
+
+
+def duty_words(category: Category) -> str:
+    """The contract duty a line of `category` says was breached, with its clause and the contract's edition; work
+    of the kind 'other' names none."""
+    duty, clause = CONTRACT_DUTIES[category]
+    if clause:
+        return f"{clause} ({CONTRACT_YEAR}): {duty}"
+    return "none named (the work as described)" if category is Category.OTHER else f"{duty} ({CONTRACT_YEAR})"
 CATEGORY_WORDS: dict[Category, str] = {
     Category.ONWARD_REFERRAL: "Onward referrals sent back to the practice",
     Category.DNA_REREFERRAL: "Re-referrals after a missed appointment",
@@ -359,12 +368,12 @@ class ClaimCase(NegotiationCase):
         rate, amount and the evidence, with the total."""
         rows = []
         for line in self.claim.lines[:MOST_LINES]:  # a claim recorded before the gate held it to these: the rest
-            duty, clause = CONTRACT_DUTIES[line.category]  # are counted, so one task's formatting stays bounded
+            # (the rest are counted, so one task's formatting stays bounded)
             what = CATEGORY_WORDS[line.category] + (f": {line.description}" if line.description else "")
             rows.append(
                 [
                     what,
-                    f"{clause} ({CONTRACT_YEAR}): {duty}" if clause else f"{duty} ({CONTRACT_YEAR})",
+                    duty_words(line.category),
                     formatting.count(line.count),
                     formatting.money(line.unit_rate_pence) + (" (example rate)" if line.rate_is_example else ""),
                     formatting.money(line.amount_pence),

@@ -29,6 +29,14 @@ def test_the_icb_sees_every_claim_line_with_its_duty_rate_amount_and_evidence() 
     assert table.total is not None and table.total[-2] == "£2,837.00"
 
 
+def test_a_line_of_other_work_names_no_contract_duty() -> None:
+    from domain.unfunded_claim import Category, duty_words
+
+    assert duty_words(Category.OTHER) == "none named (the work as described)"
+    assert duty_words(Category.TEST_RESULTS).endswith("(2017/19)")
+    assert duty_words(Category.FIT_NOTE).startswith("SC11.11 (2017/19): ")
+
+
 def test_the_trusts_schedule_lists_each_practice_and_its_csv_adds_up_to_the_claim() -> None:
     incident = opened()
     incident.on_timer(RETURNS_DUE)
