@@ -318,7 +318,12 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     from service.gate import admit
     from service.refusals import Refused, Why
 
-    names = {**OPTION_NAMES, "text": "--party" if "party" in OFFICER_COMMANDS[args.command] else "--text"}
+    options = OFFICER_COMMANDS[args.command]
+    names = {
+        **OPTION_NAMES,
+        "text": "--party" if "party" in options else "--text",
+        "reasons": "--nature" if "party" in options else "--reasons",  # declare-interest's reasons are its nature
+    }
     view = await reading.summary(client, args.id)
     if view.outcome is not None:
         from domain import wording

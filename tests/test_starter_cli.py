@@ -133,6 +133,10 @@ async def test_deregistration_commands(
     assert "Returns: 12 practices; 0 returned" in out, out  # how the incident's returns stand
     code, _, err = await run_cli(env, "declare-interest", eid, "--party", "QKS' OR")
     assert code == 2 and "--party: " in err and "text:" not in err, err  # named as the officer typed it
+    code, _, err = await run_cli(env, "declare-interest", eid, "--party", "G82001", "--nature", "x\x01y")
+    assert code == 2 and "--nature: " in err and "reasons" not in err, err
+    code, _, err = await run_cli(env, "close-incident", eid, "--reasons", "")
+    assert code == 2 and "--reasons: " in err and "Refused: reasons" not in err, err
     await eventually_listed(env, eid)
     assert not [row for row in await listed(env) if row.startswith(f"{eid}-")]  # practices' parts are not listed
     await eventually_listed(env, f"{eid}-E85011", "--kind", "practice_return")
