@@ -340,3 +340,10 @@ def test_facts_show_the_practice_its_share_and_when_it_is_due() -> None:
 
 def test_the_practice_is_a_party() -> None:
     assert practice_case().parties() == {"RYJ", "E87700"}
+
+
+def test_a_practice_closed_with_its_incident_gives_no_return_date() -> None:
+    case = practice_case(returns_deadline=DEADLINE)
+    assert "Return due by" in dict(case.facts())
+    case.close_by_parent("The incident was closed")
+    assert case.outcome is not None and "Return due by" not in dict(case.facts())
