@@ -558,8 +558,9 @@ class IncidentCase(EscalationCase):
                     detail={"outcome": self.outcome, "open_items": open_items, "reasons": response.reasons},
                 ),
             ]
-            still_open = ", ".join(wording.in_a_sentence(wording.topic(item)) for item in open_items)
-            message = "The incident is closed." + (f" Still open were: {still_open}." if open_items else "")
+            still = [wording.in_a_sentence(wording.topic(item)) for item in open_items]
+            still += ["practices' returns"] if self.returns_open else []
+            message = "The incident is closed." + (f" Still open were: {', '.join(still)}." if still else "")
         return ResponseOutcome(status=self.status, message=message), effects
 
 

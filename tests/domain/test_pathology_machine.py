@@ -237,7 +237,10 @@ def test_the_officer_closes_the_incident_with_reasons_naming_what_was_still_open
     }
     assert of_type(effects, TellPractices) == [TellPractices(message="close", reason="Agreed at the liaison meeting")]
     assert of_type(effects, CloseChildren) == [CloseChildren(reason="Agreed at the liaison meeting")]
-    assert result.message == "The incident is closed. Still open were: year-end reconciliation, incident report, compensation claim."
+    assert (
+        result.message
+        == "The incident is closed. Still open were: year-end reconciliation, incident report, compensation claim."
+    )
 
 
 def test_closing_after_every_practice_settled_tells_the_practices_nothing() -> None:
@@ -419,3 +422,9 @@ def test_extending_to_a_bank_holiday_or_weekend_is_refused_offering_the_next_wor
 def test_a_return_deadline_on_a_bank_holiday_is_refused() -> None:
     with pytest.raises(ValueError, match="28 December 2026|29 December 2026|working day"):
         open_pathology(london(2026, 12, 1, 10), return_deadline="2026-12-25")
+
+
+def test_an_incident_closed_while_collecting_returns_says_the_returns_were_still_open() -> None:
+    case = opened()
+    result, _ = case.apply(officer("close_incident", reasons="Settled outside the engine"), OPENED)
+    assert result.message.endswith("Still open were: year-end reconciliation, incident report, practices' returns.")
