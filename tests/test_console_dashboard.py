@@ -163,3 +163,17 @@ def test_a_page_token_reaches_temporal_only_as_signed_for_its_own_search(
     opened = TOKENS.open(typed, query)
     assert opened == "" or TOKENS.seal(opened, query) == typed  # only what this console sealed opens
     assert PageTokens(b"x" * 32).open(sealed, query) == ""  # another console's key
+
+
+async def test_a_control_character_in_what_a_page_echoes_is_shown_not_sent(console: httpx.AsyncClient) -> None:
+    """A filter's value or an address carrying a NUL or an escape comes back in the page as '\ufffd', on every
+    route (one filter in the one template environment), and the page still answers in words."""
+    for path, params in (
+        ("/console", {"payer": "KM\x00ICB"}),
+        ("/console", {"q": "zebra\x1b[31m"}),
+        ("/console/e/UWC-2026-NOPE00%00", {}),
+        ("/console/e/UWC-2026-NOPE00%07/practices", {}),
+    ):
+        page = await console.get(path, params=params)
+        assert page.status_code in (200, 404, 422), (path, page.status_code)
+        assert not any(ord(c) < 0x20 and c not in "\t\r\n" for c in page.text), (path, params)

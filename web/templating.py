@@ -7,12 +7,27 @@ from pathlib import Path
 
 from jinja2 import pass_context
 from jinja2.runtime import Context
+from markupsafe import Markup
 from starlette.templating import Jinja2Templates
 
 from domain import formatting, wording
 from domain.calendar import calendar_of_case
 
+_HIDDEN = {c: "\ufffd" for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F)}
+"""Control characters but tab and line breaks: what a hostile request may carry back into a page (a filter's
+value, an address, a box as typed), which a page shows as '\ufffd' rather than as itself."""
+
+
+def _shown(value: object) -> object:
+    """Every value a page prints, before escaping: any control character it carries shown as '\ufffd' (a NUL in
+    a page reads as nothing, or ends it for some readers), whatever route echoed it."""
+    if isinstance(value, Markup):
+        return Markup(str(value).translate(_HIDDEN))
+    return value.translate(_HIDDEN) if isinstance(value, str) else value
+
+
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates.env.finalize = _shown  # before any template is compiled: Jinja builds it into each one
 
 
 @pass_context
