@@ -38,6 +38,9 @@ NHS_NUMBER_REFUSAL = (
     "(refer to evidence by letter reference or counts)"
 )
 HEADER_REFUSAL = "must be one line without control characters (no line breaks, tabs or hidden characters)"
+UNREADABLE = "\ufffd"
+"""'�': what a page (and a browser) shows for a control character it echoes. Sent back, it still hides nothing
+from the NHS-number rule: it is read as the invisible separator it stood for."""
 CONTROL_REFUSAL = (
     "contains a hidden control character (often left by copying and pasting); "
     "retype it as plain text (line breaks and tabs are fine)"
@@ -110,8 +113,8 @@ def _char_class(ch: str) -> int:
         return _SPACE
     if category in ("Cc", "Zl", "Zp") or ch.isspace():
         return _BREAK
-    if category in ("Cf", "Mn", "Me") or ch in _BLANKS:
-        return _INVISIBLE
+    if category in ("Cf", "Mn", "Me") or ch in _BLANKS or ch == UNREADABLE:
+        return _INVISIBLE  # U+FFFD: what a page or browser shows for a control character, sent back as typed
     return _OTHER
 
 

@@ -84,7 +84,7 @@ DASHES = [  # every character of category Pd, and the minus signs
     *"\u301c\u3030\u30a0\ufe31\ufe32\ufe58\ufe63\uff0d\U00010ead",
     *"\u2212\u207b\u208b\u2796\u02d7",
 ]
-INVISIBLES = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad"]
+INVISIBLES = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\ufffd"]  # U+FFFD: an echoed control
 UNDERSCORES = ["_", "\uff3f"]
 SEPARATORS = SPACES + DOTS + SLASHES + DASHES + INVISIBLES + UNDERSCORES
 GROUPINGS = [(3, 3, 4), (2, 4, 4), (4, 3, 3), (5, 5), (2, 2, 2, 2, 2), (1,) * 10, (4, 6), (10,), (3, 7), (1, 9)]
