@@ -171,9 +171,11 @@ async def test_a_control_character_in_what_a_page_echoes_is_shown_not_sent(conso
     for path, params in (
         ("/console", {"payer": "KM\x00ICB"}),
         ("/console", {"q": "zebra\x1b[31m"}),
+        ("/console", {"status": "open\x7f\x85"}),
         ("/console/e/UWC-2026-NOPE00%00", {}),
         ("/console/e/UWC-2026-NOPE00%07/practices", {}),
     ):
         page = await console.get(path, params=params)
         assert page.status_code in (200, 404, 422), (path, page.status_code)
-        assert not any(ord(c) < 0x20 and c not in "\t\r\n" for c in page.text), (path, params)
+        assert not any(ord(c) < 0x20 and c not in "\t\r\n" or 0x7F <= ord(c) < 0xA0 for c in page.text), path
+        assert "\ufffd" in page.text, (path, params)  # shown, not left out

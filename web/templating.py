@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,7 +14,8 @@ from starlette.templating import Jinja2Templates
 from domain import formatting, wording
 from domain.calendar import calendar_of_case
 
-_HIDDEN = {c: "\ufffd" for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F)}
+_HIDDEN = {c: "\ufffd" for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0))}
+_ANY_HIDDEN = re.compile("[" + "".join(map(chr, _HIDDEN)) + "]")
 """Control characters but tab and line breaks: what a hostile request may carry back into a page (a filter's
 value, an address, a box as typed), which a page shows as '\ufffd' rather than as itself."""
 
@@ -21,9 +23,11 @@ value, an address, a box as typed), which a page shows as '\ufffd' rather than a
 def _shown(value: object) -> object:
     """Every value a page prints, before escaping: any control character it carries shown as '\ufffd' (a NUL in
     a page reads as nothing, or ends it for some readers), whatever route echoed it."""
+    if not isinstance(value, str) or not _ANY_HIDDEN.search(value):  # nearly every value: as it is
+        return value
     if isinstance(value, Markup):
         return Markup(str(value).translate(_HIDDEN))
-    return value.translate(_HIDDEN) if isinstance(value, str) else value
+    return value.translate(_HIDDEN)
 
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
