@@ -226,6 +226,10 @@ class EscalationCase(BaseModel):
         """Label/value lines that summarise the case in emails and on link pages."""
         raise NotImplementedError
 
+    def shown_facts(self) -> list[tuple[str, str]]:
+        """`facts` as people read them: once the case has ended, none that says when something is awaited."""
+        return self.facts() if self.outcome is None else wording.without_awaited(self.facts())
+
     def action_labels(self) -> dict[str, str]:
         """How each of this kind's actions is named to people."""
         raise NotImplementedError

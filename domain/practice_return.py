@@ -160,9 +160,9 @@ class PracticeCase(EscalationCase):
             *self.context,
             ("Who pays", self.payer.name),
             ("Practice", f"{self.practice.name} ({self.practice.ods})"),
-            *([("Return due by", describe_deadline(self.returns_deadline))] if self.outcome is None else []),
+            ("Return due by", describe_deadline(self.returns_deadline)),
             ("Status", wording.status(self.status) + (" (late)" if self.late else "")),
-        ]  # a closed case awaits no return: its page and emails give no date for one
+        ]
         if self.counts is not None:
             labels = {item.key: item.label for item in self.items}
             facts.append(

@@ -52,6 +52,15 @@ STATUSES: dict[str, str] = {
 }
 
 STOPPED = "stopped"
+AWAITED = ("due by", "expected by")
+"""How a fact says something is awaited ('Return due by', 'Payment expected by'): an ended case awaits nothing."""
+
+
+def without_awaited(facts: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """`facts` less those saying when something is awaited (`AWAITED`)."""
+    return [(label, value) for label, value in facts if not label.lower().endswith(AWAITED)]
+
+
 """What a case ops stopped (Temporal's cancel or terminate) shows: its own state stops where it was, so the
 readers say this instead (`CaseView.stopped`, the list rows, `--status stopped`)."""
 

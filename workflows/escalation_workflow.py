@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
@@ -95,18 +95,13 @@ class CaseView(BaseModel):
     an overpayment, 0 paid in full; None before any payment (and for kinds that take none)."""
     case: dict[str, Any]
 
-    AWAITED: ClassVar[tuple[str, ...]] = ("due by", "expected by")
-    """Facts that say when something is awaited ('Return due by', 'Payment expected by'): a stopped case awaits
-    nothing, so they are not shown."""
-
     def stopped(self) -> CaseView:
         """This view of a case ops stopped: its own state stops where it was, so nothing is waited for or offered,
         and its facts say stopped where they said how it stood ('Status', a request still 'open')."""
         stopped = wording.outcome(wording.STOPPED)
         facts = [
             (label, stopped if label == "Status" or value == "open" else value)
-            for label, value in self.facts
-            if not label.lower().endswith(self.AWAITED)  # a date nothing is waiting for any more
+            for label, value in wording.without_awaited(self.facts)  # no date anything is waiting for
         ]
         return self.model_copy(
             update={
@@ -165,7 +160,7 @@ class CaseView(BaseModel):
                 misses=wait.misses,
                 paused_days_left=wait.paused_days_left,
             ),
-            facts=case.facts(),
+            facts=case.shown_facts(),
             tables=case.tables(),
             payer_actions=case.actions_for(Role.PAYER),
             officer_actions=case.actions_for(Role.OFFICER),
@@ -652,7 +647,7 @@ class EscalationWorkflow:
             sent_at=workflow.now(),
             thread_root=self.progress.thread_root,
             effect=effect,
-            facts=self.case.facts(),
+            facts=self.case.shown_facts(),
             action_labels={**self.case.action_labels(), **COMMON_LABELS},
             tables=self.case.tables(),
             reply_to=self.case.officer,

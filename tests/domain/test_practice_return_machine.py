@@ -342,8 +342,18 @@ def test_the_practice_is_a_party() -> None:
     assert practice_case().parties() == {"RYJ", "E87700"}
 
 
-def test_a_practice_closed_with_its_incident_gives_no_return_date() -> None:
+def test_a_practice_closed_with_its_incident_gives_no_date_for_anything_awaited() -> None:
+    """A closed case's page and emails (`shown_facts`) give no 'Return due by' or 'Payment due by': it awaits
+    nothing. The same rule as a stopped case's (`wording.without_awaited`)."""
     case = practice_case(returns_deadline=DEADLINE)
-    assert "Return due by" in dict(case.facts())
+    assert "Return due by" in dict(case.shown_facts())
     case.close_by_parent("The incident was closed")
-    assert case.outcome is not None and "Return due by" not in dict(case.facts())
+    assert case.outcome is not None and "Return due by" in dict(case.facts())
+    assert not [label for label, _ in case.shown_facts() if label.endswith(("due by", "expected by"))]
+
+
+def test_a_practice_told_its_share_then_closed_gives_no_payment_date() -> None:
+    case = reach("share_notified")
+    assert "Payment due by" in dict(case.shown_facts())
+    case.close_by_parent("The incident was closed")
+    assert "Payment due by" not in dict(case.shown_facts())
