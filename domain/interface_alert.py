@@ -66,6 +66,8 @@ CATEGORY_LABELS: dict[Category, str] = {
 def category_text(category: Category) -> str:
     """The category with the contract duty it breaches, as the practice and the provider read it."""
     duty, clause = CONTRACT_DUTIES[category]
+    if not duty:  # work of the kind 'other': its description says what it is
+        return CATEGORY_LABELS[category]
     return f"{CATEGORY_LABELS[category]} (duty: {duty}{f', {clause}' if clause else ''})"
 
 

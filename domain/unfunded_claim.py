@@ -51,7 +51,7 @@ CONTRACT_DUTIES: dict[Category, tuple[str, str | None]] = {
     Category.FIT_NOTE: ("fit notes issued for the expected recovery period", "SC11.11"),
     Category.SHARED_CARE: ("prescribing moves only when the GP agrees", "SC11.3-11.4"),
     Category.TEST_RESULTS: ("the trust tells the patient their results and handles queries", None),
-    Category.OTHER: ("as described", None),
+    Category.OTHER: ("", None),  # none named: the line's description says what the work is
 }
 CONTRACT_YEAR = "2017/19"
 
@@ -60,9 +60,11 @@ def duty_words(category: Category) -> str:
     """The contract duty a line of `category` says was breached, with its clause and the contract's edition; work
     of the kind 'other' names none."""
     duty, clause = CONTRACT_DUTIES[category]
-    if clause:
-        return f"{clause} ({CONTRACT_YEAR}): {duty}"
-    return "none named (the work as described)" if category is Category.OTHER else f"{duty} ({CONTRACT_YEAR})"
+    if not duty:
+        return "no contract duty named: see the work described"
+    return f"{clause} ({CONTRACT_YEAR}): {duty}" if clause else f"{duty} ({CONTRACT_YEAR})"
+
+
 CATEGORY_WORDS: dict[Category, str] = {
     Category.ONWARD_REFERRAL: "Onward referrals sent back to the practice",
     Category.DNA_REREFERRAL: "Re-referrals after a missed appointment",

@@ -32,7 +32,10 @@ def test_the_icb_sees_every_claim_line_with_its_duty_rate_amount_and_evidence() 
 def test_a_line_of_other_work_names_no_contract_duty() -> None:
     from domain.unfunded_claim import Category, duty_words
 
-    assert duty_words(Category.OTHER) == "none named (the work as described)"
+    assert duty_words(Category.OTHER) == "no contract duty named: see the work described"
+    from domain.interface_alert import category_text
+
+    assert category_text(Category.OTHER) == "Other work moved onto the practice"
     assert duty_words(Category.TEST_RESULTS).endswith("(2017/19)")
     assert duty_words(Category.FIT_NOTE).startswith("SC11.11 (2017/19): ")
 
