@@ -555,7 +555,12 @@ class IncidentCase(EscalationCase):
                 AuditEffect(
                     event="closed",
                     actor=response.actor_email,
-                    detail={"outcome": self.outcome, "open_items": open_items, "reasons": response.reasons},
+                    detail={
+                        "outcome": self.outcome,
+                        "open_items": open_items,
+                        "reasons": response.reasons,
+                        **({"returns_open": True} if self.returns_open else {}),  # as the message says, on the record
+                    },
                 ),
             ]
             still = [wording.in_a_sentence(wording.topic(item)) for item in open_items]

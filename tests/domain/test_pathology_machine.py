@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from domain.contacts import Role
-from domain.escalation import Effect, ResponseRefused
+from domain.escalation import AuditEffect, Effect, ResponseRefused
 from domain.incident import ChildState, CloseChildren, LoadReturns, StartChild, StartPractices, TellPractices
 from domain.pathology import PathologyCase
 from domain.practice_return import ReturnItem, ReturnRecord, ShareNotice
@@ -426,5 +426,7 @@ def test_a_return_deadline_on_a_bank_holiday_is_refused() -> None:
 
 def test_an_incident_closed_while_collecting_returns_says_the_returns_were_still_open() -> None:
     case = opened()
-    result, _ = case.apply(officer("close_incident", reasons="Settled outside the engine"), OPENED)
+    result, effects = case.apply(officer("close_incident", reasons="Settled outside the engine"), OPENED)
+    [closed_row] = [e for e in effects if isinstance(e, AuditEffect) and e.event == "closed"]
+    assert closed_row.detail["returns_open"] is True
     assert result.message.endswith("Still open were: year-end reconciliation, incident report, practices' returns.")
