@@ -35,9 +35,9 @@ class DeregisteredGroup(BaseModel):
     @model_validator(mode="after")
     def _days_or_still_off(self) -> DeregisteredGroup:
         if self.still_off and self.days_off is not None:
-            raise ValueError("give the days off, or mark the group as still off, not both")
+            raise ValueError("give the days off the list, or tick 'still off', not both")
         if not self.still_off and self.days_off is None:
-            raise ValueError("give the days off the list, or mark the group as still off")
+            raise ValueError("give the days off the list, or tick 'still off'")
         if self.still_off and self.off_since is None:
             raise ValueError("off_since: give the date a group still off the list was deregistered")
         return self

@@ -158,7 +158,7 @@ def test_a_link_forms_date_takes_what_it_always_took_so_recorded_answers_read_th
 
 def test_a_group_with_neither_days_off_nor_still_off_is_asked_for_one_and_with_both_for_one_only() -> None:
     required = [FieldSpec("groups", "Groups", "groups", True)]
-    for extra, words in (({}, "or mark the group as still off"), ({"groups.0.days_off": "3"}, "not both")):
+    for extra, words in (({}, "or tick 'still off'"), ({"groups.0.days_off": "3"}, "not both")):
         form = {"action": "submit_return", "groups.0.patients": "5", **extra}
         if "days_off" in str(extra):
             form |= {"groups.0.still_off": "on", "groups.0.off_since": "2026-01-05"}
