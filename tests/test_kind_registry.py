@@ -240,3 +240,28 @@ def test_an_officer_with_an_interest_in_the_payer_may_not_start_a_claim_against_
         starting.prepare(SPEC, barred, {**data, "officer_email": "ceo@lmc.example"})
     assert "has declared an interest in" in refused.value.fields.get("payer_code", ""), refused.value.fields
     assert "(Board member)" in refused.value.fields["payer_code"]
+
+
+async def test_a_practice_line_refused_on_the_form_comes_with_the_forms_other_refusals(
+    dev_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    """A careless officer's form: a practice line that cannot be read, and a blank title and description. All
+    three refusals come back at once, each beside its box, rather than the line's and then, sent again, the rest."""
+    from tests.helpers import csrf_of
+
+    Users(make_engine(settings.database)).add("ceo@lmc.example", "officer", "registry start form password")
+    app = create_app(settings, dev_env.client)
+    transport = httpx.ASGITransport(app=app)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        assert (await sign_in(http, "ceo@lmc.example", "registry start form password")).status_code == 303
+        form = {
+            "csrf": await csrf_of(http, "/console/start/pathology_error"),
+            "title": "",
+            "description": "",
+            "practices": "E87700, Paddington MC, PM, pm@nhs.example\n\tE87701\tA\tPM\tpm2@nhs.example",
+        }
+        answer = await http.post("/console/start/pathology_error", data=form)
+    assert answer.status_code == 422, answer.text
+    for box in ("practices-1", "title", "description"):
+        assert f'id="{box}-error"' in answer.text, box
+    assert "first column is empty" in answer.text

@@ -76,6 +76,21 @@ def routes(console: Console) -> list[Route]:
                 request, spec, form, f"{who.email} is signed in as {who.role}; officers start escalations.", 403
             )
 
+        def with_the_rest(refused: Refused, config: Any) -> Refused:
+            """The reader's refusal of a practice line it could not read, with what the rest of the form would be
+            refused for, so a person sees every refusal at once rather than the lines' and then the others'."""
+            if not refused.fields or any(name.partition(".")[0] != "practices" for name in refused.fields):
+                return refused
+            try:
+                rest = form_data(spec, {**form, "practices": ""}, who.email)
+                starting.prepare(spec, config, rest)
+            except Refused as more:
+                placed = resolve.as_typed(more.fields, spec.form.rows(form))
+                others = {name: problem for name, problem in placed.items() if not name.startswith("practices")}
+                fields = {**others, **refused.fields}
+                return Refused(refused.why, "; ".join(f"{k}: {v}" for k, v in fields.items()), fields)
+            return refused
+
         def refused_page(refused: Refused, rows: dict[str, list[int]]) -> Response:
             if refused.fields:
                 fields = resolve.as_typed(refused.fields, rows)
@@ -86,9 +101,12 @@ def routes(console: Console) -> list[Route]:
             # The form's one-time submission id names the escalation: the form sent twice starts it once.
             reference = starting.escalation_id_for(spec, submission_from_form(form))
             config = calendar_admin.with_calendar(settings.escalation_config(), console.engine)
+        except Refused as refused:
+            return refused_page(refused, {})
+        try:
             data = form_data(spec, form, who.email)
         except Refused as refused:  # the form's reader names the form's own rows
-            return refused_page(refused, {})
+            return refused_page(with_the_rest(refused, config), {})
         try:
             prepared = starting.prepare(spec, config, data, reference)
         except Refused as refused:  # the request's entries: placed back on the rows they were typed in
