@@ -93,7 +93,7 @@ def _groups(form: dict[str, str], name: str, errors: dict[str, str]) -> list[dic
                     errors[f"{base}.patients"] = "required"
                 continue
             try:
-                group[box] = read_date(raw) if box == "off_since" else _count(raw)
+                group[box] = read_date(raw) if box == "off_since" else read_whole_number(raw, COUNT_DIGITS, least=1)
             except ValueError as err:
                 errors[f"{base}.{box}"] = str(err)
         groups.append(group)

@@ -104,13 +104,14 @@ would take but a person reading the amount back would not."""
 _WHOLE = re.compile(r"\d+", re.ASCII)
 
 
-def read_whole_number(text: str, most_digits: int = 12) -> int:
+def read_whole_number(text: str, most_digits: int = 12, least: int = 0) -> int:
     """A count or an amount in pence as a person types it: digits 0-9 only (not '+5', '1_000', or another
-    script's digits, which `int` reads but a person reading it back would not), and not so many of them that
-    it cannot be meant."""
+    script's digits, which `int` reads but a person reading it back would not), not so many of them that it
+    cannot be meant, and at least `least`."""
     cleaned = text.strip()
-    if not _WHOLE.fullmatch(cleaned):
-        raise ValueError(f"{quoted(text)} is not a whole number of zero or more (digits 0-9)")
+    if not _WHOLE.fullmatch(cleaned) or (len(cleaned) <= most_digits and int(cleaned) < least):
+        at_least = "zero" if least == 0 else f"{least:,}"
+        raise ValueError(f"{quoted(text)} is not a whole number of {at_least} or more (digits 0-9)")
     if len(cleaned) > most_digits:
         raise ValueError(f"a number of {len(cleaned)} digits is far more than it could be")
     return int(cleaned)

@@ -129,7 +129,7 @@ def test_each_box_of_a_group_is_refused_by_name_in_words_and_groups_given_are_no
         read_response(form, required, "someone@practice.example", Role.PRACTICE)
     except FieldsRefused as refused:
         assert refused.fields == {
-            "groups.0.days_off": "'-3' is not a whole number of zero or more (digits 0-9)",
+            "groups.0.days_off": "'-3' is not a whole number of 1 or more (digits 0-9)",
             "groups.3.patients": "required",
             "groups.3.off_since": "write the date as YYYY-MM-DD: for '31/03/2026' write 2026-03-31",
             "groups.5.off_since": "'2026-02-30�' is not a date (YYYY-MM-DD)",
