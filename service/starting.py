@@ -3,6 +3,7 @@ workflow under its own reference, with the search attributes ops filter on."""
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import secrets
 from datetime import UTC, date, datetime
@@ -57,13 +58,32 @@ def prepare(spec: KindSpec, config: EscalationConfig, data: Any, escalation_id: 
     if not isinstance(data, dict):
         raise refuse_field("input", "expected a JSON object with the escalation's fields")
     unknown = unknown_fields(spec.request_model, data)
-    if unknown:
-        raise Refused.invalid({path: NOT_A_FIELD for path in unknown[:20]})
+    problems = {path: NOT_A_FIELD for path in unknown[:20]}
     title = data.get("title")
     if isinstance(title, str) and title and not has_visible_text(title):  # every kind's: subjects and headings
-        raise refuse_field("title", "is blank")
-    prepared = spec.build(config, data, escalation_id or new_escalation_id(spec))
+        problems["title"] = "is blank"
+    reference = escalation_id or new_escalation_id(spec)
+    if problems:  # said with whatever else the file would be refused for, so one edit can mend it all
+        try:
+            spec.build(config, _without(data, unknown), reference)
+        except Refused as rest:
+            problems = {**rest.fields, **problems}
+        raise Refused.invalid(problems)
+    prepared = spec.build(config, data, reference)
     return prepared.model_copy(update={"calendar": config.calendar})  # the calendar the builder checked dates on
+
+
+def _without(data: dict[str, Any], paths: list[str]) -> dict[str, Any]:
+    """A copy of `data` without the entries at these dotted paths ('lines.2.evidnce')."""
+    copied: dict[str, Any] = copy.deepcopy(data)
+    for path in paths:
+        *parents, last = path.split(".")
+        node: Any = copied
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        if isinstance(node, dict):
+            node.pop(last, None)
+    return copied
 
 
 def read_json(path: Path) -> Any:

@@ -265,3 +265,15 @@ async def test_a_practice_line_refused_on_the_form_comes_with_the_forms_other_re
     for box in ("practices-1", "title", "description"):
         assert f'id="{box}-error"' in answer.text, box
     assert "first column is empty" in answer.text
+
+
+@pytest.mark.parametrize("spec", KINDS, ids=lambda s: s.name)
+def test_a_misspelt_field_is_said_with_the_files_other_refusals(spec: KindSpec, settings: Settings) -> None:
+    """A start file with a misspelt key and a blank title: both are refused at once, so one edit mends the file,
+    where the misspelling had hidden every other refusal."""
+    data = starting.read_json(ROOT / spec.example)
+    data["titel"] = "A misspelt key"
+    data["title"] = "   "
+    with pytest.raises(Refused) as refused:
+        starting.prepare(spec, settings.escalation_config(), data)
+    assert {"titel", "title"} <= set(refused.value.fields), refused.value.fields
