@@ -72,8 +72,8 @@ def form_digest(form: dict[str, str], leave_out: str = "submission") -> str:
 COUNT_DIGITS = 9  # far beyond any count; a longer string of digits is refused before it is read as a number
 
 
-def _count(raw: str) -> int:
-    return read_whole_number(raw, COUNT_DIGITS)
+def _count(raw: str, least: int = 0) -> int:
+    return read_whole_number(raw, COUNT_DIGITS, least)
 
 
 def _groups(form: dict[str, str], name: str, errors: dict[str, str]) -> list[dict[str, Any]]:
@@ -93,7 +93,7 @@ def _groups(form: dict[str, str], name: str, errors: dict[str, str]) -> list[dic
                     errors[f"{base}.patients"] = "required"
                 continue
             try:
-                group[box] = read_date(raw) if box == "off_since" else read_whole_number(raw, COUNT_DIGITS, least=1)
+                group[box] = read_date(raw) if box == "off_since" else _count(raw, least=1)
             except ValueError as err:
                 errors[f"{base}.{box}"] = str(err)
         groups.append(group)

@@ -52,6 +52,8 @@ STATUSES: dict[str, str] = {
 }
 
 STOPPED = "stopped"
+"""What a case ops stopped (Temporal's cancel or terminate) shows: its own state stops where it was, so the
+readers say this instead (`CaseView.stopped`, the list rows, `--status stopped`)."""
 AWAITED = ("due by", "expected by")
 """How a fact says something is awaited ('Return due by', 'Payment expected by'): an ended case awaits nothing."""
 
@@ -60,9 +62,6 @@ def without_awaited(facts: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """`facts` less those saying when something is awaited (`AWAITED`)."""
     return [(label, value) for label, value in facts if not label.lower().endswith(AWAITED)]
 
-
-"""What a case ops stopped (Temporal's cancel or terminate) shows: its own state stops where it was, so the
-readers say this instead (`CaseView.stopped`, the list rows, `--status stopped`)."""
 
 OUTCOMES: dict[str, str] = {
     "paid": "paid in full",

@@ -87,8 +87,7 @@ def routes(console: Console) -> list[Route]:
             except Refused as more:
                 placed = resolve.as_typed(more.fields, spec.form.rows(form))
                 others = {name: problem for name, problem in placed.items() if not name.startswith("practices")}
-                fields = {**others, **refused.fields}
-                return Refused(refused.why, "; ".join(f"{k}: {v}" for k, v in fields.items()), fields)
+                return Refused.invalid({**others, **refused.fields})
             return refused
 
         def refused_page(refused: Refused, rows: dict[str, list[int]]) -> Response:
