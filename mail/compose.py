@@ -40,6 +40,13 @@ HELD_NOTICE = "email-held-notice"
 _LINE_BREAKS = "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 
 
+class ComposedMessage(EmailMessage):
+    """A composed message, with the bytes delivery sends when writing it gives all ASCII: what a server with
+    8BITMIME and one without take alike. Written once here, where it is checked, not again to send."""
+
+    written: bytes | None = None
+
+
 class Unsendable(ValueError):
     """An email that can never be built or sent as it is: `reason` says why in plain words (no
     leading capital, no full stop); `culprits` are the addresses at fault, if the fault is theirs."""
@@ -115,17 +122,20 @@ def compose(
     sent_at: datetime,
     tables: list[Table] | None = None,
     reply_to: Contact | None = None,
-) -> EmailMessage:
+) -> ComposedMessage:
     """The message for `effect`; raises `Unsendable` if it can never be built as it is."""
     check_headers(effect)
     try:
         message = _build(effect, mail_from, message_id, in_reply_to, link, facts, action_labels, sent_at)
         if reply_to is not None and reply_to.email != effect.to.email and _header_fault(reply_to.email) is None:
             message["Reply-To"] = formataddr((printable(reply_to.name), reply_to.email))
-        _add_tables(message, effect, tables or [], facts, action_labels, link)
+        _add_content(message, effect, tables or [], facts, action_labels, link)
         # As delivery will write it: for a server with 8BITMIME and, where that holds 8-bit data, one without
-        # (all-ASCII output is what either writes, so it is written once: at thousands of practices a time).
-        if not message.as_bytes(policy=policy.SMTP).isascii():
+        # (all-ASCII output is what either writes, so it is written once and kept: thousands of practices at a time).
+        flat = message.as_bytes(policy=policy.SMTP)
+        if flat.isascii():
+            message.written = flat
+        else:
             message.as_bytes(policy=policy.SMTP.clone(cte_type="7bit"))
     except (ValueError, MessageError) as err:  # the same effect fails the same way every time
         raise Unsendable(f"it could not be put together as an email ({printable(str(err))})") from err
@@ -141,14 +151,9 @@ def _build(
     facts: list[tuple[str, str]],
     action_labels: dict[str, str],
     sent_at: datetime,
-) -> EmailMessage:
-    context = {
-        "effect": effect,
-        "facts": facts,
-        "link": link,
-        "actions": [action_labels.get(a, a) for a in effect.actions],
-    }
-    message = EmailMessage()
+) -> ComposedMessage:
+    """The message's headers; its content follows (`_add_content`), once every header is in."""
+    message = ComposedMessage()
     message["From"] = mail_from
     message["To"] = formataddr((effect.to.name, effect.to.email))
     if effect.cc:
@@ -159,12 +164,10 @@ def _build(
     if in_reply_to and in_reply_to != message_id:
         message["In-Reply-To"] = in_reply_to
         message["References"] = in_reply_to
-    message.set_content(_env.get_template("message.txt.j2").render(context))
-    message.add_alternative(_env.get_template("message.html").render(context), subtype="html")
     return message
 
 
-def _add_tables(
+def _add_content(
     message: EmailMessage,
     effect: EmailEffect,
     tables: list[Table],
@@ -172,9 +175,7 @@ def _add_tables(
     action_labels: dict[str, str],
     link: str | None,
 ) -> None:
-    """Re-render both parts with the tables, and attach each table as a CSV a spreadsheet can add up."""
-    if not tables:
-        return
+    """Both parts, rendered once with any tables, and each table attached as a CSV a spreadsheet can add up."""
     context = {
         "effect": effect,
         "facts": facts,
@@ -182,7 +183,6 @@ def _add_tables(
         "actions": [action_labels.get(a, a) for a in effect.actions],
         "tables": tables,
     }
-    message.clear_content()
     message.set_content(_env.get_template("message.txt.j2").render(context))
     message.add_alternative(_env.get_template("message.html").render(context), subtype="html")
     for table in tables:  # UTF-8 with a byte-order mark, so Excel shows "£" as it is

@@ -36,7 +36,7 @@ from enum import StrEnum
 
 import aiosmtplib
 
-from mail.compose import printable
+from mail.compose import ComposedMessage, printable
 from persistence.sent_mail import MailStatus, SentEmail, SentMailLedger
 from settings import Settings
 
@@ -102,7 +102,9 @@ class SmtpDelivery:
         async with self._connect() as smtp:
             eight_bit = smtp.supports_extension("8bitmime")
             try:
-                flat = message.as_bytes(policy=policy.SMTP if eight_bit else policy.SMTP.clone(cte_type="7bit"))
+                flat = written_by_compose(message) or message.as_bytes(
+                    policy=policy.SMTP if eight_bit else policy.SMTP.clone(cte_type="7bit")
+                )
             except (ValueError, MessageError) as err:
                 return await self.hold_unsendable(
                     row, f"it could not be written out as an email ({printable(str(err))})"
@@ -227,3 +229,8 @@ class SmtpDelivery:
             start_tls=s.smtp_starttls,
             timeout=30,
         )
+
+
+def written_by_compose(message: EmailMessage) -> bytes | None:
+    """The bytes `compose` wrote and checked, which either kind of server takes (all ASCII), if it kept them."""
+    return message.written if isinstance(message, ComposedMessage) else None
