@@ -38,3 +38,21 @@ class NoopFanout:
             )
         )
         return sum(await asyncio.gather(*handles))
+
+
+@workflow.defn(name="BenchNoopAnswer")
+class NoopAnswer:
+    """The baseline for the return POSTs: a run waiting, as a practice waits for its return, until an update
+    answers it; the update returns at once and the run ends, with nothing else to do."""
+
+    def __init__(self) -> None:
+        self.answered = False
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: self.answered)
+
+    @workflow.update
+    def answer(self, value: str) -> str:
+        self.answered = True
+        return value

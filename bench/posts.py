@@ -1,14 +1,19 @@
 """Practices' returns POSTed through their real link pages: each page opened first (as a practice would), then a
-few single POSTs one after another (the baseline), then a burst of concurrent POSTs, each timed alone."""
+few single POSTs one after another, then a burst of concurrent POSTs, each timed alone. The baseline does the same
+with no-op updates straight to waiting no-op runs (`bench.noop.NoopAnswer`): what the engine underneath takes."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from temporalio.client import Client, WorkflowHandle
+
+from bench.noop import NoopAnswer
 
 SINGLES = 3
 
@@ -59,4 +64,39 @@ async def post_returns(base_url: str, links: list[str], form: dict[str, str], co
                 result.single.append(seconds)
         timed = await asyncio.gather(*(post(link) for link in chosen[SINGLES:]))
         result.burst = [s for s in timed if s is not None]
+    return result
+
+
+async def start_noop_answers(client: Client, task_queue: str, concurrent: int) -> list[WorkflowHandle[Any, Any]]:
+    """As many waiting no-op runs as `post_returns` will POST to; wait for the worker to go idle before timing."""
+    prefix = f"bench-answer-{uuid.uuid4().hex[:6]}"
+    return list(
+        await asyncio.gather(
+            *(
+                client.start_workflow(NoopAnswer.run, id=f"{prefix}-{n}", task_queue=task_queue)
+                for n in range(SINGLES + concurrent)
+            )
+        )
+    )
+
+
+async def noop_updates(handles: list[WorkflowHandle[Any, Any]]) -> Posts:
+    """An update to SINGLES of the runs one by one, then to the others at once, each timed as `post_returns` times
+    a POST."""
+    result = Posts()
+
+    async def answer(handle: WorkflowHandle[Any, Any]) -> float | None:
+        started = time.perf_counter()
+        try:
+            await handle.execute_update(NoopAnswer.answer, "return")
+        except Exception as err:  # noqa: BLE001 - counted and shown, as a failed POST is
+            result.failures.append(f"{type(err).__name__}: {err}")
+            return None
+        return time.perf_counter() - started
+
+    for handle in handles[:SINGLES]:
+        if (seconds := await answer(handle)) is not None:
+            result.single.append(seconds)
+    timed = await asyncio.gather(*(answer(handle) for handle in handles[SINGLES:]))
+    result.burst = [s for s in timed if s is not None]
     return result

@@ -15,7 +15,7 @@ from typing import Any
 
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig
 
-from bench.noop import NoopChild, NoopCohort, NoopFanout
+from bench.noop import NoopAnswer, NoopChild, NoopCohort, NoopFanout
 from logging_setup import configure_logging
 from settings import Settings
 from temporal_client import connect
@@ -54,7 +54,7 @@ async def main(args: argparse.Namespace) -> None:
     worker = build_worker(
         client,
         settings,
-        workflows=[*WORKFLOWS, NoopChild, NoopCohort, NoopFanout],
+        workflows=[*WORKFLOWS, NoopChild, NoopCohort, NoopFanout, NoopAnswer],
         workflow_runner=sandbox_runner("bench"),
         **overrides(args),
     )
