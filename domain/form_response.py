@@ -100,6 +100,34 @@ def _groups(form: dict[str, str], name: str, errors: dict[str, str]) -> list[dic
     return groups
 
 
+def read_new_response(form: dict[str, str], fields: list[FieldSpec], actor_email: str, role: Role) -> ResponseInput:
+    """`read_response`, refusing also a groups field's boxes filled in beyond the rows the page offers, by name,
+    rather than dropping them unread. For a form as it arrives (the update's validator, the web's own read); a
+    handler replaying a recorded form reads it by `read_response`, as it was read when it was recorded."""
+    unoffered = {
+        field.name: f"at most {GROUP_ROWS} groups can be sent at once, and more were"
+        for field in fields
+        if field.kind == "groups"
+        and any(_beyond_rows(key, field.name) and value.strip() for key, value in form.items())
+    }
+    try:
+        response = read_response(form, fields, actor_email, role)
+    except FieldsRefused as refused:
+        raise FieldsRefused({**refused.fields, **unoffered}) from None
+    if unoffered:
+        raise FieldsRefused(unoffered)
+    return response
+
+
+def _beyond_rows(key: str, name: str) -> bool:
+    """A box of the groups field `name` outside the rows the page offers (`groups.8.patients`, `groups.x.y`)."""
+    parts = key.split(".")
+    return len(parts) == 3 and parts[0] == name and parts[1] not in _ROWS
+
+
+_ROWS = frozenset(str(row) for row in range(GROUP_ROWS))
+
+
 def read_response(form: dict[str, str], fields: list[FieldSpec], actor_email: str, role: Role) -> ResponseInput:
     """The submitted fields as a response; `FieldsRefused` names each form field at fault."""
     errors: dict[str, str] = {}

@@ -169,3 +169,26 @@ def test_a_group_with_neither_days_off_nor_still_off_is_asked_for_one_and_with_b
             assert ("not both" in refused.fields["groups.0"]) is bool(extra)
         else:
             raise AssertionError(form)
+
+
+def test_groups_beyond_the_rows_the_page_offers_are_refused_by_name_with_the_rest_never_dropped_unread() -> None:
+    """A crafted form (or a page edited in the browser) with a ninth group: refused for the field, beside any other
+    box at fault, where it was read as eight groups and the ninth silently left out. A recorded form reads as it did
+    (`read_response`, the handler's on replay)."""
+    from domain.form_response import GROUP_ROWS, read_new_response
+
+    required = [FieldSpec("groups", "Groups", "groups", True)]
+    form = {"action": "submit_return", "groups.0.patients": "5", "groups.0.days_off": "3"}
+    beyond = {**form, f"groups.{GROUP_ROWS}.patients": "7", f"groups.{GROUP_ROWS}.days_off": "2"}
+    for extra in ({}, {"groups.0.days_off": "-3"}):
+        try:
+            read_new_response({**beyond, **extra}, required, "pm@practice.example", Role.PRACTICE)
+        except FieldsRefused as refused:
+            assert refused.fields["groups"] == f"at most {GROUP_ROWS} groups can be sent at once, and more were"
+            assert ("groups.0.days_off" in refused.fields) == bool(extra)
+        else:
+            raise AssertionError("refused")
+    blank_beyond = {**form, f"groups.{GROUP_ROWS}.patients": " "}
+    assert read_new_response(blank_beyond, required, "pm@practice.example", Role.PRACTICE).groups is not None
+    recorded = read_response(beyond, required, "pm@practice.example", Role.PRACTICE)
+    assert recorded.groups is not None and len(recorded.groups) == 1

@@ -13,7 +13,7 @@ from starlette.requests import Request
 
 from domain.contacts import Role
 from domain.form_response import GROUP_ROWS as GROUP_ROWS  # rows a groups field offers on the page
-from domain.form_response import read_response
+from domain.form_response import read_new_response
 from domain.responses import FieldSpec, ResponseInput
 from domain.validation import FieldsRefused
 from service.gate import admit
@@ -101,7 +101,7 @@ def response_from_form(form: dict[str, str], fields: list[FieldSpec], actor_emai
     """The submitted fields through the gate (`domain/form_response.py`, the rules the workflow's validator
     also reads a posted form by); a `Refused` names each form field at fault."""
     try:
-        return read_response(form, fields, actor_email, role)
+        return read_new_response(form, fields, actor_email, role)
     except FieldsRefused as refused:
         raise Refused.invalid(refused.fields) from refused
 

@@ -37,7 +37,7 @@ with workflow.unsafe.imports_passed_through():
         ResponseRefused,
         check_within_reason,
     )
-    from domain.form_response import FormResponse, form_digest, read_response
+    from domain.form_response import FormResponse, form_digest, read_new_response, read_response
     from domain.mail_delay import allow_for_mail_delay, working_days_waited
     from domain.report import ReportLine
     from domain.responses import FieldSpec, ResponseInput, ResponseOutcome, digest_of
@@ -494,12 +494,15 @@ class EscalationWorkflow:
 
     @respond_to_form.validator
     def _check_form(self, submitted: FormResponse) -> None:
-        self._check_response(self._read_form(submitted))
+        self._check_response(self._read_form(submitted, as_sent=True))
 
-    def _read_form(self, submitted: FormResponse) -> ResponseInput:
+    def _read_form(self, submitted: FormResponse, as_sent: bool = False) -> ResponseInput:
+        """The form as a response. The validator reads it `as_sent`, refusing what the handler, which reads recorded
+        forms again on replay, must still read as it read them when they were recorded."""
         fields = {**self.case.action_fields(), **COMMON_FIELDS}.get(submitted.form.get("action", ""), [])
+        read = read_new_response if as_sent else read_response
         try:
-            return read_response(submitted.form, fields, submitted.actor_email, submitted.actor_role)
+            return read(submitted.form, fields, submitted.actor_email, submitted.actor_role)
         except FieldsRefused as refused:  # each field named, to show beside it on the page
             raise ApplicationError(str(refused), refused.fields, type="FieldsRefused", non_retryable=True) from None
 
