@@ -14,6 +14,7 @@ import httpx
 from temporalio.client import Client, WorkflowHandle
 
 from bench.noop import NoopAnswer
+from bench.procstat import CpuMeter
 
 SINGLES = 3
 
@@ -35,8 +36,11 @@ class Posts:
         return len(self.single) + len(self.burst)
 
 
-async def post_returns(base_url: str, links: list[str], form: dict[str, str], concurrent: int) -> Posts:
-    """POST `form` to SINGLES links one by one, then to `concurrent` others at once."""
+async def post_returns(
+    base_url: str, links: list[str], form: dict[str, str], concurrent: int, meter: CpuMeter
+) -> Posts:
+    """POST `form` to SINGLES links one by one, then to `concurrent` others at once; `meter` measures the POSTs
+    (started once the pages are open), as it measures the baseline's updates."""
     result = Posts()
     chosen = links[: SINGLES + concurrent]
     limits = httpx.Limits(max_connections=concurrent + SINGLES, max_keepalive_connections=concurrent + SINGLES)
@@ -45,6 +49,7 @@ async def post_returns(base_url: str, links: list[str], form: dict[str, str], co
             started = time.perf_counter()
             await http.get(link)
             result.pages.append(time.perf_counter() - started)
+        meter.start()
 
         async def post(link: str) -> float | None:
             started = time.perf_counter()

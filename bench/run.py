@@ -124,6 +124,7 @@ class Figures:
     peak_rss: int
     cpu_baseline: procstat.CpuMeter
     cpu_notify: procstat.CpuMeter
+    cpu_noop_posts: procstat.CpuMeter
     cpu_posts: procstat.CpuMeter
     cpu_dashboard: procstat.CpuMeter
     claims_ready: bool
@@ -164,13 +165,15 @@ async def measure(sizes: Sizes, work: Path) -> Figures:
         progress(f"returns baseline: {posts.SINGLES} no-op updates, then {sizes.posts} at once")
         answers = await posts.start_noop_answers(servers.client, servers.settings.task_queue, sizes.posts)
         await procstat.wait_idle(workers)
+        cpu_noop_posts = procstat.CpuMeter(servers.pids).start()
         noop_posts = await posts.noop_updates(answers)
+        cpu_noop_posts.stop()
         await procstat.wait_idle(workers)
 
         progress(f"returns: {posts.SINGLES} single POSTs, then {sizes.posts} at once")
-        cpu_posts = procstat.CpuMeter(servers.pids).start()
+        cpu_posts = procstat.CpuMeter(servers.pids)
         posted = await posts.post_returns(
-            servers.settings.base_url, incident.links(servers), posts.return_form(incident.data), sizes.posts
+            servers.settings.base_url, incident.links(servers), posts.return_form(incident.data), sizes.posts, cpu_posts
         )
         cpu_posts.stop()
         stored = await _stored(servers, incident.incident_id, posted.ok)
@@ -205,6 +208,7 @@ async def measure(sizes: Sizes, work: Path) -> Figures:
         peak_rss,
         cpu_baseline,
         cpu_notify,
+        cpu_noop_posts,
         cpu_posts,
         cpu_dashboard,
         claims_ready,
@@ -357,6 +361,7 @@ def details(f: Figures) -> list[str]:
         *_interference(f),
         f"baseline {f.cpu_baseline.describe()}",
         f"notification {f.cpu_notify.describe()}",
+        f"returns baseline (no-op updates) {f.cpu_noop_posts.describe()}",
         f"returns {f.cpu_posts.describe()}",
         f"dashboard {f.cpu_dashboard.describe()}",
         f"events per practice at notification: {events.describe()}",
