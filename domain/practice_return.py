@@ -153,6 +153,12 @@ class PracticeCase(EscalationCase):
             **payment.FIELDS,
         }
 
+    def _status_words(self) -> str:
+        """'return received (late)'; a return taken after returns closed says so, not 'returns closed (late)'."""
+        if self.late and self.status == "returns_closed":
+            return "return received late, after returns closed"
+        return wording.status(self.status) + (" (late)" if self.late else "")
+
     def facts(self) -> list[tuple[str, str]]:
         facts = [
             ("Reference", self.escalation_id),
@@ -161,7 +167,7 @@ class PracticeCase(EscalationCase):
             ("Who pays", self.payer.name),
             ("Practice", f"{self.practice.name} ({self.practice.ods})"),
             ("Return due by", describe_deadline(self.returns_deadline)),
-            ("Status", wording.status(self.status) + (" (late)" if self.late else "")),
+            ("Status", self._status_words()),
         ]
         if self.counts is not None:
             labels = {item.key: item.label for item in self.items}

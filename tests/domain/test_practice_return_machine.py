@@ -167,6 +167,7 @@ def test_a_return_after_the_close_is_recorded_flagged_late_and_the_officer_told(
     assert "flagged late" in result.message
     assert mail(effects) == [("late-return", OFFICER, [])]
     assert of_type(effects, ReturnEffect)[0].record.late is True
+    assert dict(case.facts())["Status"] == "return received late, after returns closed"  # not "returns closed (late)"
 
 
 def test_a_correction_after_the_close_is_flagged_late_too() -> None:
