@@ -174,6 +174,14 @@ async def test_console_actions_are_refused_server_side_for_the_wrong_role_csrf_o
     events = [r.event for r in AuditLog(make_engine(settings.database)).timeline(eid)]
     assert "refused:conflict_of_interest" in events and "resend_requested" in events and events[-1] == "terminated"
     assert AuditLog(make_engine(settings.database)).verify(eid).ok
+    for _ in range(50):  # on the dashboard: stopped, and nobody's move (the column was left blank)
+        listed = await console.get("/console", params={"search": eid, "status": "stopped"})
+        if f">{eid}</a>" in listed.text:
+            break
+        await asyncio.sleep(0.2)
+    row = listed.text[listed.text.index(f">{eid}</a>") :]
+    row = row[: row.index("</tr>")]
+    assert "<td>nobody</td>" in row and "<td>stopped</td>" in row.lower(), row
 
 
 async def test_the_report_shows_claimed_agreed_and_paid_with_a_chart_and_csv(
