@@ -147,14 +147,26 @@ _SEARCH_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUV
 _APOSTROPHES = str.maketrans({"'": " ", "\u2019": " ", "\u2018": " "})
 
 
+SEARCH_WORDS = 8
+SEARCH_WORD_CHARS = 80
+
+
 def _search(value: str) -> str:
     """Up to 8 words of letters, digits and @ . _ + -; an apostrophe (O'Brien, St John's) parts words, as the
-    visibility store's text search parts a title, so it never reaches the query."""
+    visibility store's text search parts a title, so it never reaches the query. A refusal says which rule."""
     words = value.translate(_APOSTROPHES).split()
-    if len(words) > 8 or any(len(w) > 80 or not set(w) <= _SEARCH_CHARACTERS for w in words):
-        raise ValueError(
-            "search for up to 8 words, references, ODS codes or email addresses (letters, digits, apostrophes and @ . _ + - only)"
-        )
+    if len(words) > SEARCH_WORDS:
+        raise ValueError(f"search for up to {SEARCH_WORDS} words at once ({len(words)} were given)")
+    for word in words:
+        if len(word) > SEARCH_WORD_CHARS:
+            raise ValueError(
+                f"{quoted(word)} is longer than a word, reference, ODS code or email address searched for "
+                f"(up to {SEARCH_WORD_CHARS} characters)"
+            )
+        if not set(word) <= _SEARCH_CHARACTERS:
+            raise ValueError(
+                f"{quoted(word)} cannot be searched for: use letters, digits, apostrophes and @ . _ + - only"
+            )
     return " ".join(words)
 
 

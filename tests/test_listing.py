@@ -128,6 +128,19 @@ def test_a_kind_is_read_as_the_console_names_it() -> None:
     assert admit(ListFilters, {"kind": "Unfunded work claim"}).kind == "unfunded_claim"
 
 
+def test_a_refused_search_says_which_rule_it_broke() -> None:
+    """Too many words, a word too long (a pasted paragraph) or a character no search takes: each said as such."""
+    for typed, words in (
+        ("a b c d e f g h i", "up to 8 words at once (9 were given)"),
+        ("x" * 500, "(up to 80 characters)"),
+        ("drop;table", "'drop;table' cannot be searched for: use letters, digits, apostrophes"),
+    ):
+        with pytest.raises(Refused) as refused:
+            admit(ListFilters, {"search": typed})
+        assert words in refused.value.fields["search"], refused.value.fields
+    assert admit(ListFilters, {"search": "St John's"}).search == "St John s"
+
+
 def test_a_status_is_read_as_a_person_types_it() -> None:
     assert admit(ListFilters, {"status": " Payment expected ", "kind": "Unfunded-claim"}).status == "payment_expected"
     # ... or in the words lists show it in
