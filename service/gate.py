@@ -34,6 +34,20 @@ def refuse_field(field: str, problem: str) -> Refused:
     return Refused.invalid({field: problem})
 
 
+_JSON_MISTAKES = {
+    "Expecting value": "a value was expected (is there a comma after the last item, or a value left out?)",
+    "Expecting property name enclosed in double quotes": (
+        "a name in double quotes was expected (is there a comma after the last item, or a name in single quotes?)"
+    ),
+    "Expecting ',' delimiter": "a comma is missing between two items",
+    "Expecting ':' delimiter": "a colon is missing after a name",
+    "Unterminated string starting at": "a closing double quote is missing",
+    "Extra data": "more follows the end (two objects in one file, or a bracket too many?)",
+    "Invalid control character at": "a line break or tab is inside quotes (write it as \\n or \\t)",
+}
+"""The JSON parser's words for the common mistakes, said as what to look for."""
+
+
 def parse_json(text: str, field: str, what: str) -> Any:
     """Outside JSON (a start file, a pasted calendar) read once, here: malformed, or nested past what anyone
     writes (Python's parser recurses, and `[[[[...` a thousand deep had been a server error), it is refused
@@ -41,8 +55,9 @@ def parse_json(text: str, field: str, what: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as err:
+        said = _JSON_MISTAKES.get(err.msg, err.msg[:1].lower() + err.msg[1:])
         raise refuse_field(
-            field, f"{what} is not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})"
+            field, f"{what} is not valid JSON: at line {err.lineno}, column {err.colno}, {said}"
         ) from err
     except RecursionError as err:
         raise refuse_field(field, f"{what} nests lists or objects deeper than any it could need") from err

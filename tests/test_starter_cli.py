@@ -242,3 +242,23 @@ def test_amount_pence_is_read_as_the_link_pages_read_a_number() -> None:
         with pytest.raises(SystemExit) as refused:
             parse(["confirm-payment", "UWC-2026-X", "--amount-pence", odd])
         assert refused.value.code == 2
+
+
+def test_a_start_file_that_is_not_json_says_where_and_what_to_look_for() -> None:
+    """The JSON parser's own words ('Expecting value') said as the mistake an officer makes: a comma after the
+    last item, two objects in one file; with the line and column."""
+    from service.gate import parse_json
+    from service.refusals import Refused
+
+    for text, words in (
+        ('{"title": "x",\n "practices": [1, 2,]\n}', "at line 2, column 21, a value was expected (is there a comma"),
+        ('{"a": 1,}', "a name in double quotes was expected"),
+        ('{"a": 1}{"b": 2}', "two objects in one file"),
+        ('{"a": 1 "b": 2}', "a comma is missing between two items"),
+        ('{"a": "unfinished}', "a closing double quote is missing"),
+    ):
+        with pytest.raises(Refused) as refused:
+            parse_json(text, "file", "claim.json")
+        assert refused.value.fields["file"].startswith("claim.json is not valid JSON: ") and words in str(
+            refused.value.fields["file"]
+        ), refused.value.fields
