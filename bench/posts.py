@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from temporalio.client import Client, WorkflowHandle
@@ -17,6 +18,7 @@ from bench.noop import NoopAnswer
 from bench.procstat import CpuMeter
 
 SINGLES = 3
+T = TypeVar("T")
 
 
 def return_form(incident_data: dict[str, Any]) -> dict[str, str]:
@@ -64,12 +66,18 @@ async def post_returns(
                 return None
             return elapsed
 
-        for link in chosen[:SINGLES]:
-            if (seconds := await post(link)) is not None:
-                result.single.append(seconds)
-        timed = await asyncio.gather(*(post(link) for link in chosen[SINGLES:]))
-        result.burst = [s for s in timed if s is not None]
+        await _singles_then_burst(result, chosen, post)
     return result
+
+
+async def _singles_then_burst(result: Posts, targets: list[T], timed: Callable[[T], Awaitable[float | None]]) -> None:
+    """`timed` for SINGLES of `targets` one by one, then for the rest at once; its seconds into `result` (a failed
+    one's None left out: `timed` has said why in `result.failures`)."""
+    for target in targets[:SINGLES]:
+        if (seconds := await timed(target)) is not None:
+            result.single.append(seconds)
+    burst = await asyncio.gather(*(timed(target) for target in targets[SINGLES:]))
+    result.burst = [s for s in burst if s is not None]
 
 
 async def start_noop_answers(client: Client, task_queue: str, concurrent: int) -> list[WorkflowHandle[Any, Any]]:
@@ -99,9 +107,5 @@ async def noop_updates(handles: list[WorkflowHandle[Any, Any]]) -> Posts:
             return None
         return time.perf_counter() - started
 
-    for handle in handles[:SINGLES]:
-        if (seconds := await answer(handle)) is not None:
-            result.single.append(seconds)
-    timed = await asyncio.gather(*(answer(handle) for handle in handles[SINGLES:]))
-    result.burst = [s for s in timed if s is not None]
+    await _singles_then_burst(result, handles, answer)
     return result
