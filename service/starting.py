@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import secrets
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
+from temporalio.service import RPCError, RPCStatusCode
 
 from domain.configuration import EscalationConfig
 from domain.identifiers import has_visible_text
@@ -113,11 +115,59 @@ def store_practice_list(settings: Settings, spec: KindSpec, prepared: BaseModel)
     return slim
 
 
-async def start(client: Client, settings: Settings, spec: KindSpec, prepared: BaseModel, once: bool = False) -> str:
+SENT_MEMO = "sent"
+"""The memo key under which an escalation started from a form keeps the digest of what the form sent."""
+
+
+def sent_digest(data: Any) -> str:
+    """What a start form sent, as a short digest: the same values, the same digest."""
+    text = json.dumps(data, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+class StartedBefore(Refused):
+    """A start form sent again under its one-time submission id with other values (changed after the Back
+    button): the escalation the first values started stands, and these are not used."""
+
+    def __init__(self, escalation_id: str) -> None:
+        super().__init__(
+            Why.NOT_OPEN,
+            f"This form had already been sent, with other values, and started {escalation_id} with those: what "
+            "you changed was not used. Its page shows what it holds. To start another escalation with these "
+            "values, send this form again.",
+        )
+
+
+async def _digest_started_with(client: Client, escalation_id: str) -> str | None:
+    """The sent digest the escalation was started with: None if it has not been started, '' if it was started
+    without one (from a file, or before forms' starts kept it)."""
+    try:
+        described = await client.get_workflow_handle(escalation_id).describe()
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+    return str((await described.memo()).get(SENT_MEMO, ""))
+
+
+async def start(
+    client: Client,
+    settings: Settings,
+    spec: KindSpec,
+    prepared: BaseModel,
+    once: bool = False,
+    sent: str | None = None,
+) -> str:
     """Start the escalation. With `once` (its reference came from a form's submission id), starting it
     again while it runs is the same start, answered with the same reference; after it has finished,
-    refused as already there."""
+    refused as already there. With `sent` (`sent_digest` of what the form sent), a start sent again with other
+    values is refused (`StartedBefore`) before anything is stored: an incident's practice list stays the first."""
     escalation_id = str(getattr(prepared, "escalation_id"))  # noqa: B009 - every start model carries it
+    if once and sent is not None:
+        with temporal_refusals(escalation_id):
+            earlier = await _digest_started_with(client, escalation_id)
+        if earlier and earlier != sent:
+            raise StartedBefore(escalation_id)
     repeat: dict[str, Any] = (
         {
             "id_conflict_policy": WorkflowIDConflictPolicy.USE_EXISTING,
@@ -134,6 +184,7 @@ async def start(client: Client, settings: Settings, spec: KindSpec, prepared: Ba
             id=escalation_id,
             task_queue=settings.task_queue,
             **repeat,
+            memo={SENT_MEMO: sent} if sent is not None else None,
             search_attributes=TypedSearchAttributes(
                 [
                     SearchAttributePair(sa.KIND, spec.name),

@@ -267,6 +267,44 @@ async def test_a_practice_line_refused_on_the_form_comes_with_the_forms_other_re
     assert "first column is empty" in answer.text
 
 
+async def test_a_start_form_sent_again_with_other_values_leaves_the_first_start_as_it_was(
+    dev_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    """A start form changed after the Back button and sent again under its one-time id: refused (409), naming the
+    escalation the first values started; the incident's stored practice list stays the first's (it had been
+    replaced by the second's, and the practices written to were the second's); the changed values come back as
+    typed, under a new id, to start another. The same values sent again lead to the same escalation."""
+    from persistence.incident_practices import IncidentPractices
+    from tests.helpers import csrf_of
+
+    Users(make_engine(settings.database)).add("ceo@lmc.example", "officer", "registry start form password")
+    app = create_app(settings, dev_env.client)
+    transport = httpx.ASGITransport(app=app)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        assert (await sign_in(http, "ceo@lmc.example", "registry start form password")).status_code == 303
+        form = {
+            "csrf": await csrf_of(http, "/console/start/deregistration"),
+            "submission": "sent-twice-0001",
+            "title": "Pathfinder deregistrations (sent twice)",
+            "icb_code": "QRV",
+            "rate_year": "2024/25",
+            "still_off_until": "2025-03-31",
+            "practices": "E85011, Brentford Health Centre, Practice Manager, pm.e85011@nhs.example",
+        }
+        first = await http.post("/console/start/deregistration", data=form)
+        assert first.status_code == 303, first.text
+        again = await http.post("/console/start/deregistration", data=form)
+        assert again.status_code == 303 and again.headers["location"] == first.headers["location"]
+        eid = first.headers["location"].rsplit("/", 1)[-1]
+        changed = {**form, "practices": "E85012, Hounslow Health, Practice Manager, pm.e85012@nhs.example"}
+        refused = await http.post("/console/start/deregistration", data=changed)
+    assert refused.status_code == 409 and f"started {eid} with those" in refused.text, refused.text
+    assert "E85012, Hounslow Health" in refused.text and 'value="sent-twice-0001"' not in refused.text
+    stored = IncidentPractices(make_engine(settings.database)).chunk(eid, 0, 10)
+    assert [p["ods"] for p in stored] == ["E85011"]
+    await dev_env.client.get_workflow_handle(eid).terminate(reason="registry test over")
+
+
 @pytest.mark.parametrize("spec", KINDS, ids=lambda s: s.name)
 def test_a_misspelt_field_is_said_with_the_files_other_refusals(spec: KindSpec, settings: Settings) -> None:
     """A start file with a misspelt key and a blank title: both are refused at once, so one edit mends the file,

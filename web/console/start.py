@@ -111,7 +111,12 @@ def routes(console: Console) -> list[Route]:
         except Refused as refused:  # the request's entries: placed back on the rows they were typed in
             return refused_page(refused, spec.form.rows(form))
         try:
-            escalation_id = await starting.start(request.app.state.client, settings, spec, prepared, once=True)
+            escalation_id = await starting.start(
+                request.app.state.client, settings, spec, prepared, once=True, sent=starting.sent_digest(data)
+            )
+        except starting.StartedBefore as refused:  # the first values stand; these, under a new id, to send anew
+            fresh = {name: value for name, value in form.items() if name != "submission"}
+            return page(request, spec, fresh, refused.message, refused.http_status)
         except Exception as exc:
             unavailable = as_unavailable(exc)
             if unavailable is None:
