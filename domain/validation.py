@@ -57,6 +57,7 @@ _IN_WORDS: dict[str, str] = {
     "date_type": "must be a date (YYYY-MM-DD)",
     "date_parsing": "must be a date (YYYY-MM-DD)",
     "date_from_datetime_parsing": "must be a date (YYYY-MM-DD)",
+    "date_from_datetime_inexact": "must be a date (YYYY-MM-DD)",  # a number read as seconds: '-1', '20261231'
     "string_type": "must be text",
     "dict_type": "must be a set of named values",
     "list_type": "must be a list",
@@ -108,6 +109,19 @@ def _day_first(typed: str) -> date | None:
         return None
 
 
+_RUN_TOGETHER = re.compile(r"\s*\d{8}\s*", re.ASCII)
+
+
+def _run_together(typed: str) -> date | None:
+    """'20261231' as the date it spells (pydantic would read the digits as seconds since 1970), if it is one."""
+    if _RUN_TOGETHER.fullmatch(typed) is None:
+        return None
+    try:
+        return date.fromisoformat(typed.strip())
+    except ValueError:
+        return None
+
+
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
 
@@ -137,7 +151,7 @@ def in_words(kind: str, ctx: dict[str, Any], message: str, typed: Any = None) ->
     ('01/06/2025': 'write it 2025-06-01'); its own `message` where no words are kept for it."""
     if typed is None and kind.endswith("_type"):  # a JSON null where a value belongs
         return EMPTY
-    if kind in _DATE_KINDS and isinstance(typed, str) and (meant := _day_first(typed)) is not None:
+    if kind in _DATE_KINDS and isinstance(typed, str) and (meant := _day_first(typed) or _run_together(typed)):
         return f"must be a date written YYYY-MM-DD: for {quoted(typed)} write {meant.isoformat()}"
     if kind in _INT_KINDS and isinstance(typed, str) and _NEGATIVE.fullmatch(typed):
         return "cannot be negative: give a whole number"

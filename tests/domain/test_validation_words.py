@@ -29,6 +29,11 @@ def test_limits_missing_fields_and_dates_are_said_plainly() -> None:
         "on_date": "must be a date written YYYY-MM-DD: for '31/12/2026' write 2026-12-31"
     }
     assert refused({**BASE, "on_date": "next Tuesday"}) == {"on_date": "must be a date (YYYY-MM-DD)"}
+    # digits alone are seconds since 1970 to pydantic ("Datetimes provided to dates should have zero time")
+    assert refused({**BASE, "on_date": "-1"}) == {"on_date": "must be a date (YYYY-MM-DD)"}
+    assert refused({**BASE, "on_date": "20261231"}) == {
+        "on_date": "must be a date written YYYY-MM-DD: for '20261231' write 2026-12-31"
+    }
     for impossible in ("31/02/2026", "01/13/2026"):  # no such date to offer
         assert refused({**BASE, "on_date": impossible}) == {"on_date": "must be a date (YYYY-MM-DD)"}
     assert refused({"actor_email": "pm@practice.example", "actor_role": "practice"}) == {"action": "is required"}
@@ -46,6 +51,7 @@ def test_no_refusal_speaks_pydantic(junk: dict[str, Any]) -> None:
     except FieldsRefused as caught:
         for problem in caught.fields.values():
             assert "Input should" not in problem and "String should" not in problem and "Field required" not in problem
+            assert "should have" not in problem and "Datetimes" not in problem, problem
 
 
 def test_text_past_its_limit_is_counted_in_characters_not_entries() -> None:
