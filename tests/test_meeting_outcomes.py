@@ -156,6 +156,8 @@ async def test_the_form_keeps_what_was_typed_shows_each_error_beside_its_field_t
     refused = await web.post("/console/meeting/outcomes", data=form)
     assert refused.status_code == 422
     assert 'id="rows.1.due-error"' in refused.text and "is a Saturday" in refused.text
+    summary = refused.text.split('id="error-summary"')[1].split("</div>")[0]
+    assert ", by when: The date must be a working day" in summary, summary  # which row's box, as the form says it
     assert "Report back on the shared care protocol review" in refused.text, "what was typed is kept"
     assert f'value="{saturday.isoformat()}"' in refused.text
     form["rows.1.due"] = next_working_day(LEGACY_CALENDAR, saturday).isoformat()
