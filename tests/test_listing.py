@@ -128,17 +128,17 @@ def test_a_kind_is_read_as_the_console_names_it() -> None:
     assert admit(ListFilters, {"kind": "Unfunded work claim"}).kind == "unfunded_claim"
 
 
-def test_a_refused_search_says_which_rule_it_broke() -> None:
-    """Too many words, a word too long (a pasted paragraph) or a character no search takes: each said as such."""
-    for typed, words in (
-        ("a b c d e f g h i", "up to 8 words at once (9 were given)"),
-        ("x" * 500, "(up to 80 characters)"),
-        ("drop;table", "'drop;table' cannot be searched for: use letters, digits, apostrophes"),
-    ):
+def test_a_search_takes_a_titles_words_as_typed_and_a_refusal_says_which_rule() -> None:
+    """A title pasted in ("Q2 2017/18, A&E", "café") is searched by its words, punctuation parting them as the
+    visibility store's text search parts a title; too many words, or one longer than any reference or address (a
+    pasted paragraph), is refused saying so. No quote or operator reaches the query."""
+    for typed, words in (("a b c d e f g h i", "up to 8 words at once (9 were given)"), ("x" * 500, "(up to 80")):
         with pytest.raises(Refused) as refused:
             admit(ListFilters, {"search": typed})
         assert words in refused.value.fields["search"], refused.value.fields
     assert admit(ListFilters, {"search": "St John's"}).search == "St John s"
+    assert admit(ListFilters, {"search": "Q2 2017/18, A&E café"}).search == "Q2 2017 18 A E café"
+    assert admit(ListFilters, {"search": "x' OR '1'='1"}).search == "x OR 1 1"
 
 
 def test_a_status_is_read_as_a_person_types_it() -> None:
