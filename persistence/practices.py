@@ -8,7 +8,7 @@ analysis count. Neither holds anything about patients.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
 from sqlalchemy import Engine
@@ -56,21 +56,17 @@ class Practices:
 
     def upsert(self, row: PracticeRow) -> tuple[str, PracticeRow]:
         """Add or update one practice: "added", "updated" or "unchanged", and the row as stored."""
+        [outcome] = self.upsert_all([row])
+        return outcome
+
+    def upsert_all(self, rows: Sequence[PracticeRow]) -> list[tuple[str, PracticeRow]]:
+        """Add or update practices in one transaction, so a file is saved whole or (the database failing part
+        way) not at all: for each, "added", "updated" or "unchanged", and the row as stored."""
         with Session(self._engine, expire_on_commit=False) as session:
-            found = session.get(PracticeRow, row.ods)
-            if found is None:
-                session.add(row)
-                session.commit()
-                return "added", row
-            fields = ("name", "address", "icb", "email", "active")
-            if all(getattr(found, f) == getattr(row, f) for f in fields):
-                return "unchanged", found
-            for f in fields:
-                setattr(found, f, getattr(row, f))
-            found.loaded_at = row.loaded_at
-            session.add(found)
+            stored = {row.ods: row for row in session.exec(select(PracticeRow))}  # the LMC's few thousand at most
+            outcomes = [_merge(session, stored.get(row.ods), row) for row in rows]
             session.commit()
-            return "updated", found
+            return outcomes
 
     def get(self, ods: str) -> PracticeRow | None:
         with Session(self._engine) as session:
@@ -87,6 +83,21 @@ class Practices:
                 found.link_sent_at, found.link_sent_to, found.link_generation = when, to, generation
                 session.add(found)
                 session.commit()
+
+
+def _merge(session: Session, found: PracticeRow | None, row: PracticeRow) -> tuple[str, PracticeRow]:
+    """`row` added to the session, or `found` updated from it, or left as it is if nothing changed."""
+    if found is None:
+        session.add(row)
+        return "added", row
+    fields = ("name", "address", "icb", "email", "active")
+    if all(getattr(found, f) == getattr(row, f) for f in fields):
+        return "unchanged", found
+    for f in fields:
+        setattr(found, f, getattr(row, f))
+    found.loaded_at = row.loaded_at
+    session.add(found)
+    return "updated", found
 
 
 class Alerts:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from sqlalchemy import Engine
 
 from domain.contacts import Contact, Role
@@ -36,6 +36,12 @@ from settings import Settings
 STANDING_LINK_DAYS = 5 * 365
 PAGE_PREFIX = "PRACTICE-"
 
+MAX_ROWS = 10_000
+"""Practices one file may hold: England has about 6,300 and an LMC a few hundred. A file of 200,000 rows had run
+for minutes, saving and emailing as it went; one past this is refused before anything is checked or saved."""
+MAX_BYTES = 5 * 1024 * 1024
+"""The largest file read (about twice what `MAX_ROWS` practices take), so a huge file is refused unread."""
+
 _COLUMNS = {
     "ods": ("organisation code", "ods code", "code"),
     "name": ("name", "practice name"),
@@ -43,7 +49,11 @@ _COLUMNS = {
     "status": ("status code", "status"),
     "email": ("contact email", "email"),
 }
+_REQUIRED = {"ods": "Organisation Code", "name": "Name", "email": "Contact Email"}
+"""The columns a file cannot do without, as the file should name them."""
 _ADDRESS = ("address line 1", "address line 2", "address line 3", "address line 4", "address line 5", "postcode")
+_CSV_MISTAKES = {"field larger than field limit": "a cell is longer than any practice's (is a quote not closed?)"}
+"""The csv module's words for what stops it reading, said as what to look for."""
 
 
 class PracticeEntry(BaseModel):
@@ -90,39 +100,39 @@ def parse_link_id(escalation_id: str) -> tuple[str, int] | None:
     return ods, int(number)
 
 
+Row = tuple[int, list[str]]
+"""A row of the file: its number as a spreadsheet shows it (the header is row 1) and its cells."""
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Where each field is in the file's rows, from its header row."""
+
+    at: dict[str, int | None]
+    address_at: list[int]
+    width: int  # the header's columns, up to its last named one
+
+
 def read_csv(text: str) -> list[PracticeEntry]:
-    """Every row of the file as a practice, or one `Refused` naming each row and field at fault."""
-    reader = csv.reader(io.StringIO(text))
-    try:
-        rows = [row for row in reader if any(cell.strip() for cell in row)]
-    except csv.Error as err:  # a field past the csv module's limit, a NUL: no file of practices
-        raise refuse_field("file", f"line {reader.line_num} cannot be read as CSV ({err})") from err
-    if not rows:
-        raise refuse_field("file", "the file has no rows")
-    header = [cell.strip().lower() for cell in rows[0]]
-    where = {key: next((header.index(n) for n in names if n in header), None) for key, names in _COLUMNS.items()}
-    missing = [key for key in ("ods", "name", "email") if where[key] is None]
-    if missing:
-        raise refuse_field(
-            "file",
-            "the first row must name the columns: Organisation Code, Name, address lines, Postcode, Commissioner, "
-            f"Status Code and Contact Email (missing: {', '.join(missing)})",
-        )
-    address_at = [header.index(n) for n in _ADDRESS if n in header]
-    entries, errors = [], {}
-    for number, row in enumerate(rows[1:], start=2):
-
-        def cell(i: int | None, row: list[str] = row) -> str:
-            return row[i].strip() if i is not None and i < len(row) else ""
-
-        data = {
-            "ods": cell(where["ods"]),
-            "name": cell(where["name"]),
-            "address": ", ".join(p for p in (cell(i) for i in address_at) if p),
-            "icb": cell(where["icb"]),
-            "email": cell(where["email"]),
-            "active": cell(where["status"]).upper() not in ("C", "CLOSED"),
-        }
+    """Every row of the file as a practice, or one `Refused` naming every row and field at fault: the whole
+    file is checked before anything is saved or sent, so a file is loaded whole or not at all."""
+    (_, header), *rows = _rows(text)
+    _refuse_too_many(len(rows))
+    columns = _columns(header)
+    entries: list[PracticeEntry] = []
+    errors: dict[str, str] = {}
+    first_row: dict[str, int] = {}  # each ODS code's first row, to name it when the code is on another
+    for number, cells in rows:
+        misshapen = _misshapen(cells, columns.width)
+        if misshapen:
+            errors[f"row {number}"] = misshapen
+            continue
+        data = _as_data(cells, columns)
+        ods = _ods_code(_cell(cells, columns.at["ods"]))
+        if ods in first_row:
+            errors[f"row {number} ods"] = f"{ods} is on row {first_row[ods]} too; put each practice on one row only"
+        elif ods is not None:
+            first_row[ods] = number
         try:
             entries.append(admit(PracticeEntry, data))
         except Refused as refused:
@@ -132,22 +142,131 @@ def read_csv(text: str) -> list[PracticeEntry]:
     return entries
 
 
-async def load(settings: Settings, engine: Engine, path: Path, now: datetime | None = None) -> LoadResult:
-    """Add or update the practices in the file, and send each new or changed contact its standing link."""
+def _rows(text: str) -> list[Row]:
+    """The file's rows that have anything in them, numbered as a spreadsheet numbers them (a blank row still
+    counts, and a quoted cell over several lines is one row); refused if there is none."""
+    rows: list[Row] = []
+    reader = csv.reader(io.StringIO(text))
+    number = 0
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as err:
-        raise refuse_field("file", f"cannot read {path} as UTF-8 text") from err
-    entries = read_csv(text)
+        for number, cells in enumerate(reader, start=1):
+            if any(cell.strip() for cell in cells):
+                rows.append((number, cells))
+    except csv.Error as err:
+        problem = next((plain for words, plain in _CSV_MISTAKES.items() if str(err).startswith(words)), None)
+        said = problem or "its quotes or commas are not as a CSV file writes them"
+        raise refuse_field("file", f"row {number + 1} cannot be read as CSV: {said}") from err
+    if not rows:
+        raise refuse_field("file", "the file has no rows")
+    return rows
+
+
+def _refuse_too_many(count: int) -> None:
+    """Refuse a file of more practices than any LMC has, before a row of it is checked, saved or emailed."""
+    if count > MAX_ROWS:
+        raise refuse_field(
+            "file",
+            f"the file has {count:,} rows of practices, more than the {MAX_ROWS:,} one file may hold (England has "
+            "about 6,300 practices); load only the LMC's own practices, or split the file",
+        )
+
+
+def _columns(cells: list[str]) -> Columns:
+    """Where each field is, by any of the names the ODS file or the LMC give its column; refused, naming the
+    missing columns as the file should name them, if the file lacks one it cannot do without."""
+    header = [cell.strip().lower() for cell in cells]
+    at = {key: next((header.index(n) for n in names if n in header), None) for key, names in _COLUMNS.items()}
+    missing = [column for key, column in _REQUIRED.items() if at[key] is None]
+    if missing:
+        raise refuse_field(
+            "file",
+            "the first row must name the columns: Organisation Code, Name, Address Line 1 to 5, Postcode, "
+            f"Commissioner, Status Code and Contact Email; it has no {' and no '.join(missing)} column",
+        )
+    return Columns(at, [header.index(n) for n in _ADDRESS if n in header], _width(header))
+
+
+def _width(cells: list[str]) -> int:
+    """The columns a row fills, up to its last cell with anything in it (spreadsheets add empty ones)."""
+    return next((i + 1 for i in range(len(cells) - 1, -1, -1) if cells[i].strip()), 0)
+
+
+def _misshapen(cells: list[str], width: int) -> str | None:
+    """Why a row cannot be read under the header's columns, or None: with a cell short, or one too many,
+    every cell after it would be read as the wrong field ('is not an email address' for a missing name)."""
+    if len(cells) < width:
+        return (
+            f"has {counted(len(cells), 'column')} where the first row has {width} "
+            "(is a cell missing, or a quote not closed?)"
+        )
+    if _width(cells) > width:
+        return (
+            f"has {_width(cells)} columns where the first row has {width} "
+            "(is there a comma inside a cell that is not in quotes?)"
+        )
+    return None
+
+
+_ODS_CODE = TypeAdapter(OdsCode)
+
+
+def _ods_code(text: str) -> str | None:
+    """The row's ODS code as the gate writes it (so 'g82022' and 'G82022' are one practice); None if it is not
+    one (the gate says why)."""
+    try:
+        return _ODS_CODE.validate_python(text)
+    except ValidationError:
+        return None
+
+
+def _cell(cells: list[str], at: int | None) -> str:
+    return cells[at].strip() if at is not None else ""
+
+
+def _as_data(cells: list[str], columns: Columns) -> dict[str, str | bool]:
+    """One row's cells as the fields of a `PracticeEntry`, for the gate to check."""
+    return {
+        "ods": _cell(cells, columns.at["ods"]),
+        "name": _cell(cells, columns.at["name"]),
+        "address": ", ".join(p for p in (_cell(cells, i) for i in columns.address_at) if p),
+        "icb": _cell(cells, columns.at["icb"]),
+        "email": _cell(cells, columns.at["email"]),
+        "active": _cell(cells, columns.at["status"]).upper() not in ("C", "CLOSED"),
+    }
+
+
+def read_file(path: Path) -> str:
+    """The file's text, read no further than `MAX_BYTES` (a file past it is refused unread)."""
+    try:
+        with path.open("rb") as file:
+            data = file.read(MAX_BYTES + 1)
+    except OSError as err:
+        raise refuse_field("file", f"cannot read {path}: {err.strerror or err}") from err
+    if len(data) > MAX_BYTES:
+        raise refuse_field(
+            "file",
+            f"{path} is larger than the {MAX_BYTES // (1024 * 1024)} MB a file of practices may be; load only the "
+            "LMC's own practices, or split the file",
+        )
+    try:
+        return data.decode("utf-8-sig")  # with or without the byte-order mark Windows editors write
+    except UnicodeDecodeError as err:
+        raise refuse_field("file", f"{path} is not UTF-8 text (save it from the spreadsheet as CSV UTF-8)") from err
+
+
+async def load(settings: Settings, engine: Engine, path: Path, now: datetime | None = None) -> LoadResult:
+    """Add or update the practices in the file, and send each new or changed contact its standing link.
+    The whole file is checked first and saved in one transaction: a refused file saves and sends nothing."""
+    entries = read_csv(read_file(path))
     when = now or datetime.now(UTC)
-    practices = Practices(engine)
+    saved = Practices(engine).upsert_all([PracticeRow(**entry.model_dump(), loaded_at=when) for entry in entries])
     result = LoadResult()
-    for entry in entries:
-        outcome, stored = practices.upsert(PracticeRow(**entry.model_dump(), loaded_at=when))
-        getattr(result, outcome).append(entry.ods)
+    for outcome, stored in saved:
+        getattr(result, outcome).append(stored.ods)
+    for _, stored in saved:
         if stored.active and stored.link_sent_to != stored.email:
             await send_standing_link(settings, engine, stored, when)
-            result.links_sent.append(entry.ods)
+            result.links_sent.append(stored.ods)
     return result
 
 

@@ -1,10 +1,15 @@
-"""The LMC's practices: loaded from an ODS-shaped CSV (refused row by row, naming the field), updated by
-loading again, each sent a standing link to its own alert page; a changed email or a new link replaces the
+"""The LMC's practices: loaded from an ODS-shaped CSV (checked whole first, every row and field at fault named,
+and a refused file saves and sends nothing), updated by loading again, each sent a standing link to its own alert page; a changed email or a new link replaces the
 old, and a withdrawn link opens nothing. Real SMTP (aiosmtpd) and SQLite."""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+import os
 import re
+import sys
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
@@ -12,6 +17,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from limits.strategies import FixedWindowRateLimiter
 from temporalio.client import Client
 
@@ -24,7 +32,7 @@ from service import practices
 from service.alerts import ALERTS_PER_PRACTICE
 from service.refusals import Refused, Why
 from settings import Settings
-from tests.conftest import Inbox, body_text
+from tests.conftest import ROOT, Inbox, body_text
 from web.app import create_app
 
 HEADER = "Organisation Code,Name,Address Line 1,Postcode,Commissioner,Status Code,Contact Email\n"
@@ -62,6 +70,132 @@ def test_a_file_with_faults_is_refused_row_by_row_naming_the_field(tmp_path: Pat
         practices.read_csv(nhs)
     with pytest.raises(Refused, match="cannot be read as CSV"):  # past the csv module's field limit
         practices.read_csv(HEADER + "G00003," + "x" * 200_000 + "\n")
+
+
+_CODES = itertools.count(1)
+
+
+def unique_code(letter: str = "W") -> str:
+    """An ODS code no other test in this session's database uses (a random one, met twice, would be flaky)."""
+    return f"{letter}{next(_CODES):05d}"
+
+
+def row(ods: str, email: str | None = None, status: str = "A") -> str:
+    return f"{ods},Surgery {ods},1 Street,ME1 1AA,QKS,{status},{email or f'pm.{ods.lower()}@practice.example'}\n"
+
+
+def test_a_file_is_checked_whole_and_every_fault_named_in_plain_words() -> None:
+    with pytest.raises(Refused) as header:
+        practices.read_csv("ods,name,email address\nG00001,Surgery,pm@a.example\n")
+    assert "it has no Organisation Code and no Contact Email column" in header.value.message
+    assert "missing" not in header.value.message
+    # A short row, and one whose quote is never closed, are the wrong width: not 'is not an email address'.
+    broken = HEADER + "G00001,Surgery A\n" + row("G00002") + 'G00003,"Surgery C,1 Street\n' + row("G00004")
+    with pytest.raises(Refused) as refused:
+        practices.read_csv(broken)
+    assert refused.value.fields == {
+        "row 2": "has 2 columns where the first row has 7 (is a cell missing, or a quote not closed?)",
+        "row 4": "has 2 columns where the first row has 7 (is a cell missing, or a quote not closed?)",
+    }
+    # Rows are numbered as a spreadsheet shows them: the header is row 1, and a blank row still counts.
+    spread = HEADER + row("G00005") + "\n" + row("G00006", "not an email") + "G00007,Name,1,2,3,A,e@x.example,extra\n"
+    with pytest.raises(Refused) as refused:
+        practices.read_csv(spread)
+    assert set(refused.value.fields) == {"row 4 email", "row 5"}
+    assert "has 8 columns where the first row has 7" in refused.value.fields["row 5"]
+    assert len(practices.read_csv(HEADER.strip() + ",,\n" + row("G00008").strip() + ",,\n")) == 1  # empty extras
+
+
+async def test_a_practice_on_two_rows_is_refused_naming_both_and_nothing_is_saved_or_sent(
+    settings: Settings, inbox: Inbox, tmp_path: Path
+) -> None:
+    engine = make_engine(settings.database)
+    kept, twice = unique_code(), unique_code()
+    path = tmp_path / "practices.csv"
+    path.write_text(HEADER + row(kept, "pm.first@practice.example"))
+    await practices.load(settings, engine, path)
+    sent = len(inbox.messages)
+    # The kept practice's new email comes first: a refused file must not save it, nor send it a link.
+    path.write_text(
+        HEADER + row(kept, "pm.second@practice.example") + row(twice, "a@practice.example")
+        + row(twice.lower(), "b@practice.example")
+    )  # fmt: skip
+    code, _, err = await run_cli(settings, "practices", "load", str(path))
+    assert code == 2, err
+    assert err.startswith("Refused: row 4 ods: ") and f"{twice} is on row 3 too" in err
+    stored = Practices(engine).get(kept)
+    assert stored is not None and stored.email == "pm.first@practice.example"
+    assert Practices(engine).get(twice) is None
+    await asyncio.sleep(0.2)
+    assert len(inbox.messages) == sent
+
+
+async def test_a_file_of_more_practices_than_england_has_is_refused_before_any_is_saved(
+    settings: Settings, inbox: Inbox, tmp_path: Path
+) -> None:
+    engine = make_engine(settings.database)
+    first = unique_code("V")
+    path = tmp_path / "everyone.csv"
+    path.write_text(HEADER + row(first) + "".join(row(f"U{n:05d}") for n in range(practices.MAX_ROWS)))
+    sent = len(inbox.messages)
+    with pytest.raises(Refused, match=f"the file has {practices.MAX_ROWS + 1:,} rows of practices, more than the"):
+        await practices.load(settings, engine, path)
+    assert Practices(engine).get(first) is None and len(inbox.messages) == sent
+    huge = tmp_path / "huge.csv"
+    with huge.open("w") as file:
+        file.write(HEADER)
+        file.truncate(practices.MAX_BYTES + 1)
+    with pytest.raises(Refused, match="is larger than the 5 MB a file of practices may be"):
+        await practices.load(settings, engine, huge)
+
+
+ROW_KINDS = st.sampled_from(["good", "closed", "bad email", "short", "again"])
+
+
+@hypothesis_settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(kinds=st.lists(ROW_KINDS, min_size=1, max_size=5))
+async def test_any_file_loads_whole_or_is_refused_with_nothing_saved_or_sent(
+    settings: Settings, inbox: Inbox, kinds: list[str]
+) -> None:
+    engine = make_engine(settings.database)
+    codes = [unique_code("T") for _ in kinds]
+    lines = {
+        "good": lambda n: row(codes[n]),
+        "closed": lambda n: row(codes[n], status="C"),
+        "bad email": lambda n: row(codes[n], "not an email"),
+        "short": lambda n: f"{codes[n]},Surgery\n",
+        "again": lambda n: row(codes[n - 1] if n else codes[n]),
+    }
+    faulty = any(kind in ("bad email", "short") or (kind == "again" and n) for n, kind in enumerate(kinds))
+    sent = len(inbox.messages)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "practices.csv"
+        path.write_text(HEADER + "".join(lines[kind](n) for n, kind in enumerate(kinds)))
+        try:
+            result = await practices.load(settings, engine, path)
+        except Refused:
+            assert faulty
+            assert all(Practices(engine).get(code) is None for code in codes) and len(inbox.messages) == sent
+            return
+    assert not faulty  # so a row "again" is only ever the first, and is itself a good row
+    assert all(Practices(engine).get(code) is not None for code in codes)
+    assert sorted(result.links_sent) == sorted(c for c, kind in zip(codes, kinds, strict=True) if kind != "closed")
+
+
+async def run_cli(settings: Settings, *args: str) -> tuple[int, str, str]:
+    """`starter.py` as an officer runs it, on the tests' database and mail server."""
+    env = {
+        **os.environ,
+        "VAR_DIR": str(settings.var_dir),
+        "SMTP_PORT": str(settings.smtp_port),
+        "LINK_SECRET": "test-link-secret",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "starter.py"), *args, env=env, cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await process.communicate()
+    return process.returncode or 0, out.decode(), err.decode()
 
 
 def test_the_cli_has_a_practices_command() -> None:
