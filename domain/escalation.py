@@ -25,6 +25,7 @@ from domain.tables import Table
 from domain.working_days import (
     add_working_days,
     at_close_of_day,
+    beyond_calendar,
     date_set_problem,
     describe_date,
     describe_day,
@@ -138,18 +139,34 @@ class ResponseRefused(ValueError):
     """A response that cannot be taken now; the message is shown to the person as is."""
 
 
-def check_within_reason(response: ResponseInput, calendar: WorkingCalendar) -> None:
-    """What no case takes in any state: an amount past `domain.money.MOST_PENCE`, a date outside the years the
-    bank-holiday calendar knows, text of invisible characters alone, a party that is not a code. For the
-    workflow's update validator alone, which never runs on replay, so a run recorded before these rules replays
-    as it ran."""
+MOST_DAYS_AHEAD = 366
+"""How far ahead a date in a response may be: a payment expected, a deadline extended. A year is far beyond any
+the parties set; a date past it is a slip of the year (2035 for 2025), refused rather than waited for."""
+MOST_COUNT = 100_000
+"""The most of any one item a practice's return may count: more than the largest practice's list in England, so a
+count past it is a slip (a figure typed twice), refused rather than priced into a claim."""
+
+
+def check_within_reason(response: ResponseInput, calendar: WorkingCalendar, today: date | None = None) -> None:
+    """What no case takes in any state: an amount past `domain.money.MOST_PENCE`, a count past `MOST_COUNT`, a date
+    outside the years the bank-holiday calendar knows or (given `today`) more than `MOST_DAYS_AHEAD` ahead, text of
+    invisible characters alone, a party that is not a code. For the workflow's update validator alone, which never
+    runs on replay, so a run recorded before these rules replays as it ran."""
     problem = beyond_reason(response.amount_pence) if response.amount_pence is not None else None
     if problem is not None:
         raise ResponseRefused(f"amount_pence: {problem}.")
-    if response.on_date is not None and not calendar.covers(response.on_date):
-        first, last = calendar.first_year, calendar.last_year
+    for item, count in (response.counts or {}).items():
+        if count > MOST_COUNT:
+            raise ResponseRefused(
+                f"count.{item}: {count:,} is more than any practice's list holds; give at most {MOST_COUNT:,}."
+            )
+    if response.on_date is not None and (outside := beyond_calendar(calendar, response.on_date)) is not None:
+        raise ResponseRefused(f"on_date: {outside}.")
+    if response.on_date is not None and today is not None and (response.on_date - today).days > MOST_DAYS_AHEAD:
+        latest = today + timedelta(days=MOST_DAYS_AHEAD)
         raise ResponseRefused(
-            f"on_date: {describe_date(response.on_date)} is outside the years the engine knows ({first} to {last})."
+            f"on_date: {describe_date(response.on_date)} is more than a year away; give a date by "
+            f"{describe_date(latest)} (is the year right?)."
         )
     for name in ("reasons", "text"):
         said = getattr(response, name)

@@ -105,6 +105,26 @@ def after_today(day: date, today: date, why: str) -> str | None:
     return f"{describe_date(day)} is after today ({describe_date(today)}): {why}"
 
 
+def beyond_calendar(calendar: WorkingCalendar, day: date) -> str | None:
+    """Why `day` cannot be a date of any escalation, or None: outside the years the bank-holiday calendar knows (a
+    slip of the century or the year: '0001-01-01', 1900, 2035 for 2025)."""
+    if calendar.covers(day):
+        return None
+    first, last = calendar.first_year, calendar.last_year
+    return f"{describe_date(day)} is outside the years the engine knows ({first} to {last})"
+
+
+EARLIEST_YEAR = 2000
+
+
+def before_any_record(day: date) -> str | None:
+    """Why `day` cannot be a date work was done on, or None: before 2000, and so a slip of the year ('0001-01-01'
+    emailed as '1 January 1'). Past dates need no calendar, so this is not `beyond_calendar`."""
+    if day.year >= EARLIEST_YEAR:
+        return None
+    return f"{describe_date(day)} is before {EARLIEST_YEAR}: check the year"
+
+
 def working_day_problem(calendar: WorkingCalendar, day: date, today: date | None = None) -> str | None:
     """Why `day` cannot be a payment date or a deadline someone sets, or None if it can.
 

@@ -26,7 +26,7 @@ from domain.interface_alert import (
     Risk,
     category_text,
 )
-from domain.working_days import after_today, describe_date, london_date
+from domain.working_days import after_today, beyond_calendar, london_date
 from kinds import resolve
 from kinds.spec import KindSpec, StartForm
 from service import kind_names
@@ -51,12 +51,8 @@ def build(config: EscalationConfig, data: dict[str, Any], escalation_id: str) ->
     today = london_date(datetime.now(UTC))
     if (problem := after_today(alert.occurred_on, today, "an alert is about something that has happened")) is not None:
         raise refuse_field("occurred_on", problem)
-    if not config.calendar.covers(alert.occurred_on):  # a slip of the century (1900): refused, not charted
-        first, last = config.calendar.first_year, config.calendar.last_year
-        raise refuse_field(
-            "occurred_on",
-            f"{describe_date(alert.occurred_on)} is outside the years the engine knows ({first} to {last})",
-        )
+    if (problem := beyond_calendar(config.calendar, alert.occurred_on)) is not None:  # refused, not charted
+        raise refuse_field("occurred_on", problem)
     officer = resolve.officer(config, alert.officer_email)
     provider = resolve.organisation(config, "provider_code", alert.provider_code, "trust")
     return StartAlert(

@@ -315,3 +315,16 @@ def test_a_misspelt_field_is_said_with_the_files_other_refusals(spec: KindSpec, 
     with pytest.raises(Refused) as refused:
         starting.prepare(spec, settings.escalation_config(), data)
     assert {"titel", "title"} <= set(refused.value.fields), refused.value.fields
+
+
+def test_a_claim_period_before_2000_is_refused_as_a_slip_not_emailed(settings: Settings) -> None:
+    """'0001-01-01' typed for the period's start had been emailed to the ICB as 'Period: 1 January 1 to ...'; it is
+    refused, as any date before 2000 is (`before_any_record`)."""
+    from kinds import BY_NAME
+
+    spec = BY_NAME["unfunded_claim"]
+    data = starting.read_json(ROOT / spec.example)
+    data["period_start"] = "0001-01-01"
+    with pytest.raises(Refused) as refused:
+        starting.prepare(spec, settings.escalation_config(), data)
+    assert refused.value.fields["period_start"] == "1 January 1 is before 2000: check the year"

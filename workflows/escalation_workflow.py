@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.responses import FieldSpec, ResponseInput, ResponseOutcome, digest_of
     from domain.tables import Table
     from domain.validation import FieldsRefused
+    from domain.working_days import london_date
     from workflows import search_attributes as sa
     from workflows import upward_signals
 
@@ -481,7 +482,8 @@ class EscalationWorkflow:
                 self.case.check_interest(response)
             else:
                 self.case.check(response, workflow.now())
-            check_within_reason(response, self.case.calendar)  # after the case's own rules, which say it better
+            # after the case's own rules, which say it better; today as the case counts days (London)
+            check_within_reason(response, self.case.calendar, london_date(workflow.now()))
         except ResponseRefused as refused:
             raise ApplicationError(str(refused), type="ResponseRefused", non_retryable=True) from refused
 

@@ -62,3 +62,39 @@ def test_a_date_outside_the_years_the_calendar_knows_is_refused(on: date) -> Non
     commissioning = ResponseInput(action="commission", actor_email="icb@nhs.example", actor_role=Role.PAYER, on_date=on)
     with pytest.raises(ResponseRefused, match="^on_date: .* is outside the years the engine knows"):
         check_within_reason(commissioning, LEGACY_CALENDAR)
+
+
+@given(ahead=st.integers(-3000, 3000))
+def test_a_date_more_than_a_year_ahead_is_refused_as_a_slip_of_the_year(ahead: int) -> None:
+    """A payer's expected payment date nine years out (2035 for 2026) was recorded and waited for; a date within
+    a year, or any past one (a payment received), is left to the case's own rules."""
+    from datetime import timedelta
+
+    from domain.escalation import MOST_DAYS_AHEAD
+
+    today = date(2026, 11, 26)
+    on = today + timedelta(days=ahead)
+    accepting = ResponseInput(action="accept", actor_email="icb@nhs.example", actor_role=Role.PAYER, on_date=on)
+    if ahead <= MOST_DAYS_AHEAD:
+        check_within_reason(accepting, LEGACY_CALENDAR, today)
+        return
+    with pytest.raises(ResponseRefused) as refused:
+        check_within_reason(accepting, LEGACY_CALENDAR, today)
+    assert str(refused.value).startswith("on_date: ") and "is more than a year away; give a date by" in str(
+        refused.value
+    )
+    assert "give a date by 27 November 2027 (is the year right?)" in str(refused.value)
+
+
+@given(count=st.integers(0, 10**6))
+def test_a_count_past_any_practices_list_is_refused_naming_its_box(count: int) -> None:
+    from domain.escalation import MOST_COUNT
+
+    returning = ResponseInput(
+        action="submit_return", actor_email="pm@nhs.example", actor_role=Role.PRACTICE, counts={"reviews": count}
+    )
+    if count <= MOST_COUNT:
+        check_within_reason(returning, LEGACY_CALENDAR)
+        return
+    with pytest.raises(ResponseRefused, match=r"^count\.reviews: .* is more than any practice's list holds"):
+        check_within_reason(returning, LEGACY_CALENDAR)
