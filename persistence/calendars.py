@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from sqlmodel import JSON, Column, Field, Session, SQLModel, col, select
 
 from domain.calendar import Calendar, from_govuk
+from domain.calendar_losses import refuse_losses_beyond_a_correction
 from persistence.security_log import SecurityLog
 
 SHIPPED = Path(__file__).resolve().parent.parent / "config" / "bank-holidays.json"
@@ -71,11 +72,16 @@ class Calendars:
         return calendar, True
 
     def load_file(self, path: Path, by: str, now: datetime) -> tuple[Calendar, bool]:
+        """Install gov.uk's file at `path`; one that would take more than a moved holiday from a year ahead is
+        refused, as `service.calendar_admin` refuses it."""
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
             raise ValueError(f"file: cannot read {path} as gov.uk's bank-holidays.json ({err})") from err
-        return self.install(self.current().updated_by(from_govuk(data)), by, now, source=f"file {path.name}")
+        before = self.current()
+        after = before.updated_by(from_govuk(data))
+        refuse_losses_beyond_a_correction(before, after, now.year)
+        return self.install(after, by, now, source=f"file {path.name}")
 
     def add_holiday(self, day: date, title: str, by: str, now: datetime) -> Calendar:
         calendar, _ = self.install(self.current().with_holiday(day, title), by, now, source="announced holiday")

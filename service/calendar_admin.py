@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 
 from domain.calendar import BankHoliday, Calendar, CalendarChange, WorkingCalendar, from_govuk
+from domain.calendar_losses import refuse_losses_beyond_a_correction
 from domain.configuration import EscalationConfig
 from domain.identifiers import HeaderText
 from persistence.calendars import Calendars
@@ -88,7 +89,9 @@ async def load(engine: Engine, client: Client, task_queue: str, path: Path, by: 
 
 async def load_text(engine: Engine, client: Client, task_queue: str, text: str, by: str, source: str) -> Told:
     """gov.uk's `bank-holidays.json` as text (a file, or pasted into the console): install it for the years
-    it lists (the installed calendar stays for the others), and tell every running escalation."""
+    it lists (the installed calendar stays for the others), and tell every running escalation. A file that
+    would take more than one installed holiday from a year, this year or later, is refused: it is part of
+    gov.uk's file or another file, not a moved holiday (`domain.calendar_losses`)."""
     by = admit(ChangedBy, {"by": by}).by
     data = parse_json(text, "file", "it")
     try:
@@ -98,10 +101,15 @@ async def load_text(engine: Engine, client: Client, task_queue: str, text: str, 
         raise refuse_field("file", f"an event is not a bank holiday gov.uk would list ({problems})") from err
     except ValueError as err:
         raise _refusal(err) from err
-    running = await running_escalations(client, task_queue)  # first: if Temporal is away, nothing is installed
     calendars = Calendars(engine)
     before = calendars.current()
-    calendar, changed = calendars.install(before.updated_by(calendar), by, datetime.now(UTC), source)
+    after = before.updated_by(calendar)
+    try:  # before Temporal is asked anything: a refused file changes nothing and tells no escalation
+        refuse_losses_beyond_a_correction(before, after, datetime.now(UTC).year)
+    except ValueError as err:
+        raise _refusal(err) from err
+    running = await running_escalations(client, task_queue)  # first: if Temporal is away, nothing is installed
+    calendar, changed = calendars.install(after, by, datetime.now(UTC), source)
     return await tell(client, running, before, calendar, changed, by)
 
 

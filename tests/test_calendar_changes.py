@@ -1,11 +1,14 @@
 """A bank holiday announced while escalations run (issue #18): ops add it from the command line, a running
 escalation whose pending deadline window holds it moves its deadline on by one working day, says why in its
 audit trail, and emails the new date to whoever was given the old one; the link page shows the new date.
+A file that would take a year's holidays is refused, from the command line and the console, and no escalation
+is told; a moved holiday or gov.uk's whole file is taken.
 The calendar the test installs lives in a database of its own, so other tests keep the shipped one."""
 
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import re
 from collections.abc import AsyncIterator
@@ -20,7 +23,8 @@ from hypothesis import strategies as st
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from domain.calendar import calendar_of_case, to_govuk
+from domain import formatting
+from domain.calendar import BankHoliday, calendar_of_case, to_govuk
 from domain.working_days import at_close_of_day, describe_deadline, london_date, next_working_day
 from persistence.audit_log import AuditLog
 from persistence.calendars import Calendars
@@ -164,6 +168,76 @@ async def test_ops_keep_the_calendar_from_the_console_and_officers_only_read_it(
     logged = [e for e in SecurityLog(make_engine(own.database)).recent() if e.event == "calendar_changed"]
     assert [e.detail["source"] for e in logged] == ["console", "announced holiday"]
     assert all(e.by == "ops@lmc.example" for e in logged)
+
+
+def govuk_file(holidays: list[BankHoliday]) -> str:
+    events = [{"title": h.title, "date": h.day.isoformat()} for h in holidays]
+    return json.dumps({"england-and-wales": {"division": "england-and-wales", "events": events}})
+
+
+async def test_a_file_that_would_take_a_years_holidays_is_refused_and_no_escalation_is_told(
+    dev_env: WorkflowEnvironment, dev_worker: Worker, settings: Settings, inbox: Inbox, tmp_path: Path
+) -> None:
+    env = {**cli_env(dev_env, settings), "DATABASE_URL": f"sqlite:///{tmp_path}/calendar.db"}
+    code, out, err = await run_cli(env, "start-claim", str(EXAMPLE))
+    assert code == 0, err
+    eid = out.strip().splitlines()[-1]
+    await inbox.wait_for(eid, 1)
+    carried = calendar_of_case((await summary_of(dev_env.client, eid)).case)
+    _, shown, _ = await run_cli(env, "calendar", "show")
+    year = datetime.now(UTC).year + 1
+    installed = Calendars(make_engine(env["DATABASE_URL"])).current()
+    ahead = [h for h in installed.holidays if h.day.year == year and h.day.weekday() < 5]
+
+    (tmp_path / "one.json").write_text(govuk_file([BankHoliday(day=date(year, 2, 1), title="X")]))
+    code, out, err = await run_cli(env, "calendar", "load", str(tmp_path / "one.json"))
+    assert code == 2 and err.startswith(f"Refused: file: this would take away {len(ahead)} bank holidays in {year};")
+    assert "https://www.gov.uk/bank-holidays.json" in err.splitlines()[0], "what to do, on the line a terminal shows"
+    assert (await run_cli(env, "calendar", "show"))[1] == shown, "nothing installed"
+    assert calendar_of_case((await summary_of(dev_env.client, eid)).case).version == carried.version, "nobody told"
+    assert not [e for e in SecurityLog(make_engine(env["DATABASE_URL"])).recent() if e.event == "calendar_changed"]
+
+    # A holiday gov.uk moves (one gone from the year, another added) is taken, and the escalation is told.
+    spring = next(h for h in ahead if h.day.month == 5 and h.day.day > 24)
+    moved = [h for h in installed.holidays if h.day.year == year and h != spring]
+    moved.append(BankHoliday(day=spring.day + timedelta(days=3), title=spring.title))
+    (tmp_path / "moved.json").write_text(govuk_file(sorted(moved, key=lambda h: h.day)))
+    code, out, err = await run_cli(env, "calendar", "load", str(tmp_path / "moved.json"))
+    assert code == 0 and "installed" in out, err
+    now_installed = Calendars(make_engine(env["DATABASE_URL"])).current()
+    assert spring.day not in now_installed.days and spring.day + timedelta(days=3) in now_installed.days
+    assert calendar_of_case((await summary_of(dev_env.client, eid)).case).version == now_installed.version
+
+
+async def test_the_console_refuses_a_one_event_file_naming_what_would_go_and_takes_govuks_whole_file(
+    dev_env: WorkflowEnvironment, dev_worker: Worker, settings: Settings, tmp_path: Path
+) -> None:
+    own = settings.model_copy(update={"database_url": f"sqlite:///{tmp_path}/console.db"})
+    Users(make_engine(own.database)).add("ops@lmc.example", "ops", "correct horse battery")
+    installed = Calendars(make_engine(own.database)).current()
+    year = datetime.now(UTC).year + 1
+    app = create_app(own, dev_env.client)
+    transport = httpx.ASGITransport(app=app)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        await sign_in(http, "ops@lmc.example", "correct horse battery")
+        token = await csrf_of(http, "/console/calendar")
+        before = await http.get("/console/calendar")
+        one = govuk_file([BankHoliday(day=date(year, 2, 1), title="X")])
+        refused = await http.post("/console/calendar", data={"csrf": token, "govuk_json": one})
+        assert refused.status_code == 422 and "Nothing changed." in refused.text
+        page = html.unescape(refused.text)
+        for gone in [h for h in installed.holidays if h.day.year == year and h.day.weekday() < 5]:
+            assert f"{gone.title} on {formatting.day(gone.day)}" in page
+        assert not re.search(r"\d{4}-\d\d-\d\d", page.split("<textarea")[0]), "no ISO dates before the typed text"
+        assert Calendars(make_engine(own.database)).current() == installed
+        again = await http.get("/console/calendar")
+        assert again.text.replace(token, "") == before.text.replace(token, "")
+
+        # gov.uk's file as published: the years it lists, weekday dates only (a weekend one is its substitute).
+        published = [h for h in installed.holidays if year - 7 <= h.day.year <= year + 1 and h.day.weekday() < 5]
+        taken = await http.post("/console/calendar", data={"csrf": token, "govuk_json": govuk_file(published)})
+        assert taken.status_code == 200 and "installed" in taken.text
+    assert Calendars(make_engine(own.database)).current().days >= {h.day for h in published}
 
 
 @pytest.fixture(scope="module")

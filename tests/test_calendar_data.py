@@ -103,3 +103,15 @@ def test_loading_the_same_file_twice_changes_nothing(engine: Engine, tmp_path: P
     (tmp_path / "broken.json").write_text("{not json")
     with pytest.raises(ValueError, match="file: cannot read"):
         calendars.load_file(tmp_path / "broken.json", "ops@lmc.example", NOW)
+
+
+def test_a_file_that_would_take_a_years_holidays_installs_nothing_and_logs_nothing(
+    engine: Engine, tmp_path: Path
+) -> None:
+    calendars = Calendars(engine)
+    installed, logged = calendars.current(), SecurityLog(engine).recent()
+    path = tmp_path / "bank-holidays.json"
+    path.write_text(json.dumps({"england-and-wales": {"events": [{"title": "X", "date": "2027-02-01"}]}}))
+    with pytest.raises(ValueError, match=r"^file: this would take away \d+ bank holidays in 2027;"):
+        calendars.load_file(path, "ops@lmc.example", NOW)
+    assert calendars.current() == installed and SecurityLog(engine).recent() == logged

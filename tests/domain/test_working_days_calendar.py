@@ -2,19 +2,32 @@
 London on a working day with exactly N working days before it; a holiday added inside the window moves it on
 by one working day, one outside leaves it; recomputing a running deadline agrees with counting afresh, and
 withdrawing the holiday brings it back. Plus: the frozen legacy calendar is what the `holidays` package
-gave, and travels by its name alone."""
+gave, and travels by its name alone. And a calendar file that would take more than a moved holiday from a
+year ahead is refused naming what would go; a moved one, an added one or gov.uk's whole file is taken."""
 
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import holidays
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.calendar import LEGACY_CALENDAR, BankHoliday, CalendarChange, WorkingCalendar, calendar_of_case, from_govuk
+from domain.calendar import (
+    LEGACY_CALENDAR,
+    BankHoliday,
+    Calendar,
+    CalendarChange,
+    WorkingCalendar,
+    calendar_of_case,
+    from_govuk,
+)
+from domain.calendar_losses import refuse_losses_beyond_a_correction
 from domain.contacts import Role
+from domain.formatting import day
 from domain.legacy_calendar import LEGACY_VERSION
 from domain.pathology import PathologyCase
 from domain.responses import ResponseInput
@@ -164,6 +177,123 @@ def test_a_newer_govuk_file_replaces_the_years_it_lists_and_keeps_the_rest() -> 
     assert (merged.first_year, merged.last_year) == (shipped.first_year, shipped.last_year)
     assert [h.day for h in merged.holidays if h.day.year == 2027] == [date(2027, 1, 1), date(2027, 6, 7)]
     assert [h for h in merged.holidays if h.day.year != 2027] == [h for h in shipped.holidays if h.day.year != 2027]
+
+
+# --- a file that would take installed holidays away (domain.calendar_losses) --------------------------------
+SHIPPED = from_govuk(json.loads((ROOT / "config" / "bank-holidays.json").read_text()))
+THIS_YEAR = 2026
+
+
+def govuk_file(holidays: list[BankHoliday]) -> Calendar:
+    """A calendar read from a gov.uk-shaped file listing `holidays`, as the loader reads one."""
+    events = [{"title": h.title, "date": h.day.isoformat()} for h in holidays]
+    return from_govuk({"england-and-wales": {"division": "england-and-wales", "events": events}})
+
+
+def shipped_in(*years: int) -> list[BankHoliday]:
+    return [h for h in SHIPPED.holidays if h.day.year in years]
+
+
+def refusal(loaded: Calendar) -> str:
+    with pytest.raises(ValueError) as refused:
+        refuse_losses_beyond_a_correction(SHIPPED, SHIPPED.updated_by(loaded), THIS_YEAR)
+    return str(refused.value)
+
+
+def test_a_one_event_file_is_refused_naming_the_year_and_every_holiday_it_would_take() -> None:
+    message = refusal(govuk_file([BankHoliday(day=date(2027, 2, 1), title="X")]))
+    assert message.startswith("file: this would take away 8 bank holidays in 2027; a holiday gov.uk moves")
+    assert message.index("https://www.gov.uk/bank-holidays.json") < 300, "what to do, before a terminal cuts it"
+    assert "In 2027 all 8 would go: New Year's Day on Friday 1 January 2027, Good Friday on" in message
+    assert message.endswith("Christmas Day on Monday 27 December 2027 and Boxing Day on Tuesday 28 December 2027.")
+    assert "Saturday" not in message, "a weekend date counts no working day: gov.uk lists its substitute"
+    assert not re.search(r"\d{4}-\d\d-\d\d", message), "dates as people write them"
+
+
+def test_two_holidays_gone_from_one_year_are_refused_and_later_years_are_summed_up() -> None:
+    two_gone = [h for h in shipped_in(2028) if h.day not in {date(2028, 4, 14), date(2028, 4, 17)}]
+    message = refusal(govuk_file(two_gone))
+    easter = "Good Friday on Friday 14 April 2028 and Easter Monday on Monday 17 April 2028"
+    assert message.startswith("file: this would take away 2 bank holidays in 2028;")
+    assert message.endswith(f"In 2028 2 of its 8 would go: {easter}.")
+    one_each = govuk_file([BankHoliday(day=date(year, 2, 1), title="X") for year in range(2027, 2033)])
+    message = refusal(one_each)
+    assert message.startswith("file: this would take away 48 bank holidays in 6 years, 2027 to 2032;")
+    assert "In 2027 all 8 would go" in message and "In 2029 all 8 would go" in message and "In 2030" not in message
+    assert message.endswith("And 24 more in 2030, 2031 and 2032.")
+
+
+def test_a_moved_holiday_or_an_added_one_is_taken_as_a_correction() -> None:
+    # As for the Jubilee in 2022: the spring bank holiday moved to a Thursday, and the Friday added.
+    moved = [h for h in shipped_in(2027) if h.day != date(2027, 5, 31)]
+    moved += [
+        BankHoliday(day=date(2027, 6, 3), title="Spring bank holiday"),
+        BankHoliday(day=date(2027, 6, 4), title="Jubilee"),
+    ]
+    merged = SHIPPED.updated_by(govuk_file(sorted(moved, key=lambda h: h.day)))
+    refuse_losses_beyond_a_correction(SHIPPED, merged, THIS_YEAR)
+    assert date(2027, 5, 31) not in merged.days and {date(2027, 6, 3), date(2027, 6, 4)} <= merged.days
+
+
+def test_govuks_file_as_published_is_taken_though_it_lists_no_weekend_dates() -> None:
+    published = govuk_file([h for h in SHIPPED.holidays if 2019 <= h.day.year <= 2028 and h.day.weekday() < 5])
+    merged = SHIPPED.updated_by(published)
+    refuse_losses_beyond_a_correction(SHIPPED, merged, THIS_YEAR)
+    assert date(2027, 12, 25) not in merged.days and date(2027, 12, 27) in merged.days
+
+
+def test_past_years_a_file_lists_are_replaced_and_those_it_lacks_are_kept() -> None:
+    """As loading has always done: a past holiday no longer moves a running deadline, so it is not guarded."""
+    merged = SHIPPED.updated_by(govuk_file([BankHoliday(day=date(2025, 2, 3), title="X")]))
+    refuse_losses_beyond_a_correction(SHIPPED, merged, THIS_YEAR)
+    assert [h.day for h in merged.holidays if h.day.year == 2025] == [date(2025, 2, 3)]
+    assert [h for h in merged.holidays if h.day.year != 2025] == [h for h in SHIPPED.holidays if h.day.year != 2025]
+
+
+@st.composite
+def edited_files(draw: st.DrawFn, too_many_gone: bool) -> tuple[int, Calendar, int, list[BankHoliday]]:
+    """(this year, a file of the shipped holidays for a few years with weekday ones taken out and dates added,
+    a year from this one on and the holidays taken from it). At most one is taken from each year ahead, any
+    number from a year past; from the year drawn, two or more if `too_many_gone`."""
+    first = draw(st.integers(min_value=2015, max_value=2035))
+    last = draw(st.integers(min_value=first, max_value=min(first + 8, 2035)))
+    this_year = draw(st.integers(min_value=2015, max_value=last))
+    chosen = draw(st.integers(min_value=max(first, this_year), max_value=last))
+    events, gone = [], {}
+    for year in range(first, last + 1):
+        weekdays = [h for h in shipped_in(year) if h.day.weekday() < 5]
+        fewest = 2 if too_many_gone and year == chosen else 0
+        most = len(weekdays) if year < this_year or fewest else 1
+        gone[year] = draw(
+            st.lists(st.sampled_from(weekdays), unique_by=lambda h: h.day, min_size=fewest, max_size=most)
+        )
+        kept = [h for h in shipped_in(year) if h not in gone[year]]
+        new_days = st.dates(date(year, 1, 1), date(year, 12, 31)).filter(lambda d: d not in SHIPPED.days)
+        added = draw(st.sets(new_days, min_size=0 if kept else 1, max_size=3))
+        events += kept + [BankHoliday(day=d, title="Added") for d in added]
+    return this_year, govuk_file(sorted(events, key=lambda h: h.day)), chosen, gone[chosen]
+
+
+@given(edited_files(too_many_gone=False))
+def test_a_file_that_takes_at_most_one_holiday_a_year_ahead_is_taken(
+    edited: tuple[int, Calendar, int, list[BankHoliday]],
+) -> None:
+    this_year, loaded, _, _ = edited
+    merged = SHIPPED.updated_by(loaded)
+    refuse_losses_beyond_a_correction(SHIPPED, merged, this_year)
+    assert loaded.days <= merged.days
+
+
+@given(edited_files(too_many_gone=True))
+def test_a_file_that_takes_two_or_more_holidays_from_a_year_ahead_is_refused_naming_them(
+    edited: tuple[int, Calendar, int, list[BankHoliday]],
+) -> None:
+    this_year, loaded, year, gone = edited
+    with pytest.raises(ValueError) as refused:
+        refuse_losses_beyond_a_correction(SHIPPED, SHIPPED.updated_by(loaded), this_year)
+    message = str(refused.value)
+    assert f"in {year};" in message and message.count(" would go: ") == 1, "only that year is more than a correction"
+    assert all(f"{h.title} on {day(h.day)}" in message for h in gone)
 
 
 def test_a_return_date_the_officer_gave_stays_put_when_a_holiday_is_announced_before_it() -> None:
