@@ -19,6 +19,7 @@ from domain.calendar import BankHoliday, Calendar, CalendarChange, WorkingCalend
 from domain.calendar_losses import refuse_losses_beyond_a_correction
 from domain.configuration import EscalationConfig
 from domain.identifiers import HeaderText
+from domain.validation import field_errors
 from persistence.calendars import Calendars
 from service import listing
 from service.gate import admit, parse_json, refuse_field
@@ -97,7 +98,7 @@ async def load_text(engine: Engine, client: Client, task_queue: str, text: str, 
     try:
         calendar = from_govuk(data)
     except ValidationError as err:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()[:3])
+        problems = "; ".join(f"{where}: {problem}" for where, problem in list(field_errors(err).items())[:3])
         raise refuse_field("file", f"an event is not a bank holiday gov.uk would list ({problems})") from err
     except ValueError as err:
         raise _refusal(err) from err
