@@ -168,6 +168,10 @@ async def test_console_actions_are_refused_server_side_for_the_wrong_role_csrf_o
     assert (await console.post(stop, data={"reason": "Raised in error", "csrf": token})).status_code == 422  # no choice
     unconfirmed = await console.post(stop, data={"reason": "Raised in error", "how": "terminate", "csrf": token})
     assert unconfirmed.status_code == 422 and 'value="terminate" checked' in unconfirmed.text  # as typed
+    case_page = (await console.get(f"/console/e/{eid}")).text  # times as London's clocks read them, not ISO
+    assert re.search(r"\d{1,2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2} to ", case_page) and not re.search(
+        r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", case_page
+    )
     stop_form = {"reason": "Raised in error", "how": "terminate", "csrf": token, "confirm": "yes"}
     stopped = await console.post(stop, data=stop_form)
     assert stopped.status_code == 303
