@@ -260,6 +260,7 @@ async def test_officers_start_escalations_from_forms_and_keep_what_they_typed(
         "/console/start/unfunded_claim", data={**form, "lines.0.count": "11", "period_start": ""}
     )
     assert blank.status_code == 422 and 'id="period_start-error">is required<' in blank.text
+    assert ">Period from</a>: is required" in blank.text  # the summary names the box as its label does
     # work the tariff has no rate for takes a rate per item, typed in pounds on the form
     other = {**form, "lines.0.category": "other", "lines.0.count": "2", "lines.0.description": "Chasing letters"}
     unpriced = await console.post("/console/start/unfunded_claim", data=other)

@@ -59,6 +59,23 @@ FIELD_WORDS = {
     "how": "How to stop it",
     "confirm": "Confirmation",
     "reason": "Reason",
+    # the start forms' fields, as their labels say them
+    "period_start": "Period from",
+    "period_end": "Period to",
+    "payer_code": "ICB",
+    "icb_code": "ICB",
+    "trust_code": "Trust",
+    "provider": "Provider responsible",
+    "error_start": "Error from",
+    "error_end": "Error to",
+    "incident_start": "Incident began on",
+    "still_off_until": "Count patients still off the list up to",
+    "rate_year": "Capitation rate year",
+    "return_deadline": "Return deadline",
+    "year_end_reconciliation_date": "Year-end reconciliation date",
+    "practice_ods": "Practice ODS code",
+    "practice_name": "Practice name",
+    "practice_email": "Practice contact email",
 }
 
 
