@@ -444,3 +444,19 @@ async def test_a_form_sent_after_its_session_ended_is_kept_through_signing_in_ag
     [email] = await inbox.wait_for(eid, 1)
     assert title in email["Subject"] or title in body_text(email)
     await acting.respond(dev_env.client, eid, officer("withdraw", reasons="session test over"))
+
+
+async def test_officer_forms_are_offered_only_to_the_escalations_lmc_officers(
+    console: httpx.AsyncClient, dev_env: WorkflowEnvironment, dev_worker: Worker, settings: Settings
+) -> None:
+    """An account of an address the LMC's configuration does not name as an officer (an admin, a new colleague)
+    is told why the actions are not open to it, rather than offered forms the escalation refuses once filled in."""
+    Users(make_engine(settings.database)).add("admin.only@lmc.example", "admin", "an admin's long password")
+    eid = await starting.start(dev_env.client, settings, CLAIM, example_start(settings))
+    await sign_in(console, "admin.only@lmc.example", "an admin's long password")
+    page = (await console.get(f"/console/e/{eid}")).text
+    assert "Your actions" not in page and "admin.only@lmc.example is not one of" in page, page
+    await sign_in(console, "ceo@lmc.example", "another long password")
+    page = (await console.get(f"/console/e/{eid}")).text
+    assert "Your actions" in page and "is not one of" not in page
+    await dev_env.client.get_workflow_handle(eid).terminate(reason="test over")

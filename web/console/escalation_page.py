@@ -15,7 +15,7 @@ from persistence.audit_log import AuditLog
 from persistence.sent_mail import SentMailLedger
 from service import reading
 from web.console import timeline
-from web.console.guard import Console, Who
+from web.console.guard import OFFICERS, Console, Who
 from web.templating import templates
 
 SETTLED_NOTICES = {
@@ -69,6 +69,7 @@ async def render(
         "who": who,
         "view": view,
         "csrf": console.signer.csrf_for(request),
+        "acts": acts_as_officer(who, view.case),
         "fields": view.action_fields,
         "labels": view.action_labels,
         "destructive": DESTRUCTIVE_ACTIONS,
@@ -90,6 +91,19 @@ async def render(
         "temporal_url": f"{settings.temporal_ui_url}/namespaces/{settings.temporal_namespace}/workflows/{escalation_id}",
     }
     return templates.TemplateResponse(request, "escalation.html", context, status_code=status)
+
+
+def acts_as_officer(who: Who, case: object) -> bool:
+    """Whether the signed-in account can take the escalation's officer actions: an officer's or admin's account
+    that is one of the case's LMC officers, as the workflow requires. The forms are shown to those alone, where
+    an account of another address had them offered, filled in, and refused."""
+    if who.role not in OFFICERS:
+        return False
+    lmc = case.get("lmc") if isinstance(case, dict) else None
+    officers = lmc.get("officers") if isinstance(lmc, dict) else None
+    if not isinstance(officers, list):  # a case that does not carry its officers: the workflow decides
+        return True
+    return any(isinstance(o, dict) and str(o.get("email", "")).lower() == who.email.lower() for o in officers)
 
 
 def routes(console: Console) -> list[Route]:
