@@ -29,6 +29,13 @@ __all__ = ["LinkGrant", "LinkKeys", "LinkRefused", "sign_link", "verify_link"]
 _SALT = "lmc-escalations.response-link"
 
 
+WHAT_TO_DO = (
+    "Open the link from the email again, copying all of it if it ran onto a second line; if it still does not "
+    "open, reply to the email and the LMC officer will send a new one."
+)
+"""The next step a refused link's page gives (an expired one: ask for a new one)."""
+
+
 class LinkRefused(Exception):
     """Forged, tampered, malformed or expired; the message says which, for the refusal page."""
 
@@ -70,7 +77,7 @@ def verify_link(keys: LinkKeys, token: str, now: datetime | None = None) -> Link
             expires_at=datetime.fromtimestamp(int(data["x"]), tz=UTC),
         )
     except (ValueError, KeyError, TypeError) as err:
-        raise LinkRefused("This link is not one the escalation engine issued.") from err
+        raise LinkRefused(f"This link is not one the escalation engine issued. {WHAT_TO_DO}") from err
     if (now or datetime.now(UTC)) >= grant.expires_at:
         raise LinkRefused(f"This link expired on {grant.expires_at:%-d %B %Y}. Ask the LMC officer for a new one.")
     return grant
@@ -85,8 +92,8 @@ def _verify_before_itsdangerous(keys: LinkKeys, token: str) -> dict[str, Any]:
         data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
         key = keys.keys.get(str(data.get("k", "default")), b"")
     except (ValueError, AttributeError) as err:
-        raise LinkRefused("This link is not one the escalation engine issued.") from err
+        raise LinkRefused(f"This link is not one the escalation engine issued. {WHAT_TO_DO}") from err
     expected = hmac.new(key, body.encode(), hashlib.sha256).digest()
     if not key or not hmac.compare_digest(mac, expected) or not isinstance(data, dict):
-        raise LinkRefused("This link has been altered or was not issued by the escalation engine.")
+        raise LinkRefused(f"This link has been altered or was not issued by the escalation engine. {WHAT_TO_DO}")
     return data

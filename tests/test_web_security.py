@@ -175,8 +175,9 @@ def test_links_signed_with_the_previous_key_work_after_rotation_until_they_expir
     with pytest.raises(Exception, match="expired on 1 March 2027"):
         verify_link(after, sent_before, now=datetime(2027, 3, 2, tzinfo=UTC))
     dropped = LinkKeys(current="k2", keys={"k2": new_key})  # the old key retired once its links expired
-    with pytest.raises(Exception, match="altered or was not issued"):
+    with pytest.raises(Exception, match="altered or was not issued") as refused:
         verify_link(dropped, sent_before, now=datetime(2026, 12, 1, tzinfo=UTC))
+    assert "reply to the email and the LMC officer will send a new one" in str(refused.value)  # the next step
 
 
 async def test_a_replacement_contact_gets_the_request_with_a_link_of_their_own_and_the_old_link_stops(
