@@ -146,6 +146,8 @@ async def test_console_actions_are_refused_server_side_for_the_wrong_role_csrf_o
         and 'id="confirm-error"' in unconfirmed.text
         and ">mine</textarea>" in unconfirmed.text
     )
+    bare = await console.post(act, data={"action": "withdraw", "reasons": "", "csrf": token})  # both said at once
+    assert bare.status_code == 422 and 'id="confirm-error"' in bare.text and 'id="reasons-error"' in bare.text
     withdraw = {"action": "withdraw", "reasons": "mine", "csrf": token, "confirm": "yes"}
     conflicted = await console.post(act, data=withdraw)
     assert conflicted.status_code == 403 and "declared an interest in G82001" in conflicted.text

@@ -78,16 +78,24 @@ def routes(console: Console) -> list[Route]:
         if view.outcome is not None and SUBMISSION not in form:
             raise closed
         fields = view.action_fields.get(form.get("action", ""), [])
+        problems: dict[str, str] = {}  # the confirmation's with the form's, every one at once
         if form.get("action") in escalation_page.DESTRUCTIVE_ACTIONS and view.outcome is None:
-            confirmed(form, view.action_labels.get(form["action"], form["action"]).lower())
+            try:
+                confirmed(form, view.action_labels.get(form["action"], form["action"]).lower())
+            except Refused as refused:
+                problems |= refused.fields
         # The form's one-time submission id is the update's id: sent twice, it is recorded once, and the
         # second answer is the first's (even when the first finished the escalation: Temporal keeps it).
         try:
             response, submission = submitted(form, fields, who.email, Role.OFFICER)
-        except Refused:
+        except Refused as refused:
             if view.outcome is not None:
                 raise closed from None
-            raise
+            if not refused.fields:
+                raise
+            raise Refused.invalid({**refused.fields, **problems}) from refused
+        if problems:
+            raise Refused.invalid(problems)
         outcome = await acting.respond(request.app.state.client, escalation_id, response, submission)
         return RedirectResponse(f"/console/e/{escalation_id}?done={outcome.status}", status_code=303)
 
