@@ -269,7 +269,12 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         elif args.practices_command == "new-link":
             print(await practices.new_link(settings, engine, args.file))
         else:
-            print(practices.withdraw_link(engine, args.file, args.officer or "officer (CLI)", args.reasons))
+            from service.refusals import Refused
+
+            try:
+                print(practices.withdraw_link(engine, args.file, _officer_named(settings, args.officer), args.reasons))
+            except Refused as refused:  # the gate's names, as the options are typed
+                raise refused.renamed({"reason": "--reasons"}) from None
         return 0
     if args.command == "history":
         from persistence.audit_log import AuditLog
@@ -352,6 +357,22 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
 
     print(f"{outcome.message} (now: {wording.status(outcome.status)})")
     return 0
+
+
+def _officer_named(settings: Settings, email: str) -> str:
+    """Who withdraws a link, for the security log: one of the LMC's officers if `--officer` names one (refused if it
+    names anyone else), or the command line's user."""
+    if not email:
+        import getpass
+
+        return f"{getpass.getuser()} (command line)"
+    from service.refusals import Refused
+
+    lmc = settings.escalation_config().lmc
+    officer = lmc.officer(email.strip())
+    if officer is None:
+        raise Refused.invalid({"--officer": f"{email.strip()[:80]} is not one of {lmc.name}'s officers"})
+    return officer.email
 
 
 async def _list(args: argparse.Namespace, visibility: ServiceVisibility) -> int:

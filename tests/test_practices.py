@@ -223,6 +223,11 @@ async def test_links_are_sent_replaced_and_withdrawn(
     assert (await web.get(first)).status_code == 410
     assert (await web.get(second)).status_code == 200
 
+    # From the command line: the options named as typed, and only one of the LMC's officers named as who did it.
+    code, _, err = await run_cli(settings, "practices", "withdraw-link", ods, "--officer", "ceo@lmc.example")
+    assert code == 2 and "--reasons:" in err and "reason:" not in err.replace("--reasons:", ""), err
+    code, _, err = await run_cli(settings, "practices", "withdraw-link", ods, "--officer", "x@elsewhere.example")
+    assert code == 2 and "--officer: x@elsewhere.example is not one of" in err, err
     # Withdrawn (in the security log), then a new link sent.
     assert "now withdrawn" in practices.withdraw_link(engine, ods, "ceo@lmc.example", "Sent to the wrong person")
     assert (await web.get(second)).status_code == 410
