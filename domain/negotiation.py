@@ -170,6 +170,10 @@ class NegotiationCase(EscalationCase):
         if self.offered_pence is not None:
             paid_by = f", to be paid by {describe_date(self.offered_on)}" if self.offered_on else ""
             facts.append(("Offered", format_pence(self.offered_pence) + paid_by))
+            if self.offer_reasons and self.agreed_pence is None:  # the officer decides on the offer with them
+                facts.append(("Reasons given for the offer", self.offer_reasons))
+        if self.status == Status.REJECTED and self.last_reasons:
+            facts.append(("Reasons given for rejecting", self.last_reasons))
         if self.agreed_pence is not None:
             facts.append(("Agreed", format_pence(self.agreed_pence)))
         if self.agreed_terms:

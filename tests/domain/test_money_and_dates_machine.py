@@ -145,7 +145,10 @@ def test_accepting_a_counter_offer_carries_its_amount_date_and_reasons_into_the_
     offer = payer("accept_part", amount_pence=200_000, reasons="Fit notes are the GP's job", on_date=date(2027, 2, 26))
     case.apply(offer, london(2026, 12, 16, 10))
     assert ("Offered", "£2,000.00, to be paid by 26 February 2027") in case.facts()
+    # the officer decides with the payer's reasons in view (page and `show`), not only in the email
+    assert ("Reasons given for the offer", "Fit notes are the GP's job") in case.facts()
     _, effects = case.apply(officer("accept_offer"), london(2026, 12, 17, 10))
+    assert not [f for f in case.facts() if f[0] == "Reasons given for the offer"]  # now the terms agreed
     assert (case.agreed_pence, case.payment_due, case.agreed_terms) == (
         200_000, five_pm(2027, 2, 26), "Fit notes are the GP's job",
     )  # fmt: skip
