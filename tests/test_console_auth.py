@@ -140,6 +140,8 @@ async def test_console_actions_are_refused_server_side_for_the_wrong_role_csrf_o
         act, data={"action": "declare_interest", "text": "G82001", "reasons": "partner", "csrf": token}
     )
     assert declared.status_code == 303
+    unnamed = await console.post(act, data={"action": "declare_interest", "text": "", "csrf": token})
+    assert unnamed.status_code == 422 and ">Party (ODS code, or ICB or trust code)</a>: required" in unnamed.text
     unconfirmed = await console.post(act, data={"action": "withdraw", "reasons": "mine", "csrf": token})
     assert (
         unconfirmed.status_code == 422
