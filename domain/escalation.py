@@ -341,7 +341,7 @@ class EscalationCase(BaseModel):
         open_now = self.actions_for(role)
         if response.action not in open_now:
             labels = {**self.action_labels(), **COMMON_LABELS}
-            label = labels.get(response.action, response.action)
+            label = labels.get(response.action) or response.action.replace("_", " ")  # another kind's: in words
             named = [f"'{labels.get(action, action)}'" for action in open_now]
             raise ResponseRefused(
                 f"'{label}' is not open at this stage ({wording.status(self.status)})"

@@ -399,7 +399,7 @@ def test_an_action_without_what_it_needs_is_refused_naming_the_field(
         (officer("withdraw", email=KENT[0], reasons="x"), "not an officer"),
         (as_role(Role.PRACTICE, "acknowledge", "pm.g82001@nhs.example"), "nothing is open to you now"),
         (as_role(Role.OBSERVER, "acknowledge", NWL[0]), "nothing is open to you now"),
-        (payer("pay_now"), "'pay_now' is not open at this stage \\(sent, waiting for acknowledgement\\)"),
+        (payer("pay_now"), "'pay now' is not open at this stage \\(sent, waiting for acknowledgement\\)"),
         (payer("withdraw", reasons="x"), "'Withdraw the claim' is not open.*open now: 'Acknowledge receipt'"),
         (
             officer("acknowledge"),
