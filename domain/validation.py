@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError, ValidationInfo
@@ -33,6 +33,11 @@ _NAMED = re.compile(r"(?P<field>[a-z_][a-z0-9_.]*): (?P<problem>.+)", re.DOTALL)
 
 
 def _shown(value: Any) -> str:
+    """A limit as a refusal says it: '1,000,000'; a date as people write it ('1 January 2000'), never ISO."""
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):  # pydantic gives a date limit as ISO text
+        value = date.fromisoformat(value)
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return f"{value:%-d %B %Y}"
     return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
 
 

@@ -169,3 +169,16 @@ def test_no_start_file_refusal_speaks_pydantic_for_any_kind(kind: str, data: st.
     except FieldsRefused as caught:
         for field, problem in caught.fields.items():
             assert not any(words in problem for words in PYDANTIC_WORDS), (field, problem)
+
+
+def test_a_date_limit_is_said_as_people_write_dates() -> None:
+    """'must be at least 1 January 2000', where the meeting pack's form said 'at least 2000-01-01'."""
+    from datetime import date
+
+    from pydantic import Field
+
+    class Meeting(BaseModel):
+        on: date = Field(ge=date(2000, 1, 1), le=date(2099, 12, 31))
+
+    assert refused({"on": "1999-05-01"}, Meeting) == {"on": "must be at least 1 January 2000"}
+    assert refused({"on": "2100-01-01"}, Meeting) == {"on": "must be at most 31 December 2099"}
