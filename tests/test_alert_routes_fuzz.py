@@ -89,4 +89,4 @@ async def test_a_refused_period_shows_the_page_again_with_the_problem_named(
     http, _, _ = web
     answer = await http.get("/console/alerts", params={"from": "2026-06-01", "to": "2026-01-01"})
     assert answer.status_code == 422 and "Those filters were refused" in answer.text
-    assert "to: the end of the period is before its start" in answer.text and "input:" not in answer.text
+    assert "To: the end of the period is before its start" in answer.text and "input:" not in answer.text

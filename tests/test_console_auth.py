@@ -211,6 +211,7 @@ async def test_the_report_shows_claimed_agreed_and_paid_with_a_chart_and_csv(
     assert "Amount (£)" in page.text and "NHS Kent and Medway ICB" in page.text and "April 2011" in page.text
     backwards = await console.get("/console/report.csv", params={**params, "from": "2011-07-01"})
     assert backwards.status_code == 422 and "must not be before its start" in backwards.text  # not every year's
+    assert "To: " in backwards.text and "to: " not in backwards.text  # the box as labelled
     csv_text = (await console.get("/console/report.csv", params=params)).text
     period, header, *rows = csv_text.strip().splitlines()
     assert "1 April 2011 to" in period and "30 June 2011" in period

@@ -37,6 +37,7 @@ class AlertPeriod(BaseModel):
 
 
 def period_of(request: Request) -> AlertPeriod:
+    """The analysis's period and provider; refused with each box named as the page labels it."""
     params = request.query_params
     today = datetime.now(UTC).date()
     return admit(
@@ -46,7 +47,7 @@ def period_of(request: Request) -> AlertPeriod:
             "end": params.get("to") or (today + timedelta(days=365)).isoformat(),
             "provider": params.get("provider") or None,
         },
-        renamed={"start": "from", "end": "to"},
+        renamed={"start": "From", "end": "To", "provider": "Provider code"},
     )
 
 

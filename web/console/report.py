@@ -63,8 +63,10 @@ def routes(console: Console) -> list[Route]:
                 renamed={"start": "from", "end": "to"},
             )
         except Refused as refused:
-            if refused.why is not Why.INVALID or request.url.path.endswith(".csv"):  # no all-time file for a slip
+            if refused.why is not Why.INVALID:
                 raise
+            if request.url.path.endswith(".csv"):  # no all-time file for a slip: refused, its boxes as labelled
+                raise refused.renamed({"from": "From", "to": "To", "payer": "ICB or trust"}) from None
             errors, period = refused.fields, ReportPeriod()
         entries = await reading.report_entries(request.app.state.client, period.payer, period.start, period.end)
         breakdowns = {by: grouped(entries, by) for by in BREAKDOWNS}
