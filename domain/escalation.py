@@ -20,7 +20,7 @@ from domain.contacts import Contact, Interest, Lmc, Organisation, Role, barring_
 from domain.identifiers import has_visible_text
 from domain.money import beyond_reason
 from domain.report import ReportLine
-from domain.responses import FieldSpec, ResponseInput, ResponseOutcome
+from domain.responses import MOST_COUNT, FieldSpec, ResponseInput, ResponseOutcome
 from domain.tables import Table
 from domain.working_days import (
     add_working_days,
@@ -139,12 +139,10 @@ class ResponseRefused(ValueError):
     """A response that cannot be taken now; the message is shown to the person as is."""
 
 
-MOST_DAYS_AHEAD = 366
-"""How far ahead a date in a response may be: a payment expected, a deadline extended. A year is far beyond any
-the parties set; a date past it is a slip of the year (2035 for 2025), refused rather than waited for."""
-MOST_COUNT = 100_000
-"""The most of any one item a practice's return may count: more than the largest practice's list in England, so a
-count past it is a slip (a figure typed twice), refused rather than priced into a claim."""
+MOST_DAYS_AHEAD = 731
+"""How far ahead a date in a response may be: a payment expected, a deadline extended, work commissioned from (an
+April up to 15 months away). Two years is beyond any the parties set; a date past it is a slip of the year (2035
+for 2025), refused rather than waited for."""
 
 
 def check_within_reason(response: ResponseInput, calendar: WorkingCalendar, today: date | None = None) -> None:
@@ -165,7 +163,7 @@ def check_within_reason(response: ResponseInput, calendar: WorkingCalendar, toda
     if response.on_date is not None and today is not None and (response.on_date - today).days > MOST_DAYS_AHEAD:
         latest = today + timedelta(days=MOST_DAYS_AHEAD)
         raise ResponseRefused(
-            f"on_date: {describe_date(response.on_date)} is more than a year away; give a date by "
+            f"on_date: {describe_date(response.on_date)} is more than two years away; give a date by "
             f"{describe_date(latest)} (is the year right?)."
         )
     for name in ("reasons", "text"):

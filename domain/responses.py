@@ -24,10 +24,15 @@ class FieldSpec:
     required: bool = False
 
 
+MOST_COUNT = 100_000
+"""The most patients, or items of one kind of work, a practice's return may count: more than the largest practice's
+list in England, so a count past it is a slip (a figure typed twice), refused rather than priced."""
+
+
 class DeregisteredGroup(BaseModel):
     """Patients deregistered because of an incident who were off the list for the same days."""
 
-    patients: StrictInt = Field(ge=1, le=100_000)
+    patients: StrictInt = Field(ge=1, le=MOST_COUNT)
     days_off: StrictInt | None = Field(default=None, ge=1, le=3660)
     still_off: bool = False
     off_since: date | None = None  # for a group still off: counted from here to the configured date

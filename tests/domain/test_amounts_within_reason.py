@@ -65,9 +65,10 @@ def test_a_date_outside_the_years_the_calendar_knows_is_refused(on: date) -> Non
 
 
 @given(ahead=st.integers(-3000, 3000))
-def test_a_date_more_than_a_year_ahead_is_refused_as_a_slip_of_the_year(ahead: int) -> None:
+def test_a_date_more_than_two_years_ahead_is_refused_as_a_slip_of_the_year(ahead: int) -> None:
     """A payer's expected payment date nine years out (2035 for 2026) was recorded and waited for; a date within
-    a year, or any past one (a payment received), is left to the case's own rules."""
+    two years (work commissioned from an April 15 months away), or any past one (a payment received), is left to
+    the case's own rules."""
     from datetime import timedelta
 
     from domain.escalation import MOST_DAYS_AHEAD
@@ -80,15 +81,15 @@ def test_a_date_more_than_a_year_ahead_is_refused_as_a_slip_of_the_year(ahead: i
         return
     with pytest.raises(ResponseRefused) as refused:
         check_within_reason(accepting, LEGACY_CALENDAR, today)
-    assert str(refused.value).startswith("on_date: ") and "is more than a year away; give a date by" in str(
+    assert str(refused.value).startswith("on_date: ") and "is more than two years away; give a date by" in str(
         refused.value
     )
-    assert "give a date by 27 November 2027 (is the year right?)" in str(refused.value)
+    assert "give a date by 26 November 2028 (is the year right?)" in str(refused.value)
 
 
 @given(count=st.integers(0, 10**6))
 def test_a_count_past_any_practices_list_is_refused_naming_its_box(count: int) -> None:
-    from domain.escalation import MOST_COUNT
+    from domain.responses import MOST_COUNT
 
     returning = ResponseInput(
         action="submit_return", actor_email="pm@nhs.example", actor_role=Role.PRACTICE, counts={"reviews": count}
