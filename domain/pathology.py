@@ -21,7 +21,14 @@ from domain.money import Pence, format_pence, how_to_write, rate_beyond_reason
 from domain.practice_return import Practice, ReturnItem, ReturnRecord
 from domain.report import ReportLine, spread
 from domain.tables import ScheduleLine
-from domain.working_days import add_working_days, after_today, at_close_of_day, date_set_problem, describe_date
+from domain.working_days import (
+    add_working_days,
+    after_today,
+    at_close_of_day,
+    before_any_record,
+    date_set_problem,
+    describe_date,
+)
 
 KIND = "pathology_error"
 CLAIM = "claim"
@@ -117,7 +124,10 @@ def _start_date_problems(
     reconciliation deadline is a working day still to come, after the returns are due."""
     problems: dict[str, str] = {}
     for field in ("error_start", "error_end"):
-        problem = after_today(getattr(request, field), today, "the error window is when the wrong results went out")
+        day = getattr(request, field)
+        problem = after_today(day, today, "the error window is when the wrong results went out") or before_any_record(
+            day
+        )
         if problem is not None:
             problems[field] = problem
     year_end = request.year_end_reconciliation_date

@@ -328,3 +328,17 @@ def test_a_claim_period_before_2000_is_refused_as_a_slip_not_emailed(settings: S
     with pytest.raises(Refused) as refused:
         starting.prepare(spec, settings.escalation_config(), data)
     assert refused.value.fields["period_start"] == "1 January 1 is before 2000: check the year"
+
+
+@pytest.mark.parametrize(("kind", "field"), [("pathology_error", "error_start"), ("deregistration", "incident_start")])
+def test_a_past_start_date_before_2000_is_refused_for_every_kind(kind: str, field: str, settings: Settings) -> None:
+    """'0' reads as 1 January 1970 to pydantic and '0001-01-01' as the year 1: the date the work or the incident
+    began is refused before 2000, as a claim's period is, by the one rule."""
+    from kinds import BY_NAME
+
+    spec = BY_NAME[kind]
+    data = starting.read_json(ROOT / spec.example)
+    data[field] = "0001-01-01"
+    with pytest.raises(Refused) as refused:
+        starting.prepare(spec, settings.escalation_config(), data)
+    assert refused.value.fields[field] == "1 January 1 is before 2000: check the year", refused.value.fields
