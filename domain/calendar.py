@@ -13,6 +13,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    ValidationError,
     field_serializer,
     field_validator,
     model_serializer,
@@ -21,6 +22,7 @@ from pydantic import (
 
 from domain.identifiers import HeaderText
 from domain.legacy_calendar import FIRST_YEAR, LAST_YEAR, LEGACY_HOLIDAYS, LEGACY_VERSION
+from domain.validation import field_errors, quoted
 
 DIVISION = "england-and-wales"
 
@@ -93,7 +95,7 @@ def from_govuk(data: Any) -> Calendar:
     events = data[DIVISION].get("events")
     if not isinstance(events, list) or not events:
         raise ValueError(f"file: the '{DIVISION}' division lists no events")
-    holidays = [BankHoliday(day=e.get("date"), title=e.get("title")) for e in events if isinstance(e, dict)]
+    holidays = [_event(n, e) for n, e in enumerate(events, start=1) if isinstance(e, dict)]
     years = {h.day.year for h in holidays}
     if not years or min(years) < 2000 or max(years) > 2100:
         raise ValueError("file: gov.uk lists England and Wales bank holidays between 2000 and 2100; this file does not")
@@ -101,6 +103,21 @@ def from_govuk(data: Any) -> Calendar:
     if missing:  # the calendar vouches for every year from its first to its last
         raise ValueError(f"file: lists no holidays in {missing[0]} (gov.uk's file lists every year it covers)")
     return calendar_of(sorted(holidays, key=lambda h: h.day), min(years), max(years))
+
+
+_FILE_KEYS = {"day": "date", "title": "title"}
+"""`BankHoliday`'s fields as gov.uk's file names them."""
+
+
+def _event(n: int, event: dict[str, Any]) -> BankHoliday:
+    """The file's `n`th event as a holiday; refused naming the event and its key as the file writes it."""
+    try:
+        return BankHoliday(day=event.get("date"), title=event.get("title"))
+    except ValidationError as err:
+        title = event.get("title")
+        named = f" ({quoted(title)})" if isinstance(title, str) and title.strip() else ""
+        problems = "; ".join(f"{_FILE_KEYS.get(k, k)} {p}" for k, p in field_errors(err).items())
+        raise ValueError(f"file: event {n}{named} is not a bank holiday gov.uk would list: {problems}") from None
 
 
 def to_govuk(calendar: Calendar) -> dict[str, Any]:

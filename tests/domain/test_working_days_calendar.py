@@ -310,3 +310,14 @@ def officer_acts(case: PathologyCase, action: str, **fields: object) -> Response
     return ResponseInput.model_validate(
         {"action": action, "actor_email": case.officer.email, "actor_role": Role.OFFICER, **fields}
     )
+
+
+def test_an_event_that_is_not_a_holiday_is_named_by_its_place_title_and_the_files_own_key() -> None:
+    from domain.calendar import from_govuk
+
+    events = [{"title": "New Year's Day", "date": "2027-01-01"}, {"title": "Spring", "date": "2027-13-01"}]
+    with pytest.raises(ValueError) as refused:
+        from_govuk({"england-and-wales": {"division": "england-and-wales", "events": events}})
+    assert str(refused.value) == (
+        "file: event 2 ('Spring') is not a bank holiday gov.uk would list: date must be a date (YYYY-MM-DD)"
+    )
