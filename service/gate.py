@@ -56,6 +56,8 @@ def parse_json(text: str, field: str, what: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as err:
         said = _JSON_MISTAKES.get(err.msg, err.msg[:1].lower() + err.msg[1:])
+        if err.pos == len(text) - len(text.lstrip()):  # at its very start: not JSON at all (empty, or a CSV)
+            said = "it does not begin as JSON does, with { (is it empty, or another kind of file?)"
         raise refuse_field(
             field, f"{what} is not valid JSON: at line {err.lineno}, column {err.colno}, {said}"
         ) from err

@@ -256,6 +256,8 @@ def test_a_start_file_that_is_not_json_says_where_and_what_to_look_for() -> None
         ('{"a": 1}{"b": 2}', "two objects in one file"),
         ('{"a": 1 "b": 2}', "a comma is missing between two items"),
         ('{"a": "unfinished}', "a closing double quote is missing"),
+        ("ods,name\nG82001,Surgery", "at line 1, column 1, it does not begin as JSON does, with {"),
+        ("", "it does not begin as JSON does"),
     ):
         with pytest.raises(Refused) as refused:
             parse_json(text, "file", "claim.json")
