@@ -6,10 +6,12 @@ from __future__ import annotations
 from email import message_from_string, policy
 from urllib.parse import quote
 
+from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from domain.contacts import Lmc
 from domain.money import format_pence
 from persistence.audit_log import AuditLog
 from persistence.sent_mail import SentMailLedger
@@ -99,11 +101,11 @@ def acts_as_officer(who: Who, case: object) -> bool:
     an account of another address had them offered, filled in, and refused."""
     if who.role not in OFFICERS:
         return False
-    lmc = case.get("lmc") if isinstance(case, dict) else None
-    officers = lmc.get("officers") if isinstance(lmc, dict) else None
-    if not isinstance(officers, list):  # a case that does not carry its officers: the workflow decides
+    try:
+        lmc = Lmc.model_validate(case.get("lmc") if isinstance(case, dict) else None)
+    except ValidationError:  # a case that does not carry its LMC: the workflow decides
         return True
-    return any(isinstance(o, dict) and str(o.get("email", "")).lower() == who.email.lower() for o in officers)
+    return lmc.officer(who.email) is not None
 
 
 def routes(console: Console) -> list[Route]:
