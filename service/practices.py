@@ -123,7 +123,7 @@ def read_csv(text: str) -> list[PracticeEntry]:
     errors: dict[str, str] = {}
     first_row: dict[str, int] = {}  # each ODS code's first row, to name it when the code is on another
     for number, cells in rows:
-        misshapen = _misshapen(cells, columns.width)
+        misshapen = _misshapen(cells, columns)
         if misshapen:
             errors[f"row {number}"] = misshapen
             continue
@@ -191,10 +191,13 @@ def _width(cells: list[str]) -> int:
     return next((i + 1 for i in range(len(cells) - 1, -1, -1) if cells[i].strip()), 0)
 
 
-def _misshapen(cells: list[str], width: int) -> str | None:
+def _misshapen(cells: list[str], columns: Columns) -> str | None:
     """Why a row cannot be read under the header's columns, or None: with a cell short, or one too many,
-    every cell after it would be read as the wrong field ('is not an email address' for a missing name)."""
-    if len(cells) < width:
+    every cell after it would be read as the wrong field ('is not an email address' for a missing name). A row
+    short of trailing optional cells only (some exports drop empty ones at the end) is read as it is."""
+    width = columns.width
+    required_at = [columns.at[key] for key in _REQUIRED]
+    if len(cells) < width and any(at is not None and at >= len(cells) for at in required_at):
         return (
             f"has {counted(len(cells), 'column')} where the first row has {width} "
             "(is a cell missing, or a quote not closed?)"
@@ -220,7 +223,7 @@ def _ods_code(text: str) -> str | None:
 
 
 def _cell(cells: list[str], at: int | None) -> str:
-    return cells[at].strip() if at is not None else ""
+    return cells[at].strip() if at is not None and at < len(cells) else ""  # a trailing cell left out: empty
 
 
 def _as_data(cells: list[str], columns: Columns) -> dict[str, str | bool]:

@@ -97,6 +97,10 @@ def test_a_file_is_checked_whole_and_every_fault_named_in_plain_words() -> None:
         "row 2": "has 2 columns where the first row has 7 (is a cell missing, or a quote not closed?)",
         "row 4": "has 2 columns where the first row has 7 (is a cell missing, or a quote not closed?)",
     }
+    # A row short of trailing optional cells only (an export that drops empty ones at the end) is read as it is.
+    email_first = "Organisation Code,Name,Contact Email,Address Line 1,Postcode,Commissioner,Status Code\n"
+    [short] = practices.read_csv(email_first + "G00009,Surgery I,pm.i@practice.example\n")
+    assert (short.ods, short.email, short.active) == ("G00009", "pm.i@practice.example", True)
     # Rows are numbered as a spreadsheet shows them: the header is row 1, and a blank row still counts.
     spread = HEADER + row("G00005") + "\n" + row("G00006", "not an email") + "G00007,Name,1,2,3,A,e@x.example,extra\n"
     with pytest.raises(Refused) as refused:
