@@ -35,7 +35,10 @@ _NAMED = re.compile(r"(?P<field>[a-z_][a-z0-9_.]*): (?P<problem>.+)", re.DOTALL)
 def _shown(value: Any) -> str:
     """A limit as a refusal says it: '1,000,000'; a date as people write it ('1 January 2000'), never ISO."""
     if isinstance(value, str) and _ISO_DATE.fullmatch(value):  # pydantic gives a date limit as ISO text
-        value = date.fromisoformat(value)
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:  # not a date after all: said as it is
+            return value
     if isinstance(value, date) and not isinstance(value, datetime):
         return f"{value:%-d %B %Y}"
     return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
