@@ -239,7 +239,17 @@ OFFICER_COMMANDS: dict[str, tuple[str, ...]] = {
 }
 
 
+QUIET_COMMANDS = frozenset({"show", "list", "history"})
+"""Commands that log nothing and must start fast (`list` is a timed target): the logging set-up is not imported."""
+
+
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command not in QUIET_COMMANDS:  # the services' log lines: warnings only, as JSON on stderr, never stdout
+        import logging
+
+        from logging_setup import configure_logging
+
+        configure_logging(logging.WARNING)
     if isinstance(getattr(args, "id", None), str) and not args.id.strip():
         from service.refusals import Refused, Why
 

@@ -85,6 +85,7 @@ async def test_a_holiday_added_from_the_cli_moves_a_running_deadline_and_says_so
     code, out, err = await run_cli(env, "calendar", "add", holiday.isoformat(), "--title", TITLE, "--by", "ops@lmc")
     assert code == 0, err
     assert "installed" in out and eid in out and "deadline moved" in out, out
+    assert "calendar_told" not in out + err, "a service's info log line is not printed to the officer"
 
     after = await summary_of(dev_env.client, eid)
     assert after.wait is not None and after.wait.deadline is not None
