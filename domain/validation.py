@@ -163,6 +163,8 @@ def in_words(kind: str, ctx: dict[str, Any], message: str, typed: Any = None) ->
         return f"must be a date written YYYY-MM-DD: for {quoted(typed)} write {meant.isoformat()}"
     if kind in _INT_KINDS and isinstance(typed, str) and _NEGATIVE.fullmatch(typed):
         return "cannot be negative: give a whole number"
+    if kind == "greater_than_equal" and ctx.get("ge") == 0:  # money, counts: as a £0 rate's refusal says it
+        return "cannot be negative"
     if kind == "string_pattern_mismatch":
         return _PATTERNS.get(str(ctx.get("pattern")), _IN_WORDS[kind])
     if kind == "value_error":

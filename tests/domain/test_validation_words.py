@@ -24,7 +24,7 @@ def refused(data: dict[str, Any], model: type[BaseModel] = ResponseInput) -> dic
 
 def test_limits_missing_fields_and_dates_are_said_plainly() -> None:
     assert refused({**BASE, "counts": {"letters": 5_000_000}}) == {"counts.letters": "must be at most 1,000,000"}
-    assert refused({**BASE, "counts": {"letters": -1}}) == {"counts.letters": "must be at least 0"}
+    assert refused({**BASE, "counts": {"letters": -1}}) == {"counts.letters": "cannot be negative"}
     assert refused({**BASE, "on_date": "31/12/2026"}) == {
         "on_date": "must be a date written YYYY-MM-DD: for '31/12/2026' write 2026-12-31"
     }
