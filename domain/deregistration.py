@@ -63,8 +63,8 @@ class DeregistrationRequest(BaseModel):
             raise ValueError(f"practices: {problem}")
         if self.incident_start is not None and self.incident_start > self.still_off_until:
             raise ValueError(
-                f"incident_start: {describe_date(self.incident_start)} is after the cut-off (still_off_until, "
-                f"{describe_date(self.still_off_until)}); give the first day of the incident, on or before it"
+                f"incident_start: {describe_date(self.incident_start)} is after the day patients still off are "
+                f"counted to ({describe_date(self.still_off_until)}); give the first day of the incident, on or before it"
             )
         return self
 
@@ -92,7 +92,7 @@ def request_problems(request: DeregistrationRequest, today: date) -> dict[str, s
     if request.incident_start is None and cut_off < start:
         problems["still_off_until"] = (
             f"{describe_date(cut_off)} is before the rate year {request.rate_year} begins ({describe_date(start)}); "
-            "give a cut-off in the rate year, or the incident's first day (incident_start)"
+            "give a cut-off in the rate year, or the day the incident began"
         )
     elif cut_off > year_ends:
         problems["still_off_until"] = (

@@ -72,7 +72,7 @@ class PathologyRequest(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> PathologyRequest:
         if self.error_end < self.error_start:
-            raise ValueError("error_end: is before the error's first day (error_start); give the last day of the error")
+            raise ValueError("error_end: is before the error's first day; give the last day of the error")
         if (problem := named_twice([p.ods for p in self.practices])) is not None:
             raise ValueError(f"practices: {problem}")
         keys = [t.key for t in self.tariff]

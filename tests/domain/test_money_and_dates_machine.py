@@ -367,7 +367,7 @@ def test_returns_carry_the_window_and_the_rules_to_every_practice() -> None:
 
 def test_an_incident_start_after_the_cut_off_is_refused() -> None:
     data = {**example("deregistration_nwl_pathfinder.json"), "incident_start": "2025-04-01"}
-    with pytest.raises(ValueError, match="incident_start: 1 April 2025 is after the cut-off"):
+    with pytest.raises(ValueError, match="incident_start: 1 April 2025 is after the day patients still off are counted to"):
         DeregistrationRequest.model_validate(data)
 
 
