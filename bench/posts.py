@@ -83,14 +83,10 @@ async def _singles_then_burst(result: Posts, targets: list[T], timed: Callable[[
 async def start_noop_answers(client: Client, task_queue: str, concurrent: int) -> list[WorkflowHandle[Any, Any]]:
     """As many waiting no-op runs as `post_returns` will POST to; wait for the worker to go idle before timing."""
     prefix = f"bench-answer-{uuid.uuid4().hex[:6]}"
-    return list(
-        await asyncio.gather(
-            *(
-                client.start_workflow(NoopAnswer.run, id=f"{prefix}-{n}", task_queue=task_queue)
-                for n in range(SINGLES + concurrent)
-            )
-        )
-    )
+    handles: list[WorkflowHandle[Any, Any]] = []
+    for n in range(SINGLES + concurrent):
+        handles.append(await client.start_workflow(NoopAnswer.run, id=f"{prefix}-{n}", task_queue=task_queue))
+    return handles
 
 
 async def noop_updates(handles: list[WorkflowHandle[Any, Any]]) -> Posts:
