@@ -502,9 +502,10 @@ class EscalationWorkflow:
         """The form as a response. The validator reads it `as_sent`, refusing what the handler, which reads recorded
         forms again on replay, must still read as it read them when they were recorded."""
         fields = {**self.case.action_fields(), **COMMON_FIELDS}.get(submitted.form.get("action", ""), [])
-        read = read_new_response if as_sent else read_response
         try:
-            return read(submitted.form, fields, submitted.actor_email, submitted.actor_role)
+            if as_sent:
+                return read_new_response(submitted.form, fields, submitted.actor_email, submitted.actor_role)
+            return read_response(submitted.form, fields, submitted.actor_email, submitted.actor_role)
         except FieldsRefused as refused:  # each field named, to show beside it on the page
             raise ApplicationError(str(refused), refused.fields, type="FieldsRefused", non_retryable=True) from None
 
