@@ -218,6 +218,7 @@ async def test_links_are_sent_replaced_and_withdrawn(
     [first] = links_to(inbox, ods)
     page = await web.get(first)
     assert page.status_code == 200 and "Report work moved onto The Surgery" in page.text
+    assert "built-in method" not in page.text and "object at 0x" not in page.text  # every label is its words
 
     # The practice's contact changes: the new contact gets a link, the old link stops.
     path.write_text(HEADER + f"{ods},The Surgery,1 High Street,ME1 1AA,QKS,A,pm.two@practice.example\n")
