@@ -179,6 +179,8 @@ def routes(console: Console) -> list[Route]:
         held = ledger.get(message_id) if plain_line(message_id, 998) else None
         if held is None or held.escalation_id != escalation_id:
             raise refuse_field("message_id", "no such email in this escalation")
+        if not ledger.is_held(held):  # sent, or settled already: nothing to decide, and said so
+            return RedirectResponse(f"/console/e/{escalation_id}?settled=not_held", status_code=303)
         if form.get("decision") not in ("send", "arrived"):
             raise refuse_field("decision", "choose send or arrived")
         settled = await held_emails.settle_held_email(
