@@ -158,4 +158,11 @@ def read_response(form: dict[str, str], fields: list[FieldSpec], actor_email: st
             errors[field.name] = str(err)
     if errors:
         raise FieldsRefused(errors)
-    return validated(ResponseInput, values, renamed=AS_THE_FORM_NAMES)
+    try:
+        return validated(ResponseInput, values, renamed=AS_THE_FORM_NAMES)
+    except FieldsRefused as refused:  # a count's limit: beside its own box ('count.x'), as the form names it
+        raise FieldsRefused({_as_the_form_names(name): problem for name, problem in refused.fields.items()}) from None
+
+
+def _as_the_form_names(name: str) -> str:
+    return "count." + name.removeprefix("counts.") if name.startswith("counts.") else name

@@ -192,3 +192,14 @@ def test_groups_beyond_the_rows_the_page_offers_are_refused_by_name_with_the_res
     assert read_new_response(blank_beyond, required, "pm@practice.example", Role.PRACTICE).groups is not None
     recorded = read_response(beyond, required, "pm@practice.example", Role.PRACTICE)
     assert recorded.groups is not None and len(recorded.groups) == 1
+
+
+def test_a_count_past_its_limit_is_refused_beside_its_own_box() -> None:
+    """The limit is the model's ('counts.x'); the page's box is 'count.x', where the refusal is shown."""
+    form = {"action": "submit_return", "count.a": "10000000"}
+    try:
+        read_response(form, FIELDS[3:4], "pm@practice.example", Role.PRACTICE)
+    except FieldsRefused as refused:
+        assert refused.fields == {"count.a": "must be at most 1,000,000"}, refused.fields
+    else:
+        raise AssertionError("refused")
