@@ -165,6 +165,9 @@ def in_words(kind: str, ctx: dict[str, Any], message: str, typed: Any = None) ->
         return "cannot be negative: give a whole number"
     if kind == "greater_than_equal" and ctx.get("ge") == 0:  # money, counts: as a £0 rate's refusal says it
         return "cannot be negative"
+    if kind in ("literal_error", "enum") and (typed == "" or "_" in str(ctx.get("expected", ""))):
+        # a choice from a list whose values are keys ('onward_referral'): said as the list offers it, not by its keys
+        return EMPTY if typed == "" else "is not one of the choices offered: choose one from the list"
     if kind == "string_pattern_mismatch":
         return _PATTERNS.get(str(ctx.get("pattern")), _IN_WORDS[kind])
     if kind == "value_error":

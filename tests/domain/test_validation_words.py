@@ -182,3 +182,19 @@ def test_a_date_limit_is_said_as_people_write_dates() -> None:
 
     assert refused({"on": "1999-05-01"}, Meeting) == {"on": "must be at least 1 January 2000"}
     assert refused({"on": "2100-01-01"}, Meeting) == {"on": "must be at most 31 December 2099"}
+
+
+def test_a_choice_from_a_list_of_keys_is_said_without_them() -> None:
+    """An interface alert's kind of work left unchosen had read "must be one of 'onward_referral', ...": the
+    practice manager chooses from words, not keys."""
+    from typing import Literal
+
+    class Choice(BaseModel):
+        kind: Literal["onward_referral", "fit_note"]
+        size: Literal["small", "large"]
+
+    assert refused({"kind": "", "size": "small"}, Choice) == {"kind": "is required"}
+    assert refused({"kind": "bogus", "size": "small"}, Choice) == {
+        "kind": "is not one of the choices offered: choose one from the list"
+    }
+    assert refused({"kind": "fit_note", "size": "huge"}, Choice) == {"size": "must be one of 'small' or 'large'"}
