@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from temporalio.client import Client
 
+from domain import wording
 from domain.alert_analysis import AlertFigures, Share, shares
 from domain.configuration import EscalationConfig
 from domain.confirmation import KIND as CONFIRMATION
@@ -232,7 +233,7 @@ def _item(view: CaseView, icb: Organisation, audit: AuditLog, why: str) -> PackI
         reference=view.escalation_id,
         title=view.title,
         kind_label=kind_label(view.kind),
-        status=(view.outcome or view.status).replace("_", " "),
+        status=wording.outcome(view.outcome) if view.outcome else wording.status(view.status),
         level=view.ladder_level,
         stalled=view.stalled,
         why=why,
