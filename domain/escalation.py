@@ -267,6 +267,11 @@ class EscalationCase(BaseModel):
         `now` is when the response arrives (the workflow's clock); without it, the case's `as_of`."""
         raise NotImplementedError
 
+    def check_as_sent(self, response: ResponseInput) -> None:
+        """Rules for a response as it arrives, after `check`: the update's validator alone asks them, never a
+        handler replaying a recorded run, so a rule added here changes no recorded history. Kinds with such rules
+        say so."""
+
     def apply(self, response: ResponseInput, now: datetime) -> tuple[ResponseOutcome, list[Effect]]:
         """Take a checked response: transition, and return what to tell the person and do."""
         raise NotImplementedError

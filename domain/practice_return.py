@@ -86,6 +86,16 @@ class ShareNotice(BaseModel):
     explanation: str
 
 
+ON_TIME_RETURN_STANDS = (
+    "Returns have closed, and the return you sent in time stands: the claim is made from it. To change it now, "
+    "reply to the LMC officer's email."
+)
+LATE_RETURN_WORDS = (
+    "Returns have closed. A return sent now is recorded and flagged late for the LMC officer, and is not part of "
+    "the claim already made."
+)
+
+
 class PracticeCase(EscalationCase):
     practice: Practice
     parent_id: str
@@ -169,6 +179,10 @@ class PracticeCase(EscalationCase):
             ("Return due by", describe_deadline(self.returns_deadline)),
             ("Status", self._status_words()),
         ]
+        if self.status == "returns_closed" and not self.has_returned:  # said before a practice sends it, not after
+            facts.append(("Returns", LATE_RETURN_WORDS))
+        elif self.on_time_return_stands:
+            facts.append(("Returns", ON_TIME_RETURN_STANDS))
         if self.counts is not None:
             labels = {item.key: item.label for item in self.items}
             facts.append(
@@ -379,6 +393,17 @@ class PracticeCase(EscalationCase):
                     raise ResponseRefused(f"counts.{unknown[0]}: not an item of this incident's tariff.")
             elif not response.groups:
                 raise ResponseRefused("groups: give at least one group of patients.")
+
+    def check_as_sent(self, response: ResponseInput) -> None:
+        """A correction sent after returns closed, of a return sent in time, is refused: the claim is made from
+        the one in time, and a late one in its place would have been stored over it and left out of the tally."""
+        if response.action == SUBMIT_RETURN and self.on_time_return_stands:
+            raise ResponseRefused(ON_TIME_RETURN_STANDS)
+
+    @property
+    def on_time_return_stands(self) -> bool:
+        """Returns have closed with this practice's return, sent in time, the one its claim is made from."""
+        return self.status == "returns_closed" and self.has_returned and not self.late
 
     def apply(self, response: ResponseInput, now: datetime) -> tuple[ResponseOutcome, list[Effect]]:
         self.check(response, now)

@@ -8,6 +8,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
 from temporalio.converter import decode_typed_search_attributes
@@ -95,6 +96,8 @@ async def test_an_incident_from_returns_to_every_practice_paid(
 
     outcome = await acting.respond(client, f"{eid}-{late}", practice(late, counts=counts(3)))
     assert "flagged late" in outcome.message
+    with pytest.raises(Refused, match="the return you sent in time stands"):  # its claim is made from that one
+        await acting.respond(client, f"{eid}-{on_time[0]}", practice(on_time[0], counts=counts(99)))
     view = await summary_of(client, eid)
     claimed = view.case_as(PathologyCase).claimed
     assert late not in claimed and len(claimed) == 30

@@ -482,6 +482,7 @@ class EscalationWorkflow:
                 self.case.check_interest(response)
             else:
                 self.case.check(response, workflow.now())
+                self.case.check_as_sent(response)
             # after the case's own rules, which say it better; today as the case counts days (London)
             check_within_reason(response, self.case.calendar, london_date(workflow.now()))
         except ResponseRefused as refused:

@@ -358,3 +358,26 @@ def test_a_practice_told_its_share_then_closed_gives_no_payment_date() -> None:
     assert "Payment due by" in dict(case.shown_facts())
     case.close_by_parent("The incident was closed")
     assert "Payment due by" not in dict(case.shown_facts())
+
+
+def test_a_correction_after_the_close_of_a_return_sent_in_time_is_refused_as_it_arrives() -> None:
+    """It had been stored over the return sent in time, flagged late, and so left out of the claim. Refused in the
+    update's validator alone (`check_as_sent`): a recorded run that took one replays as it ran."""
+    from domain.escalation import ResponseRefused
+    from domain.practice_return import ON_TIME_RETURN_STANDS
+
+    case = reach("returns_closed")
+    assert ("Returns", ON_TIME_RETURN_STANDS) in case.facts()
+    correcting = practice("submit_return", counts={"patients_reviewed": 99, "recall_appointments": 1})
+    with pytest.raises(ResponseRefused, match="the return you sent in time stands"):
+        case.check_as_sent(correcting)
+    case.apply(correcting, AFTER)  # as a recorded run took it
+    assert case.late
+
+
+def test_a_practice_that_has_not_returned_is_told_before_it_sends_that_returns_have_closed() -> None:
+    from domain.practice_return import LATE_RETURN_WORDS
+
+    case = reach("returns_closed", returned=False)
+    assert ("Returns", LATE_RETURN_WORDS) in case.facts()
+    case.check_as_sent(practice("submit_return", counts=COUNTS))  # a late first return is still taken
