@@ -12,7 +12,7 @@ from pydantic import Field
 from domain.calendar import LEGACY_CALENDAR, WorkingCalendar
 from domain.contacts import Contact, Lmc, Organisation, Role
 from domain.escalation import CURRENT_RULES, AuditEffect, DeadlinePolicy, Effect
-from domain.money import format_pence
+from domain.money import format_pence, pro_rata_shares
 from domain.negotiation import NegotiationCase, Status
 from domain.responses import ResponseInput
 from domain.tables import ScheduleLine, Table, schedule_table
@@ -103,14 +103,19 @@ class CompensationClaimCase(NegotiationCase):
         return facts
 
     def tables(self) -> list[Table]:
-        """The per-practice payment schedule the trust is asked to pay (none on claims recorded before it)."""
+        """The per-practice payment schedule the trust is asked to pay (none on claims recorded before it): each
+        practice's claim, or, once a lower sum is agreed, each practice's share of it, as the practices are told."""
         if not self.schedule:
             return []
-        return [
-            schedule_table(
-                "Payment schedule, practice by practice", self.schedule_items, self.schedule, self.claimed_pence
-            )
-        ]
+        agreed = self.agreed_pence
+        if agreed is None or agreed >= self.claimed_pence:
+            caption, lines, total = "Payment schedule, practice by practice", self.schedule, self.claimed_pence
+        else:
+            shares = pro_rata_shares(agreed, {line.ods: line.pence for line in self.schedule})
+            caption = f"Payment schedule, practice by practice: the {format_pence(agreed)} agreed, shared pro rata"
+            lines = [line.model_copy(update={"pence": shares[line.ods]}) for line in self.schedule]
+            total = agreed
+        return [schedule_table(caption, self.schedule_items, lines, total)]
 
     def on_agreed(self, response: ResponseInput, now: datetime) -> str:
         if self.money_and_dates:  # a counter-offer's payment date carries into the agreement too

@@ -28,7 +28,7 @@ from domain.escalation import (
     EscalationCase,
     ResponseRefused,
 )
-from domain.money import allocate_largest_remainder, format_pence
+from domain.money import allocate_largest_remainder, format_pence, pro_rata_shares
 from domain.negotiation import response_detail
 from domain.practice_return import Practice, ReturnItem, ReturnRecord, ShareNotice
 from domain.responses import FieldSpec, ResponseInput, ResponseOutcome
@@ -455,8 +455,10 @@ class IncidentCase(EscalationCase):
         total = self.total_claimed
         # Under LADDER_AND_TIES a tied penny goes to the lower ODS code: claims are allocated in code order, not
         # the order they were loaded in (a database's, or a run's that continued as new).
-        by_code = dict(sorted(self.claimed.items())) if self.rules >= LADDER_AND_TIES else self.claimed
-        shares = dict(self.claimed) if pot >= total else allocate_largest_remainder(pot, by_code)
+        if self.rules >= LADDER_AND_TIES:
+            shares = pro_rata_shares(pot, self.claimed)
+        else:
+            shares = dict(self.claimed) if pot >= total else allocate_largest_remainder(pot, self.claimed)
         self.shares = shares
         self.status = "paying"
         self.touch()

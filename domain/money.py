@@ -95,6 +95,15 @@ def allocate_largest_remainder(pot: int, weights: Mapping[K, int]) -> dict[K, in
     return floors
 
 
+def pro_rata_shares(pot: int, claims: Mapping[str, int]) -> dict[str, int]:
+    """Each claimant's share of `pot`: its whole claim if the pot covers every claim, else pro rata by claim with
+    the largest remainders, a tied penny to the lower code; the shares add up to the pot exactly. One rule for what
+    an incident pays each practice and for the schedule a payer is sent once a lower sum is agreed."""
+    if pot >= sum(claims.values()):
+        return dict(claims)
+    return allocate_largest_remainder(pot, dict(sorted(claims.items())))
+
+
 _THOUSANDS = re.compile(r"\d{1,3}(,\d{3})+(\.\d*)?", re.ASCII)
 _POUNDS = re.compile(r"(\d+(\.\d*)?|\.\d+)", re.ASCII)
 """Digits 0-9 with at most one point: no exponent ('1e3'), sign, or digits of other scripts, which `Decimal`
