@@ -303,6 +303,11 @@ def pathology_examples(emit: Emit, page: Page) -> None:
         form={"action": "submit_return", "count.patients_reviewed": "ten", "count.recall_appointments": "4"},
         errors={"count.patients_reviewed": "give a whole number of 0 or more", "count.repeat_tests": "required"},
     )
+    returned = practice.model_copy(deep=True)  # its page once it has returned: the form starts from the return
+    email = practice.practice.contact.email
+    counts = {item.key: n for n, item in enumerate(practice.items, start=3)}
+    returned.apply(_as(Role.PRACTICE, "submit_return", email, counts=counts), opened_at)
+    page("pathology-page-practice-correction", Scene(returned, opened_at), Role.PRACTICE, email)
     when = practice.next_timer()
     assert when is not None
     for email in _emails(practice.on_timer(when)):
@@ -437,6 +442,15 @@ def deregistration_examples(emit: Emit, page: Page) -> None:
     page(
         "deregistration-page-practice-return",
         Scene(practice, opened_at),
+        Role.PRACTICE,
+        practice.practice.contact.email,
+    )
+    returned = practice.model_copy(deep=True)  # once returned: the groups as recorded fill the form
+    groups = [DeregisteredGroup(patients=12, days_off=30), DeregisteredGroup(patients=3, days_off=5)]
+    returned.apply(_as(Role.PRACTICE, "submit_return", practice.practice.contact.email, groups=groups), opened_at)
+    page(
+        "deregistration-page-practice-correction",
+        Scene(returned, opened_at),
         Role.PRACTICE,
         practice.practice.contact.email,
     )
