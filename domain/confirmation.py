@@ -22,7 +22,7 @@ from domain.escalation import (
     ResponseRefused,
     Wait,
 )
-from domain.money import format_pence
+from domain.money import format_pence, share_of
 from domain.negotiation import response_detail
 from domain.responses import FieldSpec, ResponseInput, ResponseOutcome
 from domain.working_days import at_close_of_day, describe_deadline
@@ -60,6 +60,9 @@ class ConfirmationRequest(BaseModel):
     deadline_days: int | None = Field(default=None, ge=1)
     deadline_date: date | None = None
     facts: list[tuple[str, str]] = Field(default_factory=list)
+    expected_pence: int | None = None
+    """What the amount asked for is set against (a pot against the practices' loss in all), so a confirmation of
+    less is told to the officer as a shortfall; None where there is no such sum (requests made before it)."""
     # A refusal waits for the officer's next step (dispute, reply, accept, close) instead of closing the
     # request. Requests made before issue #14 lack it, so their recorded runs replay as they ran.
     refusal_answered: bool = False
@@ -166,6 +169,17 @@ class ConfirmationCase(EscalationCase):
             facts.append(("Date", f"{self.on_date:%-d %B %Y}"))
         return facts
 
+    def _short_of_expected(self) -> list[str]:
+        """A confirmed amount below the sum it is set against, said to the officer with the gap."""
+        expected, confirmed = self.request.expected_pence, self.amount_pence
+        if expected is None or confirmed is None or confirmed >= expected:
+            return []
+        return [
+            f"That is {format_pence(expected - confirmed)} less than the {format_pence(expected)} asked for: "
+            f"each practice is paid {share_of(confirmed, expected)} of its loss. To take it up with "
+            f"{self.payer.name}, reply to them; the shares have been sent."
+        ]
+
     def check(self, response: ResponseInput, now: datetime | None = None) -> None:
         self.check_actor(response)
         for spec in self.action_fields().get(response.action, []):
@@ -200,10 +214,7 @@ class ConfirmationCase(EscalationCase):
             notice = self.email_officer(
                 f"{self.request.topic}-confirmed",
                 f"Confirmed: {self.title}",
-                [
-                    f"{response.actor_email} confirmed.",
-                    *(f"{k}: {v}" for k, v in self.facts()[-3:]),
-                ],
+                [f"{response.actor_email} confirmed: the details are below.", *self._short_of_expected()],
             )
         elif response.action == REFUSE and self.request.refusal_answered:
             return self._refused(response, now, audit)

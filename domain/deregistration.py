@@ -291,6 +291,7 @@ class DeregistrationCase(IncidentCase):
                     may_refuse=self.money_and_dates,
                     refuse_label="Refuse to pay, with reasons" if self.money_and_dates else None,
                     deadline_days=self.policy.response_days,
+                    expected_pence=self.total_claimed,
                     facts=[
                         ("Incident", self.title),
                         ("Total loss", format_pence(self.total_claimed)),

@@ -28,7 +28,7 @@ from domain.escalation import (
     EscalationCase,
     ResponseRefused,
 )
-from domain.money import allocate_largest_remainder, format_pence, pro_rata_shares
+from domain.money import allocate_largest_remainder, format_pence, pro_rata_shares, share_of
 from domain.negotiation import response_detail
 from domain.practice_return import Practice, ReturnItem, ReturnRecord, ShareNotice
 from domain.responses import FieldSpec, ResponseInput, ResponseOutcome
@@ -460,6 +460,11 @@ class IncidentCase(EscalationCase):
         else:
             shares = dict(self.claimed) if pot >= total else allocate_largest_remainder(pot, self.claimed)
         self.shares = shares
+        if 0 < pot < total:  # said to every practice, with its share: why it is less than its claim
+            explanation += (
+                f" The {format_pence(pot)} is less than the {format_pence(total)} the practices claimed together, so "
+                f"each is paid {share_of(pot, total)} of its claim."
+            )
         self.status = "paying"
         self.touch()
         if self.practices_stored:  # each cohort makes its practices' notices: amounts here, and one notice

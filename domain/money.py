@@ -104,6 +104,12 @@ def pro_rata_shares(pot: int, claims: Mapping[str, int]) -> dict[str, int]:
     return allocate_largest_remainder(pot, dict(sorted(claims.items())))
 
 
+def share_of(part: int, whole: int) -> str:
+    """`part` as a share of `whole` in words people read: '72.0%' (exact arithmetic, to a tenth of a percent)."""
+    tenths = (part * 2000 + whole) // (2 * whole)  # half up, in whole numbers: never a float
+    return f"{tenths // 10}.{tenths % 10}%"
+
+
 _THOUSANDS = re.compile(r"\d{1,3}(,\d{3})+(\.\d*)?", re.ASCII)
 _POUNDS = re.compile(r"(\d+(\.\d*)?|\.\d+)", re.ASCII)
 """Digits 0-9 with at most one point: no exponent ('1e3'), sign, or digits of other scripts, which `Decimal`

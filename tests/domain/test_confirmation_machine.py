@@ -132,8 +132,17 @@ def test_confirming_closes_the_request_and_tells_the_officer(topic: str) -> None
 
 def test_a_confirmed_pot_shows_its_amount_and_date() -> None:
     case = request_for("pot")
-    case.apply(payer("confirm", email=NWL[0], amount_pence=250_000, on_date=date(2027, 2, 26)), ACT)
+    _, effects = case.apply(payer("confirm", email=NWL[0], amount_pence=250_000, on_date=date(2027, 2, 26)), ACT)
     assert ("Amount", "£2,500.00") in case.facts() and ("Date", "26 February 2027") in case.facts()
+    assert emails(effects)[0].paragraphs == [f"{NWL[0]} confirmed: the details are below."]  # not listed twice
+
+
+def test_a_pot_confirmed_below_the_loss_is_told_to_the_officer_with_the_gap() -> None:
+    case = request_for("pot")
+    case.request = case.request.model_copy(update={"expected_pence": 55_664})
+    _, effects = case.apply(payer("confirm", email=NWL[0], amount_pence=40_000, on_date=date(2027, 2, 26)), ACT)
+    [_, short] = emails(effects)[0].paragraphs
+    assert short.startswith("That is £156.64 less than the £556.64 asked for: each practice is paid 71.9% of its loss")
 
 
 def test_year_end_recognition_may_be_refused_with_reasons() -> None:
