@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from domain import payment, wording
+from domain import formatting, payment, wording
 from domain.contacts import Contact, Role
 from domain.escalation import AuditEffect, Command, Effect, EscalationCase, ResponseRefused
 from domain.identifiers import HeaderText, OdsCode
@@ -569,7 +569,11 @@ class PracticeCase(EscalationCase):
 
 
 def _describe_group(group: DeregisteredGroup) -> str:
-    return f"{group.patients} patients, " + ("still off" if group.still_off else f"{group.days_off} days off")
+    """'12 patients, 30 days off'; '1 patient, still off since 1 February 2025'."""
+    if group.still_off:
+        since = f" since {describe_date(group.off_since)}" if group.off_since else ""
+        return f"{formatting.counted(group.patients, 'patient')}, still off{since}"
+    return f"{formatting.counted(group.patients, 'patient')}, {formatting.counted(group.days_off or 0, 'day')} off"
 
 
 class ReturnEffect(Command):

@@ -186,7 +186,7 @@ def test_a_deregistration_return_carries_groups() -> None:
     _, effects = case.apply(practice("submit_return", email="pm.e85011@nhs.example", groups=groups), BEFORE)
     assert (case.status, case.groups, case.counts) == ("returned", groups, None)
     assert of_type(effects, ReturnEffect)[0].record.groups == groups
-    assert ("Your return", "12 patients, 30 days off; 3 patients, still off") in case.facts()
+    assert ("Your return", "12 patients, 30 days off; 3 patients, still off since 1 February 2025") in case.facts()
 
 
 # --- the incident tells the practice ------------------------------------------------------
