@@ -190,7 +190,7 @@ class ConfirmationCase(EscalationCase):
                 "reasons": response.reasons,
             }[spec.name]
             if spec.required and (value is None or (isinstance(value, str) and not value.strip())):
-                raise ResponseRefused(f"{spec.name}: {spec.label} is required.")
+                raise ResponseRefused(f"{spec.name}: is required.")  # the box's label is beside it
         if self.money_and_dates and response.action == CONFIRM:
             request = self.request
             if request.amount_label and response.amount_pence is not None and response.amount_pence <= 0:
@@ -199,7 +199,7 @@ class ConfirmationCase(EscalationCase):
                     if REFUSE in self.payer_actions()
                     else ""
                 )
-                raise ResponseRefused(f"amount: {request.amount_label} must be more than £0.00{no}.")
+                raise ResponseRefused(f"amount: must be more than £0.00{no}.")  # the box's label is beside it
             if request.date_label and response.on_date is not None:
                 self.require_working_day("on_date", f"the {request.date_label.lower()}", response.on_date, now)
 
