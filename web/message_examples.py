@@ -304,10 +304,10 @@ def pathology_examples(emit: Emit, page: Page) -> None:
         errors={"count.patients_reviewed": "give a whole number of 0 or more", "count.repeat_tests": "required"},
     )
     returned = practice.model_copy(deep=True)  # its page once it has returned: the form starts from the return
-    email = practice.practice.contact.email
+    manager = practice.practice.contact.email
     counts = {item.key: n for n, item in enumerate(practice.items, start=3)}
-    returned.apply(_as(Role.PRACTICE, "submit_return", email, counts=counts), opened_at)
-    page("pathology-page-practice-correction", Scene(returned, opened_at), Role.PRACTICE, email)
+    returned.apply(_as(Role.PRACTICE, "submit_return", manager, counts=counts), opened_at)
+    page("pathology-page-practice-correction", Scene(returned, opened_at), Role.PRACTICE, manager)
     when = practice.next_timer()
     assert when is not None
     for email in _emails(practice.on_timer(when)):
