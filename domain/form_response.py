@@ -17,7 +17,12 @@ from domain.money import parse_pounds, read_whole_number
 from domain.responses import FieldSpec, ResponseInput, digest
 from domain.validation import FieldsRefused, read_date, validated
 
-GROUP_ROWS = 8  # rows a groups field offers on the page
+GROUP_ROWS = 20
+"""Rows a groups field offers on the page (the first `GROUP_ROWS_SHOWN` open, the rest behind 'More groups')."""
+GROUP_ROWS_SHOWN = 8
+EARLIER_GROUP_ROWS = 8
+"""The rows read before `GROUP_ROWS` grew: a recorded form is read again on replay with these
+(`workflows.escalation_workflow.MORE_GROUP_ROWS_PATCH`)."""
 AS_THE_FORM_NAMES = {"amount_pence": "amount"}  # the response's field names as the forms call them
 
 
@@ -76,11 +81,11 @@ def _count(raw: str, least: int = 0) -> int:
     return read_whole_number(raw, COUNT_DIGITS, least)
 
 
-def _groups(form: dict[str, str], name: str, errors: dict[str, str]) -> list[dict[str, Any]]:
+def _groups(form: dict[str, str], name: str, errors: dict[str, str], rows: int) -> list[dict[str, Any]]:
     """The rows of a groups field that have anything in them; each box a row's reader refuses is named on its own
     (`groups.1.off_since`), so the page says which box of which group, and the row's other boxes still are read."""
     groups = []
-    for row in range(GROUP_ROWS):
+    for row in range(rows):
         base = f"{name}.{row}"
         boxes = {box: form.get(f"{base}.{box}", "").strip() for box in ("patients", "days_off", "off_since")}
         still_off = form.get(f"{base}.still_off", "") in ("on", "true", "1")
@@ -128,13 +133,15 @@ def _beyond_rows(key: str, name: str) -> bool:
 _ROWS = frozenset(str(row) for row in range(GROUP_ROWS))
 
 
-def read_response(form: dict[str, str], fields: list[FieldSpec], actor_email: str, role: Role) -> ResponseInput:
+def read_response(
+    form: dict[str, str], fields: list[FieldSpec], actor_email: str, role: Role, group_rows: int = GROUP_ROWS
+) -> ResponseInput:
     """The submitted fields as a response; `FieldsRefused` names each form field at fault."""
     errors: dict[str, str] = {}
     values: dict[str, Any] = {"action": form.get("action", ""), "actor_email": actor_email, "actor_role": role}
     for field in fields:
         if field.kind == "groups":
-            groups = _groups(form, field.name, errors)
+            groups = _groups(form, field.name, errors, group_rows)
             if groups:
                 values["groups"] = groups
             elif field.required:  # (a row with anything in it is a group, refused or not)

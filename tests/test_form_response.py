@@ -203,3 +203,18 @@ def test_a_count_past_its_limit_is_refused_beside_its_own_box() -> None:
         assert refused.fields == {"count.a": "must be at most 1,000,000"}, refused.fields
     else:
         raise AssertionError("refused")
+
+
+def test_a_recorded_form_is_read_over_the_rows_it_was_read_over_then() -> None:
+    """Twenty rows now; a form recorded when the page offered eight is read on replay over eight
+    (`EARLIER_GROUP_ROWS`, chosen by the workflow's patch), as it was when recorded."""
+    from domain.form_response import EARLIER_GROUP_ROWS, GROUP_ROWS
+
+    required = [FieldSpec("groups", "Groups", "groups", True)]
+    form = {"action": "submit_return"} | {
+        f"groups.{n}.{box}": "1" for n in range(12) for box in ("patients", "days_off")
+    }
+    now = read_response(form, required, "pm@practice.example", Role.PRACTICE)
+    then = read_response(form, required, "pm@practice.example", Role.PRACTICE, EARLIER_GROUP_ROWS)
+    assert GROUP_ROWS == 20 and now.groups is not None and then.groups is not None
+    assert (len(now.groups), len(then.groups)) == (12, 8)

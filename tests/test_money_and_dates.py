@@ -269,6 +269,14 @@ async def test_a_practices_return_outside_the_incident_is_refused_and_days_still
         and "Patients deregistered, group 1, days off the list: 400 days is longer than the incident (365 days"
         in too_long.text
     )
+    assert "More groups (up to 20 in all)" in (await web.get(link)).text  # past the eight rows shown
+    many = {"action": "submit_return"} | {
+        f"groups.{n}.{box}": "1" for n in range(12) for box in ("patients", "days_off")
+    }
+    twelve = await web.post(link, data=many)
+    assert twelve.status_code == 200 and "Return recorded" in twelve.text
+    practice = await summary_of(client, f"{eid}-{ods}")
+    assert len(practice.case["groups"]) == 12  # all read, where rows past the eighth had been left out
     good = {
         "action": "submit_return",
         "groups.0.patients": "10",
@@ -276,7 +284,7 @@ async def test_a_practices_return_outside_the_incident_is_refused_and_days_still
         "groups.0.off_since": "2025-03-01",
     }
     done = await web.post(link, data=good)
-    assert done.status_code == 200 and "Return recorded" in done.text
+    assert done.status_code == 200 and "Correction recorded" in done.text
 
     code, _, err = await run_cli(env, "close-returns", eid)
     assert code == 0, err

@@ -43,7 +43,16 @@ from web.console import console_routes
 from web.console.guard import Console, SessionEnded, client_of
 from web.console.resubmit import form_again
 from web.dev_mail import dev_mail_routes
-from web.forms import GROUP_ROWS, SUBMISSION, plain_line, posted_form, submission_from_form, submitted, typed_again
+from web.forms import (
+    GROUP_ROWS,
+    GROUP_ROWS_SHOWN,
+    SUBMISSION,
+    plain_line,
+    posted_form,
+    submission_from_form,
+    submitted,
+    typed_again,
+)
 from web.health import health_routes
 from web.refusal_pages import EXCEPTION_HANDLERS, RETRY_AFTER_SECONDS, refusal_response, wants_json
 from web.security_headers import SecurityHeaders
@@ -115,6 +124,7 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
             "actions": open_actions,
             "fields": view.action_fields,
             "group_rows": range(GROUP_ROWS),
+            "group_rows_shown": GROUP_ROWS_SHOWN,
             "labels": view.action_labels,
             "form": {},
             "errors": {},

@@ -13,6 +13,7 @@ from starlette.requests import Request
 
 from domain.contacts import Role
 from domain.form_response import GROUP_ROWS as GROUP_ROWS  # rows a groups field offers on the page
+from domain.form_response import GROUP_ROWS_SHOWN as GROUP_ROWS_SHOWN
 from domain.form_response import read_new_response
 from domain.responses import FieldSpec, ResponseInput
 from domain.validation import FieldsRefused

@@ -37,7 +37,14 @@ with workflow.unsafe.imports_passed_through():
         ResponseRefused,
         check_within_reason,
     )
-    from domain.form_response import FormResponse, form_digest, read_new_response, read_response
+    from domain.form_response import (
+        EARLIER_GROUP_ROWS,
+        GROUP_ROWS,
+        FormResponse,
+        form_digest,
+        read_new_response,
+        read_response,
+    )
     from domain.mail_delay import allow_for_mail_delay, working_days_waited
     from domain.report import ReportLine
     from domain.responses import FieldSpec, ResponseInput, ResponseOutcome, digest_of
@@ -55,6 +62,9 @@ HELD_EMAIL_EVENTS = {
     "confirmed": "held_email_confirmed_arrived",
 }
 MAIL_DELAY_PATCH = "deadline-moved-for-mail-delay"
+MORE_GROUP_ROWS_PATCH = "more-group-rows"
+"""A form with groups is read, as recorded, over `GROUP_ROWS` rows; forms recorded before, over the eight the page
+offered then (a crafted ninth was not read, and must not be on replay)."""
 STEP_TIMEOUT = timedelta(seconds=30)
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=10))
 
@@ -506,7 +516,10 @@ class EscalationWorkflow:
         try:
             if as_sent:
                 return read_new_response(submitted.form, fields, submitted.actor_email, submitted.actor_role)
-            return read_response(submitted.form, fields, submitted.actor_email, submitted.actor_role)
+            rows = GROUP_ROWS
+            if any(f.kind == "groups" for f in fields) and not workflow.patched(MORE_GROUP_ROWS_PATCH):
+                rows = EARLIER_GROUP_ROWS
+            return read_response(submitted.form, fields, submitted.actor_email, submitted.actor_role, rows)
         except FieldsRefused as refused:  # each field named, to show beside it on the page
             raise ApplicationError(str(refused), refused.fields, type="FieldsRefused", non_retryable=True) from None
 
