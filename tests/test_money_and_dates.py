@@ -294,6 +294,8 @@ async def test_a_practices_return_outside_the_incident_is_refused_and_days_still
     code, out, _ = await run_cli(env, "show", eid)
     assert code == 0 and "£95.55" in out
     await run_cli(env, "close-incident", eid, "--reasons", "test over")
+    # The shape with twenty group rows (its patch marker) recorded for replay, beside the histories of eight.
+    await replay_and_maybe_record(client, f"{eid}-{ods}", "practice_return_twenty_group_rows")
 
 
 # --- 4. a counter-offer's terms carry into the agreement ---------------------------------------
