@@ -161,6 +161,7 @@ def _parser(
             spec.cli_command, help=f"start: {spec.label.lower()}, from a JSON file (e.g. {spec.example})"
         )
         p.add_argument("file", type=Path)
+        p.add_argument("--again", action="store_true", help="start it even if one open has the same title and payer")
         p.set_defaults(kind=spec)
     p = sub.add_parser("show", help="state, amounts, deadlines and who holds the ball")
     p.add_argument("id")
@@ -300,8 +301,17 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
 
         spec = args.kind
         config = calendar_admin.with_calendar(settings.escalation_config(), make_engine(settings.database))
-        prepared = starting.prepare(spec, config, starting.read_json(args.file))
+        data = starting.read_json(args.file)
+        prepared = starting.prepare(spec, config, data)
         client = await connect(settings)
+        if not args.again and (twin := await starting.open_twin(client, spec, prepared, str(data["title"]))):
+            from service.refusals import Refused, Why
+
+            raise Refused(
+                Why.NOT_OPEN,
+                f"{twin} is open with the same title and payer: this file may have been started already, and "
+                "nothing was started now. To start another anyway, run the command again with --again.",
+            )
         print(spec.announce(prepared))
         print(await starting.start(client, settings, spec, prepared))
         return 0

@@ -194,3 +194,16 @@ async def start(
             ),
         )
     return escalation_id
+
+
+async def open_twin(client: Client, spec: KindSpec, prepared: BaseModel, title: str) -> str | None:
+    """An open escalation of the same kind, payer and title as this start, if there is one: a start file run twice
+    (a trust billed twice) is asked about before it goes, rather than found out later."""
+    from service.listing import OPEN, list_escalations
+
+    payer = spec.payer_code(prepared)
+    query = f"{sa.KIND.name} = '{spec.name}' AND {sa.PAYER.name} = '{payer}' AND {OPEN}"
+    with temporal_refusals("the list"):
+        rows = await list_escalations(client, query)
+    wanted = " ".join(title.split()).casefold()
+    return next((row.id for row in rows if " ".join((row.title or "").split()).casefold() == wanted), None)

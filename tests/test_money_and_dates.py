@@ -91,7 +91,7 @@ async def start_file(env: dict[str, str], command: str, data: dict[str, Any], tm
 
 async def start_claim(env: dict[str, str], inbox: Inbox) -> tuple[str, str]:
     """The Kent claim, started from the CLI; its reference and the ICB contact's link."""
-    code, out, err = await run_cli(env, "start-claim", str(EXAMPLE))
+    code, out, err = await run_cli(env, "start-claim", str(EXAMPLE), "--again")  # the example, once a scenario
     assert code == 0, err
     eid = out.strip().splitlines()[-1]
     [request] = await inbox.wait_for(eid, 1)

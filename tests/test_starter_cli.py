@@ -63,11 +63,17 @@ async def test_officer_commands_end_to_end(
     dev_env: WorkflowEnvironment, dev_worker: Worker, settings: Settings, inbox: Inbox, tmp_path: Path
 ) -> None:
     env = cli_env(dev_env, settings)
-    code, out, err = await run_cli(env, "start-claim", str(EXAMPLE))
+    code, out, err = await run_cli(env, "start-claim", str(EXAMPLE), "--again")  # once a test
     assert code == 0, err
     eid = out.strip().splitlines()[-1]
     assert eid.startswith("UWC-") and "£2,837.00" in out
     await inbox.wait_for(eid, 1)
+    for _ in range(50):  # the same file again, without --again: asked about, not started (visibility catches up)
+        code, out, err = await run_cli(env, "start-claim", str(EXAMPLE))
+        if code == 2:
+            break
+        await asyncio.sleep(0.2)
+    assert code == 2 and "is open with the same title and payer" in err and "--again" in err, (out, err)
 
     code, out, _ = await run_cli(env, "show", eid)
     assert code == 0 and "£2,837.00" in out and "working days left" in out
