@@ -179,6 +179,10 @@ class PracticeCase(EscalationCase):
             ("Return due by", describe_deadline(self.returns_deadline)),
             ("Status", self._status_words()),
         ]
+        if self.return_kind == "groups" and self.window_start is not None and self.cut_off is not None:
+            facts.insert(
+                -2, ("Days off counted", f"{describe_date(self.window_start)} to {describe_date(self.cut_off)}")
+            )
         if self.status == "returns_closed" and not self.has_returned:  # said before a practice sends it, not after
             facts.append(("Returns", LATE_RETURN_WORDS))
         elif self.on_time_return_stands:
@@ -287,13 +291,24 @@ class PracticeCase(EscalationCase):
             AuditEffect(event="return_requested", actor="engine", detail={"ods": self.practice.ods}),
             self.email_practice(
                 "return-requested",
-                f"Workload return requested: {self.title}",
+                f"{'Deregistration' if self.return_kind == 'groups' else 'Workload'} return requested: {self.title}",
                 [
                     f"{self.lmc.name} is collecting returns from practices affected by {self.title}.",
+                    *self._what_to_count(),
                     f"Please send {self.practice.name}'s return by {describe_deadline(self.returns_deadline)}, "
                     "through the link below. Counts only: never patient details.",
                 ],
             ),
+        ]
+
+    def _what_to_count(self) -> list[str]:
+        """For a deregistration return, the period it counts: what the practice needs to give its groups right."""
+        if self.return_kind != "groups" or self.window_start is None or self.cut_off is None:
+            return []
+        return [
+            f"Count the patients deregistered because of it, in groups by the days each was off the list, from "
+            f"{describe_date(self.window_start)}; a patient still off the list is counted to "
+            f"{describe_date(self.cut_off)}."
         ]
 
     def extend(self, deadline: datetime) -> list[Effect]:
