@@ -285,6 +285,12 @@ class PathologyCase(IncidentCase):
             facts.append((wording.topic(topic), wording.outcome(child.outcome) if child.outcome else "open"))
         return facts + self.outcome_facts()
 
+    def _claiming_words(self) -> str:
+        """'2' or '2 (and 1 that returned nothing to claim)': a nil return is not a practice claiming."""
+        nil = sum(1 for pence in self.claimed.values() if pence == 0)
+        claiming = formatting.count(len(self.claimed) - nil)
+        return claiming + (f" (and {formatting.counted(nil, 'practice')} with nothing to claim)" if nil else "")
+
     def after_returns(self, now: datetime) -> list[Effect]:
         self.status = "claiming"
         child_id = f"{self.escalation_id}-CLAIM"
@@ -301,7 +307,7 @@ class PathologyCase(IncidentCase):
                 schedule_items=[_priced(t.label, t.rate_pence) for t in self.request.tariff],
                 schedule=self._schedule,
                 claim_facts=[
-                    ("Practices claiming", str(len(self.claimed))),
+                    ("Practices claiming", self._claiming_words()),
                     *(
                         (
                             f"{t.label.replace(' (example rate)', '')}, in all",

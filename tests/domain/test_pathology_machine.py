@@ -430,3 +430,14 @@ def test_an_incident_closed_while_collecting_returns_says_the_returns_were_still
     [closed_row] = [e for e in effects if isinstance(e, AuditEffect) and e.event == "closed"]
     assert closed_row.detail["returns_open"] is True
     assert result.message.endswith("Still open were: year-end reconciliation, incident report, practices' returns.")
+
+
+def test_a_nil_return_is_not_counted_among_the_practices_claiming() -> None:
+    """A practice that returned zeros claims nothing: the trust reads '2 (and 1 practice with nothing to claim)',
+    where it read 'Practices claiming: 3' beside £0.00."""
+    case = opened()
+    case.on_timer(RETURNS_DUE)
+    nil = ReturnRecord(ods="E87703", counts=dict.fromkeys(ON_TIME[0].counts or {}, 0))
+    effects = case.on_returns_loaded([*ON_TIME, nil], CLOSED_AT)
+    [claim] = of_type(effects, StartChild)
+    assert ("Practices claiming", "2 (and 1 practice with nothing to claim)") in claim.claim_facts
