@@ -219,6 +219,8 @@ async def test_links_are_sent_replaced_and_withdrawn(
     page = await web.get(first)
     assert page.status_code == 200 and "Report work moved onto The Surgery" in page.text
     assert "built-in method" not in page.text and "object at 0x" not in page.text  # every label is its words
+    at_r = await web.get(first.replace("/p/", "/r/"))  # opened at a request's address: sent on to its own page
+    assert at_r.status_code == 303 and at_r.headers["location"] == first[first.index("/p/") :]
 
     # The practice's contact changes: the new contact gets a link, the old link stops.
     path.write_text(HEADER + f"{ods},The Surgery,1 High Street,ME1 1AA,QKS,A,pm.two@practice.example\n")

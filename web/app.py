@@ -31,6 +31,7 @@ from persistence.database import make_engine
 from persistence.revoked_links import RevokedLinks
 from service import acting, reading
 from service.accounts import Accounts, SessionPolicy
+from service.practices import PAGE_PREFIX
 from service.refusals import Refused, Why, maybe_reached
 from settings import Settings
 from temporal_client import connect
@@ -100,6 +101,8 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
         except LinkRefused as refused:
             log.info("link_refused", reason=str(refused))
             return link_refused(request, str(refused))
+        if grant.escalation_id.startswith(PAGE_PREFIX):  # a practice's standing link, opened at a request's address
+            return RedirectResponse(f"/p/{request.path_params['token']}", status_code=303)
         withdrawn = revoked.find(grant.escalation_id, grant.recipient)
         if withdrawn is not None:
             log.info("link_withdrawn", escalation_id=grant.escalation_id)
