@@ -36,7 +36,7 @@ from domain.interface_alert import (
 from domain.money import format_pence
 from domain.responses import ResponseInput
 from domain.unfunded_claim import Category
-from domain.working_days import london_date
+from domain.working_days import describe_date, london_date
 from kinds import BY_NAME
 from persistence.practices import AlertRow, Alerts, PracticeRow
 from persistence.rate_limits import DatabaseStorage
@@ -81,6 +81,14 @@ async def report(
     reference = reference_for(practice.ods, submission, london_date(now))
     prepared = starting.prepare(spec, config, data, reference)
     alert: AlertRequest = prepared.request  # type: ignore[attr-defined]
+    if (twin := reported_before(engine, practice.ods, alert, reference)) is not None:
+        raise Refused.invalid(
+            {
+                "document_ref": f"{alert.document_ref} was reported already, for the same kind of work, on "
+                f"{describe_date(twin.reported_at.date())} ({twin.reference}); reporting it again would count it "
+                "twice. To add to it, reply to that alert's emails"
+            }
+        )
     limiter = FixedWindowRateLimiter(DatabaseStorage(engine))
     if not limiter.hit(ALERTS_PER_PRACTICE, "practice-alerts", practice.ods):
         raise Refused(
@@ -95,6 +103,27 @@ async def report(
             raise
     Alerts(engine).index(IndexAlert.of(reference, alert, alert.provider_code, now))
     return reference
+
+
+def reported_before(engine: Engine, ods: str, alert: AlertRequest, reference: str) -> AlertRow | None:
+    """An alert this practice reported already about the same letter (its reference, as typed but for case and
+    spaces) from the same provider, for the same kind of work: the same work counted twice. The same form sent
+    again (the same `reference`) is not one."""
+
+    def same(text: str) -> str:
+        return " ".join(text.split()).casefold()
+
+    return next(
+        (
+            row
+            for row in Alerts(engine).for_practice(ods)
+            if row.reference != reference
+            and same(row.document_ref) == same(alert.document_ref)
+            and row.provider.upper() == alert.provider_code.upper()
+            and row.category == alert.category.value
+        ),
+        None,
+    )
 
 
 @dataclass

@@ -140,6 +140,10 @@ async def test_alerts_from_practices_to_a_claim(
                 reported[found[1]] = trust
                 twice = await web.post(pages[code], data=form)  # sent twice: one alert
                 assert found[1] in twice.text
+                if not days[1:] and i == 0:  # the same letter again, on a new form: refused, not counted twice
+                    again = await web.post(pages[code], data={**form, "submission": uuid.uuid4().hex})
+                    assert again.status_code == 422 and "was reported already" in again.text, again.text
+                    assert found[1] in again.text and 'id="document_ref-error"' in again.text
             day = next_working_day(settings.escalation_config().calendar, day + timedelta(days=1))
         assert len(reported) == 40
         empty = await web.post(pages[codes[0]], data={"submission": uuid.uuid4().hex})  # sent with nothing filled in
