@@ -203,6 +203,12 @@ class ConfirmationCase(EscalationCase):
             if request.date_label and response.on_date is not None:
                 self.require_working_day("on_date", f"the {request.date_label.lower()}", response.on_date, now)
 
+    def check_as_sent(self, response: ResponseInput) -> None:
+        """A reference confirmed must be one someone could look up: 'x' had been taken as an incident report's."""
+        said = (response.text or "").strip()
+        if response.action == CONFIRM and self.request.reference_label and said and len(said) < 3:
+            raise ResponseRefused(f"text: '{said}' is too short to look up; give the reference or address in full.")
+
     def apply(self, response: ResponseInput, now: datetime) -> tuple[ResponseOutcome, list[Effect]]:
         self.check(response, now)
         self.as_of = now

@@ -259,3 +259,14 @@ def test_closing_with_the_incident_closes_the_request() -> None:
 def test_a_request_names_exactly_one_deadline(deadline: dict[str, Any]) -> None:
     with pytest.raises(ValidationError, match="give deadline_days or deadline_date"):
         ConfirmationRequest(topic="pot", title="Pot", ask=["?"], **deadline)
+
+
+def test_a_reference_too_short_to_look_up_is_refused_as_it_arrives() -> None:
+    """An incident report 'confirmed' with the reference 'x'. Refused in the validator alone (`check_as_sent`)."""
+    from domain.escalation import ResponseRefused
+
+    _, contacts, _, _, fields = REQUESTS["incident_report"]
+    case = request_for("incident_report")
+    with pytest.raises(ResponseRefused, match="too short to look up"):
+        case.check_as_sent(payer("confirm", email=contacts[0], **{**fields, "text": "x"}))
+    case.check_as_sent(payer("confirm", email=contacts[0], **fields))
