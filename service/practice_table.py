@@ -24,6 +24,7 @@ PAYMENT_FILTERS = {
     "paid": "paid in full",
     "underpaid": "underpaid",
     "overpaid": "overpaid",
+    "none_due": "nothing due",
 }
 
 
@@ -83,6 +84,19 @@ def returns_in(lines: list[PracticeLine]) -> str:
     return f"{counted(len(lines), 'practice')}; {count(returned)} returned{f', {count(late)} late' if late else ''}"
 
 
+def payment_state(share: int | None, received: int | None, shares_given: bool) -> str:
+    """One of `PAYMENT_FILTERS`' keys, or "" before any share: once shares are given out, a practice with none (no
+    return, or a nil one) has nothing due, as its request says, not 'no share yet'."""
+    if shares_given and not share:
+        return "none_due"
+    if share is None:
+        return ""
+    difference = gap(received, share)
+    if difference is None:
+        return "awaiting"
+    return "underpaid" if difference < 0 else "overpaid" if difference > 0 else "paid"
+
+
 async def practice_table(client: Client, engine: Engine, view: CaseView) -> list[PracticeLine]:
     """Every practice of the incident `view`, in ODS code order."""
     case = view.case
@@ -102,13 +116,7 @@ async def practice_table(client: Client, engine: Engine, view: CaseView) -> list
         counted, items = _counted(record)
         share = shares.get(ods)
         received = row.paid_pence if row is not None and row.paid_pence else None
-        difference = gap(received, share)
-        if share is None:
-            payment = ""
-        elif difference is None:
-            payment = "awaiting"
-        else:
-            payment = "underpaid" if difference < 0 else "overpaid" if difference > 0 else "paid"
+        payment = payment_state(share, received, shares_given=bool(shares))
         lines.append(
             PracticeLine(
                 ods=ods,

@@ -81,3 +81,15 @@ async def test_an_incidents_practices_in_one_table_filtered_exported_and_found(
     incident = await console.get(f"/console/e/{eid}")
     assert f'href="/console/e/{eid}/practices"' in incident.text
     await dev_env.client.get_workflow_handle(eid).terminate(reason="console test over")
+
+
+def test_a_practice_with_no_share_once_shares_are_given_has_nothing_due() -> None:
+    """The practices table had said 'no share yet' beside a request that said 'nothing due'."""
+    from service.practice_table import PAYMENT_FILTERS, payment_state
+
+    assert payment_state(None, None, shares_given=False) == ""  # before any share
+    assert PAYMENT_FILTERS[payment_state(None, None, shares_given=True)] == "nothing due"  # no return
+    assert PAYMENT_FILTERS[payment_state(0, None, shares_given=True)] == "nothing due"  # a nil return
+    assert payment_state(10_000, None, shares_given=True) == "awaiting"
+    assert payment_state(10_000, 9_000, shares_given=True) == "underpaid"
+    assert payment_state(10_000, 10_000, shares_given=True) == "paid"
