@@ -21,6 +21,10 @@ from domain.working_days import at_close_of_day
 KIND = "compensation_claim"
 
 
+UNLISTED = "~unlisted"
+"""The weight of practices a cut-short schedule does not list (after every ODS code, so ties go to the listed)."""
+
+
 class CompensationClaimCase(NegotiationCase):
     icb: Organisation
     claim_facts: list[tuple[str, str]] = Field(default_factory=list)
@@ -111,8 +115,12 @@ class CompensationClaimCase(NegotiationCase):
         if agreed is None or agreed >= self.claimed_pence:
             caption, lines, total = "Payment schedule, practice by practice", self.schedule, self.claimed_pence
         else:
-            shares = pro_rata_shares(agreed, {line.ods: line.pence for line in self.schedule})
+            claims = {line.ods: line.pence for line in self.schedule}
+            unlisted = self.claimed_pence - sum(claims.values())  # a schedule cut short (`SCHEDULE_LIMIT`)
+            shares = pro_rata_shares(agreed, {**claims, **({UNLISTED: unlisted} if unlisted > 0 else {})})
             caption = f"Payment schedule, practice by practice: the {format_pence(agreed)} agreed, shared pro rata"
+            if unlisted > 0:
+                caption += f" ({format_pence(shares[UNLISTED])} of it to practices not listed here)"
             lines = [line.model_copy(update={"pence": shares[line.ods]}) for line in self.schedule]
             total = agreed
         return [schedule_table(caption, self.schedule_items, lines, total)]

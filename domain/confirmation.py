@@ -177,7 +177,7 @@ class ConfirmationCase(EscalationCase):
         return [
             f"That is {format_pence(expected - confirmed)} less than the {format_pence(expected)} asked for: "
             f"each practice is paid {share_of(confirmed, expected)} of its loss. To take it up with "
-            f"{self.payer.name}, reply to them; the shares have been sent."
+            f"{self.payer.name}, reply to them; the practices are being told their shares."
         ]
 
     def check(self, response: ResponseInput, now: datetime | None = None) -> None:
@@ -207,7 +207,7 @@ class ConfirmationCase(EscalationCase):
         """A reference confirmed must be one someone could look up: 'x' had been taken as an incident report's."""
         said = (response.text or "").strip()
         if response.action == CONFIRM and self.request.reference_label and said and len(said) < 3:
-            raise ResponseRefused(f"text: '{said}' is too short to look up; give the reference or address in full.")
+            raise ResponseRefused(f"text: '{said}' is too short to tell anyone anything; write it out in full.")
 
     def apply(self, response: ResponseInput, now: datetime) -> tuple[ResponseOutcome, list[Effect]]:
         self.check(response, now)

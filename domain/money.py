@@ -96,17 +96,21 @@ def allocate_largest_remainder(pot: int, weights: Mapping[K, int]) -> dict[K, in
 
 
 def pro_rata_shares(pot: int, claims: Mapping[str, int]) -> dict[str, int]:
-    """Each claimant's share of `pot`: its whole claim if the pot covers every claim, else pro rata by claim with
-    the largest remainders, a tied penny to the lower code; the shares add up to the pot exactly. One rule for what
-    an incident pays each practice and for the schedule a payer is sent once a lower sum is agreed."""
+    """Each claimant's share of `pot`: its whole claim if the pot covers every claim (a surplus is not shared), else
+    pro rata by claim with the largest remainders, a tied penny to the lower code, adding up to the pot exactly. One
+    rule for what an incident pays each practice and for the schedule a payer is sent once a lower sum is agreed."""
     if pot >= sum(claims.values()):
         return dict(claims)
     return allocate_largest_remainder(pot, dict(sorted(claims.items())))
 
 
 def share_of(part: int, whole: int) -> str:
-    """`part` as a share of `whole` in words people read: '72.0%' (exact arithmetic, to a tenth of a percent)."""
-    tenths = (part * 2000 + whole) // (2 * whole)  # half up, in whole numbers: never a float
+    """`part` as a share of `whole` in words people read: '71.8%', to a tenth of a percent rounded down (whole
+    numbers, never a float), so a part short of the whole never reads '100.0%'; a part under a thousandth reads
+    'less than 0.1%'."""
+    tenths = part * 1000 // whole
+    if part > 0 and tenths == 0:
+        return "less than 0.1%"
     return f"{tenths // 10}.{tenths % 10}%"
 
 

@@ -286,7 +286,7 @@ class PathologyCase(IncidentCase):
         return facts + self.outcome_facts()
 
     def _claiming_words(self) -> str:
-        """'2' or '2 (and 1 that returned nothing to claim)': a nil return is not a practice claiming."""
+        """'2' or '2 (and 1 practice with nothing to claim)': a nil return is not a practice claiming."""
         nil = sum(1 for pence in self.claimed.values() if pence == 0)
         claiming = formatting.count(len(self.claimed) - nil)
         return claiming + (f" (and {formatting.counted(nil, 'practice')} with nothing to claim)" if nil else "")

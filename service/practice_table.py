@@ -88,7 +88,7 @@ def payment_state(share: int | None, received: int | None, shares_given: bool) -
     """One of `PAYMENT_FILTERS`' keys, or "" before any share: once shares are given out, a practice with none (no
     return, or a nil one) has nothing due, as its request says, not 'no share yet'."""
     if shares_given and not share:
-        return "none_due"
+        return "overpaid" if received else "none_due"
     if share is None:
         return ""
     difference = gap(received, share)

@@ -93,3 +93,4 @@ def test_a_practice_with_no_share_once_shares_are_given_has_nothing_due() -> Non
     assert payment_state(10_000, None, shares_given=True) == "awaiting"
     assert payment_state(10_000, 9_000, shares_given=True) == "underpaid"
     assert payment_state(10_000, 10_000, shares_given=True) == "paid"
+    assert payment_state(0, 500, shares_given=True) == "overpaid"  # paid something where nothing was due

@@ -381,3 +381,27 @@ def test_once_a_lower_sum_is_agreed_the_trusts_schedule_gives_each_practices_sha
     assert [row[-1] for row in schedule.rows] == ["£203.11", "£0.00", "£397.39"]
     assert sum(shares.values()) == 60_050 and schedule.total is not None and schedule.total[-1] == "£600.50"
     assert "£600.50 agreed, shared pro rata" in schedule.caption
+
+
+def test_a_schedule_cut_short_shares_the_sum_agreed_with_the_practices_it_does_not_list() -> None:
+    """Past `SCHEDULE_LIMIT` lines the schedule lists some practices; the sum agreed is shared over all the claims,
+    so each listed share is what that practice is told, and the caption says how much goes to the rest."""
+    from domain.tables import ScheduleLine
+
+    case = reach("acknowledged")
+    case.schedule_items = ["reviews"]
+    case.schedule = [ScheduleLine(ods="E87700", name="Paddington", counts=[11], pence=25_300)]
+    case.claimed_pence = 74_800  # 49,500 more claimed by practices the schedule does not list
+    case.apply(trust("accept_part", amount_pence=60_050, reasons="Part", on_date=date(2027, 2, 26)), ACT)
+    case.apply(VALID["accept_offer"], london(2026, 12, 23, 10))
+    [schedule] = case.tables()
+    assert [row[-1] for row in schedule.rows] == ["£203.11"]
+    assert "(£397.39 of it to practices not listed here)" in schedule.caption
+
+
+def test_a_share_of_a_sum_is_rounded_down_so_short_never_reads_whole() -> None:
+    from domain.money import share_of
+
+    assert (share_of(99_996, 100_000), share_of(40_000, 55_664), share_of(1, 100_000)) == (
+        "99.9%", "71.8%", "less than 0.1%",
+    )  # fmt: skip

@@ -248,7 +248,7 @@ def test_a_confirmed_pot_is_shared_out(amount: int, shares: dict[str, int], surp
     assert {ods: n.amount_pence for ods, n in tell.shares.items() if n.amount_pence} == shares
     assert tell.shares["E85011"].due == date(2027, 2, 26)
     assert "redistributing capitation" in tell.shares["E85011"].explanation
-    short = "The £300.00 is less than the £316.23 the practices claimed together, so each is paid 94.9% of its claim"
+    short = "The £300.00 is less than the £316.23 the practices claimed together, so each is paid 94.8% of its claim"
     assert (short in tell.shares["E85011"].explanation) == (amount < TOTAL), tell.shares["E85011"].explanation
     assert mail(effects) == ([("surplus", OFFICER, [])] if surplus else [])
     if surplus:
