@@ -85,7 +85,7 @@ async def report(
         raise Refused.invalid(
             {
                 "document_ref": f"{alert.document_ref} was reported already, for the same kind of work, on "
-                f"{describe_date(twin.reported_at.date())} ({twin.reference}); reporting it again would count it "
+                f"{describe_date(london_date(twin.reported_at))} ({twin.reference}); reporting it again would count it "
                 "twice. To add to it, reply to that alert's emails"
             }
         )
@@ -107,8 +107,8 @@ async def report(
 
 def reported_before(engine: Engine, ods: str, alert: AlertRequest, reference: str) -> AlertRow | None:
     """An alert this practice reported already about the same letter (its reference, as typed but for case and
-    spaces) from the same provider, for the same kind of work: the same work counted twice. The same form sent
-    again (the same `reference`) is not one."""
+    spaces, and its date) from the same provider, for the same kind of work: the same work counted twice. The same
+    form sent again (the same `reference`) is not one."""
 
     def same(text: str) -> str:
         return " ".join(text.split()).casefold()
@@ -121,6 +121,7 @@ def reported_before(engine: Engine, ods: str, alert: AlertRequest, reference: st
             and same(row.document_ref) == same(alert.document_ref)
             and row.provider.upper() == alert.provider_code.upper()
             and row.category == alert.category.value
+            and row.occurred_on == alert.occurred_on
         ),
         None,
     )
