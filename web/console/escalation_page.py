@@ -25,7 +25,7 @@ SETTLED_NOTICES = {
     "sent": "Sent, and written to the audit log.",
     "held": "The send was cut off again; the email is still held.",
     "confirmed": "Recorded as arrived, and written to the audit log.",
-    "not_held": "That email is not held (it was sent, or someone had decided already): nothing was changed.",
+    "not_held": "That email is not held now (it was sent, is being sent, or someone decided already): nothing was changed.",
 }
 
 
