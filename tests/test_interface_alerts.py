@@ -141,9 +141,9 @@ async def test_alerts_from_practices_to_a_claim(
                 twice = await web.post(pages[code], data=form)  # sent twice: one alert
                 assert found[1] in twice.text
                 if not days[1:] and i == 0:  # the same letter again, on a new form: refused, not counted twice
-                    again = await web.post(pages[code], data={**form, "submission": uuid.uuid4().hex})
-                    assert again.status_code == 422 and "was reported already" in again.text, again.text
-                    assert found[1] in again.text and 'id="document_ref-error"' in again.text
+                    repeat = await web.post(pages[code], data={**form, "submission": uuid.uuid4().hex})
+                    assert repeat.status_code == 422 and "was reported already" in repeat.text, repeat.text
+                    assert found[1] in repeat.text and 'id="document_ref-error"' in repeat.text
             day = next_working_day(settings.escalation_config().calendar, day + timedelta(days=1))
         assert len(reported) == 40
         empty = await web.post(pages[codes[0]], data={"submission": uuid.uuid4().hex})  # sent with nothing filled in
