@@ -267,6 +267,11 @@ class EscalationCase(BaseModel):
         `now` is when the response arrives (the workflow's clock); without it, the case's `as_of`."""
         raise NotImplementedError
 
+    def actions_offered(self, role: Role) -> list[str]:
+        """The actions a page offers `role`: those open to it (`actions_for`) less any `check_as_sent` would refuse
+        whatever is sent. Pages and views alone; what a handler allows stays `actions_for`."""
+        return self.actions_for(role)
+
     def check_as_sent(self, response: ResponseInput) -> None:
         """Rules for a response as it arrives, after `check`: the update's validator alone asks them, never a
         handler replaying a recorded run, so a rule added here changes no recorded history. Kinds with such rules

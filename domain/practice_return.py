@@ -415,6 +415,11 @@ class PracticeCase(EscalationCase):
         if response.action == SUBMIT_RETURN and self.on_time_return_stands:
             raise ResponseRefused(ON_TIME_RETURN_STANDS)
 
+    def actions_offered(self, role: Role) -> list[str]:
+        """No return form once returns have closed with one sent in time: a correction would be refused."""
+        actions = self.actions_for(role)
+        return [a for a in actions if a != SUBMIT_RETURN] if self.on_time_return_stands else actions
+
     @property
     def on_time_return_stands(self) -> bool:
         """Returns have closed with this practice's return, sent in time, the one its claim is made from."""

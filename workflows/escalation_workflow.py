@@ -175,7 +175,7 @@ class CaseView(BaseModel):
             tables=case.tables(),
             payer_actions=case.actions_for(Role.PAYER),
             officer_actions=case.actions_for(Role.OFFICER),
-            practice_actions=case.actions_for(Role.PRACTICE),
+            practice_actions=case.actions_offered(Role.PRACTICE),
             action_labels={**case.action_labels(), **COMMON_LABELS},
             action_fields={**case.action_fields(), **COMMON_FIELDS},
             report_lines=case.report_lines(),

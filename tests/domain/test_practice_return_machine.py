@@ -368,6 +368,8 @@ def test_a_correction_after_the_close_of_a_return_sent_in_time_is_refused_as_it_
 
     case = reach("returns_closed")
     assert ("Returns", ON_TIME_RETURN_STANDS) in case.facts()
+    assert "submit_return" in case.actions_for(Role.PRACTICE)  # as recorded runs took it
+    assert "submit_return" not in case.actions_offered(Role.PRACTICE)  # but no page offers a form it would refuse
     correcting = practice("submit_return", counts={"patients_reviewed": 99, "recall_appointments": 1})
     with pytest.raises(ResponseRefused, match="the return you sent in time stands"):
         case.check_as_sent(correcting)
