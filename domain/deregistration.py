@@ -25,7 +25,7 @@ from domain.money import format_pence
 from domain.practice_return import Practice, ReturnRecord
 from domain.report import ReportLine, spread
 from domain.responses import DeregisteredGroup
-from domain.working_days import add_working_days, after_today, before_any_record, describe_date
+from domain.working_days import add_working_days, describe_date, past_date_problem
 
 KIND = "deregistration"
 ROUNDING_RULE = "each practice's loss is rounded half up to the penny once, after summing its groups"
@@ -100,9 +100,7 @@ def request_problems(request: DeregistrationRequest, today: date) -> dict[str, s
             "days off are priced at that year's rate, so give a cut-off in it"
         )
     began = request.incident_start
-    if began is not None and (
-        problem := after_today(began, today, "give the day the incident began") or before_any_record(began)
-    ):
+    if began is not None and (problem := past_date_problem(began, today, "give the day the incident began")):
         problems["incident_start"] = problem
     return problems
 

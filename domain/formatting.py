@@ -7,7 +7,7 @@ separators. Pure functions of their arguments, so domain rules and workflows may
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from babel import Locale
@@ -69,6 +69,13 @@ def moment(instant: datetime) -> str:
     if instant.tzinfo is None:
         raise ValueError("instant must be timezone-aware")
     return f"{day(instant.astimezone(LONDON).date())}, {time_of_day(instant)}"
+
+
+def moment_in_a_row(instant: datetime) -> str:
+    """'26 Nov 2026 17:31' in London time, where a row of a table or a list has no room for `moment`; a naive instant
+    (as some stores give them back) is read as UTC."""
+    aware = instant if instant.tzinfo is not None else instant.replace(tzinfo=UTC)
+    return aware.astimezone(LONDON).strftime("%-d %b %Y %H:%M")
 
 
 def days_left(now: datetime, deadline: datetime, calendar: WorkingCalendar) -> str:

@@ -373,6 +373,11 @@ def _lower(address: str) -> str:
     return address.lower()
 
 
+def comparable(text: str) -> str:
+    """Text as two people's typing of the same thing compares: case and runs of spaces aside."""
+    return " ".join(text.split()).casefold()
+
+
 def named_twice(codes: list[str]) -> str | None:
     """Why a list of practices cannot stand when a code is in it more than once, naming the codes (the first
     few); None when each is there once. One rule for a claim's practices and an incident's."""

@@ -23,11 +23,10 @@ from domain.report import ReportLine, spread
 from domain.tables import ScheduleLine
 from domain.working_days import (
     add_working_days,
-    after_today,
     at_close_of_day,
-    before_any_record,
     date_set_problem,
     describe_date,
+    past_date_problem,
 )
 
 KIND = "pathology_error"
@@ -124,9 +123,8 @@ def _start_date_problems(
     reconciliation deadline is a working day still to come, after the returns are due."""
     problems: dict[str, str] = {}
     for field in ("error_start", "error_end"):
-        day = getattr(request, field)
-        problem = after_today(day, today, "the error window is when the wrong results went out") or before_any_record(
-            day
+        problem = past_date_problem(
+            getattr(request, field), today, "the error window is when the wrong results went out"
         )
         if problem is not None:
             problems[field] = problem

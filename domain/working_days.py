@@ -125,6 +125,12 @@ def before_any_record(day: date) -> str | None:
     return f"{describe_date(day)} is before {EARLIEST_YEAR}: check the year"
 
 
+def past_date_problem(day: date, today: date, why: str) -> str | None:
+    """Why `day` cannot be a date something already happened on: after today (`after_today`, with `why`), or
+    before any record (`before_any_record`); None if it can be."""
+    return after_today(day, today, why) or before_any_record(day)
+
+
 def working_day_problem(calendar: WorkingCalendar, day: date, today: date | None = None) -> str | None:
     """Why `day` cannot be a payment date or a deadline someone sets, or None if it can.
 

@@ -23,7 +23,7 @@ from domain.unfunded_claim import (
     ClaimSubmission,
     price_lines,
 )
-from domain.working_days import after_today, before_any_record, london_date
+from domain.working_days import london_date, past_date_problem
 from kinds import resolve
 from kinds.spec import KindSpec, StartForm
 from service import kind_names
@@ -36,9 +36,7 @@ def build(config: EscalationConfig, data: dict[str, Any], escalation_id: str) ->
     claim = admit(ClaimSubmission, price_lines(data, config.tariff)).as_request()
     today = london_date(datetime.now(UTC))
     for name, day in (("period_start", claim.period_start), ("period_end", claim.period_end)):
-        if (problem := after_today(day, today, "a claim is for work already done")) is not None:
-            raise refuse_field(name, problem)
-        if (problem := before_any_record(day)) is not None:
+        if (problem := past_date_problem(day, today, "a claim is for work already done")) is not None:
             raise refuse_field(name, problem)
     parties = {claim.payer_code: "payer_code", **{ods: f"practices.{n}" for n, ods in enumerate(claim.practices)}}
     officer = resolve.officer(config, claim.officer_email, parties)

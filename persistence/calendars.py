@@ -78,10 +78,16 @@ class Calendars:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
             raise ValueError(f"file: cannot read {path} as gov.uk's bank-holidays.json ({err})") from err
-        before = self.current()
-        after = before.updated_by(from_govuk(data))
-        refuse_losses_beyond_a_correction(before, after, now.year)
+        _, after = self.updated_by(from_govuk(data), now)
         return self.install(after, by, now, source=f"file {path.name}")
+
+    def updated_by(self, published: Calendar, now: datetime) -> tuple[Calendar, Calendar]:
+        """The installed calendar and what `published` (gov.uk's file) would make it, not yet installed; a file
+        that would take more than a moved holiday from a year ahead is refused (`domain.calendar_losses`)."""
+        before = self.current()
+        after = before.updated_by(published)
+        refuse_losses_beyond_a_correction(before, after, now.year)
+        return before, after
 
     def add_holiday(self, day: date, title: str, by: str, now: datetime) -> Calendar:
         calendar, _ = self.install(self.current().with_holiday(day, title), by, now, source="announced holiday")

@@ -25,6 +25,7 @@ from domain.alert_analysis import AlertFigures
 from domain.configuration import TariffRate
 from domain.contacts import Role
 from domain.formatting import counted
+from domain.identifiers import comparable
 from domain.interface_alert import (
     CATEGORY_LABELS,
     KIND,
@@ -109,16 +110,12 @@ def reported_before(engine: Engine, ods: str, alert: AlertRequest, reference: st
     """An alert this practice reported already about the same letter (its reference, as typed but for case and
     spaces, and its date) from the same provider, for the same kind of work: the same work counted twice. The same
     form sent again (the same `reference`) is not one."""
-
-    def same(text: str) -> str:
-        return " ".join(text.split()).casefold()
-
     return next(
         (
             row
             for row in Alerts(engine).for_practice(ods)
             if row.reference != reference
-            and same(row.document_ref) == same(alert.document_ref)
+            and comparable(row.document_ref) == comparable(alert.document_ref)
             and row.provider.upper() == alert.provider_code.upper()
             and row.category == alert.category.value
             and row.occurred_on == alert.occurred_on

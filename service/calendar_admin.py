@@ -16,7 +16,6 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 
 from domain.calendar import BankHoliday, Calendar, CalendarChange, WorkingCalendar, from_govuk
-from domain.calendar_losses import refuse_losses_beyond_a_correction
 from domain.configuration import EscalationConfig
 from domain.identifiers import HeaderText
 from domain.validation import field_errors
@@ -103,10 +102,8 @@ async def load_text(engine: Engine, client: Client, task_queue: str, text: str, 
     except ValueError as err:
         raise _refusal(err) from err
     calendars = Calendars(engine)
-    before = calendars.current()
-    after = before.updated_by(calendar)
     try:  # before Temporal is asked anything: a refused file changes nothing and tells no escalation
-        refuse_losses_beyond_a_correction(before, after, datetime.now(UTC).year)
+        before, after = calendars.updated_by(calendar, datetime.now(UTC))
     except ValueError as err:
         raise _refusal(err) from err
     running = await running_escalations(client, task_queue)  # first: if Temporal is away, nothing is installed

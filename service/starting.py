@@ -23,7 +23,8 @@ from temporalio.common import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.configuration import EscalationConfig
-from domain.identifiers import has_visible_text
+from domain.identifiers import comparable, has_visible_text
+from domain.responses import digest
 from domain.validation import NOT_A_FIELD
 from kinds.spec import KindSpec
 from persistence.database import shared_engine
@@ -121,8 +122,7 @@ SENT_MEMO = "sent"
 
 def sent_digest(data: Any) -> str:
     """What a start form sent, as a short digest: the same values, the same digest."""
-    text = json.dumps(data, sort_keys=True, default=str, ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    return digest(json.dumps(data, sort_keys=True, default=str, ensure_ascii=False))
 
 
 class StartedBefore(Refused):
@@ -205,5 +205,4 @@ async def open_twin(client: Client, spec: KindSpec, prepared: BaseModel, title: 
     query = f"{sa.KIND.name} = '{spec.name}' AND {sa.PAYER.name} = '{payer}' AND {OPEN}"
     with temporal_refusals("the list"):
         rows = await list_escalations(client, query)
-    wanted = " ".join(title.split()).casefold()
-    return next((row.id for row in rows if " ".join((row.title or "").split()).casefold() == wanted), None)
+    return next((row.id for row in rows if comparable(row.title or "") == comparable(title)), None)

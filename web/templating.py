@@ -13,7 +13,6 @@ from starlette.templating import Jinja2Templates
 
 from domain import formatting, wording
 from domain.calendar import calendar_of_case
-from domain.working_days import LONDON
 
 _HIDDEN = {c: "\ufffd" for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0))}
 _ANY_HIDDEN = re.compile("[" + "".join(map(chr, _HIDDEN)) + "]")
@@ -109,14 +108,7 @@ ROWS = {"lines": "Line", "rows": "Row", "tariff": "Tariff item", "practices": "P
 """A form's repeated parts, as people count them (from 1)."""
 
 
-def at_london(instant: datetime) -> str:
-    """When something happened, as London's clocks read it: '26 Nov 2026 17:31' (stored times are UTC; a naive one
-    is read as UTC), never the ISO form a programmer reads."""
-    aware = instant if instant.tzinfo is not None else instant.replace(tzinfo=UTC)
-    return aware.astimezone(LONDON).strftime("%-d %b %Y %H:%M")
-
-
-templates.env.filters["at_london"] = at_london
+templates.env.filters["at_london"] = formatting.moment_in_a_row  # when something happened, never ISO
 templates.env.filters["waiting_words"] = wording.waiting
 templates.env.filters["deadline_in_words"] = deadline_in_words
 templates.env.filters["wait_words"] = wording.wait
