@@ -13,7 +13,9 @@ import signal
 import sys
 import time
 from dataclasses import dataclass
-from email import message_from_bytes, policy
+from email import message_from_bytes
+from email.header import decode_header, make_header
+from email.message import Message
 from pathlib import Path
 from typing import TextIO
 
@@ -29,13 +31,22 @@ class LinkLog:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
         arrived = time.time()
-        message = message_from_bytes(envelope.original_content or b"", policy=policy.default)
-        reference = _REFERENCE.match(str(message.get("Subject", "")))
-        body = message.get_body(("plain",))
-        link = _LINK.search(body.get_content() if body is not None else "")
+        # Python's older (compat32) parser: no header objects made, a third of the CPU of `policy.default`'s,
+        # which the worker and Temporal would otherwise share on a small machine.
+        message = message_from_bytes(envelope.original_content or b"")
+        reference = _REFERENCE.match(str(make_header(decode_header(message.get("Subject", "")))))
+        link = _LINK.search(_plain_text(message))
         self.out.write(f"{arrived:.6f}\t{reference.group(1) if reference else ''}\t{link.group(0) if link else ''}\n")
         self.out.flush()
         return "250 OK"
+
+
+def _plain_text(message: Message) -> str:
+    for part in message.walk():
+        if part.get_content_type() == "text/plain":
+            body = part.get_payload(decode=True)
+            return body.decode(part.get_content_charset() or "utf-8", "replace") if isinstance(body, bytes) else ""
+    return ""
 
 
 async def serve(port: int, log: Path) -> None:
