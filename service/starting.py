@@ -197,12 +197,14 @@ async def start(
 
 
 async def open_twin(client: Client, spec: KindSpec, prepared: BaseModel, title: str) -> str | None:
-    """An open escalation of the same kind, payer and title as this start, if there is one: a start file run twice
-    (a trust billed twice) is asked about before it goes, rather than found out later."""
+    """An open escalation of the same kind, payer and title as this start, if there is one: a start file run twice,
+    or the start form filled in twice (a trust billed twice), is asked about before it goes, rather than found out
+    later. Not the start itself: a form sent twice is the one start, answered with its reference."""
     from service.listing import OPEN, list_escalations
 
+    own = str(getattr(prepared, "escalation_id"))  # noqa: B009 - every start model carries it
     payer = spec.payer_code(prepared)
     query = f"{sa.KIND.name} = '{spec.name}' AND {sa.PAYER.name} = '{payer}' AND {OPEN}"
     with temporal_refusals("the list"):
         rows = await list_escalations(client, query)
-    return next((row.id for row in rows if comparable(row.title or "") == comparable(title)), None)
+    return next((r.id for r in rows if r.id != own and comparable(r.title or "") == comparable(title)), None)

@@ -89,6 +89,15 @@ async def settled_view(client: Client, escalation_id: str, ready: Any, timeout: 
     raise AssertionError(f"{escalation_id} did not reach the expected state: {view.status}")
 
 
+async def wait_until_listed(client: Client, escalation_id: str, timeout: float = 15) -> None:
+    """Until visibility (which catches up with a start a moment later) lists `escalation_id` as open."""
+    for _ in range(int(timeout * 10)):
+        if (await client.count_workflows(f"WorkflowId = '{escalation_id}' AND CloseTime IS NULL")).count:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{escalation_id} was not listed as open")
+
+
 def csrf_in(page: httpx.Response) -> str:
     """The CSRF token a console page's forms carry."""
     return page.text.split('name="csrf" value="')[1].split('"')[0]

@@ -25,7 +25,7 @@ from persistence.users import Users
 from service import acting, starting
 from settings import Settings
 from tests.conftest import CutOffAfterData, Inbox, body_text, free_port, mail_server
-from tests.helpers import CLAIM, csrf_in, csrf_of, example_start, officer, payer, sign_in
+from tests.helpers import CLAIM, csrf_in, csrf_of, example_start, officer, payer, sign_in, wait_until_listed
 from tests.test_replay import replay_and_maybe_record
 from web.app import create_app
 from worker import build_worker
@@ -279,6 +279,14 @@ async def test_officers_start_escalations_from_forms_and_keep_what_they_typed(
     eid = started.headers["location"].rsplit("/", 1)[-1]
     [email] = await inbox.wait_for(eid, 1)
     assert "£132.00" in body_text(email)  # 11 fit notes at the £12.00 example rate
+    # the same form filled in again (a new submission) while the first is open: asked about, not started
+    await wait_until_listed(dev_env.client, eid)
+    twice = await console.post("/console/start/unfunded_claim", data={**form, "lines.0.count": "12"})
+    assert twice.status_code == 409 and f"{eid} is open with the same title and payer" in twice.text
+    assert 'name="again"' in twice.text and 'value="12"' in twice.text, "what was typed is kept"
+    anyway = await console.post("/console/start/unfunded_claim", data={**form, "lines.0.count": "12", "again": "yes"})
+    assert anyway.status_code == 303 and anyway.headers["location"].rsplit("/", 1)[-1] != eid
+    second = anyway.headers["location"].rsplit("/", 1)[-1]
 
     dereg = {
         "csrf": token,
@@ -298,8 +306,8 @@ async def test_officers_start_escalations_from_forms_and_keep_what_they_typed(
 
     await sign_in(console, "ops@lmc.example", "correct horse battery")
     assert (await console.post("/console/start/unfunded_claim", data=form)).status_code == 403
-    for case in (eid, incident):
-        action = "withdraw" if case == eid else "close_incident"
+    for case in (eid, second, incident):
+        action = "close_incident" if case == incident else "withdraw"
         await acting.respond(dev_env.client, case, officer(action, reasons="form test over"))
 
 

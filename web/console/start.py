@@ -34,6 +34,14 @@ def form_data(spec: KindSpec, form: dict[str, str], officer_email: str) -> dict[
         ) from err
 
 
+def twin_notice(twin: str) -> str:
+    """What an officer reads when an open escalation already has this one's kind, payer and title."""
+    return (
+        f"{twin} is open with the same title and payer: this may have been started already, and nothing was "
+        'started now. To start another anyway, tick "Start another anyway" and press Start again.'
+    )
+
+
 def routes(console: Console) -> list[Route]:
     settings, signer = console.settings, console.signer
 
@@ -44,6 +52,7 @@ def routes(console: Console) -> list[Route]:
         error: str | None,
         status: int = 200,
         errors: dict[str, str] | None = None,
+        again: bool = False,
     ) -> Response:
         """The form, as typed; a refusal naming fields shows each beside its field, with a summary at the top."""
         config = settings.escalation_config()
@@ -53,6 +62,7 @@ def routes(console: Console) -> list[Route]:
             "form": form,
             "error": error,
             "errors": errors or {},
+            "again": again,
             "csrf": token,
             **spec.form.context(config),
         }
@@ -111,6 +121,10 @@ def routes(console: Console) -> list[Route]:
         except Refused as refused:  # the request's entries: placed back on the rows they were typed in
             return refused_page(refused, spec.form.rows(form))
         try:
+            if form.get("again") != "yes":
+                twin = await starting.open_twin(request.app.state.client, spec, prepared, str(data["title"]))
+                if twin is not None:  # asked, not started: ticking the box and sending again starts it
+                    return page(request, spec, form, twin_notice(twin), 409, again=True)
             escalation_id = await starting.start(
                 request.app.state.client, settings, spec, prepared, once=True, sent=starting.sent_digest(data)
             )
