@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -51,6 +52,26 @@ def test_the_log_refuses_updates_and_deletes(engine: Engine) -> None:
         with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
             conn.execute(text(statement))
     assert log.verify("UWC-R").ok
+
+
+def test_threads_writing_at_once_all_land_and_a_refused_write_gives_its_turn_back(engine: Engine) -> None:
+    """On SQLite a process's transactions take turns (`persistence.database`): one that fails must not keep its turn,
+    and dozens of threads at once (a worker's activities) must each get theirs."""
+    log = AuditLog(engine)
+    at = datetime(2026, 11, 23, 9, tzinfo=UTC)
+    run = uuid.uuid4().hex[:8]
+    log.append(f"UWC-{run}", 1, at, "submitted", "ceo@lmc.example", {})
+    with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+        conn.execute(text(f"DELETE FROM audit_record WHERE escalation_id = 'UWC-{run}'"))
+
+    def chain(n: int) -> None:
+        for seq in range(1, 5):
+            log.append(f"UWC-{run}-{n}", seq, at, "step", "engine", {"n": n})
+
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        list(pool.map(chain, range(48)))
+    checks = [log.verify(f"UWC-{run}-{n}") for n in range(48)]
+    assert all(check.ok and check.rows == 4 for check in checks)
 
 
 def test_tampering_by_someone_who_can_drop_the_guard_breaks_the_chain(engine: Engine) -> None:
