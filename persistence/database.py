@@ -80,18 +80,31 @@ def _take_turns(engine: Engine) -> None:
     """One SQLite transaction at a time in this process, each waiting its turn at a lock. SQLite lets one writer
     in and makes the rest poll with sleeps of up to 100 ms (its busy handler), so with a worker's dozens of
     threads writing at once an unlucky one could wait over a second while later ones went first, holding its
-    practice's workflow task as long (the England benchmark). Other processes still meet the busy handler.
-    A turn not had within the busy timeout goes ahead without it, to meet SQLite's own wait."""
-    turn = threading.Lock()
+    practice's workflow task as long (the England benchmark). Other processes still meet the busy handler."""
+    turns = _Turns()
+    event.listen(engine, "begin", turns.take)
+    event.listen(engine, "commit", turns.give_back)
+    event.listen(engine, "rollback", turns.give_back)
 
-    def begin(connection: Connection) -> None:
-        if turn.acquire(timeout=SQLITE_BUSY_SECONDS):
+
+class _Turns:
+    """The turn a transaction takes at its begin and gives back at its commit or rollback, on whichever thread.
+    A transaction opened inside one its thread already has the turn for goes ahead, as does one that waited
+    as long as SQLite itself would have (then the busy handler decides)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holder: int | None = None
+
+    def take(self, connection: Connection) -> None:
+        me = threading.get_ident()
+        if self._holder == me:
+            return
+        if self._lock.acquire(timeout=SQLITE_BUSY_SECONDS):
+            self._holder = me
             connection.info["sqlite_turn"] = True
 
-    def end(connection: Connection) -> None:
+    def give_back(self, connection: Connection) -> None:
         if connection.info.pop("sqlite_turn", False):
-            turn.release()
-
-    event.listen(engine, "begin", begin)
-    event.listen(engine, "commit", end)
-    event.listen(engine, "rollback", end)
+            self._holder = None
+            self._lock.release()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -14,7 +15,7 @@ from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 
 from persistence.audit_log import AuditLog
-from persistence.database import MIGRATIONS, make_engine, migrate
+from persistence.database import MIGRATIONS, SQLITE_BUSY_SECONDS, make_engine, migrate
 from persistence.sent_mail import STALE_CLAIM, MailStatus, SentEmail, SentMailLedger
 
 
@@ -67,6 +68,13 @@ def test_threads_writing_at_once_all_land_and_a_refused_write_gives_its_turn_bac
     def chain(n: int) -> None:
         for seq in range(1, 5):
             log.append(f"UWC-{run}-{n}", seq, at, "step", "engine", {"n": n})
+
+    began = time.monotonic()
+    with engine.connect() as outer:  # a transaction inside one its thread holds goes ahead rather than waiting
+        outer.execute(text("SELECT 1"))
+        log.append(f"UWC-{run}", 2, at, "nested", "engine", {})
+    assert time.monotonic() - began < SQLITE_BUSY_SECONDS / 3, "the inner transaction waited for its own thread's turn"
+    assert log.verify(f"UWC-{run}").rows == 2
 
     with ThreadPoolExecutor(max_workers=24) as pool:
         list(pool.map(chain, range(48)))
