@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -77,34 +78,46 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
 
 
 def _take_turns(engine: Engine) -> None:
-    """One SQLite transaction at a time in this process, each waiting its turn at a lock. SQLite lets one writer
-    in and makes the rest poll with sleeps of up to 100 ms (its busy handler), so with a worker's dozens of
-    threads writing at once an unlucky one could wait over a second while later ones went first, holding its
-    practice's workflow task as long (the England benchmark). Other processes still meet the busy handler."""
+    """Writers in this process take turns at a lock, in the order they asked. SQLite lets one writer in at a time
+    and makes the others poll with sleeps of up to 100 ms (its busy handler), so with a worker's dozens of threads
+    writing at once an unlucky one could wait over a second while later ones went first, holding its practice's
+    workflow task as long (the England benchmark). A transaction takes its turn at its first write, as SQLite
+    takes its lock, and gives it back at commit or rollback; reads never wait. Other processes still meet the
+    busy handler."""
     turns = _Turns()
-    event.listen(engine, "begin", turns.take)
+    event.listen(engine, "before_cursor_execute", turns.take_to_write)
     event.listen(engine, "commit", turns.give_back)
     event.listen(engine, "rollback", turns.give_back)
+    event.listen(engine, "checkin", turns.give_back_at_checkin)  # however the transaction ended
+
+
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
 
 
 class _Turns:
-    """The turn a transaction takes at its begin and gives back at its commit or rollback, on whichever thread.
-    A transaction opened inside one its thread already has the turn for goes ahead, as does one that waited
-    as long as SQLite itself would have (then the busy handler decides)."""
+    """The turn a transaction takes at its first write and gives back at its end, on whichever thread. A write
+    from a thread whose own other transaction has the turn goes ahead (SQLite decides), as does one that waited
+    as long as SQLite itself would have."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._holder: int | None = None
 
-    def take(self, connection: Connection) -> None:
-        me = threading.get_ident()
-        if self._holder == me:
+    def take_to_write(self, connection: Connection, _cursor: Any, statement: str, *_: Any) -> None:
+        if "sqlite_turn" in connection.info or not statement.lstrip()[:7].upper().startswith(_WRITES):
             return
-        if self._lock.acquire(timeout=SQLITE_BUSY_SECONDS):
+        me = threading.get_ident()
+        if self._holder != me and self._lock.acquire(timeout=SQLITE_BUSY_SECONDS):
             self._holder = me
             connection.info["sqlite_turn"] = True
 
     def give_back(self, connection: Connection) -> None:
-        if connection.info.pop("sqlite_turn", False):
+        self._release(connection.info)
+
+    def give_back_at_checkin(self, _dbapi_connection: Any, record: Any) -> None:
+        self._release(record.info)
+
+    def _release(self, info: dict[Any, Any]) -> None:
+        if info.pop("sqlite_turn", False):
             self._holder = None
             self._lock.release()
