@@ -241,9 +241,11 @@ class EscalationCase(BaseModel):
         """Label/value lines that summarise the case in emails and on link pages."""
         raise NotImplementedError
 
-    def shown_facts(self) -> list[tuple[str, str]]:
-        """`facts` as people read them: once the case has ended, none that says when something is awaited."""
-        return self.facts() if self.outcome is None else wording.without_awaited(self.facts())
+    def shown_facts(self, reader: Role | None = None) -> list[tuple[str, str]]:
+        """`facts` as people read them: once the case has ended, none that says when something is awaited; "your"
+        only to the practice whose case it is (`wording.for_reader`)."""
+        facts = self.facts() if self.outcome is None else wording.without_awaited(self.facts())
+        return wording.for_reader(facts, reader)
 
     def action_labels(self) -> dict[str, str]:
         """How each of this kind's actions is named to people."""

@@ -6,6 +6,11 @@ Unknown names fall back to their words with underscores as spaces, never to the 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # not imported: the CLI's `list` reads these words and stays light
+    from domain.contacts import Role
+
 WAITS: dict[str, str] = {
     "acknowledgement": "an acknowledgement that the claim was received",
     "decision": "a decision on the claim",
@@ -61,6 +66,19 @@ AWAITED = ("due by", "expected by")
 def without_awaited(facts: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """`facts` less those saying when something is awaited (`AWAITED`)."""
     return [(label, value) for label, value in facts if not label.lower().endswith(AWAITED)]
+
+
+SAID_TO_THE_PRACTICE = {"Your return": "The practice's return", "Your share": "The practice's share"}
+"""Facts a practice's case says to the practice itself, and how anyone else reading them (its LMC officer, ops)
+reads them."""
+
+
+def for_reader(facts: list[tuple[str, str]], reader: Role | None) -> list[tuple[str, str]]:
+    """`facts` as `reader` reads them: "your" only to the practice whose case it is (None: a page that reader
+    opens, the practice's own)."""
+    if reader is None or reader == "practice":
+        return facts
+    return [(SAID_TO_THE_PRACTICE.get(label, label), value) for label, value in facts]
 
 
 OUTCOMES: dict[str, str] = {

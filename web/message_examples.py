@@ -112,7 +112,7 @@ def render_email(effect: EmailEffect, scene: Scene, step: int) -> EmailMessage:
         message_id=message_id_for(case.escalation_id, step, "lmc.example"),
         in_reply_to=message_id_for(case.escalation_id, 1, "lmc.example") if step > 1 else None,
         link=LINK if effect.actions else None,
-        facts=case.facts(),
+        facts=case.shown_facts(effect.to_role),
         action_labels={**case.action_labels(), **COMMON_LABELS},
         sent_at=scene.now,
         tables=case.tables(),

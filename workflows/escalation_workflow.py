@@ -667,7 +667,7 @@ class EscalationWorkflow:
             sent_at=workflow.now(),
             thread_root=self.progress.thread_root,
             effect=effect,
-            facts=self.case.shown_facts(),
+            facts=self.case.shown_facts(effect.to_role),
             action_labels={**self.case.action_labels(), **COMMON_LABELS},
             tables=self.case.tables(),
             reply_to=self.case.officer,

@@ -339,6 +339,15 @@ def test_facts_show_the_practice_its_share_and_when_it_is_due() -> None:
     assert dict(reach("returns_closed", returned=False).facts())["Status"] == "returns closed"
 
 
+def test_the_practice_reads_your_share_and_anyone_else_reads_whose() -> None:
+    case = reach("share_notified")
+    to_practice, to_officer = dict(case.shown_facts(Role.PRACTICE)), dict(case.shown_facts(Role.OFFICER))
+    assert to_practice["Your share"] == "£244.00" and "Your return" in to_practice
+    assert to_officer["The practice's share"] == "£244.00" and "The practice's return" in to_officer
+    assert not [label for label in to_officer if label.startswith("Your")]
+    assert case.shown_facts() == case.shown_facts(Role.PRACTICE)  # the practice's own link page
+
+
 def test_the_practice_is_a_party() -> None:
     assert practice_case().parties() == {"RYJ", "E87700"}
 

@@ -11,8 +11,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from domain.contacts import Lmc
+from domain.contacts import Lmc, Role
 from domain.money import format_pence
+from domain.wording import for_reader
 from persistence.audit_log import AuditLog
 from persistence.sent_mail import SentMailLedger
 from service import reading
@@ -59,6 +60,7 @@ async def render(
     ledger = SentMailLedger(console.engine)
     settings = console.settings
     view = await reading.summary(request.app.state.client, escalation_id)
+    view = view.model_copy(update={"facts": for_reader(view.facts, Role.OFFICER)})  # staff read whose return it is
     rows, chain = audit.timeline(escalation_id), audit.verify(escalation_id)
     emails, held = [], []
     for sent in ledger.for_escalation(escalation_id):
