@@ -313,7 +313,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
                 "nothing was started now. To start another anyway, run the command again with --again.",
             )
         print(spec.announce(prepared))
-        print(await starting.start(client, settings, spec, prepared))
+        print(await starting.start(client, settings, spec, prepared, title=str(data["title"])))
         return 0
     if args.command == "list":  # only the listing: not the client, workflows and database a case's view imports
         from temporal_client import connect_visibility

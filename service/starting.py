@@ -157,11 +157,14 @@ async def start(
     prepared: BaseModel,
     once: bool = False,
     sent: str | None = None,
+    title: str | None = None,
 ) -> str:
     """Start the escalation. With `once` (its reference came from a form's submission id), starting it
     again while it runs is the same start, answered with the same reference; after it has finished,
     refused as already there. With `sent` (`sent_digest` of what the form sent), a start sent again with other
-    values is refused (`StartedBefore`) before anything is stored: an incident's practice list stays the first."""
+    values is refused (`StartedBefore`) before anything is stored: an incident's practice list stays the first.
+    With `title`, the run is listed under it from its start, so a twin started a moment later is seen
+    (`open_twin`) before the workflow publishes its own."""
     escalation_id = str(getattr(prepared, "escalation_id"))  # noqa: B009 - every start model carries it
     if once and sent is not None:
         with temporal_refusals(escalation_id):
@@ -190,6 +193,7 @@ async def start(
                     SearchAttributePair(sa.KIND, spec.name),
                     SearchAttributePair(sa.STATUS, spec.first_status),
                     SearchAttributePair(sa.PAYER, spec.payer_code(prepared)),
+                    *([SearchAttributePair(sa.TITLE, title)] if title else []),
                 ]
             ),
         )

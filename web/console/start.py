@@ -126,7 +126,13 @@ def routes(console: Console) -> list[Route]:
                 if twin is not None:  # asked, not started: ticking the box and sending again starts it
                     return page(request, spec, form, twin_notice(twin), 409, again=True)
             escalation_id = await starting.start(
-                request.app.state.client, settings, spec, prepared, once=True, sent=starting.sent_digest(data)
+                request.app.state.client,
+                settings,
+                spec,
+                prepared,
+                once=True,
+                sent=starting.sent_digest(data),
+                title=str(data["title"]),
             )
         except starting.StartedBefore as refused:  # the first values stand; these, under a new id, to send anew
             fresh = {name: value for name, value in form.items() if name != "submission"}
