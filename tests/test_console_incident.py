@@ -80,6 +80,8 @@ async def test_an_incidents_practices_in_one_table_filtered_exported_and_found(
     assert f"{eid}-{codes[1]}" in {row.id for row in plain}
     incident = await console.get(f"/console/e/{eid}")
     assert f'href="/console/e/{eid}/practices"' in incident.text
+    one = await console.get(f"/console/e/{eid}-{codes[0]}")  # staff read whose return it is; "your" is the practice's
+    assert "The practice&#39;s return" in one.text and "Your return" not in one.text, one.text
     await dev_env.client.get_workflow_handle(eid).terminate(reason="console test over")
 
 
