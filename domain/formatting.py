@@ -39,6 +39,11 @@ def count(number: int) -> str:
     return format_decimal(number, locale=LOCALE)
 
 
+def decimal_number(number: Decimal) -> str:
+    """A decimal as people write it: 1.05, 1 (not 1.0500 or 1E+1)."""
+    return format(number.normalize(), "f")
+
+
 def counted(number: int, noun: str, plural: str | None = None) -> str:
     """'1 practice', '6 practices', '1,250 escalations': never 'practice(s)'."""
     return f"{count(number)} {noun if number == 1 else plural or noun + 's'}"

@@ -8,6 +8,7 @@ Each practice runs on its own, so one practice's stuck return never holds the ot
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -41,6 +42,9 @@ class Practice(BaseModel):
     ods: OdsCode
     name: HeaderText = Field(min_length=1, max_length=200)
     contact: Contact
+    weighting: Decimal | None = Field(default=None, gt=0, le=10, decimal_places=4)
+    """A deregistration practice's list weighting, read with it from the incident's stored list: shown to the
+    practice beside the rate per weighted patient, so it can check its share."""
 
 
 class ReturnItem(BaseModel):
@@ -176,6 +180,11 @@ class PracticeCase(EscalationCase):
             *self.context,
             ("Who pays", self.payer.name),
             ("Practice", f"{self.practice.name} ({self.practice.ods})"),
+            *(
+                [("Your list weighting", formatting.decimal_number(self.practice.weighting))]
+                if self.practice.weighting
+                else []
+            ),
             ("Return due by", describe_deadline(self.returns_deadline)),
             ("Status", self._status_words()),
         ]

@@ -68,7 +68,11 @@ def without_awaited(facts: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(label, value) for label, value in facts if not label.lower().endswith(AWAITED)]
 
 
-SAID_TO_THE_PRACTICE = {"Your return": "The practice's return", "Your share": "The practice's share"}
+SAID_TO_THE_PRACTICE = {
+    "Your return": "The practice's return",
+    "Your share": "The practice's share",
+    "Your list weighting": "The practice's list weighting",
+}
 """Facts a practice's case says to the practice itself, and how anyone else reading them (its LMC officer, ops)
 reads them."""
 

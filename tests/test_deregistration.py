@@ -85,6 +85,10 @@ async def test_deregistration_from_message_to_every_practice_paid(
     client = time_client
     eid, codes = await start_example(client, settings)
     await inbox.wait_for(eid, 13, family=True)  # 12 return requests and the ICB message request
+    [asked] = inbox.for_case(f"{eid}-E85011")  # its weighting, read back from the stored list, to check its share by
+    assert "Your list weighting: 1.05" in body_text(asked) and "£112.50 per weighted patient" in body_text(asked)
+    [plain] = inbox.for_case(f"{eid}-E85012")
+    assert "Your list weighting: 1\n" in body_text(plain).replace("\r\n", "\n")
     returned, late, silent = codes[:9], codes[9], codes[10:]
     for n, ods in enumerate(returned):
         outcome = await acting.respond(client, f"{eid}-{ods}", practice_reply(ods, groups=[group(10 + n, 30)]))

@@ -89,6 +89,7 @@ def _practices(entries: list[dict[str, Any]]) -> list[Practice]:
             ods=p["ods"],
             name=p["name"],
             contact=Contact(name=p["contact_name"], title="Practice manager", email=p["contact_email"]),
+            weighting=p.get("weighting"),  # a deregistration practice's, as its stored list gives it
         )
         for p in entries
     ]
