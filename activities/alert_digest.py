@@ -13,6 +13,7 @@ from temporalio import activity
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from activities.uncancelled import uncancelled
 from domain.contacts import Organisation, Role
 from domain.escalation import EmailEffect
 from domain.interface_alert import DigestEntry, IndexAlert, JoinDigest
@@ -93,7 +94,8 @@ class DigestActivities:
     @activity.defn(name="index_alert")
     def index_alert(self, index: IndexAlert) -> bool:
         """Idempotent: an alert already indexed (a retry, or the practice's page got there first) stays as it is."""
-        return self._alerts.index(index)
+        with uncancelled():
+            return self._alerts.index(index)
 
     def link(self, reference: str, recipient: str, sent_at: datetime) -> str:
         grant = LinkGrant(

@@ -9,6 +9,7 @@ import structlog
 from pydantic import BaseModel, Field
 from temporalio import activity
 
+from activities.uncancelled import uncancelled
 from persistence.audit_log import AuditLog
 
 log = structlog.get_logger(__name__)
@@ -30,8 +31,9 @@ class AuditActivities:
     @activity.defn(name="record_audit")
     def record_audit(self, entry: AuditEntry) -> str:
         """Returns the row's hash. Idempotent: a retry of the same (escalation, seq) is a no-op."""
-        row = self._log.append(
-            entry.escalation_id, entry.seq, entry.occurred_at, entry.event, entry.actor, entry.detail
-        )
+        with uncancelled():
+            row = self._log.append(
+                entry.escalation_id, entry.seq, entry.occurred_at, entry.event, entry.actor, entry.detail
+            )
         log.info("audit_recorded", escalation_id=entry.escalation_id, seq=entry.seq, audit_event=entry.event)
         return row.hash

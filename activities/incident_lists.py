@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 from temporalio import activity
 
+from activities.uncancelled import uncancelled
 from domain.incident import ListedReturn, MissingReturns, TallyEntry
 from domain.practice_return import Practice
 from persistence.incident_practices import IncidentPractices
@@ -96,7 +97,8 @@ class IncidentListActivities:
 
     @activity.defn(name="save_tally_page")
     def save_tally_page(self, page: TallyPage) -> None:
-        self._tallies.save(page.parent_id, page.entries)
+        with uncancelled():
+            self._tallies.save(page.parent_id, page.entries)
 
     @activity.defn(name="load_tally_page")
     def load_tally_page(self, request: TallyPageRequest) -> TallyPage:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from temporalio import activity
 
+from activities.uncancelled import uncancelled
 from domain.practice_return import ReturnEffect, ReturnRecord
 from persistence.practice_returns import PracticeReturns
 
@@ -15,7 +16,9 @@ class ReturnActivities:
     @activity.defn(name="record_return")
     def record_return(self, effect: ReturnEffect) -> None:
         """Idempotent: the row is keyed by (incident, practice) and holds the latest return."""
-        self._store.save(effect.parent_id, effect.record.ods, effect.record.model_dump(mode="json"), effect.record.late)
+        record = effect.record
+        with uncancelled():
+            self._store.save(effect.parent_id, record.ods, record.model_dump(mode="json"), record.late)
 
     @activity.defn(name="load_returns")
     def load_returns(self, parent_id: str) -> list[ReturnRecord]:
