@@ -134,7 +134,7 @@ class StartedBefore(Refused):
             Why.NOT_OPEN,
             f"This form had already been sent, with other values, and started {escalation_id} with those: what "
             "you changed was not used. Its page shows what it holds. To start another escalation with these "
-            "values, send this form again.",
+            'values, tick "Start another anyway" and send this form again.',
         )
 
 

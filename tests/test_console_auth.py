@@ -284,6 +284,8 @@ async def test_officers_start_escalations_from_forms_and_keep_what_they_typed(
     twice = await console.post("/console/start/unfunded_claim", data={**form, "lines.0.count": "12"})
     assert twice.status_code == 409 and f"{eid} is open with the same title and payer" in twice.text
     assert 'name="again"' in twice.text and 'value="12"' in twice.text, "what was typed is kept"
+    typo = await console.post("/console/start/unfunded_claim", data={**form, "lines.0.count": "1two", "again": "yes"})
+    assert typo.status_code == 422 and 'name="again" value="yes" checked' in typo.text, "the ticked box is kept"
     anyway = await console.post("/console/start/unfunded_claim", data={**form, "lines.0.count": "12", "again": "yes"})
     assert anyway.status_code == 303 and anyway.headers["location"].rsplit("/", 1)[-1] != eid
     second = anyway.headers["location"].rsplit("/", 1)[-1]

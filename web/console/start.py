@@ -62,7 +62,7 @@ def routes(console: Console) -> list[Route]:
             "form": form,
             "error": error,
             "errors": errors or {},
-            "again": again,
+            "again": again or form.get("again") == "yes",  # once offered, kept through any later refusal
             "csrf": token,
             **spec.form.context(config),
         }
@@ -136,7 +136,7 @@ def routes(console: Console) -> list[Route]:
             )
         except starting.StartedBefore as refused:  # the first values stand; these, under a new id, to send anew
             fresh = {name: value for name, value in form.items() if name != "submission"}
-            return page(request, spec, fresh, refused.message, refused.http_status)
+            return page(request, spec, fresh, refused.message, refused.http_status, again=True)
         except Exception as exc:
             unavailable = as_unavailable(exc)
             if unavailable is None:
