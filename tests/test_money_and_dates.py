@@ -395,6 +395,8 @@ async def test_a_practice_paid_short_stays_open_and_the_incident_is_not_settled_
     asked = await email_to(inbox, practice_id, OFFICER, "paid short")
     said = body_text(asked)  # the officer reads whose share it is: "your" is for the practice
     assert "The practice's share" in said and "Your share" not in said, said
+    page = await web.get(link_in(asked))  # and so does the page behind its link
+    assert "The practice&#39;s share" in page.text and "Your share" not in page.text, page.text
     accepted = await web.post(link_in(asked), data={"action": "accept_shortfall", "reasons": "Agreed at liaison"})
     assert accepted.status_code == 200 and "Accepted" in accepted.text
     final = await client.get_workflow_handle(practice_id).result()
