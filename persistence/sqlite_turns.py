@@ -19,9 +19,9 @@ _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
 _MARK = "sqlite_turn"  # on a connection in a transaction: it holds the turn, or waited its longest for it
 
 
-def take_turns(engine: Engine, longest_wait: float) -> _Turns:
+def take_turns(engine: Engine, longest_wait: float) -> Turns:
     """Make `engine`'s writers take turns; one waits at most `longest_wait` seconds, then lets SQLite decide."""
-    turns = _Turns(longest_wait)
+    turns = Turns(longest_wait)
     event.listen(engine, "before_cursor_execute", turns.before_statement)
     for ended in ("commit", "rollback"):
         event.listen(engine, ended, turns.forget_mark)
@@ -47,7 +47,9 @@ def take_turns(engine: Engine, longest_wait: float) -> _Turns:
     return turns
 
 
-class _Turns:
+class Turns:
+    """One engine's turns: the lock, and which connection's transaction (on which thread) has it."""
+
     def __init__(self, longest_wait: float) -> None:
         self._lock = threading.Lock()
         self._longest_wait = longest_wait
