@@ -10,6 +10,7 @@ rolled back, when SQLite has let go too; reads never wait. Other processes still
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from typing import Any
 
@@ -19,9 +20,16 @@ _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
 _MARK = "sqlite_turn"  # on a connection in a transaction: it holds the turn, or waited its longest for it
 
 
+_BY_DATABASE: dict[str, Turns] = {}
+"""One set of turns for each database file in this process, whichever engines write to it (the web app has its own
+and a shared one; `run_local.py` runs the worker beside it)."""
+_BY_DATABASE_LOCK = threading.Lock()
+
+
 def take_turns(engine: Engine, longest_wait: float) -> Turns:
-    """Make `engine`'s writers take turns; one waits at most `longest_wait` seconds, then lets SQLite decide."""
-    turns = Turns(longest_wait)
+    """Make `engine`'s writers take turns, with every other engine's in this process on the same file; one waits at
+    most `longest_wait` seconds, then lets SQLite decide."""
+    turns = _turns_for(engine.url.database or "", longest_wait)
     event.listen(engine, "before_cursor_execute", turns.before_statement)
     for ended in ("commit", "rollback"):
         event.listen(engine, ended, turns.forget_mark)
@@ -45,6 +53,13 @@ def take_turns(engine: Engine, longest_wait: float) -> Turns:
     for gone in ("checkin", "close", "invalidate"):  # however else the holder's transaction ended
         event.listen(engine, gone, turns.connection_gone)
     return turns
+
+
+def _turns_for(database: str, longest_wait: float) -> Turns:
+    if not database or database == ":memory:":  # each in-memory database is its own
+        return Turns(longest_wait)
+    with _BY_DATABASE_LOCK:
+        return _BY_DATABASE.setdefault(os.path.realpath(database), Turns(longest_wait))
 
 
 class Turns:

@@ -39,6 +39,20 @@ def test_a_turn_is_handed_on_only_once_sqlite_has_committed(tmp_path: Path) -> N
     assert all(log.verify(f"UWC-T{n}").rows == 10 for n in range(32))
 
 
+def test_engines_on_one_file_in_one_process_take_the_same_turns(tmp_path: Path) -> None:
+    """The web app writes through two engines (its own and `shared_engine`): they queue together, not in SQLite."""
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    logs = [AuditLog(never_waiting_in_sqlite(make_engine(url))) for _ in range(2)]
+
+    def chain(n: int) -> None:
+        for seq in range(1, 11):
+            logs[n % 2].append(f"UWC-S{n}", seq, AT, "step", "engine", {"n": n})
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(chain, range(32)))
+    assert all(logs[0].verify(f"UWC-S{n}").rows == 10 for n in range(32))
+
+
 def test_a_turn_taken_by_nobody_is_taken_back_after_the_longest_wait(tmp_path: Path) -> None:
     """A thread stopped between taking the turn and saying so (an activity cancelled there) leaves it taken by
     nobody: the next writer waits its longest, takes it back, and writers carry on in turn after it."""
