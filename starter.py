@@ -43,7 +43,7 @@ def print_case(view: CaseView) -> None:
     from domain import wording
     from domain.contacts import Role
 
-    for label, value in wording.for_reader(view.facts, Role.OFFICER):  # LMC staff read whose return it is
+    for label, value in view.read_by(Role.OFFICER).facts:  # LMC staff read whose return it is
         print(f"{label:>24}: {value}")
     print(
         f"{'Ladder level':>24}: {view.ladder_level}{' (stalled)' if view.stalled else ''}"

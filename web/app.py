@@ -25,7 +25,6 @@ from domain import wording
 from domain.contacts import Role
 from domain.form_response import FormResponse, oversized, shown_again
 from domain.responses import ResponseOutcome
-from domain.wording import for_reader
 from links.signing import LinkGrant, LinkRefused, verify_link
 from payload_codec import payload_codec
 from persistence.database import make_engine
@@ -123,7 +122,7 @@ def create_app(settings: Settings, client: Client | None = None) -> Starlette:
             Role.PRACTICE: view.practice_actions,
         }.get(grant.role, [])
         context = {
-            "view": view.model_copy(update={"facts": for_reader(view.facts, grant.role)}),  # "your" to the practice
+            "view": view.read_by(grant.role),
             "grant": grant,
             "actions": open_actions,
             "fields": view.action_fields,

@@ -33,7 +33,6 @@ from domain.pathology import PathologyCase, PathologyRequest
 from domain.practice_return import Practice, PracticeCase, ReturnRecord, ShareNotice
 from domain.responses import DeregisteredGroup, ResponseInput, ResponseOutcome
 from domain.unfunded_claim import ClaimCase, priced_claim
-from domain.wording import for_reader
 from domain.working_days import LONDON
 from mail.compose import compose, message_id_for
 from settings import ROOT, Settings
@@ -171,8 +170,7 @@ def render_page(
     errors: dict[str, str] | None = None,
     recorded: ResponseOutcome | None = None,
 ) -> str:
-    view = view_of(scene.case)
-    view = view.model_copy(update={"facts": for_reader(view.facts, role)})  # as the link page shows them
+    view = view_of(scene.case).read_by(role)  # as the link page shows it
     actions = {Role.PAYER: view.payer_actions, Role.OFFICER: view.officer_actions}.get(role, view.practice_actions)
     context = {
         "view": view,

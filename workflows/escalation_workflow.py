@@ -183,6 +183,11 @@ class CaseView(BaseModel):
             case=case.model_dump(mode="json") if case_json is None else case_json,
         )
 
+    def read_by(self, reader: Role) -> CaseView:
+        """This view as `reader` reads it: "your" only to the practice whose case it is (`wording.for_reader`);
+        `facts` as recorded are the practice's."""
+        return self.model_copy(update={"facts": wording.for_reader(self.facts, reader)})
+
     def case_as(self, model: type[CaseT]) -> CaseT:
         """The case as its kind's own model (`ClaimCase`, `PathologyCase`, ...)."""
         if self.kind != self.case.get("kind"):

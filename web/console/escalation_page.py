@@ -13,7 +13,6 @@ from starlette.routing import Route
 
 from domain.contacts import Lmc, Role
 from domain.money import format_pence
-from domain.wording import for_reader
 from persistence.audit_log import AuditLog
 from persistence.sent_mail import SentMailLedger
 from service import reading
@@ -60,7 +59,7 @@ async def render(
     ledger = SentMailLedger(console.engine)
     settings = console.settings
     view = await reading.summary(request.app.state.client, escalation_id)
-    view = view.model_copy(update={"facts": for_reader(view.facts, Role.OFFICER)})  # staff read whose return it is
+    view = view.read_by(Role.OFFICER)  # staff read whose return it is
     rows, chain = audit.timeline(escalation_id), audit.verify(escalation_id)
     emails, held = [], []
     for sent in ledger.for_escalation(escalation_id):
