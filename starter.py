@@ -305,14 +305,9 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         data = starting.read_json(args.file)
         prepared = starting.prepare(spec, config, data)
         client = await connect(settings)
-        if not args.again and (twin := await starting.open_twin(client, spec, prepared, str(data["title"]))):
-            from service.refusals import Refused, Why
-
-            raise Refused(
-                Why.NOT_OPEN,
-                f"{twin} is open with the same title and payer: this file may have been started already, and "
-                "nothing was started now. To start another anyway, run the command again with --again.",
-            )
+        if not args.again:
+            anyway = "run the command again with --again"
+            await starting.refuse_open_twin(client, spec, prepared, str(data["title"]), "this file", anyway)
         print(spec.announce(prepared))
         print(await starting.start(client, settings, spec, prepared, title=str(data["title"])))
         return 0

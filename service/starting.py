@@ -200,6 +200,27 @@ async def start(
     return escalation_id
 
 
+class OpenTwin(Refused):
+    """A start whose kind, payer and title match an open escalation's (`open_twin`): asked about, not started.
+    `this` is what may have been started already, as the person knows it; `anyway`, how to start it all the same."""
+
+    def __init__(self, twin: str, this: str, anyway: str) -> None:
+        super().__init__(
+            Why.NOT_OPEN,
+            f"{twin} is open with the same title and payer: {this} may have been started already, and nothing was "
+            f"started now. To start another anyway, {anyway}.",
+        )
+
+
+async def refuse_open_twin(
+    client: Client, spec: KindSpec, prepared: BaseModel, title: str, this: str, anyway: str
+) -> None:
+    """Raise `OpenTwin` if an open escalation has this start's kind, payer and title."""
+    twin = await open_twin(client, spec, prepared, title)
+    if twin is not None:
+        raise OpenTwin(twin, this, anyway)
+
+
 async def open_twin(client: Client, spec: KindSpec, prepared: BaseModel, title: str) -> str | None:
     """An open escalation of the same kind, payer and title as this start, if there is one: a start file run twice,
     or the start form filled in twice (a trust billed twice), is asked about before it goes, rather than found out

@@ -34,12 +34,8 @@ def form_data(spec: KindSpec, form: dict[str, str], officer_email: str) -> dict[
         ) from err
 
 
-def twin_notice(twin: str) -> str:
-    """What an officer reads when an open escalation already has this one's kind, payer and title."""
-    return (
-        f"{twin} is open with the same title and payer: this may have been started already, and nothing was "
-        'started now. To start another anyway, tick "Start another anyway" and press Start again.'
-    )
+ANYWAY = 'tick "Start another anyway" and press Start again'
+"""How the form starts a twin all the same (`starting.OpenTwin`)."""
 
 
 def routes(console: Console) -> list[Route]:
@@ -122,9 +118,8 @@ def routes(console: Console) -> list[Route]:
             return refused_page(refused, spec.form.rows(form))
         try:
             if form.get("again") != "yes":
-                twin = await starting.open_twin(request.app.state.client, spec, prepared, str(data["title"]))
-                if twin is not None:  # asked, not started: ticking the box and sending again starts it
-                    return page(request, spec, form, twin_notice(twin), 409, again=True)
+                client, title = request.app.state.client, str(data["title"])
+                await starting.refuse_open_twin(client, spec, prepared, title, "this", ANYWAY)
             escalation_id = await starting.start(
                 request.app.state.client,
                 settings,
@@ -134,6 +129,8 @@ def routes(console: Console) -> list[Route]:
                 sent=starting.sent_digest(data),
                 title=str(data["title"]),
             )
+        except starting.OpenTwin as refused:  # asked, not started: ticking the box and sending again starts it
+            return page(request, spec, form, refused.message, refused.http_status, again=True)
         except starting.StartedBefore as refused:  # the first values stand; these, under a new id, to send anew
             fresh = {name: value for name, value in form.items() if name != "submission"}
             return page(request, spec, fresh, refused.message, refused.http_status, again=True)
