@@ -63,7 +63,8 @@ def _turns_for(database: str, longest_wait: float) -> Turns:
 
 
 class Turns:
-    """One engine's turns: the lock, and which connection's transaction (on which thread) has it."""
+    """One database file's turns in this process: the lock, and which connection's transaction (on which thread)
+    has it."""
 
     def __init__(self, longest_wait: float) -> None:
         self._lock = threading.Lock()
