@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -96,6 +98,25 @@ async def wait_until_listed(client: Client, escalation_id: str, timeout: float =
             return
         await asyncio.sleep(0.1)
     raise AssertionError(f"{escalation_id} was not listed as open")
+
+
+async def run_starter(settings: Settings, *args: str, client: Client | None = None) -> tuple[int, str, str]:
+    """`starter.py` as an officer runs it, a process of its own, on the tests' database and mail server (and, given
+    `client`, its Temporal server and task queue): its exit code, stdout and stderr."""
+    env = {
+        **os.environ,
+        "VAR_DIR": str(settings.var_dir),
+        "SMTP_PORT": str(settings.smtp_port),
+        "LINK_SECRET": "test-link-secret",
+    }
+    if client is not None:
+        env |= {"TEMPORAL_ADDRESS": client.service_client.config.target_host, "TASK_QUEUE": settings.task_queue}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "starter.py"), *args, env=env, cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await process.communicate()
+    return process.returncode or 0, out.decode(), err.decode()
 
 
 def csrf_in(page: httpx.Response) -> str:

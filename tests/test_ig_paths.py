@@ -5,10 +5,7 @@ appear in no Temporal history, no database table, no email and no log line."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,9 +21,9 @@ from links.signing import LinkGrant, sign_link
 from persistence.database import make_engine
 from persistence.users import Users
 from service import starting
-from settings import ROOT, Settings
+from settings import Settings
 from tests.conftest import Inbox
-from tests.helpers import CLAIM, ICB_L1, csrf_of, example_data, example_start, sign_in
+from tests.helpers import CLAIM, ICB_L1, csrf_of, example_data, example_start, run_starter, sign_in
 from web.app import create_app
 
 PLAIN = "9434765919"  # a valid NHS number (the NHS's own example)
@@ -69,23 +66,6 @@ async def signed_in(http: httpx.AsyncClient, email: str, password: str) -> None:
 def refused_naming(response: httpx.Response, field: str) -> None:
     assert 400 <= response.status_code < 500, (response.status_code, response.text[:500])
     assert field in response.text, (field, response.text[:2000])  # the form itself comes back as typed
-
-
-async def run_cli(settings: Settings, dev_env: WorkflowEnvironment, *args: str) -> tuple[int, str, str]:
-    env = {
-        **os.environ,
-        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
-        "TASK_QUEUE": settings.task_queue,
-        "VAR_DIR": str(settings.var_dir),
-        "SMTP_PORT": str(settings.smtp_port),
-        "LINK_SECRET": "test-link-secret",
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, str(ROOT / "starter.py"), *args, env=env, cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await process.communicate()
-    return process.returncode or 0, out.decode(), err.decode()
 
 
 async def test_an_nhs_number_in_any_dress_is_refused_on_every_path_and_stored_nowhere(
@@ -132,7 +112,7 @@ async def test_an_nhs_number_in_any_dress_is_refused_on_every_path_and_stored_no
     # A JSON file through the CLI: exit 2, the field named, nothing started.
     start_file = tmp_path / "claim.json"
     start_file.write_text(json.dumps(example_data(title=f"Referrals for {DRESSES[5]}")))
-    code, out, err = await run_cli(settings, dev_env, "start-claim", str(start_file))
+    code, out, err = await run_starter(settings, "start-claim", str(start_file), client=dev_env.client)
     assert code == 2 and "title" in err and "NHS number" in err and not out.strip(), (code, out, err)
 
     # The ICB's link page: a counter-offer's reasons, a question.

@@ -31,11 +31,12 @@ LINK_ROLES = {Role.PAYER, Role.OFFICER, Role.PRACTICE}
 
 @pytest.fixture
 async def signed_in_officer(dev_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    Users(make_engine(settings.database)).add("chair@lmc.example", "officer", "registry test password")
+    """The console, signed in as one of the LMC's officers (who may start escalations)."""
+    Users(make_engine(settings.database)).add("ceo@lmc.example", "officer", "registry test password")
     app = create_app(settings, dev_env.client)
     transport = httpx.ASGITransport(app=app)
     async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-        assert (await sign_in(http, "chair@lmc.example", "registry test password")).status_code == 303
+        assert (await sign_in(http, "ceo@lmc.example", "registry test password")).status_code == 303
         yield http
 
 
@@ -243,24 +244,20 @@ def test_an_officer_with_an_interest_in_the_payer_may_not_start_a_claim_against_
 
 
 async def test_a_practice_line_refused_on_the_form_comes_with_the_forms_other_refusals(
-    dev_env: WorkflowEnvironment, settings: Settings
+    signed_in_officer: httpx.AsyncClient,
 ) -> None:
     """A careless officer's form: a practice line that cannot be read, and a blank title and description. All
     three refusals come back at once, each beside its box, rather than the line's and then, sent again, the rest."""
     from tests.helpers import csrf_of
 
-    Users(make_engine(settings.database)).add("ceo@lmc.example", "officer", "registry start form password")
-    app = create_app(settings, dev_env.client)
-    transport = httpx.ASGITransport(app=app)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-        assert (await sign_in(http, "ceo@lmc.example", "registry start form password")).status_code == 303
-        form = {
-            "csrf": await csrf_of(http, "/console/start/pathology_error"),
-            "title": "",
-            "description": "",
-            "practices": "E87700, Paddington MC, PM, pm@nhs.example\n\tE87701\tA\tPM\tpm2@nhs.example",
-        }
-        answer = await http.post("/console/start/pathology_error", data=form)
+    http = signed_in_officer
+    form = {
+        "csrf": await csrf_of(http, "/console/start/pathology_error"),
+        "title": "",
+        "description": "",
+        "practices": "E87700, Paddington MC, PM, pm@nhs.example\n\tE87701\tA\tPM\tpm2@nhs.example",
+    }
+    answer = await http.post("/console/start/pathology_error", data=form)
     assert answer.status_code == 422, answer.text
     for box in ("practices-1", "title", "description"):
         assert f'id="{box}-error"' in answer.text, box
@@ -268,7 +265,7 @@ async def test_a_practice_line_refused_on_the_form_comes_with_the_forms_other_re
 
 
 async def test_a_start_form_sent_again_with_other_values_leaves_the_first_start_as_it_was(
-    dev_env: WorkflowEnvironment, settings: Settings
+    signed_in_officer: httpx.AsyncClient, dev_env: WorkflowEnvironment, settings: Settings
 ) -> None:
     """A start form changed after the Back button and sent again under its one-time id: refused (409), naming the
     escalation the first values started; the incident's stored practice list stays the first's (it had been
@@ -277,27 +274,23 @@ async def test_a_start_form_sent_again_with_other_values_leaves_the_first_start_
     from persistence.incident_practices import IncidentPractices
     from tests.helpers import csrf_of
 
-    Users(make_engine(settings.database)).add("ceo@lmc.example", "officer", "registry start form password")
-    app = create_app(settings, dev_env.client)
-    transport = httpx.ASGITransport(app=app)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-        assert (await sign_in(http, "ceo@lmc.example", "registry start form password")).status_code == 303
-        form = {
-            "csrf": await csrf_of(http, "/console/start/deregistration"),
-            "submission": "sent-twice-0001",
-            "title": "Pathfinder deregistrations (sent twice)",
-            "icb_code": "QRV",
-            "rate_year": "2024/25",
-            "still_off_until": "2025-03-31",
-            "practices": "E85011, Brentford Health Centre, Practice Manager, pm.e85011@nhs.example",
-        }
-        first = await http.post("/console/start/deregistration", data=form)
-        assert first.status_code == 303, first.text
-        again = await http.post("/console/start/deregistration", data=form)
-        assert again.status_code == 303 and again.headers["location"] == first.headers["location"]
-        eid = first.headers["location"].rsplit("/", 1)[-1]
-        changed = {**form, "practices": "E85012, Hounslow Health, Practice Manager, pm.e85012@nhs.example"}
-        refused = await http.post("/console/start/deregistration", data=changed)
+    http = signed_in_officer
+    form = {
+        "csrf": await csrf_of(http, "/console/start/deregistration"),
+        "submission": "sent-twice-0001",
+        "title": "Pathfinder deregistrations (sent twice)",
+        "icb_code": "QRV",
+        "rate_year": "2024/25",
+        "still_off_until": "2025-03-31",
+        "practices": "E85011, Brentford Health Centre, Practice Manager, pm.e85011@nhs.example",
+    }
+    first = await http.post("/console/start/deregistration", data=form)
+    assert first.status_code == 303, first.text
+    again = await http.post("/console/start/deregistration", data=form)
+    assert again.status_code == 303 and again.headers["location"] == first.headers["location"]
+    eid = first.headers["location"].rsplit("/", 1)[-1]
+    changed = {**form, "practices": "E85012, Hounslow Health, Practice Manager, pm.e85012@nhs.example"}
+    refused = await http.post("/console/start/deregistration", data=changed)
     assert refused.status_code == 409 and f"started {eid} with those" in refused.text, refused.text
     assert "E85012, Hounslow Health" in refused.text and 'value="sent-twice-0001"' not in refused.text
     stored = IncidentPractices(make_engine(settings.database)).chunk(eid, 0, 10)

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import re
-import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
@@ -32,7 +30,8 @@ from service import practices
 from service.alerts import ALERTS_PER_PRACTICE
 from service.refusals import Refused, Why
 from settings import Settings
-from tests.conftest import ROOT, Inbox, body_text
+from tests.conftest import Inbox, body_text
+from tests.helpers import run_starter
 from web.app import create_app
 
 HEADER = "Organisation Code,Name,Address Line 1,Postcode,Commissioner,Status Code,Contact Email\n"
@@ -124,7 +123,7 @@ async def test_a_practice_on_two_rows_is_refused_naming_both_and_nothing_is_save
         HEADER + row(kept, "pm.second@practice.example") + row(twice, "a@practice.example")
         + row(twice.lower(), "b@practice.example")
     )  # fmt: skip
-    code, _, err = await run_cli(settings, "practices", "load", str(path))
+    code, _, err = await run_starter(settings, "practices", "load", str(path))
     assert code == 2, err
     assert err.startswith("Refused: row 4 ods: ") and f"{twice} is on row 3 too" in err
     stored = Practices(engine).get(kept)
@@ -186,22 +185,6 @@ async def test_any_file_loads_whole_or_is_refused_with_nothing_saved_or_sent(
     assert sorted(result.links_sent) == sorted(c for c, kind in zip(codes, kinds, strict=True) if kind != "closed")
 
 
-async def run_cli(settings: Settings, *args: str) -> tuple[int, str, str]:
-    """`starter.py` as an officer runs it, on the tests' database and mail server."""
-    env = {
-        **os.environ,
-        "VAR_DIR": str(settings.var_dir),
-        "SMTP_PORT": str(settings.smtp_port),
-        "LINK_SECRET": "test-link-secret",
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, str(ROOT / "starter.py"), *args, env=env, cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await process.communicate()
-    return process.returncode or 0, out.decode(), err.decode()
-
-
 def test_the_cli_has_a_practices_command() -> None:
     args = starter._parser().parse_args(["practices", "load", "epraccur.csv"])
     assert (args.command, args.practices_command, args.file) == ("practices", "load", "epraccur.csv")
@@ -231,9 +214,9 @@ async def test_links_are_sent_replaced_and_withdrawn(
     assert (await web.get(second)).status_code == 200
 
     # From the command line: the options named as typed, and only one of the LMC's officers named as who did it.
-    code, _, err = await run_cli(settings, "practices", "withdraw-link", ods, "--officer", "ceo@lmc.example")
+    code, _, err = await run_starter(settings, "practices", "withdraw-link", ods, "--officer", "ceo@lmc.example")
     assert code == 2 and "--reasons:" in err and "reason:" not in err.replace("--reasons:", ""), err
-    code, _, err = await run_cli(settings, "practices", "withdraw-link", ods, "--officer", "x@elsewhere.example")
+    code, _, err = await run_starter(settings, "practices", "withdraw-link", ods, "--officer", "x@elsewhere.example")
     assert code == 2 and "--officer: x@elsewhere.example is not one of" in err, err
     # Withdrawn (in the security log), then a new link sent.
     assert "now withdrawn" in practices.withdraw_link(engine, ods, "ceo@lmc.example", "Sent to the wrong person")
