@@ -2,6 +2,11 @@
 reference in the subject, a stable Message-ID per (escalation, step), threaded to the
 case's first message.
 
+Built with the `email` package's older (compat32) classes and written once, all in ASCII (encoded-word headers,
+quoted-printable or base64 bodies), which a server with or without 8BITMIME takes alike. The newer API parses
+every header it is given into objects, which made composing most of a practice's notification (an incident
+composes thousands at once); readers who want that API parse the written bytes (`ComposedMessage.as_email`).
+
 An email that can never be built as it is (a control character or line break in a subject, name
 or address that reaches a header; an address that cannot be written in one) raises `Unsendable`
 with the reason in plain words, before anything is sent: the same effect always fails the same
@@ -16,9 +21,13 @@ import unicodedata
 from collections.abc import Iterable
 from datetime import datetime
 from email import policy
+from email.charset import BASE64, QP, Charset
 from email.errors import MessageError
-from email.message import EmailMessage
-from email.utils import format_datetime, formataddr
+from email.message import EmailMessage, Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
+from email.parser import BytesParser
+from email.utils import format_datetime, formataddr, parseaddr
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -40,11 +49,23 @@ HELD_NOTICE = "email-held-notice"
 _LINE_BREAKS = "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 
 
-class ComposedMessage(EmailMessage):
-    """A composed message, with the bytes delivery sends when writing it gives all ASCII: what a server with
-    8BITMIME and one without take alike. Written once here, where it is checked, not again to send."""
+_WRITTEN = policy.compat32.clone(linesep="\r\n")
+_TEXT = Charset("utf-8")
+_TEXT.body_encoding = QP  # mostly readable as it travels; the attachments go as base64
+_ATTACHED = Charset("utf-8")
+_ATTACHED.body_encoding = BASE64
 
-    written: bytes | None = None
+
+class ComposedMessage(MIMEMultipart):
+    """A composed message and the bytes delivery sends: written once here, where it is checked, not again."""
+
+    written: bytes = b""
+
+    def as_email(self) -> EmailMessage:
+        """The message as a reader of the newer `email` API sees it (the examples, tests): parsed from what is sent."""
+        parsed = BytesParser(policy=policy.default).parsebytes(self.written)
+        assert isinstance(parsed, EmailMessage)
+        return parsed
 
 
 class Unsendable(ValueError):
@@ -126,19 +147,16 @@ def compose(
     """The message for `effect`; raises `Unsendable` if it can never be built as it is."""
     check_headers(effect)
     try:
-        message = _build(effect, mail_from, message_id, in_reply_to, link, facts, action_labels, sent_at)
+        message = _build(effect, mail_from, message_id, in_reply_to, sent_at, bool(tables))
         if reply_to is not None and reply_to.email != effect.to.email and _header_fault(reply_to.email) is None:
             message["Reply-To"] = formataddr((printable(reply_to.name), reply_to.email))
         _add_content(message, effect, tables or [], facts, action_labels, link)
-        # As delivery will write it: for a server with 8BITMIME and, where that holds 8-bit data, one without
-        # (all-ASCII output is what either writes, so it is written once and kept: thousands of practices at a time).
-        flat = message.as_bytes(policy=policy.SMTP)
-        if flat.isascii():
-            message.written = flat
-        else:
-            message.as_bytes(policy=policy.SMTP.clone(cte_type="7bit"))
+        flat = message.as_bytes(policy=_WRITTEN)
     except (ValueError, MessageError) as err:  # the same effect fails the same way every time
         raise Unsendable(f"it could not be put together as an email ({printable(str(err))})") from err
+    if not flat.isascii():  # every header is encoded and every body transfer-encoded, so this cannot happen
+        raise Unsendable("it could not be written in plain ASCII, as every email this engine sends is")
+    message.written = flat
     return message
 
 
@@ -147,18 +165,18 @@ def _build(
     mail_from: str,
     message_id: str,
     in_reply_to: str | None,
-    link: str | None,
-    facts: list[tuple[str, str]],
-    action_labels: dict[str, str],
     sent_at: datetime,
+    attached: bool,
 ) -> ComposedMessage:
-    """The message's headers; its content follows (`_add_content`), once every header is in."""
-    message = ComposedMessage()
-    message["From"] = mail_from
+    """The message's headers; its content follows (`_add_content`), once every header is in. With attachments it
+    is multipart/mixed (the alternatives first, then each attachment); without, multipart/alternative."""
+    message = ComposedMessage("mixed" if attached else "alternative")
+    # As configured; a name outside ASCII is encoded on its own, leaving the address readable to the mail server.
+    message["From"] = mail_from if mail_from.isascii() else formataddr(parseaddr(mail_from))
     message["To"] = formataddr((effect.to.name, effect.to.email))
     if effect.cc:
         message["Cc"] = ", ".join(formataddr((c.name, c.email)) for c in effect.cc)
-    message["Subject"] = effect.subject
+    message["Subject"] = effect.subject  # written as encoded words if it is not all ASCII
     message["Message-ID"] = message_id
     message["Date"] = format_datetime(sent_at)
     if in_reply_to and in_reply_to != message_id:
@@ -168,7 +186,7 @@ def _build(
 
 
 def _add_content(
-    message: EmailMessage,
+    message: ComposedMessage,
     effect: EmailEffect,
     tables: list[Table],
     facts: list[tuple[str, str]],
@@ -183,10 +201,22 @@ def _add_content(
         "actions": [action_labels.get(a, a) for a in effect.actions],
         "tables": tables,
     }
-    message.set_content(_env.get_template("message.txt.j2").render(context))
-    message.add_alternative(_env.get_template("message.html").render(context), subtype="html")
+    parts: Message = MIMEMultipart("alternative") if tables else message
+    parts.attach(_text(_env.get_template("message.txt.j2").render(context), "plain", _TEXT))
+    parts.attach(_text(_env.get_template("message.html").render(context), "html", _TEXT))
+    if parts is message:
+        return
+    message.attach(parts)
     for table in tables:  # UTF-8 with a byte-order mark, so Excel shows "£" as it is
-        message.add_attachment("\ufeff" + table_csv(table), subtype="csv", filename=csv_name(table))
+        attachment = _text("\ufeff" + table_csv(table), "csv", _ATTACHED)
+        attachment.add_header("Content-Disposition", "attachment", filename=csv_name(table))
+        message.attach(attachment)
+
+
+def _text(text: str, subtype: str, charset: Charset) -> MIMENonMultipart:
+    part = MIMENonMultipart("text", subtype)
+    part.set_payload(text, charset)
+    return part
 
 
 def csv_name(table: Table) -> str:

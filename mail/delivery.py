@@ -25,14 +25,16 @@ holds a message, so ops can still send it, as stored, once the address is correc
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import policy
 from email.errors import MessageError
-from email.message import EmailMessage, Message
+from email.message import Message
 from email.parser import BytesParser
 from email.utils import getaddresses, parseaddr
 from enum import StrEnum
+from functools import cache
 
 import aiosmtplib
 
@@ -86,14 +88,19 @@ class _Envelope:
         return f"sent, but the mail server refused {self._listed()} for good" if self.refused else None
 
 
+@cache
+def local_hostname() -> str:
+    """This host's name as it greets the mail server (EHLO), looked up once a process rather than once an email."""
+    return socket.getfqdn()
+
+
 class SmtpDelivery:
     def __init__(self, settings: Settings, ledger: SentMailLedger) -> None:
         self._settings = settings
         self._ledger = ledger
+        self._hostname = local_hostname()
 
-    async def send_once(
-        self, message: EmailMessage, row: SentEmail, accepted: Callable[[], None] = lambda: None
-    ) -> Outcome:
+    async def send_once(self, message: Message, row: SentEmail, accepted: Callable[[], None] = lambda: None) -> Outcome:
         """Send `message` unless any attempt has before; `accepted` runs the moment the server takes it.
         Raises only for what a retry may cure (the module's docstring gives the rule)."""
         earlier = await self._earlier_attempt(row.message_id)
@@ -228,9 +235,10 @@ class SmtpDelivery:
             password=s.smtp_password,
             start_tls=s.smtp_starttls,
             timeout=30,
+            local_hostname=self._hostname,
         )
 
 
-def written_by_compose(message: EmailMessage) -> bytes | None:
-    """The bytes `compose` wrote and checked, which either kind of server takes (all ASCII), if it kept them."""
+def written_by_compose(message: Message) -> bytes | None:
+    """The bytes `compose` wrote and checked, which either kind of server takes (all ASCII)."""
     return message.written if isinstance(message, ComposedMessage) else None

@@ -105,6 +105,7 @@ def _as(role: Role, action: str, email: str, **fields: Any) -> ResponseInput:
 
 # --- rendering ---------------------------------------------------------------------------------
 def render_email(effect: EmailEffect, scene: Scene, step: int) -> EmailMessage:
+    """The email as it is sent, read back as its recipient's mail program reads it."""
     case = scene.case
     officer = case.officer if effect.to_role is not Role.OFFICER else None
     return compose(
@@ -118,7 +119,7 @@ def render_email(effect: EmailEffect, scene: Scene, step: int) -> EmailMessage:
         sent_at=scene.now,
         tables=case.tables(),
         reply_to=officer,
-    )
+    ).as_email()
 
 
 def email_example(name: str, message: EmailMessage) -> Example:
@@ -135,13 +136,13 @@ def email_example(name: str, message: EmailMessage) -> Example:
     ]
     return Example(
         name=name,
-        text=headers + "\n" + (str(text.get_content()) if text else "") + "".join(attachments),
-        html=str(html.get_content()) if html else None,
+        text=headers + "\n" + (_lines(text.get_content()) if text else "") + "".join(attachments),
+        html=_lines(html.get_content()) if html else None,
     )
 
 
 def _lines(content: str | bytes) -> str:
-    """An attachment's text with its line ends as the files hold them (CSV's CRLF as LF)."""
+    """A part's text with its line ends as files hold them (as sent, CRLF; here LF)."""
     text = content.decode("utf-8") if isinstance(content, bytes) else content
     return text.removeprefix("\ufeff").replace("\r\n", "\n")
 

@@ -1,0 +1,95 @@
+"""What `mail.compose` writes is what a recipient's mail program reads back: all ASCII on the wire, whatever
+the names, subject and words (pounds, accents, dashes), and the same text, table and headers once parsed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from domain.contacts import Contact, Role
+from domain.escalation import EmailEffect
+from domain.tables import Table
+from mail.compose import compose, csv_name, message_id_for, table_csv
+
+# Anything a header can carry: no control characters or line breaks (those are refused before composing).
+HEADER_TEXT = st.text(
+    st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp"), blacklist_characters="\t"), min_size=1, max_size=120
+).filter(lambda s: s.strip() != "")
+WORDS = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), min_size=1, max_size=300).filter(
+    lambda s: s.strip() != ""
+)
+SENT_AT = datetime(2026, 12, 1, 10, tzinfo=UTC)
+
+
+def effect(subject: str, name: str, paragraph: str) -> EmailEffect:
+    return EmailEffect(
+        purpose="return_requested",
+        to=Contact(name=name, title="Practice manager", email="pm.e87700@nhs.example"),
+        to_role=Role.PRACTICE,
+        cc=[Contact(name="Carlo Rossi, LMC", title="Officer", email="ceo@lmc.example")],
+        subject=subject,
+        headline="Workload return requested",
+        paragraphs=[paragraph],
+        actions=["submit_return"],
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(subject=HEADER_TEXT, name=HEADER_TEXT, paragraph=WORDS)
+def test_any_subject_name_and_words_are_written_in_ascii_and_read_back_as_given(
+    subject: str, name: str, paragraph: str
+) -> None:
+    message = compose(
+        effect(subject, name, paragraph),
+        mail_from="Comité de l'LMC <escalations@lmc.example>",
+        message_id=message_id_for("PEC-2026-X-E87700", 1, "lmc.example"),
+        in_reply_to=None,
+        link="https://lmc.example/r/SIGNED",
+        facts=[("Your share", "£266.00")],
+        action_labels={"submit_return": "Send your return"},
+        sent_at=SENT_AT,
+    )
+    assert message.written.isascii()
+    read = message.as_email()
+    assert read["Subject"] == subject
+    assert read["To"].addresses[0].display_name == name
+    assert read["To"].addresses[0].addr_spec == "pm.e87700@nhs.example"
+    assert read["Cc"].addresses[0].display_name == "Carlo Rossi, LMC"
+    assert read["From"].addresses[0].display_name == "Comité de l'LMC"
+    assert read["Message-ID"] == "<PEC-2026-X-E87700.1@lmc.example>"
+    plain = read.get_body(("plain",))
+    assert plain is not None
+    text = plain.get_content()
+    assert " ".join(paragraph.split()) in " ".join(text.split())
+    assert "Your share: £266.00" in text and "https://lmc.example/r/SIGNED" in text
+
+
+def test_a_table_goes_as_both_parts_and_a_csv_attachment_that_reads_back_byte_for_byte() -> None:
+    table = Table(
+        caption="The claim, line by line",
+        columns=["Item", "Count", "Amount"],
+        rows=[["Onward referral", "12", "£1,600.00 (example rate)"]],
+        total=["Total", "12", "£1,600.00"],
+        numeric=[1, 2],
+    )
+    message = compose(
+        effect("Claim", "Practice Manager", "See the claim below."),
+        mail_from="LMC Escalations <escalations@lmc.example>",
+        message_id="<a@lmc.example>",
+        in_reply_to="<root@lmc.example>",
+        link=None,
+        facts=[],
+        action_labels={},
+        sent_at=SENT_AT,
+        tables=[table],
+    )
+    read = message.as_email()
+    assert read.get_content_type() == "multipart/mixed"
+    assert read["In-Reply-To"] == "<root@lmc.example>" and read["References"] == "<root@lmc.example>"
+    assert read.get_body(("plain",)) is not None and read.get_body(("html",)) is not None
+    (attachment,) = list(read.iter_attachments())
+    assert attachment.get_filename() == csv_name(table) == "the-claim-line-by-line.csv"
+    assert attachment.get_content_type() == "text/csv"
+    assert attachment.get_content().replace("\r\n", "\n") == ("\ufeff" + table_csv(table)).replace("\r\n", "\n")
