@@ -17,8 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from temporalio.client import Client
-from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 
 from activities.audit import AuditActivities
 from activities.email import EmailActivities
@@ -44,20 +43,19 @@ GRACEFUL_SHUTDOWN = timedelta(seconds=20)
 WORKFLOW_TASKS_AT_ONCE = 8
 CACHED_WORKFLOWS = 500
 log = structlog.get_logger(__name__)
-# Pure, deterministic modules workflow code calls, imported once and shared rather than re-imported by
-# the sandbox for every workflow run: the libraries, the domain itself (no I/O, clocks or mutable
-# globals; import-linter keeps it that way), and the workflow modules, which hold no state of their own
-# (an incident starts thousands of practice runs; re-running a module's body, with its pydantic models,
-# for each cost about a quarter of the worker's CPU). Code in a passed-through module calls the real
-# clock and random number generator, out of the sandbox's reach: `tests/test_workflow_rules.py` keeps
-# them out of `workflows/` instead.
-PASSTHROUGH = ("pydantic", "pydantic_core", "email_validator", "structlog", "holidays", "babel", "domain", "workflows")
 
 
-def sandbox_runner(*also_passed_through: str) -> SandboxedWorkflowRunner:
-    """The sandbox with `PASSTHROUGH` (and `also_passed_through`, as the bench's no-op baseline) imported once."""
-    modules = (*PASSTHROUGH, *also_passed_through)
-    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*modules))
+def workflow_runner() -> WorkflowRunner:
+    """Workflows run outside Temporal's sandbox: it guarded nothing here, and its toll was a quarter of the worker's CPU.
+
+    Re-importing a run's modules for every run (the sandbox's way) cost about that much again at thousands of
+    practices, so every module workflow code runs (the domain, the workflow modules, their libraries) had been
+    passed through it, and code in a passed-through module reaches the real clock and random number generator.
+    What was left was its toll: every activation, and every payload the SDK encodes or decodes, crossing into it
+    (README, Benchmark). Determinism is kept by rule instead: `tests/test_workflow_rules.py` keeps clocks,
+    randomness and I/O out of `workflows/`, import-linter keeps `domain/` pure, and CI replays every recorded
+    history shape (`tests/test_replay.py`)."""
+    return UnsandboxedWorkflowRunner()
 
 
 def build_worker(client: Client, settings: Settings, **overrides: Any) -> Worker:
@@ -89,7 +87,7 @@ def build_worker(client: Client, settings: Settings, **overrides: Any) -> Worker
         ],
         "activity_executor": concurrent.futures.ThreadPoolExecutor(max_workers=32),
         "max_concurrent_activities": 32,  # no more than the threads the database activities run on
-        "workflow_runner": sandbox_runner(),
+        "workflow_runner": workflow_runner(),
         # Workflow code runs on one core (the GIL): a few tasks at a time each finish in milliseconds, where a
         # hundred interleaved would each take seconds and risk their timeouts. The rest wait in Temporal's
         # queue, which is what it is for. Local activities (a practice's audit and email steps) run inside

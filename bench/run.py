@@ -140,7 +140,7 @@ async def measure(sizes: Sizes, work: Path) -> Figures:
         worker = servers.pid("worker")
         workers = servers.workers
         progress(f"engine up in {work}")
-        await fanout.noop_fanout(servers, 2)  # warm up: the server's queues, the worker's sandbox
+        await fanout.noop_fanout(servers, 2)  # warm up: the server's queues, the worker's imports
         idle_rss = procstat.rss(worker)
 
         progress(f"baseline: {sizes.practices:,} no-op child workflows")

@@ -19,7 +19,7 @@ from bench.noop import NoopAnswer, NoopChild, NoopCohort, NoopFanout
 from logging_setup import configure_logging
 from settings import Settings
 from temporal_client import connect
-from worker import WORKFLOWS, build_worker, sandbox_runner
+from worker import WORKFLOWS, build_worker
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -49,14 +49,9 @@ async def main(args: argparse.Namespace) -> None:
     if args.core_log:  # to this process's stderr, so to the worker's log
         runtime = Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(filter=args.core_log, forwarding=None)))
     client = await connect(settings, runtime)
-    # The no-op baseline's module passes through the sandbox as the engine's workflow modules do, so the
-    # baseline pays no per-run import the incident does not.
+    # The no-op baseline runs in the same worker as the engine's workflows, with the same runner (`worker.py`).
     worker = build_worker(
-        client,
-        settings,
-        workflows=[*WORKFLOWS, NoopChild, NoopCohort, NoopFanout, NoopAnswer],
-        workflow_runner=sandbox_runner("bench"),
-        **overrides(args),
+        client, settings, workflows=[*WORKFLOWS, NoopChild, NoopCohort, NoopFanout, NoopAnswer], **overrides(args)
     )
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

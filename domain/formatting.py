@@ -18,8 +18,7 @@ from domain.calendar import WorkingCalendar
 from domain.working_days import LONDON, working_days_left
 
 LOCALE = Locale.parse("en_GB")
-# Read babel's locale data once, at import, so no workflow task reads files when it formats (babel is
-# passed through the workflow sandbox: worker.py's PASSTHROUGH).
+# Read babel's locale data once, at import, so no workflow task reads files when it formats.
 _LOADED = (LOCALE.currency_formats, LOCALE.currency_symbols, LOCALE.number_symbols, LOCALE.decimal_formats)
 _LOADED_DATES = (LOCALE.days, LOCALE.months, LOCALE.date_formats)
 

@@ -1,5 +1,4 @@
-"""structlog JSON logs: workflow code logs through the replay-safe logger without breaking the sandbox,
-and every line names its escalation."""
+"""structlog JSON logs: workflow code logs through the replay-safe logger, and every line names its escalation."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from service.refusals import Refused
 from settings import Settings
 from tests.conftest import Inbox
 from tests.helpers import example_start, officer
-from worker import WORKFLOWS, build_worker, sandbox_runner
+from worker import WORKFLOWS, build_worker, workflow_runner
 
 HISTORIES = Path(__file__).parent / "histories"
 
@@ -47,7 +47,7 @@ async def test_round_trip_rotation_and_refusal() -> None:
 
 async def test_unencrypted_histories_replay_with_encryption_switched_on() -> None:
     converter = data_converter(f"k1:{key()}", "k1")
-    replayer = Replayer(workflows=WORKFLOWS, data_converter=converter, workflow_runner=sandbox_runner())
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=converter, workflow_runner=workflow_runner())
     path = HISTORIES / "unfunded_claim_complete.json"
     await replayer.replay_workflow(WorkflowHistory.from_json(path.stem, path.read_text()))
 
@@ -82,11 +82,11 @@ async def test_an_encrypted_claim_runs_and_replays_only_with_its_key(settings: S
         if e.HasField("activity_task_scheduled_event_attributes")
     ]
     assert scheduled and all(a.input.payloads[0].metadata["encoding"] == ENCODING for a in scheduled)
-    await Replayer(workflows=WORKFLOWS, data_converter=converter, workflow_runner=sandbox_runner()).replay_workflow(
+    await Replayer(workflows=WORKFLOWS, data_converter=converter, workflow_runner=workflow_runner()).replay_workflow(
         history
     )
     stranger = data_converter(f"k9:{key()}", "k9")
     result = await Replayer(
-        workflows=WORKFLOWS, data_converter=stranger, workflow_runner=sandbox_runner()
+        workflows=WORKFLOWS, data_converter=stranger, workflow_runner=workflow_runner()
     ).replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is not None

@@ -21,13 +21,13 @@ from service import acting, starting
 from settings import Settings
 from tests.conftest import Inbox
 from tests.helpers import CLAIM, ICB_L2, example_start, officer, payer, skip_past_deadline
-from worker import WORKFLOWS, sandbox_runner
+from worker import WORKFLOWS, workflow_runner
 
 HISTORIES = Path(__file__).parent / "histories"
 
 
 def replayer() -> Replayer:
-    return Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter, workflow_runner=sandbox_runner())
+    return Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter, workflow_runner=workflow_runner())
 
 
 @pytest.mark.parametrize("path", sorted(HISTORIES.glob("*.json")), ids=lambda p: p.stem)

@@ -1,7 +1,6 @@
-"""Workflow code is deterministic by rule, not only by the sandbox: the worker passes `workflows/` through the
-sandbox (imported once, not for every run), and code in a passed-through module reaches the real clock, random
-number generator and I/O. So nothing in `workflows/` may import them or ask the time of anything but
-`workflow.now()`."""
+"""Workflow code is deterministic by rule: the worker runs it outside Temporal's sandbox (`worker.workflow_runner`
+says why), where it could reach the real clock, random number generator and I/O. So nothing in `workflows/` may
+import them or ask the time of anything but `workflow.now()`."""
 
 from __future__ import annotations
 
