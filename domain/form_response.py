@@ -14,15 +14,17 @@ from pydantic import BaseModel
 
 from domain.contacts import Role
 from domain.money import parse_pounds, read_whole_number
-from domain.responses import FieldSpec, ResponseInput, digest
+from domain.responses import MOST_GROUPS, FieldSpec, ResponseInput, digest
 from domain.validation import FieldsRefused, read_date, validated
 
-GROUP_ROWS = 20
-"""Rows a groups field offers on the page (the first `GROUP_ROWS_SHOWN` open, the rest behind 'More groups')."""
+GROUP_ROWS = MOST_GROUPS
+"""Rows a groups field offers on the page (the first `GROUP_ROWS_SHOWN` open, the rest behind 'More groups'): as
+many as a return may give, so a return sent another way (`starter.py respond`) is shown whole for correcting."""
 GROUP_ROWS_SHOWN = 8
 EARLIER_GROUP_ROWS = 8
-"""The rows read before `GROUP_ROWS` grew: a recorded form is read again on replay with these
-(`workflows.escalation_workflow.MORE_GROUP_ROWS_PATCH`)."""
+TWENTY_GROUP_ROWS = 20
+"""The rows read before `GROUP_ROWS` grew to eight, then to twenty: a recorded form is read again on replay with
+these (`workflows.escalation_workflow.MORE_GROUP_ROWS_PATCH`, `ALL_GROUP_ROWS_PATCH`)."""
 AS_THE_FORM_NAMES = {"amount_pence": "amount"}  # the response's field names as the forms call them
 
 
@@ -37,7 +39,7 @@ class FormResponse(BaseModel):
 FIELD_CHARS = 8_000
 """Twice the longest text any form takes (4,000 characters): a field longer than this is refused as posted."""
 FORM_CHARS = 40_000
-FORM_FIELDS = 200
+FORM_FIELDS = 4 * GROUP_ROWS + 100  # every box of every group row, and room for the rest
 """A posted form is sent to the workflow as typed, and Temporal carries it back in the update's answer, each
 control character written as six; a form past these bounds would make an answer too large for Temporal to take
 (2 MB) and hold the escalation's every task until someone stepped in. Far beyond anything our pages send."""

@@ -48,6 +48,10 @@ class DeregisteredGroup(BaseModel):
         return self
 
 
+MOST_GROUPS = 50
+"""The most groups one deregistration return may give, however it is sent (its page offers as many rows)."""
+
+
 class ResponseInput(BaseModel):
     """A response to an escalation. Which fields an action needs is the case's rule."""
 
@@ -59,7 +63,7 @@ class ResponseInput(BaseModel):
     text: FreeText | None = Field(default=None, max_length=4000)
     on_date: date | None = None
     counts: dict[str, Annotated[StrictInt, Field(ge=0, le=1_000_000)]] | None = None
-    groups: list[DeregisteredGroup] | None = Field(default=None, max_length=50)
+    groups: list[DeregisteredGroup] | None = Field(default=None, max_length=MOST_GROUPS)
 
 
 class ResponseOutcome(BaseModel):

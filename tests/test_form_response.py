@@ -206,15 +206,29 @@ def test_a_count_past_its_limit_is_refused_beside_its_own_box() -> None:
 
 
 def test_a_recorded_form_is_read_over_the_rows_it_was_read_over_then() -> None:
-    """Twenty rows now; a form recorded when the page offered eight is read on replay over eight
-    (`EARLIER_GROUP_ROWS`, chosen by the workflow's patch), as it was when recorded."""
-    from domain.form_response import EARLIER_GROUP_ROWS, GROUP_ROWS
+    """As many rows now as a return may give; a form recorded when the page offered eight, or twenty, is read on
+    replay over those (`EARLIER_GROUP_ROWS`, `TWENTY_GROUP_ROWS`, chosen by the workflow's patches), as it was."""
+    from domain.form_response import EARLIER_GROUP_ROWS, GROUP_ROWS, TWENTY_GROUP_ROWS
+    from domain.responses import MOST_GROUPS
 
     required = [FieldSpec("groups", "Groups", "groups", True)]
     form = {"action": "submit_return"} | {
-        f"groups.{n}.{box}": "1" for n in range(12) for box in ("patients", "days_off")
+        f"groups.{n}.{box}": "1" for n in range(30) for box in ("patients", "days_off")
     }
     now = read_response(form, required, "pm@practice.example", Role.PRACTICE)
-    then = read_response(form, required, "pm@practice.example", Role.PRACTICE, EARLIER_GROUP_ROWS)
-    assert GROUP_ROWS == 20 and now.groups is not None and then.groups is not None
-    assert (len(now.groups), len(then.groups)) == (12, 8)
+    twenty = read_response(form, required, "pm@practice.example", Role.PRACTICE, TWENTY_GROUP_ROWS)
+    eight = read_response(form, required, "pm@practice.example", Role.PRACTICE, EARLIER_GROUP_ROWS)
+    assert GROUP_ROWS == MOST_GROUPS and now.groups is not None and twenty.groups and eight.groups
+    assert (len(now.groups), len(twenty.groups), len(eight.groups)) == (30, 20, 8)
+
+
+def test_a_form_with_every_group_row_filled_is_not_too_large() -> None:
+    """Every box of every row the page offers, and the form's own fields, are within the bounds a form is held to."""
+    from domain.form_response import GROUP_ROWS, oversized
+
+    form = {"action": "submit_return", "submission": "x" * 32} | {
+        f"groups.{n}.{box}": value
+        for n in range(GROUP_ROWS)
+        for box, value in (("patients", "12"), ("days_off", "30"), ("still_off", "on"), ("off_since", "2025-02-01"))
+    }
+    assert oversized(form) == {}

@@ -25,6 +25,7 @@ from temporalio.worker import Worker
 from domain.calendar import LEGACY_CALENDAR
 from domain.contacts import Role
 from domain.deregistration import DeregistrationCase
+from domain.form_response import GROUP_ROWS
 from domain.responses import ResponseInput
 from domain.working_days import describe_date, describe_day, london_date, next_working_day
 from service import acting, starting
@@ -269,14 +270,14 @@ async def test_a_practices_return_outside_the_incident_is_refused_and_days_still
         and "Patients deregistered, group 1, days off the list: 400 days is longer than the incident (365 days"
         in too_long.text
     )
-    assert "More groups (up to 20 in all)" in (await web.get(link)).text  # past the eight rows shown
+    assert f"More groups (up to {GROUP_ROWS} in all)" in (await web.get(link)).text  # past the eight rows shown
     many = {"action": "submit_return"} | {
-        f"groups.{n}.{box}": "1" for n in range(12) for box in ("patients", "days_off")
+        f"groups.{n}.{box}": "1" for n in range(30) for box in ("patients", "days_off")
     }
-    twelve = await web.post(link, data=many)
-    assert twelve.status_code == 200 and "Return recorded" in twelve.text
+    thirty = await web.post(link, data=many)
+    assert thirty.status_code == 200 and "Return recorded" in thirty.text
     practice = await summary_of(client, f"{eid}-{ods}")
-    assert len(practice.case["groups"]) == 12  # all read, where rows past the eighth had been left out
+    assert len(practice.case["groups"]) == 30  # all read, where rows past the eighth, then the twentieth, were not
     good = {
         "action": "submit_return",
         "groups.0.patients": "10",
@@ -294,8 +295,9 @@ async def test_a_practices_return_outside_the_incident_is_refused_and_days_still
     code, out, _ = await run_cli(env, "show", eid)
     assert code == 0 and "£95.55" in out
     await run_cli(env, "close-incident", eid, "--reasons", "test over")
-    # The shape with twenty group rows (its patch marker) recorded for replay, beside the histories of eight.
-    await replay_and_maybe_record(client, f"{eid}-{ods}", "practice_return_twenty_group_rows")
+    # The shape with every group row a return may give (its patch marker) recorded for replay, beside the histories
+    # of eight and of twenty.
+    await replay_and_maybe_record(client, f"{eid}-{ods}", "practice_return_all_group_rows")
 
 
 # --- 4. a counter-offer's terms carry into the agreement ---------------------------------------

@@ -20,7 +20,7 @@ from activities.email import EmailActivities, EmailRequest
 from domain.contacts import Contact, Role
 from domain.escalation import EmailEffect
 from domain.practice_return import PracticeCase
-from domain.responses import DeregisteredGroup
+from domain.responses import MOST_GROUPS, DeregisteredGroup, ResponseInput
 from links.signing import LinkGrant, LinkKeys, sign_link
 from mail.sink import start_sink
 from persistence.database import make_engine
@@ -89,7 +89,9 @@ async def test_link_get_changes_nothing_and_post_acts(
     assert view.status == "payment_expected"
     await acting.respond(client, eid, officer("withdraw", reasons="test over"))
     closed = await web.post(path, data={"action": "accept"})
-    assert closed.status_code == 409 and "is closed (withdrawn by the LMC)" in closed.text and "<form" not in closed.text
+    assert (
+        closed.status_code == 409 and "is closed (withdrawn by the LMC)" in closed.text and "<form" not in closed.text
+    )
 
 
 @pytest.mark.parametrize(
@@ -201,3 +203,39 @@ async def test_development_mail_browser_shows_sent_mail_with_working_links(
             assert (await http.get("/dev/mail/..%2Fsecret.eml")).status_code == 404
     finally:
         sink.stop()
+
+
+async def test_a_return_of_many_groups_sent_another_way_is_shown_whole_for_correcting(
+    dev_env: WorkflowEnvironment, web: httpx.AsyncClient, settings: Settings, inbox: Inbox
+) -> None:
+    """A return may give as many groups as its page offers rows (`MOST_GROUPS`): one sent by `starter.py respond`
+    with more than the page once offered (twenty) is filled in whole on the page, so sending the correction, which
+    replaces the return, loses none of it."""
+    data = json.loads((ROOT / "examples" / "deregistration_nwl_pathfinder.json").read_text())
+    data["practices"] = data["practices"][:1]
+    eid = f"PDR-WEB-{uuid.uuid4().hex[:6].upper()}"
+    start = starting.prepare(DEREGISTRATION, settings.escalation_config(), data, eid)
+    await starting.start(dev_env.client, settings, DEREGISTRATION, start)
+    practice = data["practices"][0]
+    [request] = await inbox.wait_for(f"{eid}-{practice['ods']}", 1)
+    path = link_path(body_text(request))
+    sent = [DeregisteredGroup(patients=n + 1, days_off=10) for n in range(MOST_GROUPS)]
+    returned = ResponseInput(
+        action="submit_return", actor_email=practice["contact_email"], actor_role=Role.PRACTICE, groups=sent
+    )
+    assert (await acting.respond(dev_env.client, f"{eid}-{practice['ods']}", returned)).status != "refused"
+
+    page = await web.get(path)
+    assert page.status_code == 200
+    shown = dict(re.findall(r'name="(groups\.\d+\.(?:patients|days_off))"[^>]*value="(\d*)"', page.text))
+    assert [shown[f"groups.{n}.patients"] for n in range(MOST_GROUPS)] == [str(n + 1) for n in range(MOST_GROUPS)]
+    submission = re.search(r'name="submission" value="([^"]+)"', page.text)
+    assert submission is not None
+    corrected = {"action": "submit_return", "submission": submission.group(1), **shown, "groups.0.patients": "100"}
+    done = await web.post(path, data=corrected)
+    assert done.status_code == 200 and "Correction recorded" in done.text
+    view = await reading.summary(dev_env.client, f"{eid}-{practice['ods']}")
+    groups = view.case_as(PracticeCase).groups
+    assert groups is not None and len(groups) == MOST_GROUPS and groups[0].patients == 100 and groups[-1].patients == 50
+    closed = await acting.respond(dev_env.client, eid, officer("close_incident", reasons="web test over"))
+    assert closed.status == "closed"

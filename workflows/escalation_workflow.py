@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.form_response import (
         EARLIER_GROUP_ROWS,
         GROUP_ROWS,
+        TWENTY_GROUP_ROWS,
         FormResponse,
         form_digest,
         read_new_response,
@@ -65,6 +66,9 @@ MAIL_DELAY_PATCH = "deadline-moved-for-mail-delay"
 MORE_GROUP_ROWS_PATCH = "more-group-rows"
 """A form with groups is read, as recorded, over `GROUP_ROWS` rows; forms recorded before, over the eight the page
 offered then (a crafted ninth was not read, and must not be on replay)."""
+ALL_GROUP_ROWS_PATCH = "group-rows-as-many-as-a-return-may-give"
+"""From this patch on, `GROUP_ROWS` (as many as a return may give); forms recorded after `MORE_GROUP_ROWS_PATCH` and
+before this one, over the twenty rows the page offered then."""
 STEP_TIMEOUT = timedelta(seconds=30)
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=10))
 
@@ -522,8 +526,11 @@ class EscalationWorkflow:
             if as_sent:
                 return read_new_response(submitted.form, fields, submitted.actor_email, submitted.actor_role)
             rows = GROUP_ROWS
-            if any(f.kind == "groups" for f in fields) and not workflow.patched(MORE_GROUP_ROWS_PATCH):
-                rows = EARLIER_GROUP_ROWS
+            if any(f.kind == "groups" for f in fields):
+                if not workflow.patched(MORE_GROUP_ROWS_PATCH):
+                    rows = EARLIER_GROUP_ROWS
+                elif not workflow.patched(ALL_GROUP_ROWS_PATCH):
+                    rows = TWENTY_GROUP_ROWS
             return read_response(submitted.form, fields, submitted.actor_email, submitted.actor_role, rows)
         except FieldsRefused as refused:  # each field named, to show beside it on the page
             raise ApplicationError(str(refused), refused.fields, type="FieldsRefused", non_retryable=True) from None
