@@ -107,18 +107,21 @@ def _groups(form: dict[str, str], name: str, errors: dict[str, str], rows: int) 
     return groups
 
 
-def read_new_response(form: dict[str, str], fields: list[FieldSpec], actor_email: str, role: Role) -> ResponseInput:
-    """`read_response`, refusing also a groups field's boxes filled in beyond the rows the page offers, by name,
-    rather than dropping them unread. For a form as it arrives (the update's validator, the web's own read); a
-    handler replaying a recorded form reads it by `read_response`, as it was read when it was recorded."""
+def read_new_response(
+    form: dict[str, str], fields: list[FieldSpec], actor_email: str, role: Role, group_rows: int = GROUP_ROWS
+) -> ResponseInput:
+    """`read_response`, refusing also a groups field's boxes filled in beyond the rows read (`group_rows`: those the
+    page offers, or fewer in a run that began before they grew), by name, rather than dropping them unread. For a
+    form as it arrives (the update's validator, the web's own read); a handler replaying a recorded form reads it by
+    `read_response`, as it was read when it was recorded."""
     unoffered = {
-        field.name: f"at most {GROUP_ROWS} groups can be sent at once, and more were"
+        field.name: f"at most {group_rows} groups can be sent at once, and more were"
         for field in fields
         if field.kind == "groups"
-        and any(_beyond_rows(key, field.name) and value.strip() for key, value in form.items())
+        and any(_beyond_rows(key, field.name, group_rows) and value.strip() for key, value in form.items())
     }
     try:
-        response = read_response(form, fields, actor_email, role)
+        response = read_response(form, fields, actor_email, role, group_rows)
     except FieldsRefused as refused:
         raise FieldsRefused({**refused.fields, **unoffered}) from None
     if unoffered:
@@ -126,13 +129,13 @@ def read_new_response(form: dict[str, str], fields: list[FieldSpec], actor_email
     return response
 
 
-def _beyond_rows(key: str, name: str) -> bool:
-    """A box of the groups field `name` outside the rows the page offers (`groups.8.patients`, `groups.x.y`)."""
+def _beyond_rows(key: str, name: str, group_rows: int) -> bool:
+    """A box of the groups field `name` outside the rows read (`groups.50.patients`, `groups.x.y`)."""
     parts = key.split(".")
-    return len(parts) == 3 and parts[0] == name and parts[1] not in _ROWS
+    return len(parts) == 3 and parts[0] == name and parts[1] not in _ROWS[:group_rows]
 
 
-_ROWS = frozenset(str(row) for row in range(GROUP_ROWS))
+_ROWS = tuple(str(row) for row in range(GROUP_ROWS))
 
 
 def read_response(

@@ -232,3 +232,21 @@ def test_a_form_with_every_group_row_filled_is_not_too_large() -> None:
         for box, value in (("patients", "12"), ("days_off", "30"), ("still_off", "on"), ("off_since", "2025-02-01"))
     }
     assert oversized(form) == {}
+
+
+def test_a_run_that_read_its_forms_over_fewer_rows_refuses_more_rather_than_leaving_them_unread() -> None:
+    """A run that read a form before the rows grew reads every later form over the rows it read then (its patch
+    keeps its first answer); its validator is given those rows, so a 21st group is refused by name, not dropped."""
+    from domain.form_response import TWENTY_GROUP_ROWS, read_new_response
+
+    required = [FieldSpec("groups", "Groups", "groups", True)]
+    form = {"action": "submit_return"} | {
+        f"groups.{n}.{box}": "1" for n in range(25) for box in ("patients", "days_off")
+    }
+    assert len(read_new_response(form, required, "pm@practice.example", Role.PRACTICE).groups or []) == 25
+    try:
+        read_new_response(form, required, "pm@practice.example", Role.PRACTICE, TWENTY_GROUP_ROWS)
+    except FieldsRefused as refused:
+        assert refused.fields == {"groups": "at most 20 groups can be sent at once, and more were"}
+    else:
+        raise AssertionError("refused")

@@ -64,11 +64,13 @@ HELD_EMAIL_EVENTS = {
 }
 MAIL_DELAY_PATCH = "deadline-moved-for-mail-delay"
 MORE_GROUP_ROWS_PATCH = "more-group-rows"
-"""A form with groups is read, as recorded, over `GROUP_ROWS` rows; forms recorded before, over the eight the page
+"""A form with groups is read, as recorded, over twenty rows; forms recorded before, over the eight the page
 offered then (a crafted ninth was not read, and must not be on replay)."""
 ALL_GROUP_ROWS_PATCH = "group-rows-as-many-as-a-return-may-give"
 """From this patch on, `GROUP_ROWS` (as many as a return may give); forms recorded after `MORE_GROUP_ROWS_PATCH` and
-before this one, over the twenty rows the page offered then."""
+before this one, over the twenty rows the page offered then. A patch keeps its first answer for the rest of a run,
+so a run that read a form before this one reads every later form over those rows too, and its validator refuses
+a form with more (`_group_rows`), rather than the handler leaving them unread."""
 STEP_TIMEOUT = timedelta(seconds=30)
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=10))
 
@@ -314,6 +316,8 @@ class EscalationWorkflow:
         self._answered = False  # a person's response is waiting on the steps in the outbox
         self._local_now = False  # the steps being carried out run as local activities
         self._said_long_history = False  # told ops once that this run's history is long and it cannot continue
+        # Group rows this run reads a form over: fewer in a run that read one before they grew (`_read_form`).
+        self._group_rows = GROUP_ROWS
 
     def begin_or_resume(self, start: Any, open_case: Callable[[], tuple[EscalationCase, list[Effect]]]) -> None:
         """Resume from what a previous run carried over, or open the case afresh."""
@@ -524,14 +528,15 @@ class EscalationWorkflow:
         fields = {**self.case.action_fields(), **COMMON_FIELDS}.get(submitted.form.get("action", ""), [])
         try:
             if as_sent:
-                return read_new_response(submitted.form, fields, submitted.actor_email, submitted.actor_role)
-            rows = GROUP_ROWS
+                return read_new_response(
+                    submitted.form, fields, submitted.actor_email, submitted.actor_role, self._group_rows
+                )
             if any(f.kind == "groups" for f in fields):
                 if not workflow.patched(MORE_GROUP_ROWS_PATCH):
-                    rows = EARLIER_GROUP_ROWS
+                    self._group_rows = EARLIER_GROUP_ROWS
                 elif not workflow.patched(ALL_GROUP_ROWS_PATCH):
-                    rows = TWENTY_GROUP_ROWS
-            return read_response(submitted.form, fields, submitted.actor_email, submitted.actor_role, rows)
+                    self._group_rows = TWENTY_GROUP_ROWS
+            return read_response(submitted.form, fields, submitted.actor_email, submitted.actor_role, self._group_rows)
         except FieldsRefused as refused:  # each field named, to show beside it on the page
             raise ApplicationError(str(refused), refused.fields, type="FieldsRefused", non_retryable=True) from None
 
