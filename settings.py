@@ -6,11 +6,12 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from email.utils import parseaddr
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
@@ -108,6 +109,18 @@ class Settings(BaseSettings):
     @cached_property
     def session_key(self) -> bytes:
         return self.session_secret.encode() if self.session_secret else self._generated("session-secret")
+
+    @field_validator("mail_from")
+    @classmethod
+    def _mail_from_is_one_address(cls, value: str) -> str:
+        """Every email's From: refused at start, in words, rather than making every email unsendable later."""
+        _, address = parseaddr(value)
+        if any(ch < " " or ch == "\x7f" for ch in value) or "@" not in address or not address.isascii():
+            raise ValueError(
+                "MAIL_FROM must be one address on one line, its address in plain ASCII, "
+                "e.g. 'LMC Escalations <escalations@lmc.example>'"
+            )
+        return value
 
     def _generated(self, name: str) -> bytes:
         path = self.var_dir / name

@@ -23,6 +23,7 @@ from datetime import datetime
 from email import policy
 from email.charset import BASE64, QP, Charset
 from email.errors import MessageError
+from email.header import Header
 from email.message import EmailMessage, Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
@@ -149,7 +150,7 @@ def compose(
     try:
         message = _build(effect, mail_from, message_id, in_reply_to, sent_at, bool(tables))
         if reply_to is not None and reply_to.email != effect.to.email and _header_fault(reply_to.email) is None:
-            message["Reply-To"] = formataddr((printable(reply_to.name), reply_to.email))
+            message["Reply-To"] = _address(printable(reply_to.name), reply_to.email)
         _add_content(message, effect, tables or [], facts, action_labels, link)
         flat = message.as_bytes(policy=_WRITTEN)
     except (ValueError, MessageError) as err:  # the same effect fails the same way every time
@@ -171,11 +172,11 @@ def _build(
     """The message's headers; its content follows (`_add_content`), once every header is in. With attachments it
     is multipart/mixed (the alternatives first, then each attachment); without, multipart/alternative."""
     message = ComposedMessage("mixed" if attached else "alternative")
-    # As configured; a name outside ASCII is encoded on its own, leaving the address readable to the mail server.
-    message["From"] = mail_from if mail_from.isascii() else formataddr(parseaddr(mail_from))
-    message["To"] = formataddr((effect.to.name, effect.to.email))
+    # As configured (`Settings.mail_from` checks it); a name outside ASCII is encoded, the address left as it is.
+    message["From"] = mail_from if mail_from.isascii() else _address(*parseaddr(mail_from))
+    message["To"] = _address(effect.to.name, effect.to.email)
     if effect.cc:
-        message["Cc"] = ", ".join(formataddr((c.name, c.email)) for c in effect.cc)
+        message["Cc"] = ", ".join(_address(c.name, c.email) for c in effect.cc)
     message["Subject"] = effect.subject  # written as encoded words if it is not all ASCII
     message["Message-ID"] = message_id
     message["Date"] = format_datetime(sent_at)
@@ -183,6 +184,14 @@ def _build(
         message["In-Reply-To"] = in_reply_to
         message["References"] = in_reply_to
     return message
+
+
+def _address(name: str, address: str) -> str:
+    """'Name <address>', a name outside ASCII as encoded words short enough to fold onto lines a mail server takes
+    (`formataddr` writes it as one word, which a long name makes longer than a line may be)."""
+    if name.isascii():
+        return formataddr((name, address))
+    return f"{Header(name, 'utf-8').encode()} <{address}>"
 
 
 def _add_content(

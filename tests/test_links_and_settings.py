@@ -63,3 +63,20 @@ def test_the_embedded_default_needs_no_environment(tmp_path: Path) -> None:
     assert settings.database == f"sqlite:///{tmp_path / 'escalations.db'}"
     first = settings.link_keys
     assert Settings(var_dir=tmp_path, _env_file=None).link_keys == first  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    "mail_from",
+    ["LMC <escalations@lmc.example>\nBcc: everyone@example.org", "no address at all", "LMC <escalatiöns@lmc.example>"],
+)
+def test_a_mail_from_no_email_could_carry_is_refused_at_start_naming_it(tmp_path: Path, mail_from: str) -> None:
+    """Refused when the engine starts, where it had made every email unsendable (or, a line break, written a header
+    of its own)."""
+    with pytest.raises(ValueError) as refused:
+        Settings(_env_file=None, var_dir=tmp_path, mail_from=mail_from)  # type: ignore[call-arg]
+    assert "mail_from" in str(refused.value) and "one address on one line" in str(refused.value)
+
+
+def test_a_mail_from_with_a_name_outside_ascii_is_taken(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, var_dir=tmp_path, mail_from="Comité LMC <escalations@lmc.example>")  # type: ignore[call-arg]
+    assert settings.mail_from == "Comité LMC <escalations@lmc.example>"
