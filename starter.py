@@ -39,15 +39,18 @@ OPTION_NAMES = {
 """The fields of a response as the officer's command line names them, for its refusals."""
 
 
-def print_case(view: CaseView) -> None:
+def case_rows(view: CaseView) -> list[tuple[str, str]]:
+    """What `show` says of a case, label by label, as LMC staff read it (whose return it is, not "your")."""
     from domain import wording
     from domain.contacts import Role
 
-    for label, value in view.read_by(Role.OFFICER).facts:  # LMC staff read whose return it is
-        print(f"{label:>24}: {value}")
-    print(
-        f"{'Ladder level':>24}: {view.ladder_level}{' (stalled)' if view.stalled else ''}"
-        f"{' - on liaison agenda' if view.on_liaison_agenda else ''}"
+    rows = list(view.read_by(Role.OFFICER).facts)
+    rows.append(
+        (
+            "Ladder level",
+            f"{view.ladder_level}{' (stalled)' if view.stalled else ''}"
+            f"{' - on liaison agenda' if view.on_liaison_agenda else ''}",
+        )
     )
     if view.wait:
         if view.wait.deadline:
@@ -65,20 +68,26 @@ def print_case(view: CaseView) -> None:
             deadline = f"paused with {view.wait.paused_days_left} working days left"
         else:
             deadline = "none: overdue, waiting for a response or your decision"
-        print(f"{'Waiting for':>24}: {wording.waiting(view.wait.purpose, view.wait.holder)}")
-        print(f"{'Deadline':>24}: {deadline}{'  MISSED x' + str(view.wait.misses) if view.wait.misses else ''}")
+        rows.append(("Waiting for", wording.waiting(view.wait.purpose, view.wait.holder)))
+        rows.append(("Deadline", f"{deadline}{'  MISSED x' + str(view.wait.misses) if view.wait.misses else ''}"))
     if view.outcome:
-        print(f"{'Outcome':>24}: {wording.outcome(view.outcome)}")
+        rows.append(("Outcome", wording.outcome(view.outcome)))
     if view.payer_actions:  # in words: the payer answers through their link
-        print(f"{'Payer may':>24}: {'; '.join(view.action_labels.get(a, a) for a in view.payer_actions)}")
+        rows.append(("Payer may", "; ".join(view.action_labels.get(a, a) for a in view.payer_actions)))
     if view.officer_actions:  # in words, each with the command that does it here, where there is one
         done_by = {
             a: f" ({a.replace('_', '-')} ID)" if a.replace("_", "-") in OFFICER_COMMANDS else ""
             for a in view.officer_actions
         }
-        print(
-            f"{'Officer may':>24}: {'; '.join(view.action_labels.get(a, a) + done_by[a] for a in view.officer_actions)}"
-        )
+        rows.append(("Officer may", "; ".join(view.action_labels.get(a, a) + done_by[a] for a in view.officer_actions)))
+    return rows
+
+
+def print_rows(rows: list[tuple[str, str]]) -> None:
+    """Each label right-aligned to the longest, so every value starts in one column."""
+    width = max((len(label) for label, _ in rows), default=0)
+    for label, value in rows:
+        print(f"{label:>{width}}: {value}")
 
 
 def print_history(audit: AuditLog, escalation_id: str) -> bool:
@@ -325,13 +334,14 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         if args.json:
             print(view.model_dump_json(indent=2))
             return 0
-        print_case(view)
+        rows = case_rows(view)
         if "practice_count" in view.case:  # an incident: how its returns stand (the console's practices page)
             from persistence.database import make_engine
             from service.practice_table import practice_table, returns_in
 
             lines = await practice_table(client, make_engine(settings.database), view)
-            print(f"{'Returns':>24}: {returns_in(lines)}")
+            rows.append(("Returns", returns_in(lines)))
+        print_rows(rows)
         return 0
     from domain.contacts import Role
     from domain.responses import ResponseInput

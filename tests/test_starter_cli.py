@@ -270,3 +270,11 @@ def test_a_start_file_that_is_not_json_says_where_and_what_to_look_for() -> None
         assert refused.value.fields["file"].startswith("claim.json is not valid JSON: ") and words in str(
             refused.value.fields["file"]
         ), refused.value.fields
+
+
+def test_show_starts_every_value_in_one_column_however_long_a_label(capsys: pytest.CaptureFixture[str]) -> None:
+    """Labels are right-aligned to the longest ('Reasons given for the offer' ran past a fixed 24 characters)."""
+    starter.print_rows([("Reference", "CLM-1"), ("Reasons given for the offer", "referrals only"), ("Outcome", "paid")])
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.index(": ") for line in lines] == [len("Reasons given for the offer")] * 3
+    assert lines[0].endswith("Reference: CLM-1") and lines[2].endswith("Outcome: paid")
