@@ -39,6 +39,7 @@ from functools import cache
 import aiosmtplib
 
 from mail.compose import ComposedMessage, printable
+from mail.connections import smtp_session
 from persistence.sent_mail import MailStatus, SentEmail, SentMailLedger
 from settings import Settings
 
@@ -99,6 +100,8 @@ class SmtpDelivery:
         self._settings = settings
         self._ledger = ledger
         self._hostname = local_hostname()
+        # Connections are shared between sends to the same server as the same user (`mail.connections`).
+        self._server = (settings.smtp_host, settings.smtp_port, settings.smtp_username, settings.smtp_starttls)
 
     async def send_once(self, message: Message, row: SentEmail, accepted: Callable[[], None] = lambda: None) -> Outcome:
         """Send `message` unless any attempt has before; `accepted` runs the moment the server takes it.
@@ -106,7 +109,7 @@ class SmtpDelivery:
         earlier = await self._earlier_attempt(row.message_id)
         if earlier is not None:
             return earlier
-        async with self._connect() as smtp:
+        async with smtp_session(self._server, self._connect) as smtp:
             eight_bit = smtp.supports_extension("8bitmime")
             try:
                 flat = written_by_compose(message) or message.as_bytes(
@@ -157,7 +160,7 @@ class SmtpDelivery:
             return Outcome(Delivery.UNSENDABLE, held.held_reason)
         flat = held.raw.encode("utf-8")
         message = BytesParser(policy=policy.SMTP).parsebytes(flat)
-        async with self._connect() as smtp:
+        async with smtp_session(self._server, self._connect) as smtp:
             envelope = await self._envelope(smtp, message, smtp.supports_extension("8bitmime"))
             if envelope.to_refused():
                 if not await asyncio.to_thread(self._ledger.note_refusal, message_id, envelope.reason()):
