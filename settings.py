@@ -11,6 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from email_validator import EmailNotValidError, validate_email
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -113,9 +114,21 @@ class Settings(BaseSettings):
     @field_validator("mail_from")
     @classmethod
     def _mail_from_is_one_address(cls, value: str) -> str:
-        """Every email's From: refused at start, in words, rather than making every email unsendable later."""
+        """Every email's From: refused at start, in words, rather than making every email unsendable later, or
+        (a comma, a line break) naming more senders than one."""
         _, address = parseaddr(value)
-        if any(ch < " " or ch == "\x7f" for ch in value) or "@" not in address or not address.isascii():
+        written = value.strip()
+        named = written[: -len(address) - 2].strip() if written.endswith(f"<{address}>") else None
+        one = written == address or (
+            named is not None
+            and "<" not in named
+            and ("," not in named or (named.startswith('"') and named.endswith('"')))  # a comma only in quotes
+        )
+        try:
+            validate_email(address, check_deliverability=False)
+        except EmailNotValidError:
+            one = False
+        if not one or any(ch < " " or ch == "\x7f" for ch in value) or not address.isascii():
             raise ValueError(
                 "MAIL_FROM must be one address on one line, its address in plain ASCII, "
                 "e.g. 'LMC Escalations <escalations@lmc.example>'"

@@ -67,7 +67,15 @@ def test_the_embedded_default_needs_no_environment(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "mail_from",
-    ["LMC <escalations@lmc.example>\nBcc: everyone@example.org", "no address at all", "LMC <escalatiöns@lmc.example>"],
+    [
+        "LMC <escalations@lmc.example>\nBcc: everyone@example.org",
+        "no address at all",
+        "LMC <escalatiöns@lmc.example>",
+        "escalations@lmc.example, someone@else.example",
+        "LMC <escalations@lmc.example>, Other <other@else.example>",
+        "group: escalations@lmc.example, other@else.example;",
+        "LMC <escalations@lmc.example> and more",
+    ],
 )
 def test_a_mail_from_no_email_could_carry_is_refused_at_start_naming_it(tmp_path: Path, mail_from: str) -> None:
     """Refused when the engine starts, where it had made every email unsendable (or, a line break, written a header
@@ -77,6 +85,10 @@ def test_a_mail_from_no_email_could_carry_is_refused_at_start_naming_it(tmp_path
     assert "mail_from" in str(refused.value) and "one address on one line" in str(refused.value)
 
 
-def test_a_mail_from_with_a_name_outside_ascii_is_taken(tmp_path: Path) -> None:
-    settings = Settings(_env_file=None, var_dir=tmp_path, mail_from="Comité LMC <escalations@lmc.example>")  # type: ignore[call-arg]
-    assert settings.mail_from == "Comité LMC <escalations@lmc.example>"
+@pytest.mark.parametrize(
+    "mail_from",
+    ["Comité LMC <escalations@lmc.example>", '"LMC, Kent" <escalations@lmc.example>', "escalations@lmc.example"],
+)
+def test_one_mail_from_address_however_it_is_named_is_taken(tmp_path: Path, mail_from: str) -> None:
+    settings = Settings(_env_file=None, var_dir=tmp_path, mail_from=mail_from)  # type: ignore[call-arg]
+    assert settings.mail_from == mail_from
