@@ -84,10 +84,13 @@ def case_rows(view: CaseView) -> list[tuple[str, str]]:
 
 
 def print_rows(rows: list[tuple[str, str]]) -> None:
-    """Each label right-aligned to the longest, so every value starts in one column."""
+    """Each label right-aligned to the longest, so every value, and each line of one, starts in one column."""
     width = max((len(label) for label, _ in rows), default=0)
     for label, value in rows:
-        print(f"{label:>{width}}: {value}")
+        first, *more = value.splitlines() or [""]  # a reason typed over lines (a browser sends CRLF) stays in line
+        print(f"{label:>{width}}: {first}")
+        for line in more:
+            print(f"{'':>{width}}  {line}")
 
 
 def print_history(audit: AuditLog, escalation_id: str) -> bool:

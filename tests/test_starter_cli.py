@@ -278,3 +278,9 @@ def test_show_starts_every_value_in_one_column_however_long_a_label(capsys: pyte
     lines = capsys.readouterr().out.splitlines()
     assert [line.index(": ") for line in lines] == [len("Reasons given for the offer")] * 3
     assert lines[0].endswith("Reference: CLM-1") and lines[2].endswith("Outcome: paid")
+
+
+def test_show_keeps_each_line_of_a_value_in_its_column(capsys: pytest.CaptureFixture[str]) -> None:
+    """A reason typed over two lines in a browser (sent with CRLF) prints as two lines, both in the value column."""
+    starter.print_rows([("Reasons", "line one\r\nline two"), ("Outcome", "paid")])
+    assert capsys.readouterr().out.splitlines() == ["Reasons: line one", "         line two", "Outcome: paid"]
