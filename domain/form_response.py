@@ -19,7 +19,7 @@ from domain.validation import FieldsRefused, read_date, validated
 
 GROUP_ROWS = MOST_GROUPS
 """Rows a groups field offers on the page (the first `GROUP_ROWS_SHOWN` open, the rest behind 'More groups'): as
-many as a return may give, so a return sent another way (`starter.py respond`) is shown whole for correcting."""
+many as a return may give, so a return sent another way (`service.acting.respond`) is shown whole for correcting."""
 GROUP_ROWS_SHOWN = 8
 EARLIER_GROUP_ROWS = 8
 TWENTY_GROUP_ROWS = 20
@@ -115,10 +115,9 @@ def read_new_response(
     form as it arrives (the update's validator, the web's own read); a handler replaying a recorded form reads it by
     `read_response`, as it was read when it was recorded."""
     unoffered = {
-        field.name: f"at most {group_rows} groups can be sent at once, and more were"
+        field.name: problem
         for field in fields
-        if field.kind == "groups"
-        and any(_beyond_rows(key, field.name, group_rows) and value.strip() for key, value in form.items())
+        if field.kind == "groups" and (problem := _unoffered_rows(form, field.name, group_rows)) is not None
     }
     try:
         response = read_response(form, fields, actor_email, role, group_rows)
@@ -127,6 +126,16 @@ def read_new_response(
     if unoffered:
         raise FieldsRefused(unoffered)
     return response
+
+
+def _unoffered_rows(form: dict[str, str], name: str, group_rows: int) -> str | None:
+    """What is wrong with the boxes filled in outside the rows read, in words; None if there are none."""
+    rows = {key.split(".")[1] for key, value in form.items() if _beyond_rows(key, name, group_rows) and value.strip()}
+    if not rows:
+        return None
+    if all(row.isdigit() for row in rows):
+        return f"at most {group_rows} groups can be sent at once, and more were"
+    return f"a group row this form does not have was filled in; use the rows it offers (up to {group_rows} groups)"
 
 
 def _beyond_rows(key: str, name: str, group_rows: int) -> bool:

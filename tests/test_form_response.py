@@ -250,3 +250,20 @@ def test_a_run_that_read_its_forms_over_fewer_rows_refuses_more_rather_than_leav
         assert refused.fields == {"groups": "at most 20 groups can be sent at once, and more were"}
     else:
         raise AssertionError("refused")
+
+
+def test_a_crafted_group_row_that_is_no_row_at_all_is_refused_as_such() -> None:
+    """'groups.-1.patients' or 'groups.1e3.patients' is not a group too many: said so, not 'more were' sent."""
+    from domain.form_response import read_new_response
+
+    required = [FieldSpec("groups", "Groups", "groups", True)]
+    form = {"action": "submit_return", "groups.0.patients": "5", "groups.0.days_off": "3"}
+    for crafted in ("groups.-1.patients", "groups.1e3.patients", "groups.x.patients"):
+        try:
+            read_new_response({**form, crafted: "7"}, required, "pm@practice.example", Role.PRACTICE)
+        except FieldsRefused as refused:
+            assert refused.fields == {
+                "groups": "a group row this form does not have was filled in; use the rows it offers (up to 50 groups)"
+            }
+        else:
+            raise AssertionError(crafted)

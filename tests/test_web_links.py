@@ -208,7 +208,7 @@ async def test_development_mail_browser_shows_sent_mail_with_working_links(
 async def test_a_return_of_many_groups_sent_another_way_is_shown_whole_for_correcting(
     dev_env: WorkflowEnvironment, web: httpx.AsyncClient, settings: Settings, inbox: Inbox
 ) -> None:
-    """A return may give as many groups as its page offers rows (`MOST_GROUPS`): one sent by `starter.py respond`
+    """A return may give as many groups as its page offers rows (`MOST_GROUPS`): one sent through `service.acting.respond`
     with more than the page once offered (twenty) is filled in whole on the page, so sending the correction, which
     replaces the return, loses none of it."""
     data = json.loads((ROOT / "examples" / "deregistration_nwl_pathfinder.json").read_text())
