@@ -21,7 +21,7 @@ import uvicorn
 from kinds import KINDS
 from logging_setup import configure_logging
 from mail.sink import start_sink
-from settings import Settings
+from settings import Settings, load_settings
 from temporal_client import connect, ensure_search_attributes
 from web.app import MAX_REQUEST_HEAD, create_app
 from worker import build_worker
@@ -69,7 +69,7 @@ async def connect_when_ready(settings: Settings, server: subprocess.Popen[bytes]
 
 async def main() -> None:
     configure_logging()
-    settings = Settings(dev_mail_browser=True)
+    settings = load_settings(dev_mail_browser=True)
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     server = start_temporal(settings)
     sink = None

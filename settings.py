@@ -4,15 +4,16 @@ and the LMC's escalation configuration from `config/escalations.toml`."""
 from __future__ import annotations
 
 import secrets
+import sys
 from dataclasses import dataclass
 from datetime import timedelta
 from email.utils import parseaddr
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
@@ -130,7 +131,7 @@ class Settings(BaseSettings):
             one = False
         if not one or any(ch < " " or ch == "\x7f" for ch in value) or not address.isascii():
             raise ValueError(
-                "MAIL_FROM must be one address on one line, its address in plain ASCII, "
+                "must be one address on one line, its address in plain ASCII, "
                 "e.g. 'LMC Escalations <escalations@lmc.example>'"
             )
         return value
@@ -153,3 +154,19 @@ class Settings(BaseSettings):
 
         with self.config_file.open("rb") as handle:
             return EscalationConfig.model_validate(tomllib.load(handle))
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """The settings from the environment, for an entry point: a value refused is said in words, naming its variable,
+    on one line starting "Refused:" (as the CLI's refusals are), and the process exits 2, rather than with pydantic's
+    traceback."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as refused:
+        said = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']).upper() or 'settings'}: "
+            f"{str(error['msg']).removeprefix('Value error, ')}"
+            for error in refused.errors()
+        )
+        print(f"Refused: the settings: {said}", file=sys.stderr)
+        raise SystemExit(2) from None

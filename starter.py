@@ -519,9 +519,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
     import asyncio
 
-    from settings import Settings
+    from settings import load_settings
 
-    settings = Settings()
+    settings = load_settings()
     unreachable = f"Error: cannot reach the escalation engine at {settings.temporal_address}. Nothing was recorded."
     try:
         code = asyncio.run(_run(args, settings))

@@ -34,7 +34,7 @@ from persistence.incident_tallies import IncidentTallies
 from persistence.practice_returns import PracticeReturns
 from persistence.sent_mail import SentMailLedger
 from service.health import readiness
-from settings import Settings
+from settings import Settings, load_settings
 from temporal_client import connect, ensure_search_attributes, metrics_runtime
 
 WORKFLOWS: Sequence[type] = all_workflows()
@@ -137,7 +137,7 @@ async def serve_health(app: Starlette, bind: str) -> uvicorn.Server:
 
 async def main() -> None:
     configure_logging()
-    settings = Settings()
+    settings = load_settings()
     runtime = metrics_runtime(settings.metrics_bind) if settings.metrics_bind else None
     client = await connect(settings, runtime)
     await ensure_search_attributes(client)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -92,3 +93,32 @@ def test_a_mail_from_no_email_could_carry_is_refused_at_start_naming_it(tmp_path
 def test_one_mail_from_address_however_it_is_named_is_taken(tmp_path: Path, mail_from: str) -> None:
     settings = Settings(_env_file=None, var_dir=tmp_path, mail_from=mail_from)  # type: ignore[call-arg]
     assert settings.mail_from == mail_from
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("MAIL_FROM", "LMC Escalations", "MAIL_FROM: must be one address on one line"),
+        ("SMTP_PORT", "abc", "SMTP_PORT: Input should be a valid integer"),
+    ],
+)
+def test_a_refused_setting_is_said_on_one_line_naming_its_variable_and_the_cli_exits_2(
+    tmp_path: Path, variable: str, value: str, said: str
+) -> None:
+    import subprocess
+    import sys
+
+    from settings import ROOT
+
+    env = {**os.environ, "VAR_DIR": str(tmp_path), variable: value}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "starter.py"), "list"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [done.stderr.strip()]  # one line, no traceback
+    assert done.stderr.startswith(f"Refused: the settings: {said}")
