@@ -30,9 +30,11 @@ from domain.working_days import (
 KIND = "practice_return"
 SUBMIT_RETURN = "submit_return"
 CONFIRM_RECEIPT = "confirm_receipt"
+CORRECT_RECEIPT = "correct_receipt"
 LABELS = {
     SUBMIT_RETURN: "Send (or correct) your return",
     CONFIRM_RECEIPT: "Confirm the payment was received",
+    CORRECT_RECEIPT: "Correct the amount you confirmed",
     **payment.LABELS,
 }
 REMINDER_DAYS_BEFORE = (5, 2, 0)
@@ -113,6 +115,7 @@ class PracticeCase(EscalationCase):
     corrections: int = 0
     share_pence: int | None = None
     received_pence: int | None = None  # under the money-and-dates rules, everything received so far
+    last_receipt_pence: int | None = None  # what the practice's latest confirmation added: what a correction replaces
     difference_reasons: str | None = None
     payment_due: datetime | None = None
     context: list[tuple[str, str]] = Field(default_factory=list)
@@ -139,6 +142,8 @@ class PracticeCase(EscalationCase):
             return [SUBMIT_RETURN]
         if self.status == "share_notified":
             return [CONFIRM_RECEIPT]
+        if self.status in (payment.UNDERPAID, payment.OVERPAID) and self.last_receipt_pence is not None:
+            return [CORRECT_RECEIPT]  # a slip in the amount it typed, while the LMC decides about the difference
         return []
 
     def payer_actions(self) -> list[str]:
@@ -164,6 +169,7 @@ class PracticeCase(EscalationCase):
         return {
             SUBMIT_RETURN: fields,
             CONFIRM_RECEIPT: [FieldSpec("amount", "Amount received (£, optional)", "money")],
+            CORRECT_RECEIPT: [FieldSpec("amount", "Amount that arrived with that payment (£)", "money", True)],
             **payment.FIELDS,
         }
 
@@ -404,6 +410,10 @@ class PracticeCase(EscalationCase):
                 check_groups(response.groups, self.window_start, self.cut_off)
             if response.action == CONFIRM_RECEIPT:
                 payment.check_received(response, self.outstanding_pence())
+            if response.action == CORRECT_RECEIPT and (response.amount_pence is None or response.amount_pence <= 0):
+                raise ResponseRefused(
+                    "amount_pence: give the amount that arrived with the payment you confirmed, more than £0.00."
+                )
             if response.action == payment.CHASE_BALANCE and response.on_date is not None:
                 self.require_working_day("on_date", "the date the rest is to be paid by", response.on_date, now)
         if response.action == SUBMIT_RETURN:
@@ -437,7 +447,7 @@ class PracticeCase(EscalationCase):
     def apply(self, response: ResponseInput, now: datetime) -> tuple[ResponseOutcome, list[Effect]]:
         self.check(response, now)
         self.as_of = now
-        if response.action == CONFIRM_RECEIPT and self.money_and_dates:
+        if response.action in (CONFIRM_RECEIPT, CORRECT_RECEIPT) and self.money_and_dates:
             return self._receipt(response, now)
         if response.action == payment.CHASE_BALANCE:
             return self._chase_balance(response, now)
@@ -491,15 +501,18 @@ class PracticeCase(EscalationCase):
 
     # --- paid against the share (money-and-dates rules) ------------------------------------
     def _receipt(self, response: ResponseInput, now: datetime) -> tuple[ResponseOutcome, list[Effect]]:
+        """A payment confirmed, or (`CORRECT_RECEIPT`) the amount of the latest confirmation corrected: it replaces
+        what that one added, and the share is weighed again."""
         share = self.share_pence or 0
         received = response.amount_pence if response.amount_pence is not None else self.outstanding_pence()
-        self.received_pence = (self.received_pence or 0) + received
+        replaced = (self.last_receipt_pence or 0) if response.action == CORRECT_RECEIPT else 0
+        self.received_pence = (self.received_pence or 0) - replaced + received
+        self.last_receipt_pence = received
         gap = self.received_pence - share
-        audit = self.record_response(
-            CONFIRM_RECEIPT,
-            response.actor_email,
-            {"ods": self.practice.ods, "amount_pence": response.amount_pence},
-        )
+        detail: dict[str, object] = {"ods": self.practice.ods, "amount_pence": response.amount_pence}
+        if replaced:
+            detail["replaces_pence"] = replaced
+        audit = self.record_response(response.action, response.actor_email, detail)
         status = payment.gap_status(gap)
         if status is None:
             self.close(payment.PAID)
@@ -528,7 +541,9 @@ class PracticeCase(EscalationCase):
                 status,
                 f"{self.practice.ods} paid {'short' if gap < 0 else 'over'}: {gap_text}",
                 [
-                    f"{self.practice.name} ({self.practice.ods}) confirms {gap_text} of its share.",
+                    f"{self.practice.name} ({self.practice.ods}) "
+                    + (f"corrects the payment it confirmed to {format_pence(received)}: " if replaced else "confirms ")
+                    + f"{gap_text} of its share.",
                     f"Its case stays open: please {choice} by {self.deadline_text()}.",
                 ],
             ),

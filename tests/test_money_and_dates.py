@@ -387,6 +387,10 @@ async def test_a_practice_paid_short_stays_open_and_the_incident_is_not_settled_
     share = await email_to(inbox, practice_id, f"pm.{ods.lower()}@nhs.example", "Your share")
     short = await web.post(link_in(share), data={"action": "confirm_receipt", "amount": "90"})
     assert short.status_code == 200 and "£90.00 received against £92.47 due: £2.47 short" in short.text
+    mine = await web.get(link_in(share))  # a slip in the amount typed can be corrected while the LMC decides
+    assert "Correct the amount you confirmed" in mine.text and "Confirm the payment was received" not in mine.text
+    blank = await web.post(link_in(share), data={"action": "correct_receipt", "amount": ""})
+    assert blank.status_code == 422 and "required" in blank.text
 
     code, out, _ = await run_cli(env, "show", practice_id)
     assert code == 0 and re.search(r"Underpaid by: £2\.47", out) and "paid less than agreed" in out

@@ -367,7 +367,9 @@ def test_returns_carry_the_window_and_the_rules_to_every_practice() -> None:
 
 def test_an_incident_start_after_the_cut_off_is_refused() -> None:
     data = {**example("deregistration_nwl_pathfinder.json"), "incident_start": "2025-04-01"}
-    with pytest.raises(ValueError, match="incident_start: 1 April 2025 is after the day patients still off are counted to"):
+    with pytest.raises(
+        ValueError, match="incident_start: 1 April 2025 is after the day patients still off are counted to"
+    ):
         DeregistrationRequest.model_validate(data)
 
 
@@ -498,7 +500,7 @@ def test_an_underpaid_share_is_recorded_with_its_gap_and_the_officer_is_asked() 
     assert audits(effects) == ["response:confirm_receipt", "underpaid"]
     assert mail(effects) == [("underpaid", OFFICER, [])]
     assert emails(effects)[0].actions == ["chase_balance", "accept_shortfall", "declare_interest"]
-    assert case.actions_for(Role.PRACTICE) == []
+    assert case.actions_for(Role.PRACTICE) == ["correct_receipt"]  # a slip in what it typed, while the LMC decides
     assert wait_of(case) == ("payment_decision", Role.OFFICER, five_pm(2027, 3, 12))
     assert mail(case.on_timer(five_pm(2027, 3, 12))) == [("reminder-payment_decision", OFFICER, [])]
 
@@ -611,3 +613,34 @@ def test_a_deregistration_start_refuses_a_cut_off_before_its_rate_year_and_an_in
     assert list(ahead) == ["incident_start"] and "after today" in ahead["incident_start"]
     data |= {"incident_start": "2025-06-01"}  # a cut-off ahead of today: claimed to the year end
     assert deregistration_problems(DeregistrationRequest.model_validate(data), today) == {}
+
+
+def test_a_practice_corrects_a_mistyped_receipt_and_its_share_is_weighed_again() -> None:
+    """£99,999,999 typed for £244: recorded as paid over, and the practice may correct the amount it confirmed (what
+    that confirmation added is replaced), while the LMC decides; corrected to the share, the case closes paid."""
+    case = share_notified()
+    case.apply(practice("confirm_receipt", amount_pence=9_999_999_900), london(2027, 2, 26, 11))
+    assert case.status == "overpaid" and case.actions_for(Role.PRACTICE) == ["correct_receipt"]
+    with pytest.raises(ResponseRefused, match="amount_pence: give the amount that arrived"):
+        case.check(practice("correct_receipt"))
+    result, effects = case.apply(practice("correct_receipt", amount_pence=20_000), london(2027, 2, 26, 12))
+    assert (case.status, case.received_pence, case.payment_gap()) == ("underpaid", 20_000, -4_400)
+    assert result.message.startswith("Recorded: £200.00 received against £244.00 due: £44.00 short.")
+    assert audits(effects) == ["response:correct_receipt", "underpaid"]
+    assert (
+        "corrects the payment it confirmed to £200.00: £200.00 received against £244.00 due"
+        in (emails(effects)[0].paragraphs[0])
+    )
+    case.apply(practice("correct_receipt", amount_pence=24_400), london(2027, 2, 26, 13))
+    assert (case.outcome, case.received_pence) == ("paid", 24_400)
+
+
+def test_a_correction_replaces_only_the_latest_payment_confirmed() -> None:
+    """A first payment of £200, the rest chased, then £4,400 typed for £44: corrected, the first £200 still counts."""
+    case = share_notified()
+    case.apply(practice("confirm_receipt", amount_pence=20_000), london(2027, 2, 26, 11))
+    case.apply(officer("chase_balance"), london(2027, 3, 1, 10))
+    case.apply(practice("confirm_receipt", amount_pence=440_000), london(2027, 3, 30, 11))
+    assert case.status == "overpaid"
+    case.apply(practice("correct_receipt", amount_pence=4_400), london(2027, 3, 30, 12))
+    assert (case.outcome, case.received_pence) == ("paid", 24_400)
