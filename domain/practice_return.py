@@ -514,17 +514,37 @@ class PracticeCase(EscalationCase):
             detail["replaces_pence"] = replaced
         audit = self.record_response(response.action, response.actor_email, detail)
         status = payment.gap_status(gap)
+        practice = f"{self.practice.name} ({self.practice.ods})"
         if status is None:
             self.close(payment.PAID)
-            return ResponseOutcome(status=payment.PAID, message="Thank you: receipt confirmed."), [
+            closed: list[Effect] = [
                 audit,
                 AuditEffect(event="closed", actor="engine", detail={"outcome": payment.PAID}),
             ]
+            if replaced:  # the officer was asked about a difference that no longer is: told it is settled
+                closed.append(
+                    self.email_officer(
+                        "receipt-corrected",
+                        f"{self.practice.ods} received its share in full: no decision needed",
+                        [
+                            f"{practice} corrects the payment it confirmed to {format_pence(received)}, so it has "
+                            f"received its share of {format_pence(share)} in full.",
+                            "Its case is closed, paid: nothing is needed from you about the difference it reported.",
+                        ],
+                    )
+                )
+            return ResponseOutcome(status=payment.PAID, message="Thank you: receipt confirmed."), closed
         self.status = status
         self.wait_for("payment_decision", Role.OFFICER, self.policy.officer_reply_days, now)
         gap_text = payment.describe_gap(share, self.received_pence)
         choice = payment.next_step(gap)
-        message = f"Recorded: {gap_text}. The LMC has been told and will {choice}."
+        message = f"Recorded: {gap_text}. The LMC has been told and will decide whether to {choice}."
+        differs = f"{format_pence(abs(gap))} {'less' if gap < 0 else 'more'} than its share"
+        said = (
+            f"{practice} corrects the payment it confirmed to {format_pence(received)}: it has now received "
+            if replaced
+            else f"{practice} confirms it has received "
+        )
         return ResponseOutcome(status=self.status, message=message), [
             audit,
             AuditEffect(
@@ -539,11 +559,9 @@ class PracticeCase(EscalationCase):
             ),
             self.email_officer(
                 status,
-                f"{self.practice.ods} paid {'short' if gap < 0 else 'over'}: {gap_text}",
+                f"{self.practice.ods} was paid {differs}: {gap_text}",
                 [
-                    f"{self.practice.name} ({self.practice.ods}) "
-                    + (f"corrects the payment it confirmed to {format_pence(received)}: " if replaced else "confirms ")
-                    + f"{gap_text} of its share.",
+                    f"{said}{format_pence(self.received_pence)} against its share of {format_pence(share)}: {differs}.",
                     f"Its case stays open: please {choice} by {self.deadline_text()}.",
                 ],
             ),

@@ -398,7 +398,7 @@ async def test_a_practice_paid_short_stays_open_and_the_incident_is_not_settled_
     incident = await summary_of(client, eid)
     assert incident.outcome is None and not incident.case_as(DeregistrationCase).practices_settled
 
-    asked = await email_to(inbox, practice_id, OFFICER, "paid short")
+    asked = await email_to(inbox, practice_id, OFFICER, "was paid £2.47 less than its share")
     said = body_text(asked)  # the officer reads whose share it is: "your" is for the practice
     assert "The practice's share" in said and "Your share" not in said, said
     page = await web.get(link_in(asked))  # and so does the page behind its link

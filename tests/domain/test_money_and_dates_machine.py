@@ -493,7 +493,8 @@ def test_an_underpaid_share_is_recorded_with_its_gap_and_the_officer_is_asked() 
     result, effects = case.apply(practice("confirm_receipt", amount_pence=20_000), london(2027, 2, 26, 11))
     assert (case.status, case.payment_gap(), case.underpaid) == ("underpaid", -4_400, True)
     assert result.message == (
-        "Recorded: £200.00 received against £244.00 due: £44.00 short. The LMC has been told and will chase the "
+        "Recorded: £200.00 received against £244.00 due: £44.00 short. The LMC has been told and will decide whether "
+        "to chase the "
         "rest or accept the shortfall."
     )
     assert ("Received", "£200.00") in case.facts() and ("Underpaid by", "£44.00") in case.facts()
@@ -628,11 +629,17 @@ def test_a_practice_corrects_a_mistyped_receipt_and_its_share_is_weighed_again()
     assert result.message.startswith("Recorded: £200.00 received against £244.00 due: £44.00 short.")
     assert audits(effects) == ["response:correct_receipt", "underpaid"]
     assert (
-        "corrects the payment it confirmed to £200.00: £200.00 received against £244.00 due"
-        in (emails(effects)[0].paragraphs[0])
+        emails(effects)[0]
+        .paragraphs[0]
+        .endswith(
+            "corrects the payment it confirmed to £200.00: it has now received £200.00 against its share of £244.00: "
+            "£44.00 less than its share."
+        )
     )
-    case.apply(practice("correct_receipt", amount_pence=24_400), london(2027, 2, 26, 13))
+    _, effects = case.apply(practice("correct_receipt", amount_pence=24_400), london(2027, 2, 26, 13))
     assert (case.outcome, case.received_pence) == ("paid", 24_400)
+    assert mail(effects) == [("receipt-corrected", OFFICER, [])]  # told the decision asked of it is not needed
+    assert "received its share of £244.00 in full" in emails(effects)[0].paragraphs[0]
 
 
 def test_a_correction_replaces_only_the_latest_payment_confirmed() -> None:
