@@ -130,8 +130,14 @@ class Settings(BaseSettings):
             and "<" not in named
             and ("," not in named or (named.startswith('"') and named.endswith('"')))  # a comma only in quotes
         )
-        one = one and _ADDRESS.fullmatch(address) is not None
-        if not one or any(ch < " " or ch == "\x7f" for ch in value) or not address.isascii():
+        one = one and _ADDRESS.fullmatch(address) is not None and address.isascii()
+        from domain.identifiers import check_header_text  # the one rule for what a header can carry
+
+        try:
+            check_header_text(value)
+        except ValueError:
+            one = False
+        if not one:
             raise ValueError(
                 "must be one address on one line, its address in plain ASCII, "
                 "e.g. 'LMC Escalations <escalations@lmc.example>'"

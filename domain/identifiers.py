@@ -357,7 +357,9 @@ def _check_free_text(text: str) -> str:
     return _refuse_nhs_number(text)
 
 
-def _check_header_text(text: str) -> str:
+def check_header_text(text: str) -> str:
+    """`text` if a header can carry it (no control character, line or paragraph separator, or bidi control) and it holds
+    no NHS number; else ValueError. The one rule for header text, `HeaderText`'s and the settings' (MAIL_FROM)."""
     if any(unicodedata.category(ch) == "Cc" or ch in "\u2028\u2029" or ch in BIDI_CONTROLS for ch in text):
         raise ValueError(HEADER_REFUSAL)
     return _refuse_nhs_number(text)
@@ -399,7 +401,7 @@ FreeText = Annotated[str, AfterValidator(_check_free_text)]
 """Any free text a person types, on one line or many: refused if it carries an NHS number or a control
 character other than a line break (LF or CR LF) or a tab."""
 
-HeaderText = Annotated[str, AfterValidator(_check_header_text)]
+HeaderText = Annotated[str, AfterValidator(check_header_text)]
 """Text that may reach an email header (a subject, a name, a title): one line, refused if it carries any control
 character (CR, LF, TAB, NUL, NEL, ...), a Unicode line or paragraph separator, or an NHS number."""
 

@@ -78,6 +78,14 @@ def check_received(response: ResponseInput, outstanding_pence: int) -> None:
         )
 
 
+def check_corrected(response: ResponseInput) -> None:
+    """A correction of the amount confirmed received gives the amount, more than £0."""
+    if response.amount_pence is None or response.amount_pence <= 0:
+        raise ResponseRefused(
+            "amount_pence: give the amount that arrived with the payment you confirmed, more than £0.00."
+        )
+
+
 def check_resolution(response: ResponseInput) -> None:
     """Accepting a difference needs reasons (chasing's date is checked by the case, which knows today)."""
     if response.action in (ACCEPT_SHORTFALL, ACCEPT_OVERPAYMENT) and not (response.reasons or "").strip():

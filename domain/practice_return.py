@@ -410,10 +410,8 @@ class PracticeCase(EscalationCase):
                 check_groups(response.groups, self.window_start, self.cut_off)
             if response.action == CONFIRM_RECEIPT:
                 payment.check_received(response, self.outstanding_pence())
-            if response.action == CORRECT_RECEIPT and (response.amount_pence is None or response.amount_pence <= 0):
-                raise ResponseRefused(
-                    "amount_pence: give the amount that arrived with the payment you confirmed, more than £0.00."
-                )
+            if response.action == CORRECT_RECEIPT:
+                payment.check_corrected(response)
             if response.action == payment.CHASE_BALANCE and response.on_date is not None:
                 self.require_working_day("on_date", "the date the rest is to be paid by", response.on_date, now)
         if response.action == SUBMIT_RETURN:
