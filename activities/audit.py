@@ -37,3 +37,11 @@ class AuditActivities:
             )
         log.info("audit_recorded", escalation_id=entry.escalation_id, seq=entry.seq, audit_event=entry.event)
         return row.hash
+
+    def record_audits(self, entries: list[AuditEntry]) -> None:
+        """Many steps in one transaction (`AuditLog.append_many`), as idempotent as `record_audit` is for one."""
+        if not entries:
+            return
+        with uncancelled():
+            self._log.append_many(entries)
+        log.info("audits_recorded", rows=len(entries), escalations=len({e.escalation_id for e in entries}))

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Engine, UniqueConstraint
 from sqlalchemy.exc import IntegrityError
@@ -60,6 +61,21 @@ def _digest(
 def _utc(instant: datetime) -> datetime:
     # SQLite hands datetimes back naive; every time stored here is UTC.
     return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
+
+
+class AuditEntryRow(Protocol):
+    """A step as `append_many` takes it (the audit activity's entry)."""
+
+    escalation_id: str
+    seq: int
+    occurred_at: datetime
+    event: str
+    actor: str
+    detail: dict[str, Any]
+
+
+class _OutOfOrder(Exception):
+    """A step comes after a later one already written: chained one by one instead."""
 
 
 @dataclass(frozen=True)
@@ -111,6 +127,51 @@ class AuditLog:
                 assert winner is not None
                 return winner
             return row
+
+    def append_many(self, entries: Sequence[AuditEntryRow]) -> None:
+        """Write many steps, of one escalation or many, in one transaction: what a cohort opening twenty
+        practices at once writes. Each escalation's steps must come in `seq` order; a step already written (a
+        retry) is kept as it is, and the next chains from it. Should another writer race this one to a step,
+        the steps are written one by one instead (`append`), each as idempotent as ever."""
+        if not entries:
+            return
+        ids = sorted({entry.escalation_id for entry in entries})
+        try:
+            with Session(self._engine, expire_on_commit=False) as session:
+                written: dict[tuple[str, int], str] = {}
+                latest: dict[str, tuple[int, str]] = {}
+                for row in session.exec(select(AuditRecord).where(col(AuditRecord.escalation_id).in_(ids))).all():
+                    written[(row.escalation_id, row.seq)] = row.hash
+                    if row.escalation_id not in latest or row.seq > latest[row.escalation_id][0]:
+                        latest[row.escalation_id] = (row.seq, row.hash)
+                for entry in entries:
+                    if (entry.escalation_id, entry.seq) in written:
+                        continue
+                    seq, prev_hash = latest.get(entry.escalation_id, (0, GENESIS))
+                    if seq > entry.seq:  # out of order: let `append` chain it from the row before it
+                        raise _OutOfOrder(entry.escalation_id)
+                    detail = json.loads(json.dumps(entry.detail, default=str))
+                    digest = _digest(
+                        prev_hash, entry.escalation_id, entry.seq, entry.occurred_at, entry.event, entry.actor, detail
+                    )
+                    session.add(
+                        AuditRecord(
+                            escalation_id=entry.escalation_id,
+                            seq=entry.seq,
+                            occurred_at=_utc(entry.occurred_at),
+                            event=entry.event,
+                            actor=entry.actor,
+                            detail=detail,
+                            prev_hash=prev_hash,
+                            hash=digest,
+                        )
+                    )
+                    written[(entry.escalation_id, entry.seq)] = digest
+                    latest[entry.escalation_id] = (entry.seq, digest)
+                session.commit()
+        except (IntegrityError, _OutOfOrder):
+            for entry in entries:
+                self.append(entry.escalation_id, entry.seq, entry.occurred_at, entry.event, entry.actor, entry.detail)
 
     def append_next(
         self, escalation_id: str, occurred_at: datetime, event: str, actor: str, detail: dict[str, Any]

@@ -6,11 +6,14 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic import command
 from alembic.config import Config
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 
@@ -166,3 +169,62 @@ def test_a_send_whose_process_died_unnoticed_is_held_once_its_claim_is_stale(eng
     assert ledger.hold_stale_claims(now + STALE_CLAIM + timedelta(minutes=1)) == 1
     assert message_id in [h.message_id for h in ledger.held()]
     assert ledger.take_held(message_id) is not None and ledger.take_held(message_id) is None  # one owner
+
+
+@dataclass
+class Step:
+    escalation_id: str
+    seq: int
+    occurred_at: datetime
+    event: str
+    actor: str
+    detail: dict[str, object]
+
+
+def steps_of(escalations: int, per: int) -> list[Step]:
+    at = datetime(2026, 11, 23, 9, tzinfo=UTC)
+    return [
+        Step(f"E{e}", seq, at + timedelta(minutes=seq), f"step-{seq}", "engine", {"n": seq, "when": at})
+        for seq in range(1, per + 1)
+        for e in range(escalations)
+    ]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    shape=st.tuples(st.integers(1, 3), st.integers(1, 5)),
+    cuts=st.lists(st.integers(0, 15), max_size=4),
+    repeats=st.lists(st.integers(0, 15), max_size=3),
+    one_by_one=st.sets(st.integers(0, 5)),
+)
+def test_steps_written_in_batches_chain_as_written_one_by_one(
+    engine: Engine,
+    shape: tuple[int, int],
+    cuts: list[int],
+    repeats: list[int],
+    one_by_one: set[int],
+) -> None:
+    """However a run's steps are split into batches (`append_many`, a cohort's openings) or single writes, and
+    whichever are written again (a retry), each escalation's chain is the one its steps written one by one make."""
+    prefix = uuid.uuid4().hex[:8]
+    steps = [replace(s, escalation_id=f"{prefix}-{s.escalation_id}") for s in steps_of(*shape)]
+    bounds = sorted({0, len(steps), *(c for c in cuts if c < len(steps))})
+    batches = [steps[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    for again in repeats:  # a retry writes an earlier batch again, after the batches that followed it
+        if again < len(batches):
+            batches.append(batches[again])
+    log = AuditLog(engine)
+    for index, batch in enumerate(batches):
+        if index in one_by_one:
+            for s in batch:
+                log.append(s.escalation_id, s.seq, s.occurred_at, s.event, s.actor, s.detail)
+        else:
+            log.append_many(batch)
+    expected = AuditLog(engine)
+    for s in steps:
+        expected.append(f"x{s.escalation_id}", s.seq, s.occurred_at, s.event, s.actor, s.detail)
+    for e in range(shape[0]):
+        written = log.timeline(f"{prefix}-E{e}")
+        assert [r.seq for r in written] == list(range(1, shape[1] + 1))
+        assert log.verify(f"{prefix}-E{e}").ok
+        assert [r.event for r in written] == [r.event for r in expected.timeline(f"x{prefix}-E{e}")]
