@@ -62,6 +62,8 @@ class EmailSent(BaseModel):
     held: bool = False
     held_reason: str | None = None
     refused: list[str] = Field(default_factory=list)  # addresses refused for good; the others got it
+    thread_root: str | None = None
+    """The Message-ID it replied to as its thread's root (`thread_of`); None for a case's first email."""
 
 
 class SettleHeldEmail(BaseModel):
@@ -90,6 +92,14 @@ def officer_of(request: EmailRequest) -> Contact | None:
     if effect.to_role is Role.PAYER and effect.cc:
         return effect.cc[0]  # the officer is always copied first on the payer's emails
     return None
+
+
+def thread_of(request: EmailRequest, domain: str) -> str | None:
+    """The Message-ID `request` replies to: the thread root its case gives, else its case's first email (a case
+    whose first email went before it knew that email's Message-ID: a practice its cohort opened)."""
+    if request.thread_root is not None or request.step == 1:
+        return request.thread_root
+    return message_id_for(request.escalation_id, 1, domain)
 
 
 def names(reason: str, address: str) -> bool:
@@ -130,10 +140,11 @@ class EmailActivities:
         effect = request.effect
         message_id = message_id_for(request.escalation_id, request.step, self._settings.message_id_domain)
         recipients = [effect.to.email, *(c.email for c in effect.cc)]
+        thread = thread_of(request, self._settings.message_id_domain)
         if message_id in activity.info().heartbeat_details:  # an earlier attempt's last word: accepted
             await asyncio.to_thread(self._ledger.mark_sent, message_id)
-            return EmailSent(message_id=message_id, recipients=recipients, already_sent=True)
-        outcome = await self._send(request, effect, message_id, request.thread_root)
+            return EmailSent(message_id=message_id, recipients=recipients, already_sent=True, thread_root=thread)
+        outcome = await self._send(request, effect, message_id, thread)
         if outcome.delivery is Delivery.UNSENDABLE and outcome.reason is not None:
             await self._tell_officer(request, message_id, outcome.reason)
         return EmailSent(
@@ -143,6 +154,7 @@ class EmailActivities:
             held=outcome.held,
             held_reason=outcome.reason if outcome.held else None,
             refused=list(outcome.refused),
+            thread_root=thread,
         )
 
     @activity.defn(name="settle_held_email")
@@ -220,5 +232,6 @@ class EmailActivities:
             await asyncio.to_thread(self._ledger.mark_sent, notice_id)
             return
         notice = held_notice(request.escalation_id, effect, reason, officer)
-        thread = request.thread_root if request.thread_root != held_id else None
+        root = thread_of(request, self._settings.message_id_domain)
+        thread = root if root != held_id else None
         await self._send(request, notice, notice_id, thread)
