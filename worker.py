@@ -74,6 +74,7 @@ def build_worker(client: Client, settings: Settings, **overrides: Any) -> Worker
             email.send_email,
             email.settle_held_email,
             steps.carry_out_steps,
+            steps.carry_out_openings,
             returns.record_return,
             returns.load_returns,
             *(made for spec in KINDS for made in spec.activities(settings, engine)),

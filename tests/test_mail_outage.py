@@ -6,12 +6,15 @@ midnight, so the deadline moves on by the working day the email waited (domain/m
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import uuid
 from collections import Counter
 from datetime import datetime, time, timedelta
 
 import httpx
 from aiosmtpd.controller import Controller
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from domain.calendar import LEGACY_CALENDAR
@@ -23,9 +26,9 @@ from persistence.sent_mail import MailStatus, SentMailLedger
 from persistence.users import Users
 from service import starting
 from service.mail_delay import mail_delay
-from settings import Settings
+from settings import ROOT, Settings
 from tests.conftest import Inbox, free_port
-from tests.helpers import CLAIM, OFFICER, example_start, running_worker, sign_in, summary_of
+from tests.helpers import CLAIM, OFFICER, PATHOLOGY, example_start, running_worker, sign_in, summary_of
 from tests.test_replay import replay_and_maybe_record
 from web.app import create_app
 
@@ -118,3 +121,59 @@ async def test_an_hour_without_the_mail_server_delays_but_never_doubles_or_short
     )  # counted from the day it went
     assert rows[2].detail["deadline_was"] == written.isoformat()
     assert audit.verify(eid).ok
+
+
+async def test_an_incidents_practices_opened_without_the_mail_server_each_send_their_own_once_it_is_back(
+    time_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    """A cohort sends its practices' requests a batch at a time; with no mail server, the batch hands each request
+    back to its practice (which is already running, its link ready), and each practice retries its own as a
+    claim's email is retried. Once the server is back each request goes once, numbered as planned. (The returns
+    deadline is the incident's, the same for every practice: a request that waited does not move it.)"""
+    port = free_port()
+    local = settings.model_copy(update={"smtp_port": port, "task_queue": f"mail-outage-{uuid.uuid4().hex[:6]}"})
+    audit = AuditLog(make_engine(settings.database))
+    await time_env.sleep(
+        late_evening_before_a_working_day(await time_env.get_current_time()) - await time_env.get_current_time()
+    )
+    data = json.loads((ROOT / "examples" / "pathology_nwl_uacr.json").read_text())
+    data["practices"] = data["practices"][:3]
+    eid = f"PEC-OUT-{uuid.uuid4().hex[:6].upper()}"
+    practices = [f"{eid}-{p['ods']}" for p in data["practices"]]
+    inbox = Inbox()
+    async with running_worker(time_env.client, local):
+        await starting.start(
+            time_env.client, local, PATHOLOGY, starting.prepare(PATHOLOGY, local.escalation_config(), data, eid)
+        )
+        await time_env.sleep(timedelta(hours=1))  # no mail server all this while
+        for practice in practices:  # running, waiting for its return, its request not yet sent
+            view = await summary_of(time_env.client, practice)
+            assert view.status == "awaiting_return"
+            assert [r.event for r in audit.timeline(practice)] == ["return_requested"]
+        smtp = Controller(inbox, hostname="127.0.0.1", port=port)
+        smtp.start()
+        try:
+            await time_env.sleep(timedelta(minutes=11))  # the backoff is capped at 10 minutes
+            for practice in practices:
+                await inbox.wait_for(practice, 1, timeout=30)
+            for _ in range(50):  # each practice audits its send just after
+                if all("email_sent" in [r.event for r in audit.timeline(p)] for p in practices):
+                    break
+                await asyncio.sleep(0.2)
+            await time_env.sleep(timedelta(minutes=30))  # and nothing more goes out
+            await asyncio.sleep(1)
+        finally:
+            smtp.stop()
+        await replay_and_maybe_record(time_env.client, practices[0], "practice_return_opening_sent_by_itself")
+        await replay_and_maybe_record(time_env.client, f"{eid}-C01", "practice_cohort_opening_handed_back")
+        # Every run it started, stopped while this queue's worker still runs: none is left waiting on a task no
+        # worker will take, which would hold the shared time-skipping server's clock for the tests after.
+        for run in [eid, f"{eid}-C01", f"{eid}-YEAR-END", f"{eid}-INCIDENT-REPORT", *practices]:
+            with contextlib.suppress(RPCError):  # finished already
+                await time_env.client.get_workflow_handle(run).terminate(reason="test over")
+    for practice in practices:
+        [request] = inbox.for_case(practice)
+        assert str(request["Message-ID"]).startswith(f"<{practice}.1@")  # numbered as its cohort planned
+        rows = audit.timeline(practice)
+        assert [r.event for r in rows] == ["return_requested", "email_sent"], rows
+        assert [r.seq for r in rows] == [1, 2] and audit.verify(practice).ok

@@ -27,7 +27,7 @@ from tests.helpers import PATHOLOGY, settled_view, summary_of, working_day_after
 from tests.test_replay import replay_and_maybe_record
 from workflows import search_attributes as sa
 from workflows.pathology import PathologyWorkflow
-from workflows.practice_cohort import COHORT_SIZE
+from workflows.practice_cohort import COHORT_SIZE, START_BATCH
 
 EXAMPLE = ROOT / "examples" / "pathology_nwl_uacr.json"
 TRUST_L1, TRUST_L2 = "gp.liaison@imperial.example", "medical.director@imperial.example"
@@ -134,7 +134,12 @@ async def test_an_incident_from_returns_to_every_practice_paid(
     due = (await summary_of(client, f"{eid}-{on_time[20]}")).wait
     assert due is not None and due.deadline is not None
     await skip_to(time_env, due.deadline)
-    chased = [str(m["Subject"]) for m in await inbox.wait_for(f"{eid}-{on_time[20]}", 4)]
+    chased_mail = await inbox.wait_for(f"{eid}-{on_time[20]}", 4)
+    chased = [str(m["Subject"]) for m in chased_mail]
+    # Its cohort sent the first before the practice knew its Message-ID: the rest still reply to it, one thread.
+    assert all(m["In-Reply-To"] == chased_mail[0]["Message-ID"] for m in chased_mail[1:]), [
+        (m["Message-ID"], m["In-Reply-To"], m["Subject"]) for m in chased_mail
+    ]
     assert any("Has your payment arrived" in s for s in chased) and any("payment overdue" in s for s in chased)
     for ods in on_time[15:]:
         await acting.respond(client, f"{eid}-{ods}", practice(ods, action="confirm_receipt"))
@@ -165,13 +170,23 @@ async def test_an_incident_from_returns_to_every_practice_paid(
     assert {"returns_collected", "shares_allocated", "practices_settled", "closed"} <= set(events)
     await replay_and_maybe_record(client, eid, "pathology_detached")
     await replay_and_maybe_record(client, claim_id, "compensation_claim_reports_to_parent")
-    # A practice's own steps are local activities (issue #16): its opening and reminders are markers in its
-    # history; what follows a response runs as activities, so the person's page is not held behind them.
-    # Every audit row and email is there once.
+    # A practice's opening steps are carried out by its cohort, twenty practices to a local activity (issue #16):
+    # the practice starts already opened, its first task only arming its deadline. Its reminders are local
+    # activities (markers in its history); what follows a response runs as activities, so the person's page is
+    # not held behind them. Every audit row and email is there once.
     corrected = f"{eid}-{on_time[0]}"
     history = await client.get_workflow_handle(corrected).fetch_history()
-    opening = [EventType.Name(e.event_type) for e in history.events[:8]]
-    assert opening.count("EVENT_TYPE_MARKER_RECORDED") == 1 and "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED" not in opening
+    opening = [EventType.Name(e.event_type) for e in history.events[:5]]
+    assert opening == [
+        "EVENT_TYPE_WORKFLOW_EXECUTION_STARTED",
+        "EVENT_TYPE_WORKFLOW_TASK_SCHEDULED",
+        "EVENT_TYPE_WORKFLOW_TASK_STARTED",
+        "EVENT_TYPE_WORKFLOW_TASK_COMPLETED",
+        "EVENT_TYPE_TIMER_STARTED",
+    ], opening
+    cohort_events = (await client.get_workflow_handle(f"{eid}-C01").fetch_history()).events
+    openings = [e for e in cohort_events if e.marker_recorded_event_attributes.marker_name == "core_local_activity"]
+    assert len(openings) >= -(-len(codes) // START_BATCH), openings  # at least one per batch of practices
     # Its cohort started it with the search attributes its opened case publishes: no upsert at the opening.
     assert "EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES" not in opening, opening
     started = (await client.get_workflow_handle(f"{eid}-{silent[0]}").fetch_history()).events[0]
@@ -190,8 +205,8 @@ async def test_an_incident_from_returns_to_every_practice_paid(
     assert [r.seq for r in rows] == list(range(1, len(rows) + 1))
     sent = [r.detail["message_id"] for r in rows if r.event == "email_sent"]
     assert len(sent) == len(set(sent)) == len(inbox.for_case(corrected))
-    await replay_and_maybe_record(client, corrected, "practice_return_answer_steps_in_one")
-    await replay_and_maybe_record(client, f"{eid}-C01", "practice_cohort_reports_by_signal")
+    await replay_and_maybe_record(client, corrected, "practice_return_opened_by_cohort")
+    await replay_and_maybe_record(client, f"{eid}-C01", "practice_cohort_opens_practices")
     # Closing returns and the shares reached 40 practices by relay activities (issue #19): the
     # cohort signalled none of them itself, so a message costs it a few events, not two per practice.
     for workflow_id in (eid, f"{eid}-C01"):

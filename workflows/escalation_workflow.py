@@ -662,40 +662,16 @@ class EscalationWorkflow:
         self._publish_search_attributes()
 
     def _audit_entry(self, event: str, actor: str, detail: dict[str, Any]) -> AuditEntry:
-        self.progress.audit_seq += 1
-        return AuditEntry(
-            escalation_id=self.case.escalation_id,
-            seq=self.progress.audit_seq,
-            occurred_at=workflow.now(),
-            event=event,
-            actor=actor,
-            detail=detail,
-        )
+        return audit_entry(self.case, self.progress, workflow.now(), event, actor, detail)
 
     async def _audit(self, event: str, actor: str, detail: dict[str, Any]) -> None:
         await self.step(AuditActivities.record_audit, self._audit_entry(event, actor, detail))
 
     def _email_request(self, effect: EmailEffect) -> EmailRequest:
-        """The next email of the case's thread, with what its recipient needs to decide."""
-        self.progress.email_step += 1
-        return EmailRequest(
-            escalation_id=self.case.escalation_id,
-            step=self.progress.email_step,
-            sent_at=workflow.now(),
-            thread_root=self.progress.thread_root,
-            effect=effect,
-            facts=self.case.shown_facts(effect.to_role),
-            action_labels={**self.case.action_labels(), **COMMON_LABELS},
-            tables=self.case.tables(),
-            reply_to=self.case.officer,
-        )
+        return email_request(self.case, self.progress, workflow.now(), effect)
 
     def _note_sent(self, effect: EmailEffect, sent: EmailSent) -> None:
-        if self.progress.thread_root is None:
-            self.progress.thread_root = sent.message_id
-        self.progress.last_email = effect
-        if sent.held:
-            self.progress.held_emails += 1
+        note_sent(self.progress, effect, sent)
 
     async def _send(self, effect: EmailEffect) -> None:
         requested_at = workflow.now()
@@ -703,9 +679,9 @@ class EscalationWorkflow:
         self._note_sent(effect, sent)
         event, detail = email_audit(effect, sent)
         await self._audit(event, "engine", detail)
-        await self._allow_for_mail_delay(effect, sent, requested_at)
+        await self.move_for_mail_delay(effect, sent, requested_at)
 
-    async def _allow_for_mail_delay(self, effect: EmailEffect, sent: EmailSent, requested_at: datetime) -> None:
+    async def move_for_mail_delay(self, effect: EmailEffect, sent: EmailSent, requested_at: datetime) -> None:
         """The mail server was down past the end of a day: the deadline this request carries moves on by
         the working days it waited (domain/mail_delay.py). Runs recorded before the rule keep theirs."""
         if (
@@ -746,20 +722,16 @@ class EscalationWorkflow:
                 steps.append(made)
                 continue
             self.outbox.pop(0)
-            if isinstance(effect, AuditEffect):
-                steps.append(self._audit_entry(effect.event, effect.actor, effect.detail))
-                continue
-            request = self._email_request(effect)
-            self.progress.audit_seq += 1
-            steps.append(EmailStep(request=request, audit_seq=self.progress.audit_seq))
-            emails.append(effect)
+            steps.append(step_of(self.case, self.progress, requested_at, effect))
+            if isinstance(effect, EmailEffect):
+                emails.append(effect)
         sent_all: list[EmailSent] = await self.step(
             StepActivities.carry_out_steps, StepRun(steps=steps), STEP_TIMEOUT * len(steps)
         )
         for effect, sent in zip(emails, sent_all, strict=True):
             self._note_sent(effect, sent)
         for effect, sent in zip(emails, sent_all, strict=True):
-            await self._allow_for_mail_delay(effect, sent, requested_at)
+            await self.move_for_mail_delay(effect, sent, requested_at)
 
     async def _settle(self, decision: SettleHeldEmail) -> None:
         settled = await workflow.execute_activity_method(
@@ -797,6 +769,56 @@ class EscalationWorkflow:
             updates += [pair.key.value_set(pair.value) for pair in static]
         updates.append(sa.NEXT_DEADLINE.value_set(deadline) if deadline else sa.NEXT_DEADLINE.value_unset())
         workflow.upsert_search_attributes(updates)
+
+
+def audit_entry(
+    case: EscalationCase, progress: Progress, now: datetime, event: str, actor: str, detail: dict[str, Any]
+) -> AuditEntry:
+    """The case's next audit row (its sequence number taken from `progress`)."""
+    progress.audit_seq += 1
+    return AuditEntry(
+        escalation_id=case.escalation_id,
+        seq=progress.audit_seq,
+        occurred_at=now,
+        event=event,
+        actor=actor,
+        detail=detail,
+    )
+
+
+def email_request(case: EscalationCase, progress: Progress, now: datetime, effect: EmailEffect) -> EmailRequest:
+    """The next email of the case's thread, with what its recipient needs to decide."""
+    progress.email_step += 1
+    return EmailRequest(
+        escalation_id=case.escalation_id,
+        step=progress.email_step,
+        sent_at=now,
+        thread_root=progress.thread_root,
+        effect=effect,
+        facts=case.shown_facts(effect.to_role),
+        action_labels={**case.action_labels(), **COMMON_LABELS},
+        tables=case.tables(),
+        reply_to=case.officer,
+    )
+
+
+def step_of(case: EscalationCase, progress: Progress, now: datetime, effect: AuditEffect | EmailEffect) -> BaseModel:
+    """An audit write or an email as a step of a run (`StepActivities`): an email takes the audit sequence number
+    its `email_sent` (or `email_held`) row will have."""
+    if isinstance(effect, AuditEffect):
+        return audit_entry(case, progress, now, effect.event, effect.actor, effect.detail)
+    request = email_request(case, progress, now, effect)
+    progress.audit_seq += 1
+    return EmailStep(request=request, audit_seq=progress.audit_seq)
+
+
+def note_sent(progress: Progress, effect: EmailEffect, sent: EmailSent) -> None:
+    """What the case keeps of an email once sent (or held): its thread, what ops may resend, what is held."""
+    if progress.thread_root is None:  # the thread it joined, or the one it began
+        progress.thread_root = sent.thread_root or sent.message_id
+    progress.last_email = effect
+    if sent.held:
+        progress.held_emails += 1
 
 
 def case_search_attributes(

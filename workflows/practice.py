@@ -10,9 +10,13 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel, Field
 
+    from activities.audit import AuditEntry
+    from activities.email import EmailSent
     from activities.returns import ReturnActivities
+    from activities.steps import EmailStep, StepActivities, StepRun
     from domain.contacts import Organisation
     from domain.escalation import Command, Effect
+    from domain.mail_delay import allow_for_mail_delay
     from domain.practice_return import (
         AcknowledgeReturnsClosed,
         Practice,
@@ -23,14 +27,44 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import upward_signals
     from workflows.escalation_workflow import (
+        ACTIVITY_RETRY,
+        MAIL_DELAY_PATCH,
+        STEP_TIMEOUT,
         Carried,
         CaseView,
         EscalationStart,
         EscalationWorkflow,
+        Progress,
+        note_sent,
     )
 
 
 CarriedPractice = Carried[PracticeCase]
+
+
+class OpenedPractice(BaseModel):
+    """A practice whose cohort carries out its opening steps (`COHORT_OPENS_PATCH`): when, and where they leave it
+    (its audit rows and email numbered; its thread's root the first email's Message-ID, as the activity sets it)."""
+
+    at: datetime
+    """When the cohort opened the case: the practice opens it again as of then, to the same case."""
+    progress: Progress
+
+
+class OpeningSent(BaseModel):
+    """What its cohort tells a practice whose opening email was held, went only after a working day's wait, or
+    could not go for now: that email and what follows it, for the practice to carry out itself."""
+
+    requested_at: datetime
+    held: int = 0
+    unsent: list[AuditEntry | EmailStep] = Field(default_factory=list)
+
+
+class SendOpening(Command):
+    """Its opening's steps its cohort could not carry out for now (`OpeningSent.unsent`), numbered as planned."""
+
+    steps: list[AuditEntry | EmailStep]
+    requested_at: datetime
 
 
 class StartPractice(EscalationStart):
@@ -51,6 +85,8 @@ class StartPractice(EscalationStart):
     answer_steps_in_one: bool = False
     """What follows a person's answer as one ordinary activity (`EscalationWorkflow._carry_out_run`): set by
     cohorts from `ANSWER_STEPS_PATCH` on, so a return costs one activity rather than an activity per step."""
+    opened: OpenedPractice | None = None
+    """Its opening steps done by its cohort, for a batch of practices at once (`COHORT_OPENS_PATCH`)."""
 
 
 class PracticeClosed(BaseModel):
@@ -98,11 +134,31 @@ class PracticeWorkflow(EscalationWorkflow):
 
     @workflow.init
     def __init__(self, start: StartPractice) -> None:
+        opened = start.opened
+        if opened is not None and start.carried is None:  # its cohort sent the request and audited it
+            self.begin(start, open_practice(start, opened.at)[0], opened.progress.model_copy(deep=True), [])
+            return
         self.begin_or_resume(start, lambda: open_practice(start, workflow.now()))
 
     @workflow.run
     async def run(self, start: StartPractice) -> CaseView:
         return await self.run_until_closed()
+
+    @workflow.signal
+    def opening_sent(self, report: OpeningSent) -> None:
+        """What became of the opening email its cohort sent: held for ops (counted, for the console); sent after the
+        mail server was down past a working day's end (its deadline moves on by the days waited, as `_send`'s
+        would); or not sent for now, for this practice to send itself, retrying as long as it takes."""
+        if report.unsent:
+            self.outbox.append(SendOpening(steps=report.unsent, requested_at=report.requested_at))
+            return
+        if report.held:
+            self.progress.held_emails += report.held
+            self._publish_search_attributes()  # the console lists it among those with emails held
+        last = self.progress.last_email
+        if report.held or last is None or not last.actions or not workflow.patched(MAIL_DELAY_PATCH):
+            return
+        self.outbox.extend(allow_for_mail_delay(self.case, last.to_role, report.requested_at, workflow.now()))
 
     @workflow.signal
     def extend(self, request: ExtendReturns) -> None:
@@ -123,6 +179,9 @@ class PracticeWorkflow(EscalationWorkflow):
         return effect if isinstance(effect, ReturnEffect) else None
 
     async def carry_out_command(self, command: Command) -> None:
+        if isinstance(command, SendOpening):
+            await self._send_opening(command)
+            return
         if isinstance(command, ReturnEffect):
             await self.step(ReturnActivities.record_return, command)
             return
@@ -134,3 +193,19 @@ class PracticeWorkflow(EscalationWorkflow):
             )
             return
         await super().carry_out_command(command)
+
+    async def _send_opening(self, command: SendOpening) -> None:
+        """Carry out what its cohort could not send, as planned (the same Message-IDs and audit rows), then note it
+        as `_send` would a practice's own. An ordinary activity: its retries, for as long as the mail server is
+        down, wait in Temporal rather than hold a workflow task open as a local activity's would."""
+        emails = [step.request.effect for step in command.steps if isinstance(step, EmailStep)]
+        run = StepRun(steps=list(command.steps))
+        sent_all: list[EmailSent] = await workflow.execute_activity_method(  # retried by Temporal, not held in a task
+            StepActivities.carry_out_steps,
+            run,
+            start_to_close_timeout=STEP_TIMEOUT * len(run.steps),
+            retry_policy=ACTIVITY_RETRY,
+        )
+        for effect, sent in zip(emails, sent_all, strict=True):
+            note_sent(self.progress, effect, sent)
+            await self.move_for_mail_delay(effect, sent, command.requested_at)

@@ -24,18 +24,30 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel, Field
 
     from activities.incident_lists import IncidentListActivities, PracticeChunk
+    from activities.steps import Opened, OpeningRuns, StepActivities, StepRun
     from domain.calendar import WorkingCalendar, legacy_calendar
     from domain.contacts import Contact, Lmc, Organisation
-    from domain.escalation import LEGACY_RULES, DeadlinePolicy
+    from domain.escalation import LEGACY_RULES, AuditEffect, DeadlinePolicy, EmailEffect
     from domain.incident import IncidentCase, StartPractices
+    from domain.mail_delay import working_days_waited
     from domain.practice_return import Practice, ReturnItem, ShareNotice
     from domain.wording import STOPPED
     from workflows import upward_signals
     from workflows.children import RELAY_PATCH, Relays, signal_if_running
-    from workflows.escalation_workflow import ACTIVITY_RETRY, CaseView, CloseRequest, starting_search_attributes
+    from workflows.escalation_workflow import (
+        ACTIVITY_RETRY,
+        STEP_TIMEOUT,
+        CaseView,
+        CloseRequest,
+        Progress,
+        starting_search_attributes,
+        step_of,
+    )
     from workflows.practice import (
         CloseReturns,
         ExtendReturns,
+        OpenedPractice,
+        OpeningSent,
         PracticeClosed,
         PracticeWorkflow,
         StartPractice,
@@ -48,6 +60,13 @@ start theirs with ordinary activities, as they were."""
 ANSWER_STEPS_PATCH = "practice-answer-steps-in-one-activity"
 """From this patch on a cohort starts its practices with `StartPractice.answer_steps_in_one`: decided once a
 cohort rather than once a practice, whose own patch would cost each practice a marker and an upsert."""
+COHORT_OPENS_PATCH = "cohort-opens-its-practices"
+"""From this patch on a cohort starts its practices already opened (`StartPractice.opened`), then carries out
+their opening steps (the audit row, the request for a return and its audit row) a batch at a time in one local
+activity (`StepActivities.carry_out_openings`): the batch's audit rows in two transactions, its emails over one
+mail server connection. A practice's own opening, a local activity apiece with a database transaction per row,
+was most of its cost at thousands of practices (issue #16). Runs recorded before open their practices as they
+did."""
 STOPPED_PRACTICE_PATCH = "cohort-outlives-a-stopped-practice"
 """From this patch on a practice ops stop ends alone (`PracticeCohortWorkflow._outcome`)."""
 COHORT_SIZE = 100
@@ -170,12 +189,14 @@ class PracticeCohortWorkflow:
         self._cohort_id = start.cohort_id
         self._local_steps = False
         self._answer_steps_in_one = False
+        self._opens = False
         self._relays = Relays()
 
     @workflow.run
     async def run(self, start: StartCohort) -> CohortResult:
         self._local_steps = workflow.patched(LOCAL_STEPS_PATCH)
         self._answer_steps_in_one = self._local_steps and workflow.patched(ANSWER_STEPS_PATCH)
+        self._opens = self._answer_steps_in_one and workflow.patched(COHORT_OPENS_PATCH)
         if start.chunk is not None:
             await self._start_chunk(start, start.chunk)
         else:
@@ -215,26 +236,71 @@ class PracticeCohortWorkflow:
         practices = start.practice_starts(listed, self._local_steps, self._answer_steps_in_one)
         for batch in range(0, len(practices), START_BATCH):
             wave = practices[batch : batch + START_BATCH]
-            started = await asyncio.gather(
-                *(
-                    workflow.start_child_workflow(
-                        PracticeWorkflow.run,
-                        practice,
-                        id=practice.escalation_id,
-                        parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
-                        search_attributes=self._attributes_of(practice),
-                        task_timeout=PRACTICE_TASK_TIMEOUT,
-                    )
-                    for practice in wave
-                )
-            )
-            self._handles.update({p.practice.ods: handle for p, handle in zip(wave, started, strict=True)})
+            if self._opens:
+                await self._open(wave)
+                continue
+            self._handles.update(await self._start(wave, [self._attributes_of(p) for p in wave]))
         self._started = True
         parent = workflow.info().parent
         if parent is not None:  # the incident may start its next cohort
             await workflow.get_external_workflow_handle(parent.workflow_id).signal(
                 upward_signals.COHORT_PRACTICES_STARTED, CohortClosed(cohort_id=self._cohort_id)
             )
+
+    async def _start(
+        self, wave: list[StartPractice], attributes: list[TypedSearchAttributes | None]
+    ) -> dict[str, ChildWorkflowHandle[Any, CaseView]]:
+        """Start the wave's practices, each with the search attributes given; their handles by ODS code."""
+        started = await asyncio.gather(
+            *(
+                workflow.start_child_workflow(
+                    PracticeWorkflow.run,
+                    practice,
+                    id=practice.escalation_id,
+                    parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
+                    search_attributes=published,
+                    task_timeout=PRACTICE_TASK_TIMEOUT,
+                )
+                for practice, published in zip(wave, attributes, strict=True)
+            )
+        )
+        return {p.practice.ods: handle for p, handle in zip(wave, started, strict=True)}
+
+    async def _open(self, wave: list[StartPractice]) -> None:
+        """Open the wave's practices (`COHORT_OPENS_PATCH`): start each as its opening leaves it, then carry out
+        every opening's steps at once, so a practice's link works by the time its email arrives. A practice whose
+        email was held, went only after a working day's wait, or could not go for now (to send itself, retrying)
+        is told (`PracticeWorkflow.opening_sent`); the rest need not be. Every step is as idempotent as a
+        practice's own (audit rows by sequence, emails claimed in the ledger), so a retried task repeats none."""
+        now = workflow.now()
+        runs: list[StepRun] = []
+        starts: list[StartPractice] = []
+        attributes: list[TypedSearchAttributes | None] = []
+        for practice in wave:
+            case, effects = open_practice(practice, now)
+            progress = Progress()
+            steps = [step_of(case, progress, now, e) for e in effects if isinstance(e, AuditEffect | EmailEffect)]
+            if len(steps) != len(effects):
+                raise ValueError(f"{practice.escalation_id}: an opening carries out only audit rows and emails")
+            progress.last_email = next((e for e in reversed(effects) if isinstance(e, EmailEffect)), None)
+            runs.append(StepRun(steps=steps))
+            starts.append(practice.model_copy(update={"opened": OpenedPractice(at=now, progress=progress)}))
+            attributes.append(starting_search_attributes(case))
+        handles = await self._start(starts, attributes)
+        self._handles.update(handles)
+        opened: list[Opened] = await workflow.execute_local_activity_method(
+            StepActivities.carry_out_openings,
+            OpeningRuns(runs=runs),
+            start_to_close_timeout=STEP_TIMEOUT * sum(len(run.steps) for run in runs),
+            retry_policy=ACTIVITY_RETRY,
+        )
+        delayed = working_days_waited(wave[0].calendar, now, workflow.now()) if wave else False
+        reports = [
+            (handles[practice.practice.ods], OpeningSent(requested_at=now, held=held, unsent=done.unsent))
+            for practice, done in zip(wave, opened, strict=True)
+            if (held := sum(1 for sent in done.sent if sent.held)) or done.unsent or (delayed and done.sent)
+        ]
+        await asyncio.gather(*(signal_if_running(h, PracticeWorkflow.opening_sent, r) for h, r in reports))
 
     def _attributes_of(self, practice: StartPractice) -> TypedSearchAttributes | None:
         """A local-steps practice starts with the search attributes its opened case publishes (worked out by the
