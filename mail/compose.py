@@ -177,7 +177,9 @@ def _build(
     message["To"] = _address(effect.to.name, effect.to.email)
     if effect.cc:
         message["Cc"] = ", ".join(_address(c.name, c.email) for c in effect.cc)
-    message["Subject"] = effect.subject  # written as encoded words if it is not all ASCII
+    # Encoded words if it is not all ASCII; without surrounding spaces, which a header cannot keep (a reader takes
+    # the space after "Subject:" and any more as the header's own).
+    message["Subject"] = effect.subject.strip()
     message["Message-ID"] = message_id
     message["Date"] = format_datetime(sent_at)
     if in_reply_to and in_reply_to != message_id:

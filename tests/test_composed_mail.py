@@ -54,7 +54,7 @@ def test_any_subject_name_and_words_are_written_in_ascii_and_read_back_as_given(
     )
     assert message.written.isascii()
     read = message.as_email()
-    assert read["Subject"] == subject
+    assert read["Subject"] == subject.strip()  # a header keeps no surrounding spaces (ours begin "[reference]")
     assert max(len(line) for line in message.written.split(b"\r\n")) <= 998  # what a mail server takes
     # A long name outside ASCII goes as several encoded words, as it did before; Python's own parser reads a space
     # between them that RFC 2047 (and mail programs) leave out, so it is compared without spaces.
