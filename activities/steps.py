@@ -1,5 +1,6 @@
-"""A run of a case's audit writes and emails carried out as one local activity: the shape a practice of
-an incident takes, where thousands open at once and a marker event apiece would be most of their history.
+"""A run of audit writes and emails carried out as one local activity: a batch of practices' openings, for their
+cohort (`carry_out_openings`), or a practice's later steps (`carry_out_steps`), where thousands run at once and a
+marker event apiece would be most of their history; and what follows an answer, as one ordinary activity.
 
 Each step is the same as on its own (`record_audit`, `send_email`) and as idempotent: audit rows by
 (escalation, seq), emails claimed in the sent-mail ledger before they go. A retry of the whole run after a

@@ -1,7 +1,8 @@
-"""A practice's opening steps run as one local activity (`carry_out_steps`, issue #16). A local activity is
-run again whenever its workflow task is (a worker that crashed, a retry after a failure), so the run as a
-whole must be idempotent: no audit row written twice, no email sent twice, and a retry after a failure
-part-way carries on from the first step not done. Against a real mail server and the real database."""
+"""A practice's steps run as one local activity (`carry_out_steps`, issue #16), and its cohort carries out a batch
+of practices' openings as one local activity (`carry_out_openings`). Either is run again after a worker that crashed or
+a failure, so the run as a whole must be idempotent: no audit row written twice, no email sent twice, and a retry
+after a failure part-way carries on from the first step not done. Against a real mail server and the real
+database."""
 
 from __future__ import annotations
 

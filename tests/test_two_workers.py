@@ -193,9 +193,9 @@ async def test_a_worker_killed_mid_send_loses_nothing_and_repeats_nothing(
     assert all(ledger.get(mid).status == MailStatus.SENT for mid in sent)  # type: ignore[union-attr]
 
     stalled_case = ledger.get(inbox.stalled_message_id).escalation_id  # type: ignore[union-attr]
-    # The email cut off is one of the incident's parts': mostly a practice's return request, sent by its local
-    # activity (`carry_out_steps`), sometimes a payer's first request (its ordinary activity), whichever reached the
-    # server ninth. Either way the run a second worker replays after the kill repeats none of its steps.
+    # The email cut off is one of the incident's parts': mostly a practice's return request, sent in its cohort's
+    # batch (`carry_out_openings`), sometimes a payer's first request (its own activity), whichever reached the
+    # server ninth. Either way what a second worker runs again after the kill repeats none of its steps.
     parts = [*(p["ods"] for p in data["practices"]), "YEAR-END", "INCIDENT-REPORT"]
     assert stalled_case.removeprefix(f"{eid}-") in parts, stalled_case
     events = [r.event for r in audit.timeline(stalled_case)]
