@@ -51,6 +51,9 @@ class EmailRequest(BaseModel):
     # Who is told if the email cannot be sent; when not given, the officer the effect names (its To on
     # an officer's email, its first Cc on a payer's). A practice's or observer's email names none.
     officer: Contact | None = None
+    tried_before: bool = False
+    """An earlier activity tried it and failed (a cohort's batch handing it back to its practice): it may be
+    waiting, as an earlier attempt of this activity may have left it."""
 
 
 class EmailSent(BaseModel):
@@ -200,7 +203,7 @@ class EmailActivities:
                             self._ledger.note_waiting, message_id, request.escalation_id, effect.purpose, problem
                         )
                 raise
-        if activity.info().attempt > 1:  # an earlier attempt may have left it waiting: it is not now
+        if activity.info().attempt > 1 or request.tried_before:  # it may have been left waiting: it is not now
             await asyncio.to_thread(self._ledger.done_waiting, message_id)
         context = {"escalation_id": request.escalation_id, "message_id": message_id, "purpose": effect.purpose}
         if outcome.held:

@@ -123,7 +123,8 @@ class StepActivities:
                         problem = waiting_problem(failed) or type(failed).__name__
                         log.warning("opening_email_not_sent", escalation_id=step.request.escalation_id, problem=problem)
                     failing = True
-                    done.unsent = [s for s in rest[at:] if not isinstance(s, ReturnEffect)]
+                    tried = step.model_copy(update={"request": step.request.model_copy(update={"tried_before": True})})
+                    done.unsent = [tried, *(s for s in rest[at + 1 :] if not isinstance(s, ReturnEffect))]
                     break
                 following.append(entry)
                 done.sent.append(sent)

@@ -75,7 +75,17 @@ class AuditEntryRow(Protocol):
 
 
 class _OutOfOrder(Exception):
-    """A step comes after a later one already written: chained one by one instead."""
+    """A step that is not the next in its chain: written one by one instead."""
+
+
+class AuditGap(Exception):
+    """A step whose step before it is not written yet. Two writers share a practice's chain (its cohort writes its
+    opening rows, the practice the rest), so a practice's step may come before its cohort's last opening row has
+    landed: chained from the row before that, it would break the chain for good. Raised, so the activity writing it
+    is retried until the row it follows is there. No escalation skips a step: each reserves a row per step."""
+
+    def __init__(self, escalation_id: str, seq: int) -> None:
+        super().__init__(f"{escalation_id}: audit step {seq} waits for step {seq - 1} to be written")
 
 
 @dataclass(frozen=True)
@@ -107,6 +117,8 @@ class AuditLog:
             ).first()
             if latest is not None and latest.seq == seq:
                 return latest
+            if (latest.seq if latest else 0) != seq - 1:  # its step before is not written yet: retried until it is
+                raise AuditGap(escalation_id, seq)
             prev_hash = latest.hash if latest else GENESIS
             row = AuditRecord(
                 escalation_id=escalation_id,
@@ -148,7 +160,7 @@ class AuditLog:
                     if (entry.escalation_id, entry.seq) in written:
                         continue
                     seq, prev_hash = latest.get(entry.escalation_id, (0, GENESIS))
-                    if seq > entry.seq:  # out of order: let `append` chain it from the row before it
+                    if seq != entry.seq - 1:  # not next in its chain: `append` writes it, or says what it waits for
                         raise _OutOfOrder(entry.escalation_id)
                     detail = json.loads(json.dumps(entry.detail, default=str))
                     digest = _digest(

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 
-from persistence.audit_log import AuditLog
+from persistence.audit_log import AuditGap, AuditLog
 from persistence.database import MIGRATIONS, SQLITE_BUSY_SECONDS, make_engine, migrate
 from persistence.sent_mail import STALE_CLAIM, MailStatus, SentEmail, SentMailLedger
 
@@ -228,3 +228,19 @@ def test_steps_written_in_batches_chain_as_written_one_by_one(
         assert [r.seq for r in written] == list(range(1, shape[1] + 1))
         assert log.verify(f"{prefix}-E{e}").ok
         assert [r.event for r in written] == [r.event for r in expected.timeline(f"x{prefix}-E{e}")]
+
+
+def test_a_step_waits_for_the_step_before_it_so_two_writers_never_break_a_chain(engine: Engine) -> None:
+    """A cohort writes a practice's opening rows while the practice, already running, may write its next: a step
+    whose step before is not there yet is refused (its activity retries), never chained past the gap."""
+    log = AuditLog(engine)
+    at = datetime(2026, 11, 27, 9, tzinfo=UTC)
+    escalation_id = f"PEC-GAP-{uuid.uuid4().hex[:6]}"
+    log.append(escalation_id, 1, at, "return_requested", "engine", {})
+    with pytest.raises(AuditGap, match="step 3 waits for step 2"):
+        log.append(escalation_id, 3, at, "response:submit_return", "pm@practice.example", {})
+    log.append_many([Step(escalation_id, 2, at, "email_sent", "engine", {})])  # the cohort's row lands
+    log.append(escalation_id, 3, at, "response:submit_return", "pm@practice.example", {})  # the retry goes in
+    assert [r.seq for r in log.timeline(escalation_id)] == [1, 2, 3] and log.verify(escalation_id).ok
+    with pytest.raises(AuditGap):
+        log.append_many([Step(escalation_id, 5, at, "closed", "engine", {})])

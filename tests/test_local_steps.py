@@ -153,12 +153,15 @@ async def test_openings_the_mail_server_refuses_for_now_are_handed_back_to_send_
     assert len(busy.taken) == 0 and all(not o.sent and len(o.unsent) == 1 for o in opened)
     log = AuditLog(make_engine(settings.database))
     assert [[r.event for r in log.timeline(i)] for i in ids] == [["return_requested"]] * 3  # before any email
+    ledger = SentMailLedger(make_engine(settings.database))
+    assert [w.escalation_id for w in ledger.waiting() if w.escalation_id in ids] == ids[:1]  # the banner says so
     working = Picky()
     with mail_server(working, settings) as local:
         for done in opened:
             [sent] = await ActivityEnvironment().run(steps_for(local).carry_out_steps, StepRun(steps=done.unsent))
             assert not sent.held
     assert len(working.taken) == 3
+    assert not [w for w in ledger.waiting() if w.escalation_id in ids]  # sent on the practice's first attempt: clear
     for escalation_id in ids:
         assert [(r.seq, r.event) for r in log.timeline(escalation_id)] == [(1, "return_requested"), (2, "email_sent")]
         assert log.verify(escalation_id).ok

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Literal
 
 from temporalio import workflow
@@ -29,7 +29,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.escalation_workflow import (
         ACTIVITY_RETRY,
         MAIL_DELAY_PATCH,
-        STEP_TIMEOUT,
         Carried,
         CaseView,
         EscalationStart,
@@ -40,6 +39,11 @@ with workflow.unsafe.imports_passed_through():
 
 
 CarriedPractice = Carried[PracticeCase]
+
+
+OPENING_SEND_TIMEOUT = timedelta(minutes=5)
+"""An attempt at sending what its cohort could not: long enough for a slow mail server's every command (each times
+out in 30 s), so an attempt is not cut off mid-send, leaving the email held for ops."""
 
 
 class OpenedPractice(BaseModel):
@@ -144,17 +148,21 @@ class PracticeWorkflow(EscalationWorkflow):
     async def run(self, start: StartPractice) -> CaseView:
         return await self.run_until_closed()
 
+    def carry_over(self) -> BaseModel:
+        """As every kind's, without how its cohort opened it: the next run resumes from what is carried."""
+        return super().carry_over().model_copy(update={"opened": None})
+
     @workflow.signal
     def opening_sent(self, report: OpeningSent) -> None:
         """What became of the opening email its cohort sent: held for ops (counted, for the console); sent after the
         mail server was down past a working day's end (its deadline moves on by the days waited, as `_send`'s
         would); or not sent for now, for this practice to send itself, retrying as long as it takes."""
-        if report.unsent:
-            self.outbox.append(SendOpening(steps=report.unsent, requested_at=report.requested_at))
-            return
         if report.held:
             self.progress.held_emails += report.held
             self._publish_search_attributes()  # the console lists it among those with emails held
+        if report.unsent:
+            self.outbox.append(SendOpening(steps=report.unsent, requested_at=report.requested_at))
+            return
         last = self.progress.last_email
         if report.held or last is None or not last.actions or not workflow.patched(MAIL_DELAY_PATCH):
             return
@@ -203,7 +211,7 @@ class PracticeWorkflow(EscalationWorkflow):
         sent_all: list[EmailSent] = await workflow.execute_activity_method(  # retried by Temporal, not held in a task
             StepActivities.carry_out_steps,
             run,
-            start_to_close_timeout=STEP_TIMEOUT * len(run.steps),
+            start_to_close_timeout=OPENING_SEND_TIMEOUT,
             retry_policy=ACTIVITY_RETRY,
         )
         for effect, sent in zip(emails, sent_all, strict=True):
