@@ -10,7 +10,9 @@ import contextlib
 import json
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
+from email.message import EmailMessage
 
 import httpx
 from aiosmtpd.controller import Controller
@@ -43,6 +45,27 @@ def late_evening_before_a_working_day(now: datetime) -> datetime:
         if at > now + timedelta(minutes=5) and is_working_day(LEGACY_CALENDAR, day + timedelta(days=1)):
             return at
         day += timedelta(days=1)
+
+
+async def mail_server_back(
+    time_env: WorkflowEnvironment, inbox: Inbox, port: int, cases: list[str], audited: Callable[[], bool]
+) -> list[EmailMessage]:
+    """The mail server back where it was: eleven minutes on (the backoff is capped at ten) each case's email is in;
+    once `audited()`, half an hour more, in which nothing more should go out. The emails that came."""
+    smtp = Controller(inbox, hostname="127.0.0.1", port=port)
+    smtp.start()
+    try:
+        await time_env.sleep(timedelta(minutes=11))
+        arrived = [mail for case in cases for mail in await inbox.wait_for(case, 1, timeout=30)]
+        for _ in range(50):
+            if audited():
+                break
+            await asyncio.sleep(0.2)
+        await time_env.sleep(timedelta(minutes=30))
+        await asyncio.sleep(1)
+    finally:
+        smtp.stop()
+    return arrived
 
 
 async def dashboard_text(dev_env: WorkflowEnvironment, settings: Settings) -> str:
@@ -86,19 +109,10 @@ async def test_an_hour_without_the_mail_server_delays_but_never_doubles_or_short
         assert 'id="mail-delayed"' in page and "Email is delayed:" in page and "each exactly once" in page
         assert audit.timeline(eid)[-1].event == "submitted"  # nothing recorded as sent
 
-        smtp = Controller(inbox, hostname="127.0.0.1", port=port)  # the server is back, where it was
-        smtp.start()
-        try:
-            await time_env.sleep(timedelta(minutes=11))  # the backoff is capped at 10 minutes
-            [email] = await inbox.wait_for(eid, 1, timeout=30)
-            for _ in range(50):  # the workflow audits the send and moves the deadline just after
-                if MOVED_EVENT in [r.event for r in audit.timeline(eid)]:
-                    break
-                await asyncio.sleep(0.2)
-            await time_env.sleep(timedelta(minutes=30))  # and nothing more goes out
-            await asyncio.sleep(1)
-        finally:
-            smtp.stop()
+        # the workflow audits the send and moves the deadline just after
+        [email] = await mail_server_back(
+            time_env, inbox, port, [eid], lambda: MOVED_EVENT in [r.event for r in audit.timeline(eid)]
+        )
         after = await summary_of(time_env.client, eid)
         await time_env.client.get_workflow_handle(eid).terminate(reason="test over")
     await replay_and_maybe_record(time_env.client, eid, "unfunded_claim_mail_delayed")  # the moved deadline's shape
@@ -150,20 +164,14 @@ async def test_an_incidents_practices_opened_without_the_mail_server_each_send_t
             view = await summary_of(time_env.client, practice)
             assert view.status == "awaiting_return"
             assert [r.event for r in audit.timeline(practice)] == ["return_requested"]
-        smtp = Controller(inbox, hostname="127.0.0.1", port=port)
-        smtp.start()
-        try:
-            await time_env.sleep(timedelta(minutes=11))  # the backoff is capped at 10 minutes
-            for practice in practices:
-                await inbox.wait_for(practice, 1, timeout=30)
-            for _ in range(50):  # each practice audits its send just after
-                if all("email_sent" in [r.event for r in audit.timeline(p)] for p in practices):
-                    break
-                await asyncio.sleep(0.2)
-            await time_env.sleep(timedelta(minutes=30))  # and nothing more goes out
-            await asyncio.sleep(1)
-        finally:
-            smtp.stop()
+        # each practice audits its send just after
+        await mail_server_back(
+            time_env,
+            inbox,
+            port,
+            practices,
+            lambda: all("email_sent" in [r.event for r in audit.timeline(p)] for p in practices),
+        )
         await replay_and_maybe_record(time_env.client, practices[0], "practice_return_opening_sent_by_itself")
         await replay_and_maybe_record(time_env.client, f"{eid}-C01", "practice_cohort_opening_handed_back")
         # Every run it started, stopped while this queue's worker still runs: none is left waiting on a task no

@@ -254,7 +254,10 @@ class PracticeCohortWorkflow:
             )
 
     async def _start(
-        self, wave: list[StartPractice], attributes: list[TypedSearchAttributes | None]
+        self,
+        wave: list[StartPractice],
+        attributes: list[TypedSearchAttributes | None],
+        task_timeout: timedelta | None = PRACTICE_TASK_TIMEOUT,
     ) -> dict[str, ChildWorkflowHandle[Any, CaseView]]:
         """Start the wave's practices, each with the search attributes given; their handles by ODS code."""
         started = await asyncio.gather(
@@ -265,7 +268,7 @@ class PracticeCohortWorkflow:
                     id=practice.escalation_id,
                     parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
                     search_attributes=published,
-                    task_timeout=PRACTICE_TASK_TIMEOUT,
+                    task_timeout=task_timeout,
                 )
                 for practice, published in zip(wave, attributes, strict=True)
             )
@@ -319,18 +322,7 @@ class PracticeCohortWorkflow:
     async def _start_listed(self, start: StartCohort) -> None:
         """As first recorded: every listed practice started in one workflow task."""
         practices = start.practice_starts(local_steps=self._local_steps, answer_steps_in_one=self._answer_steps_in_one)
-        started = await asyncio.gather(
-            *(
-                workflow.start_child_workflow(
-                    PracticeWorkflow.run,
-                    practice,
-                    id=practice.escalation_id,
-                    parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
-                )
-                for practice in practices
-            )
-        )
-        self._handles = {p.practice.ods: handle for p, handle in zip(practices, started, strict=True)}
+        self._handles = await self._start(practices, [None] * len(practices), task_timeout=None)
         self._started = True
 
     async def _each(self, signal: Callable[..., Any], make_arg: Any) -> None:
