@@ -58,19 +58,34 @@ class Run:
         """The event carrying the most payload bytes: its bytes and its type."""
         return max(((payload_bytes(e), event_name(e)) for e in self.events), default=(0, "-"))
 
-    def task_seconds(self) -> list[float]:
-        """How long each completed workflow task ran, WorkflowTaskStarted to WorkflowTaskCompleted."""
+    def task_seconds(self, local_activities: bool | None = None) -> list[float]:
+        """How long each completed workflow task ran, WorkflowTaskStarted to WorkflowTaskCompleted: every task, or
+        only those that ran a local activity (`True`: its marker is among the task's commands) or only the rest."""
         started = {
             e.event_id: e.event_time.ToNanoseconds()
             for e in self.events
             if e.event_type == E.EVENT_TYPE_WORKFLOW_TASK_STARTED
         }
-        return [
-            (e.event_time.ToNanoseconds() - started[e.workflow_task_completed_event_attributes.started_event_id]) / 1e9
-            for e in self.events
-            if e.event_type == E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
-            and e.workflow_task_completed_event_attributes.started_event_id in started
-        ]
+        timed: list[float] = []
+        for at, e in enumerate(self.events):
+            if e.event_type != E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+                continue
+            began = started.get(e.workflow_task_completed_event_attributes.started_event_id)
+            if began is None:
+                continue
+            if local_activities is not None and self._ran_local_activity(at) is not local_activities:
+                continue
+            timed.append((e.event_time.ToNanoseconds() - began) / 1e9)
+        return timed
+
+    def _ran_local_activity(self, completed_at: int) -> bool:
+        """The task completed at index `completed_at` recorded a local activity's marker among its commands."""
+        for e in self.events[completed_at + 1 :]:
+            if e.event_type == E.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
+                return False
+            if e.marker_recorded_event_attributes.marker_name == "core_local_activity":
+                return True
+        return False
 
     def count(self, event_type: int) -> int:
         return sum(1 for e in self.events if e.event_type == event_type)
@@ -172,8 +187,8 @@ class Tree:
             shared.update(run.by_type)
         return PerLeaf(len(leaves), {k: v / count for k, v in own.items()}, {k: v / count for k, v in shared.items()})
 
-    def task_seconds(self) -> list[float]:
-        return [seconds for run in self.runs.values() for seconds in run.task_seconds()]
+    def task_seconds(self, local_activities: bool | None = None) -> list[float]:
+        return [seconds for run in self.runs.values() for seconds in run.task_seconds(local_activities)]
 
     def slow_tasks(self, longer_than: float) -> Counter[str]:
         """Workflow tasks that ran longer than `longer_than` seconds, by workflow type."""

@@ -149,7 +149,9 @@ async def measure(sizes: Sizes, work: Path) -> Figures:
         cpu_baseline.stop()
         await procstat.wait_idle(workers)
 
-        progress(f"incident: {sizes.practices:,} practices, until every one's email is in the sink")
+        progress(
+            f"incident: {sizes.practices:,} practices, until each one's email is in the sink and its workflow runs"
+        )
         rss = procstat.RssSampler(workers).start()
         cpu_notify = procstat.CpuMeter(servers.pids).start()
         incident = await fanout.incident(servers, sizes.practices)
@@ -233,11 +235,13 @@ async def _stored(servers: Servers, incident_id: str, expected: int) -> int:
 def rows(f: Figures) -> list[Row]:
     n = f.sizes.practices
     inc = f.incident
-    short = "" if inc.complete else f", only {inc.notified:,} of {n:,} in time"
+    short = "" if inc.complete else f", only {min(inc.notified, inc.running_count):,} of {n:,} in time"
+    emails = f"emails all in by {inc.emailed:.1f} s, " if inc.emailed < inc.running else ""
     if f.sizes.england:
         notified = Row(
             f"{n:,} practices notified (all of England), on this machine",
-            f"{inc.seconds:.0f} s ({int(inc.seconds) // 60}:{int(inc.seconds) % 60:02d}; no-op {f.baseline:.0f} s){short}",
+            f"{inc.seconds:.0f} s ({int(inc.seconds) // 60}:{int(inc.seconds) % 60:02d}; {emails}"
+            f"no-op {f.baseline:.0f} s){short}",
             "<= 5 min",
             ratio(inc.seconds, f.baseline),
             inc.complete and inc.seconds <= 300,
@@ -245,7 +249,7 @@ def rows(f: Figures) -> list[Row]:
     else:
         notified = Row(
             f"{n:,}-practice incident, all notified / {n:,} no-op children",
-            f"{inc.seconds:.1f} s (no-op {f.baseline:.1f} s){short}",
+            f"{inc.seconds:.1f} s ({emails}no-op {f.baseline:.1f} s){short}",
             "<= 1.5x",
             ratio(inc.seconds, f.baseline),
             inc.complete and inc.seconds <= 1.5 * f.baseline,
@@ -265,8 +269,9 @@ def rows(f: Figures) -> list[Row]:
     cohort_runs = f.at_notice.of_type("PracticeCohort")
     incident_payload = incident_run.largest_payload()[0]
     cohort_payload = min(cohort_runs, key=lambda r: r.workflow_id).largest_payload()[0] if cohort_runs else 0
-    tasks = f.at_end.task_seconds()
-    slow = sum(1 for s in tasks if s > 1.0)
+    tasks = f.at_end.task_seconds(local_activities=False)  # a task running one waits for its I/O (cohorts' batches)
+    local = f.at_end.task_seconds(local_activities=True)
+    slow, slow_local = sum(1 for s in tasks if s > 1.0), sum(1 for s in local if s > 1.0)
     timeouts = f.at_end.count(histories.E.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT)
     longest = max(f.at_end.runs.values(), key=lambda r: len(r.events))
     longest_bytes = sum(e.ByteSize() for e in longest.events)
@@ -332,8 +337,9 @@ def rows(f: Figures) -> list[Row]:
             len(longest.events) < 10_000 and longest_bytes < 10 * 2**20,
         ),
         Row(
-            "workflow tasks over 1 s (incident and every workflow under it)",
-            f"{slow} of {len(tasks):,} (longest {max(tasks, default=0):.2f} s)",
+            "workflow tasks over 1 s (incident and all under it), besides those running a local activity",
+            f"{slow} of {len(tasks):,} (longest {max(tasks, default=0):.2f} s); with one: {slow_local} of "
+            f"{len(local):,} (longest {max(local, default=0):.2f} s)",
             "0",
             "-",
             slow == 0,
