@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, ValidationError
 from domain import formatting, wording
 from domain.calendar import CalendarChange, WorkingCalendar, legacy_calendar
 from domain.contacts import Contact, Interest, Lmc, Organisation, Role, barring_interest
-from domain.identifiers import has_visible_text
+from domain.identifiers import BIRTH_DATE_REFUSAL, has_visible_text, mentions_birth_date
 from domain.money import beyond_reason
 from domain.report import ReportLine
 from domain.responses import MOST_COUNT, FieldSpec, ResponseInput, ResponseOutcome
@@ -148,7 +148,7 @@ for 2025), refused rather than waited for."""
 def check_within_reason(response: ResponseInput, calendar: WorkingCalendar, today: date | None = None) -> None:
     """What no case takes in any state: an amount past `domain.money.MOST_PENCE`, a count past `MOST_COUNT`, a date
     outside the years the bank-holiday calendar knows or (given `today`) more than `MOST_DAYS_AHEAD` ahead, text of
-    invisible characters alone, a party that is not a code. For the workflow's update validator alone, which never
+    invisible characters alone or that speaks of a date of birth, a party that is not a code. For the workflow's update validator alone, which never
     runs on replay, so a run recorded before these rules replays as it ran."""
     problem = beyond_reason(response.amount_pence) if response.amount_pence is not None else None
     if problem is not None:
@@ -170,6 +170,8 @@ def check_within_reason(response: ResponseInput, calendar: WorkingCalendar, toda
         said = getattr(response, name)
         if said and not has_visible_text(said):
             raise ResponseRefused(f"{name}: has nothing in it but spaces or invisible characters; write it out.")
+        if said and mentions_birth_date(said):
+            raise ResponseRefused(f"{name}: {BIRTH_DATE_REFUSAL}.")
     party = (response.text or "").strip().upper() if response.action == DECLARE_INTEREST else ""
     if party and not (party.isascii() and party.isalnum()):
         raise ResponseRefused(_not_a_party(party))

@@ -10,6 +10,7 @@ Public names:
 
 - `is_valid_nhs_number(digits)`: the modulus 11 check of ten digits.
 - `contains_nhs_number(text)`: whether an NHS number is written anywhere in `text`, in any dress.
+- `mentions_birth_date(text)`: whether `text` speaks of a date of birth (refused in new responses).
 - `FreeText`: multi-line text a person types. Refuses NHS numbers and control characters other than line
   breaks (LF, CR LF) and tabs.
 - `HeaderText`: one-line text that may reach an email header (a subject, a name). Refuses NHS numbers, every
@@ -116,6 +117,19 @@ def _char_class(ch: str) -> int:
     if category in ("Cf", "Mn", "Me") or ch in _BLANKS or ch == UNREADABLE:
         return _INVISIBLE  # U+FFFD: what a page or browser shows for a control character, sent back as typed
     return _OTHER
+
+
+_BIRTH_DATE = re.compile(r"\b(?:d\.?\s?o\.?\s?b\b|date\s+of\s+birth\b|born\s+(?:on\s+)?\d)", re.IGNORECASE)
+BIRTH_DATE_REFUSAL = (
+    "mentions a date of birth; remove patient-identifiable data (refer to evidence by letter reference or counts)"
+)
+
+
+def mentions_birth_date(text: str) -> bool:
+    """Whether `text` speaks of someone's date of birth ("DOB", "D.O.B.", "date of birth", "born on 3 May"), read
+    as NFKC so full-width letters say the same: in a letter to or from an NHS manager, a patient's. Names cannot be
+    told from the words around them; a date of birth can."""
+    return _BIRTH_DATE.search(unicodedata.normalize("NFKC", text)) is not None
 
 
 def has_visible_text(text: str) -> bool:

@@ -24,6 +24,7 @@ from domain.identifiers import (
     SafeEmail,
     contains_nhs_number,
     is_valid_nhs_number,
+    mentions_birth_date,
 )
 
 FREE_TEXT: TypeAdapter[str] = TypeAdapter(FreeText)
@@ -318,6 +319,7 @@ def ordinary_text(draw: st.DrawFn) -> str:
 @given(text=st.one_of(ordinary_items, ordinary_text()))
 def test_ordinary_text_passes(text: str) -> None:
     assert not contains_nhs_number(text), repr(text)
+    assert not mentions_birth_date(text), repr(text)
     assert FREE_TEXT.validate_python(text) == text
     if not any(unicodedata.category(ch) == "Cc" for ch in text):
         assert HEADER_TEXT.validate_python(text) == text
@@ -501,3 +503,23 @@ def test_a_right_to_left_override_or_other_direction_mark_is_refused(mark: str) 
         TypeAdapter(FreeText).validate_python(f"ok {mark}gnp.exe")
     with pytest.raises(ValidationError):
         TypeAdapter(HeaderText).validate_python(f"ok {mark}gnp.exe")
+
+
+BIRTH_MARKERS = ["DOB", "dob", "D.O.B.", "d o b", "DoB:", "Date of birth", "date  of\nbirth", "born on 3", "Born 1960"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(before=ordinary_text(), marker=st.sampled_from(BIRTH_MARKERS), after=ordinary_text(), wide=st.booleans())
+def test_a_date_of_birth_in_any_sentence_is_noticed(before: str, marker: str, after: str, wide: bool) -> None:
+    """A patient's date of birth is patient-identifiable, however it is introduced (issue: a drive sent "John Smith
+    DOB 01/02/1960" through a trust's report link, and it reached the officer's inbox). Full-width letters too."""
+    if wide:
+        marker = "".join(chr(ord(ch) + 0xFEE0) if "!" <= ch <= "~" else ch for ch in marker)
+    assert mentions_birth_date(f"{before} {marker} 01/02/1960 {after}")
+
+
+@pytest.mark.parametrize(
+    "text", ["costs borne by practices", "the Dobson report", "no doubt", "a practice reborn in 2024"]
+)
+def test_words_that_only_look_like_a_birth_date_pass(text: str) -> None:
+    assert not mentions_birth_date(text)

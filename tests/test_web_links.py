@@ -75,6 +75,8 @@ async def test_link_get_changes_nothing_and_post_acts(
     assert too_much.status_code == 422 and "must be less than" in too_much.text  # beside the amount
     nhs = await web.post(path, data={"action": "reject", "reasons": "Patient 943 476 5919 was seen"})
     assert nhs.status_code == 422 and "NHS number" in nhs.text
+    born = await web.post(path, data={"action": "reject", "reasons": "Seen: John Smith, DOB 01/02/1960"})
+    assert born.status_code == 422 and "mentions a date of birth" in born.text and "John Smith" in born.text  # kept
     assert await update_events(client, eid) == 0
 
     done = await web.post(path, data={"action": "acknowledge"})
