@@ -89,7 +89,7 @@ def _groups(form: dict[str, str], name: str, errors: dict[str, str], rows: int) 
     groups = []
     for row in range(rows):
         base = f"{name}.{row}"
-        boxes = {box: form.get(f"{base}.{box}", "").strip() for box in ("patients", "days_off", "off_since")}
+        boxes = {box: form.get(f"{base}.{box}", "").strip() for box in GROUP_BOXES[:3]}
         still_off = form.get(f"{base}.still_off", "") in ("on", "true", "1")
         if not (any(boxes.values()) or still_off):
             continue
@@ -108,10 +108,16 @@ def _groups(form: dict[str, str], name: str, errors: dict[str, str], rows: int) 
 
 
 def read_new_response(
-    form: dict[str, str], fields: list[FieldSpec], actor_email: str, role: Role, group_rows: int = GROUP_ROWS
+    form: dict[str, str],
+    fields: list[FieldSpec],
+    actor_email: str,
+    role: Role,
+    group_rows: int = GROUP_ROWS,
+    only_offered: bool = False,
 ) -> ResponseInput:
     """`read_response`, refusing also a groups field's boxes filled in beyond the rows read (`group_rows`: those the
-    page offers, or fewer in a run that began before they grew), by name, rather than dropping them unread. For a
+    page offers, or fewer in a run that began before they grew), by name, rather than dropping them unread; and,
+    `only_offered` (a form as its action's page sends it, nothing else beside it), any other field filled in. For a
     form as it arrives (the update's validator, the web's own read); a handler replaying a recorded form reads it by
     `read_response`, as it was read when it was recorded."""
     unoffered = {
@@ -119,6 +125,8 @@ def read_new_response(
         for field in fields
         if field.kind == "groups" and (problem := _unoffered_rows(form, field.name, group_rows)) is not None
     }
+    if only_offered:
+        unoffered |= _not_on_the_form(form, fields)
     try:
         response = read_response(form, fields, actor_email, role, group_rows)
     except FieldsRefused as refused:
@@ -126,6 +134,23 @@ def read_new_response(
     if unoffered:
         raise FieldsRefused(unoffered)
     return response
+
+
+GROUP_BOXES = ("patients", "days_off", "off_since", "still_off")
+"""The boxes of a groups field's row (`groups.0.patients`)."""
+NOT_ON_THE_FORM = "this form has no such field, so it cannot be recorded; leave it out and send the rest again"
+
+
+def _not_on_the_form(form: dict[str, str], fields: list[FieldSpec]) -> dict[str, str]:
+    """The fields filled in that the action's form does not have (`notes`, `groups.0.colour`), each named."""
+    named = {"action", *(field.name for field in fields if field.kind != "groups")}
+    groups = {field.name for field in fields if field.kind == "groups"}
+
+    def offered(key: str) -> bool:
+        parts = key.split(".")
+        return key in named or (len(parts) == 3 and parts[0] in groups and parts[2] in GROUP_BOXES)
+
+    return {key[:60]: NOT_ON_THE_FORM for key, value in form.items() if value.strip() and not offered(key)}
 
 
 def _unoffered_rows(form: dict[str, str], name: str, group_rows: int) -> str | None:

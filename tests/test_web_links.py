@@ -155,6 +155,13 @@ async def test_a_practice_sends_its_return_through_its_link(
         "groups.1.still_off": "on",
         "groups.1.off_since": "2025-02-01",
     }
+    # A field the form does not have, filled in (crafted, or a page of another version): refused by name, nothing
+    # recorded, rather than dropped unread with the rest recorded as if it had been the whole return.
+    for extra, named in (({"notes": "Patient seen twice"}, "Notes"), ({"groups.0.colour": "red"}, "colour")):
+        crafted = await web.post(path, data={**good, **extra})
+        assert crafted.status_code == 422 and "this form has no such field" in crafted.text, crafted.text[-3000:]
+        assert named in crafted.text and "Patient seen twice" not in crafted.text  # named; not shown back
+    assert (await reading.summary(dev_env.client, f"{eid}-{ods}")).status == "awaiting_return"
     done = await web.post(path, data=good)
     assert done.status_code == 200 and "Return recorded" in done.text
     view = await reading.summary(dev_env.client, f"{eid}-{ods}")

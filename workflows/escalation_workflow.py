@@ -529,7 +529,12 @@ class EscalationWorkflow:
         try:
             if as_sent:
                 return read_new_response(
-                    submitted.form, fields, submitted.actor_email, submitted.actor_role, self._group_rows
+                    submitted.form,
+                    fields,
+                    submitted.actor_email,
+                    submitted.actor_role,
+                    self._group_rows,
+                    only_offered=True,
                 )
             if any(f.kind == "groups" for f in fields):
                 if not workflow.patched(MORE_GROUP_ROWS_PATCH):
