@@ -92,6 +92,10 @@ class ShareNotice(BaseModel):
     explanation: str
 
 
+SAME_RETURN = (
+    "This is the return already recorded, to the number, so nothing has changed and nothing was recorded. To "
+    "correct it, change the numbers that are wrong and send it again."
+)
 ON_TIME_RETURN_STANDS = (
     "Returns have closed, and the return you sent in time stands: the claim is made from it. To change it now, "
     "reply to the LMC officer's email."
@@ -431,6 +435,14 @@ class PracticeCase(EscalationCase):
         the one in time, and a late one in its place would have been stored over it and left out of the tally."""
         if response.action == SUBMIT_RETURN and self.on_time_return_stands:
             raise ResponseRefused(ON_TIME_RETURN_STANDS)
+        if response.action == SUBMIT_RETURN and self.has_returned and self._as_recorded(response):
+            raise ResponseRefused(SAME_RETURN)
+
+    def _as_recorded(self, response: ResponseInput) -> bool:
+        """`response` gives the return already recorded, to the number: no correction at all."""
+        if self.return_kind == "counts":
+            return dict(response.counts or {}) == (self.counts or {})
+        return list(response.groups or []) == (self.groups or [])
 
     def actions_offered(self, role: Role) -> list[str]:
         """No return form once returns have closed with one sent in time: a correction would be refused."""

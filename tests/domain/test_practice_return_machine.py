@@ -160,6 +160,15 @@ def test_a_correction_replaces_the_return_until_returns_close() -> None:
     assert of_type(effects, ReturnEffect)[0].record == ReturnRecord(ods="E87700", counts=corrected, corrections=1)
 
 
+def test_the_return_already_recorded_sent_again_is_refused_as_it_arrives() -> None:
+    """The same numbers again (a second tab, a resent page) are not a correction: refused as they arrive, naming
+    why, where they had been recorded as one with nothing changed. A changed number is a correction, as ever."""
+    case = reach("returned")
+    with pytest.raises(ResponseRefused, match="already recorded, to the number"):
+        case.check_as_sent(practice("submit_return", counts=dict(reversed(COUNTS.items()))))  # order is no change
+    case.check_as_sent(practice("submit_return", counts={**COUNTS, "recall_appointments": 5}))
+
+
 def test_a_return_after_the_close_is_recorded_flagged_late_and_the_officer_told() -> None:
     case = reach("returns_closed", returned=False)
     result, effects = case.apply(practice("submit_return", counts=COUNTS), AFTER)
