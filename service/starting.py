@@ -23,7 +23,7 @@ from temporalio.common import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.configuration import EscalationConfig
-from domain.identifiers import comparable, has_visible_text
+from domain.identifiers import BIRTH_DATE_REFUSAL, comparable, has_visible_text, mentions_birth_date
 from domain.responses import digest
 from domain.validation import NOT_A_FIELD
 from kinds.spec import KindSpec
@@ -65,6 +65,7 @@ def prepare(spec: KindSpec, config: EscalationConfig, data: Any, escalation_id: 
     title = data.get("title")
     if isinstance(title, str) and title and not has_visible_text(title):  # every kind's: subjects and headings
         problems["title"] = "is blank"
+    problems |= birth_dates_in(data)
     reference = escalation_id or new_escalation_id(spec)
     if problems:  # said with whatever else the file would be refused for, so one edit can mend it all
         try:
@@ -74,6 +75,24 @@ def prepare(spec: KindSpec, config: EscalationConfig, data: Any, escalation_id: 
         raise Refused.invalid(problems)
     prepared = spec.build(config, data, reference)
     return prepared.model_copy(update={"calendar": config.calendar})  # the calendar the builder checked dates on
+
+
+def birth_dates_in(data: Any, path: str = "") -> dict[str, str]:
+    """Each field of officer data whose text speaks of a date of birth (`mentions_birth_date`), by its dotted path
+    ('lines.0.description'), to be refused as every response is. Here rather than in `FreeText`, which recorded
+    start inputs are read back through on replay. Addresses are left alone: 'dob.smith@' names a person's mailbox."""
+    if isinstance(data, str):
+        return {path or "input": BIRTH_DATE_REFUSAL} if "@" not in data and mentions_birth_date(data) else {}
+    if isinstance(data, dict):
+        parts: Any = ((str(key), value) for key, value in data.items())
+    elif isinstance(data, list):
+        parts = ((str(index), value) for index, value in enumerate(data))
+    else:
+        return {}
+    found: dict[str, str] = {}
+    for part, value in parts:
+        found |= birth_dates_in(value, f"{path}.{part}" if path else part)
+    return found
 
 
 def _without(data: dict[str, Any], paths: list[str]) -> dict[str, Any]:

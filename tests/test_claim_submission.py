@@ -44,6 +44,12 @@ def test_the_example_starts_and_carries_a_plain_claim_request() -> None:
     [
         (changed(title="   "), "title", "is blank"),
         (changed(title="\u200b\u200b\u200b"), "title", "is blank"),
+        (changed(title="Referral for J Smith, DOB 1/2/60"), "title", "mentions a date of birth"),
+        (
+            changed(lines=[{**example_data()["lines"][0], "description": "patient born on 3 May 1960"}]),
+            "lines.0.description",
+            "mentions a date of birth",
+        ),
         (changed(practices=["G82001", "G82001"]), "practices", "G82001 more than once"),
         (changed(summry="a misspelt field"), "summry", "is not a field this takes"),
         (changed(period_end="9999-12-31"), "period_end", "after today"),
@@ -69,6 +75,8 @@ def test_the_example_starts_and_carries_a_plain_claim_request() -> None:
     ids=[
         "blank title",
         "invisible title",
+        "a date of birth in the title",
+        "a date of birth in a line",
         "a practice twice",
         "misspelt field",
         "period ahead",
