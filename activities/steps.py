@@ -97,17 +97,15 @@ class StepActivities:
         has gone. At thousands of practices the database's share of the worker's time was the largest part of a
         practice's cost. An email that cannot go for now is handed back with what follows it (`Opened.unsent`)
         rather than failing the batch. A retry repeats nothing (as there)."""
-        leading: list[AuditEntry] = []
-        for run in openings.runs:
-            leading += _until_email(run)
-        await asyncio.to_thread(self._audit.record_audits, leading)
+        leads = [_until_email(run) for run in openings.runs]
+        await asyncio.to_thread(self._audit.record_audits, [entry for lead in leads for entry in lead])
         following: list[AuditEntry] = []
         opened: list[Opened] = []
         failing = False  # once one email fails, the rest are not tried: each practice retries its own
-        for run in openings.runs:
+        for run, lead in zip(openings.runs, leads, strict=True):
             done = Opened()
             thread: str | None = None
-            rest = run.steps[len(_until_email(run)) :]
+            rest = run.steps[len(lead) :]
             for at, step in enumerate(rest):
                 if isinstance(step, ReturnEffect):
                     raise TypeError("an opening stores no return")

@@ -63,6 +63,22 @@ def _utc(instant: datetime) -> datetime:
     return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
 
 
+def _chained(
+    prev_hash: str, escalation_id: str, seq: int, occurred_at: datetime, event: str, actor: str, detail: dict[str, Any]
+) -> AuditRecord:
+    """Step `seq` as a row chained from `prev_hash` (`detail` already as JSON keeps it)."""
+    return AuditRecord(
+        escalation_id=escalation_id,
+        seq=seq,
+        occurred_at=_utc(occurred_at),
+        event=event,
+        actor=actor,
+        detail=detail,
+        prev_hash=prev_hash,
+        hash=_digest(prev_hash, escalation_id, seq, occurred_at, event, actor, detail),
+    )
+
+
 class AuditEntryRow(Protocol):
     """A step as `append_many` takes it (the audit activity's entry)."""
 
@@ -119,17 +135,7 @@ class AuditLog:
                 return latest
             if (latest.seq if latest else 0) != seq - 1:  # its step before is not written yet: retried until it is
                 raise AuditGap(escalation_id, seq)
-            prev_hash = latest.hash if latest else GENESIS
-            row = AuditRecord(
-                escalation_id=escalation_id,
-                seq=seq,
-                occurred_at=_utc(occurred_at),
-                event=event,
-                actor=actor,
-                detail=detail,
-                prev_hash=prev_hash,
-                hash=_digest(prev_hash, escalation_id, seq, occurred_at, event, actor, detail),
-            )
+            row = _chained(latest.hash if latest else GENESIS, escalation_id, seq, occurred_at, event, actor, detail)
             session.add(row)
             try:
                 session.commit()
@@ -162,24 +168,18 @@ class AuditLog:
                     seq, prev_hash = latest.get(entry.escalation_id, (0, GENESIS))
                     if seq != entry.seq - 1:  # not next in its chain: `append` writes it, or says what it waits for
                         raise _OutOfOrder(entry.escalation_id)
-                    detail = json.loads(json.dumps(entry.detail, default=str))
-                    digest = _digest(
-                        prev_hash, entry.escalation_id, entry.seq, entry.occurred_at, entry.event, entry.actor, detail
+                    row = _chained(
+                        prev_hash,
+                        entry.escalation_id,
+                        entry.seq,
+                        entry.occurred_at,
+                        entry.event,
+                        entry.actor,
+                        json.loads(json.dumps(entry.detail, default=str)),
                     )
-                    session.add(
-                        AuditRecord(
-                            escalation_id=entry.escalation_id,
-                            seq=entry.seq,
-                            occurred_at=_utc(entry.occurred_at),
-                            event=entry.event,
-                            actor=entry.actor,
-                            detail=detail,
-                            prev_hash=prev_hash,
-                            hash=digest,
-                        )
-                    )
-                    written[(entry.escalation_id, entry.seq)] = digest
-                    latest[entry.escalation_id] = (entry.seq, digest)
+                    session.add(row)
+                    written[(entry.escalation_id, entry.seq)] = row.hash
+                    latest[entry.escalation_id] = (entry.seq, row.hash)
                 session.commit()
         except (IntegrityError, _OutOfOrder):
             for entry in entries:

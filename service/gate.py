@@ -14,7 +14,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from domain import wording
-from domain.identifiers import FreeText, HeaderText, SafeEmail
+from domain.identifiers import BIRTH_DATE_REFUSAL, FreeText, HeaderText, SafeEmail, mentions_birth_date
 from domain.validation import FieldsRefused, quoted, validated
 from service.kind_names import ALSO_CALLED, CASE_KINDS, LABELS, every_kind_in_words
 from service.refusals import Refused
@@ -93,6 +93,24 @@ def unknown_fields(model: type[BaseModel], data: Any) -> list[str]:
         return []
 
     return walk(schema, data, "")
+
+
+def birth_dates_in(data: Any, path: str = "") -> dict[str, str]:
+    """Each field of officer data whose text speaks of a date of birth (`mentions_birth_date`), by its dotted path
+    ('lines.0.description'), to be refused as every response is. Here rather than in `FreeText`, which recorded
+    start inputs are read back through on replay. Addresses are left alone: 'dob.smith@' names a person's mailbox."""
+    if isinstance(data, str):
+        return {path or "input": BIRTH_DATE_REFUSAL} if "@" not in data and mentions_birth_date(data) else {}
+    if isinstance(data, dict):
+        parts: Any = ((str(key), value) for key, value in data.items())
+    elif isinstance(data, list):
+        parts = ((str(index), value) for index, value in enumerate(data))
+    else:
+        return {}
+    found: dict[str, str] = {}
+    for part, value in parts:
+        found |= birth_dates_in(value, f"{path}.{part}" if path else part)
+    return found
 
 
 def _fits(node: dict[str, Any], value: Any) -> bool:

@@ -23,13 +23,13 @@ from temporalio.common import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.configuration import EscalationConfig
-from domain.identifiers import BIRTH_DATE_REFUSAL, comparable, has_visible_text, mentions_birth_date
+from domain.identifiers import comparable, has_visible_text
 from domain.responses import digest
 from domain.validation import NOT_A_FIELD
 from kinds.spec import KindSpec
 from persistence.database import shared_engine
 from persistence.incident_practices import IncidentPractices
-from service.gate import parse_json, refuse_field, unknown_fields
+from service.gate import birth_dates_in, parse_json, refuse_field, unknown_fields
 from service.refusals import Refused, Why, temporal_refusals
 from settings import Settings
 from workflows import search_attributes as sa
@@ -75,24 +75,6 @@ def prepare(spec: KindSpec, config: EscalationConfig, data: Any, escalation_id: 
         raise Refused.invalid(problems)
     prepared = spec.build(config, data, reference)
     return prepared.model_copy(update={"calendar": config.calendar})  # the calendar the builder checked dates on
-
-
-def birth_dates_in(data: Any, path: str = "") -> dict[str, str]:
-    """Each field of officer data whose text speaks of a date of birth (`mentions_birth_date`), by its dotted path
-    ('lines.0.description'), to be refused as every response is. Here rather than in `FreeText`, which recorded
-    start inputs are read back through on replay. Addresses are left alone: 'dob.smith@' names a person's mailbox."""
-    if isinstance(data, str):
-        return {path or "input": BIRTH_DATE_REFUSAL} if "@" not in data and mentions_birth_date(data) else {}
-    if isinstance(data, dict):
-        parts: Any = ((str(key), value) for key, value in data.items())
-    elif isinstance(data, list):
-        parts = ((str(index), value) for index, value in enumerate(data))
-    else:
-        return {}
-    found: dict[str, str] = {}
-    for part, value in parts:
-        found |= birth_dates_in(value, f"{path}.{part}" if path else part)
-    return found
 
 
 def _without(data: dict[str, Any], paths: list[str]) -> dict[str, Any]:

@@ -688,15 +688,30 @@ class EscalationWorkflow:
 
     async def move_for_mail_delay(self, effect: EmailEffect, sent: EmailSent, requested_at: datetime) -> None:
         """The mail server was down past the end of a day: the deadline this request carries moves on by
-        the working days it waited (domain/mail_delay.py). Runs recorded before the rule keep theirs."""
+        the working days it waited, audited at once (`mail_delay_moves`)."""
+        for moved in self.mail_delay_moves(effect, sent.held, requested_at):
+            await self._audit(moved.event, moved.actor, moved.detail)
+
+    def mail_delay_moves(self, effect: EmailEffect, held: bool, requested_at: datetime) -> list[AuditEffect]:
+        """The one rule for an email that went late (domain/mail_delay.py): a request not held, sent a working day
+        or more after it was asked for, moves the deadline it carries on by the days it waited; the audit rows
+        that say so. Runs recorded before the rule keep theirs."""
         if (
             effect.actions
-            and not sent.held
+            and not held
             and working_days_waited(self.case.calendar, requested_at, workflow.now())
             and workflow.patched(MAIL_DELAY_PATCH)
         ):
-            for moved in allow_for_mail_delay(self.case, effect.to_role, requested_at, workflow.now()):
-                await self._audit(moved.event, moved.actor, moved.detail)
+            return allow_for_mail_delay(self.case, effect.to_role, requested_at, workflow.now())
+        return []
+
+    async def after_run(self, emails: list[EmailEffect], sent_all: list[EmailSent], requested_at: datetime) -> None:
+        """What follows a run of steps carried out together: each email noted as sent (or held), then any deadline
+        it carries moved for the mail server's delay."""
+        for effect, sent in zip(emails, sent_all, strict=True):
+            self._note_sent(effect, sent)
+        for effect, sent in zip(emails, sent_all, strict=True):
+            await self.move_for_mail_delay(effect, sent, requested_at)
 
     def answer_step(self, effect: Effect) -> BaseModel | None:
         """A command of this kind that the steps after an answer carry out in their one activity (as the
@@ -733,10 +748,7 @@ class EscalationWorkflow:
         sent_all: list[EmailSent] = await self.step(
             StepActivities.carry_out_steps, StepRun(steps=steps), STEP_TIMEOUT * len(steps)
         )
-        for effect, sent in zip(emails, sent_all, strict=True):
-            self._note_sent(effect, sent)
-        for effect, sent in zip(emails, sent_all, strict=True):
-            await self.move_for_mail_delay(effect, sent, requested_at)
+        await self.after_run(emails, sent_all, requested_at)
 
     async def _settle(self, decision: SettleHeldEmail) -> None:
         settled = await workflow.execute_activity_method(

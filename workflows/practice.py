@@ -16,7 +16,6 @@ with workflow.unsafe.imports_passed_through():
     from activities.steps import EmailStep, StepActivities, StepRun
     from domain.contacts import Organisation
     from domain.escalation import Command, Effect
-    from domain.mail_delay import allow_for_mail_delay
     from domain.practice_return import (
         AcknowledgeReturnsClosed,
         Practice,
@@ -28,13 +27,11 @@ with workflow.unsafe.imports_passed_through():
     from workflows import upward_signals
     from workflows.escalation_workflow import (
         ACTIVITY_RETRY,
-        MAIL_DELAY_PATCH,
         Carried,
         CaseView,
         EscalationStart,
         EscalationWorkflow,
         Progress,
-        note_sent,
     )
 
 
@@ -164,9 +161,8 @@ class PracticeWorkflow(EscalationWorkflow):
             self.outbox.append(SendOpening(steps=report.unsent, requested_at=report.requested_at))
             return
         last = self.progress.last_email
-        if report.held or last is None or not last.actions or not workflow.patched(MAIL_DELAY_PATCH):
-            return
-        self.outbox.extend(allow_for_mail_delay(self.case, last.to_role, report.requested_at, workflow.now()))
+        if last is not None:
+            self.outbox.extend(self.mail_delay_moves(last, bool(report.held), report.requested_at))
 
     @workflow.signal
     def extend(self, request: ExtendReturns) -> None:
@@ -204,8 +200,8 @@ class PracticeWorkflow(EscalationWorkflow):
 
     async def _send_opening(self, command: SendOpening) -> None:
         """Carry out what its cohort could not send, as planned (the same Message-IDs and audit rows), then note it
-        as `_send` would a practice's own. An ordinary activity: its retries, for as long as the mail server is
-        down, wait in Temporal rather than hold a workflow task open as a local activity's would."""
+        as a run of its own is noted (`after_run`). An ordinary activity: its retries, for as long as the mail
+        server is down, wait in Temporal rather than hold a workflow task open as a local activity's would."""
         emails = [step.request.effect for step in command.steps if isinstance(step, EmailStep)]
         run = StepRun(steps=list(command.steps))
         sent_all: list[EmailSent] = await workflow.execute_activity_method(  # retried by Temporal, not held in a task
@@ -214,6 +210,4 @@ class PracticeWorkflow(EscalationWorkflow):
             start_to_close_timeout=OPENING_SEND_TIMEOUT,
             retry_policy=ACTIVITY_RETRY,
         )
-        for effect, sent in zip(emails, sent_all, strict=True):
-            note_sent(self.progress, effect, sent)
-            await self.move_for_mail_delay(effect, sent, command.requested_at)
+        await self.after_run(emails, sent_all, command.requested_at)
